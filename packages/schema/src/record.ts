@@ -1,0 +1,21 @@
+// How a normalized record is laid out on Kafka. The server's Kafka sink and the Node SDK's Kafka
+// transport both call this, so a record looks the same whichever way it arrived.
+import type { NormalizedRecord } from './event.ts';
+
+export interface KafkaRecord {
+  key: string;
+  value: string;
+  headers: Record<string, string>;
+}
+
+export function partitionKey(record: Pick<NormalizedRecord, 'userId' | 'anonymousId'>): string {
+  return record.userId ?? record.anonymousId ?? '';
+}
+
+export function toKafkaRecord(record: NormalizedRecord): KafkaRecord {
+  return {
+    key: partitionKey(record),
+    value: JSON.stringify(record),
+    headers: { 'source-id': record.sourceId, 'event-type': record.type, 'message-id': record.messageId },
+  };
+}

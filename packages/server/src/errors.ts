@@ -1,0 +1,49 @@
+// Every error a client can get from Inlet, with a stable code. Routes throw these; the error
+// handler turns them into `{ error, code }` with the status below.
+
+export class InletError extends Error {
+  constructor(
+    readonly code: string,
+    readonly statusCode: number,
+    message: string,
+    /** seconds, for 429 and 503 */
+    readonly retryAfter?: number,
+  ) {
+    super(message);
+    this.name = 'InletError';
+  }
+}
+
+const define = (code: string, statusCode: number, message: string) => Object.assign(
+  (detail?: string) => new InletError(code, statusCode, detail ? `${message}: ${detail}` : message),
+  { code },
+);
+
+export const Errors = {
+  missingWriteKey: define('INLET_MISSING_WRITE_KEY', 401, 'Missing write key'),
+  invalidWriteKey: define('INLET_INVALID_WRITE_KEY', 401, 'Invalid write key'),
+  malformedAuthorization: define('INLET_MALFORMED_AUTHORIZATION', 401, 'Malformed Authorization header'),
+  malformedJson: define('INLET_MALFORMED_JSON', 400, 'Malformed JSON body'),
+  invalidBody: define('INLET_INVALID_BODY', 400, 'Invalid body'),
+  invalidEvent: define('INLET_INVALID_EVENT', 400, 'Invalid event'),
+  invalidGzip: define('INLET_INVALID_GZIP', 400, 'Body is not valid gzip'),
+  bodyTooLarge: define('INLET_BODY_TOO_LARGE', 413, 'Body too large'),
+  tooManyEvents: define('INLET_TOO_MANY_EVENTS', 413, 'Too many events in one batch'),
+  unsupportedMediaType: define('INLET_UNSUPPORTED_MEDIA_TYPE', 415, 'Unsupported Content-Type; send application/json or text/plain'),
+  unsupportedEncoding: define('INLET_UNSUPPORTED_ENCODING', 415, 'Unsupported Content-Encoding; send gzip or identity'),
+  notFound: define('INLET_NOT_FOUND', 404, 'Not found'),
+  methodNotAllowed: define('INLET_METHOD_NOT_ALLOWED', 405, 'Method not allowed'),
+  rateLimited: (retryAfter: number) => new InletError('INLET_RATE_LIMITED', 429, 'Rate limit exceeded; retry later', retryAfter),
+  sinkUnavailable: (retryAfter = 1, detail?: string) => new InletError('INLET_SINK_UNAVAILABLE', 503, detail ? `Cannot store events right now: ${detail}` : 'Cannot store events right now; retry later', retryAfter),
+  sourceStoreUnavailable: (retryAfter = 1) => new InletError('INLET_SOURCE_STORE_UNAVAILABLE', 503, 'Cannot verify the write key right now; retry later', retryAfter),
+} as const;
+
+/** Thrown by a sink that cannot make a write durable within its bound. */
+export class SinkUnavailableError extends Error {
+  override name = 'SinkUnavailableError';
+}
+
+/** Thrown by a source store whose database cannot be reached. */
+export class SourceStoreUnavailableError extends Error {
+  override name = 'SourceStoreUnavailableError';
+}

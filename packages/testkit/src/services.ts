@@ -1,0 +1,54 @@
+// Finds the real services a suite needs. In CI a missing service fails the suite; elsewhere the
+// suite is skipped with a printed reason, so a newcomer without Kafka still gets a green run.
+import net from 'node:net';
+import { existsSync } from 'node:fs';
+
+export interface Need<T> {
+  value: T | undefined;
+  /** false when the service is there; otherwise the reason, ready for node:test's `skip` option */
+  skip: string | false;
+}
+
+export const inCI = Boolean(process.env.CI);
+
+async function tcpOpen(host: string, port: number, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port });
+    const done = (ok: boolean) => { socket.destroy(); resolve(ok); };
+    socket.setTimeout(timeoutMs, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+function missing<T>(service: string, reason: string): Need<T> {
+  const message = `${service} unavailable: ${reason}`;
+  if (inCI) throw new Error(`${message} (CI requires it; .ci/run should have started it)`);
+  console.log(`# SKIP ${message}`);
+  return { value: undefined, skip: message };
+}
+
+export async function needRedis(): Promise<Need<string>> {
+  const url = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const u = new URL(url);
+  return (await tcpOpen(u.hostname, Number(u.port || 6379))) ? { value: url, skip: false } : missing('Redis', `nothing listens at ${url}`);
+}
+
+export async function needPostgres(): Promise<Need<string>> {
+  const url = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+  const u = new URL(url);
+  return (await tcpOpen(u.hostname, Number(u.port || 5432))) ? { value: url, skip: false } : missing('PostgreSQL', `nothing listens at ${url}`);
+}
+
+/** The shared test broker that .ci/run (or you) started with `scripts/kafka start`; see README. */
+export async function needKafka(): Promise<Need<string>> {
+  const brokers = process.env.KAFKA_BROKERS;
+  if (!brokers) return missing('Kafka', 'KAFKA_BROKERS is not set (start one with `scripts/kafka start` and export what it prints)');
+  const [host, port] = brokers.split(',')[0].split(':');
+  return (await tcpOpen(host, Number(port))) ? { value: brokers, skip: false } : missing('Kafka', `nothing listens at ${brokers}`);
+}
+
+export async function needChromium(): Promise<Need<string>> {
+  const path = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+  return existsSync(path) ? { value: path, skip: false } : missing('Chromium', `${path} does not exist (apt-get install chromium)`);
+}
