@@ -12,10 +12,11 @@ export function partitionKey(record: Pick<NormalizedRecord, 'userId' | 'anonymou
   return record.userId ?? record.anonymousId ?? '';
 }
 
-export function toKafkaRecord(record: NormalizedRecord): KafkaRecord {
+/** `value` may be passed when the caller already serialized the record (the server does). */
+export function toKafkaRecord(record: NormalizedRecord, value: string = JSON.stringify(record)): KafkaRecord {
   return {
     key: partitionKey(record),
-    value: JSON.stringify(record),
+    value,
     headers: { 'source-id': record.sourceId, 'event-type': record.type, 'message-id': record.messageId },
   };
 }

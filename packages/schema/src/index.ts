@@ -1,0 +1,7 @@
+export * from './event.ts';
+export * from './limits.ts';
+export * from './validate.ts';
+export * from './normalize.ts';
+export * from './clock.ts';
+export * from './ip.ts';
+export * from './record.ts';

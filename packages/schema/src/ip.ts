@@ -1,0 +1,39 @@
+import { isIPv4, isIPv6 } from 'node:net';
+import type { IpPolicy } from './event.ts';
+
+/** `::ffff:1.2.3.4` (what a dual-stack socket reports for IPv4 peers) → `1.2.3.4`. */
+export function unmapIPv4(ip: string): string {
+  return ip.startsWith('::ffff:') && isIPv4(ip.slice(7)) ? ip.slice(7) : ip;
+}
+
+function expandIPv6(ip: string): string[] {
+  const [head, tail] = ip.split('::') as [string, string | undefined];
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const lastRight = right.length ? right[right.length - 1] : left[left.length - 1];
+  // An embedded IPv4 tail (e.g. ::1.2.3.4) occupies two groups.
+  if (lastRight && isIPv4(lastRight)) {
+    const parts = lastRight.split('.').map(Number);
+    const groups = [((parts[0] << 8) | parts[1]).toString(16), ((parts[2] << 8) | parts[3]).toString(16)];
+    if (right.length) right.splice(right.length - 1, 1, ...groups);
+    else left.splice(left.length - 1, 1, ...groups);
+  }
+  const fill = tail === undefined ? [] : Array(8 - left.length - right.length).fill('0');
+  return [...left, ...fill, ...right];
+}
+
+/** IPv4: last octet zeroed. IPv6: last 80 bits zeroed (the /48 is kept). Anything else: undefined. */
+export function anonymizeIp(raw: string): string | undefined {
+  const ip = unmapIPv4(raw);
+  if (isIPv4(ip)) return ip.slice(0, ip.lastIndexOf('.')) + '.0';
+  if (isIPv6(ip)) {
+    const groups = expandIPv6(ip.split('%')[0]).slice(0, 3).map((g) => parseInt(g, 16).toString(16));
+    return `${groups.join(':')}::`;
+  }
+  return undefined;
+}
+
+export function applyIpPolicy(ip: string | undefined, policy: IpPolicy): string | undefined {
+  if (ip === undefined || policy === 'drop') return undefined;
+  return policy === 'anonymize' ? anonymizeIp(ip) : unmapIPv4(ip);
+}

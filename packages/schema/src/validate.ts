@@ -1,0 +1,80 @@
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { EVENT_TYPES, type EventType, type InletEvent } from './event.ts';
+import { EVENT_SCHEMAS } from './schemas.ts';
+
+export type Validation = { ok: true; event: InletEvent } | { ok: false; errors: string[] };
+
+const ajv = new Ajv({ allErrors: false, strict: true, allowUnionTypes: true });
+ajv.addFormat('timestamp', { type: 'string', validate: (s: string) => s.length <= 64 && !Number.isNaN(Date.parse(s)) });
+
+const validators = Object.fromEntries(
+  EVENT_TYPES.map((type) => [type, ajv.compile(EVENT_SCHEMAS[type])]),
+) as Record<EventType, ValidateFunction>;
+
+const isEventType = (t: unknown): t is EventType => typeof t === 'string' && Object.hasOwn(validators, t);
+
+function describe(error: ErrorObject): string {
+  const field = error.instancePath.slice(1).replaceAll('/', '.');
+  if (error.keyword === 'required') return `${error.params.missingProperty} is required`;
+  if (error.keyword === 'format') return `${field} is not a valid date-time`;
+  if (error.keyword === 'type') return `${field} must be ${String(error.params.type).replace(',', ' or ')}`;
+  return `${field || 'event'} ${error.message ?? 'is invalid'}`;
+}
+
+const hasId = (v: unknown) => (typeof v === 'string' && v.length > 0) || typeof v === 'number';
+
+/**
+ * Checks one event. `type` comes from the route for single-event endpoints; batch items carry
+ * their own. The event is not copied: normalization builds the stored record.
+ */
+export function validateEvent(input: unknown, type?: EventType): Validation {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+    return { ok: false, errors: ['event must be a JSON object'] };
+  }
+  const event = input as Record<string, unknown>;
+  const eventType = type ?? event.type;
+  if (!isEventType(eventType)) {
+    return { ok: false, errors: [`type must be one of ${EVENT_TYPES.join(', ')}`] };
+  }
+  if (type !== undefined && event.type !== undefined && event.type !== type) {
+    return { ok: false, errors: [`type "${String(event.type)}" does not match the endpoint /v1/${type}`] };
+  }
+  const validator = validators[eventType];
+  if (!validator(event)) return { ok: false, errors: (validator.errors ?? []).map(describe) };
+  if (!hasId(event.userId) && !hasId(event.anonymousId)) {
+    return { ok: false, errors: ['userId or anonymousId is required'] };
+  }
+  const forbidden = findForbiddenKey(event);
+  if (forbidden) return { ok: false, errors: [forbidden] };
+  if (event.type !== eventType) event.type = eventType;
+  return { ok: true, event: event as InletEvent };
+}
+
+const MAX_SCAN_DEPTH = 256;
+
+/**
+ * `__proto__` keys, and `constructor.prototype`, are how prototype pollution reaches consumers
+ * that merge objects. JSON.parse keeps them as plain data, so they are only found by walking;
+ * the walk is iterative so a deeply nested event cannot exhaust the stack.
+ */
+function findForbiddenKey(root: Record<string, unknown>): string | undefined {
+  const stack: Array<[unknown, number]> = [[root, 0]];
+  while (stack.length > 0) {
+    const [value, depth] = stack.pop()!;
+    if (value === null || typeof value !== 'object') continue;
+    if (depth > MAX_SCAN_DEPTH) return `event is nested deeper than ${MAX_SCAN_DEPTH} levels`;
+    if (Array.isArray(value)) {
+      for (const item of value) if (item !== null && typeof item === 'object') stack.push([item, depth + 1]);
+      continue;
+    }
+    for (const key of Object.keys(value)) {
+      if (key === '__proto__') return 'the key "__proto__" is not allowed';
+      const child = (value as Record<string, unknown>)[key];
+      if (key === 'constructor' && child !== null && typeof child === 'object' && Object.hasOwn(child, 'prototype')) {
+        return 'the key "constructor.prototype" is not allowed';
+      }
+      if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+    }
+  }
+  return undefined;
+}
