@@ -1,0 +1,46 @@
+// server.properties for one combined broker+controller node of a local test cluster.
+// Tuned for tests on one small machine, not for production (which runs a real cluster).
+
+/** Ports and ids of the nodes of a cluster whose first broker listens on `port`. */
+export function layout({ port, controllerPort, brokers }) {
+  return Array.from({ length: brokers }, (_, i) => ({ id: i + 1, port: port + i, controllerPort: controllerPort + i }));
+}
+
+export function nodeProperties({ node, nodes, dataDir }) {
+  // One node: internal topics can only have one replica. Three nodes: three replicas with two
+  // in sync, so killing any one node still leaves offsets and transactions writable — the case
+  // the failover tests exercise.
+  const replicas = nodes.length >= 3 ? 3 : 1;
+  const minIsr = nodes.length >= 3 ? 2 : 1;
+  const voters = nodes.map((n) => `${n.id}@127.0.0.1:${n.controllerPort}`).join(',');
+  const settings = {
+    'process.roles': 'broker,controller',
+    'node.id': node.id,
+    'listeners': `PLAINTEXT://127.0.0.1:${node.port},CONTROLLER://127.0.0.1:${node.controllerPort}`,
+    'advertised.listeners': `PLAINTEXT://127.0.0.1:${node.port}`,
+    'inter.broker.listener.name': 'PLAINTEXT',
+    'controller.listener.names': 'CONTROLLER',
+    'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    'controller.quorum.voters': voters,
+    'log.dirs': dataDir,
+    'num.partitions': 1,
+    'default.replication.factor': replicas,
+    'offsets.topic.replication.factor': replicas,
+    // Fewer partitions than the default 50: the first consumer group or transaction then does
+    // not wait for fifty partitions to be created.
+    'offsets.topic.num.partitions': 10,
+    'transaction.state.log.replication.factor': replicas,
+    'transaction.state.log.min.isr': minIsr,
+    'transaction.state.log.num.partitions': 10,
+    'share.coordinator.state.topic.replication.factor': replicas,
+    'share.coordinator.state.topic.min.isr': minIsr,
+    'group.initial.rebalance.delay.ms': 0,
+    'auto.create.topics.enable': false,
+    // A killed node is fenced (and its partitions get new leaders) after ~6 s instead of 9 s.
+    'broker.heartbeat.interval.ms': 500,
+    'broker.session.timeout.ms': 6000,
+    'num.network.threads': 2,
+    'num.io.threads': 4,
+  };
+  return Object.entries(settings).map(([k, v]) => `${k}=${v}`).join('\n') + '\n';
+}
