@@ -1,0 +1,199 @@
+// Sources in PostgreSQL, shared by every server instance. Every call is bounded: when the database
+// cannot be reached it rejects with SourceStoreUnavailableError within about connectTimeoutMs +
+// queryTimeoutMs + 250 ms, so a request gets a 503 instead of hanging.
+import pg from 'pg';
+import type { IpPolicy } from '@inlet/schema';
+import { SourceStoreUnavailableError } from '../errors.ts';
+import { newSourceId, newWriteKey } from './keys.ts';
+import type { NewSource, Source, SourceStore } from './source-store.ts';
+
+export interface PostgresSourceStoreOptions {
+  /** postgres://user[:password]@host[:port]/database */
+  connectionString: string;
+  /** schema holding the table (created when missing); default `public` */
+  schema?: string;
+  logger?: { warn(message: string): void };
+  /** bound on getting a connection (default 1000 ms) */
+  connectTimeoutMs?: number;
+  /** bound on one query (default 2000 ms; ready() uses at most 1000 ms) */
+  queryTimeoutMs?: number;
+  /** most connections this instance opens (default 10) */
+  maxConnections?: number;
+}
+
+const IP_POLICIES: readonly IpPolicy[] = ['full', 'anonymize', 'drop'];
+const TABLE = 'inlet_sources';
+const COLUMNS = 'id, name, write_key, ip_policy, created_at, revoked_at';
+
+interface Row { id: string; name: string; write_key: string; ip_policy: IpPolicy; created_at: Date; revoked_at: Date | null }
+
+const toSource = (row: Row): Source => ({
+  id: row.id,
+  name: row.name,
+  writeKey: row.write_key,
+  ipPolicy: row.ip_policy,
+  createdAt: row.created_at.toISOString(),
+  revokedAt: row.revoked_at ? row.revoked_at.toISOString() : null,
+});
+
+// SQLSTATE classes that mean "the database is not there for us right now" rather than "this
+// query is wrong": connection exception, insufficient resources, operator intervention (shutdown,
+// statement_timeout), system error.
+const UNAVAILABLE_CLASSES = new Set(['08', '53', '57', '58']);
+
+function positiveInt(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value <= 0) throw new RangeError(`PostgreSQL source store: ${name} must be a positive integer, got ${String(value)}`);
+  return value;
+}
+
+export class PostgresSourceStore implements SourceStore {
+  readonly kind = 'postgres';
+  readonly #pool: pg.Pool;
+  readonly #table: string;
+  readonly #schema: string;
+  readonly #where: string;
+  readonly #readyTimeoutMs: number;
+  #closed = false;
+
+  /** Opens the pool and runs the (idempotent) migration. Rejects when the database is unreachable. */
+  static async open(options: PostgresSourceStoreOptions): Promise<PostgresSourceStore> {
+    const store = new PostgresSourceStore(options);
+    try {
+      await store.migrate();
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
+    return store;
+  }
+
+  /** Prefer open(): the constructor neither connects nor creates the table. */
+  constructor(options: PostgresSourceStoreOptions) {
+    let url: URL;
+    try {
+      url = new URL(options.connectionString);
+    } catch {
+      throw new TypeError('PostgreSQL source store: connectionString must be a postgres:// URL');
+    }
+    if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+      throw new TypeError(`PostgreSQL source store: connectionString must be a postgres:// URL, got ${url.protocol}`);
+    }
+    const schema = options.schema ?? 'public';
+    if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(schema)) {
+      throw new TypeError(`PostgreSQL source store: schema must be a plain identifier (letters, digits, _), got ${JSON.stringify(schema)}`);
+    }
+    const connectTimeoutMs = positiveInt('connectTimeoutMs', options.connectTimeoutMs ?? 1000);
+    const queryTimeoutMs = positiveInt('queryTimeoutMs', options.queryTimeoutMs ?? 2000);
+    const max = positiveInt('maxConnections', options.maxConnections ?? 10);
+
+    this.#schema = schema;
+    this.#table = `"${schema}".${TABLE}`;
+    // Never the password: this string goes into errors and logs.
+    this.#where = `${url.hostname}:${url.port || 5432}${url.pathname}`;
+    this.#readyTimeoutMs = Math.min(queryTimeoutMs, 1000);
+    this.#pool = new pg.Pool({
+      connectionString: options.connectionString,
+      max,
+      connectionTimeoutMillis: connectTimeoutMs,
+      // The server cancels a slow statement itself (the connection stays usable); the client-side
+      // bound, a little later, covers a database that accepted the socket and went silent (pg-pool
+      // then discards that connection).
+      statement_timeout: queryTimeoutMs,
+      query_timeout: queryTimeoutMs + 250,
+      keepAlive: true,
+      idleTimeoutMillis: 30_000,
+    });
+    const logger = options.logger ?? console;
+    // An idle client losing its connection emits here; without a listener it would end the process.
+    this.#pool.on('error', (err) => logger.warn(`PostgreSQL source store: idle connection to ${this.#where} failed (${err.message})`));
+  }
+
+  /** Creates the schema and table when missing. Safe to run from several instances at once. */
+  async migrate(): Promise<void> {
+    const client = await this.#guard(() => this.#pool.connect());
+    try {
+      await this.#guard(async () => {
+        await client.query('BEGIN');
+        // Concurrent CREATE ... IF NOT EXISTS can still collide in the catalog; serialize them.
+        await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`inlet:migrate:${this.#schema}`]);
+        // CREATE SCHEMA checks the CREATE privilege even when the schema exists, so skip it then.
+        const exists = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [this.#schema]);
+        if (exists.rowCount === 0) await client.query(`CREATE SCHEMA IF NOT EXISTS "${this.#schema}"`);
+        await client.query(`
+          CREATE TABLE IF NOT EXISTS ${this.#table} (
+            id text PRIMARY KEY,
+            name text NOT NULL,
+            write_key text UNIQUE NOT NULL,
+            ip_policy text NOT NULL CHECK (ip_policy IN ('full', 'anonymize', 'drop')),
+            created_at timestamptz NOT NULL DEFAULT now(),
+            revoked_at timestamptz
+          )`);
+        await client.query('COMMIT');
+      });
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  /** The source with that write key, revoked or not (the caller checks revokedAt). */
+  async findByWriteKey(writeKey: string): Promise<Source | undefined> {
+    const { rows } = await this.#query<Row>(`SELECT ${COLUMNS} FROM ${this.#table} WHERE write_key = $1`, [writeKey]);
+    return rows[0] && toSource(rows[0]);
+  }
+
+  async create(input: NewSource): Promise<Source> {
+    if (typeof input?.name !== 'string' || input.name.trim() === '') throw new TypeError('source name must be a non-empty string');
+    const ipPolicy = input.ipPolicy ?? 'full';
+    if (!IP_POLICIES.includes(ipPolicy)) throw new TypeError(`ipPolicy must be one of ${IP_POLICIES.join(', ')}, got ${JSON.stringify(ipPolicy)}`);
+    const { rows } = await this.#query<Row>(
+      `INSERT INTO ${this.#table} (id, name, write_key, ip_policy) VALUES ($1, $2, $3, $4) RETURNING ${COLUMNS}`,
+      [newSourceId(), input.name, newWriteKey(), ipPolicy],
+    );
+    return toSource(rows[0]);
+  }
+
+  async list(): Promise<Source[]> {
+    const { rows } = await this.#query<Row>(`SELECT ${COLUMNS} FROM ${this.#table} ORDER BY created_at, id`);
+    return rows.map(toSource);
+  }
+
+  /** true when an active source with that id was revoked by this call */
+  async revoke(id: string): Promise<boolean> {
+    const result = await this.#query(`UPDATE ${this.#table} SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL`, [id]);
+    return (result.rowCount ?? 0) > 0;
+  }
+
+  /** true when the database answers a trivial query within a short bound. Never rejects. */
+  async ready(): Promise<boolean> {
+    if (this.#closed) return false;
+    try {
+      await this.#pool.query({ text: 'SELECT 1', query_timeout: this.#readyTimeoutMs } as pg.QueryConfig);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#pool.end();
+  }
+
+  #query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
+    return this.#guard(() => this.#pool.query<R>(text, values));
+  }
+
+  async #guard<T>(run: () => Promise<T>): Promise<T> {
+    if (this.#closed) throw new SourceStoreUnavailableError('PostgreSQL source store is closed');
+    try {
+      return await run();
+    } catch (error) {
+      if (error instanceof pg.DatabaseError && !UNAVAILABLE_CLASSES.has(String(error.code).slice(0, 2))) throw error;
+      throw new SourceStoreUnavailableError(`PostgreSQL at ${this.#where} is unavailable: ${(error as Error).message}`, { cause: error });
+    }
+  }
+}
