@@ -1,0 +1,88 @@
+import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { registerBodyParsers } from './body.ts';
+import type { Config } from './config.ts';
+import { trustedProxyList } from './config.ts';
+import { registerCors } from './cors.ts';
+import { Errors, InletError } from './errors.ts';
+import type { RateLimiter } from './limits/rate-limiter.ts';
+import type { Metrics } from './metrics.ts';
+import { registerIngestRoutes } from './routes/ingest.ts';
+import { registerOpsRoutes } from './routes/ops.ts';
+import { registerSdkRoute } from './routes/sdk.ts';
+import type { Sink } from './sinks/sink.ts';
+import type { SourceStore } from './sources/source-store.ts';
+
+export interface AppDeps {
+  config: Config;
+  sink: Sink;
+  sources: SourceStore;
+  limiter: RateLimiter;
+  metrics: Metrics;
+  logger: Logger;
+}
+
+/** Fastify's own errors that a client can cause, in our catalogue's terms. */
+function toInletError(error: FastifyError): InletError | undefined {
+  if (error instanceof InletError) return error;
+  switch (error.code) {
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return Errors.unsupportedMediaType();
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return Errors.bodyTooLarge();
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return Errors.invalidBody('the body is empty; send a JSON object');
+  }
+  if (error.statusCode !== undefined && error.statusCode < 500) return new InletError('INLET_BAD_REQUEST', error.statusCode, error.message);
+  return undefined;
+}
+
+export function buildApp(deps: AppDeps): FastifyInstance {
+  const { config, metrics } = deps;
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    // Request logs would carry client addresses for every event; errors are logged instead.
+    logController: new LogController({ disableRequestLogging: true }),
+    // Generous: the parser enforces the real (inflated) limit itself.
+    bodyLimit: config.limits.maxBodyBytes * 4,
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+    keepAliveTimeout: 65_000,
+  }) as unknown as FastifyInstance;
+
+  registerCors(app);
+  registerBodyParsers(app, config.limits.maxBodyBytes);
+  const trustedProxies = config.trustedProxies.length ? trustedProxyList(config.trustedProxies) : undefined;
+  registerIngestRoutes(app, { ...deps, trustedProxies });
+  registerOpsRoutes(app, deps);
+  registerSdkRoute(app);
+
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.requests.inc({ route: request.routeOptions.url ?? 'unmatched', status: reply.statusCode });
+  });
+
+  app.setErrorHandler(async (error: FastifyError, request, reply) => {
+    const known = toInletError(error);
+    if (!known) {
+      request.log.error({ err: { message: error.message, stack: error.stack }, route: request.routeOptions.url }, 'request failed');
+      reply.code(500);
+      return { error: 'Internal server error', code: 'INLET_INTERNAL' };
+    }
+    if (known.retryAfter !== undefined) reply.header('retry-after', known.retryAfter);
+    reply.code(known.statusCode);
+    return { error: known.message, code: known.code };
+  });
+
+  app.setNotFoundHandler(async (request, reply) => {
+    const path = request.url.split('?')[0];
+    const allowed = ['GET', 'POST', 'HEAD'].filter((method) => app.hasRoute({ method, url: path }));
+    if (allowed.length > 0) {
+      reply.header('allow', [...allowed, 'OPTIONS'].join(', ')).code(405);
+      return { error: `Method ${request.method} not allowed on ${path}; use ${allowed.join(' or ')}`, code: Errors.methodNotAllowed.code };
+    }
+    reply.code(404);
+    return { error: `Not found: ${request.method} ${path}`, code: Errors.notFound.code };
+  });
+
+  return app;
+}

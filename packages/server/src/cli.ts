@@ -1,0 +1,154 @@
+import { parseArgs } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ConfigError, loadConfig, SETTINGS, type Config } from './config.ts';
+import { openSourceStore, startServer } from './server.ts';
+import { readStoredEvents } from './sinks/sqlite-reader.ts';
+import { pino } from 'pino';
+import type { IpPolicy } from '@inlet/schema';
+
+const USAGE = `Usage: inlet <command> [options]
+
+Commands:
+  serve                     run the ingestion server (what npm start runs)
+  tail [--follow]           print stored events as NDJSON (embedded store)
+  sources create --name N   create a source and print its write key [--ip-policy full|anonymize|drop]
+  sources list              list sources
+  sources revoke <id>       revoke a source's write key
+  topics create             create the Kafka topics (needs KAFKA_BROKERS)
+  process                   run the deduplicating processor (raw-events -> events)
+
+Run "inlet <command> --help" for a command's options.`;
+
+const SERVE_HELP = `Usage: inlet serve [options]
+
+Every option can also be given as an environment variable:
+${SETTINGS.map((s) => `  ${s.flag.padEnd(24)} ${s.env.padEnd(32)} ${s.help}`).join('\n')}`;
+
+function serveBanner(config: Config, url: string, writeKey: string | undefined): string {
+  const lines = [`Inlet is listening on ${url} (sink: ${config.kafka ? `kafka ${config.kafka.brokers.join(',')}` : `embedded ${config.dataDir}`})`];
+  if (writeKey) {
+    lines.push(`Write key of the "default" source: ${writeKey}`, 'Try it:',
+      `  curl -s ${url}/v1/track -H 'Content-Type: application/json' -u '${writeKey}:' -d '{"userId":"user-1","event":"Signed Up","properties":{"plan":"pro"}}'`);
+  }
+  return lines.join('\n');
+}
+
+async function serve(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) { console.log(SERVE_HELP); return 0; }
+  const config = loadConfig(argv);
+  const server = await startServer(config);
+  console.log(serveBanner(config, server.url, server.defaultSource?.writeKey));
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      server.app.log.info({ signal }, 'shutting down: finishing in-flight requests');
+      server.close().then(resolve, resolve);
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+  return 0;
+}
+
+async function tail(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { follow: { type: 'boolean', short: 'f' }, help: { type: 'boolean', short: 'h' }, 'data-dir': { type: 'string' } } });
+  if (values.help) { console.log('Usage: inlet tail [--follow] [--data-dir DIR]\nPrints the events in the embedded store as NDJSON, oldest first.'); return 0; }
+  const dataDir = loadConfig(values['data-dir'] ? ['--data-dir', values['data-dir']] : []).dataDir;
+  let after = 0;
+  for (;;) {
+    const rows = readStoredEvents(dataDir, after);
+    for (const row of rows) process.stdout.write(`${JSON.stringify(row.record)}\n`);
+    if (rows.length) after = rows[rows.length - 1].seq;
+    if (rows.length === 10_000) continue;
+    if (!values.follow) return 0;
+    await sleep(500);
+  }
+}
+
+async function sources(argv: string[]): Promise<number> {
+  const [action, ...rest] = argv;
+  const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: {
+    name: { type: 'string' }, 'ip-policy': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, 'data-dir': { type: 'string' }, 'database-url': { type: 'string' },
+  } });
+  const help = 'Usage: inlet sources create --name NAME [--ip-policy full|anonymize|drop]\n       inlet sources list [--json]\n       inlet sources revoke <id>\nUses DATABASE_URL when set, the embedded store otherwise.';
+  if (values.help || !action || action === '--help') { console.log(help); return action ? 0 : 2; }
+  const configArgs = [...(values['data-dir'] ? ['--data-dir', values['data-dir']] : []), ...(values['database-url'] ? ['--database-url', values['database-url']] : [])];
+  const config = loadConfig(configArgs);
+  const store = await openSourceStore(config, pino({ level: 'warn' }));
+  try {
+    if (action === 'create') {
+      if (!values.name) { console.error('sources create needs --name'); return 2; }
+      const policy = values['ip-policy'] ?? 'full';
+      if (!['full', 'anonymize', 'drop'].includes(policy)) { console.error('--ip-policy must be full, anonymize or drop'); return 2; }
+      const source = await store.create({ name: values.name, ipPolicy: policy as IpPolicy });
+      console.log(values.json ? JSON.stringify(source) : `created source ${source.id} "${source.name}"\nwrite key: ${source.writeKey}`);
+      return 0;
+    }
+    if (action === 'list') {
+      const all = await store.list();
+      if (values.json) console.log(JSON.stringify(all));
+      else for (const s of all) console.log([s.id, s.name.padEnd(16), s.writeKey, s.ipPolicy.padEnd(9), s.revokedAt ? `revoked ${s.revokedAt}` : 'active'].join('  '));
+      return 0;
+    }
+    if (action === 'revoke') {
+      const id = positionals[0];
+      if (!id) { console.error('sources revoke needs a source id'); return 2; }
+      if (!(await store.revoke(id))) { console.error(`no active source with id ${id}`); return 1; }
+      console.log(`revoked ${id}; running servers stop accepting its key within their cache time (5 minutes)`);
+      return 0;
+    }
+    console.error(`unknown sources command "${action}"\n${help}`);
+    return 2;
+  } finally {
+    await store.close();
+  }
+}
+
+async function topics(argv: string[]): Promise<number> {
+  const [action, ...rest] = argv;
+  const { values } = parseArgs({ args: rest, options: {
+    partitions: { type: 'string', default: '12' }, 'replication-factor': { type: 'string', default: '1' }, 'min-insync-replicas': { type: 'string', default: '1' },
+    topic: { type: 'string', multiple: true }, brokers: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+  } });
+  const help = 'Usage: inlet topics create [--brokers host:port,...] [--topic NAME ...] [--partitions 12] [--replication-factor 1] [--min-insync-replicas 1]\nCreates raw-events and events (or the --topic names). Existing topics are left as they are.';
+  if (values.help || action !== 'create') { console.log(help); return values.help ? 0 : 2; }
+  const brokers = (values.brokers ?? process.env.KAFKA_BROKERS ?? '').split(',').filter(Boolean);
+  if (brokers.length === 0) { console.error('topics create needs --brokers or KAFKA_BROKERS'); return 2; }
+  const numbers = { partitions: Number(values.partitions), replicationFactor: Number(values['replication-factor']), minInsyncReplicas: Number(values['min-insync-replicas']) };
+  for (const [name, n] of Object.entries(numbers)) if (!Number.isInteger(n) || n < 1) { console.error(`--${name} must be a positive integer`); return 2; }
+  const { createTopics } = await import('./kafka/topics.ts');
+  const names = values.topic ?? [process.env.KAFKA_TOPIC ?? 'raw-events', 'events'];
+  await createTopics({ brokers, topics: names, ...numbers });
+  console.log(`topics ready: ${names.join(', ')}`);
+  return 0;
+}
+
+async function processEvents(argv: string[]): Promise<number> {
+  const { runProcessorCli } = await import('@inlet/processor');
+  await runProcessorCli(argv);
+  return 0;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'serve': return await serve(rest);
+      case 'tail': return await tail(rest);
+      case 'sources': return await sources(rest);
+      case 'topics': return await topics(rest);
+      case 'process': return await processEvents(rest);
+      case undefined: case '--help': case '-h': case 'help':
+        console.log(USAGE);
+        return command === undefined ? 2 : 0;
+      default:
+        console.error(`unknown command "${command}"\n\n${USAGE}`);
+        return 2;
+    }
+  } catch (error) {
+    if (error instanceof ConfigError || (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+      console.error(`inlet ${command}: ${(error as Error).message}`);
+      return 2;
+    }
+    throw error;
+  }
+}

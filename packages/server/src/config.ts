@@ -1,0 +1,165 @@
+// Configuration from env vars and command-line flags, validated once at start. A wrong value stops
+// the server with a message naming the setting.
+import { DEFAULT_LIMITS } from '@inlet/schema';
+import { BlockList, isIP } from 'node:net';
+import { resolve } from 'node:path';
+
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  kafka?: { brokers: string[]; topic: string; clientId: string; lingerMs: number; compression: 'lz4' | 'gzip' | 'snappy' | 'none' };
+  /** how long a request waits for the sink before it gets 503 */
+  sinkTimeoutMs: number;
+  redisUrl?: string;
+  databaseUrl?: string;
+  rateLimit: { requestsPerMinute: number; eventsPerMinute: number };
+  limits: { maxEventBytes: number; maxBatchEvents: number; maxBodyBytes: number };
+  /** peers whose X-Forwarded-For is believed */
+  trustedProxies: string[];
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+interface Setting {
+  env: string;
+  flag: string;
+  help: string;
+}
+
+/** Every setting, for --help and the README's table. */
+export const SETTINGS: Setting[] = [
+  { env: 'PORT', flag: '--port', help: 'port to listen on (default 8080)' },
+  { env: 'HOST', flag: '--host', help: 'address to bind (default 0.0.0.0)' },
+  { env: 'INLET_DATA_DIR', flag: '--data-dir', help: 'embedded store directory (default ./.inlet)' },
+  { env: 'LOG_LEVEL', flag: '--log-level', help: 'fatal|error|warn|info|debug|trace|silent (default info)' },
+  { env: 'KAFKA_BROKERS', flag: '--kafka-brokers', help: 'comma-separated host:port list; selects the Kafka sink' },
+  { env: 'KAFKA_TOPIC', flag: '--kafka-topic', help: 'topic for accepted events (default raw-events)' },
+  { env: 'KAFKA_CLIENT_ID', flag: '--kafka-client-id', help: 'Kafka client id (default inlet-server)' },
+  { env: 'KAFKA_LINGER_MS', flag: '--kafka-linger-ms', help: 'how long to gather concurrent requests into one produce (default 2)' },
+  { env: 'KAFKA_COMPRESSION', flag: '--kafka-compression', help: 'lz4|gzip|snappy|none (default lz4)' },
+  { env: 'SINK_TIMEOUT_MS', flag: '--sink-timeout-ms', help: 'longest wait for the sink before a 503 (default 5000)' },
+  { env: 'REDIS_URL', flag: '--redis-url', help: 'share rate limits between instances through Redis' },
+  { env: 'DATABASE_URL', flag: '--database-url', help: 'PostgreSQL URL for sources shared by instances' },
+  { env: 'RATE_LIMIT_REQUESTS_PER_MINUTE', flag: '--rate-limit-requests', help: 'requests per write key per minute (default 60000)' },
+  { env: 'RATE_LIMIT_EVENTS_PER_MINUTE', flag: '--rate-limit-events', help: 'events per write key per minute (default 1000000)' },
+  { env: 'MAX_EVENT_BYTES', flag: '--max-event-bytes', help: `largest event as stored (default ${DEFAULT_LIMITS.maxEventBytes})` },
+  { env: 'MAX_BATCH_EVENTS', flag: '--max-batch-events', help: `most events in one request (default ${DEFAULT_LIMITS.maxBatchEvents})` },
+  { env: 'MAX_BODY_BYTES', flag: '--max-body-bytes', help: `largest request body, after gunzip (default ${DEFAULT_LIMITS.maxBodyBytes})` },
+  { env: 'TRUSTED_PROXIES', flag: '--trusted-proxies', help: 'comma-separated IPs/CIDRs whose X-Forwarded-For is believed' },
+];
+
+/** Flags win over env vars. Unknown flags are an error, not silently ignored. */
+export function readSettings(argv: string[], env: NodeJS.ProcessEnv): Map<string, string> {
+  const values = new Map<string, string>();
+  for (const s of SETTINGS) if (env[s.env] !== undefined && env[s.env] !== '') values.set(s.env, env[s.env]!);
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, inline] = argv[i].split('=', 2);
+    const setting = SETTINGS.find((s) => s.flag === flag);
+    if (!setting) throw new ConfigError(`unknown option ${flag} (see --help)`);
+    const value = inline ?? argv[++i];
+    if (value === undefined) throw new ConfigError(`${flag} needs a value`);
+    values.set(setting.env, value);
+  }
+  return values;
+}
+
+function integer(values: Map<string, string>, name: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = values.get(name);
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+  return n;
+}
+
+function oneOf<T extends string>(values: Map<string, string>, name: string, choices: readonly T[], fallback: T): T {
+  const raw = values.get(name) ?? fallback;
+  if (!choices.includes(raw as T)) throw new ConfigError(`${name} must be one of ${choices.join(', ')}, got "${raw}"`);
+  return raw as T;
+}
+
+function url(values: Map<string, string>, name: string, protocols: string[]): string | undefined {
+  const raw = values.get(name);
+  if (raw === undefined) return undefined;
+  let parsed: URL;
+  try { parsed = new URL(raw); } catch { throw new ConfigError(`${name} is not a valid URL`); }
+  if (!protocols.includes(parsed.protocol)) throw new ConfigError(`${name} must use ${protocols.join(' or ')}`);
+  return raw;
+}
+
+function list(values: Map<string, string>, name: string): string[] {
+  return (values.get(name) ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+function brokers(values: Map<string, string>): string[] | undefined {
+  const all = list(values, 'KAFKA_BROKERS');
+  if (all.length === 0) return undefined;
+  for (const b of all) {
+    const port = Number(b.slice(b.lastIndexOf(':') + 1));
+    if (!b.includes(':') || !Number.isInteger(port) || port < 1 || port > 65535) throw new ConfigError(`KAFKA_BROKERS entry "${b}" must be host:port`);
+  }
+  return all;
+}
+
+function proxies(values: Map<string, string>): string[] {
+  const all = list(values, 'TRUSTED_PROXIES');
+  for (const p of all) {
+    const [address, bits] = p.split('/');
+    const family = isIP(address);
+    const maxBits = family === 6 ? 128 : 32;
+    if (!family || (bits !== undefined && !(Number.isInteger(Number(bits)) && Number(bits) >= 0 && Number(bits) <= maxBits))) {
+      throw new ConfigError(`TRUSTED_PROXIES entry "${p}" must be an IP address or CIDR`);
+    }
+  }
+  return all;
+}
+
+export function loadConfig(argv: string[] = [], env: NodeJS.ProcessEnv = process.env): Config {
+  const v = readSettings(argv, env);
+  const kafkaBrokers = brokers(v);
+  return {
+    port: integer(v, 'PORT', 8080, 0, 65535),
+    host: v.get('HOST') ?? '0.0.0.0',
+    dataDir: resolve(v.get('INLET_DATA_DIR') ?? '.inlet'),
+    logLevel: oneOf(v, 'LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info'),
+    kafka: kafkaBrokers && {
+      brokers: kafkaBrokers,
+      topic: v.get('KAFKA_TOPIC') ?? 'raw-events',
+      clientId: v.get('KAFKA_CLIENT_ID') ?? 'inlet-server',
+      lingerMs: integer(v, 'KAFKA_LINGER_MS', 2, 0, 1000),
+      compression: oneOf(v, 'KAFKA_COMPRESSION', ['lz4', 'gzip', 'snappy', 'none'], 'lz4'),
+    },
+    sinkTimeoutMs: integer(v, 'SINK_TIMEOUT_MS', 5000, 100, 120_000),
+    redisUrl: url(v, 'REDIS_URL', ['redis:', 'rediss:']),
+    databaseUrl: url(v, 'DATABASE_URL', ['postgres:', 'postgresql:']),
+    rateLimit: {
+      requestsPerMinute: integer(v, 'RATE_LIMIT_REQUESTS_PER_MINUTE', 60_000, 1),
+      eventsPerMinute: integer(v, 'RATE_LIMIT_EVENTS_PER_MINUTE', 1_000_000, 1),
+    },
+    limits: {
+      maxEventBytes: integer(v, 'MAX_EVENT_BYTES', DEFAULT_LIMITS.maxEventBytes, 256),
+      maxBatchEvents: integer(v, 'MAX_BATCH_EVENTS', DEFAULT_LIMITS.maxBatchEvents, 1),
+      maxBodyBytes: integer(v, 'MAX_BODY_BYTES', DEFAULT_LIMITS.maxBodyBytes, 1024),
+    },
+    trustedProxies: proxies(v),
+  };
+}
+
+/** For tests and embedding: defaults, then overrides. */
+export function configWith(overrides: Partial<Config> = {}): Config {
+  return { ...loadConfig([], {}), ...overrides };
+}
+
+export function trustedProxyList(entries: string[]): BlockList {
+  const blocks = new BlockList();
+  for (const entry of entries) {
+    const [address, bits] = entry.split('/');
+    const type = isIP(address) === 6 ? 'ipv6' : 'ipv4';
+    if (bits === undefined) blocks.addAddress(address, type);
+    else blocks.addSubnet(address, Number(bits), type);
+  }
+  return blocks;
+}

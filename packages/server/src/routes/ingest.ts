@@ -1,0 +1,108 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { BlockList } from 'node:net';
+import { EVENT_TYPES, normalizeEvent, validateEvent, type EventType } from '@inlet/schema';
+import { authenticate, writeKeyOf } from '../auth.ts';
+import { clientIp } from '../client-ip.ts';
+import type { Config } from '../config.ts';
+import { Errors, SinkUnavailableError } from '../errors.ts';
+import type { RateLimiter } from '../limits/rate-limiter.ts';
+import type { Metrics } from '../metrics.ts';
+import type { Sink, StoredEvent } from '../sinks/sink.ts';
+import type { SourceStore } from '../sources/source-store.ts';
+
+export interface IngestDeps {
+  config: Config;
+  sink: Sink;
+  sources: SourceStore;
+  limiter: RateLimiter;
+  metrics: Metrics;
+  trustedProxies: BlockList | undefined;
+}
+
+export interface EventError {
+  index: number;
+  errors: string[];
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+const validTime = (v: unknown): string | undefined => (typeof v === 'string' && !Number.isNaN(Date.parse(v)) ? v : undefined);
+
+/** The event's size in UTF-8 when it is over the limit; counting bytes is skipped when it cannot be. */
+function oversize(json: string, maxBytes: number): number | undefined {
+  if (json.length * 3 <= maxBytes) return undefined;
+  const bytes = Buffer.byteLength(json);
+  return bytes > maxBytes ? bytes : undefined;
+}
+
+export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): void {
+  const { config, sink, sources, limiter, metrics } = deps;
+  const { maxEventBytes, maxBatchEvents } = config.limits;
+
+  async function ingest(request: FastifyRequest, reply: FastifyReply, type: EventType | undefined) {
+    const body = request.body;
+    if (!isObject(body)) throw Errors.invalidBody(`expected a JSON object, got ${body === null ? 'null' : Array.isArray(body) ? 'an array' : typeof body}`);
+    const source = await authenticate(sources, writeKeyOf(request, body));
+
+    let items: unknown[];
+    if (type) items = [body];
+    else if (!Array.isArray(body.batch)) throw Errors.invalidBody(body.batch === undefined ? 'batch is required' : 'batch must be an array');
+    else items = body.batch;
+    if (items.length > maxBatchEvents) throw Errors.tooManyEvents(`${items.length} events; the limit is ${maxBatchEvents}`);
+
+    const decision = await limiter.consume(source.id, items.length);
+    reply.header('ratelimit-limit', decision.limit).header('ratelimit-remaining', decision.remaining).header('ratelimit-reset', Math.ceil(decision.resetMs / 1000));
+    if (!decision.allowed) {
+      metrics.rateLimited.inc();
+      throw Errors.rateLimited(Math.max(1, Math.ceil(decision.resetMs / 1000)));
+    }
+
+    const enrichment = {
+      sourceId: source.id,
+      receivedAtMs: Date.now(),
+      ip: clientIp(request.socket.remoteAddress, request.headers['x-forwarded-for'], deps.trustedProxies),
+      ipPolicy: source.ipPolicy,
+      sentAt: validTime(body.sentAt),
+    };
+    const stored: StoredEvent[] = [];
+    const errors: EventError[] = [];
+    for (let index = 0; index < items.length; index++) {
+      const validation = validateEvent(items[index], type);
+      if (!validation.ok) {
+        errors.push({ index, errors: validation.errors });
+        metrics.rejected.inc({ reason: 'invalid' });
+        continue;
+      }
+      const record = normalizeEvent(validation.event, enrichment);
+      const json = JSON.stringify(record);
+      const size = oversize(json, maxEventBytes);
+      if (size !== undefined) {
+        errors.push({ index, errors: [`event is ${size} bytes; the limit is ${maxEventBytes}`] });
+        metrics.rejected.inc({ reason: 'too_large' });
+        continue;
+      }
+      stored.push({ record, json });
+    }
+    if (type && errors.length > 0) {
+      reply.code(400);
+      return { error: `Invalid event: ${errors[0].errors.join('; ')}`, code: 'INLET_INVALID_EVENT', accepted: 0, rejected: 1, errors };
+    }
+
+    const started = process.hrtime.bigint();
+    try {
+      await sink.write(stored);
+    } catch (error) {
+      metrics.sinkWrite.observe({ outcome: 'failed' }, Number(process.hrtime.bigint() - started) / 1e9);
+      if (error instanceof SinkUnavailableError) {
+        request.log.warn({ events: stored.length, sourceId: source.id, reason: error.message }, 'sink unavailable');
+        throw Errors.sinkUnavailable(1);
+      }
+      throw error;
+    }
+    metrics.sinkWrite.observe({ outcome: 'stored' }, Number(process.hrtime.bigint() - started) / 1e9);
+    metrics.accepted.inc(stored.length);
+    return { accepted: stored.length, rejected: errors.length, errors };
+  }
+
+  for (const type of EVENT_TYPES) app.post(`/v1/${type}`, (request, reply) => ingest(request, reply, type));
+  for (const path of ['/v1/batch', '/v1/import']) app.post(path, (request, reply) => ingest(request, reply, undefined));
+}
