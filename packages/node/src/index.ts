@@ -1,0 +1,6 @@
+export { ServerAnalytics, SYSTEM_ANONYMOUS_ID, type ShutdownOptions, type ServerAnalyticsEvents } from './analytics.ts';
+export { SettingsError, type ServerAnalyticsOptions, type KafkaOptions, type AppInfo } from './settings.ts';
+export type { EventOptions, Id } from './event-factory.ts';
+export type { DropInfo, DropReason, Stats } from './publisher.ts';
+export { inletExpress, type InletExpressOptions } from './express.ts';
+export { inletFastify, type InletFastifyOptions } from './fastify.ts';

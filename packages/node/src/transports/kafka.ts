@@ -1,0 +1,99 @@
+// Produces straight to the `raw-events` topic, skipping the server. The record must be exactly
+// what the server's Kafka sink would write, so validation, normalization and the record layout
+// all come from @inlet/schema — the same functions the server calls.
+import { Producer, ProduceAcks, UserError, stringSerializers, type MessageToProduce } from '@platformatic/kafka';
+import { normalizeEvent, toKafkaRecord, validateEvent, type InletEvent } from '@inlet/schema';
+import type { TransportSettings } from '../settings.ts';
+import type { Prepared, SendOutcome, Transport } from './transport.ts';
+
+type KafkaSettings = Extract<TransportSettings, { kind: 'kafka' }>;
+export type KafkaItem = MessageToProduce<string, string, string, string>;
+
+/** Retries inside the client for one send; longer outages are the publisher's backoff. */
+const CLIENT_RETRIES = 2;
+/** Record-batch framing per record, roughly; counted so batches stay under the broker's 1 MB default. */
+const RECORD_OVERHEAD_BYTES = 70;
+
+export class KafkaTransport implements Transport<KafkaItem> {
+  readonly kind = 'kafka' as const;
+  readonly itemOverheadBytes = RECORD_OVERHEAD_BYTES;
+  readonly #settings: KafkaSettings;
+  readonly #maxEventBytes: number;
+  #producer: Producer<string, string, string, string> | undefined;
+
+  constructor(settings: KafkaSettings, maxEventBytes: number) {
+    this.#settings = settings;
+    this.#maxEventBytes = maxEventBytes;
+  }
+
+  /**
+   * Normalized at track() time: here "received" is the moment the SDK took the event. There is
+   * no peer address, so `context.ip` only survives as the IP policy allows (default: dropped).
+   */
+  prepare(event: InletEvent): Prepared<KafkaItem> {
+    const validation = validateEvent(event);
+    if (!validation.ok) return { ok: false, reason: 'invalid', message: validation.errors.join('; ') };
+    let value: string;
+    let record;
+    try {
+      record = normalizeEvent(validation.event, {
+        sourceId: this.#settings.sourceId,
+        receivedAtMs: Date.now(),
+        ipPolicy: this.#settings.ipPolicy,
+      });
+      value = JSON.stringify(record);
+    } catch (error) {
+      return { ok: false, reason: 'invalid', message: `event is not serializable: ${(error as Error).message}` };
+    }
+    const bytes = Buffer.byteLength(value);
+    if (bytes > this.#maxEventBytes) {
+      return { ok: false, reason: 'too-large', message: `record is ${bytes} bytes, more than the ${this.#maxEventBytes} allowed` };
+    }
+    const { key, headers } = toKafkaRecord(record, value);
+    return { ok: true, item: { topic: this.#settings.topic, key, value, headers }, bytes: bytes + Buffer.byteLength(key) };
+  }
+
+  async send(items: KafkaItem[]): Promise<SendOutcome> {
+    try {
+      await this.#client().send({ messages: items });
+      return { ok: true, rejected: 0 };
+    } catch (error) {
+      // UserError: the request itself is wrong (bad options, record too large); sending it again cannot help.
+      const retry = !(error instanceof UserError);
+      return { ok: false, retry, message: `kafka: ${describe(error)}` };
+    }
+  }
+
+  async close(force: boolean): Promise<void> {
+    const producer = this.#producer;
+    this.#producer = undefined;
+    if (producer === undefined) return;
+    try {
+      await (force ? producer.close(true) : producer.close());
+    } catch {
+      // closing is best effort: the batches' outcomes were already reported
+    }
+  }
+
+  #client(): Producer<string, string, string, string> {
+    this.#producer ??= new Producer({
+      clientId: this.#settings.clientId,
+      bootstrapBrokers: this.#settings.brokers,
+      serializers: stringSerializers,
+      idempotent: true,
+      acks: ProduceAcks.ALL,
+      retries: CLIENT_RETRIES,
+      retryDelay: 250,
+      timeout: this.#settings.timeoutMs,
+      autocreateTopics: false,
+    });
+    return this.#producer;
+  }
+}
+
+function describe(error: unknown): string {
+  if (error instanceof AggregateError && error.errors.length > 0) {
+    return `${error.message} (${error.errors.map((e: unknown) => (e instanceof Error ? e.message : String(e))).join('; ')})`;
+  }
+  return error instanceof Error ? error.message : String(error);
+}
