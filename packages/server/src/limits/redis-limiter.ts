@@ -64,6 +64,7 @@ export class RedisRateLimiter implements RateLimiter {
   readonly #redis: Redis;
   readonly #fallback: MemoryRateLimiter;
   #down = false;
+  #everReady = false;
   #nextProbe = 0;
   #closed = false;
 
@@ -104,7 +105,10 @@ export class RedisRateLimiter implements RateLimiter {
     // An 'error' listener is required (ioredis prints unhandled ones); outages are reported once.
     this.#redis.on('error', (err: Error) => this.#markDown(err.message));
     this.#redis.on('close', () => this.#markDown('connection closed'));
-    this.#redis.on('ready', () => this.#markUp());
+    this.#redis.on('ready', () => {
+      this.#everReady = true;
+      this.#markUp();
+    });
   }
 
   /** true while decisions come from Redis, false while the local fallback decides */
@@ -113,8 +117,7 @@ export class RedisRateLimiter implements RateLimiter {
   }
 
   /**
-   * Resolves true once connected to Redis, false when not within timeoutMs. Never rejects. Useful
-   * at start-up so the first requests are not decided locally just because the socket is new.
+   * Resolves true once connected to Redis, false when not within timeoutMs. Never rejects.
    */
   async connected(timeoutMs = 1000): Promise<boolean> {
     if (this.#redis.status === 'ready') return true;
@@ -132,6 +135,9 @@ export class RedisRateLimiter implements RateLimiter {
 
   async consume(key: string, events: number): Promise<RateLimitDecision> {
     checkEvents(events);
+    // Just after start the socket is still opening: wait for it (within the command bound) rather
+    // than let the first requests of every instance spend a local budget.
+    if (!this.#everReady && !this.#down && !this.#closed) await this.connected(this.#timeoutMs);
     if (this.#closed || this.#redis.status !== 'ready' || (this.#down && Date.now() < this.#nextProbe)) {
       return this.#fallback.take(key, events);
     }
