@@ -1,0 +1,24 @@
+// Entry of the IIFE build (dist/inlet.min.js, global `Inlet`). When the loader snippet from the
+// README ran first, `window.inlet` is its queue: create the instance and replay the calls.
+import { Analytics } from './analytics.ts';
+
+export { Analytics };
+
+type Call = [method: string, args: unknown[], at?: number];
+type Stub = Call[] & { options?: ConstructorParameters<typeof Analytics>[0] };
+
+const w = window as unknown as { inlet?: Stub | Analytics };
+const stub = w.inlet;
+if (Array.isArray(stub) && stub.options) {
+  const analytics = new Analytics(stub.options);
+  w.inlet = analytics;
+  for (const [method, args, at] of stub) {
+    analytics._at = at || 0;
+    try {
+      (analytics as unknown as Record<string, (...a: unknown[]) => unknown>)[method](...args);
+    } catch (error) {
+      console.error(error);
+    }
+  }
+  analytics._at = 0;
+}

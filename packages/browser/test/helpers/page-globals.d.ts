@@ -1,0 +1,14 @@
+// What the test pages put on `window`, for the functions passed to page.evaluate().
+import type { Analytics } from '../../src/index.ts';
+
+declare global {
+  interface Window {
+    analytics: Analytics;
+    ready?: boolean;
+    Inlet: { Analytics: typeof Analytics };
+  }
+  // eslint-disable-next-line no-var
+  var analytics: Analytics;
+  // eslint-disable-next-line no-var
+  var inlet: Analytics | unknown[];
+}
