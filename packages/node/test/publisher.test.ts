@@ -1,0 +1,93 @@
+// The publisher's bookkeeping, with a transport whose answers the test controls. Delivery over
+// real HTTP and Kafka is covered by the integration tests.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Publisher, type DropInfo } from '../src/publisher.ts';
+import { resolveSettings, type ServerAnalyticsOptions } from '../src/settings.ts';
+import type { Prepared, SendOutcome, Transport } from '../src/transports/transport.ts';
+
+class ScriptedTransport implements Transport<string> {
+  readonly kind = 'http' as const;
+  readonly itemOverheadBytes = 1;
+  readonly sent: { items: string[]; answer: (o: SendOutcome) => void }[] = [];
+  prepare(): Prepared<string> { throw new Error('unused'); }
+  send(items: string[]): Promise<SendOutcome> {
+    return new Promise((answer) => this.sent.push({ items: [...items], answer }));
+  }
+  async close(): Promise<void> {}
+}
+
+function setup(options: Partial<ServerAnalyticsOptions> = {}) {
+  const settings = resolveSettings({ writeKey: 'k', endpoint: 'http://127.0.0.1:1', flushIntervalMs: 3_600_000, minRetryDelayMs: 1, maxRetryDelayMs: 2, ...options });
+  const transport = new ScriptedTransport();
+  const drops: DropInfo[] = [];
+  const publisher = new Publisher(transport, settings, { onDrop: (d) => drops.push(d), onError: () => undefined });
+  return { transport, publisher, drops };
+}
+
+const tick = () => new Promise((r) => setImmediate(r));
+
+test('flush waits for every earlier batch even when later ones settle first', async () => {
+  const { transport, publisher } = setup({ maxBatchSize: 2 });
+  for (const e of ['a', 'b', 'c', 'd', 'e']) publisher.enqueue(e, 10);
+  let flushed = false;
+  const flush = publisher.flush().then(() => { flushed = true; });
+  assert.deepEqual(transport.sent.map((s) => s.items), [['a', 'b'], ['c', 'd'], ['e']]);
+  transport.sent[2].answer({ ok: true, rejected: 0 });
+  transport.sent[1].answer({ ok: true, rejected: 0 });
+  await tick();
+  assert.equal(flushed, false, 'batch 1 is still out');
+  transport.sent[0].answer({ ok: true, rejected: 0 });
+  await flush;
+  assert.equal(publisher.stats().delivered, 5);
+  assert.equal(publisher.stats().queued, 0);
+});
+
+test('at most maxInFlight batches are out at once; the rest wait their turn', async () => {
+  const { transport, publisher } = setup({ maxBatchSize: 1, maxInFlight: 2 });
+  for (const e of ['a', 'b', 'c', 'd']) publisher.enqueue(e, 10);
+  assert.equal(transport.sent.length, 2);
+  transport.sent[0].answer({ ok: true, rejected: 0 });
+  await tick();
+  assert.equal(transport.sent.length, 3);
+  assert.deepEqual(transport.sent[2].items, ['c']);
+});
+
+test('a batch closes before it would pass maxBatchBytes', () => {
+  const { transport, publisher } = setup({ maxBatchBytes: 1024, maxInFlight: 64 });
+  for (let i = 0; i < 10; i++) publisher.enqueue(`e${i}`, 300);
+  publisher.flush();
+  assert.deepEqual(transport.sent.map((s) => s.items.length), [3, 3, 3, 1]);
+});
+
+test('the server refusing some events of a batch reports them as rejected', async () => {
+  const { transport, publisher, drops } = setup();
+  publisher.enqueue('a', 1);
+  publisher.enqueue('b', 1);
+  const flush = publisher.flush();
+  transport.sent[0].answer({ ok: true, rejected: 1, message: 'event is required' });
+  await flush;
+  assert.deepEqual(drops, [{ reason: 'rejected', count: 1, message: 'event is required' }]);
+  assert.equal(publisher.stats().delivered, 1);
+});
+
+test('abandon() settles everything held, including batches in flight, and releases flush()', async () => {
+  const { transport, publisher, drops } = setup({ maxBatchSize: 2, maxInFlight: 1 });
+  for (const e of ['a', 'b', 'c', 'd', 'e']) publisher.enqueue(e, 1);
+  const flush = publisher.flush();
+  publisher.abandon();
+  await flush;
+  assert.equal(drops.reduce((n, d) => n + d.count, 0), 5);
+  assert.ok(drops.every((d) => d.reason === 'shutdown-timeout'));
+  transport.sent[0].answer({ ok: true, rejected: 0 }); // a late answer changes nothing
+  await tick();
+  assert.equal(publisher.stats().delivered, 0);
+  assert.equal(publisher.stats().queued, 0);
+});
+
+test('the byte bound drops like the count bound', () => {
+  const { publisher, drops } = setup({ maxQueueBytes: 64 * 1024, maxBatchSize: 1, maxInFlight: 1 });
+  for (let i = 0; i < 5; i++) publisher.enqueue(`e${i}`, 20 * 1024);
+  assert.equal(publisher.stats().queued, 3);
+  assert.deepEqual(drops.map((d) => d.reason), ['queue-full', 'queue-full']);
+});
