@@ -1,0 +1,112 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { createTopic, needKafka, readAll } from '@inlet/testkit';
+import { SinkUnavailableError } from '../src/errors.ts';
+import { KafkaSink } from '../src/sinks/kafka-sink.ts';
+import { createTopics } from '../src/kafka/topics.ts';
+import { storedEvent } from './kafka-fixtures.ts';
+
+const kafka = await needKafka();
+const quiet = { info() {}, warn() {}, error() {} };
+
+/** A port nothing listens on: bound, then released. */
+async function closedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+describe('KafkaSink on the shared broker', { skip: kafka.skip }, () => {
+  const brokers = kafka.value?.split(',') ?? [];
+  const topic = `inlet-sink-test-${process.pid}-${Date.now()}`;
+  let sink: KafkaSink;
+
+  before(async () => {
+    await createTopic(brokers, topic, { partitions: 3, replicationFactor: 1 });
+    sink = new KafkaSink({ brokers, topic, writeTimeoutMs: 10_000, logger: quiet });
+  });
+  after(async () => { await sink?.close(); });
+
+  test('every written event is read back with its key, headers and value', async () => {
+    const writes = [
+      Array.from({ length: 20 }, (_, i) => storedEvent(i)),
+      Array.from({ length: 15 }, (_, i) => storedEvent(100 + i, { type: 'identify', event: undefined, traits: { plan: 'pro' } })),
+      [storedEvent(200, { userId: null, anonymousId: 'anon-only' })],
+      [storedEvent(201, { type: 'page', name: 'Home', userId: undefined, anonymousId: 'anon-page' })],
+    ];
+    // Concurrent writes share produce requests; each must still resolve only once acknowledged.
+    await Promise.all(writes.map((events) => sink.write(events)));
+    const written = writes.flat();
+
+    const records = await readAll(brokers, topic);
+    assert.equal(records.length, written.length);
+    const byId = new Map(records.map((r) => [r.headers['message-id'], r]));
+    for (const { record, json } of written) {
+      const got = byId.get(record.messageId);
+      assert.ok(got, `message ${record.messageId} is in the topic`);
+      assert.equal(got.key, record.userId ?? record.anonymousId);
+      assert.deepEqual(got.headers, { 'source-id': record.sourceId, 'event-type': record.type, 'message-id': record.messageId });
+      assert.equal(got.value, json);
+    }
+    // One user's events share a partition (the processor dedups per partition).
+    const partitionsOfUser3 = new Set(records.filter((r) => r.key === 'user-3').map((r) => r.partition));
+    assert.equal(partitionsOfUser3.size, 1);
+  });
+
+  test('ready() is true for a topic that exists and false for one that does not', async () => {
+    assert.equal(await sink.ready(), true);
+    const missing = new KafkaSink({ brokers, topic: `${topic}-missing`, writeTimeoutMs: 2000, logger: quiet });
+    try {
+      assert.equal(await missing.ready(), false);
+    } finally {
+      await missing.close();
+    }
+  });
+
+  test('createTopics creates missing topics and accepts existing ones', async () => {
+    const fresh = `${topic}-created`;
+    const first = await createTopics({ brokers, topics: [fresh, topic], partitions: 2, replicationFactor: 1, minInsyncReplicas: 1 });
+    assert.deepEqual(first.created, [fresh]);
+    assert.deepEqual(first.existing, [{ topic, partitions: 3 }]);
+    const again = await createTopics({ brokers, topics: [fresh], partitions: 2, replicationFactor: 1 });
+    assert.deepEqual(again, { created: [], existing: [{ topic: fresh, partitions: 2 }] });
+    await assert.rejects(createTopics({ brokers, topics: [`${topic}-rf`], partitions: 1, replicationFactor: 5 }), /cannot create topic .*REPLICATION/i);
+  });
+});
+
+describe('KafkaSink without a broker', () => {
+  test('a write rejects with SinkUnavailableError within the bound, and ready() is false', { timeout: 20_000 }, async () => {
+    const port = await closedPort();
+    const writeTimeoutMs = 1500;
+    const sink = new KafkaSink({ brokers: [`127.0.0.1:${port}`], topic: 'raw-events', writeTimeoutMs, logger: quiet });
+    try {
+      const started = Date.now();
+      await assert.rejects(sink.write([storedEvent(1)]), SinkUnavailableError);
+      // A bound on correctness (never hang), not a speed check: generous slack for a busy machine.
+      assert.ok(Date.now() - started < writeTimeoutMs + 3000, `rejected after ${Date.now() - started} ms`);
+      assert.equal(await sink.ready(), false);
+    } finally {
+      await sink.close();
+    }
+  });
+
+  test('options are checked at construction', () => {
+    const ok = { brokers: ['127.0.0.1:9092'], topic: 'raw-events', writeTimeoutMs: 1000 };
+    assert.throws(() => new KafkaSink({ ...ok, brokers: [] }), /brokers/);
+    assert.throws(() => new KafkaSink({ ...ok, brokers: ['nohost'] }), /brokers/);
+    assert.throws(() => new KafkaSink({ ...ok, topic: 'bad topic' }), /topic/);
+    assert.throws(() => new KafkaSink({ ...ok, writeTimeoutMs: 0 }), /writeTimeoutMs/);
+    assert.throws(() => new KafkaSink({ ...ok, lingerMs: -1 }), /lingerMs/);
+    assert.throws(() => new KafkaSink({ ...ok, compression: 'zstd' as never }), /compression/);
+  });
+
+  test('a closed sink refuses writes', async () => {
+    const sink = new KafkaSink({ brokers: ['127.0.0.1:9'], topic: 'raw-events', writeTimeoutMs: 1000, logger: quiet });
+    await sink.close();
+    await assert.rejects(sink.write([storedEvent(1)]), SinkUnavailableError);
+    assert.equal(await sink.ready(), false);
+  });
+});
