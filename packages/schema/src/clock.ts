@@ -2,6 +2,14 @@ const MAX_PAST_MS = 24 * 60 * 60 * 1000;
 const MAX_FUTURE_MS = 30 * 60 * 1000;
 
 /**
+ * An ISO 8601 date or date-time (what Segment-compatible SDKs send). Date.parse alone is not
+ * enough: V8 reads strings such as "1" or "foo 1" as dates in 2001.
+ */
+export function isTimestamp(value: unknown): value is string {
+  return typeof value === 'string' && value.length <= 64 && /^\d{4}-\d{2}-\d{2}(?:$|[T ])/.test(value) && !Number.isNaN(Date.parse(value));
+}
+
+/**
  * The event's time on the server's clock. When the client says both when the event happened
  * (`clientTime`) and when it sent it (`sentAt`), both readings share the device's clock error,
  * so `receivedAt - (sentAt - clientTime)` cancels it. Results more than 24 h in the past or

@@ -28,6 +28,8 @@ export function anonymizeIp(raw: string): string | undefined {
   if (isIPv4(ip)) return ip.slice(0, ip.lastIndexOf('.')) + '.0';
   if (isIPv6(ip)) {
     const groups = expandIPv6(ip.split('%')[0]).slice(0, 3).map((g) => parseInt(g, 16).toString(16));
+    // RFC 5952 form: the zeroed tail and any zero groups just before it fold into "::".
+    while (groups.length > 0 && groups[groups.length - 1] === '0') groups.pop();
     return `${groups.join(':')}::`;
   }
   return undefined;

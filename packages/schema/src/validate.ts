@@ -1,11 +1,12 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { EVENT_TYPES, type EventType, type InletEvent } from './event.ts';
 import { EVENT_SCHEMAS } from './schemas.ts';
+import { isTimestamp } from './clock.ts';
 
 export type Validation = { ok: true; event: InletEvent } | { ok: false; errors: string[] };
 
 const ajv = new Ajv({ allErrors: false, strict: true, allowUnionTypes: true });
-ajv.addFormat('timestamp', { type: 'string', validate: (s: string) => s.length <= 64 && !Number.isNaN(Date.parse(s)) });
+ajv.addFormat('timestamp', { type: 'string', validate: isTimestamp });
 
 const validators = Object.fromEntries(
   EVENT_TYPES.map((type) => [type, ajv.compile(EVENT_SCHEMAS[type])]),

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { BlockList } from 'node:net';
-import { EVENT_TYPES, normalizeEvent, validateEvent, type EventType } from '@inlet/schema';
+import { EVENT_TYPES, isTimestamp, normalizeEvent, validateEvent, type EventType } from '@inlet/schema';
 import { authenticate, writeKeyOf } from '../auth.ts';
 import { clientIp } from '../client-ip.ts';
 import type { Config } from '../config.ts';
@@ -25,7 +25,6 @@ export interface EventError {
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
-const validTime = (v: unknown): string | undefined => (typeof v === 'string' && !Number.isNaN(Date.parse(v)) ? v : undefined);
 
 /** The event's size in UTF-8 when it is over the limit; counting bytes is skipped when it cannot be. */
 function oversize(json: string, maxBytes: number): number | undefined {
@@ -61,7 +60,7 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
       receivedAtMs: Date.now(),
       ip: clientIp(request.socket.remoteAddress, request.headers['x-forwarded-for'], deps.trustedProxies),
       ipPolicy: source.ipPolicy,
-      sentAt: validTime(body.sentAt),
+      sentAt: isTimestamp(body.sentAt) ? body.sentAt : undefined,
     };
     const stored: StoredEvent[] = [];
     const errors: EventError[] = [];

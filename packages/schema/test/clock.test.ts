@@ -1,0 +1,49 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { correctTimestamp } from '@inlet/schema';
+
+const NOW = Date.parse('2024-06-01T12:00:00.000Z');
+const iso = (ms: number) => new Date(ms).toISOString();
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+
+describe('correctTimestamp', () => {
+  test('the sentAt rule cancels the device clock error', () => {
+    // The event happened 10 s before it was sent; the device clock is off by `error`.
+    for (const error of [-3 * HOUR, -5 * MIN, 0, 7 * MIN, 5 * HOUR]) {
+      const happened = NOW - 12_000; // real time of the event (sent 10 s later, 2 s in transit)
+      const clientTime = iso(happened + error);
+      const sentAt = iso(happened + 10_000 + error);
+      assert.equal(correctTimestamp(NOW, clientTime, sentAt), NOW - 10_000, `device error ${error} ms`);
+    }
+  });
+
+  test('more than 24 h in the past becomes server time', () => {
+    assert.equal(correctTimestamp(NOW, iso(NOW - 25 * HOUR)), NOW);
+    assert.equal(correctTimestamp(NOW, iso(NOW - 23 * HOUR)), NOW - 23 * HOUR);
+    // with sentAt: the event was queued 2 days on the device before it was sent
+    assert.equal(correctTimestamp(NOW, iso(NOW - 48 * HOUR), iso(NOW)), NOW);
+  });
+
+  test('more than 30 min in the future becomes server time', () => {
+    assert.equal(correctTimestamp(NOW, iso(NOW + 31 * MIN)), NOW);
+    assert.equal(correctTimestamp(NOW, iso(NOW + 29 * MIN)), NOW + 29 * MIN);
+    // with sentAt: originalTimestamp after sentAt by an hour (a confused client)
+    assert.equal(correctTimestamp(NOW, iso(NOW + HOUR), iso(NOW)), NOW);
+  });
+
+  test('without sentAt the client time stands when within bounds', () => {
+    assert.equal(correctTimestamp(NOW, iso(NOW - 90 * MIN)), NOW - 90 * MIN);
+    assert.equal(correctTimestamp(NOW, '2024-06-01T11:00:00+00:00'), NOW - HOUR);
+  });
+
+  test('no client time, or one that does not parse, gives server time', () => {
+    assert.equal(correctTimestamp(NOW), NOW);
+    assert.equal(correctTimestamp(NOW, undefined, iso(NOW - HOUR)), NOW);
+    assert.equal(correctTimestamp(NOW, 'garbage'), NOW);
+  });
+
+  test('a sentAt that does not parse falls back to the client time', () => {
+    assert.equal(correctTimestamp(NOW, iso(NOW - MIN), 'garbage'), NOW - MIN);
+  });
+});
