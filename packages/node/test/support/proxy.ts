@@ -3,6 +3,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
+import type { DropInfo, ServerAnalytics } from '@inlet/node';
 
 export interface SeenRequest {
   path: string;
@@ -85,8 +86,8 @@ export async function startProxy(target: string, port = 0): Promise<Proxy> {
 }
 
 /** Collects what an SDK instance reports. */
-export function recorder(analytics: { on(e: 'drop', f: (d: { reason: string; count: number; status?: number }) => void): unknown; on(e: 'error', f: (e: Error) => void): unknown }) {
-  const drops: { reason: string; count: number; status?: number }[] = [];
+export function recorder(analytics: ServerAnalytics) {
+  const drops: DropInfo[] = [];
   const errors: Error[] = [];
   analytics.on('drop', (d) => drops.push(d));
   analytics.on('error', (e) => errors.push(e));
