@@ -1,0 +1,50 @@
+// Three brokers, replication factor 3, min.insync.replicas 2: SIGKILL the partition leader while
+// writes flow. Every event whose write() resolved must be in the topic afterwards.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Admin } from '@platformatic/kafka';
+import { createTopic, needKafka, readAll, startKafkaCluster } from '@inlet/testkit';
+import { KafkaSink } from '../src/sinks/kafka-sink.ts';
+import { eventually, writeContinuously } from './kafka-fixtures.ts';
+
+// Same gate as the shared-broker suites: where Kafka is expected, this runs too.
+const kafka = await needKafka();
+const quiet = { info() {}, warn() {}, error() {} };
+
+async function leaderOf(brokers: string[], topic: string): Promise<number> {
+  const admin = new Admin({ clientId: 'failover-test', bootstrapBrokers: brokers });
+  try {
+    const metadata = await admin.metadata({ topics: [topic], forceUpdate: true });
+    return metadata.topics.get(topic)!.partitions[0].leader;
+  } finally {
+    await admin.close();
+  }
+}
+
+test('killing the partition leader loses no acknowledged event', { skip: kafka.skip, timeout: 110_000 }, async (t) => {
+  const cluster = await startKafkaCluster({ brokers: 3, basePort: 19030 });
+  const topic = `inlet-failover-${Date.now()}`;
+  const sink = new KafkaSink({ brokers: cluster.brokers, topic, writeTimeoutMs: 5000, logger: quiet });
+  try {
+    await createTopic(cluster.brokers, topic, { partitions: 1, replicationFactor: 3, minInsyncReplicas: 2 });
+    const leader = await leaderOf(cluster.brokers, topic);
+
+    const log = writeContinuously(sink);
+    await eventually('some writes are acknowledged', () => log.acked.size >= 200);
+    await cluster.stopNode(leader, { kill: true });
+    const ackedBeforeKill = log.acked.size;
+    // The survivors elect a new leader once the dead one is fenced; writes then succeed again.
+    await eventually('writes are acknowledged after the kill', () => log.acked.size >= ackedBeforeKill + 300, 60_000);
+    await log.stop();
+
+    t.diagnostic(`${log.acked.size} events acknowledged, ${log.rejected} writes refused`);
+    assert.deepEqual(log.unexpected, [], 'every failure is a SinkUnavailableError');
+    assert.notEqual(await leaderOf(cluster.brokers, topic), leader, 'leadership moved');
+    const inTopic = new Set((await readAll(cluster.brokers, topic)).map((r) => r.headers['message-id']));
+    const missing = [...log.acked].filter((id) => !inTopic.has(id));
+    assert.deepEqual(missing, [], `${missing.length} of ${log.acked.size} acknowledged events are missing`);
+  } finally {
+    await sink.close();
+    await cluster.stop();
+  }
+});
