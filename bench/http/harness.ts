@@ -1,0 +1,176 @@
+// The HTTP benchmark: every (server, workload, concurrency) cell gets a freshly started server
+// (and, for Kafka servers, a fresh topic), load from a separate process, and the server process's
+// CPU and memory sampled over the measured window. Optionally a second, rate-limited run at half
+// of the cell's peak request rate shows whether the tail is calm when the server is not saturated.
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createTopic, deleteTopic } from '../lib/kafka-broker.ts';
+import { serverPort } from '../lib/ports.ts';
+import { formatSummary, loadProfile, summarize } from '../lib/top-functions.ts';
+import type { LoadResult } from './load.ts';
+import { runLoad } from './run-load.ts';
+import { startServerProcess, type ServerProcess } from './server-process.ts';
+import type { ServerDefinition, ServerName } from './servers.ts';
+import type { Workload, WorkloadName } from './workloads.ts';
+
+export type HalfRateMode = 'inlet' | 'all' | 'none';
+
+export interface HttpSuiteOptions {
+  durationSeconds: number;
+  warmupSeconds: number;
+  connections: number[];
+  workloads: Workload[];
+  servers: ServerDefinition[];
+  /** which servers also get the run at half of their peak rate */
+  halfRate: HalfRateMode;
+  /** partitions of the fresh topic each Kafka server writes to */
+  partitions: number;
+  /** when set, servers run with --cpu-prof and their profiles land here */
+  profileDir?: string;
+  /** the broker's bootstrap address; called only when a Kafka server is about to run */
+  kafkaBootstrap(): Promise<string>;
+  log(line: string): void;
+}
+
+export interface HalfRateResult {
+  requestsPerSecond: number;
+  latency: LoadResult['latency'];
+  non2xx: number;
+  errors: number;
+  serverCpu: number;
+}
+
+export interface Cell {
+  server: ServerName;
+  workload: WorkloadName;
+  connections: number;
+  /** set when the cell could not be measured */
+  failure?: string;
+  eventsPerSecond: number;
+  requestsPerSecond: number;
+  latency: LoadResult['latency'];
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+  statusCodes: Record<string, number>;
+  serverCpu: number;
+  peakRssBytes: number;
+  generatorCpu: number;
+  halfRate?: HalfRateResult;
+  /** markdown summaries of the cell's CPU profiles */
+  profiles: string[];
+}
+
+const COULD_NOT_START = 'could not start';
+const emptyLatency = { p50: NaN, p99: NaN, p999: NaN, max: NaN };
+
+function failedCell(server: ServerName, workload: WorkloadName, connections: number, failure: string): Cell {
+  return {
+    server, workload, connections, failure, eventsPerSecond: NaN, requestsPerSecond: NaN, latency: emptyLatency,
+    non2xx: 0, errors: 0, timeouts: 0, statusCodes: {}, serverCpu: NaN, peakRssBytes: NaN, generatorCpu: NaN, profiles: [],
+  };
+}
+
+/** Profiles written by node --cpu-prof: one per thread; the main thread first (largest file). */
+function summarizeProfiles(dir: string, label: string): string[] {
+  let files: string[];
+  try { files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort(); } catch { return []; }
+  return files.map((file) => {
+    const thread = /\.(\d+)\.(\d+)\.\d+\.cpuprofile$/.exec(file);
+    const name = thread && thread[2] !== '0' ? `worker thread ${thread[2]}` : 'main thread';
+    try {
+      return formatSummary(`${label} — ${name} (${join(dir, file)})`, summarize(loadProfile(join(dir, file))));
+    } catch (error) {
+      return `#### ${label} — ${file}\n\ncould not read the profile: ${(error as Error).message}\n`;
+    }
+  });
+}
+
+async function runCell(o: HttpSuiteOptions, def: ServerDefinition, workload: Workload, connections: number, runId: string): Promise<Cell> {
+  const label = `${def.name} ${workload.name} c${connections}`;
+  const dataDir = mkdtempSync(join(tmpdir(), `inlet-bench-${def.name}-`));
+  const profileDir = o.profileDir ? join(o.profileDir, `${def.name}-${workload.name}-c${connections}`) : undefined;
+  let kafka: { bootstrap: string; topic: string } | undefined;
+  let server: ServerProcess | undefined;
+  try {
+    if (def.needsKafka) {
+      const bootstrap = await o.kafkaBootstrap();
+      kafka = { bootstrap, topic: `raw-events-bench-${runId}-${def.name}-${workload.name}-c${connections}` };
+      await createTopic(bootstrap, kafka.topic, o.partitions);
+    }
+    const port = await serverPort();
+    if (profileDir) mkdirSync(profileDir, { recursive: true });
+    try {
+      server = await startServerProcess(def.launch({ port, dataDir, kafka }), {
+        port,
+        nodeFlags: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+      });
+    } catch (error) {
+      throw new Error(`${COULD_NOT_START}: ${(error as Error).message}`);
+    }
+    const job = { url: server.url, workload: workload.name, writeKey: server.writeKey, connections, runId: `${runId}-${def.name}-${workload.name}-${connections}` };
+    const peak = await runLoad({ ...job, warmupSeconds: o.warmupSeconds, durationSeconds: o.durationSeconds }, server.pid);
+    const seconds = peak.load.durationSeconds || o.durationSeconds;
+    const cell: Cell = {
+      server: def.name,
+      workload: workload.name,
+      connections,
+      eventsPerSecond: (peak.load.ok * workload.eventsPerRequest) / seconds,
+      requestsPerSecond: peak.load.ok / seconds,
+      latency: peak.load.latency,
+      non2xx: peak.load.non2xx,
+      errors: peak.load.errors,
+      timeouts: peak.load.timeouts,
+      statusCodes: peak.load.statusCodes,
+      serverCpu: peak.server.cpu,
+      peakRssBytes: peak.server.peakRssBytes,
+      generatorCpu: peak.load.generatorCpu,
+      profiles: [],
+    };
+    o.log(`  ${label}: ${Math.round(cell.eventsPerSecond)} events/s, ${Math.round(cell.requestsPerSecond)} req/s, p99 ${cell.latency.p99.toFixed(1)} ms, non-2xx ${cell.non2xx}, errors ${cell.errors}`);
+
+    const wantsHalf = o.halfRate === 'all' || (o.halfRate === 'inlet' && def.isInlet);
+    if (wantsHalf && cell.requestsPerSecond >= 2) {
+      const rate = Math.max(1, Math.round(cell.requestsPerSecond / 2));
+      const half = await runLoad({ ...job, runId: `${job.runId}-half`, overallRate: rate, warmupSeconds: Math.min(1, o.warmupSeconds), durationSeconds: o.durationSeconds }, server.pid);
+      cell.halfRate = {
+        requestsPerSecond: half.load.ok / (half.load.durationSeconds || o.durationSeconds),
+        latency: half.load.latency,
+        non2xx: half.load.non2xx,
+        errors: half.load.errors,
+        serverCpu: half.server.cpu,
+      };
+      o.log(`  ${label} at ${rate} req/s (half of peak): p50 ${half.load.latency.p50.toFixed(2)} ms, p99 ${half.load.latency.p99.toFixed(2)} ms`);
+    }
+    await server.stop();
+    if (profileDir) cell.profiles = summarizeProfiles(profileDir, label);
+    return cell;
+  } catch (error) {
+    const message = (error as Error).message;
+    o.log(`  ${label}: FAILED — ${message.split('\n')[0]}`);
+    return failedCell(def.name, workload.name, connections, message);
+  } finally {
+    await server?.stop();
+    if (kafka) await deleteTopic(kafka.bootstrap, kafka.topic);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+export async function runHttpSuite(o: HttpSuiteOptions): Promise<Cell[]> {
+  const runId = Date.now().toString(36);
+  const cells: Cell[] = [];
+  for (const def of o.servers) {
+    o.log(`${def.name}:`);
+    for (const workload of o.workloads) {
+      for (const connections of o.connections) {
+        // A server that cannot start will not start for the next cell either; skip, don't wait again.
+        const startFailure = cells.find((c) => c.server === def.name && c.failure?.startsWith(COULD_NOT_START));
+        cells.push(startFailure
+          ? failedCell(def.name, workload.name, connections, `skipped: ${startFailure.failure!.split('\n')[0]}`)
+          : await runCell(o, def, workload, connections, runId));
+      }
+    }
+  }
+  return cells;
+}

@@ -1,0 +1,108 @@
+// The load generator: runs in its own process (forked by the harness) so it never shares an event
+// loop with the server under test. It receives one LoadJob over IPC, runs autocannon for the
+// warm-up and then for the measured window, and sends back a LoadResult.
+import autocannon from 'autocannon';
+import { bodyTemplate, WORKLOADS, type WorkloadName } from './workloads.ts';
+
+export interface LoadJob {
+  url: string;
+  workload: WorkloadName;
+  writeKey: string;
+  connections: number;
+  warmupSeconds: number;
+  durationSeconds: number;
+  /** requests per second over all connections; unset = as fast as the server answers */
+  overallRate?: number;
+  runId: string;
+}
+
+export interface LoadResult {
+  durationSeconds: number;
+  requests: number;
+  ok: number;
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+  statusCodes: Record<string, number>;
+  /** latency of 2xx responses, milliseconds */
+  latency: { p50: number; p99: number; p999: number; max: number };
+  /** CPU the load generator itself used, in cores (near 1.0 means it may be the bottleneck) */
+  generatorCpu: number;
+}
+
+export type LoadMessage = { type: 'measuring' } | { type: 'result'; result: LoadResult } | { type: 'error'; message: string };
+
+/** Response times in a growing typed array: a 15 s run at tens of thousands of req/s fits easily. */
+class Latencies {
+  private values = new Float64Array(1 << 16);
+  private count = 0;
+
+  add(ms: number): void {
+    if (this.count === this.values.length) {
+      const bigger = new Float64Array(this.values.length * 2);
+      bigger.set(this.values);
+      this.values = bigger;
+    }
+    this.values[this.count++] = ms;
+  }
+
+  summary(): LoadResult['latency'] {
+    const sorted = this.values.subarray(0, this.count).sort();
+    const at = (q: number) => (this.count === 0 ? NaN : sorted[Math.min(this.count - 1, Math.ceil(q * this.count) - 1)]);
+    return { p50: at(0.5), p99: at(0.99), p999: at(0.999), max: at(1) };
+  }
+}
+
+function cannon(job: LoadJob, seconds: number, requestBase: number, latencies?: Latencies): PromiseLike<autocannon.Result> {
+  const template = bodyTemplate(WORKLOADS[job.workload], job.runId);
+  let sequence = requestBase;
+  const instance = autocannon({
+    url: job.url + WORKLOADS[job.workload].path,
+    connections: job.connections,
+    duration: seconds,
+    timeout: 10,
+    ...(job.overallRate ? { overallRate: job.overallRate } : {}),
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      authorization: `Basic ${Buffer.from(`${job.writeKey}:`).toString('base64')}`,
+    },
+    requests: [{ setupRequest: (request) => ({ ...request, body: template.render(sequence++) }) }],
+  });
+  if (latencies) {
+    instance.on('response', (_client: unknown, statusCode: number, _bytes: number, responseTime: number) => {
+      if (statusCode >= 200 && statusCode < 300) latencies.add(responseTime);
+    });
+  }
+  return instance;
+}
+
+async function runJob(job: LoadJob): Promise<LoadResult> {
+  if (job.warmupSeconds > 0) await cannon(job, job.warmupSeconds, 1_000_000_000);
+  process.send!({ type: 'measuring' } satisfies LoadMessage);
+  const latencies = new Latencies();
+  const cpuBefore = process.cpuUsage();
+  const started = performance.now();
+  const result = await cannon(job, job.durationSeconds, 0, latencies);
+  const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  const statusCodes = Object.fromEntries(Object.entries(result.statusCodeStats ?? {}).map(([code, s]) => [code, s.count]));
+  return {
+    durationSeconds: result.duration,
+    requests: result.requests.total,
+    ok: result['2xx'],
+    non2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    statusCodes,
+    latency: latencies.summary(),
+    generatorCpu: (cpu.user + cpu.system) / 1e6 / seconds,
+  };
+}
+
+process.once('message', (job: LoadJob) => {
+  runJob(job).then(
+    (result) => process.send!({ type: 'result', result } satisfies LoadMessage, () => process.exit(0)),
+    (error: Error) => process.send!({ type: 'error', message: error.stack ?? error.message } satisfies LoadMessage, () => process.exit(1)),
+  );
+});

@@ -1,0 +1,66 @@
+// The HTTP results as markdown: one table for every cell, the issue's targets checked against it,
+// and whatever went wrong.
+import type { Cell } from './harness.ts';
+
+const num = (n: number, digits = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : '–');
+const ms = (n: number) => (Number.isFinite(n) ? (n < 10 ? n.toFixed(2) : n.toFixed(1)) : '–');
+const ratio = (a: number, b: number | undefined) => (b !== undefined && Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}×` : '–');
+
+function find(cells: Cell[], server: string, like: Cell): Cell | undefined {
+  return cells.find((c) => c.server === server && c.workload === like.workload && c.connections === like.connections && !c.failure);
+}
+
+export function formatHttpTable(cells: Cell[]): string {
+  const rows = cells.map((c) => {
+    if (c.failure) return `| ${c.server} | ${c.workload} | ${c.connections} | failed: ${c.failure.split('\n')[0].replace(/\|/g, '/')} |${' |'.repeat(11)}`;
+    const ref = find(cells, 'reference', c)?.eventsPerSecond;
+    const ceiling = find(cells, 'ceiling', c)?.eventsPerSecond;
+    const half = c.halfRate ? `${ms(c.halfRate.latency.p99)} @ ${num(c.halfRate.requestsPerSecond)} req/s` : '';
+    return `| ${c.server} | ${c.workload} | ${c.connections} | ${num(c.eventsPerSecond)} | ${num(c.requestsPerSecond)} | ${ms(c.latency.p50)} | ${ms(c.latency.p99)} | ${ms(c.latency.p999)} | ${num(c.serverCpu, 2)} | ${num(c.peakRssBytes / 2 ** 20)} | ${c.non2xx} / ${c.errors} | ${ratio(c.eventsPerSecond, ref)} | ${ratio(c.eventsPerSecond, ceiling)} | ${half} | ${num(c.generatorCpu, 2)} |`;
+  });
+  return [
+    '| server | load | conns | events/s | req/s | p50 ms | p99 ms | p99.9 ms | server CPU (cores) | peak RSS MB | non-2xx / errors | vs reference | vs ceiling | p99 ms at ½ peak | load-gen CPU |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows,
+  ].join('\n');
+}
+
+/** The targets of issue 7, checked cell by cell (each concurrency separately). */
+export function formatTargets(cells: Cell[]): string {
+  const lines: string[] = [];
+  const check = (what: string, pass: boolean | undefined, detail: string) => lines.push(`- ${pass === undefined ? '·' : pass ? 'PASS' : 'FAIL'} ${what}: ${detail}`);
+  for (const c of cells.filter((x) => !x.failure && x.server === 'inlet-kafka')) {
+    const ref = find(cells, 'reference', c);
+    const ceiling = find(cells, 'ceiling', c);
+    if (c.workload === 'W1') {
+      const r = ref ? c.eventsPerSecond / ref.eventsPerSecond : undefined;
+      check(`W1 c${c.connections} Kafka ≥ 3× reference events/s`, r === undefined ? undefined : r >= 3, r === undefined ? 'no reference cell' : `${r.toFixed(2)}×`);
+    } else {
+      const r = ref ? c.requestsPerSecond / ref.requestsPerSecond : undefined;
+      const q = ceiling ? c.requestsPerSecond / ceiling.requestsPerSecond : undefined;
+      check(`W2 c${c.connections} Kafka ≥ 2× reference req/s`, r === undefined ? undefined : r >= 2, r === undefined ? 'no reference cell' : `${r.toFixed(2)}×`);
+      check(`W2 c${c.connections} Kafka ≥ 70% of ceiling req/s`, q === undefined ? undefined : q >= 0.7, q === undefined ? 'no ceiling cell' : `${(q * 100).toFixed(0)}%`);
+    }
+  }
+  for (const c of cells.filter((x) => !x.failure && x.server === 'inlet-embedded' && x.workload === 'W1')) {
+    check(`W1 c${c.connections} embedded ≥ 100,000 events/s`, c.eventsPerSecond >= 100_000, `${num(c.eventsPerSecond)} events/s`);
+  }
+  for (const c of cells.filter((x) => !x.failure && x.halfRate && x.server.startsWith('inlet'))) {
+    check(`${c.server} ${c.workload} c${c.connections} p99 at half of peak < 10 ms`, c.halfRate!.latency.p99 < 10, `${ms(c.halfRate!.latency.p99)} ms at ${num(c.halfRate!.requestsPerSecond)} req/s`);
+  }
+  return lines.length ? lines.join('\n') : '- (no Inlet cells measured)';
+}
+
+/** Failures and unexpected status codes, in full. */
+export function formatProblems(cells: Cell[]): string {
+  const lines: string[] = [];
+  for (const c of cells) {
+    const label = `${c.server} ${c.workload} c${c.connections}`;
+    if (c.failure) lines.push(`- ${label}: ${c.failure.split('\n').slice(0, 12).join('\n  ')}`);
+    const odd = Object.entries(c.statusCodes).filter(([code]) => !code.startsWith('2'));
+    if (odd.length || c.errors || c.timeouts) lines.push(`- ${label}: status ${odd.map(([code, n]) => `${code}×${n}`).join(', ') || 'none non-2xx'}, ${c.errors} errors, ${c.timeouts} timeouts`);
+    if (c.halfRate && (c.halfRate.non2xx || c.halfRate.errors)) lines.push(`- ${label} at half rate: ${c.halfRate.non2xx} non-2xx, ${c.halfRate.errors} errors`);
+    if (c.generatorCpu > 0.9) lines.push(`- ${label}: the load generator used ${c.generatorCpu.toFixed(2)} cores; it may be what limits this cell`);
+  }
+  return lines.join('\n');
+}

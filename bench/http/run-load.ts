@@ -1,0 +1,44 @@
+// Runs one load job in a forked load-generator process while sampling the server's process over
+// exactly the measured window (the load process says when the warm-up is over).
+import { fork } from 'node:child_process';
+import { resolve } from 'node:path';
+import { ProcessSampler } from '../lib/proc-stats.ts';
+import type { LoadJob, LoadMessage, LoadResult } from './load.ts';
+
+export interface MeasuredLoad {
+  load: LoadResult;
+  server: { cpuSeconds: number; cpu: number; peakRssBytes: number };
+}
+
+const LOAD_SCRIPT = resolve(import.meta.dirname, 'load.ts');
+
+export function runLoad(job: LoadJob, serverPid: number): Promise<MeasuredLoad> {
+  const child = fork(LOAD_SCRIPT, [], { execArgv: ['--import', 'tsx'], env: { ...process.env, NODE_OPTIONS: '' }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const sampler = new ProcessSampler(serverPid);
+  let sampling = false;
+  // Warm-up + measured window + generous slack for start-up and slow responses.
+  const limitMs = (job.warmupSeconds + job.durationSeconds) * 1000 + 60_000;
+  return new Promise<MeasuredLoad>((resolvePromise, reject) => {
+    let settled = false;
+    const finish = (error: Error | undefined, value?: MeasuredLoad) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (child.exitCode === null) child.kill('SIGKILL');
+      if (error) reject(error); else resolvePromise(value!);
+    };
+    const timer = setTimeout(() => finish(new Error(`load generator did not finish within ${limitMs} ms`)), limitMs);
+    child.on('message', (message: LoadMessage) => {
+      if (message.type === 'measuring') { sampler.start(); sampling = true; return; }
+      if (message.type === 'error') return finish(new Error(`load generator failed: ${message.message}`));
+      let server = { cpuSeconds: NaN, cpu: NaN, peakRssBytes: NaN };
+      try { if (sampling) server = sampler.stop(); } catch { /* the server died: its numbers are unknown */ }
+      finish(undefined, { load: message.result, server });
+    });
+    child.once('exit', (code) => {
+      if (sampling) try { sampler.stop(); } catch { /* server gone */ }
+      finish(new Error(`load generator exited with code ${code} before reporting`));
+    });
+    child.send(job);
+  });
+}

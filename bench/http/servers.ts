@@ -1,0 +1,85 @@
+// The servers under test and how to start each one as its own process.
+import { resolve } from 'node:path';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+
+export type ServerName = 'inlet-embedded' | 'inlet-kafka' | 'reference' | 'ceiling';
+export const SERVER_NAMES: ServerName[] = ['inlet-embedded', 'inlet-kafka', 'reference', 'ceiling'];
+
+export interface ServerContext {
+  port: number;
+  /** a fresh, empty directory for this server run */
+  dataDir: string;
+  /** set for servers that need Kafka: the broker and a topic created fresh for this run */
+  kafka?: { bootstrap: string; topic: string };
+}
+
+export interface LaunchSpec {
+  /** node's arguments after the node flags the harness adds (such as --cpu-prof) */
+  args: string[];
+  env: Record<string, string>;
+  /** a stdout line that means the server is listening; group 1, if any, is the write key */
+  ready: RegExp;
+  /** polled until 2xx after the ready line */
+  readyPath: string;
+  /** used when the ready line does not carry one */
+  writeKey: string;
+}
+
+export interface ServerDefinition {
+  name: ServerName;
+  needsKafka: boolean;
+  /** Inlet's own servers, whose tail latency at half of peak is reported */
+  isInlet: boolean;
+  launch(ctx: ServerContext): LaunchSpec;
+}
+
+/** Far above anything the benchmark sends, so limits are checked but never hit. */
+const GENEROUS_LIMITS = { RATE_LIMIT_REQUESTS_PER_MINUTE: '1000000000', RATE_LIMIT_EVENTS_PER_MINUTE: '100000000000' };
+
+function inlet(ctx: ServerContext): LaunchSpec {
+  return {
+    args: [resolve(ROOT, 'packages/server/bin/inlet.js'), 'serve'],
+    env: {
+      PORT: String(ctx.port),
+      HOST: '127.0.0.1',
+      INLET_DATA_DIR: ctx.dataDir,
+      LOG_LEVEL: 'warn',
+      ...GENEROUS_LIMITS,
+      ...(ctx.kafka ? { KAFKA_BROKERS: ctx.kafka.bootstrap, KAFKA_TOPIC: ctx.kafka.topic } : {}),
+    },
+    ready: /Write key of the "default" source: (wk_\S+)/,
+    readyPath: '/health/ready',
+    writeKey: '',
+  };
+}
+
+function baseline(dir: 'reference' | 'ceiling') {
+  return (ctx: ServerContext): LaunchSpec => ({
+    args: ['--import', 'tsx', resolve(ROOT, `bench/baselines/${dir}/server.ts`)],
+    env: {
+      PORT: String(ctx.port),
+      HOST: '127.0.0.1',
+      RATE_LIMIT_REQUESTS_PER_MINUTE: GENEROUS_LIMITS.RATE_LIMIT_REQUESTS_PER_MINUTE,
+      ...(ctx.kafka ? { KAFKA_BROKERS: ctx.kafka.bootstrap, KAFKA_TOPIC: ctx.kafka.topic } : {}),
+    },
+    ready: new RegExp(`^${dir} listening on `),
+    readyPath: '/v1/ping',
+    writeKey: 'wk_bench_reference_key',
+  });
+}
+
+export const SERVERS: Record<ServerName, ServerDefinition> = {
+  'inlet-embedded': { name: 'inlet-embedded', needsKafka: false, isInlet: true, launch: inlet },
+  'inlet-kafka': { name: 'inlet-kafka', needsKafka: true, isInlet: true, launch: inlet },
+  reference: { name: 'reference', needsKafka: true, isInlet: false, launch: baseline('reference') },
+  ceiling: { name: 'ceiling', needsKafka: false, isInlet: false, launch: baseline('ceiling') },
+};
+
+export function parseServers(list: string): ServerDefinition[] {
+  return list.split(',').map((s) => s.trim()).filter(Boolean).map((name) => {
+    const server = SERVERS[name as ServerName];
+    if (!server) throw new Error(`unknown server "${name}" (known: ${SERVER_NAMES.join(', ')})`);
+    return server;
+  });
+}

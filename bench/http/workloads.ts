@@ -1,0 +1,68 @@
+// The two HTTP workloads. Every request carries fresh messageIds: a store that deduplicates by
+// messageId (the embedded sink does) would otherwise skip the writes and look faster than it is.
+
+export type WorkloadName = 'W1' | 'W2';
+
+export interface Workload {
+  name: WorkloadName;
+  description: string;
+  path: string;
+  eventsPerRequest: number;
+}
+
+export const WORKLOADS: Record<WorkloadName, Workload> = {
+  W1: { name: 'W1', description: 'POST /v1/batch, 100 events of ~500 bytes', path: '/v1/batch', eventsPerRequest: 100 },
+  W2: { name: 'W2', description: 'POST /v1/track, one event of ~500 bytes', path: '/v1/track', eventsPerRequest: 1 },
+};
+
+export function parseWorkloads(list: string): Workload[] {
+  return list.split(',').map((s) => s.trim()).filter(Boolean).map((name) => {
+    const w = WORKLOADS[name.toUpperCase() as WorkloadName];
+    if (!w) throw new Error(`unknown workload "${name}" (known: ${Object.keys(WORKLOADS).join(', ')})`);
+    return w;
+  });
+}
+
+const ID_SLOT = '\u0000ID\u0000';
+
+/** A typical browser track event, ~500 bytes as JSON; messageId is a slot filled per request. */
+function sampleEvent(i: number, now: string, withType: boolean): Record<string, unknown> {
+  return {
+    ...(withType ? { type: 'track' } : {}),
+    event: i % 3 === 0 ? 'Product Viewed' : i % 3 === 1 ? 'Added To Cart' : 'Checkout Started',
+    userId: `user-${(i * 7919) % 5000}`,
+    anonymousId: `anon-3f1c9d2e-${String(i).padStart(4, '0')}`,
+    messageId: ID_SLOT,
+    originalTimestamp: now,
+    properties: { product_id: `sku-${1000 + i}`, name: 'Trail running shoe', price: 129.99, currency: 'EUR', quantity: 1 },
+    context: {
+      library: { name: 'inlet-browser', version: '0.1.0' },
+      page: { path: '/products/trail-runner', url: 'https://shop.example.com/products/trail-runner' },
+      userAgent: 'Mozilla/5.0 (X11; Linux x86_64) Chrome/126.0 Safari/537.36',
+      locale: 'en-GB',
+    },
+  };
+}
+
+/**
+ * A body as pieces around the messageId slots; `render(requestNumber)` fills each slot with an
+ * id unique to this run, request and event (cheap enough for the load generator at full rate).
+ */
+export interface BodyTemplate {
+  bytes: number;
+  render(request: number): string;
+}
+
+export function bodyTemplate(workload: Workload, runId: string): BodyTemplate {
+  const now = new Date().toISOString();
+  const body = workload.name === 'W1'
+    ? { batch: Array.from({ length: workload.eventsPerRequest }, (_, i) => sampleEvent(i, now, true)), sentAt: now }
+    : { ...sampleEvent(0, now, false), sentAt: now };
+  const pieces = JSON.stringify(body).split(JSON.stringify(ID_SLOT));
+  const render = (request: number) => {
+    let out = pieces[0];
+    for (let i = 1; i < pieces.length; i++) out += `"${runId}-${request}-${i}"` + pieces[i];
+    return out;
+  };
+  return { bytes: Buffer.byteLength(render(0)), render };
+}

@@ -1,0 +1,62 @@
+// CPU time and memory of a process from /proc (Linux). CPU covers every thread of the process,
+// so worker threads (the SQLite writer) and libuv's pool count too.
+import { readFileSync } from 'node:fs';
+
+const TICKS_PER_SECOND = 100; // USER_HZ; 100 on every Linux this runs on
+
+/** user + system CPU seconds the process has used so far */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The command name (field 2) may hold spaces and parentheses; fields are counted after its end.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const utime = Number(fields[11]);
+  const stime = Number(fields[12]);
+  return (utime + stime) / TICKS_PER_SECOND;
+}
+
+export interface Memory {
+  rssBytes: number;
+  /** the high-water mark of RSS over the process's life */
+  peakRssBytes: number;
+}
+
+export function memory(pid: number): Memory {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (name: string) => {
+    const match = new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status);
+    return match ? Number(match[1]) * 1024 : 0;
+  };
+  return { rssBytes: kb('VmRSS'), peakRssBytes: kb('VmHWM') };
+}
+
+/**
+ * Samples a process over a measured window: CPU used between start() and stop(), and the highest
+ * RSS seen (polled, and VmHWM at the end, whichever is larger).
+ */
+export class ProcessSampler {
+  private startCpu = 0;
+  private startedAt = 0;
+  private peakRss = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(readonly pid: number, private readonly intervalMs = 250) {}
+
+  start(): void {
+    this.startCpu = cpuSeconds(this.pid);
+    this.startedAt = performance.now();
+    this.peakRss = memory(this.pid).rssBytes;
+    this.timer = setInterval(() => {
+      try { this.peakRss = Math.max(this.peakRss, memory(this.pid).rssBytes); } catch { /* process gone */ }
+    }, this.intervalMs);
+    this.timer.unref();
+  }
+
+  /** cpu: cores in use on average over the window (1.0 = one core busy) */
+  stop(): { cpuSeconds: number; cpu: number; peakRssBytes: number } {
+    clearInterval(this.timer);
+    const used = cpuSeconds(this.pid) - this.startCpu;
+    const seconds = (performance.now() - this.startedAt) / 1000;
+    const mem = memory(this.pid);
+    return { cpuSeconds: used, cpu: seconds > 0 ? used / seconds : 0, peakRssBytes: Math.max(this.peakRss, mem.peakRssBytes) };
+  }
+}
