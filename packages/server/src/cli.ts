@@ -70,7 +70,7 @@ async function sources(argv: string[]): Promise<number> {
     name: { type: 'string' }, 'ip-policy': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, 'data-dir': { type: 'string' }, 'database-url': { type: 'string' },
   } });
   const help = 'Usage: inlet sources create --name NAME [--ip-policy full|anonymize|drop]\n       inlet sources list [--json]\n       inlet sources revoke <id>\nUses DATABASE_URL when set, the embedded store otherwise.';
-  if (values.help || !action || action === '--help') { console.log(help); return action ? 0 : 2; }
+  if (values.help || !action || action === '--help' || action === '-h') { console.log(help); return action ? 0 : 2; }
   const configArgs = [...(values['data-dir'] ? ['--data-dir', values['data-dir']] : []), ...(values['database-url'] ? ['--database-url', values['database-url']] : [])];
   const config = loadConfig(configArgs);
   const store = await openSourceStore(config, pino({ level: 'warn' }));
@@ -110,7 +110,8 @@ async function topics(argv: string[]): Promise<number> {
     topic: { type: 'string', multiple: true }, brokers: { type: 'string' }, help: { type: 'boolean', short: 'h' },
   } });
   const help = 'Usage: inlet topics create [--brokers host:port,...] [--topic NAME ...] [--partitions 12] [--replication-factor 1] [--min-insync-replicas 1]\nCreates raw-events and events (or the --topic names). Existing topics are left as they are.';
-  if (values.help || action !== 'create') { console.log(help); return values.help ? 0 : 2; }
+  const wantsHelp = values.help || action === '--help' || action === '-h';
+  if (wantsHelp || action !== 'create') { console.log(help); return wantsHelp ? 0 : 2; }
   const brokers = (values.brokers ?? process.env.KAFKA_BROKERS ?? '').split(',').filter(Boolean);
   if (brokers.length === 0) { console.error('topics create needs --brokers or KAFKA_BROKERS'); return 2; }
   const numbers = { partitions: Number(values.partitions), replicationFactor: Number(values['replication-factor']), minInsyncReplicas: Number(values['min-insync-replicas']) };

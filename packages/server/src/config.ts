@@ -57,7 +57,10 @@ export function readSettings(argv: string[], env: NodeJS.ProcessEnv): Map<string
   const values = new Map<string, string>();
   for (const s of SETTINGS) if (env[s.env] !== undefined && env[s.env] !== '') values.set(s.env, env[s.env]!);
   for (let i = 0; i < argv.length; i++) {
-    const [flag, inline] = argv[i].split('=', 2);
+    // Only the first "=" separates: values such as URLs with query strings contain more.
+    const eq = argv[i].indexOf('=');
+    const flag = eq < 0 ? argv[i] : argv[i].slice(0, eq);
+    const inline = eq < 0 ? undefined : argv[i].slice(eq + 1);
     const setting = SETTINGS.find((s) => s.flag === flag);
     if (!setting) throw new ConfigError(`unknown option ${flag} (see --help)`);
     const value = inline ?? argv[++i];

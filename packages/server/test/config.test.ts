@@ -1,0 +1,89 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { resolve } from 'node:path';
+import { DEFAULT_LIMITS } from '@inlet/schema';
+import { ConfigError, loadConfig } from '../src/config.ts';
+
+const fails = (argv: string[], env: NodeJS.ProcessEnv, naming: RegExp) => {
+  assert.throws(() => loadConfig(argv, env), (error: unknown) => {
+    assert.ok(error instanceof ConfigError, `a ConfigError, got ${String(error)}`);
+    assert.match(error.message, naming);
+    return true;
+  }, `${JSON.stringify(argv)} ${JSON.stringify(env)}`);
+};
+
+describe('loadConfig', () => {
+  test('defaults: port 8080, ./.inlet, embedded sink, design limits', () => {
+    const config = loadConfig([], {});
+    assert.equal(config.port, 8080);
+    assert.equal(config.host, '0.0.0.0');
+    assert.equal(config.dataDir, resolve('.inlet'));
+    assert.equal(config.logLevel, 'info');
+    assert.equal(config.kafka, undefined);
+    assert.equal(config.redisUrl, undefined);
+    assert.equal(config.databaseUrl, undefined);
+    assert.deepEqual(config.limits, { ...DEFAULT_LIMITS });
+    assert.deepEqual(config.limits, { maxEventBytes: 32 * 1024, maxBatchEvents: 1000, maxBodyBytes: 500 * 1024 });
+    assert.deepEqual(config.trustedProxies, []);
+    assert.ok(config.rateLimit.requestsPerMinute > 0 && config.rateLimit.eventsPerMinute > 0);
+    assert.ok(config.sinkTimeoutMs > 0);
+  });
+
+  test('env vars', () => {
+    const config = loadConfig([], {
+      PORT: '9001', HOST: '127.0.0.1', INLET_DATA_DIR: '/tmp/inlet-x', LOG_LEVEL: 'warn', KAFKA_BROKERS: 'k1:9092, k2:9093',
+      REDIS_URL: 'redis://127.0.0.1:6379', DATABASE_URL: 'postgres://u@h/db', RATE_LIMIT_REQUESTS_PER_MINUTE: '10',
+      RATE_LIMIT_EVENTS_PER_MINUTE: '100', MAX_EVENT_BYTES: '4096', MAX_BATCH_EVENTS: '50', MAX_BODY_BYTES: '65536',
+      TRUSTED_PROXIES: '10.0.0.0/8, ::1', SINK_TIMEOUT_MS: '2000',
+    });
+    assert.equal(config.port, 9001);
+    assert.equal(config.host, '127.0.0.1');
+    assert.equal(config.dataDir, '/tmp/inlet-x');
+    assert.equal(config.logLevel, 'warn');
+    assert.deepEqual(config.kafka?.brokers, ['k1:9092', 'k2:9093']);
+    assert.equal(config.kafka?.topic, 'raw-events');
+    assert.equal(config.redisUrl, 'redis://127.0.0.1:6379');
+    assert.equal(config.databaseUrl, 'postgres://u@h/db');
+    assert.deepEqual(config.rateLimit, { requestsPerMinute: 10, eventsPerMinute: 100 });
+    assert.deepEqual(config.limits, { maxEventBytes: 4096, maxBatchEvents: 50, maxBodyBytes: 65536 });
+    assert.deepEqual(config.trustedProxies, ['10.0.0.0/8', '::1']);
+    assert.equal(config.sinkTimeoutMs, 2000);
+  });
+
+  test('flags, as "--flag value" and "--flag=value"', () => {
+    const config = loadConfig(['--port', '9002', '--data-dir=/tmp/inlet-y', '--max-batch-events', '10', '--database-url=postgres://u@h/db?sslmode=require&x=1'], {});
+    assert.equal(config.port, 9002);
+    assert.equal(config.dataDir, '/tmp/inlet-y');
+    assert.equal(config.limits.maxBatchEvents, 10);
+    assert.equal(config.databaseUrl, 'postgres://u@h/db?sslmode=require&x=1', 'everything after the first "=" is the value');
+  });
+
+  test('flags win over env vars; an empty env var counts as unset', () => {
+    const config = loadConfig(['--port', '9003', '--log-level', 'error'], { PORT: '9000', LOG_LEVEL: 'debug', HOST: '' });
+    assert.equal(config.port, 9003);
+    assert.equal(config.logLevel, 'error');
+    assert.equal(config.host, '0.0.0.0');
+  });
+
+  test('a wrong value throws a ConfigError naming the setting', () => {
+    fails([], { PORT: 'abc' }, /PORT/);
+    fails(['--port', 'abc'], {}, /PORT.*abc/);
+    fails([], { PORT: '70000' }, /PORT/);
+    fails([], { KAFKA_BROKERS: 'nohost' }, /KAFKA_BROKERS.*nohost/);
+    fails([], { KAFKA_BROKERS: 'host:notaport' }, /KAFKA_BROKERS/);
+    fails([], { LOG_LEVEL: 'loud' }, /LOG_LEVEL/);
+    fails([], { REDIS_URL: 'http://x' }, /REDIS_URL/);
+    fails([], { DATABASE_URL: 'not a url' }, /DATABASE_URL/);
+    fails([], { TRUSTED_PROXIES: 'proxy.example' }, /TRUSTED_PROXIES/);
+    fails([], { TRUSTED_PROXIES: '10.0.0.0/40' }, /TRUSTED_PROXIES/);
+    fails([], { MAX_BATCH_EVENTS: '0' }, /MAX_BATCH_EVENTS/);
+    fails([], { MAX_BODY_BYTES: '1.5' }, /MAX_BODY_BYTES/);
+    fails([], { RATE_LIMIT_REQUESTS_PER_MINUTE: '-1' }, /RATE_LIMIT_REQUESTS_PER_MINUTE/);
+  });
+
+  test('an unknown flag, or a flag without its value, throws a ConfigError', () => {
+    fails(['--bogus', '1'], {}, /unknown option --bogus/);
+    fails(['--prot=8080'], {}, /--prot/);
+    fails(['--port'], {}, /--port needs a value/);
+  });
+});
