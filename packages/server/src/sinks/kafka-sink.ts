@@ -132,7 +132,7 @@ export class KafkaSink implements Sink {
     let bytes = 0;
     const messages = events.map(({ record, json }): Message => {
       const { key, value, headers } = toKafkaRecord(record, json);
-      bytes += key.length + value.length + 64;
+      bytes += Buffer.byteLength(key) + Buffer.byteLength(value) + 64; // + headers and record overhead
       return { topic, key, value, headers };
     });
     return new Promise<void>((resolve, reject) => {
