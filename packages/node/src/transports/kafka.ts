@@ -1,12 +1,14 @@
 // Produces straight to the `raw-events` topic, skipping the server. The record must be exactly
 // what the server's Kafka sink would write, so validation, normalization and the record layout
 // all come from @inlet/schema — the same functions the server calls.
-import { Producer, ProduceAcks, UserError, stringSerializers, type MessageToProduce } from '@platformatic/kafka';
+import type { MessageToProduce, Producer } from '@platformatic/kafka';
 import { normalizeEvent, toKafkaRecord, validateEvent, type InletEvent } from '@inlet/schema';
 import type { TransportSettings } from '../settings.ts';
 import type { Prepared, SendOutcome, Transport } from './transport.ts';
 
 type KafkaSettings = Extract<TransportSettings, { kind: 'kafka' }>;
+type KafkaModule = typeof import('@platformatic/kafka');
+type StringProducer = Producer<string, string, string, string>;
 export type KafkaItem = MessageToProduce<string, string, string, string>;
 
 /** Retries inside the client for one send; longer outages are the publisher's backoff. */
@@ -19,7 +21,9 @@ export class KafkaTransport implements Transport<KafkaItem> {
   readonly itemOverheadBytes = RECORD_OVERHEAD_BYTES;
   readonly #settings: KafkaSettings;
   readonly #maxEventBytes: number;
-  #producer: Producer<string, string, string, string> | undefined;
+  #kafka: KafkaModule | undefined;
+  #producer: StringProducer | undefined;
+  #closed = false;
 
   constructor(settings: KafkaSettings, maxEventBytes: number) {
     this.#settings = settings;
@@ -55,16 +59,17 @@ export class KafkaTransport implements Transport<KafkaItem> {
 
   async send(items: KafkaItem[]): Promise<SendOutcome> {
     try {
-      await this.#client().send({ messages: items });
+      await (await this.#client()).send({ messages: items });
       return { ok: true, rejected: 0 };
     } catch (error) {
       // UserError: the request itself is wrong (bad options, record too large); sending it again cannot help.
-      const retry = !(error instanceof UserError);
+      const retry = this.#kafka === undefined || !(error instanceof this.#kafka.UserError);
       return { ok: false, retry, message: `kafka: ${describe(error)}` };
     }
   }
 
   async close(force: boolean): Promise<void> {
+    this.#closed = true;
     const producer = this.#producer;
     this.#producer = undefined;
     if (producer === undefined) return;
@@ -75,7 +80,12 @@ export class KafkaTransport implements Transport<KafkaItem> {
     }
   }
 
-  #client(): Producer<string, string, string, string> {
+  /** The client library is loaded on first use: it costs ~50 MB of RSS that HTTP users should not pay. */
+  async #client(): Promise<StringProducer> {
+    if (this.#producer !== undefined) return this.#producer;
+    this.#kafka ??= await import('@platformatic/kafka');
+    if (this.#closed) throw new Error('the Kafka transport is closed');
+    const { Producer, ProduceAcks, stringSerializers } = this.#kafka;
     this.#producer ??= new Producer({
       clientId: this.#settings.clientId,
       bootstrapBrokers: this.#settings.brokers,
