@@ -1,0 +1,398 @@
+// The processor: consume raw-events → decide → produce events, one Kafka transaction per batch
+// that also carries the dedup state (changelog) and the input offsets. See README for the argument.
+import { Admin, Consumer, Producer, type MessageToProduce } from '@platformatic/kafka';
+import type { Server } from 'node:http';
+import { createChangelogTopic, entryMessage, watermarkMessage, type ChangelogMessage } from './changelog.ts';
+import { fetchCommitted, OffsetOutOfRangeError, type FetchedRecord, type PartitionFetch } from './committed-fetch.ts';
+import { dedupIdentity } from './dedup-key.ts';
+import type { DedupStore } from './dedup-store.ts';
+import { ProcessorMetrics, startMetricsServer, type MetricsSnapshot } from './metrics.ts';
+import { resolveOptions, type ProcessorOptions, type ResolvedOptions } from './options.ts';
+import { listOffsets, RestoreCancelledError, restorePartitions } from './restore.ts';
+
+type OutputMessage = MessageToProduce<Buffer, Buffer, Buffer, Buffer>;
+
+interface PartitionState {
+  store: DedupStore;
+  /** next input offset to process; equals the offset committed by our last transaction */
+  position: bigint;
+  highWatermark: bigint;
+}
+
+interface Assignment {
+  generationId: number;
+  memberId: string;
+  partitions: number[];
+}
+
+interface Advance {
+  partition: number;
+  next: bigint;
+}
+
+/** A produce request stays well under the broker's default 1 MB message.max.bytes per partition. */
+const MAX_SEND_BYTES = 768 * 1024;
+const READ_COMMITTED = 1;
+const EARLIEST = -2n;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function sameAssignment(a: Assignment | undefined, b: Assignment | undefined): boolean {
+  return a !== undefined && b !== undefined && a.generationId === b.generationId && a.memberId === b.memberId;
+}
+
+function headerLookup(headers: [Buffer | null, Buffer | null][]): (name: string) => string | undefined {
+  return (name) => {
+    for (const [key, value] of headers) if (key && value && key.toString('latin1') === name) return value.toString('utf8');
+    return undefined;
+  };
+}
+
+function passThrough(topic: string, record: FetchedRecord): OutputMessage {
+  const headers = new Map<Buffer, Buffer>();
+  for (const [key, value] of record.headers) if (key) headers.set(key, value ?? Buffer.alloc(0));
+  return { topic, key: record.key ?? undefined, value: record.value ?? undefined, headers, timestamp: record.timestamp };
+}
+
+function messageBytes(message: OutputMessage): number {
+  let bytes = 32 + (message.key?.length ?? 0) + (message.value?.length ?? 0);
+  if (message.headers instanceof Map) for (const [k, v] of message.headers) bytes += k.length + v.length + 4;
+  return bytes;
+}
+
+export class Processor {
+  readonly options: ResolvedOptions;
+  readonly metrics = new ProcessorMetrics();
+  #admin: Admin | undefined;
+  #consumer: Consumer | undefined;
+  #producer: Producer<Buffer, Buffer, Buffer, Buffer> | undefined;
+  #partitions = new Map<number, PartitionState>();
+  #applied: Assignment | undefined;
+  #latest: Assignment | undefined;
+  #groupFailed = false;
+  #stopping = false;
+  #started = false;
+  #loop: Promise<void> | undefined;
+  #server: Server | undefined;
+  #logTimer: NodeJS.Timeout | undefined;
+  #metricsPort: number | undefined;
+
+  constructor(options: ProcessorOptions) {
+    this.options = resolveOptions(options);
+    this.metrics.gauges = () => {
+      let lag = 0n;
+      let dedupKeys = 0;
+      let dedupBytes = 0;
+      for (const state of this.#partitions.values()) {
+        if (state.highWatermark > state.position) lag += state.highWatermark - state.position;
+        dedupKeys += state.store.size;
+        dedupBytes += state.store.estimatedBytes;
+      }
+      return { lag: Number(lag), assignedPartitions: this.#partitions.size, dedupKeys, dedupBytes };
+    };
+  }
+
+  /** The port of the metrics server, once started (useful with metricsPort 0). */
+  get metricsPort(): number | undefined {
+    return this.#metricsPort;
+  }
+
+  snapshot(): MetricsSnapshot {
+    return this.metrics.snapshot();
+  }
+
+  /** Checks the topics, joins the group and starts processing; resolves once running. */
+  async start(): Promise<void> {
+    if (this.#started) throw new Error('Processor already started');
+    this.#started = true;
+    const o = this.options;
+    const base = { bootstrapBrokers: o.brokers, retries: 5, retryDelay: 250 };
+    this.#admin = new Admin({ ...base, clientId: `inlet-processor-admin-${o.instanceId}` });
+    await this.#ensureTopics();
+    this.#producer = await this.#createProducer();
+    const consumer = new Consumer({
+      ...base,
+      clientId: `inlet-processor-${o.instanceId}`,
+      groupId: o.groupId,
+      autocommit: false,
+      isolationLevel: READ_COMMITTED,
+      sessionTimeout: o.sessionTimeoutMs,
+      heartbeatInterval: o.heartbeatIntervalMs,
+      rebalanceTimeout: o.rebalanceTimeoutMs,
+      timeout: Math.max(o.fetchMaxWaitMs + 5000, 10_000),
+    });
+    this.#consumer = consumer;
+    consumer.on('consumer:group:join', (payload) => {
+      const assigned = payload.assignments?.find((a) => a.topic === o.inputTopic)?.partitions ?? [];
+      this.#latest = { generationId: payload.generationId ?? consumer.generationId, memberId: payload.memberId, partitions: [...assigned].sort((a, b) => a - b) };
+    });
+    consumer.on('error', (error: Error) => {
+      o.logger.warn('consumer group error; will rejoin', { error: error.message });
+      this.#groupFailed = true;
+    });
+    consumer.topics.track(o.inputTopic);
+    await consumer.joinGroup(this.#groupOptions());
+    if (o.metricsPort !== undefined) {
+      const { server, port } = await startMetricsServer(this.metrics, o.metricsPort, o.metricsHost, () => !this.#stopping && !this.#groupFailed);
+      this.#server = server;
+      this.#metricsPort = port;
+    }
+    if (o.logIntervalMs > 0) {
+      this.#logTimer = setInterval(() => o.logger.info('processor counts', { ...this.metrics.snapshot() }), o.logIntervalMs);
+      this.#logTimer.unref();
+    }
+    o.logger.info('processor started', { instanceId: o.instanceId, groupId: o.groupId, input: o.inputTopic, output: o.outputTopic, changelog: o.changelogTopic, windowMs: o.windowMs, metricsPort: this.#metricsPort });
+    this.#loop = this.#run();
+  }
+
+  /** Finishes the transaction in flight, leaves the group (its partitions move at once) and closes. */
+  async stop(): Promise<void> {
+    if (this.#stopping) return this.#loop?.catch(() => undefined);
+    this.#stopping = true;
+    if (this.#logTimer) clearInterval(this.#logTimer);
+    await this.#loop?.catch(() => undefined);
+    const closing: Promise<unknown>[] = [];
+    if (this.#consumer) closing.push(forceClose(this.#consumer));
+    if (this.#producer) closing.push(forceClose(this.#producer));
+    if (this.#admin) closing.push(this.#admin.close().catch(() => undefined));
+    if (this.#server) closing.push(new Promise((resolve) => this.#server!.close(resolve)));
+    await Promise.all(closing);
+    this.options.logger.info('processor stopped', { ...this.metrics.snapshot() });
+  }
+
+  #groupOptions() {
+    const o = this.options;
+    return { sessionTimeout: o.sessionTimeoutMs, heartbeatInterval: o.heartbeatIntervalMs, rebalanceTimeout: o.rebalanceTimeoutMs };
+  }
+
+  async #ensureTopics(): Promise<void> {
+    const o = this.options;
+    const admin = this.#admin!;
+    const existing = new Set(await admin.listTopics());
+    for (const topic of [o.inputTopic, o.outputTopic]) {
+      if (!existing.has(topic)) throw new Error(`topic ${topic} does not exist; create it first (topics are not auto-created)`);
+    }
+    const metadata = await admin.metadata({ topics: [o.inputTopic] });
+    const inputPartitions = metadata.topics.get(o.inputTopic)!.partitionsCount;
+    if (!existing.has(o.changelogTopic)) {
+      if (!o.createChangelog) throw new Error(`changelog topic ${o.changelogTopic} does not exist and createChangelog is false`);
+      try {
+        await createChangelogTopic(admin, { topic: o.changelogTopic, partitions: inputPartitions, retentionMs: o.changelogRetentionMs, windowMs: o.windowMs });
+        o.logger.info('created changelog topic', { topic: o.changelogTopic, partitions: inputPartitions });
+      } catch (error) {
+        // Another instance starting at the same time may have created it first.
+        if (!JSON.stringify((error as any)?.errors?.map?.((e: any) => e.apiId) ?? []).includes('TOPIC_ALREADY_EXISTS') && !String(error).includes('already exists')) throw error;
+      }
+    }
+    const changelog = await admin.metadata({ topics: [o.changelogTopic], forceUpdate: true });
+    const changelogPartitions = changelog.topics.get(o.changelogTopic)!.partitionsCount;
+    if (changelogPartitions !== inputPartitions) {
+      throw new Error(`changelog topic ${o.changelogTopic} has ${changelogPartitions} partitions but ${o.inputTopic} has ${inputPartitions}; they must match`);
+    }
+  }
+
+  /**
+   * A fresh transactional producer, initialised at once: initialising fences every older producer
+   * with our transactional id and ends its open transaction, which a restore must wait for.
+   */
+  async #createProducer(): Promise<Producer<Buffer, Buffer, Buffer, Buffer>> {
+    const o = this.options;
+    const producer = new Producer<Buffer, Buffer, Buffer, Buffer>({
+      clientId: `inlet-processor-${o.instanceId}`,
+      bootstrapBrokers: o.brokers,
+      idempotent: true,
+      transactionalId: o.transactionalId,
+      timeout: o.transactionTimeoutMs,
+      retries: 20,
+      retryDelay: 250,
+    });
+    const transaction = await producer.beginTransaction();
+    await transaction.cancel();
+    return producer;
+  }
+
+  async #run(): Promise<void> {
+    let failures = 0;
+    while (!this.#stopping) {
+      try {
+        if (this.#groupFailed) {
+          this.#groupFailed = false;
+          await this.#consumer!.joinGroup(this.#groupOptions());
+        }
+        if (!sameAssignment(this.#applied, this.#latest)) await this.#applyAssignment();
+        if (this.#partitions.size === 0) {
+          await sleep(100);
+          continue;
+        }
+        const positions = new Map<number, bigint>();
+        for (const [partition, state] of this.#partitions) positions.set(partition, state.position);
+        const o = this.options;
+        const fetched = await fetchCommitted(this.#consumer!, o.inputTopic, positions, { maxWaitTime: o.fetchMaxWaitMs, maxBytes: o.fetchMaxBytes, partitionMaxBytes: o.partitionMaxBytes });
+        if (!sameAssignment(this.#applied, this.#latest)) continue;
+        await this.#process(fetched);
+        failures = 0;
+      } catch (error) {
+        if (this.#stopping) break;
+        if (error instanceof OffsetOutOfRangeError) {
+          await this.#skipToLogStart(error.partitions).catch(() => undefined);
+          continue;
+        }
+        if (error instanceof RestoreCancelledError) continue;
+        failures++;
+        this.metrics.transactionFailures++;
+        this.options.logger.warn('processing failed; restoring state from the changelog', { error: describe(error), failures });
+        await this.#recover();
+        await sleep(Math.min(100 * 2 ** Math.min(failures, 6), 5000));
+      }
+    }
+  }
+
+  async #applyAssignment(): Promise<void> {
+    const next = this.#latest!;
+    const previous = this.#applied;
+    // Keep the state of a partition we still own only when no one else can have owned it in
+    // between: the very next generation, same member, and our last transaction known committed.
+    const continuous = previous !== undefined && next.generationId === previous.generationId + 1 && next.memberId === previous.memberId;
+    for (const partition of [...this.#partitions.keys()]) {
+      if (!continuous || !next.partitions.includes(partition)) this.#partitions.delete(partition);
+    }
+    const toRestore = next.partitions.filter((p) => !this.#partitions.has(p));
+    this.options.logger.info('partitions assigned', { generationId: next.generationId, partitions: next.partitions, restoring: toRestore });
+    const restored = await restorePartitions({ admin: this.#admin!, consumer: this.#consumer!, options: this.options, cancelled: () => this.#stopping || this.#latest !== next }, toRestore);
+    for (const r of restored) {
+      this.#partitions.set(r.partition, { store: r.store, position: r.position, highWatermark: r.position });
+      this.metrics.restores++;
+      this.metrics.changelogRecordsRestored += r.changelogRecords;
+    }
+    this.#applied = next;
+  }
+
+  async #process(fetched: PartitionFetch[]): Promise<void> {
+    const o = this.options;
+    const changelog: ChangelogMessage[] = [];
+    const outputs: OutputMessage[] = [];
+    const advances: Advance[] = [];
+    let budget = o.maxBatchRecords;
+    let consumed = 0;
+    let duplicates = 0;
+    let invalid = 0;
+    for (const f of fetched) {
+      const state = this.#partitions.get(f.partition);
+      if (!state) continue;
+      state.highWatermark = f.highWatermark;
+      let records = f.records;
+      let next = f.nextOffset;
+      if (records.length > budget) {
+        records = records.slice(0, budget);
+        next = budget > 0 ? records[budget - 1].offset + 1n : state.position;
+      }
+      budget -= records.length;
+      for (const record of records) {
+        consumed++;
+        const identity = dedupIdentity(record.value, headerLookup(record.headers), Number(record.timestamp));
+        if (!identity) {
+          invalid++;
+          outputs.push(passThrough(o.outputTopic, record));
+          continue;
+        }
+        if (state.store.decide(identity.key, identity.receivedAt)) {
+          duplicates++;
+          continue;
+        }
+        outputs.push(passThrough(o.outputTopic, record));
+        changelog.push(entryMessage(o.changelogTopic, f.partition, identity.key, identity.receivedAt));
+      }
+      if (next > state.position) {
+        changelog.push(watermarkMessage(o.changelogTopic, f.partition, state.store.watermark));
+        advances.push({ partition: f.partition, next });
+      }
+    }
+    if (advances.length === 0) return;
+    await this.#commit(changelog, outputs, advances);
+    for (const { partition, next } of advances) {
+      const state = this.#partitions.get(partition)!;
+      state.position = next;
+      state.store.evict();
+    }
+    this.metrics.consumed += consumed;
+    this.metrics.produced += outputs.length;
+    this.metrics.duplicatesDropped += duplicates;
+    this.metrics.invalidPassedThrough += invalid;
+    this.metrics.transactions++;
+  }
+
+  async #commit(changelog: ChangelogMessage[], outputs: OutputMessage[], advances: Advance[]): Promise<void> {
+    const consumer = this.#consumer!;
+    const assignment = this.#applied!;
+    const transaction = await this.#producer!.beginTransaction();
+    // The changelog goes first: it must be on the broker before the offsets are added (restore.ts).
+    let chunk: OutputMessage[] = [];
+    let chunkBytes = 0;
+    for (const message of [...changelog, ...outputs]) {
+      const bytes = messageBytes(message);
+      if (chunk.length > 0 && chunkBytes + bytes > MAX_SEND_BYTES) {
+        await transaction.send({ messages: chunk });
+        chunk = [];
+        chunkBytes = 0;
+      }
+      chunk.push(message);
+      chunkBytes += bytes;
+    }
+    if (chunk.length > 0) await transaction.send({ messages: chunk });
+    await transaction.addConsumer(consumer);
+    const coordinatorId = consumer.coordinatorId ?? (await consumer.findGroupCoordinator());
+    for (const { partition, next } of advances) {
+      // addOffset commits message.offset + 1 for the message's group generation and member, which
+      // is what fences a zombie: the coordinator rejects offsets from a generation that moved on.
+      await transaction.addOffset({
+        topic: this.options.inputTopic,
+        partition,
+        offset: next - 1n,
+        metadata: { consumer: { groupId: consumer.groupId, generationId: assignment.generationId, memberId: assignment.memberId, coordinatorId } },
+      } as any);
+    }
+    await transaction.commit();
+  }
+
+  /** After a failure nothing in memory can be trusted: fence the old producer and restore. */
+  async #recover(): Promise<void> {
+    this.#partitions.clear();
+    this.#applied = undefined;
+    const old = this.#producer;
+    this.#producer = undefined;
+    if (old) await forceClose(old);
+    for (;;) {
+      try {
+        this.#producer = await this.#createProducer();
+        return;
+      } catch (error) {
+        if (this.#stopping) return;
+        this.options.logger.warn('could not initialise the transactional producer; retrying', { error: describe(error) });
+        await sleep(1000);
+      }
+    }
+  }
+
+  async #skipToLogStart(partitions: number[]): Promise<void> {
+    const starts = await listOffsets(this.#admin!, this.options.inputTopic, partitions, EARLIEST, READ_COMMITTED);
+    for (const p of partitions) {
+      const state = this.#partitions.get(p);
+      const start = starts.get(p);
+      if (state && start !== undefined && start > state.position) {
+        this.options.logger.warn('input records were deleted by retention before they were processed', { partition: p, from: String(state.position), to: String(start) });
+        state.position = start;
+      }
+    }
+  }
+}
+
+/** Closes a client even with work in flight; errors on close are of no use to anyone. */
+function forceClose(client: { close(force: boolean, callback: (error?: Error | null) => void): void }): Promise<void> {
+  return new Promise((resolve) => client.close(true, () => resolve()));
+}
+
+function describe(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const inner = (error as any).errors as Error[] | undefined;
+  return inner?.length ? `${error.message} (${inner.map((e) => e.message).join('; ')})` : error.message;
+}

@@ -1,0 +1,103 @@
+// Helpers for the processor's integration tests and bench: topics, raw events, reading a topic.
+import { Admin, Consumer, Producer } from '@platformatic/kafka';
+import { randomUUID } from 'node:crypto';
+import { fetchCommitted, type FetchedRecord } from '../src/committed-fetch.ts';
+
+export interface RawEventSpec {
+  messageId: string | undefined;
+  sourceId: string;
+  userId: string;
+  receivedAt: number;
+  event?: string;
+  timestamp?: string;
+}
+
+/** A raw-events record laid out like the server's Kafka sink writes it (packages/schema record.ts). */
+export function rawRecord(topic: string, spec: RawEventSpec) {
+  const receivedAt = new Date(spec.receivedAt).toISOString();
+  const value: Record<string, unknown> = {
+    type: 'track',
+    event: spec.event ?? 'button_clicked',
+    userId: spec.userId,
+    sourceId: spec.sourceId,
+    receivedAt,
+    timestamp: spec.timestamp ?? receivedAt,
+    originalTimestamp: spec.timestamp ?? receivedAt,
+    context: { ip: '203.0.113.0', library: { name: 'test', version: '1' } },
+    properties: { plan: 'pro', step: 3, label: 'a label to give the value a realistic size' },
+  };
+  if (spec.messageId !== undefined) value.messageId = spec.messageId;
+  // Without serializers the client wants Buffers everywhere, header names included.
+  const headers = new Map<Buffer, Buffer>([[Buffer.from('source-id'), Buffer.from(spec.sourceId)], [Buffer.from('event-type'), Buffer.from('track')]]);
+  if (spec.messageId !== undefined) headers.set(Buffer.from('message-id'), Buffer.from(spec.messageId));
+  return { topic, key: Buffer.from(spec.userId), value: Buffer.from(JSON.stringify(value)), headers };
+}
+
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${randomUUID().slice(0, 8)}`;
+}
+
+export async function createTopics(brokers: string[], topics: string[], partitions: number): Promise<void> {
+  const admin = new Admin({ clientId: 'processor-test-admin', bootstrapBrokers: brokers });
+  try {
+    await admin.createTopics({ topics, partitions, replicas: 1 });
+  } finally {
+    await admin.close();
+  }
+}
+
+export async function deleteTopics(brokers: string[], topics: string[]): Promise<void> {
+  const admin = new Admin({ clientId: 'processor-test-admin', bootstrapBrokers: brokers });
+  try {
+    const existing = new Set(await admin.listTopics());
+    const present = topics.filter((t) => existing.has(t));
+    if (present.length > 0) await admin.deleteTopics({ topics: present });
+  } finally {
+    await admin.close();
+  }
+}
+
+type RawMessage = ReturnType<typeof rawRecord>;
+
+/** Produces in chunks with an idempotent producer, as the server's sink does. */
+export async function produceRaw(brokers: string[], messages: RawMessage[], chunk = 2000): Promise<void> {
+  const producer = new Producer({ clientId: 'processor-test-producer', bootstrapBrokers: brokers, idempotent: true, retries: 10, retryDelay: 250 });
+  try {
+    for (let i = 0; i < messages.length; i += chunk) await producer.send({ messages: messages.slice(i, i + chunk) });
+  } finally {
+    await producer.close();
+  }
+}
+
+/** Every committed record of a topic (read_committed, aborted transactions filtered correctly). */
+export async function readCommitted(brokers: string[], topic: string): Promise<FetchedRecord[]> {
+  const admin = new Admin({ clientId: 'processor-test-reader', bootstrapBrokers: brokers });
+  const consumer = new Consumer({ clientId: 'processor-test-reader', groupId: `reader-${randomUUID()}`, bootstrapBrokers: brokers });
+  try {
+    const metadata = await admin.metadata({ topics: [topic] });
+    const partitions = [...Array(metadata.topics.get(topic)!.partitionsCount).keys()];
+    const listed = await admin.listOffsets({ topics: [{ name: topic, partitions: partitions.map((partitionIndex) => ({ partitionIndex, timestamp: -1n })) }], isolationLevel: 1 });
+    const ends = new Map<number, bigint>();
+    for (const p of listed[0].partitions) ends.set(p.partitionIndex, p.offset);
+    const positions = new Map<number, bigint>();
+    for (const p of partitions) if ((ends.get(p) ?? 0n) > 0n) positions.set(p, 0n);
+    const records: FetchedRecord[] = [];
+    while (positions.size > 0) {
+      const fetched = await fetchCommitted(consumer, topic, positions, { maxWaitTime: 100, maxBytes: 8 << 20, partitionMaxBytes: 4 << 20 });
+      for (const f of fetched) {
+        const end = ends.get(f.partition)!;
+        for (const r of f.records) if (r.offset < end) records.push(r);
+        if (f.nextOffset >= end) positions.delete(f.partition);
+        else positions.set(f.partition, f.nextOffset);
+      }
+    }
+    return records;
+  } finally {
+    await consumer.close();
+    await admin.close();
+  }
+}
+
+export function messageIdOf(record: FetchedRecord): string {
+  return JSON.parse(record.value!.toString()).messageId;
+}
