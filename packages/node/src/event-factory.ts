@@ -111,8 +111,20 @@ export class EventFactory {
   }
 }
 
+// toISOString is one of the costlier steps of track(); a busy host tracks many events per ms.
+let lastMs = 0;
+let lastIso = new Date(0).toISOString();
+function now(): string {
+  const ms = Date.now();
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastIso = new Date(ms).toISOString();
+  }
+  return lastIso;
+}
+
 function timestampOf(t: Date | string | undefined): string {
-  if (t === undefined) return new Date().toISOString();
+  if (t === undefined) return now();
   const ms = t instanceof Date ? t.getTime() : typeof t === 'string' ? Date.parse(t) : Number.NaN;
   if (Number.isNaN(ms)) throw new InvalidEventError('timestamp must be a Date or an ISO 8601 string');
   return typeof t === 'string' ? t : new Date(ms).toISOString();

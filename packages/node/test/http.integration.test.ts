@@ -139,6 +139,22 @@ describe('HTTP transport against a real Inlet server', () => {
     assert.equal(a.stats().enqueued, 0);
   });
 
+  test('events the server refuses one by one are reported; the rest of the batch is kept', async () => {
+    const run = 'partial';
+    const a = sdk();
+    const seen = recorder(a);
+    a.track('u1', 'good', { run });
+    a.track('u1', 'poisoned', { run, nested: JSON.parse('{"__proto__": {"admin": true}}') });
+    a.track('u1', 'good_too', { run });
+    await a.flush();
+    assert.deepEqual(tagged(await inlet.events(), run).map((e) => e.event).sort(), ['good', 'good_too']);
+    assert.equal(seen.drops.length, 1);
+    assert.equal(seen.drops[0].reason, 'rejected');
+    assert.equal(seen.drops[0].count, 1);
+    assert.match(seen.drops[0].message ?? '', /__proto__/);
+    assert.equal(a.stats().delivered, 2);
+  });
+
   test('a 400 is dropped and reported, not retried', async () => {
     const a = sdk({ maxRetries: 5 });
     const seen = recorder(a);
