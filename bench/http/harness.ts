@@ -3,9 +3,9 @@
 // CPU and memory sampled over the measured window. Optionally a second, rate-limited run at half
 // of the cell's peak request rate shows whether the tail is calm when the server is not saturated.
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createTopic, deleteTopic } from '../lib/kafka-broker.ts';
+import { countRecords, createTopic, deleteTopic } from '../lib/kafka-broker.ts';
 import { serverPort } from '../lib/ports.ts';
 import { formatSummary, loadProfile, summarize } from '../lib/top-functions.ts';
 import type { LoadResult } from './load.ts';
@@ -57,7 +57,11 @@ export interface Cell {
   serverCpu: number;
   peakRssBytes: number;
   generatorCpu: number;
+  /** the machine's 1-minute load average when the measured window ended (others' work shows here) */
+  loadAverage: number;
   halfRate?: HalfRateResult;
+  /** Kafka servers: events acknowledged (2xx, all phases) and records found in the topic afterwards */
+  delivery?: { acknowledged: number; inTopic: number };
   /** markdown summaries of the cell's CPU profiles */
   profiles: string[];
 }
@@ -68,19 +72,28 @@ const emptyLatency = { p50: NaN, p99: NaN, p999: NaN, max: NaN };
 function failedCell(server: ServerName, workload: WorkloadName, connections: number, failure: string): Cell {
   return {
     server, workload, connections, failure, eventsPerSecond: NaN, requestsPerSecond: NaN, latency: emptyLatency,
-    non2xx: 0, errors: 0, timeouts: 0, statusCodes: {}, serverCpu: NaN, peakRssBytes: NaN, generatorCpu: NaN, profiles: [],
+    non2xx: 0, errors: 0, timeouts: 0, statusCodes: {}, serverCpu: NaN, peakRssBytes: NaN, generatorCpu: NaN, loadAverage: NaN, profiles: [],
   };
 }
 
 /** Profiles written by node --cpu-prof: one per thread; the main thread first (largest file). */
-function summarizeProfiles(dir: string, label: string): string[] {
+export function summarizeProfiles(dir: string, label: string): string[] {
   let files: string[];
   try { files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort(); } catch { return []; }
   return files.map((file) => {
-    const thread = /\.(\d+)\.(\d+)\.\d+\.cpuprofile$/.exec(file);
-    const name = thread && thread[2] !== '0' ? `worker thread ${thread[2]}` : 'main thread';
+    const thread = /\.(\d+)\.\d+\.cpuprofile$/.exec(file)?.[1] ?? '?';
     try {
-      return formatSummary(`${label} — ${name} (${join(dir, file)})`, summarize(loadProfile(join(dir, file))));
+      const profile = loadProfile(join(dir, file));
+      const summary = summarize(profile);
+      const urls = profile.nodes.map((n) => n.callFrame.url);
+      const name = thread === '0' ? 'main thread'
+        : urls.some((u) => u.includes('sqlite-writer')) ? `thread ${thread} (SQLite writer)`
+          : urls.some((u) => u.includes('esm/hooks') || u.includes('esm/worker')) ? `thread ${thread} (module loader hooks)`
+            : `thread ${thread}`;
+      const busyMs = summary.totalMs - summary.idleMs;
+      // Threads that barely ran (the loader's hook threads after start-up) get one line, not tables.
+      if (thread !== '0' && busyMs < 250) return `- ${label} — ${name}: ${busyMs.toFixed(0)} ms busy of ${(summary.totalMs / 1000).toFixed(1)} s\n`;
+      return formatSummary(`${label} — ${name} (${join(dir, file)})`, summary, thread === '0' ? 20 : 10);
     } catch (error) {
       return `#### ${label} — ${file}\n\ncould not read the profile: ${(error as Error).message}\n`;
     }
@@ -126,14 +139,17 @@ async function runCell(o: HttpSuiteOptions, def: ServerDefinition, workload: Wor
       serverCpu: peak.server.cpu,
       peakRssBytes: peak.server.peakRssBytes,
       generatorCpu: peak.load.generatorCpu,
+      loadAverage: loadavg()[0],
       profiles: [],
     };
     o.log(`  ${label}: ${Math.round(cell.eventsPerSecond)} events/s, ${Math.round(cell.requestsPerSecond)} req/s, p99 ${cell.latency.p99.toFixed(1)} ms, non-2xx ${cell.non2xx}, errors ${cell.errors}`);
 
+    let halfOk: number | undefined;
     const wantsHalf = o.halfRate === 'all' || (o.halfRate === 'inlet' && def.isInlet);
     if (wantsHalf && cell.requestsPerSecond >= 2) {
       const rate = Math.max(1, Math.round(cell.requestsPerSecond / 2));
       const half = await runLoad({ ...job, runId: `${job.runId}-half`, overallRate: rate, warmupSeconds: Math.min(1, o.warmupSeconds), durationSeconds: o.durationSeconds }, server.pid);
+      halfOk = half.load.ok + half.load.warmupOk;
       cell.halfRate = {
         requestsPerSecond: half.load.ok / (half.load.durationSeconds || o.durationSeconds),
         latency: half.load.latency,
@@ -144,6 +160,11 @@ async function runCell(o: HttpSuiteOptions, def: ServerDefinition, workload: Wor
       o.log(`  ${label} at ${rate} req/s (half of peak): p50 ${half.load.latency.p50.toFixed(2)} ms, p99 ${half.load.latency.p99.toFixed(2)} ms`);
     }
     await server.stop();
+    if (kafka) {
+      const acknowledged = (peak.load.ok + peak.load.warmupOk + (halfOk ?? 0)) * workload.eventsPerRequest;
+      cell.delivery = { acknowledged, inTopic: await countRecords(kafka.bootstrap, kafka.topic) };
+      if (cell.delivery.inTopic < acknowledged) o.log(`  ${label}: only ${cell.delivery.inTopic} of ${acknowledged} acknowledged events are in the topic`);
+    }
     if (profileDir) cell.profiles = summarizeProfiles(profileDir, label);
     return cell;
   } catch (error) {

@@ -26,6 +26,8 @@ export interface LoadResult {
   statusCodes: Record<string, number>;
   /** latency of 2xx responses, milliseconds */
   latency: { p50: number; p99: number; p999: number; max: number };
+  /** 2xx responses during the warm-up (to check the sink holds everything it acknowledged) */
+  warmupOk: number;
   /** CPU the load generator itself used, in cores (near 1.0 means it may be the bottleneck) */
   generatorCpu: number;
 }
@@ -78,7 +80,7 @@ function cannon(job: LoadJob, seconds: number, requestBase: number, latencies?: 
 }
 
 async function runJob(job: LoadJob): Promise<LoadResult> {
-  if (job.warmupSeconds > 0) await cannon(job, job.warmupSeconds, 1_000_000_000);
+  const warmup = job.warmupSeconds > 0 ? await cannon(job, job.warmupSeconds, 1_000_000_000) : undefined;
   process.send!({ type: 'measuring' } satisfies LoadMessage);
   const latencies = new Latencies();
   const cpuBefore = process.cpuUsage();
@@ -96,6 +98,7 @@ async function runJob(job: LoadJob): Promise<LoadResult> {
     timeouts: result.timeouts,
     statusCodes,
     latency: latencies.summary(),
+    warmupOk: warmup?.['2xx'] ?? 0,
     generatorCpu: (cpu.user + cpu.system) / 1e6 / seconds,
   };
 }

@@ -12,15 +12,15 @@ function find(cells: Cell[], server: string, like: Cell): Cell | undefined {
 
 export function formatHttpTable(cells: Cell[]): string {
   const rows = cells.map((c) => {
-    if (c.failure) return `| ${c.server} | ${c.workload} | ${c.connections} | failed: ${c.failure.split('\n')[0].replace(/\|/g, '/')} |${' |'.repeat(11)}`;
+    if (c.failure) return `| ${c.server} | ${c.workload} | ${c.connections} | failed: ${c.failure.split('\n')[0].replace(/\|/g, '/')} |${' |'.repeat(12)}`;
     const ref = find(cells, 'reference', c)?.eventsPerSecond;
     const ceiling = find(cells, 'ceiling', c)?.eventsPerSecond;
     const half = c.halfRate ? `${ms(c.halfRate.latency.p99)} @ ${num(c.halfRate.requestsPerSecond)} req/s` : '';
-    return `| ${c.server} | ${c.workload} | ${c.connections} | ${num(c.eventsPerSecond)} | ${num(c.requestsPerSecond)} | ${ms(c.latency.p50)} | ${ms(c.latency.p99)} | ${ms(c.latency.p999)} | ${num(c.serverCpu, 2)} | ${num(c.peakRssBytes / 2 ** 20)} | ${c.non2xx} / ${c.errors} | ${ratio(c.eventsPerSecond, ref)} | ${ratio(c.eventsPerSecond, ceiling)} | ${half} | ${num(c.generatorCpu, 2)} |`;
+    return `| ${c.server} | ${c.workload} | ${c.connections} | ${num(c.eventsPerSecond)} | ${num(c.requestsPerSecond)} | ${ms(c.latency.p50)} | ${ms(c.latency.p99)} | ${ms(c.latency.p999)} | ${num(c.serverCpu, 2)} | ${num(c.peakRssBytes / 2 ** 20)} | ${c.non2xx} / ${c.errors} | ${ratio(c.eventsPerSecond, ref)} | ${ratio(c.eventsPerSecond, ceiling)} | ${half} | ${num(c.generatorCpu, 2)} | ${num(c.loadAverage, 1)} |`;
   });
   return [
-    '| server | load | conns | events/s | req/s | p50 ms | p99 ms | p99.9 ms | server CPU (cores) | peak RSS MB | non-2xx / errors | vs reference | vs ceiling | p99 ms at ½ peak | load-gen CPU |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| server | workload | conns | events/s | req/s | p50 ms | p99 ms | p99.9 ms | server CPU (cores) | peak RSS MB | non-2xx / errors | vs reference | vs ceiling | p99 ms at ½ peak | load-gen CPU | load avg |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows,
   ].join('\n');
 }
@@ -60,7 +60,18 @@ export function formatProblems(cells: Cell[]): string {
     const odd = Object.entries(c.statusCodes).filter(([code]) => !code.startsWith('2'));
     if (odd.length || c.errors || c.timeouts) lines.push(`- ${label}: status ${odd.map(([code, n]) => `${code}×${n}`).join(', ') || 'none non-2xx'}, ${c.errors} errors, ${c.timeouts} timeouts`);
     if (c.halfRate && (c.halfRate.non2xx || c.halfRate.errors)) lines.push(`- ${label} at half rate: ${c.halfRate.non2xx} non-2xx, ${c.halfRate.errors} errors`);
+    if (c.delivery && c.delivery.inTopic < c.delivery.acknowledged) lines.push(`- ${label}: ${c.delivery.acknowledged} events acknowledged but only ${c.delivery.inTopic} records in the topic`);
     if (c.generatorCpu > 0.9) lines.push(`- ${label}: the load generator used ${c.generatorCpu.toFixed(2)} cores; it may be what limits this cell`);
   }
   return lines.join('\n');
+}
+
+/** One line: did every Kafka cell's topic hold at least what the server acknowledged? */
+export function formatDelivery(cells: Cell[]): string {
+  const checked = cells.filter((c) => c.delivery);
+  if (checked.length === 0) return '';
+  const short = checked.filter((c) => c.delivery!.inTopic < c.delivery!.acknowledged);
+  return short.length === 0
+    ? `Delivery check: in all ${checked.length} Kafka cells the topic held at least every acknowledged event (${checked.map((c) => `${c.server} ${c.workload} c${c.connections}: ${c.delivery!.inTopic}/${c.delivery!.acknowledged}`).join('; ')}).`
+    : `Delivery check FAILED in ${short.length} of ${checked.length} Kafka cells (see Problems).`;
 }

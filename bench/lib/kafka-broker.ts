@@ -50,6 +50,18 @@ export async function createTopic(bootstrap: string, name: string, partitions: n
   }
 }
 
+/** How many records the topic holds (sum of the partitions' high watermarks; nothing is deleted during a run). */
+export async function countRecords(bootstrap: string, name: string): Promise<number> {
+  const a = admin(bootstrap);
+  await a.connect();
+  try {
+    const offsets = await a.fetchTopicOffsets(name);
+    return offsets.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
+  } finally {
+    await a.disconnect();
+  }
+}
+
 /** Deletes `name` so a long run does not fill the broker's disk; failures only cost disk space. */
 export async function deleteTopic(bootstrap: string, name: string): Promise<void> {
   const a = admin(bootstrap);
