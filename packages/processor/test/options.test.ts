@@ -1,0 +1,77 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Processor, ProcessorOptionsError, resolveOptions, parseProcessorArgs } from '../src/index.ts';
+import { parseDuration } from '../src/cli.ts';
+
+const quiet = { info() {}, warn() {}, error() {} };
+
+describe('processor options', () => {
+  test('defaults', () => {
+    const o = resolveOptions({ brokers: 'a:9092, b:9093', instanceId: 'i1', logger: quiet });
+    assert.deepEqual(o.brokers, ['a:9092', 'b:9093']);
+    assert.equal(o.groupId, 'inlet-processor');
+    assert.equal(o.inputTopic, 'raw-events');
+    assert.equal(o.outputTopic, 'events');
+    assert.equal(o.changelogTopic, 'inlet-processor-dedup-changelog');
+    assert.equal(o.windowMs, 3_600_000);
+    assert.equal(o.transactionalId, 'inlet-processor-i1');
+    assert.equal(o.changelogRetentionMs, 3_600_000 + 86_400_000);
+    assert.equal(o.startFrom, 'earliest');
+    assert.equal(o.metricsPort, undefined);
+  });
+
+  test('a random instance id when none is given, so two instances never share a transactional id', () => {
+    const a = resolveOptions({ brokers: ['k:1'], logger: quiet });
+    const b = resolveOptions({ brokers: ['k:1'], logger: quiet });
+    assert.notEqual(a.transactionalId, b.transactionalId);
+  });
+
+  const invalid: [string, Record<string, unknown>, RegExp][] = [
+    ['no brokers', {}, /brokers is required/],
+    ['empty brokers', { brokers: ' , ' }, /brokers is required/],
+    ['broker without port', { brokers: 'localhost' }, /not host:port/],
+    ['window zero', { brokers: 'k:1', windowMs: 0 }, /windowMs/],
+    ['window not integer', { brokers: 'k:1', windowMs: 1.5 }, /windowMs/],
+    ['bad topic name', { brokers: 'k:1', outputTopic: 'a b' }, /outputTopic/],
+    ['same input and output', { brokers: 'k:1', inputTopic: 'x', outputTopic: 'x' }, /must differ/],
+    ['bad startFrom', { brokers: 'k:1', startFrom: 'middle' }, /startFrom/],
+    ['heartbeat not below session', { brokers: 'k:1', sessionTimeoutMs: 5000, heartbeatIntervalMs: 5000 }, /heartbeatIntervalMs/],
+    ['metrics port out of range', { brokers: 'k:1', metricsPort: 70000 }, /metricsPort/],
+    ['retention shorter than window', { brokers: 'k:1', windowMs: 10_000, changelogRetentionMs: 5000 }, /changelogRetentionMs/],
+  ];
+  for (const [name, options, message] of invalid) {
+    test(`rejects ${name} at construction`, () => {
+      assert.throws(() => new Processor({ logger: quiet, ...options } as any), (error: Error) => error instanceof ProcessorOptionsError && message.test(error.message));
+    });
+  }
+});
+
+describe('processor command line', () => {
+  test('flags win over the environment; durations parse', () => {
+    const options = parseProcessorArgs(['--brokers', 'k:1', '--window', '30m', '--instance-id', 'p1', '--metrics-port', '9464'], { KAFKA_BROKERS: 'env:1', KAFKA_TOPIC: 'raw-x', INLET_PROCESSOR_GROUP: 'g' })!;
+    assert.equal(options.brokers, 'k:1');
+    assert.equal(options.windowMs, 30 * 60_000);
+    assert.equal(options.inputTopic, 'raw-x');
+    assert.equal(options.groupId, 'g');
+    assert.equal(options.instanceId, 'p1');
+    assert.equal(options.metricsPort, 9464);
+  });
+
+  test('--help returns nothing to run', () => {
+    assert.equal(parseProcessorArgs(['--help'], {}), undefined);
+  });
+
+  test('missing brokers, unknown flags and bad values are errors', () => {
+    assert.throws(() => parseProcessorArgs([], {}), /--brokers/);
+    assert.throws(() => parseProcessorArgs(['--brokers', 'k:1', '--nope'], {}), ProcessorOptionsError);
+    assert.throws(() => parseProcessorArgs(['--brokers', 'k:1', '--window', 'soon'], {}), /--window/);
+    assert.throws(() => parseProcessorArgs(['--brokers', 'k:1', '--max-batch', 'lots'], {}), /--max-batch/);
+  });
+
+  test('durations', () => {
+    assert.equal(parseDuration('500', 'x'), 500);
+    assert.equal(parseDuration('90s', 'x'), 90_000);
+    assert.equal(parseDuration('1h', 'x'), 3_600_000);
+    assert.equal(parseDuration('1.5m', 'x'), 90_000);
+  });
+});
