@@ -46,11 +46,21 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     // Generous: the parser enforces the real (inflated) limit itself.
     bodyLimit: config.limits.maxBodyBytes * 4,
     forceCloseConnections: 'idle',
-    return503OnClosing: true,
+    // Our own 503 below: Fastify's has no `code` and no Retry-After.
+    return503OnClosing: false,
     keepAliveTimeout: 65_000,
   }) as unknown as FastifyInstance;
 
   registerCors(app);
+  // Requests that still arrive on open connections while shutting down get a 503 in the catalogue's
+  // shape with Retry-After, so clients retry (against another instance) instead of giving up.
+  let closing = false;
+  app.addHook('preClose', async () => { closing = true; });
+  app.addHook('onRequest', async (_request, reply) => {
+    if (!closing) return;
+    reply.header('connection', 'close');
+    throw Errors.sinkUnavailable(1, 'the server is shutting down; retry');
+  });
   registerBodyParsers(app, config.limits.maxBodyBytes);
   const trustedProxies = config.trustedProxies.length ? trustedProxyList(config.trustedProxies) : undefined;
   registerIngestRoutes(app, { ...deps, trustedProxies });

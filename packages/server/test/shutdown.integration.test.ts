@@ -3,11 +3,13 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import net from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readStoredEvents } from '@inlet/server';
+import { startInlet } from '@inlet/testkit';
 import { freePort, spawnInlet, startLoad, type ChildInlet } from './child-server.ts';
 
 let dataDir: string;
@@ -56,4 +58,35 @@ test('SIGTERM finishes in-flight requests, stores their events and exits 0', { t
   const lost = [...load.acknowledged].filter((id) => !stored.has(id));
   assert.equal(lost.length, 0, `${lost.length} acknowledged events lost`);
   for (const status of load.statuses.keys()) assert.ok(status === 200 || status === 503 || typeof status === 'string', `unexpected status ${status}`);
+});
+
+test('a request that arrives on an open connection during shutdown gets a retryable 503 in the usual shape', { timeout: 30_000 }, async () => {
+  const server = await startInlet();
+  const { port } = new URL(server.url);
+  const body = JSON.stringify({ writeKey: server.writeKey, userId: 'u', event: 'e', messageId: 'in-flight' });
+  const head = `POST /v1/track HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n`;
+  const socket = net.connect(Number(port), '127.0.0.1');
+  let received = '';
+  socket.on('data', (chunk) => { received += chunk.toString(); });
+  const ended = new Promise((done) => socket.once('close', done));
+  try {
+    await new Promise((done) => socket.once('connect', done));
+    socket.write(head + body.slice(0, 10));
+    await sleep(200); // the server has the headers: this request is in flight
+    const closing = server.close();
+    await sleep(100);
+    // The rest of the in-flight request, and a second one pipelined behind it on the same connection.
+    socket.write(body.slice(10) + head.replace('Content-Length', 'X-Second: 1\r\nContent-Length') + body);
+    await ended;
+    await closing;
+  } finally {
+    socket.destroy();
+  }
+  const [first, second] = received.split(/(?=HTTP\/1\.1 )/);
+  assert.match(first, /^HTTP\/1\.1 200 /, received);
+  assert.match(second ?? '', /^HTTP\/1\.1 503 /, received);
+  assert.match(second, /\r\nretry-after: 1\r\n/i);
+  const reply = JSON.parse(second.slice(second.indexOf('\r\n\r\n') + 4)) as { error: string; code: string };
+  assert.equal(reply.code, 'INLET_SINK_UNAVAILABLE');
+  assert.match(reply.error, /shutting down/);
 });
