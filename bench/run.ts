@@ -139,7 +139,7 @@ async function main(): Promise<number> {
         '## HTTP ingestion',
         '',
         'W1 = `POST /v1/batch` with 100 events of ~530 bytes; W2 = `POST /v1/track` with one event. events/s and req/s count 2xx responses only; latency is of 2xx responses.',
-        'load avg: the machine\'s 1-minute load average at the end of the cell; above ~3 on this 2-core machine, other work competed with the benchmark.',
+        'load avg: the machine\'s 1-minute load average at the end of the cell; above ~3 on this 2-core machine, other work competed with the benchmark. CPU stall: share of the measured window in which some task waited for a CPU (Linux PSI, /proc/pressure/cpu); the server, the load generator and a Kafka broker alone can fill 2 cores, so some stall is expected, a lot means the numbers are noisy.',
         'Server CPU is user+system time of the server process (all its threads) over the measured window, in cores; peak RSS is the larger of the polled RSS and VmHWM.',
         `vs reference / vs ceiling: events/s relative to the same workload and concurrency. ${needsKafka ? `Kafka: ${broker?.owned ? 'local one-node broker (scripts/kafka)' : 'KAFKA_BROKERS'}, replication factor 1.` : ''}`,
         profileDir ? '\n**Profiled run (--cpu-prof): numbers are lower than an unprofiled run.**' : '',

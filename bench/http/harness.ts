@@ -59,6 +59,8 @@ export interface Cell {
   generatorCpu: number;
   /** the machine's 1-minute load average when the measured window ended (others' work shows here) */
   loadAverage: number;
+  /** share of the measured window in which some task waited for a CPU (Linux PSI) */
+  cpuStall: number;
   halfRate?: HalfRateResult;
   /** Kafka servers: events acknowledged (2xx, all phases) and records found in the topic afterwards */
   delivery?: { acknowledged: number; inTopic: number };
@@ -72,7 +74,7 @@ const emptyLatency = { p50: NaN, p99: NaN, p999: NaN, max: NaN };
 function failedCell(server: ServerName, workload: WorkloadName, connections: number, failure: string): Cell {
   return {
     server, workload, connections, failure, eventsPerSecond: NaN, requestsPerSecond: NaN, latency: emptyLatency,
-    non2xx: 0, errors: 0, timeouts: 0, statusCodes: {}, serverCpu: NaN, peakRssBytes: NaN, generatorCpu: NaN, loadAverage: NaN, profiles: [],
+    non2xx: 0, errors: 0, timeouts: 0, statusCodes: {}, serverCpu: NaN, peakRssBytes: NaN, generatorCpu: NaN, loadAverage: NaN, cpuStall: NaN, profiles: [],
   };
 }
 
@@ -140,6 +142,7 @@ async function runCell(o: HttpSuiteOptions, def: ServerDefinition, workload: Wor
       peakRssBytes: peak.server.peakRssBytes,
       generatorCpu: peak.load.generatorCpu,
       loadAverage: loadavg()[0],
+      cpuStall: peak.server.cpuStall,
       profiles: [],
     };
     o.log(`  ${label}: ${Math.round(cell.eventsPerSecond)} events/s, ${Math.round(cell.requestsPerSecond)} req/s, p99 ${cell.latency.p99.toFixed(1)} ms, non-2xx ${cell.non2xx}, errors ${cell.errors}`);

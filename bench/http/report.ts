@@ -12,15 +12,15 @@ function find(cells: Cell[], server: string, like: Cell): Cell | undefined {
 
 export function formatHttpTable(cells: Cell[]): string {
   const rows = cells.map((c) => {
-    if (c.failure) return `| ${c.server} | ${c.workload} | ${c.connections} | failed: ${c.failure.split('\n')[0].replace(/\|/g, '/')} |${' |'.repeat(12)}`;
+    if (c.failure) return `| ${c.server} | ${c.workload} | ${c.connections} | failed: ${c.failure.split('\n')[0].replace(/\|/g, '/')} |${' |'.repeat(13)}`;
     const ref = find(cells, 'reference', c)?.eventsPerSecond;
     const ceiling = find(cells, 'ceiling', c)?.eventsPerSecond;
     const half = c.halfRate ? `${ms(c.halfRate.latency.p99)} @ ${num(c.halfRate.requestsPerSecond)} req/s` : '';
-    return `| ${c.server} | ${c.workload} | ${c.connections} | ${num(c.eventsPerSecond)} | ${num(c.requestsPerSecond)} | ${ms(c.latency.p50)} | ${ms(c.latency.p99)} | ${ms(c.latency.p999)} | ${num(c.serverCpu, 2)} | ${num(c.peakRssBytes / 2 ** 20)} | ${c.non2xx} / ${c.errors} | ${ratio(c.eventsPerSecond, ref)} | ${ratio(c.eventsPerSecond, ceiling)} | ${half} | ${num(c.generatorCpu, 2)} | ${num(c.loadAverage, 1)} |`;
+    return `| ${c.server} | ${c.workload} | ${c.connections} | ${num(c.eventsPerSecond)} | ${num(c.requestsPerSecond)} | ${ms(c.latency.p50)} | ${ms(c.latency.p99)} | ${ms(c.latency.p999)} | ${num(c.serverCpu, 2)} | ${num(c.peakRssBytes / 2 ** 20)} | ${c.non2xx} / ${c.errors} | ${ratio(c.eventsPerSecond, ref)} | ${ratio(c.eventsPerSecond, ceiling)} | ${half} | ${num(c.generatorCpu, 2)} | ${num(c.loadAverage, 1)} | ${Number.isFinite(c.cpuStall) ? `${(c.cpuStall * 100).toFixed(0)}%` : '–'} |`;
   });
   return [
-    '| server | workload | conns | events/s | req/s | p50 ms | p99 ms | p99.9 ms | server CPU (cores) | peak RSS MB | non-2xx / errors | vs reference | vs ceiling | p99 ms at ½ peak | load-gen CPU | load avg |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| server | workload | conns | events/s | req/s | p50 ms | p99 ms | p99.9 ms | server CPU (cores) | peak RSS MB | non-2xx / errors | vs reference | vs ceiling | p99 ms at ½ peak | load-gen CPU | load avg | CPU stall |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows,
   ].join('\n');
 }

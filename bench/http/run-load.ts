@@ -7,7 +7,7 @@ import type { LoadJob, LoadMessage, LoadResult } from './load.ts';
 
 export interface MeasuredLoad {
   load: LoadResult;
-  server: { cpuSeconds: number; cpu: number; peakRssBytes: number };
+  server: { cpuSeconds: number; cpu: number; peakRssBytes: number; cpuStall: number };
 }
 
 const LOAD_SCRIPT = resolve(import.meta.dirname, 'load.ts');
@@ -31,7 +31,7 @@ export function runLoad(job: LoadJob, serverPid: number): Promise<MeasuredLoad> 
     child.on('message', (message: LoadMessage) => {
       if (message.type === 'measuring') { sampler.start(); sampling = true; return; }
       if (message.type === 'error') return finish(new Error(`load generator failed: ${message.message}`));
-      let server = { cpuSeconds: NaN, cpu: NaN, peakRssBytes: NaN };
+      let server = { cpuSeconds: NaN, cpu: NaN, peakRssBytes: NaN, cpuStall: NaN };
       try { if (sampling) server = sampler.stop(); } catch { /* the server died: its numbers are unknown */ }
       finish(undefined, { load: message.result, server });
     });

@@ -29,6 +29,16 @@ export function memory(pid: number): Memory {
   return { rssBytes: kb('VmRSS'), peakRssBytes: kb('VmHWM') };
 }
 
+/** Microseconds in which some runnable task waited for a CPU (Linux PSI), or undefined without PSI. */
+export function cpuStallMicros(): number | undefined {
+  try {
+    const match = /^some .*total=(\d+)/m.exec(readFileSync('/proc/pressure/cpu', 'utf8'));
+    return match ? Number(match[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Samples a process over a measured window: CPU used between start() and stop(), and the highest
  * RSS seen (polled, and VmHWM at the end, whichever is larger).
@@ -36,6 +46,7 @@ export function memory(pid: number): Memory {
 export class ProcessSampler {
   private startCpu = 0;
   private startedAt = 0;
+  private startStall: number | undefined;
   private peakRss = 0;
   private timer: NodeJS.Timeout | undefined;
 
@@ -44,6 +55,7 @@ export class ProcessSampler {
   start(): void {
     this.startCpu = cpuSeconds(this.pid);
     this.startedAt = performance.now();
+    this.startStall = cpuStallMicros();
     this.peakRss = memory(this.pid).rssBytes;
     this.timer = setInterval(() => {
       try { this.peakRss = Math.max(this.peakRss, memory(this.pid).rssBytes); } catch { /* process gone */ }
@@ -51,12 +63,17 @@ export class ProcessSampler {
     this.timer.unref();
   }
 
-  /** cpu: cores in use on average over the window (1.0 = one core busy) */
-  stop(): { cpuSeconds: number; cpu: number; peakRssBytes: number } {
+  /**
+   * cpu: cores in use on average over the window (1.0 = one core busy); cpuStall: the share of the
+   * window in which some task on the machine waited for a CPU (NaN without PSI).
+   */
+  stop(): { cpuSeconds: number; cpu: number; peakRssBytes: number; cpuStall: number } {
     clearInterval(this.timer);
     const used = cpuSeconds(this.pid) - this.startCpu;
     const seconds = (performance.now() - this.startedAt) / 1000;
     const mem = memory(this.pid);
-    return { cpuSeconds: used, cpu: seconds > 0 ? used / seconds : 0, peakRssBytes: Math.max(this.peakRss, mem.peakRssBytes) };
+    const stall = cpuStallMicros();
+    const cpuStall = stall !== undefined && this.startStall !== undefined && seconds > 0 ? (stall - this.startStall) / 1e6 / seconds : NaN;
+    return { cpuSeconds: used, cpu: seconds > 0 ? used / seconds : 0, peakRssBytes: Math.max(this.peakRss, mem.peakRssBytes), cpuStall };
   }
 }
