@@ -71,6 +71,15 @@ describe('Kafka transport', { skip: need.skip }, () => {
     assert.deepEqual(records.find((r) => r.headers['message-id'] === 'm-system')!.headers, { 'source-id': sourceId, 'event-type': 'track', 'message-id': 'm-system' });
   });
 
+  test('many batches in flight at once all arrive, once each', async () => {
+    const analytics = new ServerAnalytics({ kafka: { brokers, topic, sourceId }, maxBatchSize: 50, flushIntervalMs: 5 });
+    for (let i = 0; i < 3000; i++) analytics.track(`burst-user`, 'burst', { i }, { messageId: `burst-${i}` });
+    await analytics.shutdown();
+    const ids = (await readAll(brokers, topic)).map((r) => r.headers['message-id']).filter((id) => id.startsWith('burst-'));
+    assert.equal(ids.length, 3000);
+    assert.equal(new Set(ids).size, 3000);
+  });
+
   test('events with the same user share a partition (key = userId)', async () => {
     const analytics = new ServerAnalytics({ kafka: { brokers, topic, sourceId }, maxBatchSize: 7 });
     for (let i = 0; i < 40; i++) analytics.track(`user-${i % 4}`, 'keyed', { i });

@@ -57,11 +57,17 @@ export class KafkaTransport implements Transport<KafkaItem> {
     return { ok: true, item: { topic: this.#settings.topic, key, value, headers }, bytes: bytes + Buffer.byteLength(key) };
   }
 
+  /** The publisher sends one batch at a time on this transport (see maxInFlight in publisher.ts). */
   async send(items: KafkaItem[]): Promise<SendOutcome> {
+    const producer = await this.#client().catch((error: unknown) => error as Error);
+    if (producer instanceof Error) return { ok: false, retry: !this.#closed, message: `kafka: ${describe(producer)}` };
     try {
-      await (await this.#client()).send({ messages: items });
+      await producer.send({ messages: items });
       return { ok: true, rejected: 0 };
     } catch (error) {
+      // The batch's outcome is unknown; a new producer id keeps the retry from reusing sequences.
+      if (this.#producer === producer) this.#producer = undefined;
+      producer.close(true, () => undefined);
       // UserError: the request itself is wrong (bad options, record too large); sending it again cannot help.
       const retry = this.#kafka === undefined || !(error instanceof this.#kafka.UserError);
       return { ok: false, retry, message: `kafka: ${describe(error)}` };
