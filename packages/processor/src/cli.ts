@@ -14,6 +14,7 @@ the output topic (exactly once, through Kafka transactions). Run several to shar
   --output TOPIC            output topic                               (env INLET_EVENTS_TOPIC, default events)
   --changelog TOPIC         dedup state topic, created when missing    (default <group>-dedup-changelog)
   --window DURATION         dedup window on receivedAt: 90s, 30m, 1h, or ms  (env INLET_DEDUP_WINDOW, default 1h)
+  --max-disorder DURATION   how far out of receivedAt order records may be (default 5m)
   --instance-id ID          unique per running instance, stable across its restarts
                                                                        (env INLET_PROCESSOR_INSTANCE_ID, default random)
   --transactional-id-prefix P                                          (default <group>)
@@ -55,6 +56,7 @@ export function parseProcessorArgs(argv: string[], env: NodeJS.ProcessEnv = proc
         output: { type: 'string' },
         changelog: { type: 'string' },
         window: { type: 'string' },
+        'max-disorder': { type: 'string' },
         'instance-id': { type: 'string' },
         'transactional-id-prefix': { type: 'string' },
         'start-from': { type: 'string' },
@@ -83,6 +85,7 @@ export function parseProcessorArgs(argv: string[], env: NodeJS.ProcessEnv = proc
     outputTopic: values.output ?? env.INLET_EVENTS_TOPIC,
     changelogTopic: values.changelog,
     windowMs: window === undefined ? undefined : parseDuration(window, '--window'),
+    maxDisorderMs: values['max-disorder'] === undefined ? undefined : parseDuration(values['max-disorder'], '--max-disorder'),
     instanceId: values['instance-id'] ?? env.INLET_PROCESSOR_INSTANCE_ID,
     transactionalIdPrefix: values['transactional-id-prefix'],
     startFrom,

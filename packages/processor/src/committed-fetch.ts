@@ -88,6 +88,11 @@ function decodePartition(response: FetchResponsePartition, from: bigint): Partit
   return { partition: response.partitionIndex, records, nextOffset, highWatermark: response.highWatermark, lastStableOffset: response.lastStableOffset };
 }
 
+/** True when a client error (possibly nested) carries this Kafka protocol error. */
+export function hasProtocolError(error: unknown, apiId: string): boolean {
+  return Boolean((error as { findBy?: (key: string, value: unknown) => unknown })?.findBy?.('apiId', apiId));
+}
+
 function outOfRangePartitions(error: unknown): number[] {
   const found = new Set<number>();
   const visit = (e: any, depth: number): void => {

@@ -1,26 +1,30 @@
 // The dedup memory of one input partition: dedup key → receivedAt (ms) of the last kept event,
-// plus the partition's watermark (the highest receivedAt processed so far).
+// plus the partition's watermark (the highest receivedAt processed so far, never more than
+// `graceMs` ahead of the wall clock, so one record with a wild receivedAt cannot expire the rest).
 //
-// Every decision is a pure function of the records processed before it, never of wall-clock time
-// or of when eviction last ran: an entry only counts while it is "live" (not older than
-// watermark − window), and eviction only removes entries that are no longer live. That is what
-// lets a restored copy (rebuilt from the changelog) decide exactly like the copy that crashed.
+// A repeat is the same key within `windowMs` of the last kept occurrence (|Δ receivedAt|). An entry
+// only counts while it is "live": not older than watermark − window − grace. Records of one
+// partition arrive in receivedAt order give or take `graceMs` (receivedAt is server time), so
+// every pair closer than the window is still live when its second half arrives. Liveness makes
+// each decision independent of when eviction ran, which is what lets a copy restored from the
+// changelog (entries + the last watermark) decide exactly like the copy that crashed.
 
 /** Rough V8 cost of one Map entry besides the key's characters (measured by bench/processor.ts). */
 export const ENTRY_OVERHEAD_BYTES = 70;
 
-export interface Decision {
-  duplicate: boolean;
-}
+/** Live entries eviction may step over looking for expired ones that arrived out of order. */
+const EVICTION_LOOKAHEAD = 1000;
 
 export class DedupStore {
   readonly windowMs: number;
+  readonly graceMs: number;
   #entries = new Map<string, number>();
   #watermark = Number.NEGATIVE_INFINITY;
   #keyChars = 0;
 
-  constructor(windowMs: number) {
+  constructor(windowMs: number, graceMs = 0) {
     this.windowMs = windowMs;
+    this.graceMs = graceMs;
   }
 
   get size(): number {
@@ -37,11 +41,12 @@ export class DedupStore {
   }
 
   /**
-   * Decides whether the event is a repeat and, when it is not, remembers it.
-   * A repeat is the same key seen within `windowMs` (on receivedAt) of the last kept occurrence.
+   * Decides whether the event is a repeat and, when it is not, remembers it. `now` (wall clock)
+   * caps how far this event may move the watermark; leave it out for a pure, replayable decision.
    */
-  decide(key: string, receivedAt: number): boolean {
-    if (receivedAt > this.#watermark) this.#watermark = receivedAt;
+  decide(key: string, receivedAt: number, now = Number.POSITIVE_INFINITY): boolean {
+    const advance = Math.min(receivedAt, now + this.graceMs);
+    if (advance > this.#watermark) this.#watermark = advance;
     const previous = this.#entries.get(key);
     if (previous !== undefined && this.#isLive(previous) && Math.abs(receivedAt - previous) <= this.windowMs) return true;
     this.#set(key, receivedAt);
@@ -63,15 +68,19 @@ export class DedupStore {
   }
 
   /**
-   * Drops entries that can no longer make anything a duplicate. Entries are kept in insertion
-   * order, which follows receivedAt closely, so this stops at the first live entry; an entry that
-   * arrived out of order may linger a little longer, which costs memory, never correctness.
+   * Drops entries that can no longer make anything a duplicate. Entries sit in insertion order,
+   * which follows receivedAt closely, so the walk ends after a run of live entries; an expired one
+   * further back waits for a later call, which costs a little memory, never correctness.
    */
   evict(): number {
-    const horizon = this.#watermark - this.windowMs;
+    const horizon = this.#horizon();
     let evicted = 0;
+    let live = 0;
     for (const [key, receivedAt] of this.#entries) {
-      if (receivedAt >= horizon) break;
+      if (receivedAt >= horizon) {
+        if (++live >= EVICTION_LOOKAHEAD) break;
+        continue;
+      }
       this.#entries.delete(key);
       this.#keyChars -= key.length;
       evicted++;
@@ -79,8 +88,12 @@ export class DedupStore {
     return evicted;
   }
 
+  #horizon(): number {
+    return this.#watermark - this.windowMs - this.graceMs;
+  }
+
   #isLive(receivedAt: number): boolean {
-    return receivedAt >= this.#watermark - this.windowMs;
+    return receivedAt >= this.#horizon();
   }
 
   #set(key: string, receivedAt: number): void {

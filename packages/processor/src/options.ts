@@ -22,6 +22,12 @@ export interface ProcessorOptions {
   changelogRetentionMs?: number;
   /** duplicates are looked for within this span of receivedAt (default 1 h) */
   windowMs?: number;
+  /**
+   * How far out of receivedAt order one partition's records may be (server clocks, sink
+   * buffering), and how far ahead of this machine's clock a receivedAt may move the window
+   * (default 5 min). Memory holds window + this much.
+   */
+  maxDisorderMs?: number;
   /** transactional ids are `${transactionalIdPrefix}-${instanceId}` (default groupId) */
   transactionalIdPrefix?: string;
   /**
@@ -59,6 +65,7 @@ export interface ResolvedOptions {
   createChangelog: boolean;
   changelogRetentionMs: number;
   windowMs: number;
+  maxDisorderMs: number;
   transactionalId: string;
   instanceId: string;
   startFrom: 'earliest' | 'latest';
@@ -151,6 +158,7 @@ export function resolveOptions(options: ProcessorOptions): ResolvedOptions {
     createChangelog: options.createChangelog ?? true,
     changelogRetentionMs: integer(options.changelogRetentionMs, 'changelogRetentionMs', windowMs + DAY_MS, windowMs),
     windowMs,
+    maxDisorderMs: integer(options.maxDisorderMs, 'maxDisorderMs', 300_000, 0, DAY_MS),
     transactionalId: `${transactionalIdPrefix}-${instanceId}`,
     instanceId,
     startFrom,

@@ -3,7 +3,7 @@
 import { Admin, Consumer, Producer, type MessageToProduce } from '@platformatic/kafka';
 import type { Server } from 'node:http';
 import { createChangelogTopic, entryMessage, watermarkMessage, type ChangelogMessage } from './changelog.ts';
-import { fetchCommitted, OffsetOutOfRangeError, type FetchedRecord, type PartitionFetch } from './committed-fetch.ts';
+import { fetchCommitted, hasProtocolError, OffsetOutOfRangeError, type FetchedRecord, type PartitionFetch } from './committed-fetch.ts';
 import { dedupIdentity } from './dedup-key.ts';
 import type { DedupStore } from './dedup-store.ts';
 import { ProcessorMetrics, startMetricsServer, type MetricsSnapshot } from './metrics.ts';
@@ -181,7 +181,7 @@ export class Processor {
         o.logger.info('created changelog topic', { topic: o.changelogTopic, partitions: inputPartitions });
       } catch (error) {
         // Another instance starting at the same time may have created it first.
-        if (!JSON.stringify((error as any)?.errors?.map?.((e: any) => e.apiId) ?? []).includes('TOPIC_ALREADY_EXISTS') && !String(error).includes('already exists')) throw error;
+        if (!hasProtocolError(error, 'TOPIC_ALREADY_EXISTS')) throw error;
       }
     }
     const changelog = await admin.metadata({ topics: [o.changelogTopic], forceUpdate: true });
@@ -202,6 +202,11 @@ export class Processor {
       bootstrapBrokers: o.brokers,
       idempotent: true,
       transactionalId: o.transactionalId,
+      // -1/-1 asks for a fresh producer id and epoch. The client's default (0/0) reads as "bump
+      // producer 0, epoch 0", which the coordinator refuses with PRODUCER_FENCED as soon as the
+      // transactional id was used before — that is, on every restart.
+      producerId: -1n,
+      producerEpoch: -1,
       timeout: o.transactionTimeoutMs,
       retries: 20,
       retryDelay: 250,
@@ -276,6 +281,7 @@ export class Processor {
     let consumed = 0;
     let duplicates = 0;
     let invalid = 0;
+    const now = Date.now();
     for (const f of fetched) {
       const state = this.#partitions.get(f.partition);
       if (!state) continue;
@@ -295,7 +301,7 @@ export class Processor {
           outputs.push(passThrough(o.outputTopic, record));
           continue;
         }
-        if (state.store.decide(identity.key, identity.receivedAt)) {
+        if (state.store.decide(identity.key, identity.receivedAt, now)) {
           duplicates++;
           continue;
         }

@@ -10,7 +10,7 @@
 // The state then is exactly the state left by the transaction that committed that offset.
 import type { Admin, Consumer } from '@platformatic/kafka';
 import { applyChangelogRecord } from './changelog.ts';
-import { fetchCommitted, OffsetOutOfRangeError } from './committed-fetch.ts';
+import { fetchCommitted, hasProtocolError, OffsetOutOfRangeError } from './committed-fetch.ts';
 import { DedupStore } from './dedup-store.ts';
 import type { ResolvedOptions } from './options.ts';
 
@@ -74,14 +74,34 @@ async function waitUntilStable(ctx: RestoreContext, partitions: number[]): Promi
   }
 }
 
+/**
+ * Committed input offsets, asked with require_stable: the broker refuses to answer while a
+ * transaction with offsets for these partitions is open. After waitUntilStable that should not
+ * happen; it is a second, independent guard.
+ */
+async function committedOffsets(ctx: RestoreContext, partitions: number[]): Promise<Map<number, bigint>> {
+  const { admin, options } = ctx;
+  for (;;) {
+    if (ctx.cancelled()) throw new RestoreCancelledError();
+    try {
+      const groups = await admin.listConsumerGroupOffsets({ groups: [{ groupId: options.groupId, topics: [{ name: options.inputTopic, partitionIndexes: partitions }] }], requireStable: true });
+      const result = new Map<number, bigint>();
+      for (const group of groups) for (const topic of group.topics) for (const p of topic.partitions) if (topic.name === options.inputTopic) result.set(p.partitionIndex, p.committedOffset);
+      return result;
+    } catch (error) {
+      if (!hasProtocolError(error, 'UNSTABLE_OFFSET_COMMIT')) throw error;
+      await sleep(100);
+    }
+  }
+}
+
 async function startPositions(ctx: RestoreContext, partitions: number[]): Promise<Map<number, bigint>> {
-  const { admin, consumer, options } = ctx;
-  const committed = await consumer.listCommittedOffsets({ topics: [{ topic: options.inputTopic, partitions }] });
-  const offsets = committed.get(options.inputTopic) ?? [];
+  const { admin, options } = ctx;
+  const offsets = await committedOffsets(ctx, partitions);
   const positions = new Map<number, bigint>();
   const missing: number[] = [];
   for (const p of partitions) {
-    const offset = offsets[p];
+    const offset = offsets.get(p);
     if (offset !== undefined && offset >= 0n) positions.set(p, offset);
     else missing.push(p);
   }
@@ -95,7 +115,7 @@ async function startPositions(ctx: RestoreContext, partitions: number[]): Promis
 async function replayChangelog(ctx: RestoreContext, partitions: number[], ends: Map<number, bigint>): Promise<Map<number, { store: DedupStore; records: number }>> {
   const { admin, consumer, options } = ctx;
   const result = new Map<number, { store: DedupStore; records: number }>();
-  for (const p of partitions) result.set(p, { store: new DedupStore(options.windowMs), records: 0 });
+  for (const p of partitions) result.set(p, { store: new DedupStore(options.windowMs, options.maxDisorderMs), records: 0 });
   const positions = await listOffsets(admin, options.changelogTopic, partitions, EARLIEST, READ_COMMITTED);
   for (const p of partitions) if ((positions.get(p) ?? 0n) >= (ends.get(p) ?? 0n)) positions.delete(p);
   while (positions.size > 0) {

@@ -60,6 +60,32 @@ describe('DedupStore', () => {
     assert.ok(store.estimatedBytes > 0);
   });
 
+  test('one record with a wild receivedAt cannot expire everything else', () => {
+    const now = 10 * HOUR;
+    const store = new DedupStore(HOUR, 5 * 60_000);
+    store.decide('k', now - 1000, now);
+    store.decide('bogus', now + 1000 * HOUR, now); // a server with a broken clock
+    assert.ok(store.watermark <= now + 5 * 60_000);
+    assert.equal(store.decide('k', now, now), true);
+  });
+
+  test('records out of receivedAt order by less than the grace still pair up', () => {
+    const store = new DedupStore(HOUR, 5 * 60_000);
+    store.decide('k', 0);
+    store.decide('other', HOUR + 3 * 60_000); // watermark runs 3 min ahead of the next record
+    assert.equal(store.decide('k', HOUR), true, 'exactly one window after the first: a repeat');
+  });
+
+  test('eviction steps over an entry that arrived out of order', () => {
+    const store = new DedupStore(1000);
+    store.decide('late-but-new', 5000);
+    for (let i = 0; i < 50; i++) store.decide(`k${i}`, i * 10);
+    store.decide('now', 5800);
+    store.evict();
+    assert.equal(store.size, 2, 'only late-but-new and now remain');
+    assert.equal(store.has('late-but-new'), true);
+  });
+
   test('decisions do not depend on when eviction runs', () => {
     const events = randomEvents(5000, 42);
     const never = new DedupStore(2000);

@@ -101,3 +101,64 @@ export async function readCommitted(brokers: string[], topic: string): Promise<F
 export function messageIdOf(record: FetchedRecord): string {
   return JSON.parse(record.value!.toString()).messageId;
 }
+
+export async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs: number, intervalMs = 100): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+/** Input records not yet covered by the group's committed offsets. */
+export async function groupLag(brokers: string[], groupId: string, topic: string): Promise<bigint> {
+  const admin = new Admin({ clientId: 'processor-test-lag', bootstrapBrokers: brokers });
+  try {
+    const metadata = await admin.metadata({ topics: [topic] });
+    const partitions = [...Array(metadata.topics.get(topic)!.partitionsCount).keys()];
+    const ends = await admin.listOffsets({ topics: [{ name: topic, partitions: partitions.map((partitionIndex) => ({ partitionIndex, timestamp: -1n })) }], isolationLevel: 1 });
+    const groups = await admin.listConsumerGroupOffsets({ groups: [groupId] });
+    const committed = new Map<number, bigint>();
+    for (const t of groups[0]?.topics ?? []) if (t.name === topic) for (const p of t.partitions) committed.set(p.partitionIndex, p.committedOffset);
+    let lag = 0n;
+    for (const p of ends[0].partitions) {
+      const c = committed.get(p.partitionIndex) ?? -1n;
+      lag += p.offset - (c < 0n ? 0n : c);
+    }
+    return lag;
+  } finally {
+    await admin.close();
+  }
+}
+
+/** Data records in a topic regardless of transaction outcome (read_uncommitted), for diagnostics. */
+export async function countUncommitted(brokers: string[], topic: string): Promise<number> {
+  const consumer = new Consumer({ clientId: 'processor-test-counter', groupId: `counter-${randomUUID()}`, bootstrapBrokers: brokers });
+  try {
+    const metadata = await consumer.metadata({ topics: [topic] });
+    const t = metadata.topics.get(topic)!;
+    let count = 0;
+    for (let partition = 0; partition < t.partitionsCount; partition++) {
+      let offset = 0n;
+      for (;;) {
+        const response = await consumer.fetch({
+          node: t.partitions[partition].leader,
+          topics: [{ topicId: t.id, partitions: [{ partition, fetchOffset: offset, partitionMaxBytes: 4 << 20, currentLeaderEpoch: -1, lastFetchedEpoch: -1 }] }],
+          maxWaitTime: 10, minBytes: 1, maxBytes: 8 << 20, isolationLevel: 0,
+        });
+        const p = response.responses[0]?.partitions[0];
+        const batches = p?.records ?? [];
+        if (batches.length === 0) break;
+        for (const batch of batches) {
+          if (!(batch.attributes & 0b10_0000)) count += batch.records.filter((r) => batch.firstOffset + BigInt(r.offsetDelta) >= offset).length;
+        }
+        const last = batches[batches.length - 1];
+        offset = last.firstOffset + BigInt(last.lastOffsetDelta) + 1n;
+        if (offset >= p!.highWatermark) break;
+      }
+    }
+    return count;
+  } finally {
+    await consumer.close();
+  }
+}

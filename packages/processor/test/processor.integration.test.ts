@@ -1,0 +1,117 @@
+// The processor in this process against a real broker: what it keeps, the window, restarts, metrics.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { needKafka } from '@inlet/testkit';
+import { Processor, type ProcessorOptions } from '../src/index.ts';
+import { createTopics, deleteTopics, messageIdOf, produceRaw, rawRecord, readCommitted, uniqueName, waitFor } from './kafka-helpers.ts';
+
+const need = await needKafka();
+const quiet = { info() {}, warn() {}, error() {} };
+
+describe('processor (in process, real Kafka)', { skip: need.skip }, () => {
+  const brokers = (need.value ?? '').split(',');
+  const created: string[] = [];
+  const running: Processor[] = [];
+
+  async function topics(partitions = 3) {
+    const input = uniqueName('proc-raw');
+    const output = uniqueName('proc-events');
+    const groupId = uniqueName('proc-group');
+    await createTopics(brokers, [input, output], partitions);
+    created.push(input, output, `${groupId}-dedup-changelog`);
+    return { input, output, groupId };
+  }
+
+  async function run(options: Omit<ProcessorOptions, 'brokers'>): Promise<Processor> {
+    const processor = new Processor({ brokers, logger: quiet, logIntervalMs: 0, sessionTimeoutMs: 6000, ...options });
+    running.push(processor);
+    await processor.start();
+    return processor;
+  }
+
+  before(() => undefined);
+  after(async () => {
+    await Promise.all(running.map((p) => p.stop()));
+    await deleteTopics(brokers, created).catch(() => undefined);
+  });
+
+  test('drops repeats; keeps key, headers, value and timestamp; passes unreadable records through', async () => {
+    const { input, output, groupId } = await topics();
+    const t0 = Date.parse('2026-03-01T10:00:00.000Z');
+    const records = [
+      rawRecord(input, { messageId: 'a', sourceId: 's1', userId: 'u1', receivedAt: t0 }),
+      rawRecord(input, { messageId: 'b', sourceId: 's1', userId: 'u2', receivedAt: t0 + 1 }),
+      rawRecord(input, { messageId: 'a', sourceId: 's1', userId: 'u1', receivedAt: t0 + 2000 }), // repeat
+      rawRecord(input, { messageId: 'a', sourceId: 's2', userId: 'u1', receivedAt: t0 + 3000 }), // other source: kept
+      { ...rawRecord(input, { messageId: 'x', sourceId: 's1', userId: 'u3', receivedAt: t0 }), value: Buffer.from('not json') },
+    ];
+    await produceRaw(brokers, records);
+    const processor = await run({ groupId, inputTopic: input, outputTopic: output, instanceId: uniqueName('i') });
+    await waitFor('all consumed', () => processor.snapshot().consumed === records.length, 30_000);
+    const out = await readCommitted(brokers, output);
+    assert.equal(out.length, 4);
+    const snapshot = processor.snapshot();
+    assert.equal(snapshot.duplicatesDropped, 1);
+    assert.equal(snapshot.invalidPassedThrough, 1);
+    const first = out.find((r) => r.key?.toString() === 'u2')!;
+    assert.equal(first.value!.toString(), records[1].value.toString());
+    const headers = Object.fromEntries(first.headers.map(([k, v]) => [k!.toString(), v!.toString()]));
+    assert.deepEqual(headers, { 'source-id': 's1', 'event-type': 'track', 'message-id': 'b' });
+    assert.ok(out.some((r) => r.value!.toString() === 'not json'));
+    const sources = out.filter((r) => r.value!.toString() !== 'not json').map((r) => `${JSON.parse(r.value!.toString()).sourceId}/${messageIdOf(r)}`).sort();
+    assert.deepEqual(sources, ['s1/a', 's1/b', 's2/a']);
+  });
+
+  test('a repeat after the window has passed is kept', async () => {
+    const { input, output, groupId } = await topics(1);
+    const t0 = Date.parse('2026-03-01T10:00:00.000Z');
+    const spec = (messageId: string, dt: number) => rawRecord(input, { messageId, sourceId: 's', userId: 'u', receivedAt: t0 + dt });
+    await produceRaw(brokers, [
+      spec('m1', 0),
+      spec('m1', 1500), // within 2 s: dropped
+      spec('m2', 100),
+      spec('m1', 2001), // 2001 ms after the kept one: kept
+      spec('m1', 3000), // within 2 s of the second kept one: dropped
+      spec('m2', 9000), // long after: kept
+    ]);
+    const processor = await run({ groupId, inputTopic: input, outputTopic: output, windowMs: 2000, instanceId: uniqueName('i') });
+    await waitFor('all consumed', () => processor.snapshot().consumed === 6, 30_000);
+    const out = await readCommitted(brokers, output);
+    assert.deepEqual(out.map((r) => [messageIdOf(r), Date.parse(JSON.parse(r.value!.toString()).receivedAt) - t0]), [['m1', 0], ['m2', 100], ['m1', 2001], ['m2', 9000]]);
+  });
+
+  test('the dedup state survives a restart, and /metrics reports the counts', async () => {
+    const { input, output, groupId } = await topics();
+    const t0 = Date.parse('2026-03-01T10:00:00.000Z');
+    const first = Array.from({ length: 300 }, (_, i) => rawRecord(input, { messageId: `m${i}`, sourceId: 's', userId: `u${i % 17}`, receivedAt: t0 + i }));
+    await produceRaw(brokers, first);
+    const one = await run({ groupId, inputTopic: input, outputTopic: output, instanceId: uniqueName('i') });
+    await waitFor('first batch consumed', () => one.snapshot().consumed === 300, 30_000);
+    await one.stop();
+
+    // Repeats of everything from before the restart, minutes later, plus 100 new events.
+    const second = [
+      ...Array.from({ length: 300 }, (_, i) => rawRecord(input, { messageId: `m${i}`, sourceId: 's', userId: `u${i % 17}`, receivedAt: t0 + 20 * 60_000 + i })),
+      ...Array.from({ length: 100 }, (_, i) => rawRecord(input, { messageId: `n${i}`, sourceId: 's', userId: `u${i % 17}`, receivedAt: t0 + 20 * 60_000 + i })),
+    ];
+    await produceRaw(brokers, second);
+    const two = await run({ groupId, inputTopic: input, outputTopic: output, instanceId: uniqueName('i'), metricsPort: 0, metricsHost: '127.0.0.1' });
+    await waitFor('second batch consumed', () => two.snapshot().consumed === 400, 30_000);
+    const snapshot = two.snapshot();
+    assert.equal(snapshot.duplicatesDropped, 300);
+    assert.equal(snapshot.produced, 100);
+    assert.ok(snapshot.changelogRecordsRestored >= 300, `restored ${snapshot.changelogRecordsRestored} changelog records`);
+    assert.equal(snapshot.dedupKeys, 400);
+    assert.ok(snapshot.bytesPerKey > 0);
+
+    const metrics = await (await fetch(`http://127.0.0.1:${two.metricsPort}/metrics`)).text();
+    assert.match(metrics, /^inlet_processor_consumed_total 400$/m);
+    assert.match(metrics, /^inlet_processor_duplicates_dropped_total 300$/m);
+    assert.match(metrics, /^inlet_processor_lag 0$/m);
+
+    const out = await readCommitted(brokers, output);
+    const ids = out.map(messageIdOf);
+    assert.equal(ids.length, 400);
+    assert.equal(new Set(ids).size, 400);
+  });
+});
