@@ -34,7 +34,12 @@ export interface HttpSuiteOptions {
 }
 
 export interface HalfRateResult {
+  /** the paced rate asked for */
+  targetRate: number;
   requestsPerSecond: number;
+  /** requests due but still without a connection at the end (the server fell behind) */
+  backlog: number;
+  generatorCpu: number;
   latency: LoadResult['latency'];
   non2xx: number;
   errors: number;
@@ -151,16 +156,19 @@ async function runCell(o: HttpSuiteOptions, def: ServerDefinition, workload: Wor
     const wantsHalf = o.halfRate === 'all' || (o.halfRate === 'inlet' && def.isInlet);
     if (wantsHalf && cell.requestsPerSecond >= 2) {
       const rate = Math.max(1, Math.round(cell.requestsPerSecond / 2));
-      const half = await runLoad({ ...job, runId: `${job.runId}-half`, overallRate: rate, warmupSeconds: Math.min(1, o.warmupSeconds), durationSeconds: o.durationSeconds }, server.pid);
+      const half = await runLoad({ ...job, runId: `${job.runId}-half`, pacedRate: rate, warmupSeconds: Math.min(1, o.warmupSeconds), durationSeconds: o.durationSeconds }, server.pid);
       halfOk = half.load.ok + half.load.warmupOk;
       cell.halfRate = {
+        targetRate: rate,
+        backlog: half.load.timeouts,
+        generatorCpu: half.load.generatorCpu,
         requestsPerSecond: half.load.ok / (half.load.durationSeconds || o.durationSeconds),
         latency: half.load.latency,
         non2xx: half.load.non2xx,
         errors: half.load.errors,
         serverCpu: half.server.cpu,
       };
-      o.log(`  ${label} at ${rate} req/s (half of peak): p50 ${half.load.latency.p50.toFixed(2)} ms, p99 ${half.load.latency.p99.toFixed(2)} ms`);
+      o.log(`  ${label} paced at ${rate} req/s (half of peak): p50 ${half.load.latency.p50.toFixed(2)} ms, p99 ${half.load.latency.p99.toFixed(2)} ms`);
     }
     await server.stop();
     if (kafka) {

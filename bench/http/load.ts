@@ -2,6 +2,7 @@
 // loop with the server under test. It receives one LoadJob over IPC, runs autocannon for the
 // warm-up and then for the measured window, and sends back a LoadResult.
 import autocannon from 'autocannon';
+import { runPaced } from './paced-load.ts';
 import { bodyTemplate, WORKLOADS, type WorkloadName } from './workloads.ts';
 
 export interface LoadJob {
@@ -11,8 +12,11 @@ export interface LoadJob {
   connections: number;
   warmupSeconds: number;
   durationSeconds: number;
-  /** requests per second over all connections; unset = as fast as the server answers */
-  overallRate?: number;
+  /**
+   * unset: closed loop, as fast as the server answers (autocannon); set: open loop at this many
+   * evenly spaced requests per second (paced-load.ts), latency counted from when each was due
+   */
+  pacedRate?: number;
   runId: string;
 }
 
@@ -63,7 +67,6 @@ function cannon(job: LoadJob, seconds: number, requestBase: number, latencies?: 
     connections: job.connections,
     duration: seconds,
     timeout: 10,
-    ...(job.overallRate ? { overallRate: job.overallRate } : {}),
     method: 'POST',
     headers: {
       'content-type': 'application/json',
@@ -79,7 +82,56 @@ function cannon(job: LoadJob, seconds: number, requestBase: number, latencies?: 
   return instance;
 }
 
+function rawRequest(job: LoadJob): (i: number) => Buffer {
+  const url = new URL(job.url);
+  const template = bodyTemplate(WORKLOADS[job.workload], job.runId);
+  const auth = Buffer.from(`${job.writeKey}:`).toString('base64');
+  return (i) => {
+    const body = Buffer.from(template.render(i));
+    const head = `POST ${WORKLOADS[job.workload].path} HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: application/json\r\nAuthorization: Basic ${auth}\r\nContent-Length: ${body.length}\r\n\r\n`;
+    return Buffer.concat([Buffer.from(head, 'latin1'), body]);
+  };
+}
+
+async function runPacedJob(job: LoadJob, rate: number): Promise<LoadResult> {
+  const url = new URL(job.url);
+  const request = rawRequest(job);
+  const common = { host: url.hostname, port: Number(url.port), rate, connections: job.connections, request };
+  let warmupOk = 0;
+  if (job.warmupSeconds > 0) {
+    await runPaced({ ...common, request: (i) => request(1_000_000_000 + i), seconds: job.warmupSeconds, onResponse: (_ms, status) => { if (status < 300) warmupOk++; } });
+  }
+  process.send!({ type: 'measuring' } satisfies LoadMessage);
+  const latencies = new Latencies();
+  const statusCodes: Record<string, number> = {};
+  let ok = 0;
+  const cpuBefore = process.cpuUsage();
+  const result = await runPaced({
+    ...common,
+    seconds: job.durationSeconds,
+    onResponse: (ms, status) => {
+      statusCodes[status] = (statusCodes[status] ?? 0) + 1;
+      if (status >= 200 && status < 300) { ok++; latencies.add(ms); }
+    },
+  });
+  const cpu = process.cpuUsage(cpuBefore);
+  return {
+    durationSeconds: result.seconds,
+    requests: result.completed,
+    ok,
+    non2xx: result.completed - ok,
+    errors: result.errors,
+    // requests that were due but never got a connection: the server fell behind the rate
+    timeouts: result.backlog,
+    statusCodes,
+    latency: latencies.summary(),
+    warmupOk,
+    generatorCpu: (cpu.user + cpu.system) / 1e6 / result.seconds,
+  };
+}
+
 async function runJob(job: LoadJob): Promise<LoadResult> {
+  if (job.pacedRate) return runPacedJob(job, job.pacedRate);
   const warmup = job.warmupSeconds > 0 ? await cannon(job, job.warmupSeconds, 1_000_000_000) : undefined;
   process.send!({ type: 'measuring' } satisfies LoadMessage);
   const latencies = new Latencies();

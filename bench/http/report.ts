@@ -59,8 +59,11 @@ export function formatProblems(cells: Cell[]): string {
     if (c.failure) lines.push(`- ${label}: ${c.failure.split('\n').slice(0, 12).join('\n  ')}`);
     const odd = Object.entries(c.statusCodes).filter(([code]) => !code.startsWith('2'));
     if (odd.length || c.errors || c.timeouts) lines.push(`- ${label}: status ${odd.map(([code, n]) => `${code}×${n}`).join(', ') || 'none non-2xx'}, ${c.errors} errors, ${c.timeouts} timeouts`);
-    if (c.halfRate && (c.halfRate.non2xx || c.halfRate.errors)) lines.push(`- ${label} at half rate: ${c.halfRate.non2xx} non-2xx, ${c.halfRate.errors} errors`);
+    const h = c.halfRate;
+    if (h && (h.non2xx || h.errors)) lines.push(`- ${label} at half rate: ${h.non2xx} non-2xx, ${h.errors} errors`);
+    if (h && (h.backlog > 0 || h.requestsPerSecond < 0.95 * h.targetRate)) lines.push(`- ${label} at half rate: ${num(h.requestsPerSecond)} of ${num(h.targetRate)} req/s answered, ${h.backlog} requests never sent (server or generator fell behind; generator CPU ${num(h.generatorCpu, 2)})`);
     if (c.delivery && c.delivery.inTopic < c.delivery.acknowledged) lines.push(`- ${label}: ${c.delivery.acknowledged} events acknowledged but only ${c.delivery.inTopic} records in the topic`);
+    if (h && h.generatorCpu > 0.8) lines.push(`- ${label} at half rate: the paced generator used ${h.generatorCpu.toFixed(2)} cores; its own delays may be in the latency`);
     if (c.generatorCpu > 0.9) lines.push(`- ${label}: the load generator used ${c.generatorCpu.toFixed(2)} cores; it may be what limits this cell`);
   }
   return lines.join('\n');

@@ -1,0 +1,124 @@
+// Open-loop load at a fixed rate, evenly spaced: request i is due at start + i / rate, whatever
+// the server is doing. Latency counts from when a request was due (so time spent waiting for a
+// free connection counts too, no coordinated omission).
+//
+// autocannon's overallRate is not used for this: each of its connections sends its per-second
+// quota back to back and then waits for the next one-second tick, so the whole rate arrives as
+// one burst per second, and the "latency at half of peak" would measure how fast a burst drains.
+import net from 'node:net';
+
+export interface PacedOptions {
+  host: string;
+  port: number;
+  /** the full request for sequence number i (request line, headers, body) */
+  request(i: number): Buffer;
+  rate: number;
+  connections: number;
+  seconds: number;
+  /** called with (latency ms, status) for every response */
+  onResponse(latencyMs: number, status: number): void;
+}
+
+export interface PacedResult {
+  sent: number;
+  completed: number;
+  errors: number;
+  /** requests still waiting for a free connection when the time was up */
+  backlog: number;
+  seconds: number;
+}
+
+const HEADER_END = Buffer.from('\r\n\r\n');
+
+/** One keep-alive connection with at most one request in flight. */
+class Connection {
+  private readonly socket: net.Socket;
+  private pending: Buffer = Buffer.alloc(0);
+  private dueAt = 0;
+  busy = false;
+  failed = false;
+
+  constructor(host: string, port: number, private readonly done: (conn: Connection, dueAt: number, status: number) => void, private readonly broken: () => void) {
+    this.socket = net.connect({ host, port, noDelay: true });
+    this.socket.on('data', (chunk) => this.onData(chunk));
+    this.socket.on('error', () => this.fail());
+    this.socket.on('close', () => this.fail());
+  }
+
+  send(request: Buffer, dueAt: number): void {
+    this.busy = true;
+    this.dueAt = dueAt;
+    this.socket.write(request);
+  }
+
+  close(): void {
+    this.failed = true;
+    this.socket.destroy();
+  }
+
+  private fail(): void {
+    if (this.failed) return;
+    this.failed = true;
+    if (this.busy) this.broken();
+  }
+
+  private onData(chunk: Buffer): void {
+    this.pending = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+    const headerEnd = this.pending.indexOf(HEADER_END);
+    if (headerEnd < 0) return;
+    const head = this.pending.toString('latin1', 0, headerEnd);
+    const length = /\r\ncontent-length:\s*(\d+)/i.exec(head);
+    if (!length) { this.socket.destroy(new Error('response without content-length')); return; }
+    const total = headerEnd + 4 + Number(length[1]);
+    if (this.pending.length < total) return;
+    this.pending = this.pending.subarray(total);
+    this.busy = false;
+    this.done(this, this.dueAt, Number(head.slice(9, 12)));
+  }
+}
+
+export function runPaced(o: PacedOptions): Promise<PacedResult> {
+  return new Promise((resolve) => {
+    const start = performance.now();
+    const end = start + o.seconds * 1000;
+    const intervalMs = 1000 / o.rate;
+    let sent = 0;
+    let completed = 0;
+    let errors = 0;
+    const waiting: number[] = []; // due times of requests with no free connection yet
+    const idle: Connection[] = [];
+    let finished = false;
+
+    const dispatch = () => {
+      while (waiting.length > 0 && idle.length > 0) {
+        const conn = idle.pop()!;
+        if (conn.failed) continue;
+        conn.send(o.request(sent++), waiting.shift()!);
+      }
+    };
+    const onDone = (conn: Connection, dueAt: number, status: number) => {
+      completed++;
+      o.onResponse(performance.now() - dueAt, status);
+      idle.push(conn);
+      dispatch();
+    };
+    const connections = Array.from({ length: o.connections }, () => new Connection(o.host, o.port, onDone, () => { errors++; }));
+    idle.push(...connections);
+
+    let scheduled = 0;
+    const tick = () => {
+      const now = performance.now();
+      if (now >= end) {
+        finished = true;
+        for (const c of connections) c.close();
+        resolve({ sent, completed, errors, backlog: waiting.length, seconds: (now - start) / 1000 });
+        return;
+      }
+      const due = Math.floor((now - start) / intervalMs);
+      for (; scheduled < due; scheduled++) waiting.push(start + scheduled * intervalMs);
+      dispatch();
+      if (!finished) setTimeout(tick, 1);
+    };
+    tick();
+  });
+}
