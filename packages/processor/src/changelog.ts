@@ -1,18 +1,18 @@
 // The dedup state's durable form: a compacted topic, partition p holding input partition p's state.
-// An entry is key = dedup key, value = receivedAt in ms (decimal text). Each transaction also writes
+// An entry is key = dedup key (16-byte digest), value = receivedAt in ms (decimal text). Each transaction also writes
 // the partition's watermark under a reserved key; that record doubles as the marker that every
 // transaction committing offsets for p has written to changelog p first (see README, "Restoring").
 import type { Admin, MessageToProduce } from '@platformatic/kafka';
 import type { DedupStore } from './dedup-store.ts';
 
-/** Dedup keys start with 'm' or 'f'; this one cannot collide with them. */
+/** Dedup keys are 16-character digests; this one cannot collide with them. */
 export const WATERMARK_KEY = '\u0000watermark';
-const WATERMARK_KEY_BUFFER = Buffer.from(WATERMARK_KEY);
+const WATERMARK_KEY_BUFFER = Buffer.from(WATERMARK_KEY, 'latin1');
 
 export type ChangelogMessage = MessageToProduce<Buffer, Buffer, Buffer, Buffer>;
 
 export function entryMessage(topic: string, partition: number, key: string, receivedAt: number): ChangelogMessage {
-  return { topic, partition, key: Buffer.from(key), value: Buffer.from(String(receivedAt)) };
+  return { topic, partition, key: Buffer.from(key, 'latin1'), value: Buffer.from(String(receivedAt)) };
 }
 
 export function watermarkMessage(topic: string, partition: number, watermark: number): ChangelogMessage {
@@ -24,7 +24,7 @@ export function applyChangelogRecord(store: DedupStore, key: Buffer | null, valu
   if (!key || !value) return false;
   const receivedAt = Number(value.toString('latin1'));
   if (Number.isNaN(receivedAt)) return false;
-  const text = key.toString('utf8');
+  const text = key.toString('latin1');
   if (text === WATERMARK_KEY) store.restoreWatermark(receivedAt);
   else store.restoreEntry(text, receivedAt);
   return true;

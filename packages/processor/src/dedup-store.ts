@@ -9,8 +9,8 @@
 // each decision independent of when eviction ran, which is what lets a copy restored from the
 // changelog (entries + the last watermark) decide exactly like the copy that crashed.
 
-/** Rough V8 cost of one Map entry besides the key's characters (measured by bench/processor.ts). */
-export const ENTRY_OVERHEAD_BYTES = 70;
+/** V8 heap per entry besides the key's characters: Map slots, key string header, boxed number (bench/processor.ts). */
+export const ENTRY_OVERHEAD_BYTES = 60;
 
 /** Live entries eviction may step over looking for expired ones that arrived out of order. */
 const EVICTION_LOOKAHEAD = 1000;

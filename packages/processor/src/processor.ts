@@ -1,6 +1,6 @@
 // The processor: consume raw-events → decide → produce events, one Kafka transaction per batch
 // that also carries the dedup state (changelog) and the input offsets. See README for the argument.
-import { Admin, Consumer, Producer, type MessageToProduce } from '@platformatic/kafka';
+import { Admin, Consumer, murmur2, Producer, type MessageToProduce } from '@platformatic/kafka';
 import type { Server } from 'node:http';
 import { createChangelogTopic, entryMessage, watermarkMessage, type ChangelogMessage } from './changelog.ts';
 import { fetchCommitted, hasProtocolError, OffsetOutOfRangeError, type FetchedRecord, type PartitionFetch } from './committed-fetch.ts';
@@ -30,8 +30,24 @@ interface Advance {
   next: bigint;
 }
 
-/** A produce request stays well under the broker's default 1 MB message.max.bytes per partition. */
-const MAX_SEND_BYTES = 768 * 1024;
+/** One transaction's worth: what to write, where each partition's position moves, the counts. */
+interface Batch {
+  changelog: ChangelogMessage[];
+  outputs: OutputMessage[];
+  advances: Advance[];
+  consumed: number;
+  duplicates: number;
+  invalid: number;
+}
+
+interface Prefetch {
+  assignment: Assignment | undefined;
+  positions: Map<number, bigint>;
+  result: Promise<PartitionFetch[] | Error>;
+}
+
+/** Each partition's batch in one produce request stays under the default 1 MB max.message.bytes. */
+const MAX_PARTITION_BATCH_BYTES = 900 * 1024;
 const READ_COMMITTED = 1;
 const EARLIEST = -2n;
 
@@ -39,6 +55,12 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function sameAssignment(a: Assignment | undefined, b: Assignment | undefined): boolean {
   return a !== undefined && b !== undefined && a.generationId === b.generationId && a.memberId === b.memberId;
+}
+
+function samePositions(a: Map<number, bigint>, b: Map<number, bigint>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [partition, offset] of a) if (b.get(partition) !== offset) return false;
+  return true;
 }
 
 function headerLookup(headers: [Buffer | null, Buffer | null][]): (name: string) => string | undefined {
@@ -76,6 +98,7 @@ export class Processor {
   #server: Server | undefined;
   #logTimer: NodeJS.Timeout | undefined;
   #metricsPort: number | undefined;
+  #roundRobin = 0;
 
   constructor(options: ProcessorOptions) {
     this.options = resolveOptions(options);
@@ -218,25 +241,38 @@ export class Processor {
 
   async #run(): Promise<void> {
     let failures = 0;
+    // The next batch is fetched while the current transaction commits. It is only used when that
+    // commit succeeded and the assignment did not move; otherwise it is dropped.
+    let prefetch: Prefetch | undefined;
     while (!this.#stopping) {
       try {
         if (this.#groupFailed) {
           this.#groupFailed = false;
           await this.#consumer!.joinGroup(this.#groupOptions());
         }
-        if (!sameAssignment(this.#applied, this.#latest)) await this.#applyAssignment();
+        if (!sameAssignment(this.#applied, this.#latest)) {
+          prefetch = undefined;
+          await this.#applyAssignment();
+        }
         if (this.#partitions.size === 0) {
           await sleep(100);
           continue;
         }
-        const positions = new Map<number, bigint>();
-        for (const [partition, state] of this.#partitions) positions.set(partition, state.position);
-        const o = this.options;
-        const fetched = await fetchCommitted(this.#consumer!, o.inputTopic, positions, { maxWaitTime: o.fetchMaxWaitMs, maxBytes: o.fetchMaxBytes, partitionMaxBytes: o.partitionMaxBytes });
+        const assignment = this.#applied;
+        const fetched = prefetch && prefetch.assignment === assignment && samePositions(prefetch.positions, this.#positions()) ? await prefetch.result : await this.#fetch(this.#positions());
+        prefetch = undefined;
+        if (fetched instanceof Error) throw fetched;
         if (!sameAssignment(this.#applied, this.#latest)) continue;
-        await this.#process(fetched);
+        const batch = this.#decide(fetched);
+        if (!batch) continue;
+        const next = this.#positions();
+        for (const { partition, next: offset } of batch.advances) next.set(partition, offset);
+        prefetch = { assignment, positions: next, result: this.#fetch(next).catch((error: Error) => error) };
+        await this.#commit(batch);
+        this.#applyBatch(batch);
         failures = 0;
       } catch (error) {
+        prefetch = undefined;
         if (this.#stopping) break;
         if (error instanceof OffsetOutOfRangeError) {
           await this.#skipToLogStart(error.partitions).catch(() => undefined);
@@ -250,6 +286,17 @@ export class Processor {
         await sleep(Math.min(100 * 2 ** Math.min(failures, 6), 5000));
       }
     }
+  }
+
+  #positions(): Map<number, bigint> {
+    const positions = new Map<number, bigint>();
+    for (const [partition, state] of this.#partitions) positions.set(partition, state.position);
+    return positions;
+  }
+
+  #fetch(positions: Map<number, bigint>): Promise<PartitionFetch[]> {
+    const o = this.options;
+    return fetchCommitted(this.#consumer!, o.inputTopic, positions, { maxWaitTime: o.fetchMaxWaitMs, maxBytes: o.fetchMaxBytes, partitionMaxBytes: o.partitionMaxBytes });
   }
 
   async #applyAssignment(): Promise<void> {
@@ -272,7 +319,8 @@ export class Processor {
     this.#applied = next;
   }
 
-  async #process(fetched: PartitionFetch[]): Promise<void> {
+  /** Decides a fetched batch against the dedup state; undefined when no position moves. */
+  #decide(fetched: PartitionFetch[]): Batch | undefined {
     const o = this.options;
     const changelog: ChangelogMessage[] = [];
     const outputs: OutputMessage[] = [];
@@ -313,36 +361,46 @@ export class Processor {
         advances.push({ partition: f.partition, next });
       }
     }
-    if (advances.length === 0) return;
-    await this.#commit(changelog, outputs, advances);
-    for (const { partition, next } of advances) {
+    if (advances.length === 0) return undefined;
+    return { changelog, outputs, advances, consumed, duplicates, invalid };
+  }
+
+  /** After the commit: positions move, old entries go, counters count. */
+  #applyBatch(batch: Batch): void {
+    for (const { partition, next } of batch.advances) {
       const state = this.#partitions.get(partition)!;
       state.position = next;
       state.store.evict();
     }
-    this.metrics.consumed += consumed;
-    this.metrics.produced += outputs.length;
-    this.metrics.duplicatesDropped += duplicates;
-    this.metrics.invalidPassedThrough += invalid;
+    this.metrics.consumed += batch.consumed;
+    this.metrics.produced += batch.outputs.length;
+    this.metrics.duplicatesDropped += batch.duplicates;
+    this.metrics.invalidPassedThrough += batch.invalid;
     this.metrics.transactions++;
   }
 
-  async #commit(changelog: ChangelogMessage[], outputs: OutputMessage[], advances: Advance[]): Promise<void> {
+  async #commit({ changelog, outputs, advances }: Batch): Promise<void> {
     const consumer = this.#consumer!;
     const assignment = this.#applied!;
     const transaction = await this.#producer!.beginTransaction();
     // The changelog goes first: it must be on the broker before the offsets are added (restore.ts).
+    // Partitions are chosen here (the client's default murmur2 partitioner, so keys land where they
+    // would anyway) to cut the writes into requests of up to ~900 KB per partition.
+    const outputPartitions = (await consumer.metadata({ topics: [this.options.outputTopic] })).topics.get(this.options.outputTopic)!.partitionsCount;
     let chunk: OutputMessage[] = [];
-    let chunkBytes = 0;
+    let partitionBytes = new Map<string, number>();
     for (const message of [...changelog, ...outputs]) {
+      if (message.partition === undefined) message.partition = message.key ? (murmur2(message.key) >>> 0) % outputPartitions : this.#roundRobin++ % outputPartitions;
+      const target = `${message.topic}:${message.partition}`;
       const bytes = messageBytes(message);
-      if (chunk.length > 0 && chunkBytes + bytes > MAX_SEND_BYTES) {
+      const before = partitionBytes.get(target) ?? 0;
+      if (before > 0 && before + bytes > MAX_PARTITION_BATCH_BYTES) {
         await transaction.send({ messages: chunk });
         chunk = [];
-        chunkBytes = 0;
+        partitionBytes = new Map();
       }
       chunk.push(message);
-      chunkBytes += bytes;
+      partitionBytes.set(target, (partitionBytes.get(target) ?? 0) + bytes);
     }
     if (chunk.length > 0) await transaction.send({ messages: chunk });
     await transaction.addConsumer(consumer);
