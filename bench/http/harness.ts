@@ -99,7 +99,7 @@ export function summarizeProfiles(dir: string, label: string): string[] {
             : `thread ${thread}`;
       const busyMs = summary.totalMs - summary.idleMs;
       // Threads that barely ran (the loader's hook threads after start-up) get one line, not tables.
-      if (thread !== '0' && busyMs < 250) return `- ${label} — ${name}: ${busyMs.toFixed(0)} ms busy of ${(summary.totalMs / 1000).toFixed(1)} s\n`;
+      if (thread !== '0' && (busyMs < 250 || name.includes('module loader'))) return `- ${label} — ${name}: ${busyMs.toFixed(0)} ms busy of ${(summary.totalMs / 1000).toFixed(1)} s\n`;
       return formatSummary(`${label} — ${name} (${join(dir, file)})`, summary, thread === '0' ? 20 : 10);
     } catch (error) {
       return `#### ${label} — ${file}\n\ncould not read the profile: ${(error as Error).message}\n`;

@@ -58,7 +58,8 @@ export function summarize(profile: CpuProfile): ProfileSummary {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-  const keyOf = (n: ProfileNode) => `${n.callFrame.functionName || '(anonymous)'}\u0000${n.callFrame.url}:${n.callFrame.lineNumber + 1}`;
+  // Line numbers only where they say something: tsx-compiled modules report 0 for every function.
+  const keyOf = (n: ProfileNode) => `${n.callFrame.functionName || '(anonymous)'}\u0000${n.callFrame.url}${n.callFrame.lineNumber > 0 ? `:${n.callFrame.lineNumber + 1}` : ''}`;
 
   const self = new Map<string, number>();
   const total = new Map<string, number>();
@@ -120,7 +121,7 @@ export function formatSummary(title: string, s: ProfileSummary, top = 20): strin
     '',
     '| total ms | % | function | where |',
     '|---:|---:|---|---|',
-    ...[...s.functions].filter((f) => !f.name.startsWith('(') && f.where !== ':0').sort((a, b) => b.totalMs - a.totalMs).slice(0, Math.min(top, 15)).map((f) => fn(f, f.totalMs)),
+    ...[...s.functions].filter((f) => !f.name.startsWith('(') && f.where !== '').sort((a, b) => b.totalMs - a.totalMs).slice(0, Math.min(top, 15)).map((f) => fn(f, f.totalMs)),
     '',
     'Self time by module:',
     '',
