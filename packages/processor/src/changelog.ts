@@ -1,33 +1,64 @@
-// The dedup state's durable form: a compacted topic, partition p holding input partition p's state.
-// An entry is key = dedup key (16-byte digest), value = receivedAt in ms (decimal text). Each transaction also writes
-// the partition's watermark under a reserved key; that record doubles as the marker that every
-// transaction committing offsets for p has written to changelog p first (see README, "Restoring").
+// The dedup state's durable form: changelog partition p holds input partition p's state as one
+// record per transaction — the identities that transaction kept, with their receivedAt, and the
+// partition's watermark after it. Replaying the records in order rebuilds the state.
+//
+// Why batches and time retention rather than one compacted record per identity: an identity is
+// written once per window (repeats are dropped, not written), so compaction would remove almost
+// nothing, while a record per identity doubles the records every transaction writes and every
+// restore reads. Retention (window + 24 h by default) drops what can no longer match.
+//
+// Every transaction writes this record for each partition whose offset it commits, even with no
+// entries: restore.ts relies on it (a pending offset commit for p implies an open transaction on
+// changelog p).
 import type { Admin, MessageToProduce } from '@platformatic/kafka';
 import type { DedupStore } from './dedup-store.ts';
 
-/** Dedup keys are 16-character digests; this one cannot collide with them. */
-export const WATERMARK_KEY = '\u0000watermark';
-const WATERMARK_KEY_BUFFER = Buffer.from(WATERMARK_KEY, 'latin1');
+const FORMAT = 1;
+const HEADER_BYTES = 1 + 8 + 4;
+/** digest (16 bytes) + receivedAt (float64) */
+const ENTRY_BYTES = 16 + 8;
+/** Entries per record, keeping each record (and the partition's batch) under ~1 MB. */
+export const MAX_ENTRIES_PER_RECORD = 30_000;
 
 export type ChangelogMessage = MessageToProduce<Buffer, Buffer, Buffer, Buffer>;
 
-export function entryMessage(topic: string, partition: number, key: string, receivedAt: number): ChangelogMessage {
-  return { topic, partition, key: Buffer.from(key, 'latin1'), value: Buffer.from(String(receivedAt)) };
+/** One transaction's entries for one partition; keys are 16-character latin1 digests. */
+export function encodeEntries(keys: string[], receivedAts: number[], watermark: number): Buffer {
+  const buffer = Buffer.allocUnsafe(HEADER_BYTES + keys.length * ENTRY_BYTES);
+  buffer.writeUInt8(FORMAT, 0);
+  buffer.writeDoubleBE(watermark, 1);
+  buffer.writeUInt32BE(keys.length, 9);
+  let at = HEADER_BYTES;
+  for (let i = 0; i < keys.length; i++) {
+    if (buffer.write(keys[i], at, 16, 'latin1') !== 16 || keys[i].length !== 16) throw new Error('changelog keys must be 16-character digests');
+    buffer.writeDoubleBE(receivedAts[i], at + 16);
+    at += ENTRY_BYTES;
+  }
+  return buffer;
 }
 
-export function watermarkMessage(topic: string, partition: number, watermark: number): ChangelogMessage {
-  return { topic, partition, key: WATERMARK_KEY_BUFFER, value: Buffer.from(String(watermark)) };
+/** The records one transaction writes for one partition (several when it kept very many). */
+export function changelogMessages(topic: string, partition: number, keys: string[], receivedAts: number[], watermark: number): ChangelogMessage[] {
+  const messages: ChangelogMessage[] = [];
+  for (let from = 0; from === 0 || from < keys.length; from += MAX_ENTRIES_PER_RECORD) {
+    const to = Math.min(keys.length, from + MAX_ENTRIES_PER_RECORD);
+    messages.push({ topic, partition, value: encodeEntries(keys.slice(from, to), receivedAts.slice(from, to), watermark) });
+  }
+  return messages;
 }
 
-/** Applies one changelog record to a store being restored; returns false for a record it cannot read. */
-export function applyChangelogRecord(store: DedupStore, key: Buffer | null, value: Buffer | null): boolean {
-  if (!key || !value) return false;
-  const receivedAt = Number(value.toString('latin1'));
-  if (Number.isNaN(receivedAt)) return false;
-  const text = key.toString('latin1');
-  if (text === WATERMARK_KEY) store.restoreWatermark(receivedAt);
-  else store.restoreEntry(text, receivedAt);
-  return true;
+/** Replays one changelog record into a store being restored; the entries applied, or -1 for a record it cannot read. */
+export function applyChangelogRecord(store: DedupStore, value: Buffer | null): number {
+  if (!value || value.length < HEADER_BYTES || value.readUInt8(0) !== FORMAT) return -1;
+  const count = value.readUInt32BE(9);
+  if (value.length !== HEADER_BYTES + count * ENTRY_BYTES) return -1;
+  let at = HEADER_BYTES;
+  for (let i = 0; i < count; i++) {
+    store.restoreEntry(value.toString('latin1', at, at + 16), value.readDoubleBE(at + 16));
+    at += ENTRY_BYTES;
+  }
+  store.restoreWatermark(value.readDoubleBE(1));
+  return count;
 }
 
 export interface ChangelogTopicSpec {
@@ -37,13 +68,10 @@ export interface ChangelogTopicSpec {
   windowMs: number;
 }
 
-/**
- * compact keeps the last value per key; delete drops entries older than the retention, so keys that
- * stop repeating do not pile up forever. Segments roll at most every window so old ones can go.
- */
+/** Time retention; segments roll at most every window (min 1 min, max 1 h) so old ones can go. */
 export function changelogConfigs(spec: ChangelogTopicSpec): { name: string; value: string }[] {
   return [
-    { name: 'cleanup.policy', value: 'compact,delete' },
+    { name: 'cleanup.policy', value: 'delete' },
     { name: 'retention.ms', value: String(spec.retentionMs) },
     { name: 'segment.ms', value: String(Math.max(60_000, Math.min(spec.windowMs, 3_600_000))) },
   ];

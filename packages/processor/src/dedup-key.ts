@@ -17,16 +17,36 @@ export interface DedupIdentity {
   receivedAt: number;
 }
 
-/** Looks up one header by name (called only when the value lacks the field). */
+/** Looks up one header by name. */
 export type HeaderLookup = (name: string) => string | undefined;
+
+const RECEIVED_AT = Buffer.from('"receivedAt":"');
+const OPEN_BRACE = 0x7b;
+const QUOTE = 0x22;
 
 function text(value: unknown): string | undefined {
   return typeof value === 'string' && value.length > 0 ? value : undefined;
 }
 
-/** Builds the dedup identity of one raw record, or undefined when the value is not a JSON object. */
+/**
+ * Builds the dedup identity of one raw record, or undefined when the value is not a JSON object.
+ * The ids come from the `source-id` / `message-id` headers the sink writes, else from the value.
+ */
 export function dedupIdentity(value: Buffer | null | undefined, header: HeaderLookup, recordTimestampMs: number): DedupIdentity | undefined {
   if (!value || value.length === 0) return undefined;
+  const headerSource = header('source-id');
+  const headerMessage = header('message-id');
+  // The common case needs only receivedAt from the value: when `"receivedAt":"` occurs exactly once
+  // it is the top-level field (a nested one would make two), so the value need not be parsed.
+  if (headerSource !== undefined && headerMessage && value[0] === OPEN_BRACE) {
+    const at = value.indexOf(RECEIVED_AT);
+    if (at > 0 && value.indexOf(RECEIVED_AT, at + RECEIVED_AT.length) < 0) {
+      const start = at + RECEIVED_AT.length;
+      const end = value.indexOf(QUOTE, start);
+      const receivedAt = end > start && end - start <= 40 ? Date.parse(value.toString('latin1', start, end)) : Number.NaN;
+      if (Number.isFinite(receivedAt)) return { key: digest(`m${headerSource}${SEPARATOR}${headerMessage}`), receivedAt };
+    }
+  }
   let event: Record<string, unknown>;
   try {
     const parsed: unknown = JSON.parse(value.toString('utf8'));
@@ -35,10 +55,10 @@ export function dedupIdentity(value: Buffer | null | undefined, header: HeaderLo
   } catch {
     return undefined;
   }
-  const sourceId = text(event.sourceId) ?? header('source-id') ?? '';
+  const sourceId = headerSource ?? text(event.sourceId) ?? '';
   const parsedReceivedAt = typeof event.receivedAt === 'string' ? Date.parse(event.receivedAt) : Number.NaN;
   const receivedAt = Number.isFinite(parsedReceivedAt) ? parsedReceivedAt : recordTimestampMs;
-  const messageId = text(event.messageId) ?? header('message-id');
+  const messageId = headerMessage || text(event.messageId);
   const identity = messageId ? `m${sourceId}${SEPARATOR}${messageId}` : fallbackIdentity(sourceId, event);
   return { key: digest(identity), receivedAt };
 }

@@ -10,7 +10,7 @@
 // changelog (entries + the last watermark) decide exactly like the copy that crashed.
 
 /** V8 heap per entry besides the key's characters: Map slots, key string header, boxed number (bench/processor.ts). */
-export const ENTRY_OVERHEAD_BYTES = 60;
+export const ENTRY_OVERHEAD_BYTES = 70;
 
 /** Live entries eviction may step over looking for expired ones that arrived out of order. */
 const EVICTION_LOOKAHEAD = 1000;

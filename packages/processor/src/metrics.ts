@@ -10,7 +10,7 @@ export interface MetricsSnapshot {
   transactions: number;
   transactionFailures: number;
   restores: number;
-  changelogRecordsRestored: number;
+  changelogEntriesRestored: number;
   lag: number;
   assignedPartitions: number;
   dedupKeys: number;
@@ -26,7 +26,7 @@ export class ProcessorMetrics {
   transactions = 0;
   transactionFailures = 0;
   restores = 0;
-  changelogRecordsRestored = 0;
+  changelogEntriesRestored = 0;
   /** filled in by the processor when a snapshot is taken */
   gauges: () => Pick<MetricsSnapshot, 'lag' | 'assignedPartitions' | 'dedupKeys' | 'dedupBytes'> = () => ({ lag: 0, assignedPartitions: 0, dedupKeys: 0, dedupBytes: 0 });
 
@@ -40,7 +40,7 @@ export class ProcessorMetrics {
       transactions: this.transactions,
       transactionFailures: this.transactionFailures,
       restores: this.restores,
-      changelogRecordsRestored: this.changelogRecordsRestored,
+      changelogEntriesRestored: this.changelogEntriesRestored,
       ...gauges,
       bytesPerKey: gauges.dedupKeys > 0 ? Math.round(gauges.dedupBytes / gauges.dedupKeys) : 0,
     };
@@ -55,7 +55,7 @@ const DESCRIPTIONS: [keyof MetricsSnapshot, string, 'counter' | 'gauge', string]
   ['transactions', 'inlet_processor_transactions_total', 'counter', 'Committed transactions'],
   ['transactionFailures', 'inlet_processor_transaction_failures_total', 'counter', 'Failed or aborted transactions (each followed by a state restore)'],
   ['restores', 'inlet_processor_restores_total', 'counter', 'Partition state restores from the changelog'],
-  ['changelogRecordsRestored', 'inlet_processor_changelog_records_restored_total', 'counter', 'Changelog records read while restoring'],
+  ['changelogEntriesRestored', 'inlet_processor_changelog_entries_restored_total', 'counter', 'Dedup entries read from the changelog while restoring'],
   ['lag', 'inlet_processor_lag', 'gauge', 'Records behind the high watermark, summed over assigned partitions'],
   ['assignedPartitions', 'inlet_processor_assigned_partitions', 'gauge', 'Input partitions this instance owns'],
   ['dedupKeys', 'inlet_processor_dedup_keys', 'gauge', 'Keys held in the dedup window'],

@@ -2,7 +2,7 @@
 // that also carries the dedup state (changelog) and the input offsets. See README for the argument.
 import { Admin, Consumer, murmur2, Producer, type MessageToProduce } from '@platformatic/kafka';
 import type { Server } from 'node:http';
-import { createChangelogTopic, entryMessage, watermarkMessage, type ChangelogMessage } from './changelog.ts';
+import { changelogMessages, createChangelogTopic, type ChangelogMessage } from './changelog.ts';
 import { fetchCommitted, hasProtocolError, OffsetOutOfRangeError, type FetchedRecord, type PartitionFetch } from './committed-fetch.ts';
 import { dedupIdentity } from './dedup-key.ts';
 import type { DedupStore } from './dedup-store.ts';
@@ -63,9 +63,13 @@ function samePositions(a: Map<number, bigint>, b: Map<number, bigint>): boolean 
   return true;
 }
 
+const headerNames = new Map<string, Buffer>();
+
 function headerLookup(headers: [Buffer | null, Buffer | null][]): (name: string) => string | undefined {
   return (name) => {
-    for (const [key, value] of headers) if (key && value && key.toString('latin1') === name) return value.toString('utf8');
+    let wanted = headerNames.get(name);
+    if (!wanted) headerNames.set(name, (wanted = Buffer.from(name, 'latin1')));
+    for (const [key, value] of headers) if (key && value && key.equals(wanted)) return value.toString('utf8');
     return undefined;
   };
 }
@@ -314,7 +318,7 @@ export class Processor {
     for (const r of restored) {
       this.#partitions.set(r.partition, { store: r.store, position: r.position, highWatermark: r.position });
       this.metrics.restores++;
-      this.metrics.changelogRecordsRestored += r.changelogRecords;
+      this.metrics.changelogEntriesRestored += r.changelogEntries;
     }
     this.#applied = next;
   }
@@ -341,6 +345,8 @@ export class Processor {
         next = budget > 0 ? records[budget - 1].offset + 1n : state.position;
       }
       budget -= records.length;
+      const keys: string[] = [];
+      const receivedAts: number[] = [];
       for (const record of records) {
         consumed++;
         const identity = dedupIdentity(record.value, headerLookup(record.headers), Number(record.timestamp));
@@ -354,10 +360,11 @@ export class Processor {
           continue;
         }
         outputs.push(passThrough(o.outputTopic, record));
-        changelog.push(entryMessage(o.changelogTopic, f.partition, identity.key, identity.receivedAt));
+        keys.push(identity.key);
+        receivedAts.push(identity.receivedAt);
       }
       if (next > state.position) {
-        changelog.push(watermarkMessage(o.changelogTopic, f.partition, state.store.watermark));
+        changelog.push(...changelogMessages(o.changelogTopic, f.partition, keys, receivedAts, state.store.watermark));
         advances.push({ partition: f.partition, next });
       }
     }

@@ -24,7 +24,7 @@ export interface RestoredPartition {
   store: DedupStore;
   /** next input offset to process */
   position: bigint;
-  changelogRecords: number;
+  changelogEntries: number;
 }
 
 export interface RestoreContext {
@@ -116,6 +116,7 @@ async function replayChangelog(ctx: RestoreContext, partitions: number[], ends: 
   const { admin, consumer, options } = ctx;
   const result = new Map<number, { store: DedupStore; records: number }>();
   for (const p of partitions) result.set(p, { store: new DedupStore(options.windowMs, options.maxDisorderMs), records: 0 });
+  let unreadable = 0;
   const positions = await listOffsets(admin, options.changelogTopic, partitions, EARLIEST, READ_COMMITTED);
   for (const p of partitions) if ((positions.get(p) ?? 0n) >= (ends.get(p) ?? 0n)) positions.delete(p);
   while (positions.size > 0) {
@@ -135,13 +136,15 @@ async function replayChangelog(ctx: RestoreContext, partitions: number[], ends: 
       const end = ends.get(f.partition)!;
       for (const record of f.records) {
         if (record.offset >= end) break;
-        applyChangelogRecord(entry.store, record.key, record.value);
-        entry.records++;
+        const applied = applyChangelogRecord(entry.store, record.value);
+        if (applied >= 0) entry.records += applied;
+        else unreadable++;
       }
       if (f.nextOffset >= end) positions.delete(f.partition);
       else positions.set(f.partition, f.nextOffset);
     }
   }
+  if (unreadable > 0) options.logger.warn('skipped unreadable changelog records', { topic: options.changelogTopic, records: unreadable });
   for (const { store } of result.values()) store.evict();
   return result;
 }
@@ -151,5 +154,5 @@ export async function restorePartitions(ctx: RestoreContext, partitions: number[
   const ends = await waitUntilStable(ctx, partitions);
   const positions = await startPositions(ctx, partitions);
   const states = await replayChangelog(ctx, partitions, ends);
-  return partitions.map((partition) => ({ partition, store: states.get(partition)!.store, position: positions.get(partition)!, changelogRecords: states.get(partition)!.records }));
+  return partitions.map((partition) => ({ partition, store: states.get(partition)!.store, position: positions.get(partition)!, changelogEntries: states.get(partition)!.records }));
 }

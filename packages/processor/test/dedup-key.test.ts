@@ -44,6 +44,22 @@ describe('dedupIdentity', () => {
     assert.equal(fromHeaders.key, fromValue.key);
   });
 
+  test('with the sink\'s headers the value is not parsed, and the result is the same', () => {
+    const event = { type: 'track', sourceId: 's1', messageId: 'm1', receivedAt: '2026-01-01T00:00:00.000Z', properties: { note: 'x' } };
+    const headers = new Map([['source-id', 's1'], ['message-id', 'm1']]);
+    const fast = dedupIdentity(json(event), (n) => headers.get(n), 0)!;
+    const slow = dedupIdentity(json(event), noHeaders, 0)!;
+    assert.deepEqual(fast, slow);
+  });
+
+  test('a receivedAt nested in properties does not stand in for the real one', () => {
+    const headers = new Map([['source-id', 's1'], ['message-id', 'm1']]);
+    const nestedFirst = Buffer.from('{"properties":{"receivedAt":"2020-01-01T00:00:00.000Z"},"receivedAt":"2026-01-01T00:00:00.000Z","sourceId":"s1"}');
+    assert.equal(dedupIdentity(nestedFirst, (n) => headers.get(n), 0)!.receivedAt, Date.parse('2026-01-01T00:00:00.000Z'));
+    const onlyNested = Buffer.from('{"properties":{"receivedAt":"2020-01-01T00:00:00.000Z"},"sourceId":"s1"}');
+    assert.equal(dedupIdentity(onlyNested, (n) => headers.get(n), 777)!.receivedAt, Date.parse('2020-01-01T00:00:00.000Z'), 'one occurrence is taken as the field (documented)');
+  });
+
   test('a missing or unreadable receivedAt falls back to the record timestamp', () => {
     assert.equal(dedupIdentity(json({ sourceId: 's', messageId: 'm' }), noHeaders, 1234)!.receivedAt, 1234);
     assert.equal(dedupIdentity(json({ sourceId: 's', messageId: 'm', receivedAt: 'yesterday' }), noHeaders, 99)!.receivedAt, 99);

@@ -1,7 +1,8 @@
 // The processor in this process against a real broker: what it keeps, the window, restarts, metrics.
-import { after, before, describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { needKafka } from '@inlet/testkit';
+import { Producer } from '@platformatic/kafka';
 import { Processor, type ProcessorOptions } from '../src/index.ts';
 import { createTopics, deleteTopics, messageIdOf, produceRaw, rawRecord, readCommitted, uniqueName, waitFor } from './kafka-helpers.ts';
 
@@ -29,7 +30,6 @@ describe('processor (in process, real Kafka)', { skip: need.skip }, () => {
     return processor;
   }
 
-  before(() => undefined);
   after(async () => {
     await Promise.all(running.map((p) => p.stop()));
     await deleteTopics(brokers, created).catch(() => undefined);
@@ -100,7 +100,7 @@ describe('processor (in process, real Kafka)', { skip: need.skip }, () => {
     const snapshot = two.snapshot();
     assert.equal(snapshot.duplicatesDropped, 300);
     assert.equal(snapshot.produced, 100);
-    assert.ok(snapshot.changelogRecordsRestored >= 300, `restored ${snapshot.changelogRecordsRestored} changelog records`);
+    assert.ok(snapshot.changelogEntriesRestored >= 300, `restored ${snapshot.changelogEntriesRestored} changelog records`);
     assert.equal(snapshot.dedupKeys, 400);
     assert.ok(snapshot.bytesPerKey > 0);
 
@@ -113,5 +113,25 @@ describe('processor (in process, real Kafka)', { skip: need.skip }, () => {
     const ids = out.map(messageIdOf);
     assert.equal(ids.length, 400);
     assert.equal(new Set(ids).size, 400);
+  });
+
+  test('reading committed data skips every aborted transaction of a producer, not just its last', async () => {
+    // @platformatic/kafka 1.35's own read_committed filter delivers a1-* here; ours must not.
+    const topic = uniqueName('proc-aborts');
+    await createTopics(brokers, [topic], 1);
+    created.push(topic);
+    const producer = new Producer({ clientId: 'abort-test', bootstrapBrokers: brokers, idempotent: true, transactionalId: uniqueName('tx'), producerId: -1n, producerEpoch: -1, retries: 3 });
+    try {
+      for (const [label, commit] of [['a1', false], ['a2', false], ['c3', true]] as const) {
+        const transaction = await producer.beginTransaction();
+        await transaction.send({ messages: [1, 2].map((i) => ({ topic, partition: 0, key: Buffer.from('k'), value: Buffer.from(`${label}-${i}`) })) });
+        if (commit) await transaction.commit();
+        else await transaction.abort();
+      }
+    } finally {
+      await producer.close();
+    }
+    const values = (await readCommitted(brokers, topic)).map((r) => r.value!.toString());
+    assert.deepEqual(values, ['c3-1', 'c3-2']);
   });
 });
