@@ -7,8 +7,6 @@ declare global {
     ready?: boolean;
     Inlet: { Analytics: typeof Analytics };
   }
-  // eslint-disable-next-line no-var
   var analytics: Analytics;
-  // eslint-disable-next-line no-var
   var inlet: Analytics | unknown[];
 }
