@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { InletEvent, IpPolicy, JsonObject, NormalizedRecord } from './event.ts';
+import type { InletEvent, IpPolicy, NormalizedRecord } from './event.ts';
 import { correctTimestamp } from './clock.ts';
 import { applyIpPolicy } from './ip.ts';
 
@@ -13,40 +13,66 @@ export interface Enrichment {
   sentAt?: string;
 }
 
-const asId = (v: unknown): string | undefined => (typeof v === 'number' ? String(v) : typeof v === 'string' && v !== '' ? v : undefined);
+export type Normalizer = (event: InletEvent) => NormalizedRecord;
+
+/** Fields the normalizer sets itself, and those a client may not put in storage. */
+const SET_HERE = new Set(['type', 'messageId', 'sourceId', 'receivedAt', 'timestamp', 'context', 'originalTimestamp', 'sentAt', 'writeKey', '__proto__']);
+
+/** Ids may arrive as numbers; empty strings and null are no id at all. */
+function fixId(record: NormalizedRecord, key: 'userId' | 'anonymousId'): void {
+  const value = record[key];
+  if (typeof value === 'string' && value !== '') return;
+  if (typeof value === 'number') record[key] = String(value);
+  else if (value !== undefined) delete record[key];
+}
+
+/**
+ * Builds records for the events of one request. What is the same for all of them (the IP after
+ * the source's policy, receivedAt, the batch's sentAt) is worked out once, here, because this runs
+ * for every event Inlet takes.
+ */
+export function createNormalizer(enrichment: Enrichment): Normalizer {
+  const { sourceId, receivedAtMs } = enrichment;
+  const receivedAt = new Date(receivedAtMs).toISOString();
+  const ip = applyIpPolicy(enrichment.ip, enrichment.ipPolicy);
+  const batchSentAt = enrichment.sentAt;
+
+  return (event) => {
+    const clientTime = event.originalTimestamp ?? event.timestamp;
+    const sentAt = event.sentAt ?? batchSentAt;
+    const timestampMs = correctTimestamp(receivedAtMs, clientTime, sentAt);
+    const context = { ...event.context };
+    if (ip !== undefined) context.ip = ip;
+    else if (context.ip !== undefined) delete context.ip;
+    // A literal of the enriched fields, then the client's other fields copied in: V8 builds this
+    // several times faster than a spread copy that is then extended.
+    const record = {
+      type: event.type,
+      messageId: event.messageId ?? randomUUID(),
+      sourceId,
+      receivedAt,
+      timestamp: timestampMs === receivedAtMs ? receivedAt : new Date(timestampMs).toISOString(),
+      context,
+    } as NormalizedRecord;
+    if (clientTime !== undefined) record.originalTimestamp = clientTime;
+    if (sentAt !== undefined) record.sentAt = sentAt;
+    for (const key in event) if (!SET_HERE.has(key)) record[key] = event[key];
+    fixId(record, 'userId');
+    fixId(record, 'anonymousId');
+    if (record.groupId !== undefined) record.groupId = String(record.groupId);
+    if (record.previousId !== undefined) record.previousId = String(record.previousId);
+    if (record.type === 'page') {
+      record.event ??= 'page_viewed';
+      record.category ??= 'page';
+    }
+    return record;
+  };
+}
 
 /**
  * The record Inlet stores for a validated event. Builds a new object; the write key, if a client
  * put one in the event, never reaches storage.
  */
 export function normalizeEvent(event: InletEvent, enrichment: Enrichment): NormalizedRecord {
-  const { writeKey: _writeKey, receivedAt: _claimedReceivedAt, ...rest } = event;
-  const clientTime = event.originalTimestamp ?? event.timestamp;
-  const sentAt = event.sentAt ?? enrichment.sentAt;
-  const context: JsonObject = { ...event.context };
-  const ip = applyIpPolicy(enrichment.ip, enrichment.ipPolicy);
-  if (ip === undefined) delete context.ip;
-  else context.ip = ip;
-
-  const record: NormalizedRecord = {
-    ...rest,
-    messageId: event.messageId ?? randomUUID(),
-    sourceId: enrichment.sourceId,
-    receivedAt: new Date(enrichment.receivedAtMs).toISOString(),
-    timestamp: new Date(correctTimestamp(enrichment.receivedAtMs, clientTime, sentAt)).toISOString(),
-    context,
-  };
-  if (clientTime !== undefined) record.originalTimestamp = clientTime;
-  if (sentAt !== undefined) record.sentAt = sentAt;
-  const userId = asId(event.userId);
-  const anonymousId = asId(event.anonymousId);
-  if (userId === undefined) delete record.userId; else record.userId = userId;
-  if (anonymousId === undefined) delete record.anonymousId; else record.anonymousId = anonymousId;
-  if (record.groupId !== undefined) record.groupId = String(record.groupId);
-  if (record.previousId !== undefined) record.previousId = String(record.previousId);
-  if (record.type === 'page') {
-    record.event ??= 'page_viewed';
-    record.category ??= 'page';
-  }
-  return record;
+  return createNormalizer(enrichment)(event);
 }

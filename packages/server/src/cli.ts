@@ -126,7 +126,7 @@ async function topics(argv: string[]): Promise<number> {
 async function processEvents(argv: string[]): Promise<number> {
   const { runProcessorCli } = await import('@inlet/processor');
   await runProcessorCli(argv);
-  return 0;
+  return Number(process.exitCode ?? 0);
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { BlockList } from 'node:net';
-import { EVENT_TYPES, isTimestamp, normalizeEvent, validateEvent, type EventType } from '@inlet/schema';
+import { EVENT_TYPES, createNormalizer, isTimestamp, validateEvent, type EventType } from '@inlet/schema';
 import { authenticate, writeKeyOf } from '../auth.ts';
 import { clientIp } from '../client-ip.ts';
 import type { Config } from '../config.ts';
@@ -55,13 +55,13 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
       throw Errors.rateLimited(Math.max(1, Math.ceil(decision.resetMs / 1000)));
     }
 
-    const enrichment = {
+    const normalize = createNormalizer({
       sourceId: source.id,
       receivedAtMs: Date.now(),
       ip: clientIp(request.socket.remoteAddress, request.headers['x-forwarded-for'], deps.trustedProxies),
       ipPolicy: source.ipPolicy,
       sentAt: isTimestamp(body.sentAt) ? body.sentAt : undefined,
-    };
+    });
     const stored: StoredEvent[] = [];
     const errors: EventError[] = [];
     for (let index = 0; index < items.length; index++) {
@@ -71,7 +71,7 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
         metrics.rejected.inc({ reason: 'invalid' });
         continue;
       }
-      const record = normalizeEvent(validation.event, enrichment);
+      const record = normalize(validation.event);
       const json = JSON.stringify(record);
       const size = oversize(json, maxEventBytes);
       if (size !== undefined) {
