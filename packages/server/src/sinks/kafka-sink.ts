@@ -1,14 +1,15 @@
 // The Kafka sink: an idempotent producer (acks=all) writing each event to one topic, laid out by
 // toKafkaRecord (key userId ?? anonymousId; headers source-id, event-type, message-id).
 //
-// One produce request is in flight at a time, carrying every write that arrived while the
-// previous one was on the wire (plus a short linger): concurrent HTTP requests share round trips.
-// It is one at a time because @platformatic/kafka numbers an idempotent batch from the last
+// Each producer has one produce request in flight at a time, carrying every write that arrived
+// while the previous one was on the wire (plus a short linger): concurrent HTTP requests share
+// round trips. One at a time because @platformatic/kafka numbers an idempotent batch from the last
 // *acknowledged* sequence, so two concurrent sends to one partition would carry the same
 // sequence numbers and the broker would reject — or, for equal-sized batches, silently drop as
-// a "duplicate" — the second. For the same reason a send whose outcome is unknown (error or
-// timeout) retires the producer: the next batch starts under a new producer id rather than reuse
-// sequence numbers the broker may already have seen.
+// a "duplicate" — the second. Round trips overlap instead across a few producers ("lanes"), each
+// with its own producer id and so its own sequence numbers. A send whose outcome is unknown
+// (error or timeout) retires its producer: the lane's next batch starts under a new producer id
+// rather than reuse sequence numbers the broker may already have seen.
 import { Admin, Producer, stringSerializers, type MessageToProduce } from '@platformatic/kafka';
 import { toKafkaRecord } from '@inlet/schema';
 import { SinkUnavailableError } from '../errors.ts';
@@ -32,7 +33,7 @@ export interface KafkaSinkOptions {
   clientId?: string;
   /** a write the brokers have not acknowledged within this is rejected with SinkUnavailableError */
   writeTimeoutMs: number;
-  /** how long a write waits for others to share its produce request (default 2 ms) */
+  /** how long a write waits for others to share its produce request (default 0: requests of the same event-loop turn, and those that arrive while every producer is busy, share one) */
   lingerMs?: number;
   /** default lz4 (zstd needs Node 22+, which the 1.x client and Node 20 do not give us) */
   compression?: KafkaCompression;
@@ -44,6 +45,15 @@ export interface KafkaSinkOptions {
 }
 
 type Message = MessageToProduce<string, string, string, string>;
+type StringProducer = Producer<string, string, string, string>;
+
+/** Producers writing at once; a few overlap round trips without many tiny produce requests. */
+const LANES = 3;
+
+interface Lane {
+  producer: StringProducer | undefined;
+  sending: boolean;
+}
 
 interface PendingWrite {
   messages: Message[];
@@ -86,7 +96,7 @@ function checkOptions(o: KafkaSinkOptions): Required<Omit<KafkaSinkOptions, 'log
     topic: o.topic,
     clientId,
     writeTimeoutMs: positive('writeTimeoutMs', o.writeTimeoutMs, 600_000),
-    lingerMs: positive('lingerMs', o.lingerMs ?? 2, 1000, 0),
+    lingerMs: positive('lingerMs', o.lingerMs ?? 0, 1000, 0),
     compression,
     maxPendingEvents: positive('maxPendingEvents', o.maxPendingEvents ?? 100_000),
     maxBatchBytes: positive('maxBatchBytes', o.maxBatchBytes ?? 900_000),
@@ -94,7 +104,7 @@ function checkOptions(o: KafkaSinkOptions): Required<Omit<KafkaSinkOptions, 'log
 }
 
 /** Closes a producer even with requests in flight; never rejects. */
-function forceClose(producer: Producer<string, string, string, string>): Promise<void> {
+function forceClose(producer: StringProducer): Promise<void> {
   return new Promise((resolve) => producer.close(true, () => resolve()));
 }
 
@@ -104,12 +114,11 @@ export class KafkaSink implements Sink {
   readonly kind = 'kafka';
   readonly #options: Required<Omit<KafkaSinkOptions, 'logger'>>;
   readonly #logger: SinkLogger;
-  #producer: Producer<string, string, string, string> | undefined;
+  readonly #lanes: Lane[] = Array.from({ length: LANES }, () => ({ producer: undefined, sending: false }));
   #admin: Admin | undefined;
   #queue: PendingWrite[] = [];
   #queuedEvents = 0;
-  #sending = false;
-  #lingerTimer: NodeJS.Timeout | undefined;
+  #lingerTimer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   #closed = false;
   #idleWaiters: (() => void)[] = [];
   /** last known reachability, from sends and probes; undefined until the first one */
@@ -157,12 +166,11 @@ export class KafkaSink implements Sink {
     if (this.#closed) return;
     this.#closed = true;
     // Each queued write either goes out now or times out, so this wait is bounded.
-    clearTimeout(this.#lingerTimer);
-    this.#lingerTimer = undefined;
+    this.#cancelLinger();
     this.#flush();
-    if (this.#sending || this.#queue.length > 0) await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
-    await Promise.all([this.#producer && forceClose(this.#producer), this.#admin?.close().catch(() => undefined)]);
-    this.#producer = undefined;
+    if (this.#busy() || this.#queue.length > 0) await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
+    await Promise.all([...this.#lanes.map((lane) => lane.producer && forceClose(lane.producer)), this.#admin?.close().catch(() => undefined)]);
+    for (const lane of this.#lanes) lane.producer = undefined;
     this.#admin = undefined;
   }
 
@@ -180,12 +188,25 @@ export class KafkaSink implements Sink {
     else write.resolve();
   }
 
+  #busy(): boolean {
+    return this.#lanes.some((lane) => lane.sending);
+  }
+
   #schedule(): void {
-    if (this.#sending || this.#lingerTimer || this.#queue.length === 0) return;
-    this.#lingerTimer = setTimeout(() => {
+    if (this.#lingerTimer || this.#queue.length === 0 || this.#lanes.every((lane) => lane.sending)) return;
+    const go = () => {
       this.#lingerTimer = undefined;
       this.#flush();
-    }, this.#options.lingerMs);
+    };
+    // With no linger, writes from requests handled in the same event-loop turn still share a send.
+    this.#lingerTimer = this.#options.lingerMs === 0 ? setImmediate(go) : setTimeout(go, this.#options.lingerMs);
+  }
+
+  #cancelLinger(): void {
+    if (this.#lingerTimer === undefined) return;
+    if (this.#options.lingerMs === 0) clearImmediate(this.#lingerTimer as NodeJS.Immediate);
+    else clearTimeout(this.#lingerTimer as NodeJS.Timeout);
+    this.#lingerTimer = undefined;
   }
 
   #takeBatch(): PendingWrite[] {
@@ -204,33 +225,37 @@ export class KafkaSink implements Sink {
   }
 
   #flush(): void {
-    if (this.#sending) return;
-    const batch = this.#takeBatch();
-    if (batch.length === 0) {
-      for (const wake of this.#idleWaiters.splice(0)) wake();
-      return;
+    for (const lane of this.#lanes) {
+      if (lane.sending) continue;
+      const batch = this.#takeBatch();
+      if (batch.length === 0) break;
+      this.#send(lane, batch);
     }
-    this.#sending = true;
-    const producer = (this.#producer ??= this.#createProducer());
+    if (!this.#busy() && this.#queue.length === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
+  }
+
+  #send(lane: Lane, batch: PendingWrite[]): void {
+    lane.sending = true;
+    const producer = (lane.producer ??= this.#createProducer());
     let finished = false;
     const finish = (error?: Error) => {
       if (finished) return;
       finished = true;
       clearTimeout(deadline);
-      if (error) this.#retire(producer);
+      if (error) this.#retire(lane, producer);
       this.#observe(!error, error);
       for (const write of batch) this.#settle(write, error && new SinkUnavailableError(`Kafka write failed: ${error.message}`, { cause: error }));
-      this.#sending = false;
+      lane.sending = false;
       // Writes that queued up meanwhile have waited long enough: send them without lingering.
       if (this.#queue.length > 0) setImmediate(() => this.#flush());
-      else for (const wake of this.#idleWaiters.splice(0)) wake();
+      else if (!this.#busy()) for (const wake of this.#idleWaiters.splice(0)) wake();
     };
     // The client's own retries could outlast our bound; past it, give up on this producer.
     const deadline = setTimeout(() => finish(new Error(`no acknowledgement within ${this.#options.writeTimeoutMs} ms`)), this.#options.writeTimeoutMs);
     producer.send({ messages: batch.flatMap((w) => w.messages) }).then(() => finish(), (error: unknown) => finish(error instanceof Error ? error : new Error(String(error))));
   }
 
-  #createProducer(): Producer<string, string, string, string> {
+  #createProducer(): StringProducer {
     const { brokers, clientId, compression, writeTimeoutMs } = this.#options;
     return new Producer({
       clientId,
@@ -248,9 +273,9 @@ export class KafkaSink implements Sink {
     });
   }
 
-  /** Drops a producer whose last batch has an unknown outcome; the next batch gets a new one. */
-  #retire(producer: Producer<string, string, string, string>): void {
-    if (this.#producer === producer) this.#producer = undefined;
+  /** Drops a producer whose last batch has an unknown outcome; the lane's next batch gets a new one. */
+  #retire(lane: Lane, producer: StringProducer): void {
+    if (lane.producer === producer) lane.producer = undefined;
     void forceClose(producer);
   }
 
