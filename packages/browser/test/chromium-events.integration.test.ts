@@ -45,7 +45,8 @@ describe('@inlet/browser in Chromium: events', { skip: chromiumNeed.skip }, () =
       assert.equal(r.anonymousId, anonymousId);
       assert.match(r.messageId, /^[0-9a-f-]{36}$/);
       assert.ok(r.sentAt, 'sentAt is set when sent');
-      assert.ok(r.originalTimestamp ?? r.timestamp);
+      assert.ok(r.originalTimestamp, 'the client time is kept as originalTimestamp');
+      assert.ok(Date.parse(r.sentAt as string) >= Date.parse(r.originalTimestamp as string), 'created, then sent');
       const c = r.context as Record<string, any>;
       assert.equal(c.page.path, '/page.html');
       assert.ok(c.page.url.startsWith(env.site.url + '/page.html?t=fields'));

@@ -72,6 +72,31 @@ describe('@inlet/browser in Chromium: unloads', { skip: chromiumNeed.skip }, () 
     await context.close();
   });
 
+  test('the tab is hidden (a phone switching apps): queued events go out at once, and showing it again loses nothing', async () => {
+    const proxy = await startProxy(env.inlet.url);
+    const { context, page } = await openPage(env);
+    const tag = 'hidden';
+    await page.goto(env.site.page(tag, options(proxy.url)));
+    const setVisibility = (state: 'hidden' | 'visible') => page.evaluate((s) => {
+      Object.defineProperty(document, 'visibilityState', { configurable: true, value: s });
+      document.dispatchEvent(new Event('visibilitychange'));
+    }, state);
+    const ids = await page.evaluate(() => Array.from({ length: 4 }, (_, i) => analytics.track('backgrounded', { i })!));
+    await setVisibility('hidden');
+    await expectDelivered(env.inlet.events, tag, ids); // flushIntervalMs is 60 s: only the hide sent them
+    await setVisibility('visible');
+    const more = await page.evaluate(async () => {
+      const made = [analytics.track('back', { i: 9 })!];
+      await analytics.flush();
+      return made;
+    });
+    await expectDelivered(env.inlet.events, tag, [...ids, ...more]);
+    const sent = proxy.requests.flatMap((r) => r.messageIds);
+    assert.ok(sent.every((id) => ids.includes(id) || more.includes(id)), 'only these messageIds crossed the wire');
+    await context.close();
+    await proxy.close();
+  });
+
   test('out of retries: events are kept and sent by the next page load, not dropped', async () => {
     const proxy = await startProxy(env.inlet.url);
     proxy.answer = () => ({ status: 503 });

@@ -27,3 +27,9 @@ test('the IIFE exposes the Inlet global and the ESM build exports Analytics', as
   assert.match(esm, /export\s*{[^}]*\bAnalytics\b/);
   assert.doesNotMatch(iife, /\bimport\b|\brequire\(/, 'the IIFE must be self-contained');
 });
+
+test('the README shows the loader snippet that the Chromium tests run', () => {
+  const readme = readFileSync(join(import.meta.dirname, '../README.md'), 'utf8');
+  const snippet = readFileSync(join(import.meta.dirname, 'fixtures/snippet.js'), 'utf8').trim();
+  assert.ok(readme.includes(snippet), 'README.md and test/fixtures/snippet.js differ');
+});
