@@ -3,6 +3,7 @@
 // `bundles()` builds in memory, so tests and benchmarks measure the current source.
 import * as esbuild from 'esbuild';
 import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,7 +40,8 @@ export async function bundles() {
 
 function declarations() {
   const dist = join(root, 'dist');
-  execFileSync(process.execPath, [join(root, '../../node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.json')], { stdio: 'inherit' });
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  execFileSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.json')], { stdio: 'inherit' });
   // tsc keeps the source's ".ts" specifiers in declarations; consumers resolve ".js".
   for (const file of readdirSync(dist).filter((f) => f.endsWith('.d.ts'))) {
     const path = join(dist, file);

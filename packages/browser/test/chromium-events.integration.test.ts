@@ -2,6 +2,8 @@
 // batching, plugins, broken storage, flush(), the loader snippet and the ESM build.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { chromiumNeed, openPage, startEnv, stopEnv, type Env } from './helpers/setup.ts';
 import { startProxy } from './helpers/proxy.ts';
 import { expectDelivered, tagged, waitFor, type Stored } from './helpers/events.ts';
@@ -199,6 +201,19 @@ describe('@inlet/browser in Chromium: events', { skip: chromiumNeed.skip }, () =
     const track = records.find((r) => r.type === 'track')!;
     assert.equal(track.event, 'early');
     assert.equal(track.userId, 'snippet-user', 'calls are replayed in order');
+    await context.close();
+  });
+
+  test('the Inlet server serves the built dist/inlet.min.js at /sdk/inlet.min.js, and it works', {
+    skip: !existsSync(join(import.meta.dirname, '../dist/inlet.min.js')) && 'dist/ not built (npm run build -w @inlet/browser)',
+  }, async () => {
+    const { context, page } = await openPage(env);
+    const tag = 'first-party';
+    const src = `${env.inlet.url}/sdk/inlet.min.js`;
+    await page.goto(env.site.snippetPage(tag, env.inlet.writeKey, env.inlet.url, "inlet.track('served', { i: 0 });", src));
+    await page.waitForFunction(() => typeof window.Inlet === 'object' && window.inlet instanceof window.Inlet.Analytics);
+    await page.evaluate(() => (window.inlet as { flush(): Promise<void> }).flush());
+    assert.deepEqual(tagged(await env.inlet.events(), tag).map((r) => r.type).sort(), ['page', 'track']);
     await context.close();
   });
 

@@ -14,7 +14,7 @@ export interface Site {
   /** URL of the generic test page that creates `window.analytics` from `options`; `tag` marks its events. */
   page(tag: string, options: Record<string, unknown>, file?: string): string;
   /** A page that loads the SDK with the README's snippet, then runs `calls` (JS) before it has loaded. */
-  snippetPage(tag: string, writeKey: string, endpoint: string, calls: string): string;
+  snippetPage(tag: string, writeKey: string, endpoint: string, calls: string, src?: string): string;
   close(): Promise<void>;
 }
 
@@ -42,10 +42,10 @@ export async function startSite(): Promise<Site> {
   return {
     url,
     page: (tag, options, file = 'page.html') => `${url}/${file}?t=${encodeURIComponent(tag)}&cfg=${encodeURIComponent(JSON.stringify(options))}`,
-    snippetPage(tag, writeKey, endpoint, calls) {
+    snippetPage(tag, writeKey, endpoint, calls, src = `${url}/inlet.min.js`) {
       const path = `/snippet-${snippets.size}.html`;
       const code = fixture('snippet.js')
-        .replace('https://inlet.example.com/sdk/inlet.min.js', `${url}/inlet.min.js`)
+        .replace('https://inlet.example.com/sdk/inlet.min.js', src)
         .replace('YOUR_WRITE_KEY', writeKey)
         .replace("endpoint: 'https://inlet.example.com'", `endpoint: ${JSON.stringify(endpoint)}`);
       snippets.set(path, `<!doctype html><meta charset="utf-8"><title>snippet</title><script>${code}</script><script>${calls}</script>`);
