@@ -223,7 +223,7 @@ export class Queue {
             if (seen.has(e.messageId)) continue;
             seen.add(e.messageId);
             delete e.sentAt;
-            this._items.push({ n: ++this._seq, s: JSON.stringify(e) });
+            this.push(JSON.stringify(e)); // bounded like any new event
           }
         } catch {
           adopted.push(key); // unreadable: drop it rather than trip over it on every load
@@ -231,7 +231,6 @@ export class Queue {
       }
       if (!adopted.length) return;
       this._o.log('adopted events of earlier page loads', this._items.length);
-      this._chars = this._items.reduce((n, i) => n + i.s.length, 0);
       this._persist(); // our copy first, so a crash in between duplicates rather than loses
       for (const key of adopted) ls.removeItem(key);
       this._schedule(0);

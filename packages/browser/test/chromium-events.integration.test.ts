@@ -128,6 +128,38 @@ describe('@inlet/browser in Chromium: events', { skip: chromiumNeed.skip }, () =
     await proxy.close();
   });
 
+  test('track() does constant work: no network, no storage write, one serialization of its own event', async () => {
+    const { context, page } = await openPage(env);
+    const tag = 'constant-work';
+    await page.goto(env.site.page(tag, options({ batchSize: 50 })));
+    const seen = await page.evaluate(async () => {
+      const counts = { fetch: 0, beacon: 0, setItem: 0, stringify: 0, largest: 0 };
+      const { fetch: realFetch, sendBeacon } = { fetch: window.fetch, sendBeacon: navigator.sendBeacon };
+      const { setItem } = Storage.prototype;
+      const { stringify } = JSON;
+      window.fetch = (...args) => { counts.fetch++; return realFetch(...args); };
+      navigator.sendBeacon = (...args) => { counts.beacon++; return sendBeacon.apply(navigator, args); };
+      Storage.prototype.setItem = function (...args) { counts.setItem++; return setItem.apply(this, args); };
+      JSON.stringify = ((value: unknown, ...rest: []) => {
+        const out = stringify(value, ...rest);
+        counts.stringify++;
+        counts.largest = Math.max(counts.largest, out.length);
+        return out;
+      }) as typeof JSON.stringify;
+      const ids = [];
+      for (let i = 0; i < 400; i++) ids.push(analytics.track('burst', { i })!); // 8 full batches
+      const during = { ...counts };
+      JSON.stringify = stringify;
+      await analytics.flush();
+      return { during, after: counts, ids };
+    });
+    assert.deepEqual({ ...seen.during, largest: 0 }, { fetch: 0, beacon: 0, setItem: 0, stringify: 400, largest: 0 }, 'only the events themselves were serialized, nothing sent or stored');
+    assert.ok(seen.during.largest < 2000, `the largest string built during track() was ${seen.during.largest} chars: one event, not the queue`);
+    assert.ok(seen.after.fetch >= 8, 'the batches went out after track() returned');
+    await expectDelivered(env.inlet.events, tag, seen.ids);
+    await context.close();
+  });
+
   test('plugins run in order: one modifies, one drops, one that throws is skipped', async () => {
     const { context, page } = await openPage(env);
     const tag = 'plugins';
