@@ -185,6 +185,7 @@ describe('HTTP API', () => {
       const denied = await postJson(inlet.url, '/v1/track', { userId: 'u', event: 'e' }, 'wk_nope', { origin: 'https://shop.example' });
       assert.equal(denied.status, 401);
       assert.equal(denied.headers['access-control-allow-origin'], '*', 'a browser can read the error');
+      assert.match(String(denied.headers['access-control-expose-headers']), /Retry-After/, 'a browser SDK can read Retry-After');
     });
 
     test('text/plain JSON (what sendBeacon sends) is accepted', async () => {
