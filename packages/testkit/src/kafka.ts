@@ -1,13 +1,14 @@
 // Kafka for tests: private clusters started through scripts/kafka (for tests that stop or kill
 // brokers), and helpers to create topics and read a topic back in full.
 // Normal suites use the shared broker from KAFKA_BROKERS instead (see needKafka).
+import { createTopics } from '@inlet/server';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { Admin, Consumer, FetchIsolationLevels, stringDeserializers, type Message } from '@platformatic/kafka';
+import { Consumer, FetchIsolationLevels, stringDeserializers, type Message } from '@platformatic/kafka';
 
 const run = promisify(execFile);
 const SCRIPT = resolve(import.meta.dirname, '../../../scripts/kafka');
@@ -124,31 +125,14 @@ export async function startKafkaCluster(options: { brokers: 1 | 3; basePort?: nu
 
 const brokerList = (bootstrap: string | string[]) => (Array.isArray(bootstrap) ? bootstrap : bootstrap.split(','));
 
-/** Creates a topic and waits until every partition has a leader. */
+/** Creates a topic and waits until every partition has a leader (what `inlet topics create` does). */
 export async function createTopic(
   bootstrap: string | string[],
   name: string,
   options: { partitions: number; replicationFactor: number; minInsyncReplicas?: number },
 ): Promise<void> {
-  const admin = new Admin({ clientId: 'inlet-testkit-admin', bootstrapBrokers: brokerList(bootstrap) });
-  try {
-    await admin.createTopics({
-      topics: [name],
-      partitions: options.partitions,
-      replicas: options.replicationFactor,
-      configs: options.minInsyncReplicas === undefined ? [] : [{ name: 'min.insync.replicas', value: String(options.minInsyncReplicas) }],
-    });
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const metadata = await admin.metadata({ topics: [name], forceUpdate: true });
-      const partitions = metadata.topics.get(name)?.partitions ?? [];
-      if (partitions.length === options.partitions && partitions.every((p) => p && p.leader >= 0)) return;
-      if (Date.now() > deadline) throw new Error(`topic ${name} has no leader for every partition after 30 s`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  } finally {
-    await admin.close();
-  }
+  const { created } = await createTopics({ brokers: brokerList(bootstrap), topics: [name], clientId: 'inlet-testkit-admin', ...options });
+  if (created.length === 0) throw new Error(`topic ${name} already exists`);
 }
 
 export interface ReadRecord {
