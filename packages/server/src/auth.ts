@@ -1,6 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import { Errors } from './errors.ts';
-import { SourceStoreUnavailableError } from './errors.ts';
+import { Errors, SourceStoreUnavailableError } from './errors.ts';
 import type { Source, SourceStore } from './sources/source-store.ts';
 
 /** The write key from `Authorization: Basic base64(key:)` or, failing that, the body's `writeKey`. */

@@ -83,7 +83,7 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
     }
     if (type && errors.length > 0) {
       reply.code(400);
-      return { error: `Invalid event: ${errors[0].errors.join('; ')}`, code: 'INLET_INVALID_EVENT', accepted: 0, rejected: 1, errors };
+      return { error: `Invalid event: ${errors[0].errors.join('; ')}`, code: Errors.invalidEvent.code, accepted: 0, rejected: 1, errors };
     }
 
     const started = process.hrtime.bigint();
