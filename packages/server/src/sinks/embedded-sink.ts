@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { mkdirSync } from 'node:fs';
 import { SinkUnavailableError } from '../errors.ts';
 import type { Sink, StoredEvent } from './sink.ts';
-import type { WriterReply, WriterRow } from './sqlite-writer.ts';
+import { ROW_WIDTH, type WriterReply, type WriterRows } from './writer-protocol.ts';
 import { databaseFile } from './sqlite-schema.ts';
 
 export interface EmbeddedSinkOptions {
@@ -28,7 +28,7 @@ export class EmbeddedSink implements Sink {
   private readonly worker: Worker;
   private readonly writeTimeoutMs: number;
   private readonly maxPendingEvents: number;
-  private nextRows: WriterRow[] = [];
+  private nextRows: WriterRows = [];
   private nextWaiters: Waiter[] = [];
   private inFlight = new Map<number, Waiter[]>();
   private nextId = 1;
@@ -50,10 +50,10 @@ export class EmbeddedSink implements Sink {
     if (events.length === 0) return Promise.resolve();
     if (this.failed) return Promise.reject(new SinkUnavailableError(this.failed.message));
     if (this.closed) return Promise.reject(new SinkUnavailableError('sink is closed'));
-    if (this.nextRows.length + events.length > this.maxPendingEvents) {
+    if (this.nextRows.length / ROW_WIDTH + events.length > this.maxPendingEvents) {
       return Promise.reject(new SinkUnavailableError('the disk is behind; too many events waiting'));
     }
-    for (const { record, json } of events) this.nextRows.push([record.sourceId, record.messageId, Date.parse(record.receivedAt), json]);
+    for (const { record, json } of events) this.nextRows.push(record.sourceId, record.messageId, Date.parse(record.receivedAt), json);
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new SinkUnavailableError(`not committed within ${this.writeTimeoutMs} ms`)), this.writeTimeoutMs);
       this.nextWaiters.push({

@@ -3,19 +3,17 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { migrate, openPragmas } from './sqlite-schema.ts';
+import { ROW_WIDTH, type WriterReply, type WriterRequest, type WriterRows } from './writer-protocol.ts';
 
-export type WriterRow = [sourceId: string, messageId: string, receivedAtMs: number, body: string];
-export interface WriterRequest { id: number; rows: WriterRow[] }
-export type WriterReply = { id: number; ok: true; inserted: number } | { id: number; ok: false; error: string };
 
 const db = new Database((workerData as { file: string }).file);
 openPragmas(db);
 migrate(db);
 // A repeated (source, messageId) is acknowledged but stored once.
 const insert = db.prepare('INSERT OR IGNORE INTO events (source_id, message_id, received_at, body) VALUES (?, ?, ?, ?)');
-const insertAll = db.transaction((rows: WriterRow[]) => {
+const insertAll = db.transaction((rows: WriterRows) => {
   let inserted = 0;
-  for (const row of rows) inserted += insert.run(row).changes;
+  for (let i = 0; i < rows.length; i += ROW_WIDTH) inserted += insert.run(rows[i], rows[i + 1], rows[i + 2], rows[i + 3]).changes;
   return inserted;
 });
 
