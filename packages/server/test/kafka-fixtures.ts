@@ -1,5 +1,7 @@
 // Events and a steady writer for the Kafka sink tests.
+import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { readAll } from '@inlet/testkit';
 import type { NormalizedRecord } from '@inlet/schema';
 import { SinkUnavailableError } from '../src/errors.ts';
 import type { Sink, StoredEvent } from '../src/sinks/sink.ts';
@@ -64,4 +66,12 @@ export async function eventually(what: string, check: () => boolean | Promise<bo
     if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** The check every Kafka durability test ends with: each write() that resolved is on the topic. */
+export async function assertAcknowledgedInTopic(log: WriteLog, brokers: string[], topic: string): Promise<void> {
+  assert.deepEqual(log.unexpected, [], 'every failure is a SinkUnavailableError');
+  const inTopic = new Set((await readAll(brokers, topic)).map((r) => r.headers['message-id']));
+  const missing = [...log.acked].filter((id) => !inTopic.has(id));
+  assert.deepEqual(missing, [], `${missing.length} of ${log.acked.size} acknowledged events are missing`);
 }
