@@ -46,11 +46,19 @@ async function openLimiter(config: Config, logger: Logger): Promise<RateLimiter>
   return new RedisRateLimiter({ ...budgets, url: config.redisUrl, logger: logger.child({ component: 'rate-limit' }) });
 }
 
-/** The first start creates a source named `default`, so a newcomer has a write key at once. */
+/**
+ * The first start creates a source named `default`, so a newcomer has a write key at once.
+ * Instances starting together on one empty shared store may each create one; all of them then
+ * keep the oldest and revoke the others, so exactly one stays active.
+ */
 export async function ensureDefaultSource(sources: SourceStore): Promise<Source | undefined> {
+  const isDefault = (s: Source) => s.name === 'default' && !s.revokedAt;
   const all = await sources.list();
-  if (all.length === 0) return sources.create({ name: 'default' });
-  return all.find((s) => s.name === 'default' && !s.revokedAt);
+  if (all.length > 0) return all.find(isDefault);
+  await sources.create({ name: 'default' });
+  const [kept, ...extra] = (await sources.list()).filter(isDefault);
+  for (const source of extra) await sources.revoke(source.id);
+  return kept;
 }
 
 export interface ServerParts {

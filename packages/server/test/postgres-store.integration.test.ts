@@ -5,6 +5,7 @@ import net from 'node:net';
 import pg from 'pg';
 import { needPostgres } from '@inlet/testkit';
 import { PostgresSourceStore } from '../src/sources/postgres-store.ts';
+import { ensureDefaultSource } from '../src/server.ts';
 import { SourceStoreUnavailableError } from '../src/errors.ts';
 
 const postgres = await needPostgres();
@@ -157,5 +158,26 @@ describe('PostgresSourceStore on a real PostgreSQL', { skip: postgres.skip }, ()
     assert.throws(() => new PostgresSourceStore({ connectionString: 'mysql://x' }), /postgres:\/\//);
     assert.throws(() => new PostgresSourceStore({ connectionString: postgres.value!, schema: 'a; drop table x' }), /plain identifier/);
     assert.throws(() => new PostgresSourceStore({ connectionString: postgres.value!, queryTimeoutMs: 0 }), /queryTimeoutMs/);
+  });
+});
+
+describe('the default source on a shared, empty PostgreSQL', { skip: postgres.skip }, () => {
+  const fresh = `inlet_test_${randomBytes(6).toString('hex')}`;
+
+  test('instances starting together end up with one active default source', async () => {
+    const stores = await Promise.all([1, 2, 3].map(() => PostgresSourceStore.open({ connectionString: postgres.value!, schema: fresh })));
+    try {
+      const defaults = await Promise.all(stores.map((store) => ensureDefaultSource(store)));
+      assert.ok(defaults[0]);
+      assert.deepEqual(new Set(defaults.map((d) => d?.id)), new Set([defaults[0].id]), 'every instance got the same source');
+      const active = (await stores[0].list()).filter((s) => s.name === 'default' && !s.revokedAt);
+      assert.deepEqual(active.map((s) => s.id), [defaults[0].id]);
+    } finally {
+      for (const store of stores) await store.close();
+      const client = new pg.Client({ connectionString: postgres.value });
+      await client.connect();
+      await client.query(`DROP SCHEMA IF EXISTS "${fresh}" CASCADE`);
+      await client.end();
+    }
   });
 });
