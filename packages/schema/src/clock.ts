@@ -6,7 +6,20 @@ const MAX_FUTURE_MS = 30 * 60 * 1000;
  * enough: V8 reads strings such as "1" or "foo 1" as dates in 2001.
  */
 export function isTimestamp(value: unknown): value is string {
-  return typeof value === 'string' && value.length <= 64 && /^\d{4}-\d{2}-\d{2}(?:$|[T ])/.test(value) && !Number.isNaN(Date.parse(value));
+  return typeof value === 'string' && value.length <= 64 && /^\d{4}-\d{2}-\d{2}(?:$|[T ])/.test(value) && !Number.isNaN(parseDate(value));
+}
+
+// Validation parses an event's timestamp and normalization parses it again right after, so the
+// last result is kept: the second parse of each event's time is a string comparison.
+let lastText = '';
+let lastMs = Number.NaN;
+
+function parseDate(text: string): number {
+  if (text !== lastText) {
+    lastMs = Date.parse(text);
+    lastText = text;
+  }
+  return lastMs;
 }
 
 /**
@@ -16,11 +29,15 @@ export function isTimestamp(value: unknown): value is string {
  * 30 min in the future are not believable and become server time.
  */
 export function correctTimestamp(receivedAtMs: number, clientTime?: string, sentAt?: string): number {
+  return correctTime(receivedAtMs, clientTime, sentAt === undefined ? Number.NaN : parseDate(sentAt));
+}
+
+/** correctTimestamp with sentAt already parsed (NaN when absent), for a batch's sentAt parsed once. */
+export function correctTime(receivedAtMs: number, clientTime: string | undefined, sentMs: number): number {
   if (clientTime === undefined) return receivedAtMs;
-  const client = Date.parse(clientTime);
+  const client = parseDate(clientTime);
   if (Number.isNaN(client)) return receivedAtMs;
-  const sent = sentAt === undefined ? Number.NaN : Date.parse(sentAt);
-  const corrected = Number.isNaN(sent) ? client : receivedAtMs - (sent - client);
+  const corrected = Number.isNaN(sentMs) ? client : receivedAtMs - (sentMs - client);
   if (corrected < receivedAtMs - MAX_PAST_MS || corrected > receivedAtMs + MAX_FUTURE_MS) return receivedAtMs;
   return corrected;
 }

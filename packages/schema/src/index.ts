@@ -2,6 +2,6 @@ export * from './event.ts';
 export * from './limits.ts';
 export * from './validate.ts';
 export * from './normalize.ts';
-export * from './clock.ts';
+export { correctTimestamp, isTimestamp } from './clock.ts';
 export * from './ip.ts';
 export * from './record.ts';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { InletEvent, IpPolicy, NormalizedRecord } from './event.ts';
-import { correctTimestamp } from './clock.ts';
+import { correctTime, correctTimestamp } from './clock.ts';
 import { applyIpPolicy } from './ip.ts';
 
 export interface Enrichment {
@@ -36,11 +36,12 @@ export function createNormalizer(enrichment: Enrichment): Normalizer {
   const receivedAt = new Date(receivedAtMs).toISOString();
   const ip = applyIpPolicy(enrichment.ip, enrichment.ipPolicy);
   const batchSentAt = enrichment.sentAt;
+  const batchSentMs = batchSentAt === undefined ? Number.NaN : Date.parse(batchSentAt);
 
   return (event) => {
     const clientTime = event.originalTimestamp ?? event.timestamp;
     const sentAt = event.sentAt ?? batchSentAt;
-    const timestampMs = correctTimestamp(receivedAtMs, clientTime, sentAt);
+    const timestampMs = event.sentAt === undefined ? correctTime(receivedAtMs, clientTime, batchSentMs) : correctTimestamp(receivedAtMs, clientTime, sentAt);
     const context = { ...event.context };
     if (ip !== undefined) context.ip = ip;
     else if (context.ip !== undefined) delete context.ip;

@@ -59,22 +59,25 @@ const MAX_SCAN_DEPTH = 256;
  * the walk is iterative so a deeply nested event cannot exhaust the stack.
  */
 function findForbiddenKey(root: Record<string, unknown>): string | undefined {
-  const stack: Array<[unknown, number]> = [[root, 0]];
-  while (stack.length > 0) {
-    const [value, depth] = stack.pop()!;
-    if (value === null || typeof value !== 'object') continue;
+  // Two parallel stacks rather than one of [value, depth] pairs: no allocation per object visited.
+  const values: object[] = [root];
+  const depths: number[] = [0];
+  while (values.length > 0) {
+    const value = values.pop()!;
+    const depth = depths.pop()!;
     if (depth > MAX_SCAN_DEPTH) return `event is nested deeper than ${MAX_SCAN_DEPTH} levels`;
     if (Array.isArray(value)) {
-      for (const item of value) if (item !== null && typeof item === 'object') stack.push([item, depth + 1]);
+      for (const item of value) if (item !== null && typeof item === 'object') { values.push(item); depths.push(depth + 1); }
       continue;
     }
-    for (const key of Object.keys(value)) {
+    for (const key in value) {
+      if (!Object.hasOwn(value, key)) continue;
       if (key === '__proto__') return 'the key "__proto__" is not allowed';
       const child = (value as Record<string, unknown>)[key];
-      if (key === 'constructor' && child !== null && typeof child === 'object' && Object.hasOwn(child, 'prototype')) {
-        return 'the key "constructor.prototype" is not allowed';
-      }
-      if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+      if (child === null || typeof child !== 'object') continue;
+      if (key === 'constructor' && Object.hasOwn(child, 'prototype')) return 'the key "constructor.prototype" is not allowed';
+      values.push(child);
+      depths.push(depth + 1);
     }
   }
   return undefined;
