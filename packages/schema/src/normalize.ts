@@ -15,8 +15,18 @@ export interface Enrichment {
 
 export type Normalizer = (event: InletEvent) => NormalizedRecord;
 
-/** Fields the normalizer sets itself, and those a client may not put in storage. */
-const SET_HERE = new Set(['type', 'messageId', 'sourceId', 'receivedAt', 'timestamp', 'context', 'originalTimestamp', 'sentAt', 'writeKey', '__proto__']);
+/**
+ * Fields the normalizer sets itself, and those a client may not put in storage. A switch, not a
+ * Set: this runs for every key of every event, and the switch is measurably cheaper.
+ */
+function isSetHere(key: string): boolean {
+  switch (key) {
+    case 'type': case 'messageId': case 'sourceId': case 'receivedAt': case 'timestamp': case 'context':
+    case 'originalTimestamp': case 'sentAt': case 'writeKey': case '__proto__':
+      return true;
+  }
+  return false;
+}
 
 /** Ids may arrive as numbers; empty strings and null are no id at all. */
 function fixId(record: NormalizedRecord, key: 'userId' | 'anonymousId'): void {
@@ -42,7 +52,9 @@ export function createNormalizer(enrichment: Enrichment): Normalizer {
     const clientTime = event.originalTimestamp ?? event.timestamp;
     const sentAt = event.sentAt ?? batchSentAt;
     const timestampMs = event.sentAt === undefined ? correctTime(receivedAtMs, clientTime, batchSentMs) : correctTimestamp(receivedAtMs, clientTime, sentAt);
-    const context = { ...event.context };
+    // Not a spread: V8 gives a spread copy a map that makes adding `ip` and JSON.stringify several
+    // times slower. (A `__proto__` key, which Object.assign would not copy as data, fails validation.)
+    const context = Object.assign({}, event.context);
     if (ip !== undefined) context.ip = ip;
     else if (context.ip !== undefined) delete context.ip;
     // A literal of the enriched fields, then the client's other fields copied in: V8 builds this
@@ -57,7 +69,7 @@ export function createNormalizer(enrichment: Enrichment): Normalizer {
     } as NormalizedRecord;
     if (clientTime !== undefined) record.originalTimestamp = clientTime;
     if (sentAt !== undefined) record.sentAt = sentAt;
-    for (const key in event) if (!SET_HERE.has(key)) record[key] = event[key];
+    for (const key in event) if (!isSetHere(key)) record[key] = event[key];
     fixId(record, 'userId');
     fixId(record, 'anonymousId');
     if (record.groupId !== undefined) record.groupId = String(record.groupId);
