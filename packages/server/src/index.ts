@@ -1,6 +1,6 @@
 export { buildApp, type AppDeps } from './app.ts';
 export { loadConfig, configWith, ConfigError, SETTINGS, type Config } from './config.ts';
-export { startServer, openSink, openSourceStore, ensureDefaultSource, type RunningServer, type ServerParts } from './server.ts';
+export { startServer, openSink, openSourceStore, type RunningServer, type ServerParts } from './server.ts';
 export { Errors, InletError, SinkUnavailableError, SourceStoreUnavailableError } from './errors.ts';
 export type { Sink, StoredEvent } from './sinks/sink.ts';
 export { EmbeddedSink } from './sinks/embedded-sink.ts';

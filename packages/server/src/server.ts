@@ -46,21 +46,6 @@ async function openLimiter(config: Config, logger: Logger): Promise<RateLimiter>
   return new RedisRateLimiter({ ...budgets, url: config.redisUrl, logger: logger.child({ component: 'rate-limit' }) });
 }
 
-/**
- * The first start creates a source named `default`, so a newcomer has a write key at once.
- * Instances starting together on one empty shared store may each create one; all of them then
- * keep the oldest and revoke the others, so exactly one stays active.
- */
-export async function ensureDefaultSource(sources: SourceStore): Promise<Source | undefined> {
-  const isDefault = (s: Source) => s.name === 'default' && !s.revokedAt;
-  const all = await sources.list();
-  if (all.length > 0) return all.find(isDefault);
-  await sources.create({ name: 'default' });
-  const [kept, ...extra] = (await sources.list()).filter(isDefault);
-  for (const source of extra) await sources.revoke(source.id);
-  return kept;
-}
-
 export interface ServerParts {
   sink?: Sink;
   sources?: SourceStore;
@@ -73,7 +58,7 @@ export async function startServer(config: Config, parts: ServerParts = {}): Prom
   const sink = parts.sink ?? (await openSink(config, logger));
   const sources = new CachedSourceStore(parts.sources ?? (await openSourceStore(config, logger)));
   const limiter = parts.limiter ?? (await openLimiter(config, logger));
-  const defaultSource = await ensureDefaultSource(sources);
+  const defaultSource = await sources.ensureDefault();
   const app = buildApp({ config, sink, sources, limiter, metrics: createMetrics(), logger });
   await app.listen({ port: config.port, host: config.host });
   const address = app.server.address();

@@ -5,7 +5,6 @@ import net from 'node:net';
 import pg from 'pg';
 import { needPostgres } from '@inlet/testkit';
 import { PostgresSourceStore } from '../src/sources/postgres-store.ts';
-import { ensureDefaultSource } from '../src/server.ts';
 import { SourceStoreUnavailableError } from '../src/errors.ts';
 
 const postgres = await needPostgres();
@@ -167,7 +166,7 @@ describe('the default source on a shared, empty PostgreSQL', { skip: postgres.sk
   test('instances starting together end up with one active default source', async () => {
     const stores = await Promise.all([1, 2, 3].map(() => PostgresSourceStore.open({ connectionString: postgres.value!, schema: fresh })));
     try {
-      const defaults = await Promise.all(stores.map((store) => ensureDefaultSource(store)));
+      const defaults = await Promise.all(stores.map((store) => store.ensureDefault()));
       assert.ok(defaults[0]);
       assert.deepEqual(new Set(defaults.map((d) => d?.id)), new Set([defaults[0].id]), 'every instance got the same source');
       const active = (await stores[0].list()).filter((s) => s.name === 'default' && !s.revokedAt);

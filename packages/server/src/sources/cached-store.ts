@@ -66,6 +66,10 @@ export class CachedSourceStore implements SourceStore {
     return this.store.list();
   }
 
+  ensureDefault(): Promise<Source | undefined> {
+    return this.store.ensureDefault();
+  }
+
   async revoke(id: string): Promise<boolean> {
     const revoked = await this.store.revoke(id);
     for (const [key, entry] of this.entries) if (entry.source?.id === id) this.entries.delete(key);

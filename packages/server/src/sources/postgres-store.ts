@@ -110,25 +110,46 @@ export class PostgresSourceStore implements SourceStore {
 
   /** Creates the schema and table when missing. Safe to run from several instances at once. */
   async migrate(): Promise<void> {
+    await this.#transaction(`inlet:migrate:${this.#schema}`, async (client) => {
+      // CREATE SCHEMA checks the CREATE privilege even when the schema exists, so skip it then.
+      const exists = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [this.#schema]);
+      if (exists.rowCount === 0) await client.query(`CREATE SCHEMA IF NOT EXISTS "${this.#schema}"`);
+      await client.query(`
+        CREATE TABLE IF NOT EXISTS ${this.#table} (
+          id text PRIMARY KEY,
+          name text NOT NULL,
+          write_key text UNIQUE NOT NULL,
+          ip_policy text NOT NULL CHECK (ip_policy IN ('full', 'anonymize', 'drop')),
+          created_at timestamptz NOT NULL DEFAULT now(),
+          revoked_at timestamptz
+        )`);
+    });
+  }
+
+  async ensureDefault(): Promise<Source | undefined> {
+    return this.#transaction(`inlet:default:${this.#schema}`, async (client) => {
+      const any = await client.query(`SELECT 1 FROM ${this.#table} LIMIT 1`);
+      if (any.rowCount === 0) {
+        await client.query(`INSERT INTO ${this.#table} (id, name, write_key, ip_policy) VALUES ($1, 'default', $2, 'full')`, [newSourceId(), newWriteKey()]);
+      }
+      const { rows } = await client.query<Row>(`SELECT ${COLUMNS} FROM ${this.#table} WHERE name = 'default' AND revoked_at IS NULL ORDER BY created_at, id LIMIT 1`);
+      return rows[0] && toSource(rows[0]);
+    });
+  }
+
+  /**
+   * Runs `work` in one transaction holding an advisory lock named `lock`: instances doing the same
+   * thing at once (migrating, creating the default source) take turns instead of colliding.
+   */
+  async #transaction<T>(lock: string, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await this.#guard(() => this.#pool.connect());
     try {
-      await this.#guard(async () => {
+      return await this.#guard(async () => {
         await client.query('BEGIN');
-        // Concurrent CREATE ... IF NOT EXISTS can still collide in the catalog; serialize them.
-        await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`inlet:migrate:${this.#schema}`]);
-        // CREATE SCHEMA checks the CREATE privilege even when the schema exists, so skip it then.
-        const exists = await client.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [this.#schema]);
-        if (exists.rowCount === 0) await client.query(`CREATE SCHEMA IF NOT EXISTS "${this.#schema}"`);
-        await client.query(`
-          CREATE TABLE IF NOT EXISTS ${this.#table} (
-            id text PRIMARY KEY,
-            name text NOT NULL,
-            write_key text UNIQUE NOT NULL,
-            ip_policy text NOT NULL CHECK (ip_policy IN ('full', 'anonymize', 'drop')),
-            created_at timestamptz NOT NULL DEFAULT now(),
-            revoked_at timestamptz
-          )`);
+        await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [lock]);
+        const result = await work(client);
         await client.query('COMMIT');
+        return result;
       });
     } catch (error) {
       await client.query('ROLLBACK').catch(() => {});

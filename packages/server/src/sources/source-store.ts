@@ -23,6 +23,12 @@ export interface SourceStore {
   findByWriteKey(writeKey: string): Promise<Source | undefined>;
   create(input: NewSource): Promise<Source>;
   list(): Promise<Source[]>;
+  /**
+   * The active source named `default`, created first when the store has no sources at all (a
+   * fresh install gets a write key at once). Atomic, so instances starting together on one empty
+   * shared store agree on a single source.
+   */
+  ensureDefault(): Promise<Source | undefined>;
   /** true when a source with that id existed and is now revoked */
   revoke(id: string): Promise<boolean>;
   ready(): Promise<boolean>;

@@ -31,10 +31,23 @@ export class SqliteSourceStore implements SourceStore {
   }
 
   async create(input: NewSource): Promise<Source> {
+    return this.#insert(input);
+  }
+
+  #insert(input: NewSource): Source {
     const source: Source = { id: newSourceId(), name: input.name, writeKey: newWriteKey(), ipPolicy: input.ipPolicy ?? 'full', createdAt: new Date().toISOString(), revokedAt: null };
     this.db.prepare('INSERT INTO sources (id, name, write_key, ip_policy, created_at) VALUES (?, ?, ?, ?, ?)')
       .run(source.id, source.name, source.writeKey, source.ipPolicy, source.createdAt);
     return source;
+  }
+
+  async ensureDefault(): Promise<Source | undefined> {
+    // IMMEDIATE takes the write lock up front, so two processes cannot both see an empty table.
+    return this.db.transaction(() => {
+      if (!this.db.prepare('SELECT 1 FROM sources LIMIT 1').get()) this.#insert({ name: 'default' });
+      const row = this.db.prepare<[], Row>("SELECT * FROM sources WHERE name = 'default' AND revoked_at IS NULL ORDER BY created_at, id LIMIT 1").get();
+      return row && toSource(row);
+    }).immediate();
   }
 
   async list(): Promise<Source[]> {
