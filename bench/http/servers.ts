@@ -34,12 +34,18 @@ export interface ServerDefinition {
   launch(ctx: ServerContext): LaunchSpec;
 }
 
+/**
+ * The V8 flag Inlet is launched with (`npm start`, `bin/inlet.js`). Every server under test gets
+ * it, baselines included, so the comparison stays about the code.
+ */
+const NODE_FLAGS = ['--max-semi-space-size=64'];
+
 /** Far above anything the benchmark sends, so limits are checked but never hit. */
 const GENEROUS_LIMITS = { RATE_LIMIT_REQUESTS_PER_MINUTE: '1000000000', RATE_LIMIT_EVENTS_PER_MINUTE: '100000000000' };
 
 function inlet(ctx: ServerContext): LaunchSpec {
   return {
-    args: [resolve(ROOT, 'packages/server/bin/inlet.js'), 'serve'],
+    args: [...NODE_FLAGS, resolve(ROOT, 'packages/server/bin/inlet.js'), 'serve'],
     env: {
       PORT: String(ctx.port),
       HOST: '127.0.0.1',
@@ -56,7 +62,7 @@ function inlet(ctx: ServerContext): LaunchSpec {
 
 function baseline(dir: 'reference' | 'ceiling') {
   return (ctx: ServerContext): LaunchSpec => ({
-    args: ['--import', 'tsx', resolve(ROOT, `bench/baselines/${dir}/server.ts`)],
+    args: [...NODE_FLAGS, '--import', 'tsx', resolve(ROOT, `bench/baselines/${dir}/server.ts`)],
     env: {
       PORT: String(ctx.port),
       HOST: '127.0.0.1',
