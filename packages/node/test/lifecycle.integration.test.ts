@@ -3,9 +3,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import net from 'node:net';
 import { resolve } from 'node:path';
-import { startInlet, type TestInlet } from '@inlet/testkit';
+import { freePort, startInlet, type TestInlet } from '@inlet/testkit';
 import { startProxy, type Proxy } from './support/proxy.ts';
 
 const FIXTURE = resolve(import.meta.dirname, 'fixtures/host-process.ts');
@@ -18,13 +17,6 @@ function runHost(env: Record<string, string>): Promise<{ code: number | null; st
   });
 }
 
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 describe('the SDK in a host process', () => {
   let inlet: TestInlet;
@@ -39,7 +31,7 @@ describe('the SDK in a host process', () => {
   });
 
   test('pending retries do not keep a host alive that never calls shutdown()', async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const result = await runHost({ ENDPOINT: `http://127.0.0.1:${port}`, WRITE_KEY: 'wk_x', HOST_MODE: 'none', HOST_EVENTS: '5' });
     assert.equal(result.code, 0, result.stderr);
   });

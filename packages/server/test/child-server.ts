@@ -2,19 +2,11 @@
 // clients, for the crash and shutdown tests.
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
-import net from 'node:net';
 import { resolve } from 'node:path';
 
 const BIN = resolve(import.meta.dirname, '../bin/inlet.js');
 
-/** A port nobody listens on right now (PORT=0 would not tell us which one the child got). */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((done) => server.close(done));
-  return port;
-}
+export { freePort } from '@inlet/testkit';
 
 export interface ChildInlet {
   child: ChildProcess;

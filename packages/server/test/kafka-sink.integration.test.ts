@@ -1,7 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
-import { createTopic, needKafka, readAll } from '@inlet/testkit';
+import { createTopic, freePort, needKafka, readAll } from '@inlet/testkit';
 import { SinkUnavailableError } from '../src/errors.ts';
 import { KafkaSink } from '../src/sinks/kafka-sink.ts';
 import { createTopics } from '../src/kafka/topics.ts';
@@ -10,14 +9,6 @@ import { storedEvent } from './kafka-fixtures.ts';
 const kafka = await needKafka();
 const quiet = { info() {}, warn() {}, error() {} };
 
-/** A port nothing listens on: bound, then released. */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 describe('KafkaSink on the shared broker', { skip: kafka.skip }, () => {
   const brokers = kafka.value?.split(',') ?? [];
@@ -79,7 +70,7 @@ describe('KafkaSink on the shared broker', { skip: kafka.skip }, () => {
 
 describe('KafkaSink without a broker', () => {
   test('a write rejects with SinkUnavailableError within the bound, and ready() is false', { timeout: 20_000 }, async () => {
-    const port = await closedPort();
+    const port = await freePort();
     const writeTimeoutMs = 1500;
     const sink = new KafkaSink({ brokers: [`127.0.0.1:${port}`], topic: 'raw-events', writeTimeoutMs, logger: quiet });
     try {
