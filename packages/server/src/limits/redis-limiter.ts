@@ -51,6 +51,12 @@ return { rFit * eFit, rFit, r, ttl(KEYS[1], rWin), eFit, e, ttl(KEYS[2], eWin) }
 // While Redis is connected but too slow, try it again at most this often instead of paying the
 // timeout on every request.
 const SLOW_PROBE_INTERVAL_MS = 1000;
+/**
+ * Bound on the first decisions, until one has come back from Redis: connecting and loading the
+ * script take longer than a steady-state command, and falling back then would give each new
+ * instance a budget of its own.
+ */
+const WARMUP_TIMEOUT_MS = 1000;
 
 type ConsumeCommand = (requestsKey: string, eventsKey: string, ...args: number[]) => Promise<number[]>;
 
@@ -65,6 +71,7 @@ export class RedisRateLimiter implements RateLimiter {
   readonly #fallback: MemoryRateLimiter;
   #down = false;
   #everReady = false;
+  #warm = false;
   #nextProbe = 0;
   #closed = false;
 
@@ -137,12 +144,13 @@ export class RedisRateLimiter implements RateLimiter {
     checkEvents(events);
     // Just after start the socket is still opening: wait for it (within the command bound) rather
     // than let the first requests of every instance spend a local budget.
-    if (!this.#everReady && !this.#down && !this.#closed) await this.connected(this.#timeoutMs);
+    if (!this.#everReady && !this.#down && !this.#closed) await this.connected(Math.max(this.#timeoutMs, WARMUP_TIMEOUT_MS));
     if (this.#closed || this.#redis.status !== 'ready' || (this.#down && Date.now() < this.#nextProbe)) {
       return this.#fallback.take(key, events);
     }
     try {
       const decision = await this.#consumeInRedis(key, events);
+      this.#warm = true;
       this.#markUp();
       return decision;
     } catch (err) {
@@ -164,8 +172,9 @@ export class RedisRateLimiter implements RateLimiter {
     const command = (this.#redis as unknown as { inletRateLimit: ConsumeCommand }).inletRateLimit.bind(this.#redis);
     const base = `${this.#prefix}{${key}}`;
     let timer: NodeJS.Timeout | undefined;
+    const bound = this.#warm ? this.#timeoutMs : Math.max(this.#timeoutMs, WARMUP_TIMEOUT_MS);
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${this.#timeoutMs} ms`)), this.#timeoutMs);
+      timer = setTimeout(() => reject(new Error(`no answer within ${bound} ms`)), bound);
     });
     try {
       const reply = await Promise.race([command(`${base}:r`, `${base}:e`, rb.limit, rb.windowMs, eb.limit, eb.windowMs, events), timeout]);
