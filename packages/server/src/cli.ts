@@ -146,9 +146,15 @@ export async function main(argv: string[]): Promise<number> {
         return 2;
     }
   } catch (error) {
-    if (error instanceof ConfigError || (error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    const code = (error as { code?: string }).code;
+    if (error instanceof ConfigError || code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
       console.error(`inlet ${command}: ${(error as Error).message}`);
       return 2;
+    }
+    if (code === 'EADDRINUSE' || code === 'EACCES') {
+      const { address, port } = error as { address?: string; port?: number };
+      console.error(`inlet ${command}: cannot listen on ${address}:${port} (${code === 'EADDRINUSE' ? 'already in use' : 'permission denied'}); choose another with PORT or --port`);
+      return 1;
     }
     throw error;
   }

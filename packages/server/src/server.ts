@@ -60,7 +60,14 @@ export async function startServer(config: Config, parts: ServerParts = {}): Prom
   const limiter = parts.limiter ?? (await openLimiter(config, logger));
   const defaultSource = await sources.ensureDefault();
   const app = buildApp({ config, sink, sources, limiter, metrics: createMetrics(), logger });
-  await app.listen({ port: config.port, host: config.host });
+  try {
+    await app.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    // A port in use must not leave the writer thread and connections keeping the process alive.
+    await app.close();
+    await Promise.allSettled([sink.close(), sources.close(), limiter.close()]);
+    throw error;
+  }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;

@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
+import net from 'node:net';
 import { startInlet } from '@inlet/testkit';
 import { postJson } from './http-client.ts';
 
@@ -50,6 +51,20 @@ describe('inlet CLI', () => {
     assert.match(env.stderr, /KAFKA_BROKERS/);
     assert.notEqual(unknown.code, 0);
     assert.match(unknown.stderr, /--no-such-flag/);
+  });
+
+  test('serve on a port already in use says so and exits, without a stack trace', async () => {
+    const taken = net.createServer();
+    await new Promise<void>((done) => taken.listen(0, '127.0.0.1', done));
+    const { port } = taken.address() as net.AddressInfo;
+    try {
+      const run = await inlet(['serve', '--port', String(port), '--host', '127.0.0.1'], { INLET_DATA_DIR: join(dir, 'busy') });
+      assert.equal(run.code, 1);
+      assert.match(run.stderr, new RegExp(`127\\.0\\.0\\.1:${port} \\(already in use\\)`));
+      assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack trace');
+    } finally {
+      taken.close();
+    }
   });
 
   test('sources create, list, revoke', async () => {
