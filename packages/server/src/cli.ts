@@ -151,9 +151,15 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`inlet ${command}: ${(error as Error).message}`);
       return 2;
     }
-    if (code === 'EADDRINUSE' || code === 'EACCES') {
-      const { address, port } = error as { address?: string; port?: number };
-      console.error(`inlet ${command}: cannot listen on ${address}:${port} (${code === 'EADDRINUSE' ? 'already in use' : 'permission denied'}); choose another with PORT or --port`);
+    const { syscall, address, port } = error as { syscall?: string; address?: string; port?: number };
+    if (syscall === 'listen') {
+      console.error(`inlet ${command}: cannot listen on ${address}:${port} (${code === 'EADDRINUSE' ? 'already in use' : code}); choose another with PORT or --port`);
+      return 1;
+    }
+    // Other system errors (a data directory that cannot be created, say) are the operator's to fix:
+    // one line that names the path beats a stack trace.
+    if (syscall !== undefined) {
+      console.error(`inlet ${command}: ${(error as Error).message}`);
       return 1;
     }
     throw error;

@@ -2,7 +2,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -65,6 +65,15 @@ describe('inlet CLI', () => {
     } finally {
       taken.close();
     }
+  });
+
+  test('serve with a data directory that cannot be created names it, without a stack trace', async () => {
+    const file = join(dir, 'a-file');
+    writeFileSync(file, '');
+    const run = await inlet(['serve', '--port', '0'], { INLET_DATA_DIR: join(file, 'data') });
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /ENOTDIR.*a-file/);
+    assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack trace');
   });
 
   test('sources create, list, revoke', async () => {
