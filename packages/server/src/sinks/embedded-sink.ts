@@ -53,7 +53,16 @@ export class EmbeddedSink implements Sink {
     if (this.nextRows.length / ROW_WIDTH + events.length > this.maxPendingEvents) {
       return Promise.reject(new SinkUnavailableError('the disk is behind; too many events waiting'));
     }
-    for (const { record, json } of events) this.nextRows.push(record.sourceId, record.messageId, Date.parse(record.receivedAt), json);
+    // The events of one request share receivedAt: parse it once, not per event.
+    let receivedAt = '';
+    let receivedAtMs = 0;
+    for (const { record, json } of events) {
+      if (record.receivedAt !== receivedAt) {
+        receivedAt = record.receivedAt;
+        receivedAtMs = Date.parse(receivedAt);
+      }
+      this.nextRows.push(record.sourceId, record.messageId, receivedAtMs, json);
+    }
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new SinkUnavailableError(`not committed within ${this.writeTimeoutMs} ms`)), this.writeTimeoutMs);
       this.nextWaiters.push({
