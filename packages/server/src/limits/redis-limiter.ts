@@ -104,7 +104,8 @@ export class RedisRateLimiter implements RateLimiter {
       maxRetriesPerRequest: 0,
       autoResendUnfulfilledCommands: false,
       connectTimeout: connectTimeoutMs,
-      commandTimeout: commandTimeoutMs,
+      // No ioredis commandTimeout: it would cut the first, slower decisions at the steady-state
+      // bound. #consumeInRedis bounds every decision itself.
       // Keep reconnecting for as long as the process lives; that is how Redis is picked up again.
       retryStrategy: (times) => Math.min(100 * times, 1000),
     });
@@ -174,7 +175,9 @@ export class RedisRateLimiter implements RateLimiter {
     let timer: NodeJS.Timeout | undefined;
     const bound = this.#warm ? this.#timeoutMs : Math.max(this.#timeoutMs, WARMUP_TIMEOUT_MS);
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${bound} ms`)), bound);
+      // A stalled event loop fires this timer before reading a reply that already came back;
+      // waiting for the next check phase lets that reply win, so only Redis itself counts as slow.
+      timer = setTimeout(() => setImmediate(() => reject(new Error(`no answer within ${bound} ms`))), bound);
     });
     try {
       const reply = await Promise.race([command(`${base}:r`, `${base}:e`, rb.limit, rb.windowMs, eb.limit, eb.windowMs, events), timeout]);
