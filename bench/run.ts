@@ -9,6 +9,7 @@ import { formatDelivery, formatHttpTable, formatProblems, formatTargets } from '
 import { parseServers, SERVER_NAMES } from './http/servers.ts';
 import { parseWorkloads } from './http/workloads.ts';
 import { startBroker, type Broker } from './lib/kafka-broker.ts';
+import { warmBroker } from './lib/broker-warmup.ts';
 import { PORT_RANGE } from './lib/ports.ts';
 
 const BENCH = import.meta.dirname;
@@ -113,6 +114,7 @@ async function main(): Promise<number> {
     brokerStarting ??= (async () => {
       log(process.env.KAFKA_BROKERS ? `Kafka: ${process.env.KAFKA_BROKERS} (KAFKA_BROKERS)` : `Kafka: starting a local broker on ${PORT_RANGE.kafka}…`);
       broker = await startBroker(PORT_RANGE.kafka);
+      if (broker.owned) await warmBroker(broker.bootstrap, quick ? 10 : 40, log);
       return broker;
     })();
     return (await brokerStarting).bootstrap;
