@@ -114,7 +114,8 @@ export function runPaced(o: PacedOptions): Promise<PacedResult> {
         resolve({ sent, completed, errors, backlog: waiting.length, seconds: (now - start) / 1000 });
         return;
       }
-      const due = Math.floor((now - start) / intervalMs);
+      // Request k is due at start + k * interval, so requests 0..floor(elapsed / interval) are due now.
+      const due = Math.floor((now - start) / intervalMs) + 1;
       for (; scheduled < due; scheduled++) waiting.push(start + scheduled * intervalMs);
       dispatch();
       if (!finished) setTimeout(tick, 1);
