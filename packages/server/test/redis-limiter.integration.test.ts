@@ -147,6 +147,18 @@ describe('RedisRateLimiter on a real Redis', { skip: redis.skip }, () => {
     assert.equal((await eb.consume('shared-events', 1)).allowed, false);
   });
 
+  test('a first decision slower than the steady-state bound still comes from Redis', async () => {
+    // Connecting and loading the script take longer than 1 ms; only the warm-up bound may apply.
+    const a = limiter({ requests: { limit: 1, windowMs: minute }, commandTimeoutMs: 1 });
+    const b = limiter({ requests: { limit: 1, windowMs: minute }, commandTimeoutMs: 1 });
+    const first = await a.consume('cold-start', 1);
+    assert.equal(first.allowed, true);
+    assert.equal(a.shared, true);
+    await b.connected();
+    // b's own local budget would allow this; the shared one is spent.
+    assert.equal((await b.consume('cold-start', 1)).allowed, false);
+  });
+
   test('the window resets in Redis', async () => {
     const l = limiter({ requests: { limit: 2, windowMs: 300 } });
     await l.connected();
