@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { runHttpSuite, type HalfRateMode } from './http/harness.ts';
 import { formatDelivery, formatHttpTable, formatProblems, formatTargets } from './http/report.ts';
 import { parseServers, SERVER_NAMES } from './http/servers.ts';
-import { parseWorkloads } from './http/workloads.ts';
+import { MESSAGE_ID_KINDS, parseWorkloads, type MessageIdKind } from './http/workloads.ts';
 import { startBroker, type Broker } from './lib/kafka-broker.ts';
 import { warmBroker } from './lib/broker-warmup.ts';
 import { PORT_RANGE } from './lib/ports.ts';
@@ -24,6 +24,7 @@ const USAGE = `usage: npm run bench -- [options]
   --workloads W1,W2                     W1 = /v1/batch x 100 events, W2 = /v1/track x 1
   --servers ${SERVER_NAMES.join(',')}
   --half-rate inlet|all|none            also measure latency at half of peak rate (default inlet)
+  --message-ids v7|v4                   messageIds the load carries: v7 as Inlet's SDKs send (default), v4 as Segment's
   --partitions 12                       partitions of each fresh Kafka topic
   --cpu-prof                            run servers with --cpu-prof; summaries go in the report
   --quick                               5 s cells, 1 s warm-up, 50 connections (unless given)
@@ -83,7 +84,7 @@ async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
       suite: { type: 'string' }, duration: { type: 'string' }, warmup: { type: 'string' }, connections: { type: 'string' },
-      workloads: { type: 'string' }, servers: { type: 'string' }, 'half-rate': { type: 'string' }, partitions: { type: 'string' },
+      workloads: { type: 'string' }, servers: { type: 'string' }, 'half-rate': { type: 'string' }, 'message-ids': { type: 'string' }, partitions: { type: 'string' },
       'cpu-prof': { type: 'boolean' }, quick: { type: 'boolean' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
@@ -97,6 +98,8 @@ async function main(): Promise<number> {
   const servers = parseServers(values.servers ?? SERVER_NAMES.join(','));
   const halfRate = (values['half-rate'] ?? 'inlet') as HalfRateMode;
   if (!['inlet', 'all', 'none'].includes(halfRate)) throw new Error('--half-rate must be inlet, all or none');
+  const messageIds = (values['message-ids'] ?? 'v7') as MessageIdKind;
+  if (!MESSAGE_ID_KINDS.includes(messageIds)) throw new Error(`--message-ids must be ${MESSAGE_ID_KINDS.join(' or ')}`);
   const partitions = positive(values.partitions, 12, 'partitions');
   const available = ['http', ...Object.keys(EXTERNAL_SUITES).filter((s) => EXTERNAL_SUITES[s].some((f) => existsSync(join(BENCH, f))))];
   const suites = values.suite ? list(values.suite, '') : available;
@@ -130,13 +133,13 @@ async function main(): Promise<number> {
     '',
     `Command: \`${command}\`  `,
     `Machine: ${machine()}  `,
-    `Settings: ${durationSeconds} s measured after ${warmupSeconds} s warm-up per cell; a fresh server (and Kafka topic, ${partitions} partitions) per cell; load from a separate process (autocannon) on 127.0.0.1.`,
+    `Settings: ${durationSeconds} s measured after ${warmupSeconds} s warm-up per cell; a fresh server (and Kafka topic, ${partitions} partitions) per cell; UUID${messageIds} messageIds; load from a separate process (autocannon) on 127.0.0.1.`,
     '',
   ];
   try {
     if (suites.includes('http')) {
       const needsKafka = servers.some((s) => s.needsKafka);
-      const cells = await runHttpSuite({ durationSeconds, warmupSeconds, connections, workloads, servers, halfRate, partitions, profileDir, kafkaBootstrap, log });
+      const cells = await runHttpSuite({ durationSeconds, warmupSeconds, connections, workloads, servers, halfRate, messageIds, partitions, profileDir, kafkaBootstrap, log });
       sections.push(
         '## HTTP ingestion',
         '',

@@ -12,7 +12,7 @@ import type { LoadResult } from './load.ts';
 import { runLoad } from './run-load.ts';
 import { startServerProcess, type ServerProcess } from './server-process.ts';
 import type { ServerDefinition, ServerName } from './servers.ts';
-import type { Workload, WorkloadName } from './workloads.ts';
+import type { MessageIdKind, Workload, WorkloadName } from './workloads.ts';
 
 export type HalfRateMode = 'inlet' | 'all' | 'none';
 
@@ -24,6 +24,8 @@ export interface HttpSuiteOptions {
   servers: ServerDefinition[];
   /** which servers also get the run at half of their peak rate */
   halfRate: HalfRateMode;
+  /** the kind of messageIds the load carries */
+  messageIds: MessageIdKind;
   /** partitions of the fresh topic each Kafka server writes to */
   partitions: number;
   /** when set, servers run with --cpu-prof and their profiles land here */
@@ -129,7 +131,7 @@ async function runCell(o: HttpSuiteOptions, def: ServerDefinition, workload: Wor
     } catch (error) {
       throw new Error(`${COULD_NOT_START}: ${(error as Error).message}`);
     }
-    const job = { url: server.url, workload: workload.name, writeKey: server.writeKey, connections, runId: `${runId}-${def.name}-${workload.name}-${connections}` };
+    const job = { url: server.url, workload: workload.name, writeKey: server.writeKey, connections, messageIds: o.messageIds };
     const peak = await runLoad({ ...job, warmupSeconds: o.warmupSeconds, durationSeconds: o.durationSeconds }, server.pid);
     const seconds = peak.load.durationSeconds || o.durationSeconds;
     const cell: Cell = {
@@ -156,7 +158,7 @@ async function runCell(o: HttpSuiteOptions, def: ServerDefinition, workload: Wor
     const wantsHalf = o.halfRate === 'all' || (o.halfRate === 'inlet' && def.isInlet);
     if (wantsHalf && cell.requestsPerSecond >= 2) {
       const rate = Math.max(1, Math.round(cell.requestsPerSecond / 2));
-      const half = await runLoad({ ...job, runId: `${job.runId}-half`, pacedRate: rate, warmupSeconds: Math.min(1, o.warmupSeconds), durationSeconds: o.durationSeconds }, server.pid);
+      const half = await runLoad({ ...job, pacedRate: rate, warmupSeconds: Math.min(1, o.warmupSeconds), durationSeconds: o.durationSeconds }, server.pid);
       halfOk = half.load.ok + half.load.warmupOk;
       cell.halfRate = {
         targetRate: rate,

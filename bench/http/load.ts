@@ -3,7 +3,7 @@
 // warm-up and then for the measured window, and sends back a LoadResult.
 import autocannon from 'autocannon';
 import { runPaced } from './paced-load.ts';
-import { bodyTemplate, WORKLOADS, type WorkloadName } from './workloads.ts';
+import { bodyTemplate, WORKLOADS, type MessageIdKind, type WorkloadName } from './workloads.ts';
 
 export interface LoadJob {
   url: string;
@@ -17,7 +17,7 @@ export interface LoadJob {
    * evenly spaced requests per second (paced-load.ts), latency counted from when each was due
    */
   pacedRate?: number;
-  runId: string;
+  messageIds: MessageIdKind;
 }
 
 export interface LoadResult {
@@ -59,9 +59,8 @@ class Latencies {
   }
 }
 
-function cannon(job: LoadJob, seconds: number, requestBase: number, latencies?: Latencies): PromiseLike<autocannon.Result> {
-  const template = bodyTemplate(WORKLOADS[job.workload], job.runId);
-  let sequence = requestBase;
+function cannon(job: LoadJob, seconds: number, latencies?: Latencies): PromiseLike<autocannon.Result> {
+  const template = bodyTemplate(WORKLOADS[job.workload], job.messageIds);
   const instance = autocannon({
     url: job.url + WORKLOADS[job.workload].path,
     connections: job.connections,
@@ -72,7 +71,7 @@ function cannon(job: LoadJob, seconds: number, requestBase: number, latencies?: 
       'content-type': 'application/json',
       authorization: `Basic ${Buffer.from(`${job.writeKey}:`).toString('base64')}`,
     },
-    requests: [{ setupRequest: (request) => ({ ...request, body: template.render(sequence++) }) }],
+    requests: [{ setupRequest: (request) => ({ ...request, body: template.render() }) }],
   });
   if (latencies) {
     instance.on('response', (_client: unknown, statusCode: number, _bytes: number, responseTime: number) => {
@@ -82,12 +81,12 @@ function cannon(job: LoadJob, seconds: number, requestBase: number, latencies?: 
   return instance;
 }
 
-function rawRequest(job: LoadJob): (i: number) => Buffer {
+function rawRequest(job: LoadJob): () => Buffer {
   const url = new URL(job.url);
-  const template = bodyTemplate(WORKLOADS[job.workload], job.runId);
+  const template = bodyTemplate(WORKLOADS[job.workload], job.messageIds);
   const auth = Buffer.from(`${job.writeKey}:`).toString('base64');
-  return (i) => {
-    const body = Buffer.from(template.render(i));
+  return () => {
+    const body = Buffer.from(template.render());
     const head = `POST ${WORKLOADS[job.workload].path} HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: application/json\r\nAuthorization: Basic ${auth}\r\nContent-Length: ${body.length}\r\n\r\n`;
     return Buffer.concat([Buffer.from(head, 'latin1'), body]);
   };
@@ -99,7 +98,7 @@ async function runPacedJob(job: LoadJob, rate: number): Promise<LoadResult> {
   const common = { host: url.hostname, port: Number(url.port), rate, connections: job.connections, request };
   let warmupOk = 0;
   if (job.warmupSeconds > 0) {
-    await runPaced({ ...common, request: (i) => request(1_000_000_000 + i), seconds: job.warmupSeconds, onResponse: (_ms, status) => { if (status < 300) warmupOk++; } });
+    await runPaced({ ...common, seconds: job.warmupSeconds, onResponse: (_ms, status) => { if (status < 300) warmupOk++; } });
   }
   process.send!({ type: 'measuring' } satisfies LoadMessage);
   const latencies = new Latencies();
@@ -132,12 +131,12 @@ async function runPacedJob(job: LoadJob, rate: number): Promise<LoadResult> {
 
 async function runJob(job: LoadJob): Promise<LoadResult> {
   if (job.pacedRate) return runPacedJob(job, job.pacedRate);
-  const warmup = job.warmupSeconds > 0 ? await cannon(job, job.warmupSeconds, 1_000_000_000) : undefined;
+  const warmup = job.warmupSeconds > 0 ? await cannon(job, job.warmupSeconds) : undefined;
   process.send!({ type: 'measuring' } satisfies LoadMessage);
   const latencies = new Latencies();
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
-  const result = await cannon(job, job.durationSeconds, 0, latencies);
+  const result = await cannon(job, job.durationSeconds, latencies);
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
   const statusCodes = Object.fromEntries(Object.entries(result.statusCodeStats ?? {}).map(([code, s]) => [code, s.count]));

@@ -10,8 +10,8 @@ import net from 'node:net';
 export interface PacedOptions {
   host: string;
   port: number;
-  /** the full request for sequence number i (request line, headers, body) */
-  request(i: number): Buffer;
+  /** a new full request (request line, headers, body) */
+  request(): Buffer;
   rate: number;
   connections: number;
   seconds: number;
@@ -93,7 +93,8 @@ export function runPaced(o: PacedOptions): Promise<PacedResult> {
       while (waiting.length > 0 && idle.length > 0) {
         const conn = idle.pop()!;
         if (conn.failed) continue;
-        conn.send(o.request(sent++), waiting.shift()!);
+        conn.send(o.request(), waiting.shift()!);
+        sent++;
       }
     };
     const onDone = (conn: Connection, dueAt: number, status: number) => {

@@ -1,5 +1,10 @@
-// The two HTTP workloads. Every request carries fresh messageIds: a store that deduplicates by
+// The two HTTP workloads. Every event carries a fresh messageId: a store that deduplicates by
 // messageId (the embedded sink does) would otherwise skip the writes and look faster than it is.
+// The ids are UUIDv7 by default, as Inlet's SDKs send them; `v4` is what Segment's SDKs send, and
+// costs a store with a unique index on messageId more (random pages instead of one growing end).
+
+import { randomUUID } from 'node:crypto';
+import { newMessageId } from '@inlet/schema';
 
 export type WorkloadName = 'W1' | 'W2';
 
@@ -44,25 +49,26 @@ function sampleEvent(i: number, now: string, withType: boolean): Record<string, 
   };
 }
 
-/**
- * A body as pieces around the messageId slots; `render(requestNumber)` fills each slot with an
- * id unique to this run, request and event (cheap enough for the load generator at full rate).
- */
+export type MessageIdKind = 'v7' | 'v4';
+export const MESSAGE_ID_KINDS: readonly MessageIdKind[] = ['v7', 'v4'];
+
+/** A body as pieces around the messageId slots; `render()` fills each slot with a new id. */
 export interface BodyTemplate {
   bytes: number;
-  render(request: number): string;
+  render(): string;
 }
 
-export function bodyTemplate(workload: Workload, runId: string): BodyTemplate {
+export function bodyTemplate(workload: Workload, ids: MessageIdKind): BodyTemplate {
+  const newId = ids === 'v7' ? newMessageId : randomUUID;
   const now = new Date().toISOString();
   const body = workload.name === 'W1'
     ? { batch: Array.from({ length: workload.eventsPerRequest }, (_, i) => sampleEvent(i, now, true)), sentAt: now }
     : { ...sampleEvent(0, now, false), sentAt: now };
   const pieces = JSON.stringify(body).split(JSON.stringify(ID_SLOT));
-  const render = (request: number) => {
+  const render = () => {
     let out = pieces[0];
-    for (let i = 1; i < pieces.length; i++) out += `"${runId}-${request}-${i}"` + pieces[i];
+    for (let i = 1; i < pieces.length; i++) out += `"${newId()}"` + pieces[i];
     return out;
   };
-  return { bytes: Buffer.byteLength(render(0)), render };
+  return { bytes: Buffer.byteLength(render()), render };
 }

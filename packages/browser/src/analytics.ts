@@ -2,7 +2,7 @@
 import type { AnalyticsOptions, BrowserEvent, Plugin, Properties } from './types.ts';
 import { Queue } from './queue.ts';
 import { read, write } from './storage.ts';
-import { uuid } from './uuid.ts';
+import { uuid, uuid7 } from './uuid.ts';
 
 declare const __VERSION__: string;
 export const VERSION: string = typeof __VERSION__ === 'string' ? __VERSION__ : '0.0.0-dev';
@@ -116,7 +116,7 @@ export class Analytics {
 
   private _add(fields: Partial<BrowserEvent>): string | undefined {
     let event: BrowserEvent | null | undefined = {
-      messageId: uuid(),
+      messageId: uuid7(),
       timestamp: (this._at ? new Date(this._at) : new Date()).toISOString(),
       anonymousId: this._anonymousId,
       userId: this._userId,

@@ -45,7 +45,7 @@ describe('@inlet/browser in Chromium: events', { skip: chromiumNeed.skip }, () =
     assert.equal(byType.alias.previousId, 'user-1');
     for (const r of records) {
       assert.equal(r.anonymousId, anonymousId);
-      assert.match(r.messageId, /^[0-9a-f-]{36}$/);
+      assert.match(r.messageId, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, 'a UUIDv7');
       assert.ok(r.sentAt, 'sentAt is set when sent');
       assert.ok(r.originalTimestamp, 'the client time is kept as originalTimestamp');
       assert.ok(Date.parse(r.sentAt as string) >= Date.parse(r.originalTimestamp as string), 'created, then sent');

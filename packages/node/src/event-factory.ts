@@ -1,8 +1,7 @@
 // Builds Segment-spec events. Every event gets its messageId and timestamp here, when the host
 // calls track(), so a retry resends the same id (the processor dedups on it) and the time is
 // when it happened, not when it was sent.
-import { randomUUID } from 'node:crypto';
-import type { InletEvent, JsonObject } from '@inlet/schema';
+import { newMessageId, type InletEvent, type JsonObject } from '@inlet/schema';
 import type { AppInfo } from './settings.ts';
 import { LIBRARY } from './version.ts';
 
@@ -88,7 +87,7 @@ export class EventFactory {
     // A fixed key order keeps every event the same hidden class, which JSON.stringify likes.
     const e: InletEvent = {
       type,
-      messageId: options?.messageId ?? randomUUID(),
+      messageId: options?.messageId ?? newMessageId(),
       timestamp: timestampOf(options?.timestamp),
       context: this.#context,
     };

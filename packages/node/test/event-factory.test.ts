@@ -15,7 +15,7 @@ test('events carry messageId, timestamp, library and app, and pass the shared sc
     factory.track(undefined, 'job', {}, { anonymousId: 'system' }),
   ];
   for (const e of events) {
-    assert.match(e.messageId!, /^[0-9a-f-]{36}$/);
+    assert.match(e.messageId!, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, 'a UUIDv7');
     assert.ok(Math.abs(Date.parse(e.timestamp!) - Date.now()) < 5000);
     assert.deepEqual(e.context, { library: { name: '@inlet/node', version: '0.1.0' }, app: { name: 'api', version: '2.0.0' } });
     const v = validateEvent(JSON.parse(JSON.stringify(e)));

@@ -5,3 +5,4 @@ export * from './normalize.ts';
 export { correctTimestamp, isTimestamp } from './clock.ts';
 export * from './ip.ts';
 export * from './record.ts';
+export { newMessageId } from './message-id.ts';

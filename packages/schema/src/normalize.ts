@@ -1,7 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import type { InletEvent, IpPolicy, NormalizedRecord } from './event.ts';
 import { correctTime, correctTimestamp } from './clock.ts';
 import { applyIpPolicy } from './ip.ts';
+import { newMessageId } from './message-id.ts';
 
 export interface Enrichment {
   sourceId: string;
@@ -61,7 +61,7 @@ export function createNormalizer(enrichment: Enrichment): Normalizer {
     // several times faster than a spread copy that is then extended.
     const record = {
       type: event.type,
-      messageId: event.messageId ?? randomUUID(),
+      messageId: event.messageId ?? newMessageId(receivedAtMs),
       sourceId,
       receivedAt,
       timestamp: timestampMs === receivedAtMs ? receivedAt : new Date(timestampMs).toISOString(),
