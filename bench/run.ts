@@ -5,7 +5,7 @@ import os from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runHttpSuite, type HalfRateMode } from './http/harness.ts';
-import { formatDelivery, formatHttpTable, formatProblems, formatTargets } from './http/report.ts';
+import { formatDelivery, formatHttpTable, formatProblems, formatTargets, mergeRounds } from './http/report.ts';
 import { parseServers, SERVER_NAMES } from './http/servers.ts';
 import { MESSAGE_ID_KINDS, parseWorkloads, type MessageIdKind } from './http/workloads.ts';
 import { startBroker, type Broker } from './lib/kafka-broker.ts';
@@ -24,6 +24,7 @@ const USAGE = `usage: npm run bench -- [options]
   --workloads W1,W2                     W1 = /v1/batch x 100 events, W2 = /v1/track x 1
   --servers ${SERVER_NAMES.join(',')}
   --half-rate inlet|all|none            also measure latency at half of peak rate (default inlet)
+  --rounds 1                            run the whole HTTP matrix this many times; the table shows each cell's median
   --message-ids v7|v4                   messageIds the load carries: v7 as Inlet's SDKs send (default), v4 as Segment's
   --partitions 12                       partitions of each fresh Kafka topic
   --cpu-prof                            run servers with --cpu-prof; summaries go in the report
@@ -84,7 +85,7 @@ async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
       suite: { type: 'string' }, duration: { type: 'string' }, warmup: { type: 'string' }, connections: { type: 'string' },
-      workloads: { type: 'string' }, servers: { type: 'string' }, 'half-rate': { type: 'string' }, 'message-ids': { type: 'string' }, partitions: { type: 'string' },
+      workloads: { type: 'string' }, servers: { type: 'string' }, 'half-rate': { type: 'string' }, 'message-ids': { type: 'string' }, rounds: { type: 'string' }, partitions: { type: 'string' },
       'cpu-prof': { type: 'boolean' }, quick: { type: 'boolean' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
@@ -100,6 +101,7 @@ async function main(): Promise<number> {
   if (!['inlet', 'all', 'none'].includes(halfRate)) throw new Error('--half-rate must be inlet, all or none');
   const messageIds = (values['message-ids'] ?? 'v7') as MessageIdKind;
   if (!MESSAGE_ID_KINDS.includes(messageIds)) throw new Error(`--message-ids must be ${MESSAGE_ID_KINDS.join(' or ')}`);
+  const rounds = positive(values.rounds, 1, 'rounds');
   const partitions = positive(values.partitions, 12, 'partitions');
   const available = ['http', ...Object.keys(EXTERNAL_SUITES).filter((s) => EXTERNAL_SUITES[s].some((f) => existsSync(join(BENCH, f))))];
   const suites = values.suite ? list(values.suite, '') : available;
@@ -133,13 +135,14 @@ async function main(): Promise<number> {
     '',
     `Command: \`${command}\`  `,
     `Machine: ${machine()}  `,
-    `Settings: ${durationSeconds} s measured after ${warmupSeconds} s warm-up per cell; a fresh server (and Kafka topic, ${partitions} partitions) per cell; UUID${messageIds} messageIds; load from a separate process (autocannon) on 127.0.0.1.`,
+    `Settings: ${durationSeconds} s measured after ${warmupSeconds} s warm-up per cell; a fresh server (and Kafka topic, ${partitions} partitions) per cell; UUID${messageIds} messageIds;${rounds > 1 ? ` ${rounds} rounds of the whole matrix, each cell's median shown;` : ''} load from a separate process (autocannon) on 127.0.0.1.`,
     '',
   ];
   try {
     if (suites.includes('http')) {
       const needsKafka = servers.some((s) => s.needsKafka);
-      const cells = await runHttpSuite({ durationSeconds, warmupSeconds, connections, workloads, servers, halfRate, messageIds, partitions, profileDir, kafkaBootstrap, log });
+      const cells = await runHttpSuite({ durationSeconds, warmupSeconds, connections, workloads, servers, halfRate, rounds, messageIds, partitions, profileDir, kafkaBootstrap, log });
+      const medians = mergeRounds(cells);
       sections.push(
         '## HTTP ingestion',
         '',
@@ -149,13 +152,13 @@ async function main(): Promise<number> {
         `vs reference / vs ceiling: events/s relative to the same workload and concurrency. ${needsKafka ? `Kafka: ${broker?.owned ? 'local one-node broker (scripts/kafka)' : 'KAFKA_BROKERS'}, replication factor 1.` : ''}`,
         profileDir ? '\n**Profiled run (--cpu-prof): numbers are lower than an unprofiled run.**' : '',
         '',
-        formatHttpTable(cells),
+        formatHttpTable(medians),
         '',
         formatDelivery(cells),
         '',
         '### Targets (issue 7)',
         '',
-        formatTargets(cells),
+        formatTargets(medians),
         '',
       );
       const problems = formatProblems(cells);

@@ -24,6 +24,8 @@ export interface HttpSuiteOptions {
   servers: ServerDefinition[];
   /** which servers also get the run at half of their peak rate */
   halfRate: HalfRateMode;
+  /** times the whole matrix runs; the report shows the median of each cell (the machine is noisy) */
+  rounds: number;
   /** the kind of messageIds the load carries */
   messageIds: MessageIdKind;
   /** partitions of the fresh topic each Kafka server writes to */
@@ -52,6 +54,9 @@ export interface Cell {
   server: ServerName;
   workload: WorkloadName;
   connections: number;
+  /** 1-based; a cell merged over rounds (report.ts) keeps each round's events/s and half-peak p99 */
+  round: number;
+  rounds?: { eventsPerSecond: number[]; halfRateP99: number[] };
   /** set when the cell could not be measured */
   failure?: string;
   eventsPerSecond: number;
@@ -78,9 +83,9 @@ export interface Cell {
 const COULD_NOT_START = 'could not start';
 const emptyLatency = { p50: NaN, p99: NaN, p999: NaN, max: NaN };
 
-function failedCell(server: ServerName, workload: WorkloadName, connections: number, failure: string): Cell {
+function failedCell(server: ServerName, workload: WorkloadName, connections: number, round: number, failure: string): Cell {
   return {
-    server, workload, connections, failure, eventsPerSecond: NaN, requestsPerSecond: NaN, latency: emptyLatency,
+    server, workload, connections, round, failure, eventsPerSecond: NaN, requestsPerSecond: NaN, latency: emptyLatency,
     non2xx: 0, errors: 0, timeouts: 0, statusCodes: {}, serverCpu: NaN, peakRssBytes: NaN, generatorCpu: NaN, loadAverage: NaN, cpuStall: NaN, profiles: [],
   };
 }
@@ -109,10 +114,10 @@ export function summarizeProfiles(dir: string, label: string): string[] {
   });
 }
 
-async function runCell(o: HttpSuiteOptions, def: ServerDefinition, workload: Workload, connections: number, runId: string): Promise<Cell> {
-  const label = `${def.name} ${workload.name} c${connections}`;
+async function runCell(o: HttpSuiteOptions, def: ServerDefinition, workload: Workload, connections: number, round: number, runId: string): Promise<Cell> {
+  const label = `${def.name} ${workload.name} c${connections}${o.rounds > 1 ? ` round ${round}` : ''}`;
   const dataDir = mkdtempSync(join(tmpdir(), `inlet-bench-${def.name}-`));
-  const profileDir = o.profileDir ? join(o.profileDir, `${def.name}-${workload.name}-c${connections}`) : undefined;
+  const profileDir = o.profileDir ? join(o.profileDir, `${def.name}-${workload.name}-c${connections}${o.rounds > 1 ? `-r${round}` : ''}`) : undefined;
   let kafka: { bootstrap: string; topic: string } | undefined;
   let server: ServerProcess | undefined;
   try {
@@ -138,6 +143,7 @@ async function runCell(o: HttpSuiteOptions, def: ServerDefinition, workload: Wor
       server: def.name,
       workload: workload.name,
       connections,
+      round,
       eventsPerSecond: (peak.load.ok * workload.eventsPerRequest) / seconds,
       requestsPerSecond: peak.load.ok / seconds,
       latency: peak.load.latency,
@@ -183,7 +189,7 @@ async function runCell(o: HttpSuiteOptions, def: ServerDefinition, workload: Wor
   } catch (error) {
     const message = (error as Error).message;
     o.log(`  ${label}: FAILED — ${message.split('\n')[0]}`);
-    return failedCell(def.name, workload.name, connections, message);
+    return failedCell(def.name, workload.name, connections, round, message);
   } finally {
     await server?.stop();
     if (kafka) await deleteTopic(kafka.bootstrap, kafka.topic);
@@ -191,18 +197,21 @@ async function runCell(o: HttpSuiteOptions, def: ServerDefinition, workload: Wor
   }
 }
 
+/** Every cell of every round; rounds run the whole matrix in turn, so a slow spell of the machine hits one round, not one server. */
 export async function runHttpSuite(o: HttpSuiteOptions): Promise<Cell[]> {
   const runId = Date.now().toString(36);
   const cells: Cell[] = [];
-  for (const def of o.servers) {
-    o.log(`${def.name}:`);
-    for (const workload of o.workloads) {
-      for (const connections of o.connections) {
-        // A server that cannot start will not start for the next cell either; skip, don't wait again.
-        const startFailure = cells.find((c) => c.server === def.name && c.failure?.startsWith(COULD_NOT_START));
-        cells.push(startFailure
-          ? failedCell(def.name, workload.name, connections, `skipped: ${startFailure.failure!.split('\n')[0]}`)
-          : await runCell(o, def, workload, connections, runId));
+  for (let round = 1; round <= o.rounds; round++) {
+    for (const def of o.servers) {
+      o.log(o.rounds > 1 ? `${def.name} (round ${round} of ${o.rounds}):` : `${def.name}:`);
+      for (const workload of o.workloads) {
+        for (const connections of o.connections) {
+          // A server that cannot start will not start for the next cell either; skip, don't wait again.
+          const startFailure = cells.find((c) => c.server === def.name && c.failure?.startsWith(COULD_NOT_START));
+          cells.push(startFailure
+            ? failedCell(def.name, workload.name, connections, round, `skipped: ${startFailure.failure!.split('\n')[0]}`)
+            : await runCell(o, def, workload, connections, round, `${runId}r${round}`));
+        }
       }
     }
   }

@@ -6,6 +6,34 @@ const num = (n: number, digits = 0) => (Number.isFinite(n) ? n.toLocaleString('e
 const ms = (n: number) => (Number.isFinite(n) ? (n < 10 ? n.toFixed(2) : n.toFixed(1)) : '–');
 const ratio = (a: number, b: number | undefined) => (b !== undefined && Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}×` : '–');
 
+/**
+ * One cell per server, workload and concurrency: the round with the median events/s stands for
+ * the rest, its half-peak p99 replaced by the median of the rounds' (throughput and tails need not
+ * be noisy in the same round). Each round's value is kept to show the spread.
+ */
+export function mergeRounds(cells: Cell[]): Cell[] {
+  const groups = new Map<string, Cell[]>();
+  for (const c of cells) {
+    const key = `${c.server}|${c.workload}|${c.connections}`;
+    groups.set(key, [...(groups.get(key) ?? []), c]);
+  }
+  return [...groups.values()].map((group) => {
+    if (group.length === 1) return group[0];
+    const ok = group.filter((c) => !c.failure).sort((a, b) => a.eventsPerSecond - b.eventsPerSecond);
+    if (ok.length === 0) return group[0];
+    const middle = ok[(ok.length - 1) >> 1];
+    const halves = ok.filter((c) => c.halfRate).sort((a, b) => a.halfRate!.latency.p99 - b.halfRate!.latency.p99);
+    const halfRate = halves.length ? halves[(halves.length - 1) >> 1].halfRate : middle.halfRate;
+    return {
+      ...middle,
+      halfRate,
+      rounds: { eventsPerSecond: group.map((c) => c.eventsPerSecond), halfRateP99: group.map((c) => c.halfRate?.latency.p99 ?? NaN) },
+    };
+  });
+}
+
+const perRound = (values: number[], format: (n: number) => string) => values.map(format).join(' / ');
+
 function find(cells: Cell[], server: string, like: Cell): Cell | undefined {
   return cells.find((c) => c.server === server && c.workload === like.workload && c.connections === like.connections && !c.failure);
 }
@@ -16,11 +44,13 @@ export function formatHttpTable(cells: Cell[]): string {
     const ref = find(cells, 'reference', c)?.eventsPerSecond;
     const ceiling = find(cells, 'ceiling', c)?.eventsPerSecond;
     const half = c.halfRate ? `${ms(c.halfRate.latency.p99)} @ ${num(c.halfRate.requestsPerSecond)} req/s` : '';
-    return `| ${c.server} | ${c.workload} | ${c.connections} | ${num(c.eventsPerSecond)} | ${num(c.requestsPerSecond)} | ${ms(c.latency.p50)} | ${ms(c.latency.p99)} | ${ms(c.latency.p999)} | ${num(c.serverCpu, 2)} | ${num(c.peakRssBytes / 2 ** 20)} | ${c.non2xx} / ${c.errors} | ${ratio(c.eventsPerSecond, ref)} | ${ratio(c.eventsPerSecond, ceiling)} | ${half} | ${num(c.generatorCpu, 2)} | ${num(c.loadAverage, 1)} | ${Number.isFinite(c.cpuStall) ? `${(c.cpuStall * 100).toFixed(0)}%` : '–'} |`;
+    const rounds = c.rounds ? ` | ${perRound(c.rounds.eventsPerSecond, (n) => num(n / 1000, 1) + 'k')}${c.halfRate ? ` (½: ${perRound(c.rounds.halfRateP99, ms)})` : ''}` : '';
+    return `| ${c.server} | ${c.workload} | ${c.connections} | ${num(c.eventsPerSecond)} | ${num(c.requestsPerSecond)} | ${ms(c.latency.p50)} | ${ms(c.latency.p99)} | ${ms(c.latency.p999)} | ${num(c.serverCpu, 2)} | ${num(c.peakRssBytes / 2 ** 20)} | ${c.non2xx} / ${c.errors} | ${ratio(c.eventsPerSecond, ref)} | ${ratio(c.eventsPerSecond, ceiling)} | ${half} | ${num(c.generatorCpu, 2)} | ${num(c.loadAverage, 1)} | ${Number.isFinite(c.cpuStall) ? `${(c.cpuStall * 100).toFixed(0)}%` : '–'}${rounds} |`;
   });
+  const merged = cells.some((c) => c.rounds);
   return [
-    '| server | workload | conns | events/s | req/s | p50 ms | p99 ms | p99.9 ms | server CPU (cores) | peak RSS MB | non-2xx / errors | vs reference | vs ceiling | p99 ms at ½ peak | load-gen CPU | load avg | CPU stall |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    `| server | workload | conns | events/s | req/s | p50 ms | p99 ms | p99.9 ms | server CPU (cores) | peak RSS MB | non-2xx / errors | vs reference | vs ceiling | p99 ms at ½ peak | load-gen CPU | load avg | CPU stall |${merged ? ' events/s per round (½-peak p99 ms) |' : ''}`,
+    `|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|${merged ? '---|' : ''}`,
     ...rows,
   ].join('\n');
 }
@@ -55,7 +85,7 @@ export function formatTargets(cells: Cell[]): string {
 export function formatProblems(cells: Cell[]): string {
   const lines: string[] = [];
   for (const c of cells) {
-    const label = `${c.server} ${c.workload} c${c.connections}`;
+    const label = `${c.server} ${c.workload} c${c.connections}${c.round > 1 ? ` round ${c.round}` : ''}`;
     if (c.failure) lines.push(`- ${label}: ${c.failure.split('\n').slice(0, 12).join('\n  ')}`);
     const odd = Object.entries(c.statusCodes).filter(([code]) => !code.startsWith('2'));
     if (odd.length || c.errors || c.timeouts) lines.push(`- ${label}: status ${odd.map(([code, n]) => `${code}×${n}`).join(', ') || 'none non-2xx'}, ${c.errors} errors, ${c.timeouts} timeouts`);
