@@ -17,7 +17,8 @@ const ROOT = resolve(BENCH, '..');
 
 const USAGE = `usage: npm run bench -- [options]
 
-  --suite http,browser,node,processor   suites to run (default: every suite whose file exists)
+  --suite http,browser,node,processor,store
+                                        suites to run (default: every suite whose file exists)
   --duration 15                         measured seconds per HTTP cell
   --warmup 3                            warm-up seconds per HTTP cell
   --connections 50,200                  HTTP concurrency levels
@@ -39,6 +40,7 @@ const EXTERNAL_SUITES: Record<string, string[]> = {
   browser: ['browser-size.ts', 'browser-track.ts'],
   node: ['node-sdk.ts'],
   processor: ['processor.ts'],
+  store: ['embedded-store.ts'],
 };
 
 export interface SuiteOptions {

@@ -56,10 +56,10 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   // shape with Retry-After, so clients retry (against another instance) instead of giving up.
   let closing = false;
   app.addHook('preClose', async () => { closing = true; });
-  app.addHook('onRequest', async (_request, reply) => {
-    if (!closing) return;
+  app.addHook('onRequest', (_request, reply, done) => {
+    if (!closing) return done();
     reply.header('connection', 'close');
-    throw Errors.sinkUnavailable(1, 'the server is shutting down; retry');
+    done(Errors.sinkUnavailable(1, 'the server is shutting down; retry'));
   });
   registerBodyParsers(app, config.limits.maxBodyBytes);
   const trustedProxies = config.trustedProxies.length ? trustedProxyList(config.trustedProxies) : undefined;
@@ -67,8 +67,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   registerOpsRoutes(app, deps);
   registerSdkRoute(app);
 
-  app.addHook('onResponse', async (request, reply) => {
-    metrics.requests.inc({ route: request.routeOptions.url ?? 'unmatched', status: reply.statusCode });
+  app.addHook('onResponse', (request, reply, done) => {
+    metrics.countRequest(request.routeOptions.url ?? 'unmatched', reply.statusCode);
+    done();
   });
 
   app.setErrorHandler(async (error: FastifyError, request, reply) => {

@@ -2,9 +2,11 @@ import type { FastifyInstance } from 'fastify';
 
 /** Write keys are public in browsers, so any origin may post; the preflight is cached for a day. */
 export function registerCors(app: FastifyInstance): void {
-  app.addHook('onRequest', async (request, reply) => {
+  // Callback style, not async: it runs on every request, and an async hook costs a promise each time.
+  app.addHook('onRequest', (request, reply, done) => {
     // Browsers hide Retry-After from cross-origin pages unless it is exposed; SDKs need it to back off.
     if (request.headers.origin !== undefined) reply.header('access-control-allow-origin', '*').header('access-control-expose-headers', 'Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset');
+    done();
   });
   app.options('*', async (_request, reply) => {
     reply

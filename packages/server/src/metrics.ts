@@ -4,15 +4,25 @@ import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'inlet_' });
+  const requests = new Counter({ name: 'inlet_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['route', 'status'], registers: [registry] });
+  // Labelled children looked up once per route and status, not hashed from a labels object per request.
+  const requestCounters = new Map<string, Counter.Internal>();
+  const sinkWrite = new Histogram({
+    name: 'inlet_sink_write_seconds', help: 'Time from handing events to the sink until they are durable', labelNames: ['outcome'],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry],
+  });
   return {
     registry,
-    requests: new Counter({ name: 'inlet_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['route', 'status'], registers: [registry] }),
+    countRequest(route: string, status: number): void {
+      const key = `${status} ${route}`;
+      let counter = requestCounters.get(key);
+      if (counter === undefined) requestCounters.set(key, counter = requests.labels(route, String(status)));
+      counter.inc();
+    },
+    sinkWriteStored: sinkWrite.labels('stored'),
+    sinkWriteFailed: sinkWrite.labels('failed'),
     accepted: new Counter({ name: 'inlet_events_accepted_total', help: 'Events stored', registers: [registry] }),
     rejected: new Counter({ name: 'inlet_events_rejected_total', help: 'Events rejected, by reason', labelNames: ['reason'], registers: [registry] }),
-    sinkWrite: new Histogram({
-      name: 'inlet_sink_write_seconds', help: 'Time from handing events to the sink until they are durable', labelNames: ['outcome'],
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry],
-    }),
     rateLimited: new Counter({ name: 'inlet_rate_limited_requests_total', help: 'Requests refused with 429', registers: [registry] }),
   };
 }
