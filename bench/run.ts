@@ -144,7 +144,9 @@ async function main(): Promise<number> {
     if (suites.includes('http')) {
       const needsKafka = servers.some((s) => s.needsKafka);
       const cells = await runHttpSuite({ durationSeconds, warmupSeconds, connections, workloads, servers, halfRate, rounds, messageIds, partitions, profileDir, kafkaBootstrap, log });
-      const medians = mergeRounds(cells);
+      const serverOrder = servers.map((s) => s.name);
+      // Stable: within a server, workloads and concurrencies keep the order they ran in.
+      const medians = mergeRounds(cells).sort((a, b) => serverOrder.indexOf(a.server) - serverOrder.indexOf(b.server));
       sections.push(
         '## HTTP ingestion',
         '',

@@ -197,15 +197,19 @@ async function runCell(o: HttpSuiteOptions, def: ServerDefinition, workload: Wor
   }
 }
 
-/** Every cell of every round; rounds run the whole matrix in turn, so a slow spell of the machine hits one round, not one server. */
+/**
+ * Every cell of every round. The servers a ratio compares run back to back (the loop over servers
+ * is the innermost), and rounds repeat the whole matrix, so a slow spell of the machine lands on
+ * one round of every server rather than on one server.
+ */
 export async function runHttpSuite(o: HttpSuiteOptions): Promise<Cell[]> {
   const runId = Date.now().toString(36);
   const cells: Cell[] = [];
   for (let round = 1; round <= o.rounds; round++) {
-    for (const def of o.servers) {
-      o.log(o.rounds > 1 ? `${def.name} (round ${round} of ${o.rounds}):` : `${def.name}:`);
-      for (const workload of o.workloads) {
-        for (const connections of o.connections) {
+    if (o.rounds > 1) o.log(`round ${round} of ${o.rounds}:`);
+    for (const workload of o.workloads) {
+      for (const connections of o.connections) {
+        for (const def of o.servers) {
           // A server that cannot start will not start for the next cell either; skip, don't wait again.
           const startFailure = cells.find((c) => c.server === def.name && c.failure?.startsWith(COULD_NOT_START));
           cells.push(startFailure

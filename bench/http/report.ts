@@ -4,28 +4,45 @@ import type { Cell } from './harness.ts';
 
 const num = (n: number, digits = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : '–');
 const ms = (n: number) => (Number.isFinite(n) ? (n < 10 ? n.toFixed(2) : n.toFixed(1)) : '–');
-const ratio = (a: number, b: number | undefined) => (b !== undefined && Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}×` : '–');
+
+function median(values: number[]): number {
+  const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** A merged cell: one per server, workload and concurrency over all rounds. */
+export interface MergedCell extends Cell {
+  /** median over rounds of events/s against the same round's reference / ceiling cell */
+  vsReference: number;
+  vsCeiling: number;
+}
 
 /**
  * One cell per server, workload and concurrency: the round with the median events/s stands for
  * the rest, its half-peak p99 replaced by the median of the rounds' (throughput and tails need not
- * be noisy in the same round). Each round's value is kept to show the spread.
+ * be noisy in the same round). Ratios pair cells of the same round, which ran minutes apart,
+ * before taking the median: the machine's speed drifts more between rounds than within one.
  */
-export function mergeRounds(cells: Cell[]): Cell[] {
+export function mergeRounds(cells: Cell[]): MergedCell[] {
   const groups = new Map<string, Cell[]>();
   for (const c of cells) {
     const key = `${c.server}|${c.workload}|${c.connections}`;
     groups.set(key, [...(groups.get(key) ?? []), c]);
   }
+  const sameRound = (c: Cell, server: string) => cells.find((o) => o.server === server && o.workload === c.workload && o.connections === c.connections && o.round === c.round && !o.failure);
+  const ratioTo = (group: Cell[], server: string) => median(group.map((c) => c.eventsPerSecond / (sameRound(c, server)?.eventsPerSecond ?? NaN)));
   return [...groups.values()].map((group) => {
-    if (group.length === 1) return group[0];
+    const vs = { vsReference: ratioTo(group, 'reference'), vsCeiling: ratioTo(group, 'ceiling') };
     const ok = group.filter((c) => !c.failure).sort((a, b) => a.eventsPerSecond - b.eventsPerSecond);
-    if (ok.length === 0) return group[0];
+    if (group.length === 1 || ok.length === 0) return { ...group[0], ...vs };
     const middle = ok[(ok.length - 1) >> 1];
     const halves = ok.filter((c) => c.halfRate).sort((a, b) => a.halfRate!.latency.p99 - b.halfRate!.latency.p99);
     const halfRate = halves.length ? halves[(halves.length - 1) >> 1].halfRate : middle.halfRate;
     return {
       ...middle,
+      ...vs,
       halfRate,
       rounds: { eventsPerSecond: group.map((c) => c.eventsPerSecond), halfRateP99: group.map((c) => c.halfRate?.latency.p99 ?? NaN) },
     };
@@ -33,19 +50,14 @@ export function mergeRounds(cells: Cell[]): Cell[] {
 }
 
 const perRound = (values: number[], format: (n: number) => string) => values.map(format).join(' / ');
+const times = (r: number) => (Number.isFinite(r) ? `${r.toFixed(2)}×` : '–');
 
-function find(cells: Cell[], server: string, like: Cell): Cell | undefined {
-  return cells.find((c) => c.server === server && c.workload === like.workload && c.connections === like.connections && !c.failure);
-}
-
-export function formatHttpTable(cells: Cell[]): string {
+export function formatHttpTable(cells: MergedCell[]): string {
   const rows = cells.map((c) => {
     if (c.failure) return `| ${c.server} | ${c.workload} | ${c.connections} | failed: ${c.failure.split('\n')[0].replace(/\|/g, '/')} |${' |'.repeat(13)}`;
-    const ref = find(cells, 'reference', c)?.eventsPerSecond;
-    const ceiling = find(cells, 'ceiling', c)?.eventsPerSecond;
     const half = c.halfRate ? `${ms(c.halfRate.latency.p99)} @ ${num(c.halfRate.requestsPerSecond)} req/s` : '';
     const rounds = c.rounds ? ` | ${perRound(c.rounds.eventsPerSecond, (n) => num(n / 1000, 1) + 'k')}${c.halfRate ? ` (½: ${perRound(c.rounds.halfRateP99, ms)})` : ''}` : '';
-    return `| ${c.server} | ${c.workload} | ${c.connections} | ${num(c.eventsPerSecond)} | ${num(c.requestsPerSecond)} | ${ms(c.latency.p50)} | ${ms(c.latency.p99)} | ${ms(c.latency.p999)} | ${num(c.serverCpu, 2)} | ${num(c.peakRssBytes / 2 ** 20)} | ${c.non2xx} / ${c.errors} | ${ratio(c.eventsPerSecond, ref)} | ${ratio(c.eventsPerSecond, ceiling)} | ${half} | ${num(c.generatorCpu, 2)} | ${num(c.loadAverage, 1)} | ${Number.isFinite(c.cpuStall) ? `${(c.cpuStall * 100).toFixed(0)}%` : '–'}${rounds} |`;
+    return `| ${c.server} | ${c.workload} | ${c.connections} | ${num(c.eventsPerSecond)} | ${num(c.requestsPerSecond)} | ${ms(c.latency.p50)} | ${ms(c.latency.p99)} | ${ms(c.latency.p999)} | ${num(c.serverCpu, 2)} | ${num(c.peakRssBytes / 2 ** 20)} | ${c.non2xx} / ${c.errors} | ${times(c.vsReference)} | ${times(c.vsCeiling)} | ${half} | ${num(c.generatorCpu, 2)} | ${num(c.loadAverage, 1)} | ${Number.isFinite(c.cpuStall) ? `${(c.cpuStall * 100).toFixed(0)}%` : '–'}${rounds} |`;
   });
   const merged = cells.some((c) => c.rounds);
   return [
@@ -56,18 +68,16 @@ export function formatHttpTable(cells: Cell[]): string {
 }
 
 /** The targets of issue 7, checked cell by cell (each concurrency separately). */
-export function formatTargets(cells: Cell[]): string {
+export function formatTargets(cells: MergedCell[]): string {
   const lines: string[] = [];
   const check = (what: string, pass: boolean | undefined, detail: string) => lines.push(`- ${pass === undefined ? '·' : pass ? 'PASS' : 'FAIL'} ${what}: ${detail}`);
   for (const c of cells.filter((x) => !x.failure && x.server === 'inlet-kafka')) {
-    const ref = find(cells, 'reference', c);
-    const ceiling = find(cells, 'ceiling', c);
+    // W2 has one event per request, so its events/s ratio is its req/s ratio.
+    const r = Number.isFinite(c.vsReference) ? c.vsReference : undefined;
+    const q = Number.isFinite(c.vsCeiling) ? c.vsCeiling : undefined;
     if (c.workload === 'W1') {
-      const r = ref ? c.eventsPerSecond / ref.eventsPerSecond : undefined;
       check(`W1 c${c.connections} Kafka ≥ 3× reference events/s`, r === undefined ? undefined : r >= 3, r === undefined ? 'no reference cell' : `${r.toFixed(2)}×`);
     } else {
-      const r = ref ? c.requestsPerSecond / ref.requestsPerSecond : undefined;
-      const q = ceiling ? c.requestsPerSecond / ceiling.requestsPerSecond : undefined;
       check(`W2 c${c.connections} Kafka ≥ 2× reference req/s`, r === undefined ? undefined : r >= 2, r === undefined ? 'no reference cell' : `${r.toFixed(2)}×`);
       check(`W2 c${c.connections} Kafka ≥ 70% of ceiling req/s`, q === undefined ? undefined : q >= 0.7, q === undefined ? 'no ceiling cell' : `${(q * 100).toFixed(0)}%`);
     }
