@@ -23,6 +23,8 @@ db.pragma(`journal_size_limit = ${4 * OWN_CHECKPOINT_AFTER_BYTES}`);
 const checkpointer = new Worker(new URL('./sqlite-checkpointer.worker.js', import.meta.url), { workerData: { file } });
 // Without the checkpointer the writer's own checkpoints still bound the WAL, only on its path.
 checkpointer.on('error', () => {});
+let checkpointerRunning = true;
+checkpointer.once('exit', () => { checkpointerRunning = false; });
 let bytesSinceOwnCheckpoint = 0;
 
 function checkpointIfDue(rows: WriterRows): void {
@@ -42,9 +44,11 @@ const insertAll = db.transaction((rows: WriterRows) => {
 
 parentPort!.on('message', async (request: WriterRequest | 'close') => {
   if (request === 'close') {
-    const stopped = new Promise((resolve) => checkpointer.once('exit', resolve));
-    checkpointer.postMessage('close');
-    await stopped;
+    if (checkpointerRunning) {
+      const stopped = new Promise((resolve) => checkpointer.once('exit', resolve));
+      checkpointer.postMessage('close');
+      await stopped;
+    }
     db.close();
     parentPort!.close();
     return;
