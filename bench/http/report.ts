@@ -53,13 +53,13 @@ const perRound = (values: number[], format: (n: number) => string) => values.map
 const times = (r: number) => (Number.isFinite(r) ? `${r.toFixed(2)}×` : '–');
 
 export function formatHttpTable(cells: MergedCell[]): string {
+  const merged = cells.some((c) => c.rounds);
   const rows = cells.map((c) => {
-    if (c.failure) return `| ${c.server} | ${c.workload} | ${c.connections} | failed: ${c.failure.split('\n')[0].replace(/\|/g, '/')} |${' |'.repeat(13)}`;
+    if (c.failure) return `| ${c.server} | ${c.workload} | ${c.connections} | failed: ${c.failure.split('\n')[0].replace(/\|/g, '/')} |${' |'.repeat(merged ? 14 : 13)}`;
     const half = c.halfRate ? `${ms(c.halfRate.latency.p99)} @ ${num(c.halfRate.requestsPerSecond)} req/s` : '';
     const rounds = c.rounds ? ` | ${perRound(c.rounds.eventsPerSecond, (n) => num(n / 1000, 1) + 'k')}${c.halfRate ? ` (½: ${perRound(c.rounds.halfRateP99, ms)})` : ''}` : '';
     return `| ${c.server} | ${c.workload} | ${c.connections} | ${num(c.eventsPerSecond)} | ${num(c.requestsPerSecond)} | ${ms(c.latency.p50)} | ${ms(c.latency.p99)} | ${ms(c.latency.p999)} | ${num(c.serverCpu, 2)} | ${num(c.peakRssBytes / 2 ** 20)} | ${c.non2xx} / ${c.errors} | ${times(c.vsReference)} | ${times(c.vsCeiling)} | ${half} | ${num(c.generatorCpu, 2)} | ${num(c.loadAverage, 1)} | ${Number.isFinite(c.cpuStall) ? `${(c.cpuStall * 100).toFixed(0)}%` : '–'}${rounds} |`;
   });
-  const merged = cells.some((c) => c.rounds);
   return [
     `| server | workload | conns | events/s | req/s | p50 ms | p99 ms | p99.9 ms | server CPU (cores) | peak RSS MB | non-2xx / errors | vs reference | vs ceiling | p99 ms at ½ peak | load-gen CPU | load avg | CPU stall |${merged ? ' events/s per round (½-peak p99 ms) |' : ''}`,
     `|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|${merged ? '---|' : ''}`,
