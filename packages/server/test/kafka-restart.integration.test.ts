@@ -3,16 +3,16 @@
 // Every event whose write() resolved must be in the topic.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createTopic, needKafka, startKafkaCluster } from '@inlet/testkit';
+import { createTopic, needKafkaRuntime, startKafkaCluster } from '@inlet/testkit';
 import { SinkUnavailableError } from '../src/errors.ts';
 import { KafkaSink } from '../src/sinks/kafka-sink.ts';
 import { storedEvent, eventually, writeContinuously, assertAcknowledgedInTopic } from './kafka-fixtures.ts';
 
-const kafka = await needKafka();
+const kafka = await needKafkaRuntime();
 const quiet = { info() {}, warn() {}, error() {} };
 
 test('a stopped broker makes writes fail fast; a restarted one takes them again', { skip: kafka.skip, timeout: 110_000 }, async (t) => {
-  const cluster = await startKafkaCluster({ brokers: 1, basePort: 19040 });
+  const cluster = await startKafkaCluster({ brokers: 1 });
   const topic = `inlet-restart-${Date.now()}`;
   const writeTimeoutMs = 2000;
   const sink = new KafkaSink({ brokers: cluster.brokers, topic, writeTimeoutMs, logger: quiet });

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
-import { needRedis } from '@inlet/testkit';
+import { freePort, needRedis } from '@inlet/testkit';
 import { RedisRateLimiter } from '../src/limits/redis-limiter.ts';
 import type { RateLimitDecision } from '../src/limits/rate-limiter.ts';
 
@@ -37,14 +37,6 @@ async function waitFor(what: string, check: () => boolean, ms = 10_000): Promise
   }
 }
 
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
-
 function accepting(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect({ host: '127.0.0.1', port });
@@ -58,15 +50,17 @@ class ChildRedis {
   process: ChildProcess | undefined;
   constructor(readonly port: number) {}
 
+  /** On a free port the OS picks; tried again on another if a different process takes it first. */
   static async start(): Promise<ChildRedis> {
-    for (let port = 19200; port < 19300; port++) {
-      if (await portFree(port)) {
-        const child = new ChildRedis(port);
+    for (let attempt = 1; ; attempt++) {
+      const child = new ChildRedis(await freePort());
+      try {
         await child.start();
         return child;
+      } catch (error) {
+        if (attempt >= 3) throw error;
       }
     }
-    throw new Error('no free port in 19200-19299');
   }
 
   async start(): Promise<void> {

@@ -4,16 +4,14 @@
 import { createTopics } from '@inlet/server';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { freePortBlock } from './ports.ts';
 import { Consumer, FetchIsolationLevels, stringDeserializers, type Message } from '@platformatic/kafka';
 
 const run = promisify(execFile);
 const SCRIPT = resolve(import.meta.dirname, '../../../scripts/kafka');
-/** Ports this helper picks from when no basePort is given (controllers use port + 100). */
-const DEFAULT_PORTS = { first: 19000, last: 19090, step: 10 };
 
 export interface KafkaNode {
   id: number;
@@ -52,24 +50,6 @@ async function kafka(args: string[]): Promise<string> {
   }
 }
 
-function portFree(port: number): Promise<boolean> {
-  return new Promise((done) => {
-    const server = net.createServer();
-    server.once('error', () => done(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => done(true)));
-  });
-}
-
-async function pickBasePort(brokers: number): Promise<number> {
-  for (let base = DEFAULT_PORTS.first; base <= DEFAULT_PORTS.last; base += DEFAULT_PORTS.step) {
-    const ports = Array.from({ length: brokers }, (_, i) => [base + i, base + 100 + i]).flat();
-    let free = true;
-    for (const port of ports) if (!(free = await portFree(port))) break;
-    if (free) return base;
-  }
-  throw new Error(`no free ports for a ${brokers}-node Kafka cluster in ${DEFAULT_PORTS.first}-${DEFAULT_PORTS.last + 100 + brokers}`);
-}
-
 // Brokers run detached from the test process; if a test run dies before stop(), kill them
 // rather than leave JVMs behind on a shared machine.
 const running = new Set<KafkaCluster>();
@@ -81,18 +61,25 @@ process.once('exit', () => {
   }
 });
 
-export async function startKafkaCluster(options: { brokers: 1 | 3; basePort?: number }): Promise<KafkaCluster> {
+/** A private cluster on free loopback ports (nodes and controllers each on a block of consecutive ports). */
+export async function startKafkaCluster(options: { brokers: 1 | 3 }): Promise<KafkaCluster> {
   const { brokers } = options;
   if (brokers !== 1 && brokers !== 3) throw new Error(`brokers must be 1 or 3, got ${brokers}`);
-  const basePort = options.basePort ?? (await pickBasePort(brokers));
   const dir = mkdtempSync(join(tmpdir(), 'inlet-kafka-test-'));
   const read = (): ClusterState => JSON.parse(readFileSync(join(dir, 'cluster.json'), 'utf8'));
-  try {
-    await kafka(['start', '--port', String(basePort), '--brokers', String(brokers), '--dir', dir]);
-  } catch (error) {
-    await kafka(['stop', '--dir', dir, '--kill']).catch(() => undefined);
-    rmSync(dir, { recursive: true, force: true });
-    throw error;
+  // Another process may take a port between our check and the broker's bind: try fresh ports then.
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePortBlock(brokers);
+    const controllerPort = await freePortBlock(brokers);
+    try {
+      await kafka(['start', '--port', String(port), '--controller-port', String(controllerPort), '--brokers', String(brokers), '--dir', dir]);
+      break;
+    } catch (error) {
+      await kafka(['stop', '--dir', dir, '--kill']).catch(() => undefined);
+      if (attempt < 3 && /already in use|BindException/i.test(String((error as Error).message))) continue;
+      rmSync(dir, { recursive: true, force: true });
+      throw error;
+    }
   }
   const state = read();
   const cluster: KafkaCluster = {

@@ -2,6 +2,8 @@
 // suite is skipped with a printed reason, so a newcomer without Kafka still gets a green run.
 import net from 'node:net';
 import { existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 
 export interface Need<T> {
   value: T | undefined;
@@ -51,4 +53,18 @@ export async function needKafka(): Promise<Need<string>> {
 export async function needChromium(): Promise<Need<string>> {
   const path = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
   return existsSync(path) ? { value: path, skip: false } : missing('Chromium', `${path} does not exist (apt-get install chromium)`);
+}
+
+/**
+ * What a test needs to start Kafka clusters of its own through scripts/kafka (failover and
+ * restart tests): Java, and the broker's jars (fetched from Maven Central once). Independent of
+ * KAFKA_BROKERS, so those tests run wherever a broker can be started.
+ */
+export async function needKafkaRuntime(): Promise<Need<true>> {
+  const java = spawnSync('java', ['-version'], { stdio: 'ignore' });
+  if (java.error || java.status !== 0) return missing('Kafka (own cluster)', 'java is not installed');
+  const script = fileURLToPath(new URL('../../../scripts/kafka', import.meta.url));
+  const fetched = spawnSync(process.execPath, [script, 'fetch'], { encoding: 'utf8', timeout: 600_000 });
+  if (fetched.status !== 0) return missing('Kafka (own cluster)', `scripts/kafka fetch failed: ${(fetched.stderr || String(fetched.error)).trim().split('\n').pop()}`);
+  return { value: true, skip: false };
 }

@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { Producer, stringSerializers } from '@platformatic/kafka';
 import { createTopic, readAll, startKafkaCluster } from '../src/kafka.ts';
-import { needKafka } from '../src/services.ts';
+import { needKafkaRuntime } from '../src/services.ts';
 
 // Where Kafka is expected (KAFKA_BROKERS set, as in CI), Java and Maven are there to start our own.
-const kafka = await needKafka();
+const kafka = await needKafkaRuntime();
 
 /** True while the pid runs a process (a zombie waiting to be reaped does not count). */
 function pidRuns(pid: number): boolean {
@@ -24,10 +24,10 @@ function pidRuns(pid: number): boolean {
 
 describe('startKafkaCluster', { skip: kafka.skip }, () => {
   test('a one-node cluster takes records and reads them back, and stop ends its process', { timeout: 90_000 }, async () => {
-    const cluster = await startKafkaCluster({ brokers: 1, basePort: 19020 });
+    const cluster = await startKafkaCluster({ brokers: 1 });
     const pid = cluster.nodes[0].pid;
     try {
-      assert.equal(cluster.bootstrap, '127.0.0.1:19020');
+      assert.equal(cluster.bootstrap, `127.0.0.1:${cluster.nodes[0].port}`);
       assert.ok(pid && pidRuns(pid), 'the broker runs after start');
 
       const topic = `testkit-${Date.now()}`;
