@@ -70,10 +70,21 @@ export class CachedSourceStore implements SourceStore {
     return this.store.ensureDefault();
   }
 
+  async rename(id: string, name: string): Promise<Source | undefined> {
+    const renamed = await this.store.rename(id, name);
+    this.#forget(id);
+    return renamed;
+  }
+
   async revoke(id: string): Promise<boolean> {
     const revoked = await this.store.revoke(id);
-    for (const [key, entry] of this.entries) if (entry.source?.id === id) this.entries.delete(key);
+    this.#forget(id);
     return revoked;
+  }
+
+  /** Drops this process's cached copy of a source that changed (other instances expire theirs). */
+  #forget(id: string): void {
+    for (const [key, entry] of this.entries) if (entry.source?.id === id) this.entries.delete(key);
   }
 
   ready(): Promise<boolean> {

@@ -5,7 +5,7 @@ import pg from 'pg';
 import type { IpPolicy } from '@inlet/schema';
 import { SourceStoreUnavailableError } from '../errors.ts';
 import { newSourceId, newWriteKey } from './keys.ts';
-import type { NewSource, Source, SourceStore } from './source-store.ts';
+import { checkNewSource, checkSourceName, SourceNameTakenError, type NewSource, type Source, type SourceKind, type SourceStore } from './source-store.ts';
 
 export interface PostgresSourceStoreOptions {
   /** postgres://user[:password]@host[:port]/database */
@@ -21,16 +21,18 @@ export interface PostgresSourceStoreOptions {
   maxConnections?: number;
 }
 
-const IP_POLICIES: readonly IpPolicy[] = ['full', 'anonymize', 'drop'];
 const TABLE = 'inlet_sources';
-const COLUMNS = 'id, name, write_key, ip_policy, created_at, revoked_at';
+/** Names are unique among active sources (a partial unique index). */
+const ACTIVE_NAME_INDEX = 'inlet_sources_active_name';
+const COLUMNS = 'id, name, write_key, kind, ip_policy, created_at, revoked_at';
 
-interface Row { id: string; name: string; write_key: string; ip_policy: IpPolicy; created_at: Date; revoked_at: Date | null }
+interface Row { id: string; name: string; write_key: string; kind: SourceKind; ip_policy: IpPolicy; created_at: Date; revoked_at: Date | null }
 
 const toSource = (row: Row): Source => ({
   id: row.id,
   name: row.name,
   writeKey: row.write_key,
+  kind: row.kind,
   ipPolicy: row.ip_policy,
   createdAt: row.created_at.toISOString(),
   revokedAt: row.revoked_at ? row.revoked_at.toISOString() : null,
@@ -108,7 +110,11 @@ export class PostgresSourceStore implements SourceStore {
     this.#pool.on('error', (err) => logger.warn(`PostgreSQL source store: idle connection to ${this.#where} failed (${err.message})`));
   }
 
-  /** Creates the schema and table when missing. Safe to run from several instances at once. */
+  /**
+   * Creates the schema and table when missing and upgrades a table an older version made (the
+   * `kind` column; unique active names, renaming older duplicates to `name (id)`, the oldest keeping
+   * its name). Idempotent, and safe to run from several instances at once.
+   */
   async migrate(): Promise<void> {
     await this.#transaction(`inlet:migrate:${this.#schema}`, async (client) => {
       // CREATE SCHEMA checks the CREATE privilege even when the schema exists, so skip it then.
@@ -119,10 +125,21 @@ export class PostgresSourceStore implements SourceStore {
           id text PRIMARY KEY,
           name text NOT NULL,
           write_key text UNIQUE NOT NULL,
+          kind text NOT NULL DEFAULT 'browser' CHECK (kind IN ('browser', 'server')),
           ip_policy text NOT NULL CHECK (ip_policy IN ('full', 'anonymize', 'drop')),
           created_at timestamptz NOT NULL DEFAULT now(),
           revoked_at timestamptz
         )`);
+      await client.query(`ALTER TABLE ${this.#table} ADD COLUMN IF NOT EXISTS kind text NOT NULL DEFAULT 'browser' CHECK (kind IN ('browser', 'server'))`);
+      const indexed = await client.query('SELECT 1 FROM pg_indexes WHERE schemaname = $1 AND indexname = $2', [this.#schema, ACTIVE_NAME_INDEX]);
+      if (indexed.rowCount === 0) {
+        await client.query(`
+          UPDATE ${this.#table} AS s SET name = s.name || ' (' || s.id || ')'
+          FROM ${this.#table} AS older
+          WHERE s.revoked_at IS NULL AND older.revoked_at IS NULL AND older.name = s.name
+            AND (older.created_at, older.id) < (s.created_at, s.id)`);
+        await client.query(`CREATE UNIQUE INDEX IF NOT EXISTS ${ACTIVE_NAME_INDEX} ON ${this.#table} (name) WHERE revoked_at IS NULL`);
+      }
     });
   }
 
@@ -166,14 +183,28 @@ export class PostgresSourceStore implements SourceStore {
   }
 
   async create(input: NewSource): Promise<Source> {
-    if (typeof input?.name !== 'string' || input.name.trim() === '') throw new TypeError('source name must be a non-empty string');
-    const ipPolicy = input.ipPolicy ?? 'full';
-    if (!IP_POLICIES.includes(ipPolicy)) throw new TypeError(`ipPolicy must be one of ${IP_POLICIES.join(', ')}, got ${JSON.stringify(ipPolicy)}`);
-    const { rows } = await this.#query<Row>(
-      `INSERT INTO ${this.#table} (id, name, write_key, ip_policy) VALUES ($1, $2, $3, $4) RETURNING ${COLUMNS}`,
-      [newSourceId(), input.name, newWriteKey(), ipPolicy],
-    );
+    const { name, kind, ipPolicy } = checkNewSource(input);
+    const { rows } = await this.#named(name, () => this.#query<Row>(
+      `INSERT INTO ${this.#table} (id, name, write_key, kind, ip_policy) VALUES ($1, $2, $3, $4, $5) RETURNING ${COLUMNS}`,
+      [newSourceId(), name, newWriteKey(), kind, ipPolicy],
+    ));
     return toSource(rows[0]);
+  }
+
+  async rename(id: string, name: string): Promise<Source | undefined> {
+    const newName = checkSourceName(name);
+    const { rows } = await this.#named(newName, () => this.#query<Row>(`UPDATE ${this.#table} SET name = $1 WHERE id = $2 RETURNING ${COLUMNS}`, [newName, id]));
+    return rows[0] && toSource(rows[0]);
+  }
+
+  /** Runs a write that sets `name`; the unique index saying no becomes SourceNameTakenError. */
+  async #named<T>(name: string, write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (error) {
+      if (error instanceof pg.DatabaseError && error.code === '23505' && error.constraint === ACTIVE_NAME_INDEX) throw new SourceNameTakenError(name);
+      throw error;
+    }
   }
 
   async list(): Promise<Source[]> {

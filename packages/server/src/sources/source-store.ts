@@ -1,9 +1,21 @@
 import type { IpPolicy } from '@inlet/schema';
 
+/**
+ * Where a source's events come from. `browser` (the default): context.ip is the connection's
+ * address, never the client's claim. `server`: a back end that forwards its end user's address
+ * in context.ip, which is kept (as Segment keeps it for server libraries).
+ */
+export type SourceKind = 'browser' | 'server';
+export const SOURCE_KINDS: readonly SourceKind[] = ['browser', 'server'];
+export const IP_POLICIES: readonly IpPolicy[] = ['full', 'anonymize', 'drop'];
+export const MAX_SOURCE_NAME_LENGTH = 100;
+
 export interface Source {
   id: string;
+  /** unique among active sources */
   name: string;
   writeKey: string;
+  kind: SourceKind;
   ipPolicy: IpPolicy;
   createdAt: string;
   revokedAt: string | null;
@@ -11,7 +23,34 @@ export interface Source {
 
 export interface NewSource {
   name: string;
+  kind?: SourceKind;
   ipPolicy?: IpPolicy;
+}
+
+/** Thrown by create and rename when an active source already has that name. */
+export class SourceNameTakenError extends Error {
+  override name = 'SourceNameTakenError';
+  constructor(readonly sourceName: string) {
+    super(`a source named "${sourceName}" already exists; choose another name`);
+  }
+}
+
+/** The name as stored (trimmed); a TypeError saying what is wrong otherwise. */
+export function checkSourceName(name: unknown): string {
+  if (typeof name !== 'string' || name.trim() === '') throw new TypeError('source name must be a non-empty string');
+  const trimmed = name.trim();
+  if (trimmed.length > MAX_SOURCE_NAME_LENGTH) throw new TypeError(`source name must be at most ${MAX_SOURCE_NAME_LENGTH} characters`);
+  return trimmed;
+}
+
+/** A new source's settings with defaults applied; a TypeError naming a wrong value. */
+export function checkNewSource(input: NewSource): Required<NewSource> {
+  const name = checkSourceName(input?.name);
+  const kind = input.kind ?? 'browser';
+  if (!SOURCE_KINDS.includes(kind)) throw new TypeError(`kind must be one of ${SOURCE_KINDS.join(', ')}, got ${JSON.stringify(kind)}`);
+  const ipPolicy = input.ipPolicy ?? 'full';
+  if (!IP_POLICIES.includes(ipPolicy)) throw new TypeError(`ipPolicy must be one of ${IP_POLICIES.join(', ')}, got ${JSON.stringify(ipPolicy)}`);
+  return { name, kind, ipPolicy };
 }
 
 /**
@@ -21,6 +60,7 @@ export interface NewSource {
 export interface SourceStore {
   readonly kind: string;
   findByWriteKey(writeKey: string): Promise<Source | undefined>;
+  /** Rejects with SourceNameTakenError when an active source has the name, TypeError on bad input. */
   create(input: NewSource): Promise<Source>;
   list(): Promise<Source[]>;
   /**
@@ -29,6 +69,11 @@ export interface SourceStore {
    * shared store agree on a single source.
    */
   ensureDefault(): Promise<Source | undefined>;
+  /**
+   * The source with its new name, or undefined when no source has that id. Rejects with
+   * SourceNameTakenError when another active source has the name.
+   */
+  rename(id: string, name: string): Promise<Source | undefined>;
   /** true when a source with that id existed and is now revoked */
   revoke(id: string): Promise<boolean>;
   ready(): Promise<boolean>;

@@ -1,17 +1,20 @@
+// Sources in the embedded SQLite file, beside the events.
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import type { IpPolicy } from '@inlet/schema';
 import { databaseFile, migrate, openPragmas } from '../sinks/sqlite-schema.ts';
 import { newSourceId, newWriteKey } from './keys.ts';
-import type { NewSource, Source, SourceStore } from './source-store.ts';
+import { checkNewSource, checkSourceName, SourceNameTakenError, type NewSource, type Source, type SourceKind, type SourceStore } from './source-store.ts';
 
-interface Row { id: string; name: string; write_key: string; ip_policy: IpPolicy; created_at: string; revoked_at: string | null }
+interface Row { id: string; name: string; write_key: string; kind: SourceKind; ip_policy: IpPolicy; created_at: string; revoked_at: string | null }
 
 const toSource = (row: Row): Source => ({
-  id: row.id, name: row.name, writeKey: row.write_key, ipPolicy: row.ip_policy, createdAt: row.created_at, revokedAt: row.revoked_at,
+  id: row.id, name: row.name, writeKey: row.write_key, kind: row.kind, ipPolicy: row.ip_policy, createdAt: row.created_at, revokedAt: row.revoked_at,
 });
 
-/** Sources in the embedded SQLite file, beside the events. */
+/** The unique index on active names said no. */
+const isNameTaken = (error: unknown) => (error as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE' && /sources\.name/.test((error as Error).message);
+
 export class SqliteSourceStore implements SourceStore {
   readonly kind = 'embedded';
   private readonly db: Database.Database;
@@ -31,20 +34,25 @@ export class SqliteSourceStore implements SourceStore {
   }
 
   async create(input: NewSource): Promise<Source> {
-    return this.#insert(input);
+    return this.#insert(checkNewSource(input));
   }
 
-  #insert(input: NewSource): Source {
-    const source: Source = { id: newSourceId(), name: input.name, writeKey: newWriteKey(), ipPolicy: input.ipPolicy ?? 'full', createdAt: new Date().toISOString(), revokedAt: null };
-    this.db.prepare('INSERT INTO sources (id, name, write_key, ip_policy, created_at) VALUES (?, ?, ?, ?, ?)')
-      .run(source.id, source.name, source.writeKey, source.ipPolicy, source.createdAt);
+  #insert(input: Required<NewSource>): Source {
+    const source: Source = { id: newSourceId(), name: input.name, writeKey: newWriteKey(), kind: input.kind, ipPolicy: input.ipPolicy, createdAt: new Date().toISOString(), revokedAt: null };
+    try {
+      this.db.prepare('INSERT INTO sources (id, name, write_key, kind, ip_policy, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(source.id, source.name, source.writeKey, source.kind, source.ipPolicy, source.createdAt);
+    } catch (error) {
+      if (isNameTaken(error)) throw new SourceNameTakenError(source.name);
+      throw error;
+    }
     return source;
   }
 
   async ensureDefault(): Promise<Source | undefined> {
     // IMMEDIATE takes the write lock up front, so two processes cannot both see an empty table.
     return this.db.transaction(() => {
-      if (!this.db.prepare('SELECT 1 FROM sources LIMIT 1').get()) this.#insert({ name: 'default' });
+      if (!this.db.prepare('SELECT 1 FROM sources LIMIT 1').get()) this.#insert({ name: 'default', kind: 'browser', ipPolicy: 'full' });
       const row = this.db.prepare<[], Row>("SELECT * FROM sources WHERE name = 'default' AND revoked_at IS NULL ORDER BY created_at, id LIMIT 1").get();
       return row && toSource(row);
     }).immediate();
@@ -52,6 +60,18 @@ export class SqliteSourceStore implements SourceStore {
 
   async list(): Promise<Source[]> {
     return this.db.prepare<[], Row>('SELECT * FROM sources ORDER BY created_at, id').all().map(toSource);
+  }
+
+  async rename(id: string, name: string): Promise<Source | undefined> {
+    const newName = checkSourceName(name);
+    let row: Row | undefined;
+    try {
+      row = this.db.prepare<[string, string], Row>('UPDATE sources SET name = ? WHERE id = ? RETURNING *').get(newName, id);
+    } catch (error) {
+      if (isNameTaken(error)) throw new SourceNameTakenError(newName);
+      throw error;
+    }
+    return row && toSource(row);
   }
 
   async revoke(id: string): Promise<boolean> {
