@@ -1,8 +1,11 @@
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError, loadConfig, SETTINGS, type Config } from './config.ts';
 import { openSourceStore, startServer } from './server.ts';
 import { readStoredEvents } from './sinks/sqlite-reader.ts';
+import { databaseFile } from './sinks/sqlite-schema.ts';
+import { IP_POLICIES, SOURCE_KINDS, SourceNameTakenError, type Source } from './sources/source-store.ts';
 import { pino } from 'pino';
 import type { IpPolicy } from '@inlet/schema';
 
@@ -11,8 +14,10 @@ const USAGE = `Usage: inlet <command> [options]
 Commands:
   serve                     run the ingestion server (what npm start runs)
   tail [--follow]           print stored events as NDJSON (embedded store)
-  sources create --name N   create a source and print its write key [--ip-policy full|anonymize|drop]
-  sources list              list sources
+  sources create --name N   create a source and print its write key [--kind browser|server] [--ip-policy full|anonymize|drop]
+  sources list [--json]     list sources (--json: an array of {id, name, writeKey, kind, ipPolicy, createdAt, revokedAt})
+  sources rename <id> --name N
+                            rename a source (names are unique among active sources)
   sources revoke <id>       revoke a source's write key
   topics create             create the Kafka topics (needs KAFKA_BROKERS)
   process                   run the deduplicating processor (raw-events -> events)
@@ -29,6 +34,10 @@ function serveBanner(config: Config, url: string, writeKey: string | undefined):
   if (writeKey) {
     lines.push(`Write key of the "default" source: ${writeKey}`, 'Try it:',
       `  curl -s ${url}/v1/track -H 'Content-Type: application/json' -u '${writeKey}:' -d '{"userId":"user-1","event":"Signed Up","properties":{"plan":"pro"}}'`);
+  } else {
+    // The store already had sources, none of them an active "default": say where the keys are.
+    const where = config.databaseUrl ? ' (with the same DATABASE_URL)' : '';
+    lines.push(`The source store (${config.databaseUrl ? 'PostgreSQL' : 'embedded'}) has sources but no active one named "default"; \`inlet sources list\`${where} shows their write keys.`);
   }
   return lines.join('\n');
 }
@@ -53,6 +62,10 @@ async function tail(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { follow: { type: 'boolean', short: 'f' }, help: { type: 'boolean', short: 'h' }, 'data-dir': { type: 'string' } } });
   if (values.help) { console.log('Usage: inlet tail [--follow] [--data-dir DIR]\nPrints the events in the embedded store as NDJSON, oldest first.'); return 0; }
   const dataDir = loadConfig(values['data-dir'] ? ['--data-dir', values['data-dir']] : []).dataDir;
+  if (!existsSync(databaseFile(dataDir))) {
+    console.error(`inlet tail: no Inlet store in ${dataDir} (${databaseFile(dataDir)} does not exist); check --data-dir or INLET_DATA_DIR`);
+    return 1;
+  }
   let after = 0;
   for (;;) {
     const rows = readStoredEvents(dataDir, after);
@@ -64,40 +77,65 @@ async function tail(argv: string[]): Promise<number> {
   }
 }
 
+const SOURCES_HELP = `Usage: inlet sources create --name NAME [--kind browser|server] [--ip-policy full|anonymize|drop] [--json]
+       inlet sources list [--json]
+       inlet sources rename <id> --name NAME
+       inlet sources revoke <id>
+
+Names are unique among active sources. --kind server keeps a context.ip the client sends (back ends
+forwarding their end user's address); browser (the default) always uses the connection's address.
+list --json prints an array of {id, name, writeKey, kind, ipPolicy, createdAt, revokedAt}.
+Uses DATABASE_URL (or --database-url) when set, the embedded store (--data-dir) otherwise.`;
+
+function sourceLine(s: Source): string {
+  return [s.id, s.name.padEnd(16), s.writeKey, s.kind.padEnd(7), s.ipPolicy.padEnd(9), s.revokedAt ? `revoked ${s.revokedAt}` : 'active'].join('  ');
+}
+
 async function sources(argv: string[]): Promise<number> {
   const [action, ...rest] = argv;
   const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, options: {
-    name: { type: 'string' }, 'ip-policy': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, 'data-dir': { type: 'string' }, 'database-url': { type: 'string' },
+    name: { type: 'string' }, kind: { type: 'string' }, 'ip-policy': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, 'data-dir': { type: 'string' }, 'database-url': { type: 'string' },
   } });
-  const help = 'Usage: inlet sources create --name NAME [--ip-policy full|anonymize|drop]\n       inlet sources list [--json]\n       inlet sources revoke <id>\nUses DATABASE_URL when set, the embedded store otherwise.';
-  if (values.help || !action || action === '--help' || action === '-h') { console.log(help); return action ? 0 : 2; }
+  if (values.help || !action || action === '--help' || action === '-h') { console.log(SOURCES_HELP); return action ? 0 : 2; }
+  if (!['create', 'list', 'rename', 'revoke'].includes(action)) { console.error(`unknown sources command "${action}"\n${SOURCES_HELP}`); return 2; }
+  const kind = values.kind ?? 'browser';
+  if (!(SOURCE_KINDS as readonly string[]).includes(kind)) { console.error(`--kind must be ${SOURCE_KINDS.join(' or ')}`); return 2; }
+  const policy = values['ip-policy'] ?? 'full';
+  if (!(IP_POLICIES as readonly string[]).includes(policy)) { console.error(`--ip-policy must be ${IP_POLICIES.join(', ')}`); return 2; }
+  if ((action === 'create' || action === 'rename') && !values.name?.trim()) { console.error(`sources ${action} needs --name`); return 2; }
+  if ((action === 'rename' || action === 'revoke') && !positionals[0]) { console.error(`sources ${action} needs a source id`); return 2; }
+
   const configArgs = [...(values['data-dir'] ? ['--data-dir', values['data-dir']] : []), ...(values['database-url'] ? ['--database-url', values['database-url']] : [])];
   const config = loadConfig(configArgs);
   const store = await openSourceStore(config, pino({ level: 'warn' }));
   try {
     if (action === 'create') {
-      if (!values.name) { console.error('sources create needs --name'); return 2; }
-      const policy = values['ip-policy'] ?? 'full';
-      if (!['full', 'anonymize', 'drop'].includes(policy)) { console.error('--ip-policy must be full, anonymize or drop'); return 2; }
-      const source = await store.create({ name: values.name, ipPolicy: policy as IpPolicy });
-      console.log(values.json ? JSON.stringify(source) : `created source ${source.id} "${source.name}"\nwrite key: ${source.writeKey}`);
+      const source = await store.create({ name: values.name!, kind: kind as Source['kind'], ipPolicy: policy as IpPolicy });
+      console.log(values.json ? JSON.stringify(source) : `created source ${source.id} "${source.name}" (${source.kind})\nwrite key: ${source.writeKey}`);
       return 0;
     }
     if (action === 'list') {
       const all = await store.list();
       if (values.json) console.log(JSON.stringify(all));
-      else for (const s of all) console.log([s.id, s.name.padEnd(16), s.writeKey, s.ipPolicy.padEnd(9), s.revokedAt ? `revoked ${s.revokedAt}` : 'active'].join('  '));
+      else for (const s of all) console.log(sourceLine(s));
       return 0;
     }
-    if (action === 'revoke') {
-      const id = positionals[0];
-      if (!id) { console.error('sources revoke needs a source id'); return 2; }
-      if (!(await store.revoke(id))) { console.error(`no active source with id ${id}`); return 1; }
-      console.log(`revoked ${id}; running servers stop accepting its key within their cache time (5 minutes)`);
+    const id = positionals[0];
+    if (action === 'rename') {
+      const renamed = await store.rename(id, values.name!);
+      if (!renamed) { console.error(`no source with id ${id}`); return 1; }
+      console.log(values.json ? JSON.stringify(renamed) : `renamed ${id} to "${renamed.name}"`);
       return 0;
     }
-    console.error(`unknown sources command "${action}"\n${help}`);
-    return 2;
+    if (!(await store.revoke(id))) { console.error(`no active source with id ${id}`); return 1; }
+    console.log(`revoked ${id}; running servers stop accepting its key within their cache time (5 minutes)`);
+    return 0;
+  } catch (error) {
+    if (error instanceof SourceNameTakenError || error instanceof TypeError) {
+      console.error(`inlet sources ${action}: ${error.message}`);
+      return error instanceof TypeError ? 2 : 1;
+    }
+    throw error;
   } finally {
     await store.close();
   }
@@ -118,9 +156,27 @@ async function topics(argv: string[]): Promise<number> {
   for (const [name, n] of Object.entries(numbers)) if (!Number.isInteger(n) || n < 1) { console.error(`--${name} must be a positive integer`); return 2; }
   const { createTopics } = await import('./kafka/topics.ts');
   const names = values.topic ?? [process.env.KAFKA_TOPIC ?? 'raw-events', 'events'];
-  await createTopics({ brokers, topics: names, ...numbers });
+  try {
+    await createTopics({ brokers, topics: names, ...numbers });
+  } catch (error) {
+    // What the brokers said (a replication factor above the broker count, no broker reachable)
+    // is the operator's to fix: one line, not a stack trace.
+    console.error(`inlet topics create: ${oneLine(error)}`);
+    return 1;
+  }
   console.log(`topics ready: ${names.join(', ')}`);
   return 0;
+}
+
+/** An error's message with its causes (and an aggregate's last error), on one line. */
+function oneLine(error: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = error; e instanceof Error && parts.length < 5;) {
+    const message = e.message.replace(/\s*\n\s*/g, ' ').replace(/\.$/, '');
+    if (message && !parts.some((p) => p.includes(message))) parts.push(message);
+    e = e.cause ?? (e instanceof AggregateError ? e.errors.at(-1) : undefined);
+  }
+  return parts.join(': ') || String(error);
 }
 
 async function processEvents(argv: string[]): Promise<number> {

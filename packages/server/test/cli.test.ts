@@ -7,22 +7,33 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import net from 'node:net';
-import { startInlet } from '@inlet/testkit';
+import { needKafka, needPostgres, startInlet } from '@inlet/testkit';
 import { postJson } from './http-client.ts';
 
 const BIN = resolve(import.meta.dirname, '../bin/inlet.js');
 
 interface Run { code: number; stdout: string; stderr: string }
 
-function inlet(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
+/** Runs `inlet args`; with `until`, a long-running command is stopped (SIGTERM) once its stdout matches. */
+function inlet(args: string[], env: NodeJS.ProcessEnv = {}, until?: RegExp): Promise<Run> {
   return new Promise((done) => {
     // A clean env for settings: only what the test gives, so the caller's PORT etc. do not leak in.
     const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(PORT|HOST|INLET_|KAFKA_|REDIS_URL|DATABASE_URL|LOG_LEVEL)/.test(k)));
-    execFile(process.execPath, [BIN, ...args], { env: { ...base, ...env }, timeout: 30_000 }, (error, stdout, stderr) => {
+    let seen = '';
+    const child = execFile(process.execPath, [BIN, ...args], { env: { ...base, ...env }, timeout: 30_000 }, (error, stdout, stderr) => {
       done({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
     });
+    if (until) {
+      child.stdout?.on('data', (chunk: Buffer) => {
+        seen += chunk.toString();
+        if (until.test(seen)) child.kill('SIGTERM');
+      });
+    }
   });
 }
+
+const postgres = await needPostgres();
+const kafka = await needKafka();
 
 describe('inlet CLI', () => {
   let dir: string;
@@ -101,6 +112,44 @@ describe('inlet CLI', () => {
     assert.match(noName.stderr, /--name/);
   });
 
+  test('sources: a kind, unique names with a clear error, rename, list --json', async () => {
+    const data = join(dir, 'names');
+    const run = (...args: string[]) => inlet(['sources', ...args, '--data-dir', data]);
+    const api = JSON.parse((await run('create', '--name', 'api', '--kind', 'server', '--json')).stdout) as { id: string; kind: string };
+    assert.equal(api.kind, 'server');
+    const web = JSON.parse((await run('create', '--name', 'web', '--json')).stdout) as { id: string; kind: string };
+    assert.equal(web.kind, 'browser', 'browser is the default kind');
+
+    const duplicate = await run('create', '--name', 'web');
+    assert.equal(duplicate.code, 1);
+    assert.match(duplicate.stderr, /a source named "web" already exists/);
+    assert.doesNotMatch(duplicate.stderr, /\n\s+at /, 'no stack trace');
+
+    const taken = await run('rename', api.id, '--name', 'web');
+    assert.equal(taken.code, 1);
+    assert.match(taken.stderr, /a source named "web" already exists/);
+    const renamed = await run('rename', api.id, '--name', 'backend');
+    assert.equal(renamed.code, 0, renamed.stderr);
+    assert.match(renamed.stdout, new RegExp(`renamed ${api.id} to "backend"`));
+    const missing = await run('rename', 'src_nope', '--name', 'x');
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /no source with id src_nope/);
+    const badKind = await run('create', '--name', 'x', '--kind', 'mobile');
+    assert.equal(badKind.code, 2);
+    assert.match(badKind.stderr, /--kind must be browser or server/);
+
+    // A revoked source's name is free again.
+    assert.equal((await run('revoke', web.id)).code, 0);
+    assert.equal((await run('create', '--name', 'web')).code, 0);
+
+    const listed = JSON.parse((await run('list', '--json')).stdout) as Array<Record<string, unknown>>;
+    assert.deepEqual(listed.map((s) => [s.name, s.kind, s.revokedAt === null]), [['backend', 'server', true], ['web', 'browser', false], ['web', 'browser', true]]);
+    for (const source of listed) assert.deepEqual(Object.keys(source).sort(), ['createdAt', 'id', 'ipPolicy', 'kind', 'name', 'revokedAt', 'writeKey']);
+    const help = await inlet(['sources', '--help']);
+    assert.match(help.stdout, /sources rename <id> --name NAME/);
+    assert.match(help.stdout, /list --json prints an array of \{id, name, writeKey, kind, ipPolicy, createdAt, revokedAt\}/);
+  });
+
   test('tail prints stored events as NDJSON, oldest first', async () => {
     const data = join(dir, 'tail');
     const server = await startInlet({ dataDir: data });
@@ -116,8 +165,53 @@ describe('inlet CLI', () => {
     } finally {
       await server.close();
     }
-    const empty = await inlet(['tail', '--data-dir', join(dir, 'nothing-here')]);
-    assert.equal(empty.code, 0);
-    assert.equal(empty.stdout, '');
+  });
+
+  test('serve on a store with sources but no "default" says where the write keys are', async () => {
+    const data = join(dir, 'no-default');
+    assert.equal((await inlet(['sources', 'create', '--name', 'web', '--data-dir', data])).code, 0);
+    const run = await inlet(['serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', data, '--log-level', 'silent'], {}, /inlet sources list/);
+    assert.match(run.stdout, /has sources but no active one named "default"; `inlet sources list` shows their write keys/);
+  });
+
+  test('serve with DATABASE_URL on a fresh database creates the "default" source and prints its write key', { skip: postgres.skip }, async () => {
+    const admin = new URL(postgres.value!);
+    const database = `inlet_cli_${randomUUID().slice(0, 8)}`;
+    const { default: pg } = await import('pg');
+    const client = new pg.Client({ connectionString: admin.href });
+    await client.connect();
+    await client.query(`CREATE DATABASE ${database}`);
+    try {
+      const url = new URL(admin.href);
+      url.pathname = `/${database}`;
+      const run = await inlet(['serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', join(dir, 'pg-default'), '--log-level', 'silent'], { DATABASE_URL: url.href }, /Write key of the "default" source/);
+      const [, writeKey] = /Write key of the "default" source: (wk_\S+)/.exec(run.stdout) ?? [];
+      assert.ok(writeKey, run.stdout + run.stderr);
+      const listed = JSON.parse((await inlet(['sources', 'list', '--json'], { DATABASE_URL: url.href })).stdout) as Array<{ name: string; writeKey: string }>;
+      assert.deepEqual(listed.map((s) => [s.name, s.writeKey]), [['default', writeKey]]);
+    } finally {
+      await client.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+      await client.end();
+    }
+  });
+
+  test('topics create asking for more replicas than brokers: one line saying so, exit 1', { skip: kafka.skip }, async () => {
+    const run = await inlet(['topics', 'create', '--brokers', kafka.value!, '--topic', `rf3-${randomUUID()}`, '--replication-factor', '3']);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /^inlet topics create: cannot create topic rf3-\S+: INVALID_REPLICATION_FACTOR/);
+    assert.equal(run.stderr.trimEnd().split('\n').length, 1, `one line: ${run.stderr}`);
+    const unreachable = await inlet(['topics', 'create', '--brokers', '127.0.0.1:1']);
+    assert.equal(unreachable.code, 1);
+    assert.match(unreachable.stderr, /Connection to 127\.0\.0\.1:1 failed/);
+    assert.equal(unreachable.stderr.trimEnd().split('\n').length, 1, `one line: ${unreachable.stderr}`);
+  });
+
+  test('tail on a directory without a store says so and exits 1', async () => {
+    for (const args of [['tail', '--data-dir', join(dir, 'nothing-here')], ['tail', '--follow', '--data-dir', '/nonexistent']]) {
+      const run = await inlet(args);
+      assert.equal(run.code, 1, args.join(' '));
+      assert.equal(run.stdout, '');
+      assert.match(run.stderr, /no Inlet store in .*(nothing-here|nonexistent)/);
+    }
   });
 });
