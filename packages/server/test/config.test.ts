@@ -87,3 +87,21 @@ describe('loadConfig', () => {
     fails(['--port'], {}, /--port needs a value/);
   });
 });
+
+describe('the README settings table', () => {
+  test('says for every setting what serve --help says (env, flag, meaning and default)', async () => {
+    const { readFileSync } = await import('node:fs');
+    const { SETTINGS } = await import('../src/config.ts');
+    const readme = readFileSync(resolve(import.meta.dirname, '../../../README.md'), 'utf8');
+    const rows = new Map(readme.split('\n').filter((line) => line.startsWith('| `')).map((line) => {
+      const [env, flag, help] = line.split(' | ').map((cell) => cell.replace(/^\| /, '').replace(/ \|$/, ''));
+      return [env.replaceAll('`', ''), { flag: flag.replaceAll('`', ''), help }];
+    }));
+    for (const setting of SETTINGS) {
+      const row = rows.get(setting.env);
+      assert.ok(row, `README has a row for ${setting.env}`);
+      assert.equal(row.flag, setting.flag, setting.env);
+      assert.equal(row.help, setting.help, `${setting.env}: README and --help differ`);
+    }
+  });
+});
