@@ -1,0 +1,159 @@
+// What every source store promises (kind, unique active names, rename) on both backends, and the
+// upgrade of a store an older Inlet made: the embedded SQLite file and a PostgreSQL table.
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import { needPostgres } from '@inlet/testkit';
+import { databaseFile } from '../src/sinks/sqlite-schema.ts';
+import { PostgresSourceStore } from '../src/sources/postgres-store.ts';
+import { SourceNameTakenError, type SourceStore } from '../src/sources/source-store.ts';
+import { SqliteSourceStore } from '../src/sources/sqlite-store.ts';
+
+const postgres = await needPostgres();
+const dirs: string[] = [];
+const schemas: string[] = [];
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'inlet-sources-'));
+  dirs.push(dir);
+  return dir;
+}
+
+function freshSchema(): string {
+  const schema = `inlet_test_${randomBytes(6).toString('hex')}`;
+  schemas.push(schema);
+  return schema;
+}
+
+after(async () => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+  if (postgres.value && schemas.length) {
+    const client = new pg.Client({ connectionString: postgres.value });
+    await client.connect();
+    for (const schema of schemas) await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await client.end();
+  }
+});
+
+const backends: { name: string; skip: string | false; open: () => Promise<SourceStore> }[] = [
+  { name: 'embedded (SQLite)', skip: false, open: async () => new SqliteSourceStore(tempDir()) },
+  { name: 'PostgreSQL', skip: postgres.skip, open: () => PostgresSourceStore.open({ connectionString: postgres.value!, schema: freshSchema() }) },
+];
+
+for (const backend of backends) {
+  describe(`source store contract: ${backend.name}`, { skip: backend.skip }, () => {
+    test('a source has a kind: browser by default, server when asked; anything else is refused', async () => {
+      const store = await backend.open();
+      try {
+        const web = await store.create({ name: 'web' });
+        const api = await store.create({ name: 'api', kind: 'server', ipPolicy: 'anonymize' });
+        assert.equal(web.kind, 'browser');
+        assert.equal(api.kind, 'server');
+        assert.equal((await store.findByWriteKey(api.writeKey))?.kind, 'server');
+        assert.deepEqual((await store.list()).map((s) => [s.name, s.kind, s.ipPolicy]), [['web', 'browser', 'full'], ['api', 'server', 'anonymize']]);
+        await assert.rejects(store.create({ name: 'x', kind: 'mobile' as never }), /kind must be one of browser, server/);
+      } finally {
+        await store.close();
+      }
+    });
+
+    test('names are unique among active sources; a revoked source frees its name', async () => {
+      const store = await backend.open();
+      try {
+        const first = await store.create({ name: 'web' });
+        await assert.rejects(store.create({ name: 'web' }), (error: unknown) => error instanceof SourceNameTakenError && /a source named "web" already exists/.test(error.message));
+        await assert.rejects(store.create({ name: '  web  ' }), SourceNameTakenError, 'names are trimmed before the check');
+        assert.equal(await store.revoke(first.id), true);
+        const second = await store.create({ name: 'web' });
+        assert.notEqual(second.id, first.id);
+        await assert.rejects(store.create({ name: 'x'.repeat(101) }), /at most 100 characters/);
+      } finally {
+        await store.close();
+      }
+    });
+
+    test('rename: the new name is kept, a taken one refused, an unknown id is undefined', async () => {
+      const store = await backend.open();
+      try {
+        const web = await store.create({ name: 'web' });
+        const api = await store.create({ name: 'api', kind: 'server' });
+        const renamed = await store.rename(api.id, ' backend ');
+        assert.deepEqual(renamed, { ...api, name: 'backend' });
+        assert.equal((await store.findByWriteKey(api.writeKey))?.name, 'backend');
+        await assert.rejects(store.rename(api.id, 'web'), SourceNameTakenError);
+        assert.equal((await store.findByWriteKey(api.writeKey))?.name, 'backend', 'a refused rename changes nothing');
+        assert.deepEqual(await store.rename(web.id, 'web'), web, 'renaming to its own name is fine');
+        assert.equal(await store.rename('src_missing', 'x'), undefined);
+        await assert.rejects(store.rename(web.id, ''), /non-empty/);
+      } finally {
+        await store.close();
+      }
+    });
+  });
+}
+
+describe('upgrading a store an older Inlet made', () => {
+  const OLD_ROWS = [
+    ['src_a', 'web', 'wk_a', 'full', '2024-01-01T00:00:00.000Z', null],
+    ['src_b', 'web', 'wk_b', 'drop', '2024-01-02T00:00:00.000Z', null],
+    ['src_c', 'web', 'wk_c', 'full', '2024-01-03T00:00:00.000Z', null],
+    ['src_d', 'web', 'wk_d', 'full', '2024-01-04T00:00:00.000Z', '2024-02-01T00:00:00.000Z'],
+    ['src_e', 'api', 'wk_e', 'full', '2024-01-05T00:00:00.000Z', null],
+  ] as const;
+  const EXPECTED = [
+    ['src_a', 'web', 'browser'],
+    ['src_b', 'web (src_b)', 'browser'],
+    ['src_c', 'web (src_c)', 'browser'],
+    ['src_d', 'web', 'browser'],
+    ['src_e', 'api', 'browser'],
+  ];
+
+  test('embedded: sources get kind browser; active duplicates after the oldest get their id appended; the rule holds after', async () => {
+    const dir = tempDir();
+    const old = new Database(databaseFile(dir));
+    old.exec(`CREATE TABLE sources (id TEXT PRIMARY KEY, name TEXT NOT NULL, write_key TEXT NOT NULL UNIQUE,
+      ip_policy TEXT NOT NULL CHECK (ip_policy IN ('full', 'anonymize', 'drop')), created_at TEXT NOT NULL, revoked_at TEXT)`);
+    const insert = old.prepare('INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?)');
+    for (const row of OLD_ROWS) insert.run(...row);
+    old.close();
+
+    for (let start = 0; start < 2; start++) {
+      const store = new SqliteSourceStore(dir);
+      try {
+        assert.deepEqual((await store.list()).map((s) => [s.id, s.name, s.kind]), EXPECTED, `start ${start + 1}`);
+        assert.equal((await store.findByWriteKey('wk_b'))?.ipPolicy, 'drop', 'the rest of a row is untouched');
+        await assert.rejects(store.create({ name: 'web' }), SourceNameTakenError);
+      } finally {
+        await store.close();
+      }
+    }
+  });
+
+  test('PostgreSQL: the same upgrade, idempotent, also when instances start together', { skip: postgres.skip }, async () => {
+    const schema = freshSchema();
+    const client = new pg.Client({ connectionString: postgres.value });
+    await client.connect();
+    try {
+      await client.query(`CREATE SCHEMA "${schema}"`);
+      await client.query(`CREATE TABLE "${schema}".inlet_sources (id text PRIMARY KEY, name text NOT NULL, write_key text UNIQUE NOT NULL,
+        ip_policy text NOT NULL CHECK (ip_policy IN ('full', 'anonymize', 'drop')), created_at timestamptz NOT NULL DEFAULT now(), revoked_at timestamptz)`);
+      for (const row of OLD_ROWS) await client.query(`INSERT INTO "${schema}".inlet_sources VALUES ($1, $2, $3, $4, $5, $6)`, [...row]);
+    } finally {
+      await client.end();
+    }
+    const stores = await Promise.all([1, 2, 3].map(() => PostgresSourceStore.open({ connectionString: postgres.value!, schema })));
+    try {
+      for (const store of stores) assert.deepEqual((await store.list()).map((s) => [s.id, s.name, s.kind]), EXPECTED);
+      await stores[0].migrate();
+      assert.deepEqual((await stores[1].list()).map((s) => [s.id, s.name, s.kind]), EXPECTED, 'a second migration changes nothing');
+      await assert.rejects(stores[2].create({ name: 'web' }), SourceNameTakenError);
+    } finally {
+      await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+});
