@@ -25,19 +25,20 @@ function parseDate(text: string): number {
 /**
  * The event's time on the server's clock. When the client says both when the event happened
  * (`clientTime`) and when it sent it (`sentAt`), both readings share the device's clock error,
- * so `receivedAt - (sentAt - clientTime)` cancels it. Results more than 24 h in the past or
- * 30 min in the future are not believable and become server time.
+ * so `receivedAt - (sentAt - clientTime)` cancels it. On live routes (`bounded`), results more
+ * than 24 h in the past or 30 min in the future are not believable and become server time; an
+ * import of history (`bounded` false) keeps them however far off.
  */
-export function correctTimestamp(receivedAtMs: number, clientTime?: string, sentAt?: string): number {
-  return correctTime(receivedAtMs, clientTime, sentAt === undefined ? Number.NaN : parseDate(sentAt));
+export function correctTimestamp(receivedAtMs: number, clientTime?: string, sentAt?: string, bounded = true): number {
+  return correctTime(receivedAtMs, clientTime, sentAt === undefined ? Number.NaN : parseDate(sentAt), bounded);
 }
 
 /** correctTimestamp with sentAt already parsed (NaN when absent), for a batch's sentAt parsed once. */
-export function correctTime(receivedAtMs: number, clientTime: string | undefined, sentMs: number): number {
+export function correctTime(receivedAtMs: number, clientTime: string | undefined, sentMs: number, bounded = true): number {
   if (clientTime === undefined) return receivedAtMs;
   const client = parseDate(clientTime);
   if (Number.isNaN(client)) return receivedAtMs;
   const corrected = Number.isNaN(sentMs) ? client : receivedAtMs - (sentMs - client);
-  if (corrected < receivedAtMs - MAX_PAST_MS || corrected > receivedAtMs + MAX_FUTURE_MS) return receivedAtMs;
+  if (bounded && (corrected < receivedAtMs - MAX_PAST_MS || corrected > receivedAtMs + MAX_FUTURE_MS)) return receivedAtMs;
   return corrected;
 }

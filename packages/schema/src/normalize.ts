@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import type { InletEvent, IpPolicy, NormalizedRecord } from './event.ts';
 import { correctTime, correctTimestamp } from './clock.ts';
 import { applyIpPolicy } from './ip.ts';
@@ -11,6 +12,13 @@ export interface Enrichment {
   ipPolicy: IpPolicy;
   /** a batch-level sentAt, used when the event has none of its own */
   sentAt?: string;
+  /**
+   * Keep a `context.ip` the client sent (a valid address) instead of the peer's: for server
+   * sources, whose back ends forward their end user's address. The IP policy applies to it too.
+   */
+  keepClientIp?: boolean;
+  /** An import of history: the client's time is kept however old (no 24 h / 30 min bounds). */
+  historical?: boolean;
 }
 
 export type Normalizer = (event: InletEvent) => NormalizedRecord;
@@ -42,19 +50,24 @@ function fixId(record: NormalizedRecord, key: 'userId' | 'anonymousId'): void {
  * for every event Inlet takes.
  */
 export function createNormalizer(enrichment: Enrichment): Normalizer {
-  const { sourceId, receivedAtMs } = enrichment;
+  const { sourceId, receivedAtMs, ipPolicy, keepClientIp } = enrichment;
+  const bounded = !enrichment.historical;
   const receivedAt = new Date(receivedAtMs).toISOString();
-  const ip = applyIpPolicy(enrichment.ip, enrichment.ipPolicy);
+  const peerIp = applyIpPolicy(enrichment.ip, ipPolicy);
   const batchSentAt = enrichment.sentAt;
   const batchSentMs = batchSentAt === undefined ? Number.NaN : Date.parse(batchSentAt);
 
   return (event) => {
-    const clientTime = event.originalTimestamp ?? event.timestamp;
+    // The Segment spec's precedence: a `timestamp` the caller set is when the event happened (it
+    // becomes originalTimestamp); an SDK's own originalTimestamp (the time of the call) comes second.
+    const clientTime = event.timestamp ?? event.originalTimestamp;
     const sentAt = event.sentAt ?? batchSentAt;
-    const timestampMs = event.sentAt === undefined ? correctTime(receivedAtMs, clientTime, batchSentMs) : correctTimestamp(receivedAtMs, clientTime, sentAt);
+    const timestampMs = event.sentAt === undefined ? correctTime(receivedAtMs, clientTime, batchSentMs, bounded) : correctTimestamp(receivedAtMs, clientTime, sentAt, bounded);
     // Not a spread: V8 gives a spread copy a map that makes adding `ip` and JSON.stringify several
     // times slower. (A `__proto__` key, which Object.assign would not copy as data, fails validation.)
     const context = Object.assign({}, event.context);
+    const claimed = context.ip;
+    const ip = keepClientIp && typeof claimed === 'string' && isIP(claimed) !== 0 ? applyIpPolicy(claimed, ipPolicy) : peerIp;
     if (ip !== undefined) context.ip = ip;
     else if (context.ip !== undefined) delete context.ip;
     // A literal of the enriched fields, then the client's other fields copied in: V8 builds this

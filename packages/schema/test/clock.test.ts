@@ -46,4 +46,12 @@ describe('correctTimestamp', () => {
   test('a sentAt that does not parse falls back to the client time', () => {
     assert.equal(correctTimestamp(NOW, iso(NOW - MIN), 'garbage'), NOW - MIN);
   });
+
+  test('unbounded (an import of history): any past or future time stands, still skew-corrected', () => {
+    const twoYears = 2 * 365 * 24 * HOUR;
+    assert.equal(correctTimestamp(NOW, iso(NOW - twoYears), undefined, false), NOW - twoYears);
+    assert.equal(correctTimestamp(NOW, iso(NOW + 48 * HOUR), undefined, false), NOW + 48 * HOUR);
+    // the device's clock is 5 min fast: the import's sentAt cancels it as for live events
+    assert.equal(correctTimestamp(NOW, iso(NOW - twoYears + 5 * MIN), iso(NOW + 5 * MIN), false), NOW - twoYears);
+  });
 });

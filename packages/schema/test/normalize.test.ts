@@ -86,6 +86,28 @@ describe('normalizeEvent', () => {
     assert.ok(!('ip' in unknownPeer.context));
   });
 
+  test('keepClientIp (server sources): a valid claimed address is kept, with the IP policy; anything else is the peer', () => {
+    const server = { ...enrichment, keepClientIp: true };
+    const claim = (ip: unknown) => valid({ userId: 'u', event: 'e', context: { ip } }, 'track');
+    assert.equal(normalizeEvent(claim('198.51.100.23'), server).context.ip, '198.51.100.23');
+    assert.equal(normalizeEvent(claim('2001:db8:1:2::9'), { ...server, ipPolicy: 'anonymize' }).context.ip, '2001:db8:1::');
+    assert.ok(!('ip' in normalizeEvent(claim('198.51.100.23'), { ...server, ipPolicy: 'drop' }).context));
+    for (const bad of ['nope', 42, '', '1.2.3.4.5']) assert.equal(normalizeEvent(claim(bad), server).context.ip, '203.0.113.9', JSON.stringify(bad));
+    assert.equal(normalizeEvent(valid({ userId: 'u', event: 'e' }, 'track'), server).context.ip, '203.0.113.9');
+  });
+
+  test("timestamp and originalTimestamp disagree: the caller's timestamp is the event's time (Segment spec)", () => {
+    const record = normalizeEvent(valid({ userId: 'u', event: 'e', originalTimestamp: '2024-06-01T11:59:59.000Z', timestamp: '2024-06-01T09:00:00.000Z' }, 'track'), enrichment);
+    assert.equal(record.originalTimestamp, '2024-06-01T09:00:00.000Z');
+    assert.equal(record.timestamp, '2024-06-01T09:00:00.000Z');
+  });
+
+  test('historical (imports): a time years old is kept; without it, server time', () => {
+    const old = valid({ userId: 'u', event: 'e', timestamp: '2019-03-01T08:00:00.000Z' }, 'track');
+    assert.equal(normalizeEvent(structuredClone(old), { ...enrichment, historical: true }).timestamp, '2019-03-01T08:00:00.000Z');
+    assert.equal(normalizeEvent(structuredClone(old), enrichment).timestamp, '2024-06-01T12:00:00.000Z');
+  });
+
   test('does not modify the client event it was given', () => {
     const event = valid({ userId: 'u', event: 'e', context: { ip: '6.6.6.6' }, writeKey: 'k' }, 'track');
     normalizeEvent(event, enrichment);

@@ -10,6 +10,7 @@ import type { Metrics } from './metrics.ts';
 import { registerIngestRoutes } from './routes/ingest.ts';
 import { registerOpsRoutes } from './routes/ops.ts';
 import { registerSdkRoute } from './routes/sdk.ts';
+import { registerSourceConfigRoute } from './routes/source-config.ts';
 import type { Sink } from './sinks/sink.ts';
 import type { SourceStore } from './sources/source-store.ts';
 
@@ -26,8 +27,6 @@ export interface AppDeps {
 function toInletError(error: FastifyError): InletError | undefined {
   if (error instanceof InletError) return error;
   switch (error.code) {
-    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return Errors.unsupportedMediaType();
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return Errors.bodyTooLarge();
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
@@ -66,6 +65,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   registerIngestRoutes(app, { ...deps, trustedProxies });
   registerOpsRoutes(app, deps);
   registerSdkRoute(app);
+  registerSourceConfigRoute(app, deps);
 
   app.addHook('onResponse', (request, reply, done) => {
     metrics.countRequest(request.routeOptions.url ?? 'unmatched', reply.statusCode);

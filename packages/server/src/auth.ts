@@ -2,8 +2,12 @@ import type { FastifyRequest } from 'fastify';
 import { Errors, SourceStoreUnavailableError } from './errors.ts';
 import type { Source, SourceStore } from './sources/source-store.ts';
 
-/** The write key from `Authorization: Basic base64(key:)` or, failing that, the body's `writeKey`. */
-export function writeKeyOf(request: FastifyRequest, body: Record<string, unknown>): string {
+/**
+ * The write key from `Authorization: Basic base64(key:)` or, failing that, the body's `writeKey`,
+ * or, where a route allows it (`fromQuery`: beacons and RudderStack's config request, which
+ * cannot set headers or have no body), the URL's `?writeKey=`.
+ */
+export function writeKeyOf(request: FastifyRequest, body: Record<string, unknown> | undefined, fromQuery = false): string {
   const header = request.headers.authorization;
   if (header !== undefined) {
     const [scheme, token] = header.split(' ', 2);
@@ -13,7 +17,8 @@ export function writeKeyOf(request: FastifyRequest, body: Record<string, unknown
     if (!key) throw Errors.malformedAuthorization('the encoded write key is empty');
     return key;
   }
-  const key = body.writeKey;
+  let key = body?.writeKey;
+  if ((key === undefined || key === null || key === '') && fromQuery) key = (request.query as Record<string, unknown> | undefined)?.writeKey;
   if (key === undefined || key === null || key === '') throw Errors.missingWriteKey();
   if (typeof key !== 'string') throw Errors.invalidWriteKey('writeKey must be a string');
   return key;

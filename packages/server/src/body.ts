@@ -1,6 +1,7 @@
-// Request bodies: JSON sent as application/json or text/plain (what browsers' beacons use),
-// optionally gzip. The size bound applies to the inflated bytes, so a gzip bomb costs at most
-// that much memory before it gets 413.
+// Request bodies are JSON whatever their Content-Type says: browsers send beacons as text/plain
+// (no CORS preflight), RudderStack's Node SDK labels its gzip JSON form-urlencoded, some clients
+// send none. A body that is not JSON gets 400 saying so. Optionally gzip; the size bound applies
+// to the inflated bytes, so a gzip bomb costs at most that much memory before it gets 413.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
@@ -39,20 +40,40 @@ function readBounded(request: FastifyRequest, payload: Readable, maxBytes: numbe
   });
 }
 
-export function parseJson(buffer: Buffer): unknown {
+/** The media type without parameters, for error messages. */
+function mediaType(contentType: string | undefined): string | undefined {
+  const type = contentType?.split(';', 1)[0].trim().toLowerCase();
+  return type ? type.slice(0, 100) : undefined;
+}
+
+export function parseJson(buffer: Buffer, contentType?: string): unknown {
   if (buffer.length === 0) throw Errors.invalidBody('the body is empty; send a JSON object');
   try {
     return JSON.parse(buffer.toString('utf8'));
   } catch (error) {
-    throw Errors.malformedJson((error as Error).message);
+    const type = mediaType(contentType);
+    // A form or a binary upload is the likely mistake when the label was not JSON: say what is read.
+    const label = type === undefined || type === 'application/json' ? '' : ` (the body is read as JSON whatever the Content-Type; it said ${type})`;
+    throw Errors.malformedJson(`${(error as Error).message}${label}`);
   }
 }
 
+/** `type/subtype`, optionally with parameters: a Content-Type Fastify can read (RFC 9110 tokens). */
+const MEDIA_TYPE = /^\s*[\w!#$%&'*+.^`|~-]+\/[\w!#$%&'*+.^`|~-]+\s*(?:;|$)/;
+
 export function registerBodyParsers(app: FastifyInstance, maxBodyBytes: number): void {
+  // Fastify answers 415 to a Content-Type it cannot read ("", "x", "a/b/c") before any parser
+  // runs. The label does not matter here, so an unreadable one is dropped as if none was sent.
+  app.addHook('onRequest', (request, _reply, done) => {
+    const type = request.headers['content-type'];
+    if (type !== undefined && !MEDIA_TYPE.test(type)) delete request.raw.headers['content-type'];
+    done();
+  });
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser(['application/json', 'text/plain'], (request, payload, done) => {
+  // '*' also catches requests that send no Content-Type at all.
+  app.addContentTypeParser('*', (request, payload, done) => {
     readBounded(request, payload, maxBodyBytes).then(
-      (buffer) => { try { done(null, parseJson(buffer)); } catch (error) { done(error as Error); } },
+      (buffer) => { try { done(null, parseJson(buffer, request.headers['content-type'])); } catch (error) { done(error as Error); } },
       (error: Error) => done(error),
     );
   });

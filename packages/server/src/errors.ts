@@ -29,7 +29,6 @@ export const Errors = {
   invalidGzip: define('INLET_INVALID_GZIP', 400, 'Body is not valid gzip'),
   bodyTooLarge: define('INLET_BODY_TOO_LARGE', 413, 'Body too large'),
   tooManyEvents: define('INLET_TOO_MANY_EVENTS', 413, 'Too many events in one batch'),
-  unsupportedMediaType: define('INLET_UNSUPPORTED_MEDIA_TYPE', 415, 'Unsupported Content-Type; send application/json or text/plain'),
   unsupportedEncoding: define('INLET_UNSUPPORTED_ENCODING', 415, 'Unsupported Content-Encoding; send gzip or identity'),
   notFound: define('INLET_NOT_FOUND', 404, 'Not found'),
   methodNotAllowed: define('INLET_METHOD_NOT_ALLOWED', 405, 'Method not allowed'),

@@ -126,10 +126,21 @@ describe('bad encodings and types', () => {
     for (const encoding of ['br', 'deflate', 'compress']) assertError(await post('{"batch":[]}', { 'content-encoding': encoding }), 415, 'INLET_UNSUPPORTED_ENCODING');
   });
 
-  test('unsupported Content-Type → 415', async () => {
-    assertError(await post('<batch/>', { 'content-type': 'application/xml' }), 415, 'INLET_UNSUPPORTED_MEDIA_TYPE');
-    assertError(await post(`writeKey=${inlet.writeKey}&userId=u`, { 'content-type': 'application/x-www-form-urlencoded' }), 415, 'INLET_UNSUPPORTED_MEDIA_TYPE');
-    assertError(await post('--x\r\n', { 'content-type': 'multipart/form-data; boundary=x' }), 415, 'INLET_UNSUPPORTED_MEDIA_TYPE');
+  test('a body that is not JSON → 400 naming the Content-Type, under any Content-Type', async () => {
+    const cases: [string, Record<string, string>][] = [
+      ['<batch/>', { 'content-type': 'application/xml' }],
+      [`writeKey=${inlet.writeKey}&userId=u`, { 'content-type': 'application/x-www-form-urlencoded' }],
+      ['--x\r\n', { 'content-type': 'multipart/form-data; boundary=x' }],
+      ['\u0000\u0001binary', { 'content-type': 'application/octet-stream' }],
+      ['not json', { 'content-type': '' }],
+    ];
+    for (const [body, headers] of cases) {
+      const reply = await post(body, headers);
+      assertError(reply, 400, 'INLET_MALFORMED_JSON');
+      if (headers['content-type']) assert.match(String(reply.json?.error), new RegExp(`read as JSON whatever the Content-Type; it said ${headers['content-type'].split(';')[0]}`));
+    }
+    const gzipped = await post(gzipSync(`writeKey=${inlet.writeKey}`), { 'content-type': 'application/x-www-form-urlencoded', 'content-encoding': 'gzip' });
+    assertError(gzipped, 400, 'INLET_MALFORMED_JSON');
   });
 });
 

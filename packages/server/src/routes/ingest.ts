@@ -1,3 +1,7 @@
+// The ingestion routes: Segment's HTTP API, the short aliases analytics.js posts to (/v1/t ...,
+// /v1/b when batching) and RudderStack's beacon route. Each route says what its body holds (one
+// event of a type, or a batch), where the write key may be, and whether event times are live
+// (bounded) or history (/v1/import).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { BlockList } from 'node:net';
 import { EVENT_TYPES, createNormalizer, isTimestamp, validateEvent, type EventType } from '@inlet/schema';
@@ -19,6 +23,16 @@ export interface IngestDeps {
   trustedProxies: BlockList | undefined;
 }
 
+/** What a route's body holds and how its events are read. */
+interface RouteKind {
+  /** the event type of a single-event route; undefined for a batch */
+  type: EventType | undefined;
+  /** /v1/import: the client's timestamps are kept however old */
+  historical: boolean;
+  /** the beacon route: navigator.sendBeacon cannot set headers, so the key comes in the URL */
+  keyInQuery: boolean;
+}
+
 export interface EventError {
   index: number;
   errors: string[];
@@ -37,10 +51,11 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
   const { config, sink, sources, limiter, metrics } = deps;
   const { maxEventBytes, maxBatchEvents } = config.limits;
 
-  async function ingest(request: FastifyRequest, reply: FastifyReply, type: EventType | undefined) {
+  async function ingest(request: FastifyRequest, reply: FastifyReply, route: RouteKind) {
+    const { type } = route;
     const body = request.body;
     if (!isObject(body)) throw Errors.invalidBody(`expected a JSON object, got ${body === null ? 'null' : Array.isArray(body) ? 'an array' : typeof body}`);
-    const source = await authenticate(sources, writeKeyOf(request, body));
+    const source = await authenticate(sources, writeKeyOf(request, body, route.keyInQuery));
 
     let items: unknown[];
     if (type) items = [body];
@@ -55,7 +70,7 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
       throw Errors.rateLimited(Math.max(1, Math.ceil(decision.resetMs / 1000)));
     }
 
-    const { events, errors } = prepare(request, body, items, type, source);
+    const { events, errors } = prepare(request, body, items, route, source);
     if (type && errors.length > 0) {
       reply.code(400);
       return { error: `Invalid event: ${errors[0].errors.join('; ')}`, code: Errors.invalidEvent.code, accepted: 0, rejected: 1, errors };
@@ -69,13 +84,16 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
     return store(request, sink.write(events), started, events.length, errors, source.id);
   }
 
-  function prepare(request: FastifyRequest, body: Record<string, unknown>, items: unknown[], type: EventType | undefined, source: Source) {
+  function prepare(request: FastifyRequest, body: Record<string, unknown>, items: unknown[], route: RouteKind, source: Source) {
+    const { type } = route;
     const normalize = createNormalizer({
       sourceId: source.id,
       receivedAtMs: Date.now(),
       ip: clientIp(request.socket.remoteAddress, request.headers['x-forwarded-for'], deps.trustedProxies),
       ipPolicy: source.ipPolicy,
       sentAt: isTimestamp(body.sentAt) ? body.sentAt : undefined,
+      keepClientIp: source.kind === 'server',
+      historical: route.historical,
     });
     const events: StoredEvent[] = [];
     const errors: EventError[] = [];
@@ -115,6 +133,17 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
     return { accepted, rejected: errors.length, errors };
   }
 
-  for (const type of EVENT_TYPES) app.post(`/v1/${type}`, (request, reply) => ingest(request, reply, type));
-  for (const path of ['/v1/batch', '/v1/import']) app.post(path, (request, reply) => ingest(request, reply, undefined));
+  const live = { historical: false, keyInQuery: false };
+  const routes: [path: string, kind: RouteKind][] = [
+    ...EVENT_TYPES.flatMap((type): [string, RouteKind][] => [
+      [`/v1/${type}`, { ...live, type }],
+      // analytics.js (Segment's browser SDK) posts to the type's initial: /v1/t, /v1/i, /v1/p ...
+      [`/v1/${type[0]}`, { ...live, type }],
+    ]),
+    ['/v1/batch', { ...live, type: undefined }],
+    ['/v1/b', { ...live, type: undefined }],
+    ['/v1/import', { type: undefined, historical: true, keyInQuery: false }],
+    ['/beacon/v1/batch', { type: undefined, historical: false, keyInQuery: true }],
+  ];
+  for (const [path, kind] of routes) app.post(path, (request, reply) => ingest(request, reply, kind));
 }
