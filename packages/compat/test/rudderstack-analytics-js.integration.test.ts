@@ -42,6 +42,7 @@ describe('@rudderstack/analytics-js in Chromium against Inlet', { skip: chromium
       await recorded.page.evaluate(`new Promise((resolve, reject) => {
         const TAG = ${JSON.stringify(tag)};
         const ra = new window.RudderAnalytics();
+        window.ra = ra;
         ra.load(${JSON.stringify(inlet.writeKey)}, ${JSON.stringify(inlet.url)}, { ...${JSON.stringify(loadOptions)}, onLoaded: () => {} });
         const timer = setTimeout(() => reject(new Error('the SDK never became ready')), 15000);
         ra.ready(() => {
@@ -102,6 +103,12 @@ describe('@rudderstack/analytics-js in Chromium against Inlet', { skip: chromium
     assert.equal(config.status, 200);
   }
 
+  /** CORS preflights Inlet has answered so far. */
+  async function preflights(): Promise<number> {
+    const metrics = await (await fetch(`${inlet.url}/metrics`)).text();
+    return Number(/^inlet_http_requests_total\{route="\*",status="204"\} (\d+)$/m.exec(metrics)?.[1] ?? 0);
+  }
+
   test('XHR delivery: GET /sourceConfig/, then each event to /v1/<type> with its own headers, stored field by field', async () => {
     const { recorded, tag } = await run({});
     try {
@@ -119,6 +126,14 @@ describe('@rudderstack/analytics-js in Chromium against Inlet', { skip: chromium
       }
       assertConfigFetched(recorded.wire);
       await expectStored(recorded.wire, tag);
+
+      // Its headers (AnonymousId, SentAt, Authorization) make every post preflighted; the answers
+      // are cached, so the same calls again need none.
+      const before = await preflights();
+      assert.ok(before >= 5, `${before} preflights for the first round`);
+      await recorded.page.evaluate(`(() => { const ra = window.ra; const TAG = 'again'; ${CALLS} })()`);
+      await waitFor('five more posts answered', () => (posts(recorded.wire).filter((r) => r.status !== undefined).length >= 10 ? true : undefined));
+      assert.equal(await preflights(), before, 'no new preflight: the answers were cached');
       assert.deepEqual(recorded.offHost, [], 'no request left 127.0.0.1');
     } finally {
       await recorded.context.close();
