@@ -5,7 +5,7 @@ import { ConfigError, loadConfig, SETTINGS, type Config } from './config.ts';
 import { openSourceStore, startServer } from './server.ts';
 import { readStoredEvents } from './sinks/sqlite-reader.ts';
 import { databaseFile } from './sinks/sqlite-schema.ts';
-import { IP_POLICIES, SOURCE_KINDS, SourceNameTakenError, type Source } from './sources/source-store.ts';
+import { InvalidSourceError, IP_POLICIES, SOURCE_KINDS, SourceNameTakenError, type Source } from './sources/source-store.ts';
 import { pino } from 'pino';
 import type { IpPolicy } from '@inlet/schema';
 
@@ -131,9 +131,9 @@ async function sources(argv: string[]): Promise<number> {
     console.log(`revoked ${id}; running servers stop accepting its key within their cache time (5 minutes)`);
     return 0;
   } catch (error) {
-    if (error instanceof SourceNameTakenError || error instanceof TypeError) {
+    if (error instanceof SourceNameTakenError || error instanceof InvalidSourceError) {
       console.error(`inlet sources ${action}: ${error.message}`);
-      return error instanceof TypeError ? 2 : 1;
+      return error instanceof InvalidSourceError ? 2 : 1;
     }
     throw error;
   } finally {

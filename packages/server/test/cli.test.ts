@@ -134,6 +134,9 @@ describe('inlet CLI', () => {
     const missing = await run('rename', 'src_nope', '--name', 'x');
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /no source with id src_nope/);
+    const tooLong = await run('create', '--name', 'x'.repeat(101));
+    assert.equal(tooLong.code, 2);
+    assert.match(tooLong.stderr, /^inlet sources create: source name must be at most 100 characters\n$/);
     const badKind = await run('create', '--name', 'x', '--kind', 'mobile');
     assert.equal(badKind.code, 2);
     assert.match(badKind.stderr, /--kind must be browser or server/);

@@ -11,7 +11,7 @@ import pg from 'pg';
 import { needPostgres } from '@inlet/testkit';
 import { databaseFile } from '../src/sinks/sqlite-schema.ts';
 import { PostgresSourceStore } from '../src/sources/postgres-store.ts';
-import { SourceNameTakenError, type SourceStore } from '../src/sources/source-store.ts';
+import { InvalidSourceError, SourceNameTakenError, type SourceStore } from '../src/sources/source-store.ts';
 import { SqliteSourceStore } from '../src/sources/sqlite-store.ts';
 
 const postgres = await needPostgres();
@@ -71,7 +71,7 @@ for (const backend of backends) {
         assert.equal(await store.revoke(first.id), true);
         const second = await store.create({ name: 'web' });
         assert.notEqual(second.id, first.id);
-        await assert.rejects(store.create({ name: 'x'.repeat(101) }), /at most 100 characters/);
+        await assert.rejects(store.create({ name: 'x'.repeat(101) }), (error: unknown) => error instanceof InvalidSourceError && /at most 100 characters/.test(error.message));
       } finally {
         await store.close();
       }

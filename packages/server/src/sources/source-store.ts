@@ -35,21 +35,26 @@ export class SourceNameTakenError extends Error {
   }
 }
 
-/** The name as stored (trimmed); a TypeError saying what is wrong otherwise. */
+/** Thrown by create and rename for a name, kind or IP policy that is not allowed. */
+export class InvalidSourceError extends TypeError {
+  override name = 'InvalidSourceError';
+}
+
+/** The name as stored (trimmed); InvalidSourceError saying what is wrong otherwise. */
 export function checkSourceName(name: unknown): string {
-  if (typeof name !== 'string' || name.trim() === '') throw new TypeError('source name must be a non-empty string');
+  if (typeof name !== 'string' || name.trim() === '') throw new InvalidSourceError('source name must be a non-empty string');
   const trimmed = name.trim();
-  if (trimmed.length > MAX_SOURCE_NAME_LENGTH) throw new TypeError(`source name must be at most ${MAX_SOURCE_NAME_LENGTH} characters`);
+  if (trimmed.length > MAX_SOURCE_NAME_LENGTH) throw new InvalidSourceError(`source name must be at most ${MAX_SOURCE_NAME_LENGTH} characters`);
   return trimmed;
 }
 
-/** A new source's settings with defaults applied; a TypeError naming a wrong value. */
+/** A new source's settings with defaults applied; InvalidSourceError naming a wrong value. */
 export function checkNewSource(input: NewSource): Required<NewSource> {
   const name = checkSourceName(input?.name);
   const kind = input.kind ?? 'browser';
-  if (!SOURCE_KINDS.includes(kind)) throw new TypeError(`kind must be one of ${SOURCE_KINDS.join(', ')}, got ${JSON.stringify(kind)}`);
+  if (!SOURCE_KINDS.includes(kind)) throw new InvalidSourceError(`kind must be one of ${SOURCE_KINDS.join(', ')}, got ${JSON.stringify(kind)}`);
   const ipPolicy = input.ipPolicy ?? 'full';
-  if (!IP_POLICIES.includes(ipPolicy)) throw new TypeError(`ipPolicy must be one of ${IP_POLICIES.join(', ')}, got ${JSON.stringify(ipPolicy)}`);
+  if (!IP_POLICIES.includes(ipPolicy)) throw new InvalidSourceError(`ipPolicy must be one of ${IP_POLICIES.join(', ')}, got ${JSON.stringify(ipPolicy)}`);
   return { name, kind, ipPolicy };
 }
 
@@ -60,7 +65,7 @@ export function checkNewSource(input: NewSource): Required<NewSource> {
 export interface SourceStore {
   readonly kind: string;
   findByWriteKey(writeKey: string): Promise<Source | undefined>;
-  /** Rejects with SourceNameTakenError when an active source has the name, TypeError on bad input. */
+  /** Rejects with SourceNameTakenError when an active source has the name, InvalidSourceError on bad input. */
   create(input: NewSource): Promise<Source>;
   list(): Promise<Source[]>;
   /**
@@ -71,7 +76,7 @@ export interface SourceStore {
   ensureDefault(): Promise<Source | undefined>;
   /**
    * The source with its new name, or undefined when no source has that id. Rejects with
-   * SourceNameTakenError when another active source has the name.
+   * SourceNameTakenError when another active source has the name, InvalidSourceError for a bad one.
    */
   rename(id: string, name: string): Promise<Source | undefined>;
   /** true when a source with that id existed and is now revoked */
