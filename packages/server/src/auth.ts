@@ -24,7 +24,14 @@ export function writeKeyOf(request: FastifyRequest, body: Record<string, unknown
   return key;
 }
 
+/**
+ * Inlet's write keys are 35 characters. Anything much longer is no key of ours: refused before
+ * the lookup, so junk keys cannot fill the lookup cache (it remembers misses) or load the database.
+ */
+const MAX_WRITE_KEY_LENGTH = 256;
+
 export async function authenticate(sources: SourceStore, writeKey: string): Promise<Source> {
+  if (writeKey.length > MAX_WRITE_KEY_LENGTH) throw Errors.invalidWriteKey();
   let source: Source | undefined;
   try {
     source = await sources.findByWriteKey(writeKey);

@@ -186,6 +186,9 @@ describe("GET /sourceConfig (RudderStack's configUrl)", () => {
     assert.equal(gone.text, unknown.text, 'the body does not tell revoked keys from unknown ones');
     const headersOf = (reply: RawReply) => Object.keys(reply.headers).filter((h) => h !== 'date').sort();
     assert.deepEqual(headersOf(gone), headersOf(unknown));
+    const huge = await ask(`wk_${'x'.repeat(10_000)}`);
+    assert.equal(huge.status, 401);
+    assert.equal(huge.text, unknown.text, 'a 10 KB key is just another unknown key');
     const none = await request(inlet.url, '/sourceConfig/', { method: 'GET' });
     assert.equal(none.status, 401);
     assert.equal(none.json?.code, 'INLET_MISSING_WRITE_KEY');
