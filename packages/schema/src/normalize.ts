@@ -45,9 +45,9 @@ function fixId(record: NormalizedRecord, key: 'userId' | 'anonymousId'): void {
 }
 
 /**
- * Builds records for the events of one request. What is the same for all of them (the IP after
- * the source's policy, receivedAt, the batch's sentAt) is worked out once, here, because this runs
- * for every event Inlet takes.
+ * Builds records for the events of one request. What is the same for all of them (the peer's IP
+ * after the source's policy, receivedAt, the batch's sentAt) is worked out once, here, because
+ * this runs for every event Inlet takes. Only a server source's forwarded addresses differ by event.
  */
 export function createNormalizer(enrichment: Enrichment): Normalizer {
   const { sourceId, receivedAtMs, ipPolicy, keepClientIp } = enrichment;
