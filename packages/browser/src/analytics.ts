@@ -21,7 +21,9 @@ export class Analytics {
   private readonly _queue: Queue;
   private readonly _plugins: Plugin[];
   private readonly _timezone: string | undefined;
-  private _anonymousId!: string;
+  /** identity: 'server' — the anonymous id is the site's first-party cookie, added by the collect proxy */
+  private readonly _server: boolean;
+  private _anonymousId: string | undefined;
   private _userId: string | undefined;
   private readonly _sessionId: string;
   /** time of a call replayed from the loader snippet's queue */
@@ -34,6 +36,8 @@ export class Analytics {
     if (!Array.isArray(this._plugins) || this._plugins.some((p) => typeof p?.process !== 'function')) {
       throw new TypeError('Inlet: plugins must be objects with a process(event) function');
     }
+    if (o.identity && o.identity != 'browser' && o.identity != 'server') throw new TypeError("Inlet: identity must be 'browser' or 'server'");
+    this._server = o.identity == 'server';
     const debug = !!o.debug;
     this._queue = new Queue({
       writeKey: o.writeKey,
@@ -58,14 +62,21 @@ export class Analytics {
     write('sessionStorage', SESSION_ID, this._sessionId);
   }
 
-  /** Identity lives in storage so that it survives reloads and is shared by tabs. */
+  /**
+   * Identity lives in storage so that it survives reloads and is shared by tabs. With
+   * identity: 'server' the anonymous id is not kept here at all: events leave without one and the
+   * site's own server adds it from an httpOnly cookie that storage limits (ITP's 7 days) do not cap.
+   */
   private _load(): void {
-    this._anonymousId = read('localStorage', ANONYMOUS_ID) || uuid();
-    write('localStorage', ANONYMOUS_ID, this._anonymousId);
+    if (!this._server) {
+      this._anonymousId = read('localStorage', ANONYMOUS_ID) || uuid();
+      write('localStorage', ANONYMOUS_ID, this._anonymousId);
+    }
     this._userId = read('localStorage', USER_ID);
   }
 
-  get anonymousId(): string {
+  /** undefined with identity: 'server' (the id is in an httpOnly cookie the page cannot read) */
+  get anonymousId(): string | undefined {
     return this._anonymousId;
   }
 

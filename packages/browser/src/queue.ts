@@ -153,8 +153,10 @@ export class Queue {
     let wait = 0;
     try {
       const body = this._body(batch);
-      // keepalive lets the request finish if the page goes away meanwhile.
-      const res = await fetch(this._o.url, { method: 'POST', body, keepalive: body.size < 65_000, credentials: 'omit' });
+      // keepalive lets the request finish if the page goes away meanwhile. Credentials stay the
+      // default (same-origin): a first-party collect proxy needs its identity cookie, while an
+      // Inlet server on another origin gets none.
+      const res = await fetch(this._o.url, { method: 'POST', body, keepalive: body.size < 65_000 });
       if (!retryable(res.status)) {
         outcome = 'done';
         if (res.status > 299) this._o.log('batch rejected with status ' + res.status, batch.length);

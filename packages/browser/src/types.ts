@@ -8,7 +8,8 @@ export type EventType = 'track' | 'identify' | 'page' | 'group' | 'alias';
 export interface BrowserEvent {
   type: EventType;
   messageId: string;
-  anonymousId: string;
+  /** absent with identity: 'server' until the site's server adds it */
+  anonymousId?: string;
   userId?: string;
   timestamp: string;
   context: Properties;
@@ -30,8 +31,14 @@ export interface Plugin {
 export interface AnalyticsOptions {
   /** The source's write key (public in browsers). */
   writeKey: string;
-  /** Origin of the Inlet server, e.g. "https://inlet.example.com". Default: the page's origin. */
+  /** Origin of the Inlet server, e.g. "https://inlet.example.com", or a path of the page's own origin such as "/_i" (the collect proxy of @inlet/node). Default: the page's origin. */
   endpoint?: string;
+  /**
+   * Where the anonymous id lives. 'browser' (default): localStorage, as Segment's analytics.js.
+   * 'server': nowhere in the page; events are sent without one and the collect proxy of the site's
+   * own server (@inlet/node's inletCollect) adds it from its first-party httpOnly cookie.
+   */
+  identity?: 'browser' | 'server';
   /** Events per request; a full batch is sent at once. Default 30. */
   batchSize?: number;
   /** Longest time an event waits before being sent. Default 5000. */
