@@ -6,3 +6,4 @@ export { correctTimestamp, isTimestamp } from './clock.ts';
 export * from './ip.ts';
 export * from './record.ts';
 export { newMessageId } from './message-id.ts';
+export * from './collect-headers.ts';
