@@ -18,6 +18,8 @@ export interface Config {
   limits: { maxEventBytes: number; maxBatchEvents: number; maxBodyBytes: number };
   /** peers whose X-Forwarded-For is believed */
   trustedProxies: string[];
+  /** shared with @inlet/node collect proxies: their signed x-inlet-client-ip is believed */
+  proxySecret?: string;
 }
 
 export class ConfigError extends Error {
@@ -50,6 +52,7 @@ export const SETTINGS: Setting[] = [
   { env: 'MAX_BATCH_EVENTS', flag: '--max-batch-events', help: `most events in one request (default ${DEFAULT_LIMITS.maxBatchEvents})` },
   { env: 'MAX_BODY_BYTES', flag: '--max-body-bytes', help: `largest request body, after gunzip (default ${DEFAULT_LIMITS.maxBodyBytes})` },
   { env: 'TRUSTED_PROXIES', flag: '--trusted-proxies', help: 'comma-separated IPs/CIDRs whose X-Forwarded-For is believed' },
+  { env: 'INLET_PROXY_SECRET', flag: '--proxy-secret', help: 'secret shared with @inlet/node collect proxies (16+ chars); their signed client address is believed' },
 ];
 
 /** Flags win over env vars. Unknown flags are an error, not silently ignored. */
@@ -120,6 +123,13 @@ function proxies(values: Map<string, string>): string[] {
   return all;
 }
 
+function secret(values: Map<string, string>, name: string): string | undefined {
+  const raw = values.get(name);
+  // The value itself never goes into the message.
+  if (raw !== undefined && raw.length < 16) throw new ConfigError(`${name} must be at least 16 characters long (a random one: openssl rand -base64 32)`);
+  return raw;
+}
+
 export function loadConfig(argv: string[] = [], env: NodeJS.ProcessEnv = process.env): Config {
   const v = readSettings(argv, env);
   const kafkaBrokers = brokers(v);
@@ -148,6 +158,7 @@ export function loadConfig(argv: string[] = [], env: NodeJS.ProcessEnv = process
       maxBodyBytes: integer(v, 'MAX_BODY_BYTES', DEFAULT_LIMITS.maxBodyBytes, 1024),
     },
     trustedProxies: proxies(v),
+    proxySecret: secret(v, 'INLET_PROXY_SECRET'),
   };
 }
 

@@ -34,6 +34,11 @@ export const Errors = {
   methodNotAllowed: define('INLET_METHOD_NOT_ALLOWED', 405, 'Method not allowed'),
   rateLimited: (retryAfter: number) => new InletError('INLET_RATE_LIMITED', 429, 'Rate limit exceeded; retry later', retryAfter),
   sinkUnavailable: (retryAfter = 1, detail?: string) => new InletError('INLET_SINK_UNAVAILABLE', 503, detail ? `Cannot store events right now: ${detail}` : 'Cannot store events right now; retry later', retryAfter),
+  // Answered by @inlet/node's collect proxy (inletCollect) in the site's own server, not by Inlet:
+  // the Inlet server could not be reached or did not answer in time (503, Retry-After), or the
+  // browser's body did not arrive in time (408). Listed here so that every INLET_* code has one home.
+  upstreamUnavailable: define('INLET_UPSTREAM_UNAVAILABLE', 503, 'The analytics server cannot be reached right now; retry later'),
+  requestTimeout: define('INLET_REQUEST_TIMEOUT', 408, 'The request body did not arrive in time'),
   sourceStoreUnavailable: (retryAfter = 1) => new InletError('INLET_SOURCE_STORE_UNAVAILABLE', 503, 'Cannot verify the write key right now; retry later', retryAfter),
 } as const;
 

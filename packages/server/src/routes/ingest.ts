@@ -7,6 +7,7 @@ import type { BlockList } from 'node:net';
 import { EVENT_TYPES, createNormalizer, isTimestamp, validateEvent, type EventType } from '@inlet/schema';
 import { authenticate, writeKeyOf } from '../auth.ts';
 import { clientIp } from '../client-ip.ts';
+import { deviceIdOf, signedClientIp, withDeviceId } from '../collect-proxy.ts';
 import type { Config } from '../config.ts';
 import { Errors, SinkUnavailableError } from '../errors.ts';
 import type { RateLimiter } from '../limits/rate-limiter.ts';
@@ -89,16 +90,17 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
     const normalize = createNormalizer({
       sourceId: source.id,
       receivedAtMs: Date.now(),
-      ip: clientIp(request.socket.remoteAddress, request.headers['x-forwarded-for'], deps.trustedProxies),
+      ip: signedClientIp(request, config.proxySecret) ?? clientIp(request.socket.remoteAddress, request.headers['x-forwarded-for'], deps.trustedProxies),
       ipPolicy: source.ipPolicy,
       sentAt: isTimestamp(body.sentAt) ? body.sentAt : undefined,
       keepClientIp: source.kind === 'server',
       historical: route.historical,
     });
+    const deviceId = deviceIdOf(request);
     const events: StoredEvent[] = [];
     const errors: EventError[] = [];
     for (let index = 0; index < items.length; index++) {
-      const validation = validateEvent(items[index], type);
+      const validation = validateEvent(withDeviceId(items[index], deviceId), type);
       if (!validation.ok) {
         errors.push({ index, errors: validation.errors });
         metrics.rejected.inc({ reason: 'invalid' });

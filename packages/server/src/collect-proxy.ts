@@ -1,0 +1,43 @@
+// Requests relayed by a first-party collect proxy (@inlet/node's inletCollect in the site's own
+// server) say who the end user is, in the headers of @inlet/schema's collect-headers.ts:
+// - the end user's address, believed only when signed with INLET_PROXY_SECRET (the other way,
+//   X-Forwarded-For from TRUSTED_PROXIES, is client-ip.ts's and needs no help here);
+// - the first-party device id, which becomes the anonymousId of events that carry none (the browser
+//   SDK with identity: 'server' sends none). It needs no proof: any client may set anonymousId.
+import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
+import { CLIENT_IP_HEADER, DEVICE_ID_HEADER, isDeviceId, unmapIPv4, verifyClientIp } from '@inlet/schema';
+
+const WARN_EVERY_MS = 60_000;
+let lastWarning = 0;
+
+/** A misconfigured secret would otherwise be silent; an attacker sending bad headers must not flood the log. */
+function warnThrottled(log: FastifyBaseLogger, reason: string): void {
+  const now = Date.now();
+  if (now - lastWarning < WARN_EVERY_MS) return;
+  lastWarning = now;
+  log.warn({ reason }, `${CLIENT_IP_HEADER} not believed (a collect proxy with another INLET_PROXY_SECRET, clocks apart by more than 5 minutes, or a forgery); the peer address is used. Logged at most once a minute`);
+}
+
+/** The end user's address signed by a collect proxy, or undefined (no secret, no header, or not believed). */
+export function signedClientIp(request: FastifyRequest, secret: string | undefined): string | undefined {
+  const header = request.headers[CLIENT_IP_HEADER];
+  if (secret === undefined || typeof header !== 'string') return undefined;
+  const check = verifyClientIp(secret, header);
+  if (check.ok) return unmapIPv4(check.ip);
+  warnThrottled(request.log, check.reason);
+  return undefined;
+}
+
+export function deviceIdOf(request: FastifyRequest): string | undefined {
+  const header = request.headers[DEVICE_ID_HEADER];
+  return isDeviceId(header) ? header : undefined;
+}
+
+/** Gives an event without an anonymousId the device id (in place: the body is the request's own). */
+export function withDeviceId(item: unknown, deviceId: string | undefined): unknown {
+  if (deviceId !== undefined && item !== null && typeof item === 'object' && !Array.isArray(item)) {
+    const event = item as { anonymousId?: unknown };
+    if (event.anonymousId === undefined || event.anonymousId === null) event.anonymousId = deviceId;
+  }
+  return item;
+}
