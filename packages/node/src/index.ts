@@ -4,3 +4,4 @@ export type { EventOptions, Id } from './event-factory.ts';
 export type { DropInfo, DropReason, Stats } from './publisher.ts';
 export { inletExpress, type InletExpressOptions } from './express.ts';
 export { inletFastify, type InletFastifyOptions } from './fastify.ts';
+export { inletCollect, CollectError, type InletCollectOptions, type InletCollectFastifyOptions } from './collect/index.ts';
