@@ -4,28 +4,27 @@
 //   X-Forwarded-For from TRUSTED_PROXIES, is client-ip.ts's and needs no help here);
 // - the first-party device id, which becomes the anonymousId of events that carry none (the browser
 //   SDK with identity: 'server' sends none). It needs no proof: any client may set anonymousId.
-import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import { CLIENT_IP_HEADER, DEVICE_ID_HEADER, isDeviceId, unmapIPv4, verifyClientIp } from '@inlet/schema';
 
 const WARN_EVERY_MS = 60_000;
-let lastWarning = 0;
 
-/** A misconfigured secret would otherwise be silent; an attacker sending bad headers must not flood the log. */
-function warnThrottled(log: FastifyBaseLogger, reason: string): void {
-  const now = Date.now();
-  if (now - lastWarning < WARN_EVERY_MS) return;
-  lastWarning = now;
-  log.warn({ reason }, `${CLIENT_IP_HEADER} not believed (a collect proxy with another INLET_PROXY_SECRET, clocks apart by more than 5 minutes, or a forgery); the peer address is used. Logged at most once a minute`);
-}
-
-/** The end user's address signed by a collect proxy, or undefined (no secret, no header, or not believed). */
-export function signedClientIp(request: FastifyRequest, secret: string | undefined): string | undefined {
-  const header = request.headers[CLIENT_IP_HEADER];
-  if (secret === undefined || typeof header !== 'string') return undefined;
-  const check = verifyClientIp(secret, header);
-  if (check.ok) return unmapIPv4(check.ip);
-  warnThrottled(request.log, check.reason);
-  return undefined;
+/** Reads the end user's address signed by a collect proxy: undefined without a secret, without the header, or when it is not believed. */
+export function proxiedClientIp(secret: string | undefined): (request: FastifyRequest) => string | undefined {
+  let lastWarning = 0;
+  return (request) => {
+    const header = request.headers[CLIENT_IP_HEADER];
+    if (secret === undefined || typeof header !== 'string') return undefined;
+    const check = verifyClientIp(secret, header);
+    if (check.ok) return unmapIPv4(check.ip);
+    // A wrong secret would otherwise go unnoticed; bad headers from an attacker must not flood the log.
+    const now = Date.now();
+    if (now - lastWarning >= WARN_EVERY_MS) {
+      lastWarning = now;
+      request.log.warn({ reason: check.reason }, `${CLIENT_IP_HEADER} not believed (a collect proxy with another INLET_PROXY_SECRET, clocks apart by more than 5 minutes, or a forgery); the peer address is used. Logged at most once a minute`);
+    }
+    return undefined;
+  };
 }
 
 export function deviceIdOf(request: FastifyRequest): string | undefined {

@@ -7,7 +7,7 @@ import type { BlockList } from 'node:net';
 import { EVENT_TYPES, createNormalizer, isTimestamp, validateEvent, type EventType } from '@inlet/schema';
 import { authenticate, writeKeyOf } from '../auth.ts';
 import { clientIp } from '../client-ip.ts';
-import { deviceIdOf, signedClientIp, withDeviceId } from '../collect-proxy.ts';
+import { deviceIdOf, proxiedClientIp, withDeviceId } from '../collect-proxy.ts';
 import type { Config } from '../config.ts';
 import { Errors, SinkUnavailableError } from '../errors.ts';
 import type { RateLimiter } from '../limits/rate-limiter.ts';
@@ -51,6 +51,7 @@ function oversize(json: string, maxBytes: number): number | undefined {
 export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): void {
   const { config, sink, sources, limiter, metrics } = deps;
   const { maxEventBytes, maxBatchEvents } = config.limits;
+  const signedClientIp = proxiedClientIp(config.proxySecret);
 
   async function ingest(request: FastifyRequest, reply: FastifyReply, route: RouteKind) {
     const { type } = route;
@@ -90,7 +91,7 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
     const normalize = createNormalizer({
       sourceId: source.id,
       receivedAtMs: Date.now(),
-      ip: signedClientIp(request, config.proxySecret) ?? clientIp(request.socket.remoteAddress, request.headers['x-forwarded-for'], deps.trustedProxies),
+      ip: signedClientIp(request) ?? clientIp(request.socket.remoteAddress, request.headers['x-forwarded-for'], deps.trustedProxies),
       ipPolicy: source.ipPolicy,
       sentAt: isTimestamp(body.sentAt) ? body.sentAt : undefined,
       keepClientIp: source.kind === 'server',
