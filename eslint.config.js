@@ -13,7 +13,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['packages/browser/src/**/*.ts', 'packages/browser/test/fixtures/**/*.js'],
+    files: ['packages/browser/src/**/*.ts', 'packages/browser/test/fixtures/**/*.js', 'packages/node/test/fixtures/**/*.js'],
     languageOptions: { globals: { window: 'readonly', document: 'readonly', navigator: 'readonly', localStorage: 'readonly', sessionStorage: 'readonly', location: 'readonly', Blob: 'readonly' } },
   },
 );

@@ -4,6 +4,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import express from 'express';
 import { startInlet, type TestInlet } from '@inlet/testkit';
@@ -412,6 +414,12 @@ describe('inletCollect', () => {
     const res = await handle(new Request('https://shop.example/_i/v1/batch', { method: 'POST', body: JSON.stringify({ writeKey: inlet.writeKey, batch: [{ type: 'track', event: 'Tls', properties: { tag: 'fetch-https' } }] }) }));
     assert.equal(res.status, 200);
     assert.equal(cookieOf(res.headers.getSetCookie())?.attributes.secure, true);
+  });
+
+  test('the README shows the page snippet that the Chromium proof runs', () => {
+    const readme = readFileSync(join(import.meta.dirname, '../README.md'), 'utf8');
+    const snippet = readFileSync(join(import.meta.dirname, 'fixtures/collect-snippet.js'), 'utf8').trim();
+    assert.ok(readme.includes(snippet), 'packages/node/README.md and test/fixtures/collect-snippet.js differ');
   });
 
   test('bad options fail at once, naming the option', () => {
