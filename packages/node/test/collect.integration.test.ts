@@ -241,6 +241,21 @@ describe('inletCollect', () => {
           assert.equal((await fetch(`${guarded.url}/`)).status, 200);
         });
 
+        test('a body that stops arriving gets 408 after timeoutMs, and what reached Inlet is aborted', async () => {
+          const slowTarget = await startTarget();
+          const slow = await startApp(kind, { target: slowTarget.url, timeoutMs: 300, onError: () => {} });
+          try {
+            // Half a body, then nothing.
+            const answer = await rawRequest(slow.port, 'POST /_i/v1/batch HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\n{"batch":[');
+            assert.equal(answer.status, 408);
+            assert.equal(JSON.parse(answer.body).code, 'INLET_REQUEST_TIMEOUT');
+            await until(() => slowTarget.seen.every((s) => s.aborted), 'the forwarded part to be aborted');
+          } finally {
+            await slow.close();
+            await slowTarget.close();
+          }
+        });
+
         test('a declared Content-Length over the limit gets 413 before any body is read', async () => {
           target.seen.length = 0;
           const answer = await rawRequest(guarded.port, `POST /_i/v1/batch HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: ${100 * 1024 * 1024}\r\n\r\n`);

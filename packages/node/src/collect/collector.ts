@@ -224,7 +224,12 @@ export class Collector {
         // Errors of the answer's stream after this point (a timeout, Inlet going away) end the
         // browser's response through the adapter's pipeline; they must not be unhandled.
         response.on('error', () => {});
-        response.once('close', () => clearTimeout(timer));
+        response.once('close', () => {
+          clearTimeout(timer);
+          // Inlet answered before the whole body was sent: that request can never end, so its
+          // connection cannot go back to the pool.
+          if (close) upstream.destroy();
+        });
         const out: OutgoingHttpHeaders = {};
         for (const name of FORWARD_RESPONSE) if (response.headers[name] !== undefined) out[name] = response.headers[name];
         const status = response.statusCode ?? 502;
