@@ -39,6 +39,11 @@ if (files.length === 0) {
   process.exit(1);
 }
 
+// Tests run the TypeScript sources, not dist/: the "inlet-source" export condition points every
+// @inlet/* package (and bin/inlet.js's #cli) at src/. NODE_OPTIONS carries it to the processes and
+// worker threads the tests start, which run the sources by Node's own type stripping.
+const env = { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --conditions=inlet-source`.trim() };
+
 const reportDir = mkdtempSync(join(tmpdir(), 'inlet-test-report-'));
 const seenFile = join(reportDir, 'files.txt');
 const result = spawnSync(process.execPath, [
@@ -46,7 +51,7 @@ const result = spawnSync(process.execPath, [
   '--test-reporter=spec', '--test-reporter-destination=stdout',
   `--test-reporter=${join(import.meta.dirname, 'test-files-reporter.js')}`, `--test-reporter-destination=${seenFile}`,
   ...files,
-], { stdio: 'inherit', cwd: root });
+], { stdio: 'inherit', cwd: root, env });
 
 let status = result.status ?? 1;
 if (whole) {

@@ -37,8 +37,12 @@ class Connection {
   private dueAt = 0;
   busy = false;
   failed = false;
+  private readonly done: (conn: Connection, dueAt: number, status: number) => void;
+  private readonly broken: () => void;
 
-  constructor(host: string, port: number, private readonly done: (conn: Connection, dueAt: number, status: number) => void, private readonly broken: () => void) {
+  constructor(host: string, port: number, done: (conn: Connection, dueAt: number, status: number) => void, broken: () => void) {
+    this.done = done;
+    this.broken = broken;
     this.socket = net.connect({ host, port, noDelay: true });
     this.socket.on('data', (chunk) => this.onData(chunk));
     this.socket.on('error', () => this.fail());

@@ -50,7 +50,13 @@ export class ProcessSampler {
   private peakRss = 0;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(readonly pid: number, private readonly intervalMs = 250) {}
+  readonly pid: number;
+  private readonly intervalMs: number;
+
+  constructor(pid: number, intervalMs = 250) {
+    this.pid = pid;
+    this.intervalMs = intervalMs;
+  }
 
   start(): void {
     this.startCpu = cpuSeconds(this.pid);

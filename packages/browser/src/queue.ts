@@ -54,8 +54,10 @@ export class Queue {
   private _waiters: [number, () => void][] = [];
   private _hidden = false;
   private readonly _key: string;
+  private readonly _o: QueueSettings;
 
-  constructor(private readonly _o: QueueSettings) {
+  constructor(_o: QueueSettings) {
+    this._o = _o;
     this._key = PREFIX + _o.writeKey + '.' + Math.random().toString(36).slice(2);
     this._adopt();
     const hide = () => {

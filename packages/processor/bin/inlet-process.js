@@ -1,7 +1,6 @@
 #!/usr/bin/env node
-// Standalone entry for the processor (same as `inlet process`). TypeScript runs through tsx.
-import { register } from 'tsx/esm/api';
+// Standalone entry for the processor (same as `inlet process`). Runs the package's compiled
+// dist/ (or src/ under `--conditions=inlet-source`, as in the tests).
+import { runProcessorCli } from '@inlet/processor';
 
-register();
-const { runProcessorCli } = await import('../src/index.ts');
 await runProcessorCli(process.argv.slice(2));

@@ -60,7 +60,13 @@ class ProcessorChild {
   #child: ChildProcess | undefined;
   #exited: Promise<void> = Promise.resolve();
   readonly tail: string[] = [];
-  constructor(readonly instanceId: string, readonly args: string[]) {}
+  readonly instanceId: string;
+  readonly args: string[];
+
+  constructor(instanceId: string, args: string[]) {
+    this.instanceId = instanceId;
+    this.args = args;
+  }
 
   start(): void {
     const child = spawn(process.execPath, [BIN, ...this.args, '--instance-id', this.instanceId], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -2,14 +2,16 @@
 // handler turns them into `{ error, code }` with the status below.
 
 export class InletError extends Error {
-  constructor(
-    readonly code: string,
-    readonly statusCode: number,
-    message: string,
-    /** seconds, for 429 and 503 */
-    readonly retryAfter?: number,
-  ) {
+  readonly code: string;
+  readonly statusCode: number;
+  /** seconds, for 429 and 503 */
+  readonly retryAfter?: number;
+
+  constructor(code: string, statusCode: number, message: string, retryAfter?: number) {
     super(message);
+    this.code = code;
+    this.statusCode = statusCode;
+    this.retryAfter = retryAfter;
     this.name = 'InletError';
   }
 }

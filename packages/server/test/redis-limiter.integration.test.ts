@@ -48,7 +48,11 @@ function accepting(port: number): Promise<boolean> {
 /** A throwaway redis-server of our own, so the test can kill and restart it. */
 class ChildRedis {
   process: ChildProcess | undefined;
-  constructor(readonly port: number) {}
+  readonly port: number;
+
+  constructor(port: number) {
+    this.port = port;
+  }
 
   /** On a free port the OS picks; tried again on another if a different process takes it first. */
   static async start(): Promise<ChildRedis> {

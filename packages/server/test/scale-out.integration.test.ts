@@ -25,7 +25,11 @@ class Relay {
   readonly #sockets = new Set<net.Socket>();
   #server: net.Server | undefined;
   port = 0;
-  constructor(readonly target: { host: string; port: number }) {}
+  readonly target: { host: string; port: number };
+
+  constructor(target: { host: string; port: number }) {
+    this.target = target;
+  }
 
   async listen(): Promise<void> {
     const server = net.createServer((client) => {

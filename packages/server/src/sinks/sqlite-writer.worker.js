@@ -1,5 +1,3 @@
-// Worker threads do not inherit the TypeScript loader; register it, then run the writer.
-import { register } from 'tsx/esm/api';
-
-register();
-await import('./sqlite-writer.ts');
+// The writer thread's entry file. From source Node strips the types of the imported file itself;
+// the build bundles both into dist/sqlite-writer.worker.js, beside the code that starts it.
+import './sqlite-writer.ts';

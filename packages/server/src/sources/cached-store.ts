@@ -19,13 +19,15 @@ interface Entry {
  */
 export class CachedSourceStore implements SourceStore {
   readonly kind: string;
+  private readonly store: SourceStore;
   private readonly hitTtlMs: number;
   private readonly missTtlMs: number;
   private readonly maxEntries: number;
   private readonly entries = new Map<string, Entry>();
   private readonly lookups = new Map<string, Promise<Source | undefined>>();
 
-  constructor(private readonly store: SourceStore, options: SourceCacheOptions = {}) {
+  constructor(store: SourceStore, options: SourceCacheOptions = {}) {
+    this.store = store;
     this.kind = store.kind;
     this.hitTtlMs = options.hitTtlMs ?? 5 * 60_000;
     this.missTtlMs = options.missTtlMs ?? 10_000;
