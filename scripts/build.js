@@ -7,7 +7,7 @@
 // packages' `prepack` does that, so a tarball carries .d.ts files.
 //
 // Development never needs dist/: each package's exports map has an "inlet-source" condition that
-// points at src/, which tests (node --conditions=inlet-source), tsc (customConditions) and eslint use.
+// points at src/, which tests (node --conditions=inlet-source) and tsc (customConditions) use.
 //
 //   node scripts/build.js [--types] [@inlet/name ...]      (no names: every package below)
 import * as esbuild from 'esbuild';
@@ -70,6 +70,13 @@ async function nodeBundles(pkg) {
   const files = {};
   for (const result of await Promise.all(builds)) {
     for (const file of result.outputFiles) files[relative(join(dir, 'dist'), file.path)] = file.text;
+  }
+  // A file started by URL (a worker thread) must be a bundle of its own beside the one starting it;
+  // the tests run src/, so only this catches an entry missing from the list above.
+  for (const [name, text] of Object.entries(files)) {
+    for (const [, wanted] of text.matchAll(/new URL\(["']\.\/([^"']+)["'], import\.meta\.url\)/g)) {
+      if (!(wanted in files)) throw new Error(`${pkg.name}: dist/${name} starts ./${wanted}, which is not built; add it to the entries in scripts/build.js`);
+    }
   }
   return files;
 }
