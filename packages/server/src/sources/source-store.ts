@@ -30,8 +30,11 @@ export interface NewSource {
 /** Thrown by create and rename when an active source already has that name. */
 export class SourceNameTakenError extends Error {
   override name = 'SourceNameTakenError';
-  constructor(readonly sourceName: string) {
+  readonly sourceName: string;
+
+  constructor(sourceName: string) {
     super(`a source named "${sourceName}" already exists; choose another name`);
+    this.sourceName = sourceName;
   }
 }
 
