@@ -40,8 +40,11 @@ export interface InletCollectOptions<Req> {
 
 export class CollectError extends Error {
   override name = 'InletCollectError';
-  constructor(readonly code: string, message: string) {
+  readonly code: string;
+
+  constructor(code: string, message: string) {
     super(message);
+    this.code = code;
   }
 }
 
