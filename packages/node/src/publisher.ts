@@ -96,8 +96,7 @@ export class Publisher<Item> {
     this.#transport = transport;
     this.#settings = settings;
     this.#hooks = hooks;
-    // One in flight for Kafka: the idempotent producer sends one request at a time anyway, and order is kept.
-    this.#maxInFlight = transport.kind === 'kafka' ? 1 : settings.maxInFlight;
+    this.#maxInFlight = transport.maxInFlight;
   }
 
   get closed(): boolean {

@@ -1,5 +1,6 @@
 // Options a host passes to `new ServerAnalytics(...)`, checked once at construction so that a
 // misconfiguration fails loudly at startup instead of silently losing events later.
+import { checkTopicName, KafkaOptionError, parseBrokers, RAW_EVENTS_TOPIC } from '@inlet/kafka/contract';
 import { DEFAULT_LIMITS, type IpPolicy } from '@inlet/schema';
 
 export interface KafkaOptions {
@@ -103,13 +104,19 @@ function nonEmpty(value: unknown, what: string): string {
 
 const IP_POLICIES: readonly IpPolicy[] = ['full', 'anonymize', 'drop'];
 
-function kafkaSettings(options: ServerAnalyticsOptions, kafka: KafkaOptions): TransportSettings {
-  const list = typeof kafka.brokers === 'string' ? kafka.brokers.split(',') : kafka.brokers;
-  if (!Array.isArray(list)) throw new SettingsError('@inlet/node: kafka.brokers must be a list of host:port');
-  const brokers = list.map((b) => String(b).trim()).filter((b) => b !== '');
-  if (brokers.length === 0 || brokers.some((b) => !/^[^\s:]+:\d+$/.test(b))) {
-    throw new SettingsError(`@inlet/node: kafka.brokers must be host:port entries (got ${JSON.stringify(kafka.brokers)})`);
+/** @inlet/kafka's rules (broker address, topic name), reported as a SettingsError. */
+function kafkaRule<T>(check: () => T): T {
+  try {
+    return check();
+  } catch (error) {
+    if (error instanceof KafkaOptionError) throw new SettingsError(`@inlet/node: ${error.message}`);
+    throw error;
   }
+}
+
+function kafkaSettings(options: ServerAnalyticsOptions, kafka: KafkaOptions): TransportSettings {
+  if (kafka === null || typeof kafka !== 'object') throw new SettingsError('@inlet/node: kafka must be { brokers, sourceId, ... }');
+  const brokers = kafkaRule(() => parseBrokers(kafka.brokers, 'kafka.brokers'));
   const sourceId = nonEmpty(kafka.sourceId ?? options.sourceId, 'kafka.sourceId (or sourceId)');
   const ipPolicy = kafka.ipPolicy ?? 'drop';
   if (!IP_POLICIES.includes(ipPolicy)) throw new SettingsError(`@inlet/node: kafka.ipPolicy must be one of ${IP_POLICIES.join(', ')}`);
@@ -118,7 +125,7 @@ function kafkaSettings(options: ServerAnalyticsOptions, kafka: KafkaOptions): Tr
   return {
     kind: 'kafka',
     brokers,
-    topic: nonEmpty(kafka.topic ?? 'raw-events', 'kafka.topic'),
+    topic: kafkaRule(() => checkTopicName(kafka.topic ?? RAW_EVENTS_TOPIC, 'kafka.topic')),
     sourceId,
     ipPolicy,
     clientId: nonEmpty(kafka.clientId ?? '@inlet/node', 'kafka.clientId'),

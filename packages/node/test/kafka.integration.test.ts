@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { Admin } from '@platformatic/kafka';
 import { createTopic, needKafka, readAll } from '@inlet/testkit';
-import { normalizeEvent, toKafkaRecord, type InletEvent, type NormalizedRecord } from '@inlet/schema';
+import { toKafkaRecord } from '@inlet/kafka';
+import { normalizeEvent, type InletEvent, type NormalizedRecord } from '@inlet/schema';
 import { ServerAnalytics } from '@inlet/node';
 import { recorder } from './support/proxy.ts';
 

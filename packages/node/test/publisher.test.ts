@@ -7,8 +7,8 @@ import { resolveSettings, type ServerAnalyticsOptions } from '../src/settings.ts
 import type { Prepared, SendOutcome, Transport } from '../src/transports/transport.ts';
 
 class ScriptedTransport implements Transport<string> {
-  readonly kind = 'http' as const;
   readonly itemOverheadBytes = 1;
+  constructor(readonly maxInFlight: number) {}
   readonly sent: { items: string[]; answer: (o: SendOutcome) => void }[] = [];
   prepare(): Prepared<string> { throw new Error('unused'); }
   send(items: string[]): Promise<SendOutcome> {
@@ -19,7 +19,7 @@ class ScriptedTransport implements Transport<string> {
 
 function setup(options: Partial<ServerAnalyticsOptions> = {}) {
   const settings = resolveSettings({ writeKey: 'k', endpoint: 'http://127.0.0.1:1', flushIntervalMs: 3_600_000, minRetryDelayMs: 1, maxRetryDelayMs: 2, ...options });
-  const transport = new ScriptedTransport();
+  const transport = new ScriptedTransport(settings.maxInFlight);
   const drops: DropInfo[] = [];
   const publisher = new Publisher(transport, settings, { onDrop: (d) => drops.push(d), onError: () => undefined });
   return { transport, publisher, drops };

@@ -7,6 +7,7 @@
 // the text. Accidental collisions are out of reach (~1e-20 for a billion keys); deliberate ones
 // need both colliding events chosen by the sender, so a sender can only merge its own events.
 import { hash } from 'node:crypto';
+import { HEADERS } from '@inlet/kafka/contract';
 
 const SEPARATOR = '\u001f';
 
@@ -34,8 +35,8 @@ function text(value: unknown): string | undefined {
  */
 export function dedupIdentity(value: Buffer | null | undefined, header: HeaderLookup, recordTimestampMs: number): DedupIdentity | undefined {
   if (!value || value.length === 0) return undefined;
-  const headerSource = header('source-id');
-  const headerMessage = header('message-id');
+  const headerSource = header(HEADERS.sourceId);
+  const headerMessage = header(HEADERS.messageId);
   // The common case needs only receivedAt from the value: when `"receivedAt":"` occurs exactly once
   // it is the top-level field (a nested one would make two), so the value need not be parsed.
   if (headerSource !== undefined && headerMessage && value[0] === OPEN_BRACE) {

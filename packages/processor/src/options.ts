@@ -1,5 +1,6 @@
 // The processor's options: what can be set, the defaults, and validation done once at construction.
 import { randomUUID } from 'node:crypto';
+import { changelogTopic, checkTopicName, EVENTS_TOPIC, isTopicName, KafkaOptionError, parseBrokers, PROCESSOR_GROUP, RAW_EVENTS_TOPIC } from '@inlet/kafka/contract';
 
 export interface ProcessorLogger {
   info(message: string, fields?: Record<string, unknown>): void;
@@ -96,9 +97,24 @@ function fail(message: string): never {
   throw new ProcessorOptionsError(message);
 }
 
-function name(value: unknown, field: string, fallback: string): string {
+/** @inlet/kafka's rules (broker address, topic name), reported as a ProcessorOptionsError. */
+function kafkaRule<T>(check: () => T): T {
+  try {
+    return check();
+  } catch (error) {
+    if (error instanceof KafkaOptionError) fail(error.message);
+    throw error;
+  }
+}
+
+function topic(value: unknown, field: string, fallback: string): string {
+  return kafkaRule(() => checkTopicName(value ?? fallback, field));
+}
+
+/** Ids (group, instance, transactional prefix) name topics and clients, so they follow the topic-name rule too. */
+function id(value: unknown, field: string, fallback: string): string {
   if (value === undefined) return fallback;
-  if (typeof value !== 'string' || !/^[A-Za-z0-9._-]{1,249}$/.test(value)) fail(`${field} must be 1-249 characters of letters, digits, '.', '_' or '-', got ${JSON.stringify(value)}`);
+  if (!isTopicName(value)) fail(`${field} must be 1-249 characters of letters, digits, '.', '_' or '-', got ${JSON.stringify(value)}`);
   return value;
 }
 
@@ -108,17 +124,6 @@ function integer(value: unknown, field: string, fallback: number, min: number, m
   return value;
 }
 
-function parseBrokers(value: unknown): string[] {
-  const list = typeof value === 'string' ? value.split(',') : value;
-  if (!Array.isArray(list)) fail('brokers is required: an array or a comma-separated list of host:port');
-  const brokers = list.map((b) => (typeof b === 'string' ? b.trim() : '')).filter((b) => b.length > 0);
-  if (brokers.length === 0) fail('brokers is required: an array or a comma-separated list of host:port');
-  for (const broker of brokers) {
-    const match = /^(.+):(\d{1,5})$/.exec(broker);
-    if (!match || Number(match[2]) < 1 || Number(match[2]) > 65535) fail(`broker ${JSON.stringify(broker)} is not host:port`);
-  }
-  return brokers;
-}
 
 const consoleLogger: ProcessorLogger = {
   info: (message, fields) => console.log(JSON.stringify({ level: 'info', time: new Date().toISOString(), msg: message, ...fields })),
@@ -128,16 +133,16 @@ const consoleLogger: ProcessorLogger = {
 
 export function resolveOptions(options: ProcessorOptions): ResolvedOptions {
   if (options === null || typeof options !== 'object') fail('options must be an object');
-  const brokers = parseBrokers(options.brokers);
-  const groupId = name(options.groupId, 'groupId', 'inlet-processor');
-  const inputTopic = name(options.inputTopic, 'inputTopic', 'raw-events');
-  const outputTopic = name(options.outputTopic, 'outputTopic', 'events');
-  const changelogTopic = name(options.changelogTopic, 'changelogTopic', `${groupId}-dedup-changelog`);
-  const topics = new Set([inputTopic, outputTopic, changelogTopic]);
-  if (topics.size !== 3) fail(`inputTopic, outputTopic and changelogTopic must differ (got ${inputTopic}, ${outputTopic}, ${changelogTopic})`);
+  const brokers = kafkaRule(() => parseBrokers(options.brokers, 'brokers'));
+  const groupId = id(options.groupId, 'groupId', PROCESSOR_GROUP);
+  const inputTopic = topic(options.inputTopic, 'inputTopic', RAW_EVENTS_TOPIC);
+  const outputTopic = topic(options.outputTopic, 'outputTopic', EVENTS_TOPIC);
+  const changelog = topic(options.changelogTopic, 'changelogTopic', changelogTopic(groupId));
+  const topics = new Set([inputTopic, outputTopic, changelog]);
+  if (topics.size !== 3) fail(`inputTopic, outputTopic and changelogTopic must differ (got ${inputTopic}, ${outputTopic}, ${changelog})`);
   const windowMs = integer(options.windowMs, 'windowMs', 3_600_000, 1, 30 * DAY_MS);
-  const instanceId = name(options.instanceId, 'instanceId', randomUUID());
-  const transactionalIdPrefix = name(options.transactionalIdPrefix, 'transactionalIdPrefix', groupId);
+  const instanceId = id(options.instanceId, 'instanceId', randomUUID());
+  const transactionalIdPrefix = id(options.transactionalIdPrefix, 'transactionalIdPrefix', groupId);
   const startFrom = options.startFrom ?? 'earliest';
   if (startFrom !== 'earliest' && startFrom !== 'latest') fail(`startFrom must be 'earliest' or 'latest', got ${JSON.stringify(startFrom)}`);
   const sessionTimeoutMs = integer(options.sessionTimeoutMs, 'sessionTimeoutMs', 10_000, 1000);
@@ -154,7 +159,7 @@ export function resolveOptions(options: ProcessorOptions): ResolvedOptions {
     groupId,
     inputTopic,
     outputTopic,
-    changelogTopic,
+    changelogTopic: changelog,
     createChangelog: options.createChangelog ?? true,
     changelogRetentionMs: integer(options.changelogRetentionMs, 'changelogRetentionMs', windowMs + DAY_MS, windowMs),
     windowMs,

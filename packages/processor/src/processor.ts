@@ -1,43 +1,23 @@
-// The processor: consume raw-events → decide → produce events, one Kafka transaction per batch
-// that also carries the dedup state (changelog) and the input offsets. See README for the argument.
-import { Admin, Consumer, murmur2, Producer, type MessageToProduce } from '@platformatic/kafka';
+// The processor's run loop: join the group, restore what newly owned partitions remember, then
+// fetch → decide (decide.ts) → commit one transaction (transaction.ts), over and over; after any
+// failure, fence the old producer and restore. See README for why that is exactly once.
+import {
+  createAdmin, createGroupConsumer, createTransactionalProducer, describeError, fetchCommitted, forceClose, hasProtocolError, OffsetOutOfRangeError,
+  type BufferProducer, type PartitionFetch,
+} from '@inlet/kafka';
+import type { Admin, Consumer } from '@platformatic/kafka';
 import type { Server } from 'node:http';
-import { changelogMessages, createChangelogTopic, type ChangelogMessage } from './changelog.ts';
-import { fetchCommitted, hasProtocolError, OffsetOutOfRangeError, type FetchedRecord, type PartitionFetch } from './committed-fetch.ts';
-import { dedupIdentity } from './dedup-key.ts';
-import type { DedupStore } from './dedup-store.ts';
+import { createChangelogTopic } from './changelog.ts';
+import { applyBatch, decideBatch, type PartitionState } from './decide.ts';
 import { ProcessorMetrics, startMetricsServer, type MetricsSnapshot } from './metrics.ts';
 import { resolveOptions, type ProcessorOptions, type ResolvedOptions } from './options.ts';
 import { listOffsets, RestoreCancelledError, restorePartitions } from './restore.ts';
-
-type OutputMessage = MessageToProduce<Buffer, Buffer, Buffer, Buffer>;
-
-interface PartitionState {
-  store: DedupStore;
-  /** next input offset to process; equals the offset committed by our last transaction */
-  position: bigint;
-  highWatermark: bigint;
-}
+import { commitBatch } from './transaction.ts';
 
 interface Assignment {
   generationId: number;
   memberId: string;
   partitions: number[];
-}
-
-interface Advance {
-  partition: number;
-  next: bigint;
-}
-
-/** One transaction's worth: what to write, where each partition's position moves, the counts. */
-interface Batch {
-  changelog: ChangelogMessage[];
-  outputs: OutputMessage[];
-  advances: Advance[];
-  consumed: number;
-  duplicates: number;
-  invalid: number;
 }
 
 interface Prefetch {
@@ -46,8 +26,6 @@ interface Prefetch {
   result: Promise<PartitionFetch[] | Error>;
 }
 
-/** Each partition's batch in one produce request stays under the default 1 MB max.message.bytes. */
-const MAX_PARTITION_BATCH_BYTES = 900 * 1024;
 const READ_COMMITTED = 1;
 const EARLIEST = -2n;
 
@@ -63,35 +41,12 @@ function samePositions(a: Map<number, bigint>, b: Map<number, bigint>): boolean 
   return true;
 }
 
-const headerNames = new Map<string, Buffer>();
-
-function headerLookup(headers: [Buffer | null, Buffer | null][]): (name: string) => string | undefined {
-  return (name) => {
-    let wanted = headerNames.get(name);
-    if (!wanted) headerNames.set(name, (wanted = Buffer.from(name, 'latin1')));
-    for (const [key, value] of headers) if (key && value && key.equals(wanted)) return value.toString('utf8');
-    return undefined;
-  };
-}
-
-function passThrough(topic: string, record: FetchedRecord): OutputMessage {
-  const headers = new Map<Buffer, Buffer>();
-  for (const [key, value] of record.headers) if (key) headers.set(key, value ?? Buffer.alloc(0));
-  return { topic, key: record.key ?? undefined, value: record.value ?? undefined, headers, timestamp: record.timestamp };
-}
-
-function messageBytes(message: OutputMessage): number {
-  let bytes = 32 + (message.key?.length ?? 0) + (message.value?.length ?? 0);
-  if (message.headers instanceof Map) for (const [k, v] of message.headers) bytes += k.length + v.length + 4;
-  return bytes;
-}
-
 export class Processor {
   readonly options: ResolvedOptions;
   readonly metrics = new ProcessorMetrics();
   #admin: Admin | undefined;
   #consumer: Consumer | undefined;
-  #producer: Producer<Buffer, Buffer, Buffer, Buffer> | undefined;
+  #producer: BufferProducer | undefined;
   #partitions = new Map<number, PartitionState>();
   #applied: Assignment | undefined;
   #latest: Assignment | undefined;
@@ -102,7 +57,6 @@ export class Processor {
   #server: Server | undefined;
   #logTimer: NodeJS.Timeout | undefined;
   #metricsPort: number | undefined;
-  #roundRobin = 0;
 
   constructor(options: ProcessorOptions) {
     this.options = resolveOptions(options);
@@ -133,20 +87,21 @@ export class Processor {
     if (this.#started) throw new Error('Processor already started');
     this.#started = true;
     const o = this.options;
-    const base = { bootstrapBrokers: o.brokers, retries: 5, retryDelay: 250 };
-    this.#admin = new Admin({ ...base, clientId: `inlet-processor-admin-${o.instanceId}` });
+    const client = { brokers: o.brokers, retries: 5, retryDelayMs: 250 };
+    this.#admin = createAdmin({ ...client, clientId: `inlet-processor-admin-${o.instanceId}` });
     await this.#ensureTopics();
     this.#producer = await this.#createProducer();
-    const consumer = new Consumer({
-      ...base,
+    const consumer = createGroupConsumer({
+      ...client,
       clientId: `inlet-processor-${o.instanceId}`,
       groupId: o.groupId,
-      autocommit: false,
-      isolationLevel: READ_COMMITTED,
-      sessionTimeout: o.sessionTimeoutMs,
-      heartbeatInterval: o.heartbeatIntervalMs,
-      rebalanceTimeout: o.rebalanceTimeoutMs,
-      timeout: Math.max(o.fetchMaxWaitMs + 5000, 10_000),
+      // Static membership: this instance's death pauses no one else, and its restart within the
+      // session timeout takes its partitions back without a rebalance.
+      instanceId: o.instanceId,
+      sessionTimeoutMs: o.sessionTimeoutMs,
+      heartbeatIntervalMs: o.heartbeatIntervalMs,
+      rebalanceTimeoutMs: o.rebalanceTimeoutMs,
+      requestTimeoutMs: Math.max(o.fetchMaxWaitMs + 5000, 10_000),
     });
     this.#consumer = consumer;
     consumer.on('consumer:group:join', (payload) => {
@@ -154,7 +109,7 @@ export class Processor {
       this.#latest = { generationId: payload.generationId ?? consumer.generationId, memberId: payload.memberId, partitions: [...assigned].sort((a, b) => a - b) };
     });
     consumer.on('error', (error: Error) => {
-      o.logger.warn('consumer group error; will rejoin', { error: error.message });
+      o.logger.warn('consumer group error; will rejoin', { error: describeError(error) });
       this.#groupFailed = true;
     });
     consumer.topics.track(o.inputTopic);
@@ -181,7 +136,7 @@ export class Processor {
     const closing: Promise<unknown>[] = [];
     if (this.#consumer) closing.push(forceClose(this.#consumer));
     if (this.#producer) closing.push(forceClose(this.#producer));
-    if (this.#admin) closing.push(this.#admin.close().catch(() => undefined));
+    if (this.#admin) closing.push(forceClose(this.#admin));
     if (this.#server) closing.push(new Promise((resolve) => this.#server!.close(resolve)));
     await Promise.all(closing);
     this.options.logger.info('processor stopped', { ...this.metrics.snapshot() });
@@ -218,29 +173,17 @@ export class Processor {
     }
   }
 
-  /**
-   * A fresh transactional producer, initialised at once: initialising fences every older producer
-   * with our transactional id and ends its open transaction, which a restore must wait for.
-   */
-  async #createProducer(): Promise<Producer<Buffer, Buffer, Buffer, Buffer>> {
+  /** A fresh transactional producer with our transactional id; creating it fences every older one. */
+  #createProducer(): Promise<BufferProducer> {
     const o = this.options;
-    const producer = new Producer<Buffer, Buffer, Buffer, Buffer>({
+    return createTransactionalProducer({
+      brokers: o.brokers,
       clientId: `inlet-processor-${o.instanceId}`,
-      bootstrapBrokers: o.brokers,
-      idempotent: true,
       transactionalId: o.transactionalId,
-      // -1/-1 asks for a fresh producer id and epoch. The client's default (0/0) reads as "bump
-      // producer 0, epoch 0", which the coordinator refuses with PRODUCER_FENCED as soon as the
-      // transactional id was used before — that is, on every restart.
-      producerId: -1n,
-      producerEpoch: -1,
-      timeout: o.transactionTimeoutMs,
+      requestTimeoutMs: o.transactionTimeoutMs,
       retries: 20,
-      retryDelay: 250,
+      retryDelayMs: 250,
     });
-    const transaction = await producer.beginTransaction();
-    await transaction.cancel();
-    return producer;
   }
 
   async #run(): Promise<void> {
@@ -262,18 +205,20 @@ export class Processor {
           await sleep(100);
           continue;
         }
-        const assignment = this.#applied;
+        const assignment = this.#applied!;
         const fetched = prefetch && prefetch.assignment === assignment && samePositions(prefetch.positions, this.#positions()) ? await prefetch.result : await this.#fetch(this.#positions());
         prefetch = undefined;
         if (fetched instanceof Error) throw fetched;
         if (!sameAssignment(this.#applied, this.#latest)) continue;
-        const batch = this.#decide(fetched);
+        const o = this.options;
+        const batch = decideBatch(fetched, this.#partitions, { outputTopic: o.outputTopic, changelogTopic: o.changelogTopic, maxBatchRecords: o.maxBatchRecords }, Date.now());
         if (!batch) continue;
         const next = this.#positions();
         for (const { partition, next: offset } of batch.advances) next.set(partition, offset);
         prefetch = { assignment, positions: next, result: this.#fetch(next).catch((error: Error) => error) };
-        await this.#commit(batch);
-        this.#applyBatch(batch);
+        await commitBatch(this.#producer!, this.#consumer!, batch, { inputTopic: o.inputTopic, outputTopic: o.outputTopic, membership: assignment });
+        applyBatch(batch, this.#partitions);
+        this.#count(batch);
         failures = 0;
       } catch (error) {
         prefetch = undefined;
@@ -285,11 +230,19 @@ export class Processor {
         if (error instanceof RestoreCancelledError) continue;
         failures++;
         this.metrics.transactionFailures++;
-        this.options.logger.warn('processing failed; restoring state from the changelog', { error: describe(error), failures });
+        this.options.logger.warn('processing failed; restoring state from the changelog', { error: describeError(error), failures });
         await this.#recover();
         await sleep(Math.min(100 * 2 ** Math.min(failures, 6), 5000));
       }
     }
+  }
+
+  #count(batch: { consumed: number; outputs: unknown[]; duplicates: number; invalid: number }): void {
+    this.metrics.consumed += batch.consumed;
+    this.metrics.produced += batch.outputs.length;
+    this.metrics.duplicatesDropped += batch.duplicates;
+    this.metrics.invalidPassedThrough += batch.invalid;
+    this.metrics.transactions++;
   }
 
   #positions(): Map<number, bigint> {
@@ -323,108 +276,6 @@ export class Processor {
     this.#applied = next;
   }
 
-  /** Decides a fetched batch against the dedup state; undefined when no position moves. */
-  #decide(fetched: PartitionFetch[]): Batch | undefined {
-    const o = this.options;
-    const changelog: ChangelogMessage[] = [];
-    const outputs: OutputMessage[] = [];
-    const advances: Advance[] = [];
-    let budget = o.maxBatchRecords;
-    let consumed = 0;
-    let duplicates = 0;
-    let invalid = 0;
-    const now = Date.now();
-    for (const f of fetched) {
-      const state = this.#partitions.get(f.partition);
-      if (!state) continue;
-      state.highWatermark = f.highWatermark;
-      let records = f.records;
-      let next = f.nextOffset;
-      if (records.length > budget) {
-        records = records.slice(0, budget);
-        next = budget > 0 ? records[budget - 1].offset + 1n : state.position;
-      }
-      budget -= records.length;
-      const keys: string[] = [];
-      const receivedAts: number[] = [];
-      for (const record of records) {
-        consumed++;
-        const identity = dedupIdentity(record.value, headerLookup(record.headers), Number(record.timestamp));
-        if (!identity) {
-          invalid++;
-          outputs.push(passThrough(o.outputTopic, record));
-          continue;
-        }
-        if (state.store.decide(identity.key, identity.receivedAt, now)) {
-          duplicates++;
-          continue;
-        }
-        outputs.push(passThrough(o.outputTopic, record));
-        keys.push(identity.key);
-        receivedAts.push(identity.receivedAt);
-      }
-      if (next > state.position) {
-        changelog.push(...changelogMessages(o.changelogTopic, f.partition, keys, receivedAts, state.store.watermark));
-        advances.push({ partition: f.partition, next });
-      }
-    }
-    if (advances.length === 0) return undefined;
-    return { changelog, outputs, advances, consumed, duplicates, invalid };
-  }
-
-  /** After the commit: positions move, old entries go, counters count. */
-  #applyBatch(batch: Batch): void {
-    for (const { partition, next } of batch.advances) {
-      const state = this.#partitions.get(partition)!;
-      state.position = next;
-      state.store.evict();
-    }
-    this.metrics.consumed += batch.consumed;
-    this.metrics.produced += batch.outputs.length;
-    this.metrics.duplicatesDropped += batch.duplicates;
-    this.metrics.invalidPassedThrough += batch.invalid;
-    this.metrics.transactions++;
-  }
-
-  async #commit({ changelog, outputs, advances }: Batch): Promise<void> {
-    const consumer = this.#consumer!;
-    const assignment = this.#applied!;
-    const transaction = await this.#producer!.beginTransaction();
-    // The changelog goes first: it must be on the broker before the offsets are added (restore.ts).
-    // Partitions are chosen here (the client's default murmur2 partitioner, so keys land where they
-    // would anyway) to cut the writes into requests of up to ~900 KB per partition.
-    const outputPartitions = (await consumer.metadata({ topics: [this.options.outputTopic] })).topics.get(this.options.outputTopic)!.partitionsCount;
-    let chunk: OutputMessage[] = [];
-    let partitionBytes = new Map<string, number>();
-    for (const message of [...changelog, ...outputs]) {
-      if (message.partition === undefined) message.partition = message.key ? (murmur2(message.key) >>> 0) % outputPartitions : this.#roundRobin++ % outputPartitions;
-      const target = `${message.topic}:${message.partition}`;
-      const bytes = messageBytes(message);
-      const before = partitionBytes.get(target) ?? 0;
-      if (before > 0 && before + bytes > MAX_PARTITION_BATCH_BYTES) {
-        await transaction.send({ messages: chunk });
-        chunk = [];
-        partitionBytes = new Map();
-      }
-      chunk.push(message);
-      partitionBytes.set(target, (partitionBytes.get(target) ?? 0) + bytes);
-    }
-    if (chunk.length > 0) await transaction.send({ messages: chunk });
-    await transaction.addConsumer(consumer);
-    const coordinatorId = consumer.coordinatorId ?? (await consumer.findGroupCoordinator());
-    for (const { partition, next } of advances) {
-      // addOffset commits message.offset + 1 for the message's group generation and member, which
-      // is what fences a zombie: the coordinator rejects offsets from a generation that moved on.
-      await transaction.addOffset({
-        topic: this.options.inputTopic,
-        partition,
-        offset: next - 1n,
-        metadata: { consumer: { groupId: consumer.groupId, generationId: assignment.generationId, memberId: assignment.memberId, coordinatorId } },
-      } as any);
-    }
-    await transaction.commit();
-  }
-
   /** After a failure nothing in memory can be trusted: fence the old producer and restore. */
   async #recover(): Promise<void> {
     this.#partitions.clear();
@@ -438,7 +289,7 @@ export class Processor {
         return;
       } catch (error) {
         if (this.#stopping) return;
-        this.options.logger.warn('could not initialise the transactional producer; retrying', { error: describe(error) });
+        this.options.logger.warn('could not initialise the transactional producer; retrying', { error: describeError(error) });
         await sleep(1000);
       }
     }
@@ -455,15 +306,4 @@ export class Processor {
       }
     }
   }
-}
-
-/** Closes a client even with work in flight; errors on close are of no use to anyone. */
-function forceClose(client: { close(force: boolean, callback: (error?: Error | null) => void): void }): Promise<void> {
-  return new Promise((resolve) => client.close(true, () => resolve()));
-}
-
-function describe(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const inner = (error as any).errors as Error[] | undefined;
-  return inner?.length ? `${error.message} (${inner.map((e) => e.message).join('; ')})` : error.message;
 }

@@ -8,9 +8,9 @@
 //  2. read the committed input offset of p;
 //  3. replay changelog p up to the end observed in step 1.
 // The state then is exactly the state left by the transaction that committed that offset.
+import { fetchCommitted, hasProtocolError, OffsetOutOfRangeError } from '@inlet/kafka';
 import type { Admin, Consumer } from '@platformatic/kafka';
 import { applyChangelogRecord } from './changelog.ts';
-import { fetchCommitted, hasProtocolError, OffsetOutOfRangeError } from './committed-fetch.ts';
 import { DedupStore } from './dedup-store.ts';
 import type { ResolvedOptions } from './options.ts';
 

@@ -1,7 +1,7 @@
 // Helpers for the processor's integration tests and bench: topics, raw events, reading a topic.
 import { Admin, Consumer, Producer } from '@platformatic/kafka';
 import { randomUUID } from 'node:crypto';
-import { fetchCommitted, type FetchedRecord } from '../src/committed-fetch.ts';
+import { fetchCommitted, type FetchedRecord } from '@inlet/kafka';
 
 export interface RawEventSpec {
   messageId: string | undefined;

@@ -4,6 +4,5 @@ export * from './validate.ts';
 export * from './normalize.ts';
 export { correctTimestamp, isTimestamp } from './clock.ts';
 export * from './ip.ts';
-export * from './record.ts';
 export { newMessageId } from './message-id.ts';
 export * from './collect-headers.ts';

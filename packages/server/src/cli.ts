@@ -150,33 +150,22 @@ async function topics(argv: string[]): Promise<number> {
   const help = 'Usage: inlet topics create [--brokers host:port,...] [--topic NAME ...] [--partitions 12] [--replication-factor 1] [--min-insync-replicas 1]\nCreates raw-events and events (or the --topic names). Existing topics are left as they are.';
   const wantsHelp = values.help || action === '--help' || action === '-h';
   if (wantsHelp || action !== 'create') { console.log(help); return wantsHelp ? 0 : 2; }
-  const brokers = (values.brokers ?? process.env.KAFKA_BROKERS ?? '').split(',').filter(Boolean);
-  if (brokers.length === 0) { console.error('topics create needs --brokers or KAFKA_BROKERS'); return 2; }
+  const brokers = values.brokers ?? process.env.KAFKA_BROKERS ?? '';
+  if (brokers.trim() === '') { console.error('topics create needs --brokers or KAFKA_BROKERS'); return 2; }
   const numbers = { partitions: Number(values.partitions), replicationFactor: Number(values['replication-factor']), minInsyncReplicas: Number(values['min-insync-replicas']) };
   for (const [name, n] of Object.entries(numbers)) if (!Number.isInteger(n) || n < 1) { console.error(`--${name} must be a positive integer`); return 2; }
-  const { createTopics } = await import('./kafka/topics.ts');
-  const names = values.topic ?? [process.env.KAFKA_TOPIC ?? 'raw-events', 'events'];
+  const { createTopics, describeError, EVENTS_TOPIC, KafkaOptionError, RAW_EVENTS_TOPIC } = await import('@inlet/kafka');
+  const names = values.topic ?? [process.env.KAFKA_TOPIC ?? RAW_EVENTS_TOPIC, EVENTS_TOPIC];
   try {
     await createTopics({ brokers, topics: names, ...numbers });
   } catch (error) {
     // What the brokers said (a replication factor above the broker count, no broker reachable)
     // is the operator's to fix: one line, not a stack trace.
-    console.error(`inlet topics create: ${oneLine(error)}`);
-    return 1;
+    console.error(`inlet topics create: ${error instanceof KafkaOptionError ? error.message : describeError(error)}`);
+    return error instanceof KafkaOptionError ? 2 : 1;
   }
   console.log(`topics ready: ${names.join(', ')}`);
   return 0;
-}
-
-/** An error's message with its causes (and an aggregate's last error), on one line. */
-function oneLine(error: unknown): string {
-  const parts: string[] = [];
-  for (let e: unknown = error; e instanceof Error && parts.length < 5;) {
-    const message = e.message.replace(/\s*\n\s*/g, ' ').replace(/\.$/, '');
-    if (message && !parts.some((p) => p.includes(message))) parts.push(message);
-    e = e.cause ?? (e instanceof AggregateError ? e.errors.at(-1) : undefined);
-  }
-  return parts.join(': ') || String(error);
 }
 
 async function processEvents(argv: string[]): Promise<number> {

@@ -7,4 +7,3 @@ export { EmbeddedSink } from './sinks/embedded-sink.ts';
 export type { Source, SourceStore, NewSource } from './sources/source-store.ts';
 export { SqliteSourceStore } from './sources/sqlite-store.ts';
 export { readStoredEvents } from './sinks/sqlite-reader.ts';
-export { createTopics, type CreateTopicsOptions } from './kafka/topics.ts';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createTopic, freePort, needKafka, readAll } from '@inlet/testkit';
 import { SinkUnavailableError } from '../src/errors.ts';
 import { KafkaSink } from '../src/sinks/kafka-sink.ts';
-import { createTopics } from '../src/kafka/topics.ts';
+import { createTopics } from '@inlet/kafka';
 import { storedEvent } from './kafka-fixtures.ts';
 
 const kafka = await needKafka();
@@ -21,31 +21,41 @@ describe('KafkaSink on the shared broker', { skip: kafka.skip }, () => {
   });
   after(async () => { await sink?.close(); });
 
-  test('every written event is read back with its key, headers and value', async () => {
-    const writes = [
-      Array.from({ length: 20 }, (_, i) => storedEvent(i)),
-      Array.from({ length: 15 }, (_, i) => storedEvent(100 + i, { type: 'identify', event: undefined, traits: { plan: 'pro' } })),
-      [storedEvent(200, { userId: null, anonymousId: 'anon-only' })],
-      [storedEvent(201, { type: 'page', name: 'Home', userId: undefined, anonymousId: 'anon-page' })],
-    ];
-    // Concurrent writes share produce requests; each must still resolve only once acknowledged.
-    await Promise.all(writes.map((events) => sink.write(events)));
-    const written = writes.flat();
+  for (const variant of [{}, { compression: 'zstd' }, { sendMode: 'lanes' }] as const) {
+    test(`every written event is read back with its key, headers and value (${JSON.stringify(variant)})`, async () => {
+      const own = `${topic}-${Object.values(variant).join('-') || 'default'}`;
+      await createTopic(brokers, own, { partitions: 3, replicationFactor: 1 });
+      const variantSink = new KafkaSink({ brokers, topic: own, writeTimeoutMs: 10_000, logger: quiet, ...variant });
+      const writes = [
+        Array.from({ length: 20 }, (_, i) => storedEvent(i)),
+        Array.from({ length: 15 }, (_, i) => storedEvent(100 + i, { type: 'identify', event: undefined, traits: { plan: 'pro' } })),
+        [storedEvent(200, { userId: null, anonymousId: 'anon-only' })],
+        [storedEvent(201, { type: 'page', name: 'Home', userId: undefined, anonymousId: 'anon-page' })],
+        ...Array.from({ length: 12 }, (_, w) => Array.from({ length: 5 }, (_, i) => storedEvent(300 + w * 5 + i))),
+      ];
+      try {
+        // Concurrent writes share produce requests and fill every send slot; each must still resolve only once acknowledged.
+        await Promise.all(writes.map((events) => variantSink.write(events)));
+      } finally {
+        await variantSink.close();
+      }
+      const written = writes.flat();
 
-    const records = await readAll(brokers, topic);
-    assert.equal(records.length, written.length);
-    const byId = new Map(records.map((r) => [r.headers['message-id'], r]));
-    for (const { record, json } of written) {
-      const got = byId.get(record.messageId);
-      assert.ok(got, `message ${record.messageId} is in the topic`);
-      assert.equal(got.key, record.userId ?? record.anonymousId);
-      assert.deepEqual(got.headers, { 'source-id': record.sourceId, 'event-type': record.type, 'message-id': record.messageId });
-      assert.equal(got.value, json);
-    }
-    // One user's events share a partition (the processor dedups per partition).
-    const partitionsOfUser3 = new Set(records.filter((r) => r.key === 'user-3').map((r) => r.partition));
-    assert.equal(partitionsOfUser3.size, 1);
-  });
+      const records = await readAll(brokers, own);
+      assert.equal(records.length, written.length);
+      const byId = new Map(records.map((r) => [r.headers['message-id'], r]));
+      for (const { record, json } of written) {
+        const got = byId.get(record.messageId);
+        assert.ok(got, `message ${record.messageId} is in the topic`);
+        assert.equal(got.key, record.userId ?? record.anonymousId);
+        assert.deepEqual(got.headers, { 'source-id': record.sourceId, 'event-type': record.type, 'message-id': record.messageId });
+        assert.equal(got.value, json);
+      }
+      // One user's events share a partition (the processor dedups per partition).
+      const partitionsOfUser3 = new Set(records.filter((r) => r.key === 'user-3').map((r) => r.partition));
+      assert.equal(partitionsOfUser3.size, 1);
+    });
+  }
 
   test('ready() is true for a topic that exists and false for one that does not', async () => {
     assert.equal(await sink.ready(), true);
@@ -91,7 +101,9 @@ describe('KafkaSink without a broker', () => {
     assert.throws(() => new KafkaSink({ ...ok, topic: 'bad topic' }), /topic/);
     assert.throws(() => new KafkaSink({ ...ok, writeTimeoutMs: 0 }), /writeTimeoutMs/);
     assert.throws(() => new KafkaSink({ ...ok, lingerMs: -1 }), /lingerMs/);
-    assert.throws(() => new KafkaSink({ ...ok, compression: 'zstd' as never }), /compression/);
+    assert.throws(() => new KafkaSink({ ...ok, compression: 'brotli' as never }), /compression/);
+    assert.throws(() => new KafkaSink({ ...ok, sendMode: 'parallel' as never }), /sendMode/);
+    assert.doesNotThrow(() => void new KafkaSink({ ...ok, compression: 'zstd', sendMode: 'lanes' }).close());
   });
 
   test('a closed sink refuses writes', async () => {

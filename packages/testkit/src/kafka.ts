@@ -1,7 +1,7 @@
 // Kafka for tests: private clusters started through scripts/kafka (for tests that stop or kill
 // brokers), and helpers to create topics and read a topic back in full.
 // Normal suites use the shared broker from KAFKA_BROKERS instead (see needKafka).
-import { createTopics } from '@inlet/server';
+import { createTopics } from '@inlet/kafka';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

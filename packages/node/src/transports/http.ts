@@ -17,8 +17,8 @@ const GZIP_MIN_BYTES = 1024;
 const MAX_RESPONSE_BYTES = 64 * 1024;
 
 export class HttpTransport implements Transport<string> {
-  readonly kind = 'http' as const;
   readonly itemOverheadBytes = 1;
+  readonly maxInFlight: number;
   readonly #settings: HttpSettings;
   readonly #maxEventBytes: number;
   readonly #url: URL;
@@ -30,6 +30,7 @@ export class HttpTransport implements Transport<string> {
   constructor(settings: HttpSettings, maxEventBytes: number) {
     this.#settings = settings;
     this.#maxEventBytes = maxEventBytes;
+    this.maxInFlight = settings.maxInFlight;
     const base = settings.endpoint.href.endsWith('/') ? settings.endpoint.href : `${settings.endpoint.href}/`;
     this.#url = new URL('v1/batch', base);
     const secure = this.#url.protocol === 'https:';

@@ -1,28 +1,32 @@
 // Produces straight to the `raw-events` topic, skipping the server. The record must be exactly
-// what the server's Kafka sink would write, so validation, normalization and the record layout
-// all come from @inlet/schema — the same functions the server calls.
-import type { MessageToProduce, Producer } from '@platformatic/kafka';
-import { normalizeEvent, toKafkaRecord, validateEvent, type InletEvent } from '@inlet/schema';
+// what the server's Kafka sink would write: validation and normalization come from @inlet/schema,
+// the record layout from @inlet/kafka's contract — the functions the server calls.
+//
+// Only `@inlet/kafka/contract` is imported up front (it does not load the Kafka client). The rest
+// of @inlet/kafka, and with it @platformatic/kafka (~50 MB of RSS), is imported on the first send,
+// so an application using the HTTP transport never loads the client.
+import { toKafkaRecord, type KafkaRecord } from '@inlet/kafka/contract';
+import type { KafkaWriter } from '@inlet/kafka';
+import { normalizeEvent, validateEvent, type InletEvent } from '@inlet/schema';
 import type { TransportSettings } from '../settings.ts';
 import type { Prepared, SendOutcome, Transport } from './transport.ts';
 
 type KafkaSettings = Extract<TransportSettings, { kind: 'kafka' }>;
-type KafkaModule = typeof import('@platformatic/kafka');
-type StringProducer = Producer<string, string, string, string>;
-export type KafkaItem = MessageToProduce<string, string, string, string>;
+type KafkaModule = typeof import('@inlet/kafka');
 
 /** Retries inside the client for one send; longer outages are the publisher's backoff. */
 const CLIENT_RETRIES = 2;
 /** Record-batch framing per record, roughly; counted so batches stay under the broker's 1 MB default. */
 const RECORD_OVERHEAD_BYTES = 70;
 
-export class KafkaTransport implements Transport<KafkaItem> {
-  readonly kind = 'kafka' as const;
+export class KafkaTransport implements Transport<KafkaRecord> {
+  /** One batch at a time: a batch that fails is retried before the next one goes, so one user's events stay in order. */
+  readonly maxInFlight = 1;
   readonly itemOverheadBytes = RECORD_OVERHEAD_BYTES;
   readonly #settings: KafkaSettings;
   readonly #maxEventBytes: number;
   #kafka: KafkaModule | undefined;
-  #producer: StringProducer | undefined;
+  #writer: KafkaWriter | undefined;
   #closed = false;
 
   constructor(settings: KafkaSettings, maxEventBytes: number) {
@@ -34,7 +38,7 @@ export class KafkaTransport implements Transport<KafkaItem> {
    * Normalized at track() time: here "received" is the moment the SDK took the event. There is
    * no peer address, so `context.ip` only survives as the IP policy allows (default: dropped).
    */
-  prepare(event: InletEvent): Prepared<KafkaItem> {
+  prepare(event: InletEvent): Prepared<KafkaRecord> {
     const validation = validateEvent(event);
     if (!validation.ok) return { ok: false, reason: 'invalid', message: validation.errors.join('; ') };
     let value: string;
@@ -53,63 +57,45 @@ export class KafkaTransport implements Transport<KafkaItem> {
     if (bytes > this.#maxEventBytes) {
       return { ok: false, reason: 'too-large', message: `record is ${bytes} bytes, more than the ${this.#maxEventBytes} allowed` };
     }
-    const { key, headers } = toKafkaRecord(record, value);
-    return { ok: true, item: { topic: this.#settings.topic, key, value, headers }, bytes: bytes + Buffer.byteLength(key) };
+    const item = toKafkaRecord(record, value);
+    return { ok: true, item, bytes: bytes + Buffer.byteLength(item.key) };
   }
 
-  /** The publisher sends one batch at a time on this transport (see maxInFlight in publisher.ts). */
-  async send(items: KafkaItem[]): Promise<SendOutcome> {
-    const producer = await this.#client().catch((error: unknown) => error as Error);
-    if (producer instanceof Error) return { ok: false, retry: !this.#closed, message: `kafka: ${describe(producer)}` };
+  async send(items: KafkaRecord[]): Promise<SendOutcome> {
+    let writer: KafkaWriter;
     try {
-      await producer.send({ messages: items });
+      writer = await this.#open();
+    } catch (error) {
+      return { ok: false, retry: !this.#closed, message: `kafka: ${this.#describe(error)}` };
+    }
+    const { topic } = this.#settings;
+    try {
+      await writer.send(items.map(({ key, value, headers }) => ({ topic, key, value, headers })));
       return { ok: true, rejected: 0 };
     } catch (error) {
-      // The batch's outcome is unknown; a new producer id keeps the retry from reusing sequences.
-      if (this.#producer === producer) this.#producer = undefined;
-      producer.close(true, () => undefined);
-      // UserError: the request itself is wrong (bad options, record too large); sending it again cannot help.
-      const retry = this.#kafka === undefined || !(error instanceof this.#kafka.UserError);
-      return { ok: false, retry, message: `kafka: ${describe(error)}` };
+      // The writer has retired the producer (its outcome is unknown); a retry goes out under a new producer id.
+      return { ok: false, retry: !this.#kafka!.isRequestError(error), message: `kafka: ${this.#describe(error)}` };
     }
   }
 
-  async close(force: boolean): Promise<void> {
+  /** `force` or not, what was in flight has already been reported by the publisher. */
+  async close(): Promise<void> {
     this.#closed = true;
-    const producer = this.#producer;
-    this.#producer = undefined;
-    if (producer === undefined) return;
-    try {
-      await (force ? producer.close(true) : producer.close());
-    } catch {
-      // closing is best effort: the batches' outcomes were already reported
-    }
+    const writer = this.#writer;
+    this.#writer = undefined;
+    await writer?.close();
   }
 
-  /** The client library is loaded on first use: it costs ~50 MB of RSS that HTTP users should not pay. */
-  async #client(): Promise<StringProducer> {
-    if (this.#producer !== undefined) return this.#producer;
-    this.#kafka ??= await import('@platformatic/kafka');
+  async #open(): Promise<KafkaWriter> {
+    if (this.#writer !== undefined) return this.#writer;
+    this.#kafka ??= await import('@inlet/kafka');
     if (this.#closed) throw new Error('the Kafka transport is closed');
-    const { Producer, ProduceAcks, stringSerializers } = this.#kafka;
-    this.#producer ??= new Producer({
-      clientId: this.#settings.clientId,
-      bootstrapBrokers: this.#settings.brokers,
-      serializers: stringSerializers,
-      idempotent: true,
-      acks: ProduceAcks.ALL,
-      retries: CLIENT_RETRIES,
-      retryDelay: 250,
-      timeout: this.#settings.timeoutMs,
-      autocreateTopics: false,
-    });
-    return this.#producer;
+    const { brokers, clientId, timeoutMs } = this.#settings;
+    this.#writer ??= new this.#kafka.KafkaWriter({ brokers, clientId, requestTimeoutMs: timeoutMs, retries: CLIENT_RETRIES, retryDelayMs: 250 });
+    return this.#writer;
   }
-}
 
-function describe(error: unknown): string {
-  if (error instanceof AggregateError && error.errors.length > 0) {
-    return `${error.message} (${error.errors.map((e: unknown) => (e instanceof Error ? e.message : String(e))).join('; ')})`;
+  #describe(error: unknown): string {
+    return this.#kafka ? this.#kafka.describeError(error) : error instanceof Error ? error.message : String(error);
   }
-  return error instanceof Error ? error.message : String(error);
 }

@@ -14,7 +14,8 @@ export type SendOutcome =
   | { ok: false; retry: boolean; retryAfterMs?: number; status?: number; message: string };
 
 export interface Transport<Item> {
-  readonly kind: 'http' | 'kafka';
+  /** batches the publisher may have in flight at once on this transport (1 keeps them in order) */
+  readonly maxInFlight: number;
   /** per-item overhead inside a batch (a comma in JSON), counted towards maxBatchBytes */
   readonly itemOverheadBytes: number;
   prepare(event: InletEvent): Prepared<Item>;

@@ -1,10 +1,13 @@
-// `inlet topics create`: makes the topics Inlet writes to (brokers do not auto-create them in
+// Creating the topics Inlet writes to (`inlet topics create`; brokers do not auto-create them in
 // production). Idempotent: topics that already exist are left as they are and reported.
-import { Admin } from '@platformatic/kafka';
+import type { Admin } from '@platformatic/kafka';
+import { createAdmin, forceClose } from './clients.ts';
+import { checkTopicName, KafkaOptionError } from './contract.ts';
+import { describeError, hasProtocolError } from './errors.ts';
 
 export interface CreateTopicsOptions {
-  /** bootstrap brokers, `host:port` */
-  brokers: string[];
+  /** bootstrap brokers: a list, or a comma-separated string, of host:port */
+  brokers: string[] | string;
   topics: string[];
   partitions: number;
   replicationFactor: number;
@@ -21,54 +24,25 @@ export interface CreateTopicsResult {
   existing: { topic: string; partitions: number }[];
 }
 
-const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
-
 function check(o: CreateTopicsOptions): void {
-  if (!Array.isArray(o.brokers) || o.brokers.length === 0) throw new TypeError('createTopics: brokers must be a non-empty list of host:port');
-  if (!Array.isArray(o.topics) || o.topics.length === 0) throw new TypeError('createTopics: topics must be a non-empty list');
-  for (const t of o.topics) if (typeof t !== 'string' || !TOPIC_NAME.test(t)) throw new TypeError(`createTopics: invalid topic name ${JSON.stringify(t)} (1-249 of [a-zA-Z0-9._-])`);
+  if (!Array.isArray(o.topics) || o.topics.length === 0) throw new KafkaOptionError('createTopics: topics must be a non-empty list');
+  for (const t of o.topics) checkTopicName(t, 'createTopics: a topic name');
   const int = (name: string, v: unknown) => {
-    if (!Number.isSafeInteger(v) || (v as number) < 1) throw new RangeError(`createTopics: ${name} must be a positive integer, got ${String(v)}`);
+    if (!Number.isSafeInteger(v) || (v as number) < 1) throw new KafkaOptionError(`createTopics: ${name} must be a positive integer, got ${String(v)}`);
   };
   int('partitions', o.partitions);
   int('replicationFactor', o.replicationFactor);
   if (o.minInsyncReplicas !== undefined) {
     int('minInsyncReplicas', o.minInsyncReplicas);
     if (o.minInsyncReplicas > o.replicationFactor) {
-      throw new RangeError(`createTopics: minInsyncReplicas (${o.minInsyncReplicas}) cannot exceed replicationFactor (${o.replicationFactor}); no write could ever succeed`);
+      throw new KafkaOptionError(`createTopics: minInsyncReplicas (${o.minInsyncReplicas}) cannot exceed replicationFactor (${o.replicationFactor}); no write could ever succeed`);
     }
   }
 }
 
-/** The protocol error id (e.g. TOPIC_ALREADY_EXISTS) inside a client error, if any. */
-function errorIds(error: unknown): string[] {
-  const ids: string[] = [];
-  const visit = (e: unknown) => {
-    if (!e || typeof e !== 'object') return;
-    const { apiId, errors } = e as { apiId?: string; errors?: unknown[] };
-    if (apiId) ids.push(apiId);
-    if (Array.isArray(errors)) errors.forEach(visit);
-  };
-  visit(error);
-  return ids;
-}
-
-function describe(error: unknown): string {
-  const details: string[] = [];
-  const visit = (e: unknown) => {
-    if (!e || typeof e !== 'object') return;
-    const { apiId, serverErrorMessage, errors, message } = e as { apiId?: string; serverErrorMessage?: string | null; errors?: unknown[]; message?: string };
-    if (apiId) details.push(serverErrorMessage ? `${apiId}: ${serverErrorMessage}` : apiId);
-    else if (!Array.isArray(errors) && message) details.push(message);
-    if (Array.isArray(errors)) errors.forEach(visit);
-  };
-  visit(error);
-  return details.join('; ') || String(error);
-}
-
 export async function createTopics(options: CreateTopicsOptions): Promise<CreateTopicsResult> {
   check(options);
-  const admin = new Admin({ clientId: options.clientId ?? 'inlet-topics', bootstrapBrokers: options.brokers });
+  const admin = createAdmin({ brokers: options.brokers, clientId: options.clientId ?? 'inlet-topics' });
   try {
     const present = new Set(await admin.listTopics());
     const wanted = [...new Set(options.topics)];
@@ -84,7 +58,7 @@ export async function createTopics(options: CreateTopicsOptions): Promise<Create
         created.push(topic);
       } catch (error) {
         // Someone else created it between our listing and our request: that is fine too.
-        if (!errorIds(error).includes('TOPIC_ALREADY_EXISTS')) throw new Error(`cannot create topic ${topic}: ${describe(error)}`, { cause: error });
+        if (!hasProtocolError(error, 'TOPIC_ALREADY_EXISTS')) throw new Error(`cannot create topic ${topic}: ${describeError(error)}`, { cause: error });
       }
     }
     const metadata = await waitForLeaders(admin, wanted, options.timeoutMs ?? 30_000);
@@ -93,7 +67,7 @@ export async function createTopics(options: CreateTopicsOptions): Promise<Create
       existing: wanted.filter((t) => !created.includes(t)).map((topic) => ({ topic, partitions: metadata.get(topic) ?? 0 })),
     };
   } finally {
-    await admin.close().catch(() => undefined);
+    await forceClose(admin);
   }
 }
 
@@ -114,7 +88,7 @@ async function waitForLeaders(admin: Admin, topics: string[], timeoutMs: number)
       lastError = error; // new topics can be briefly unknown to the broker that answers
     }
     if (Date.now() > deadline) {
-      throw new Error(`topics ${topics.join(', ')} have no leader for every partition after ${timeoutMs} ms${lastError ? `: ${describe(lastError)}` : ''}`);
+      throw new Error(`topics ${topics.join(', ')} have no leader for every partition after ${timeoutMs} ms${lastError ? `: ${describeError(lastError)}` : ''}`);
     }
     await new Promise((r) => setTimeout(r, 200));
   }

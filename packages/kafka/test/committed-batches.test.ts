@@ -4,7 +4,6 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RecordsBatch } from '@platformatic/kafka';
 import { committedBatches } from '../src/committed-fetch.ts';
-import { renderPrometheus } from '../src/metrics.ts';
 
 const TRANSACTIONAL = 0b1_0000;
 const CONTROL = 0b10_0000;
@@ -53,15 +52,5 @@ describe('committedBatches', () => {
   test('no aborted transactions: every data batch, no control batch', () => {
     const kept = committedBatches({ records: [data(0, 2, 1), marker(2, 1, true)], abortedTransactions: [] });
     assert.deepEqual(offsets(kept), [0, 1]);
-  });
-});
-
-describe('renderPrometheus', () => {
-  test('renders every counter with help and type', () => {
-    const text = renderPrometheus({ consumed: 5, produced: 4, duplicatesDropped: 1, invalidPassedThrough: 0, transactions: 2, transactionFailures: 0, restores: 3, changelogEntriesRestored: 0, lag: 7, assignedPartitions: 3, dedupKeys: 4, dedupBytes: 400, bytesPerKey: 100 });
-    assert.match(text, /# TYPE inlet_processor_consumed_total counter\ninlet_processor_consumed_total 5\n/);
-    assert.match(text, /inlet_processor_duplicates_dropped_total 1\n/);
-    assert.match(text, /# TYPE inlet_processor_lag gauge\ninlet_processor_lag 7\n/);
-    assert.match(text, /inlet_processor_dedup_bytes_per_key 100\n/);
   });
 });

@@ -1,11 +1,15 @@
 // Reads partitions with read_committed semantics done right, on top of the client's raw fetch.
 //
-// Why not the client's consumer stream: we need exact control of positions (they must equal what
-// the last committed transaction says), and @platformatic/kafka 1.35's own aborted-transaction
-// filter tracks one range per producer id, so a second aborted transaction of the same producer in
-// one fetch response (which happens when a restarted instance reuses its transactional id) leaks
-// through. Here the standard algorithm (the Java client's) runs on the batches that remain.
+// Why not the client's consumer stream: the processor needs exact control of positions (they must
+// equal what its last committed transaction says).
+//
+// WORKAROUND(@platformatic/kafka <= 2.12.1): the client's own aborted-transaction filter keeps one
+// range per producer id, so when one producer aborted two transactions that fall in the same fetch
+// response (a restarted processor reusing its transactional id does exactly that) the first one's
+// records are delivered. Here the standard algorithm (the Java client's) runs on the batches the
+// client's filter leaves, which are a superset of the committed ones.
 import type { Consumer, fetchV17, RecordsBatch } from '@platformatic/kafka';
+import { walkErrors } from './errors.ts';
 
 type FetchResponsePartition = fetchV17.FetchResponsePartition;
 
@@ -88,22 +92,15 @@ function decodePartition(response: FetchResponsePartition, from: bigint): Partit
   return { partition: response.partitionIndex, records, nextOffset, highWatermark: response.highWatermark, lastStableOffset: response.lastStableOffset };
 }
 
-/** True when a client error (possibly nested) carries this Kafka protocol error. */
-export function hasProtocolError(error: unknown, apiId: string): boolean {
-  return Boolean((error as { findBy?: (key: string, value: unknown) => unknown })?.findBy?.('apiId', apiId));
-}
-
+/** Partitions a failed fetch reported OFFSET_OUT_OF_RANGE for (error code 1 in the response it carries). */
 function outOfRangePartitions(error: unknown): number[] {
   const found = new Set<number>();
-  const visit = (e: any, depth: number): void => {
-    if (!e || depth > 6) return;
-    for (const topic of e.response?.responses ?? []) {
+  walkErrors(error, (e) => {
+    const { response } = e as { response?: { responses?: { partitions?: { errorCode: number; partitionIndex: number }[] }[] } };
+    for (const topic of response?.responses ?? []) {
       for (const partition of topic.partitions ?? []) if (partition.errorCode === 1) found.add(partition.partitionIndex);
     }
-    for (const inner of e.errors ?? []) visit(inner, depth + 1);
-    if (e.cause) visit(e.cause, depth + 1);
-  };
-  visit(error, 0);
+  });
   return [...found];
 }
 

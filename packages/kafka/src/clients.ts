@@ -1,0 +1,167 @@
+// Building Kafka clients: Inlet's programs describe what they need in typed options, checked here
+// before any client exists (a wrong value throws a KafkaOptionError naming it), and get a client
+// set up the way Inlet relies on — idempotent acks=all producers, transactional producers that
+// fence their predecessors, consumers with static group membership. Closing is written once too.
+//
+// Workarounds for @platformatic/kafka live here and in committed-fetch.ts, each marked
+// `WORKAROUND(@platformatic/kafka <= version)`; README.md lists them with the upstream issues.
+import { Admin, Consumer, FetchIsolationLevels, Producer, ProduceAcks, stringSerializers } from '@platformatic/kafka';
+import { checkCompression, KafkaOptionError, parseBrokers, type Compression } from './contract.ts';
+
+/** What every client needs. Times are milliseconds. */
+export interface ClientOptions {
+  /** bootstrap brokers: a list, or a comma-separated string, of host:port */
+  brokers: string[] | string;
+  clientId: string;
+  /** how long one request may wait for its answer (the client's `timeout`) */
+  requestTimeoutMs?: number;
+  connectTimeoutMs?: number;
+  /** the client's own retries of one operation */
+  retries?: number;
+  retryDelayMs?: number;
+}
+
+export interface IdempotentProducerOptions extends ClientOptions {
+  /** default lz4 */
+  compression?: Compression;
+}
+
+export interface TransactionalProducerOptions extends ClientOptions {
+  transactionalId: string;
+}
+
+export interface GroupConsumerOptions extends ClientOptions {
+  groupId: string;
+  /**
+   * Static group membership (`group.instance.id`): a restart of this instance within the session
+   * timeout takes its partitions back without a rebalance, and its death pauses no one else.
+   */
+  instanceId?: string;
+  sessionTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  rebalanceTimeoutMs: number;
+}
+
+export type StringProducer = Producer<string, string, string, string>;
+export type BufferProducer = Producer<Buffer, Buffer, Buffer, Buffer>;
+
+function integer(value: unknown, what: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw new KafkaOptionError(`${what} must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+function text(value: unknown, what: string): string {
+  if (typeof value !== 'string' || !/^\S+$/.test(value)) throw new KafkaOptionError(`${what} must be a non-empty string without spaces, got ${JSON.stringify(value)}`);
+  return value;
+}
+
+/** The options every client shares, checked, in the client's own terms. */
+function base(o: ClientOptions, minRetries = 0) {
+  if (o === null || typeof o !== 'object') throw new KafkaOptionError('Kafka client options are required');
+  const options = {
+    bootstrapBrokers: parseBrokers(o.brokers),
+    clientId: text(o.clientId, 'clientId'),
+    timeout: o.requestTimeoutMs === undefined ? undefined : integer(o.requestTimeoutMs, 'requestTimeoutMs', 1, 3_600_000),
+    connectTimeout: o.connectTimeoutMs === undefined ? undefined : integer(o.connectTimeoutMs, 'connectTimeoutMs', 1, 3_600_000),
+    retries: o.retries === undefined ? undefined : integer(o.retries, 'retries', minRetries, 1_000_000),
+    retryDelay: o.retryDelayMs === undefined ? undefined : integer(o.retryDelayMs, 'retryDelayMs', 0, 600_000),
+  };
+  // The client treats an explicit undefined like a value in places; leave unset options out.
+  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as { bootstrapBrokers: string[]; clientId: string; timeout?: number; connectTimeout?: number; retries?: number; retryDelay?: number };
+}
+
+/**
+ * An idempotent producer (acks=all) of string records, as the sink and the Node SDK write them.
+ * Several sends may be in flight on it: each takes its sequence numbers when it is sent.
+ */
+export function createIdempotentProducer(o: IdempotentProducerOptions): StringProducer {
+  // WORKAROUND(@platformatic/kafka <= 2.12.1): an idempotent producer with `retries` unset, 0 or 1
+  // retries forever (2.x, "Fixed retries overriding for idempotent", #262). A bound must be explicit.
+  const options = base(o, 2);
+  if (options.retries === undefined) throw new KafkaOptionError('retries must be given for an idempotent producer (2 or more; fewer means unlimited to the client)');
+  return new Producer({
+    ...options,
+    serializers: stringSerializers,
+    idempotent: true,
+    acks: ProduceAcks.ALL,
+    compression: checkCompression(o.compression ?? 'lz4'),
+    autocreateTopics: false,
+  });
+}
+
+/**
+ * A transactional producer of raw buffers, initialised at once: initialising fences every older
+ * producer with this transactional id and ends its open transaction (aborted, or completed if it
+ * had reached the commit point), which is what a restarted processor must wait for.
+ */
+export async function createTransactionalProducer(o: TransactionalProducerOptions): Promise<BufferProducer> {
+  const producer = new Producer<Buffer, Buffer, Buffer, Buffer>({
+    ...base(o, 2),
+    idempotent: true,
+    transactionalId: text(o.transactionalId, 'transactionalId'),
+    // WORKAROUND(@platformatic/kafka <= 2.12.1): InitProducerId goes out with producer id 0 and
+    // epoch 0 unless told otherwise, which the coordinator reads as "bump producer 0, epoch 0" and
+    // refuses with PRODUCER_FENCED once the transactional id was used before — every restart.
+    // -1/-1 asks for a fresh producer id and epoch, as the Java client does.
+    producerId: -1n,
+    producerEpoch: -1,
+    autocreateTopics: false,
+  });
+  try {
+    // WORKAROUND(@platformatic/kafka <= 2.12.1): there is no initTransactions(); the first
+    // beginTransaction() runs InitProducerId, and cancelling it sends nothing to the broker.
+    const transaction = await producer.beginTransaction();
+    await transaction.cancel();
+    return producer;
+  } catch (error) {
+    await forceClose(producer);
+    throw error;
+  }
+}
+
+/**
+ * A consumer in a group (the classic protocol, with static membership when `instanceId` is set),
+ * reading committed data only. It never commits by itself: offsets go in transactions.
+ */
+export function createGroupConsumer(o: GroupConsumerOptions): Consumer {
+  const sessionTimeout = integer(o.sessionTimeoutMs, 'sessionTimeoutMs', 1000, 3_600_000);
+  const heartbeatInterval = integer(o.heartbeatIntervalMs, 'heartbeatIntervalMs', 100, sessionTimeout - 1);
+  return new Consumer({
+    ...base(o),
+    groupId: text(o.groupId, 'groupId'),
+    ...(o.instanceId === undefined ? {} : { groupInstanceId: text(o.instanceId, 'instanceId') }),
+    // The classic protocol, not KIP-848's: the client does not expose the member epoch a
+    // transactional offset commit must carry under the new protocol (see README, "Group protocol").
+    groupProtocol: 'classic',
+    autocommit: false,
+    isolationLevel: FetchIsolationLevels.READ_COMMITTED,
+    sessionTimeout,
+    heartbeatInterval,
+    rebalanceTimeout: integer(o.rebalanceTimeoutMs, 'rebalanceTimeoutMs', 1000, 3_600_000),
+  });
+}
+
+export function createAdmin(o: ClientOptions): Admin {
+  return new Admin(base(o));
+}
+
+interface Closable {
+  close(force: boolean, callback: (error?: Error | null) => void): void;
+}
+
+/** Closes a client even with requests in flight (they fail); never rejects — there is nothing left to do about a close that failed. */
+export function forceClose(client: Closable | Admin): Promise<void> {
+  if (client instanceof Admin) return client.close().catch(() => undefined);
+  return new Promise((resolve) => client.close(true, () => resolve()));
+}
+
+/** Rejects with `what` after `ms` unless the promise settles first; for client calls whose own timeouts do not bound the whole call. */
+export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

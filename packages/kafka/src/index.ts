@@ -1,0 +1,13 @@
+// @inlet/kafka: everything Inlet knows about Kafka and its client, in one place. See README.md.
+export * from './contract.ts';
+export {
+  createIdempotentProducer, createTransactionalProducer, createGroupConsumer, createAdmin, forceClose, within,
+  type ClientOptions, type IdempotentProducerOptions, type TransactionalProducerOptions, type GroupConsumerOptions,
+  type StringProducer, type BufferProducer,
+} from './clients.ts';
+export { KafkaWriter, PIPELINE_DEPTH, LANES, type KafkaWriterOptions, type StringMessage } from './writer.ts';
+export { describeError, hasProtocolError, protocolErrorIds, isRequestError, walkErrors } from './errors.ts';
+export { fetchCommitted, committedBatches, OffsetOutOfRangeError, type FetchedRecord, type PartitionFetch, type FetchLimits } from './committed-fetch.ts';
+export { createTopics, type CreateTopicsOptions, type CreateTopicsResult } from './topics.ts';
+export { TopicProbe, type TopicProbeOptions } from './probe.ts';
+export { commitOffsetsInTransaction, defaultPartition, type GroupMembership, type NextOffset } from './transactions.ts';
