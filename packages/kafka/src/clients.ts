@@ -5,6 +5,7 @@
 //
 // Workarounds for @platformatic/kafka live here and in committed-fetch.ts, each marked
 // `WORKAROUND(@platformatic/kafka <= version)`; README.md lists them with the upstream issues.
+import { randomUUID } from 'node:crypto';
 import { Admin, Consumer, FetchIsolationLevels, Producer, ProduceAcks, stringSerializers } from '@platformatic/kafka';
 import { checkCompression, KafkaOptionError, parseBrokers, type Compression } from './contract.ts';
 
@@ -140,6 +141,16 @@ export function createGroupConsumer(o: GroupConsumerOptions): Consumer {
     sessionTimeout,
     heartbeatInterval,
     rebalanceTimeout: integer(o.rebalanceTimeoutMs, 'rebalanceTimeoutMs', 1000, 3_600_000),
+  });
+}
+
+/** A consumer that never joins its group: for fetchCommitted() and metadata, with positions kept by the caller. */
+export function createFetcher(o: ClientOptions): Consumer {
+  return new Consumer({
+    ...base(o),
+    groupId: `${text(o.clientId, 'clientId')}-fetch-${randomUUID()}`,
+    autocommit: false,
+    isolationLevel: FetchIsolationLevels.READ_COMMITTED,
   });
 }
 

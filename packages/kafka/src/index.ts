@@ -1,7 +1,7 @@
 // @inlet/kafka: everything Inlet knows about Kafka and its client, in one place. See README.md.
 export * from './contract.ts';
 export {
-  createIdempotentProducer, createTransactionalProducer, createGroupConsumer, createAdmin, forceClose, within,
+  createIdempotentProducer, createTransactionalProducer, createGroupConsumer, createFetcher, createAdmin, forceClose, within,
   type ClientOptions, type IdempotentProducerOptions, type TransactionalProducerOptions, type GroupConsumerOptions,
   type StringProducer, type BufferProducer,
 } from './clients.ts';

@@ -17,9 +17,9 @@ class ScriptedTransport implements Transport<string> {
   async close(): Promise<void> {}
 }
 
-function setup(options: Partial<ServerAnalyticsOptions> = {}) {
+function setup(options: Partial<ServerAnalyticsOptions> = {}, transportInFlight?: number) {
   const settings = resolveSettings({ writeKey: 'k', endpoint: 'http://127.0.0.1:1', flushIntervalMs: 3_600_000, minRetryDelayMs: 1, maxRetryDelayMs: 2, ...options });
-  const transport = new ScriptedTransport(settings.maxInFlight);
+  const transport = new ScriptedTransport(transportInFlight ?? settings.maxInFlight);
   const drops: DropInfo[] = [];
   const publisher = new Publisher(transport, settings, { onDrop: (d) => drops.push(d), onError: () => undefined });
   return { transport, publisher, drops };
@@ -51,6 +51,18 @@ test('at most maxInFlight batches are out at once; the rest wait their turn', as
   await tick();
   assert.equal(transport.sent.length, 3);
   assert.deepEqual(transport.sent[2].items, ['c']);
+});
+
+test('a transport that takes one batch at a time gets one at a time, and in order, whatever maxInFlight says', async () => {
+  const { transport, publisher } = setup({ maxBatchSize: 1, maxInFlight: 8 }, 1);
+  for (const e of ['a', 'b', 'c']) publisher.enqueue(e, 10);
+  assert.deepEqual(transport.sent.map((s) => s.items), [['a']]);
+  transport.sent[0].answer({ ok: false, retry: true, message: 'broker away' });
+  await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(transport.sent.map((s) => s.items), [['a'], ['a']], 'the failed batch goes again before the next one');
+  transport.sent[1].answer({ ok: true, rejected: 0 });
+  await tick();
+  assert.deepEqual(transport.sent.map((s) => s.items), [['a'], ['a'], ['b']]);
 });
 
 test('a batch closes before it would pass maxBatchBytes', () => {

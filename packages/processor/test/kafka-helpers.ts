@@ -1,7 +1,8 @@
 // Helpers for the processor's integration tests and bench: topics, raw events, reading a topic.
 import { Admin, Consumer, Producer } from '@platformatic/kafka';
 import { randomUUID } from 'node:crypto';
-import { fetchCommitted, type FetchedRecord } from '@inlet/kafka';
+import type { FetchedRecord } from '@inlet/kafka';
+import { readRawRecords } from '@inlet/testkit';
 
 export interface RawEventSpec {
   messageId: string | undefined;
@@ -70,32 +71,8 @@ export async function produceRaw(brokers: string[], messages: RawMessage[], chun
 }
 
 /** Every committed record of a topic (read_committed, aborted transactions filtered correctly). */
-export async function readCommitted(brokers: string[], topic: string): Promise<FetchedRecord[]> {
-  const admin = new Admin({ clientId: 'processor-test-reader', bootstrapBrokers: brokers });
-  const consumer = new Consumer({ clientId: 'processor-test-reader', groupId: `reader-${randomUUID()}`, bootstrapBrokers: brokers });
-  try {
-    const metadata = await admin.metadata({ topics: [topic] });
-    const partitions = [...Array(metadata.topics.get(topic)!.partitionsCount).keys()];
-    const listed = await admin.listOffsets({ topics: [{ name: topic, partitions: partitions.map((partitionIndex) => ({ partitionIndex, timestamp: -1n })) }], isolationLevel: 1 });
-    const ends = new Map<number, bigint>();
-    for (const p of listed[0].partitions) ends.set(p.partitionIndex, p.offset);
-    const positions = new Map<number, bigint>();
-    for (const p of partitions) if ((ends.get(p) ?? 0n) > 0n) positions.set(p, 0n);
-    const records: FetchedRecord[] = [];
-    while (positions.size > 0) {
-      const fetched = await fetchCommitted(consumer, topic, positions, { maxWaitTime: 100, maxBytes: 8 << 20, partitionMaxBytes: 4 << 20 });
-      for (const f of fetched) {
-        const end = ends.get(f.partition)!;
-        for (const r of f.records) if (r.offset < end) records.push(r);
-        if (f.nextOffset >= end) positions.delete(f.partition);
-        else positions.set(f.partition, f.nextOffset);
-      }
-    }
-    return records;
-  } finally {
-    await consumer.close();
-    await admin.close();
-  }
+export function readCommitted(brokers: string[], topic: string): Promise<FetchedRecord[]> {
+  return readRawRecords(brokers, topic, { timeoutMs: 60_000 });
 }
 
 export function messageIdOf(record: FetchedRecord): string {

@@ -1,14 +1,13 @@
 // Kafka for tests: private clusters started through scripts/kafka (for tests that stop or kill
-// brokers), and helpers to create topics and read a topic back in full.
+// brokers), and helpers to create topics and read a topic back in full (committed records only).
 // Normal suites use the shared broker from KAFKA_BROKERS instead (see needKafka).
-import { createTopics } from '@inlet/kafka';
+import { createAdmin, createFetcher, createTopics, fetchCommitted, forceClose, type FetchedRecord } from '@inlet/kafka';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { freePortBlock } from './ports.ts';
-import { Consumer, FetchIsolationLevels, stringDeserializers, type Message } from '@platformatic/kafka';
 
 const run = promisify(execFile);
 const SCRIPT = resolve(import.meta.dirname, '../../../scripts/kafka');
@@ -130,61 +129,61 @@ export interface ReadRecord {
   offset: bigint;
 }
 
+export type RawRecord = FetchedRecord & { partition: number };
+
 /**
- * Every record in the topic, from the earliest offset up to the end offsets seen when called
- * (the last stable offsets with read_committed). Partition order is kept; partitions are
- * concatenated in arrival order.
+ * Every committed record of the topic (aborted transactions left out, @inlet/kafka's
+ * fetchCommitted), from the start up to the end offsets when called. A transaction still
+ * completing then (its marker not yet written) is waited for, up to `timeoutMs`; the read then
+ * ends at the last stable offset. Partition order is kept; partitions come one after another.
  */
-export async function readAll(
-  bootstrap: string | string[],
-  topic: string,
-  options: { isolation?: 'read_committed' | 'read_uncommitted'; timeoutMs?: number } = {},
-): Promise<ReadRecord[]> {
-  const isolationLevel = options.isolation === 'read_committed' ? FetchIsolationLevels.READ_COMMITTED : FetchIsolationLevels.READ_UNCOMMITTED;
+export async function readRawRecords(bootstrap: string | string[], topic: string, options: { timeoutMs?: number } = {}): Promise<RawRecord[]> {
   const timeoutMs = options.timeoutMs ?? 30_000;
-  const consumer = new Consumer({
-    clientId: 'inlet-testkit-reader',
-    groupId: `inlet-testkit-read-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}`,
-    bootstrapBrokers: brokerList(bootstrap),
-    deserializers: stringDeserializers,
-    isolationLevel,
-  });
+  const client = { brokers: brokerList(bootstrap), clientId: 'inlet-testkit-reader' };
+  const admin = createAdmin(client);
+  const fetcher = createFetcher(client);
   try {
-    const ends = (await consumer.listOffsets({ topics: [topic], isolationLevel })).get(topic) ?? [];
-    // Transaction markers and aborted records take offsets but are never delivered, so the
-    // last delivered offset can stay below the end; a quiet period then ends the read.
-    const done = new Set(ends.flatMap((end, partition) => (end === 0n ? [partition] : [])));
-    if (done.size === ends.length) return [];
-    const records: ReadRecord[] = [];
-    const stream = await consumer.consume({ topics: [topic], mode: 'earliest', autocommit: false, isolationLevel, maxWaitTime: 200 });
-    await new Promise<void>((finish, fail) => {
-      let quiet: NodeJS.Timeout | undefined;
-      const overall = setTimeout(() => { cleanup(); fail(new Error(`readAll(${topic}) did not reach the end offsets within ${timeoutMs} ms`)); }, timeoutMs);
-      const cleanup = () => { clearTimeout(overall); clearTimeout(quiet); stream.off('data', onData); stream.off('error', onError); };
-      const armQuiet = () => {
-        clearTimeout(quiet);
-        if (records.length > 0) quiet = setTimeout(() => { cleanup(); finish(); }, 2000);
-      };
-      const onError = (error: Error) => { cleanup(); fail(error); };
-      const onData = (message: Message<string, string, string, string>) => {
-        const end = ends[message.partition] ?? 0n;
-        if (message.offset >= end) return; // written after readAll was called
-        records.push({
-          key: message.key,
-          value: message.value ?? '',
-          headers: Object.fromEntries(message.headers),
-          partition: message.partition,
-          offset: message.offset,
-        });
-        if (message.offset + 1n >= end) done.add(message.partition);
-        if (done.size === ends.length) { cleanup(); finish(); } else armQuiet();
-      };
-      stream.on('data', onData);
-      stream.on('error', onError);
-    });
-    await stream.close();
-    return records;
+    const metadata = await admin.metadata({ topics: [topic], forceUpdate: true });
+    const partitions = [...Array(metadata.topics.get(topic)!.partitionsCount).keys()];
+    const ends = async (isolationLevel: 0 | 1) => {
+      const listed = await admin.listOffsets({ topics: [{ name: topic, partitions: partitions.map((partitionIndex) => ({ partitionIndex, timestamp: -1n })) }], isolationLevel });
+      return new Map(listed[0].partitions.map((p) => [p.partitionIndex, p.offset]));
+    };
+    const deadline = Date.now() + Math.min(timeoutMs, 10_000);
+    let stable = await ends(1);
+    for (;;) {
+      const high = await ends(0);
+      if (partitions.every((p) => stable.get(p) === high.get(p)) || Date.now() > deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      stable = await ends(1);
+    }
+    const positions = new Map<number, bigint>();
+    for (const p of partitions) if ((stable.get(p) ?? 0n) > 0n) positions.set(p, 0n);
+    const records: RawRecord[] = [];
+    const until = Date.now() + timeoutMs;
+    while (positions.size > 0) {
+      if (Date.now() > until) throw new Error(`readRawRecords(${topic}) did not reach the end offsets within ${timeoutMs} ms`);
+      const fetched = await fetchCommitted(fetcher, topic, positions, { maxWaitTime: 100, maxBytes: 8 << 20, partitionMaxBytes: 4 << 20 });
+      for (const f of fetched) {
+        const end = stable.get(f.partition)!;
+        for (const r of f.records) if (r.offset < end) records.push({ ...r, partition: f.partition });
+        if (f.nextOffset >= end) positions.delete(f.partition);
+        else positions.set(f.partition, f.nextOffset);
+      }
+    }
+    return records.sort((a, b) => a.partition - b.partition || (a.offset < b.offset ? -1 : a.offset > b.offset ? 1 : 0));
   } finally {
-    await consumer.close(true);
+    await Promise.all([forceClose(fetcher), forceClose(admin)]);
   }
+}
+
+/** readRawRecords with keys, values and headers as text (a repeated header: the last one). */
+export async function readAll(bootstrap: string | string[], topic: string, options: { timeoutMs?: number } = {}): Promise<ReadRecord[]> {
+  return (await readRawRecords(bootstrap, topic, options)).map((r) => ({
+    key: r.key?.toString('utf8'),
+    value: r.value?.toString('utf8') ?? '',
+    headers: Object.fromEntries(r.headers.filter(([k]) => k !== null).map(([k, v]) => [k!.toString('utf8'), v?.toString('utf8') ?? ''])),
+    partition: r.partition,
+    offset: r.offset,
+  }));
 }
