@@ -17,7 +17,7 @@ const ROOT = resolve(BENCH, '..');
 
 const USAGE = `usage: npm run bench -- [options]
 
-  --suite http,browser,node,processor,store
+  --suite http,browser,node,processor,store,failover,kafka-sink
                                         suites to run (default: every suite whose file exists)
   --duration 15                         measured seconds per HTTP cell
   --warmup 3                            warm-up seconds per HTTP cell
@@ -40,6 +40,8 @@ const EXTERNAL_SUITES: Record<string, string[]> = {
   browser: ['browser-size.ts', 'browser-track.ts'],
   node: ['node-sdk.ts'],
   processor: ['processor.ts'],
+  failover: ['processor-failover.ts'],
+  'kafka-sink': ['kafka-sink.ts'],
   store: ['embedded-store.ts'],
 };
 

@@ -2,13 +2,11 @@
 // still the output topic holds exactly the unique events — none missing, none twice.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { resolve } from 'node:path';
 import { needKafka } from '@inlet/testkit';
 import { countUncommitted, createTopics, deleteTopics, groupLag, messageIdOf, produceRaw, rawRecord, readCommitted, uniqueName, waitFor } from './kafka-helpers.ts';
+import { ProcessorChild } from './processor-child.ts';
 
 const need = await needKafka();
-const BIN = resolve(import.meta.dirname, '../bin/inlet-process.js');
 const EVENTS = Number(process.env.PROCESSOR_PROOF_EVENTS ?? 30_000);
 const PHASES = 6;
 const KILLS = 3;
@@ -56,40 +54,6 @@ function plan(n: number, random: () => number): { events: Planned[]; unique: Set
   return { events, unique };
 }
 
-class ProcessorChild {
-  #child: ChildProcess | undefined;
-  #exited: Promise<void> = Promise.resolve();
-  readonly tail: string[] = [];
-  readonly instanceId: string;
-  readonly args: string[];
-
-  constructor(instanceId: string, args: string[]) {
-    this.instanceId = instanceId;
-    this.args = args;
-  }
-
-  start(): void {
-    const child = spawn(process.execPath, [BIN, ...this.args, '--instance-id', this.instanceId], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const keep = (chunk: Buffer) => {
-      for (const line of chunk.toString().split('\n')) if (line) this.tail.push(`${this.instanceId}[${child.pid}] ${line}`);
-      if (this.tail.length > 60) this.tail.splice(0, this.tail.length - 60);
-    };
-    child.stdout!.on('data', keep);
-    child.stderr!.on('data', keep);
-    this.#exited = new Promise((done) => child.once('exit', () => done()));
-    this.#child = child;
-  }
-
-  async kill(signal: NodeJS.Signals): Promise<void> {
-    const child = this.#child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    child.kill(signal);
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    await this.#exited;
-    clearTimeout(timer);
-  }
-}
-
 describe('exactly once through crashes (two processor processes, real Kafka)', { skip: need.skip }, () => {
   const brokers = (need.value ?? '').split(',');
   const topics: string[] = [];
@@ -118,8 +82,8 @@ describe('exactly once through crashes (two processor processes, real Kafka)', {
     const a = new ProcessorChild('a', args);
     const b = new ProcessorChild('b', args);
     children.push(a, b);
-    a.start();
-    b.start();
+    await a.start();
+    await b.start();
 
     // Kill after three of the six phases, at a random moment while that phase is being processed.
     const killPhases = new Set<number>();
@@ -142,7 +106,7 @@ describe('exactly once through crashes (two processor processes, real Kafka)', {
         await victim.kill('SIGKILL');
         console.log(`# phase ${phase}: SIGKILL ${victim.instanceId} with ${lag} records not yet committed`);
         await sleep(200 + random() * 1500);
-        victim.start();
+        await victim.start();
       }
       await waitFor('the group to commit every input record', async () => (await groupLag(brokers, groupId, input)) === 0n, 120_000, 500);
     } catch (error) {

@@ -60,9 +60,14 @@ export async function deleteTopics(brokers: string[], topics: string[]): Promise
 
 type RawMessage = ReturnType<typeof rawRecord>;
 
+/** An idempotent producer of raw records, as the server's sink writes them. */
+export function rawProducer(brokers: string[]): Producer {
+  return new Producer({ clientId: 'processor-test-producer', bootstrapBrokers: brokers, idempotent: true, retries: 10, retryDelay: 250 });
+}
+
 /** Produces in chunks with an idempotent producer, as the server's sink does. */
 export async function produceRaw(brokers: string[], messages: RawMessage[], chunk = 2000): Promise<void> {
-  const producer = new Producer({ clientId: 'processor-test-producer', bootstrapBrokers: brokers, idempotent: true, retries: 10, retryDelay: 250 });
+  const producer = rawProducer(brokers);
   try {
     for (let i = 0; i < messages.length; i += chunk) await producer.send({ messages: messages.slice(i, i + chunk) });
   } finally {
