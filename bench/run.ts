@@ -6,7 +6,7 @@ import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runHttpSuite, type HalfRateMode } from './http/harness.ts';
 import { formatDelivery, formatHttpTable, formatProblems, formatTargets, mergeRounds } from './http/report.ts';
-import { parseServers, SERVER_NAMES } from './http/servers.ts';
+import { parseServers, SERVER_NAMES, VARIANT_NAMES } from './http/servers.ts';
 import { MESSAGE_ID_KINDS, parseWorkloads, type MessageIdKind } from './http/workloads.ts';
 import { startBroker, type Broker } from './lib/kafka-broker.ts';
 import { warmBroker } from './lib/broker-warmup.ts';
@@ -24,6 +24,7 @@ const USAGE = `usage: npm run bench -- [options]
   --connections 50,200                  HTTP concurrency levels
   --workloads W1,W2                     W1 = /v1/batch x 100 events, W2 = /v1/track x 1
   --servers ${SERVER_NAMES.join(',')}
+                                        also: ${VARIANT_NAMES.join(', ')} (the Kafka sink's lanes mode, zstd)
   --half-rate inlet|all|none            also measure latency at half of peak rate (default inlet)
   --rounds 1                            run the whole HTTP matrix this many times; the table shows each cell's median
   --message-ids v7|v4                   messageIds the load carries: v7 as Inlet's SDKs send (default), v4 as Segment's

@@ -3,8 +3,11 @@ import { resolve } from 'node:path';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
-export type ServerName = 'inlet-embedded' | 'inlet-kafka' | 'reference' | 'ceiling';
+export type ServerName = 'inlet-embedded' | 'inlet-kafka' | 'inlet-kafka-lanes' | 'inlet-kafka-zstd' | 'reference' | 'ceiling';
+/** What `npm run bench` runs unless --servers says otherwise. */
 export const SERVER_NAMES: ServerName[] = ['inlet-embedded', 'inlet-kafka', 'reference', 'ceiling'];
+/** Variants of the Kafka sink, run only when named: its 'lanes' send mode and zstd (both against inlet-kafka: pipelined, lz4). */
+export const VARIANT_NAMES: ServerName[] = ['inlet-kafka-lanes', 'inlet-kafka-zstd'];
 
 export interface ServerContext {
   port: number;
@@ -43,7 +46,7 @@ const NODE_FLAGS = ['--max-semi-space-size=64'];
 /** Far above anything the benchmark sends, so limits are checked but never hit. */
 const GENEROUS_LIMITS = { RATE_LIMIT_REQUESTS_PER_MINUTE: '1000000000', RATE_LIMIT_EVENTS_PER_MINUTE: '100000000000' };
 
-function inlet(ctx: ServerContext): LaunchSpec {
+function inlet(ctx: ServerContext, sinkSettings: Record<string, string> = {}): LaunchSpec {
   return {
     args: [...NODE_FLAGS, resolve(ROOT, 'packages/server/bin/inlet.js'), 'serve'],
     env: {
@@ -53,6 +56,7 @@ function inlet(ctx: ServerContext): LaunchSpec {
       LOG_LEVEL: 'warn',
       ...GENEROUS_LIMITS,
       ...(ctx.kafka ? { KAFKA_BROKERS: ctx.kafka.bootstrap, KAFKA_TOPIC: ctx.kafka.topic } : {}),
+      ...sinkSettings,
     },
     ready: /Write key of the "default" source: (wk_\S+)/,
     readyPath: '/health/ready',
@@ -76,8 +80,10 @@ function baseline(dir: 'reference' | 'ceiling') {
 }
 
 export const SERVERS: Record<ServerName, ServerDefinition> = {
-  'inlet-embedded': { name: 'inlet-embedded', needsKafka: false, isInlet: true, launch: inlet },
-  'inlet-kafka': { name: 'inlet-kafka', needsKafka: true, isInlet: true, launch: inlet },
+  'inlet-embedded': { name: 'inlet-embedded', needsKafka: false, isInlet: true, launch: (ctx) => inlet(ctx) },
+  'inlet-kafka': { name: 'inlet-kafka', needsKafka: true, isInlet: true, launch: (ctx) => inlet(ctx) },
+  'inlet-kafka-lanes': { name: 'inlet-kafka-lanes', needsKafka: true, isInlet: true, launch: (ctx) => inlet(ctx, { INLET_BENCH_KAFKA_SEND_MODE: 'lanes' }) },
+  'inlet-kafka-zstd': { name: 'inlet-kafka-zstd', needsKafka: true, isInlet: true, launch: (ctx) => inlet(ctx, { KAFKA_COMPRESSION: 'zstd' }) },
   reference: { name: 'reference', needsKafka: true, isInlet: false, launch: baseline('reference') },
   ceiling: { name: 'ceiling', needsKafka: false, isInlet: false, launch: baseline('ceiling') },
 };
@@ -85,7 +91,7 @@ export const SERVERS: Record<ServerName, ServerDefinition> = {
 export function parseServers(list: string): ServerDefinition[] {
   return list.split(',').map((s) => s.trim()).filter(Boolean).map((name) => {
     const server = SERVERS[name as ServerName];
-    if (!server) throw new Error(`unknown server "${name}" (known: ${SERVER_NAMES.join(', ')})`);
+    if (!server) throw new Error(`unknown server "${name}" (known: ${[...SERVER_NAMES, ...VARIANT_NAMES].join(', ')})`);
     return server;
   });
 }
