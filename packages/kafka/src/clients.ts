@@ -133,8 +133,9 @@ export function createGroupConsumer(o: GroupConsumerOptions): Consumer {
     ...base(o),
     groupId: text(o.groupId, 'groupId'),
     ...(o.instanceId === undefined ? {} : { groupInstanceId: text(o.instanceId, 'instanceId') }),
-    // The classic protocol, not KIP-848's: the client does not expose the member epoch a
-    // transactional offset commit must carry under the new protocol (see README, "Group protocol").
+    // The classic protocol, not KIP-848's: under the new one this client joins only through its
+    // consume() streams and keeps private the member epoch a transactional offset commit must
+    // carry (README, "The group protocol").
     groupProtocol: 'classic',
     autocommit: false,
     isolationLevel: FetchIsolationLevels.READ_COMMITTED,

@@ -49,7 +49,7 @@ export interface ServerAnalyticsOptions {
   minRetryDelayMs?: number;
   /** ceiling of the retry delay; default 30000 */
   maxRetryDelayMs?: number;
-  /** batches sent concurrently; default 4 */
+  /** batches sent concurrently over HTTP; default 4 (the Kafka transport sends one at a time) */
   maxInFlight?: number;
   /** one HTTP request's timeout; default 10000 */
   requestTimeoutMs?: number;

@@ -5,8 +5,11 @@ import { ProcessorOptionsError, type ProcessorOptions } from './options.ts';
 
 export const PROCESSOR_USAGE = `Usage: inlet process [options]
 
-Reads raw events, drops repeats of a messageId seen within the window, writes each event once to
-the output topic (exactly once, through Kafka transactions). Run several to share the partitions.
+Reads raw events, drops repeats of a (source, messageId) seen within the window, writes each event
+once to the output topic (exactly once, through Kafka transactions). Run several to share the
+partitions. Repeats are caught within a partition, that is under the same key (userId, else
+anonymousId): a repeat sent under another key, such as one re-sent after its user identified, is
+not caught.
 
   --brokers LIST            bootstrap brokers host:port,...            (env KAFKA_BROKERS, required)
   --group ID                consumer group                             (env INLET_PROCESSOR_GROUP, default inlet-processor)
@@ -15,12 +18,14 @@ the output topic (exactly once, through Kafka transactions). Run several to shar
   --changelog TOPIC         dedup state topic, created when missing    (default <group>-dedup-changelog)
   --window DURATION         dedup window on receivedAt: 90s, 30m, 1h, or ms  (env INLET_DEDUP_WINDOW, default 1h)
   --max-disorder DURATION   how far out of receivedAt order records may be (default 5m)
-  --instance-id ID          unique per running instance, stable across its restarts
+  --instance-id ID          unique per running instance, stable across its restarts; also its
+                            static group membership: restarted within the session timeout, it
+                            takes its partitions back without pausing the others
                                                                        (env INLET_PROCESSOR_INSTANCE_ID, default random)
   --transactional-id-prefix P                                          (default <group>)
   --start-from earliest|latest  where a partition without a committed offset starts (default earliest)
   --max-batch N             input records per transaction              (default 20000)
-  --session-timeout MS      consumer group session timeout             (default 10000)
+  --session-timeout MS      how long a dead instance keeps its partitions (default 10000)
   --transaction-timeout MS  broker aborts transactions open longer     (default 10000)
   --metrics-port PORT       serve Prometheus text on /metrics          (env INLET_PROCESSOR_METRICS_PORT)
   --metrics-host HOST       (default 0.0.0.0)

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Processor, ProcessorOptionsError, resolveOptions, parseProcessorArgs } from '../src/index.ts';
+import { Processor, ProcessorOptionsError, PROCESSOR_USAGE, resolveOptions, parseProcessorArgs } from '../src/index.ts';
 import { parseDuration } from '../src/cli.ts';
 
 const quiet = { info() {}, warn() {}, error() {} };
@@ -59,6 +59,10 @@ describe('processor command line', () => {
 
   test('--help returns nothing to run', () => {
     assert.equal(parseProcessorArgs(['--help'], {}), undefined);
+  });
+
+  test('--help says which repeats are caught and which are not (another key)', () => {
+    assert.match(PROCESSOR_USAGE.replace(/\s+/g, ' '), /Repeats are caught within a partition, that is under the same key \(userId, else anonymousId\): a repeat sent under another key.* is not caught/);
   });
 
   test('missing brokers, unknown flags and bad values are errors', () => {
