@@ -4,7 +4,7 @@
 // produce traffic — small idempotent acks=all batches, lz4 and gzip, like the servers send —
 // before anything is measured. A production broker is long past this point.
 import { randomBytes } from 'node:crypto';
-import { Producer, stringSerializers } from '@platformatic/kafka';
+import { createIdempotentProducer, forceClose } from '@inlet/kafka';
 import { createTopic, deleteTopic } from './kafka-broker.ts';
 
 const PRODUCERS = [['lz4', 3], ['gzip', 1]] as const;
@@ -18,7 +18,7 @@ export async function warmBroker(bootstrap: string, seconds: number, log: (line:
   const perSecond: number[] = [];
   const started = Date.now();
   const loops = PRODUCERS.flatMap(([compression, count]) => Array.from({ length: count }, async () => {
-    const producer = new Producer({ clientId: 'inlet-bench-warmup', bootstrapBrokers: bootstrap.split(','), serializers: stringSerializers, idempotent: true, acks: -1, compression });
+    const producer = createIdempotentProducer({ brokers: bootstrap, clientId: 'inlet-bench-warmup', compression, retries: 3 });
     try {
       while (Date.now() < deadline) {
         const messages = Array.from({ length: BATCH }, () => ({ topic, key: randomBytes(6).toString('hex'), value }));
@@ -27,7 +27,7 @@ export async function warmBroker(bootstrap: string, seconds: number, log: (line:
         perSecond[second] = (perSecond[second] ?? 0) + BATCH;
       }
     } finally {
-      await producer.close(true);
+      await forceClose(producer);
     }
   }));
   try {

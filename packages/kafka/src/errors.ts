@@ -53,7 +53,7 @@ export function describeError(error: unknown): string {
   });
   const own = (error as ClientErrorShape).apiId;
   const head = own && !outer.includes(own) ? `${outer} (${own})` : outer;
-  return details.length > 0 ? `${head}: ${details.join('; ')}` : head;
+  return details.length > 0 ? `${head.replace(/\.$/, '')}: ${details.join('; ')}` : head;
 }
 
 /** The client refused the request itself (bad options, a record it cannot encode): sending it again cannot help. */

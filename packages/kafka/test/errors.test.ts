@@ -18,7 +18,7 @@ test('protocol errors are found however deep they are nested', () => {
 });
 
 test('describeError gives one line with what each nested error says', () => {
-  assert.equal(describeError(nested), 'Producing messages failed.: NOT_LEADER_OR_FOLLOWER: leader moved to 2; Connection closed');
+  assert.equal(describeError(nested), 'Producing messages failed: NOT_LEADER_OR_FOLLOWER: leader moved to 2; Connection closed');
   assert.equal(describeError(new Error('plain')), 'plain');
   assert.equal(describeError('text'), 'text');
   assert.match(describeError(new ProtocolError('TOPIC_ALREADY_EXISTS')), /TOPIC_ALREADY_EXISTS/);

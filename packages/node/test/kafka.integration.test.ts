@@ -3,9 +3,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { Admin } from '@platformatic/kafka';
 import { createTopic, needKafka, readAll } from '@inlet/testkit';
-import { toKafkaRecord } from '@inlet/kafka';
+import { createAdmin, forceClose, toKafkaRecord } from '@inlet/kafka';
 import { normalizeEvent, type InletEvent, type NormalizedRecord } from '@inlet/schema';
 import { ServerAnalytics } from '@inlet/node';
 import { recorder } from './support/proxy.ts';
@@ -21,8 +20,8 @@ describe('Kafka transport', { skip: need.skip }, () => {
     await createTopic(brokers, topic, { partitions: 3, replicationFactor: 1 });
   });
   after(async () => {
-    const admin = new Admin({ clientId: 'inlet-node-test', bootstrapBrokers: brokers });
-    try { await admin.deleteTopics({ topics: [topic] }); } finally { await admin.close(); }
+    const admin = createAdmin({ brokers, clientId: 'inlet-node-test' });
+    try { await admin.deleteTopics({ topics: [topic] }); } finally { await forceClose(admin); }
   });
 
   test('records carry the key, headers and value the server would write', async () => {

@@ -1,7 +1,7 @@
 // Helpers for the processor's integration tests and bench: topics, raw events, reading a topic.
-import { Admin, Consumer, Producer } from '@platformatic/kafka';
+import { Producer } from '@platformatic/kafka';
+import { createAdmin, createFetcher, forceClose, type FetchedRecord } from '@inlet/kafka';
 import { randomUUID } from 'node:crypto';
-import type { FetchedRecord } from '@inlet/kafka';
 import { readRawRecords } from '@inlet/testkit';
 
 export interface RawEventSpec {
@@ -39,22 +39,22 @@ export function uniqueName(prefix: string): string {
 }
 
 export async function createTopics(brokers: string[], topics: string[], partitions: number): Promise<void> {
-  const admin = new Admin({ clientId: 'processor-test-admin', bootstrapBrokers: brokers });
+  const admin = createAdmin({ brokers, clientId: 'processor-test-admin' });
   try {
     await admin.createTopics({ topics, partitions, replicas: 1 });
   } finally {
-    await admin.close();
+    await forceClose(admin);
   }
 }
 
 export async function deleteTopics(brokers: string[], topics: string[]): Promise<void> {
-  const admin = new Admin({ clientId: 'processor-test-admin', bootstrapBrokers: brokers });
+  const admin = createAdmin({ brokers, clientId: 'processor-test-admin' });
   try {
     const existing = new Set(await admin.listTopics());
     const present = topics.filter((t) => existing.has(t));
     if (present.length > 0) await admin.deleteTopics({ topics: present });
   } finally {
-    await admin.close();
+    await forceClose(admin);
   }
 }
 
@@ -94,7 +94,7 @@ export async function waitFor(what: string, condition: () => boolean | Promise<b
 
 /** Input records not yet covered by the group's committed offsets. */
 export async function groupLag(brokers: string[], groupId: string, topic: string): Promise<bigint> {
-  const admin = new Admin({ clientId: 'processor-test-lag', bootstrapBrokers: brokers });
+  const admin = createAdmin({ brokers, clientId: 'processor-test-lag' });
   try {
     const metadata = await admin.metadata({ topics: [topic] });
     const partitions = [...Array(metadata.topics.get(topic)!.partitionsCount).keys()];
@@ -109,13 +109,13 @@ export async function groupLag(brokers: string[], groupId: string, topic: string
     }
     return lag;
   } finally {
-    await admin.close();
+    await forceClose(admin);
   }
 }
 
 /** Data records in a topic regardless of transaction outcome (read_uncommitted), for diagnostics. */
 export async function countUncommitted(brokers: string[], topic: string): Promise<number> {
-  const consumer = new Consumer({ clientId: 'processor-test-counter', groupId: `counter-${randomUUID()}`, bootstrapBrokers: brokers });
+  const consumer = createFetcher({ brokers, clientId: 'processor-test-counter' });
   try {
     const metadata = await consumer.metadata({ topics: [topic] });
     const t = metadata.topics.get(topic)!;
@@ -141,6 +141,6 @@ export async function countUncommitted(brokers: string[], topic: string): Promis
     }
     return count;
   } finally {
-    await consumer.close();
+    await forceClose(consumer);
   }
 }

@@ -64,6 +64,22 @@ describe('inlet CLI', () => {
     assert.match(unknown.stderr, /--no-such-flag/);
   });
 
+  test('topics create with a bad broker address or an unreachable broker says why, without a stack trace', async () => {
+    const closed = net.createServer();
+    await new Promise<void>((done) => closed.listen(0, '127.0.0.1', done));
+    const { port } = closed.address() as net.AddressInfo;
+    await new Promise((done) => closed.close(done)); // nothing listens there now
+    const [bad, unreachable] = await Promise.all([
+      inlet(['topics', 'create', '--brokers', 'nohost']),
+      inlet(['topics', 'create', '--brokers', `127.0.0.1:${port}`]),
+    ]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /inlet topics create: brokers: "nohost" is not host:port/);
+    assert.equal(unreachable.code, 1);
+    assert.match(unreachable.stderr, /^inlet topics create: .+/);
+    assert.doesNotMatch(unreachable.stderr, /\n\s+at /, 'no stack trace');
+  });
+
   test('serve on a port already in use says so and exits, without a stack trace', async () => {
     const taken = net.createServer();
     await new Promise<void>((done) => taken.listen(0, '127.0.0.1', done));

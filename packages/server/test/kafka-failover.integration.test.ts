@@ -2,7 +2,7 @@
 // writes flow. Every event whose write() resolved must be in the topic afterwards.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Admin } from '@platformatic/kafka';
+import { createAdmin, forceClose } from '@inlet/kafka';
 import { createTopic, needKafkaRuntime, startKafkaCluster } from '@inlet/testkit';
 import { KafkaSink } from '../src/sinks/kafka-sink.ts';
 import { eventually, writeContinuously, assertAcknowledgedInTopic } from './kafka-fixtures.ts';
@@ -12,12 +12,12 @@ const kafka = await needKafkaRuntime();
 const quiet = { info() {}, warn() {}, error() {} };
 
 async function leaderOf(brokers: string[], topic: string): Promise<number> {
-  const admin = new Admin({ clientId: 'failover-test', bootstrapBrokers: brokers });
+  const admin = createAdmin({ brokers, clientId: 'failover-test' });
   try {
     const metadata = await admin.metadata({ topics: [topic], forceUpdate: true });
     return metadata.topics.get(topic)!.partitions[0].leader;
   } finally {
-    await admin.close();
+    await forceClose(admin);
   }
 }
 

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { Producer, stringSerializers } from '@platformatic/kafka';
+import { createIdempotentProducer } from '@inlet/kafka';
 import { createTopic, readAll, startKafkaCluster } from '../src/kafka.ts';
 import { needKafkaRuntime } from '../src/services.ts';
 
@@ -32,7 +32,7 @@ describe('startKafkaCluster', { skip: kafka.skip }, () => {
 
       const topic = `testkit-${Date.now()}`;
       await createTopic(cluster.bootstrap, topic, { partitions: 2, replicationFactor: 1 });
-      const producer = new Producer({ clientId: 'testkit-test', bootstrapBrokers: cluster.brokers, serializers: stringSerializers, idempotent: true, acks: -1 });
+      const producer = createIdempotentProducer({ brokers: cluster.brokers, clientId: 'testkit-test', retries: 3 });
       try {
         await producer.send({
           messages: [
