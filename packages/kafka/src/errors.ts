@@ -38,6 +38,16 @@ export function hasProtocolError(error: unknown, apiId: string): boolean {
   return protocolErrorIds(error).includes(apiId);
 }
 
+function nestedDetails(error: unknown, outer: string): string[] {
+  const details: string[] = [];
+  walk(error, (e, depth) => {
+    if (depth === 0) return;
+    const text = e.apiId ? (e.serverErrorMessage ? `${e.apiId}: ${e.serverErrorMessage}` : e.apiId) : Array.isArray(e.errors) ? undefined : e.message;
+    if (text && !outer.includes(text) && !details.includes(text)) details.push(text);
+  });
+  return details;
+}
+
 /**
  * One line a person can read: the outer message, then what each nested error says (protocol
  * errors as `ID: broker text`), without repeats. Never includes record contents.
@@ -45,15 +55,18 @@ export function hasProtocolError(error: unknown, apiId: string): boolean {
 export function describeError(error: unknown): string {
   if (!(error instanceof Error) && (typeof error !== 'object' || error === null)) return String(error);
   const outer = (error as ClientErrorShape).message ?? String(error);
-  const details: string[] = [];
-  walk(error, (e, depth) => {
-    if (depth === 0) return;
-    const text = e.apiId ? (e.serverErrorMessage ? `${e.apiId}: ${e.serverErrorMessage}` : e.apiId) : Array.isArray(e.errors) ? undefined : e.message;
-    if (text && text !== outer && !details.includes(text)) details.push(text);
-  });
   const own = (error as ClientErrorShape).apiId;
   const head = own && !outer.includes(own) ? `${outer} (${own})` : outer;
+  const details = nestedDetails(error, outer);
   return details.length > 0 ? `${head.replace(/\.$/, '')}: ${details.join('; ')}` : head;
+}
+
+/** Only what the nested errors say (`INVALID_REPLICATION_FACTOR: broker text`), or the message when nothing is nested. */
+export function errorDetails(error: unknown): string {
+  const own = (error as ClientErrorShape | undefined)?.apiId;
+  if (own) return describeError(error);
+  const details = nestedDetails(error, '');
+  return details.length > 0 ? details.join('; ') : describeError(error);
 }
 
 /** The client refused the request itself (bad options, a record it cannot encode): sending it again cannot help. */

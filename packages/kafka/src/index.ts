@@ -6,7 +6,7 @@ export {
   type StringProducer, type BufferProducer,
 } from './clients.ts';
 export { KafkaWriter, PIPELINE_DEPTH, LANES, type KafkaWriterOptions, type StringMessage } from './writer.ts';
-export { describeError, hasProtocolError, protocolErrorIds, isRequestError, walkErrors } from './errors.ts';
+export { describeError, errorDetails, hasProtocolError, protocolErrorIds, isRequestError, walkErrors } from './errors.ts';
 export { fetchCommitted, committedBatches, OffsetOutOfRangeError, type FetchedRecord, type PartitionFetch, type FetchLimits } from './committed-fetch.ts';
 export { createTopics, type CreateTopicsOptions, type CreateTopicsResult } from './topics.ts';
 export { TopicProbe, type TopicProbeOptions } from './probe.ts';

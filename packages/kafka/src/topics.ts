@@ -3,7 +3,7 @@
 import type { Admin } from '@platformatic/kafka';
 import { createAdmin, forceClose } from './clients.ts';
 import { checkTopicName, KafkaOptionError } from './contract.ts';
-import { describeError, hasProtocolError } from './errors.ts';
+import { errorDetails, hasProtocolError } from './errors.ts';
 
 export interface CreateTopicsOptions {
   /** bootstrap brokers: a list, or a comma-separated string, of host:port */
@@ -44,7 +44,12 @@ export async function createTopics(options: CreateTopicsOptions): Promise<Create
   check(options);
   const admin = createAdmin({ brokers: options.brokers, clientId: options.clientId ?? 'inlet-topics' });
   try {
-    const present = new Set(await admin.listTopics());
+    let present: Set<string>;
+    try {
+      present = new Set(await admin.listTopics());
+    } catch (error) {
+      throw new Error(`cannot list the topics: ${errorDetails(error)}`, { cause: error });
+    }
     const wanted = [...new Set(options.topics)];
     const created: string[] = [];
     for (const topic of wanted.filter((t) => !present.has(t))) {
@@ -58,7 +63,7 @@ export async function createTopics(options: CreateTopicsOptions): Promise<Create
         created.push(topic);
       } catch (error) {
         // Someone else created it between our listing and our request: that is fine too.
-        if (!hasProtocolError(error, 'TOPIC_ALREADY_EXISTS')) throw new Error(`cannot create topic ${topic}: ${describeError(error)}`, { cause: error });
+        if (!hasProtocolError(error, 'TOPIC_ALREADY_EXISTS')) throw new Error(`cannot create topic ${topic}: ${errorDetails(error)}`, { cause: error });
       }
     }
     const metadata = await waitForLeaders(admin, wanted, options.timeoutMs ?? 30_000);
@@ -88,7 +93,7 @@ async function waitForLeaders(admin: Admin, topics: string[], timeoutMs: number)
       lastError = error; // new topics can be briefly unknown to the broker that answers
     }
     if (Date.now() > deadline) {
-      throw new Error(`topics ${topics.join(', ')} have no leader for every partition after ${timeoutMs} ms${lastError ? `: ${describeError(lastError)}` : ''}`);
+      throw new Error(`topics ${topics.join(', ')} have no leader for every partition after ${timeoutMs} ms${lastError ? `: ${errorDetails(lastError)}` : ''}`);
     }
     await new Promise((r) => setTimeout(r, 200));
   }

@@ -154,14 +154,14 @@ async function topics(argv: string[]): Promise<number> {
   if (brokers.trim() === '') { console.error('topics create needs --brokers or KAFKA_BROKERS'); return 2; }
   const numbers = { partitions: Number(values.partitions), replicationFactor: Number(values['replication-factor']), minInsyncReplicas: Number(values['min-insync-replicas']) };
   for (const [name, n] of Object.entries(numbers)) if (!Number.isInteger(n) || n < 1) { console.error(`--${name} must be a positive integer`); return 2; }
-  const { createTopics, describeError, EVENTS_TOPIC, KafkaOptionError, RAW_EVENTS_TOPIC } = await import('@inlet/kafka');
+  const { createTopics, EVENTS_TOPIC, KafkaOptionError, RAW_EVENTS_TOPIC } = await import('@inlet/kafka');
   const names = values.topic ?? [process.env.KAFKA_TOPIC ?? RAW_EVENTS_TOPIC, EVENTS_TOPIC];
   try {
     await createTopics({ brokers, topics: names, ...numbers });
   } catch (error) {
     // What the brokers said (a replication factor above the broker count, no broker reachable)
-    // is the operator's to fix: one line, not a stack trace.
-    console.error(`inlet topics create: ${error instanceof KafkaOptionError ? error.message : describeError(error)}`);
+    // is the operator's to fix: createTopics puts it in its message; one line, not a stack trace.
+    console.error(`inlet topics create: ${(error as Error).message}`);
     return error instanceof KafkaOptionError ? 2 : 1;
   }
   console.log(`topics ready: ${names.join(', ')}`);
