@@ -14,6 +14,7 @@
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { changelogTopic } from '@inlet/kafka';
 import { createTopics, deleteTopics, groupLag, messageIdOf, rawProducer, rawRecord, readCommitted, uniqueName, waitFor } from '../packages/processor/test/kafka-helpers.ts';
 import { PROCESSOR_BIN, ProcessorChild } from '../packages/processor/test/processor-child.ts';
 import { startBroker } from './lib/kafka-broker.ts';
@@ -164,7 +165,7 @@ async function measure(brokers: string[], o: FailoverOptions, log: (line: string
   for (const record of await readCommitted(brokers, output)) seen.set(messageIdOf(record), (seen.get(messageIdOf(record)) ?? 0) + 1);
   const missing = [...load.unique].filter((id) => !seen.has(id)).length;
   const twice = [...seen.values()].filter((n) => n > 1).length;
-  await deleteTopics(brokers, [input, output, `${groupId}-dedup-changelog`]).catch(() => undefined);
+  await deleteTopics(brokers, [input, output, changelogTopic(groupId)]).catch(() => undefined);
   const exact = missing === 0 && twice === 0 ? `every one of ${load.unique.size} events exactly once` : `FAILED: ${missing} missing, ${twice} more than once (of ${load.unique.size})`;
   return { rounds, exact };
 }

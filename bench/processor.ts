@@ -17,6 +17,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import v8 from 'node:v8';
+import { changelogTopic } from '@inlet/kafka';
 import vm from 'node:vm';
 import { DedupStore, dedupIdentity, Processor } from '@inlet/processor';
 import { createTopics, deleteTopics, messageIdOf, produceRaw, rawRecord, readCommitted, uniqueName, waitFor } from '../packages/processor/test/kafka-helpers.ts';
@@ -71,7 +72,7 @@ async function throughput(brokers: string[], o: BenchOptions, log: (line: string
   const input = uniqueName('bench-raw');
   const output = uniqueName('bench-events');
   const groupId = uniqueName('bench-processor');
-  const topics = [input, output, `${groupId}-dedup-changelog`];
+  const topics = [input, output, changelogTopic(groupId)];
   await createTopics(brokers, [input, output], o.partitions);
   try {
     const base = Date.now() - 3_600_000;

@@ -15,7 +15,7 @@ export interface ProcessorOptions {
   groupId?: string;
   inputTopic?: string;
   outputTopic?: string;
-  /** compacted topic holding the dedup state (default `${groupId}-dedup-changelog`) */
+  /** the topic holding the dedup state (default `<groupId>-dedup-changelog`) */
   changelogTopic?: string;
   /** create the changelog topic when it is missing (default true) */
   createChangelog?: boolean;

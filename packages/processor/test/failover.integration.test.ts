@@ -5,6 +5,7 @@
 // both, every event comes out exactly once. (How long each takes: bench/processor-failover.ts.)
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { changelogTopic } from '@inlet/kafka';
 import { needKafka } from '@inlet/testkit';
 import { createTopics, deleteTopics, groupLag, messageIdOf, rawProducer, rawRecord, readCommitted, uniqueName, waitFor } from './kafka-helpers.ts';
 import { ProcessorChild, type LogLine } from './processor-child.ts';
@@ -59,7 +60,7 @@ describe('failover between two processor processes (real Kafka)', { skip: need.s
     const input = uniqueName('failover-raw');
     const output = uniqueName('failover-events');
     const groupId = uniqueName('failover-group');
-    topics.push(input, output, `${groupId}-dedup-changelog`);
+    topics.push(input, output, changelogTopic(groupId));
     await createTopics(brokers, [input, output], PARTITIONS);
     const args = ['--brokers', brokers.join(','), '--group', groupId, '--input', input, '--output', output, '--log-interval', '0', '--session-timeout', String(SESSION_TIMEOUT_MS), '--max-batch', '500'];
     const a = new ProcessorChild('a', args);

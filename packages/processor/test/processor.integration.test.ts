@@ -2,7 +2,7 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { needKafka } from '@inlet/testkit';
-import { createTransactionalProducer, forceClose } from '@inlet/kafka';
+import { changelogTopic, createTransactionalProducer, forceClose } from '@inlet/kafka';
 import { Processor, type ProcessorOptions } from '../src/index.ts';
 import { createTopics, deleteTopics, messageIdOf, produceRaw, rawRecord, readCommitted, uniqueName, waitFor } from './kafka-helpers.ts';
 
@@ -19,7 +19,7 @@ describe('processor (in process, real Kafka)', { skip: need.skip }, () => {
     const output = uniqueName('proc-events');
     const groupId = uniqueName('proc-group');
     await createTopics(brokers, [input, output], partitions);
-    created.push(input, output, `${groupId}-dedup-changelog`);
+    created.push(input, output, changelogTopic(groupId));
     return { input, output, groupId };
   }
 

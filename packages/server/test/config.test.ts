@@ -58,6 +58,13 @@ describe('loadConfig', () => {
     assert.equal(config.databaseUrl, 'postgres://u@h/db?sslmode=require&x=1', 'everything after the first "=" is the value');
   });
 
+  test('the Kafka sink takes zstd, and the bench alone picks its lanes send mode', () => {
+    const zstd = loadConfig(['--kafka-compression', 'zstd'], { KAFKA_BROKERS: 'k:9092' });
+    assert.equal(zstd.kafka?.compression, 'zstd');
+    assert.equal(zstd.kafka?.sendMode, 'pipelined');
+    assert.equal(loadConfig([], { KAFKA_BROKERS: 'k:9092', INLET_BENCH_KAFKA_SEND_MODE: 'lanes' }).kafka?.sendMode, 'lanes');
+  });
+
   test('flags win over env vars; an empty env var counts as unset', () => {
     const config = loadConfig(['--port', '9003', '--log-level', 'error'], { PORT: '9000', LOG_LEVEL: 'debug', HOST: '' });
     assert.equal(config.port, 9003);
@@ -71,6 +78,9 @@ describe('loadConfig', () => {
     fails([], { PORT: '70000' }, /PORT/);
     fails([], { KAFKA_BROKERS: 'nohost' }, /KAFKA_BROKERS.*nohost/);
     fails([], { KAFKA_BROKERS: 'host:notaport' }, /KAFKA_BROKERS/);
+    fails([], { KAFKA_BROKERS: 'k:9092', KAFKA_COMPRESSION: 'brotli' }, /KAFKA_COMPRESSION must be one of lz4, zstd, gzip, snappy, none/);
+    fails([], { KAFKA_BROKERS: 'k:9092', KAFKA_TOPIC: 'raw events' }, /KAFKA_TOPIC/);
+    fails([], { KAFKA_BROKERS: 'k:9092', INLET_BENCH_KAFKA_SEND_MODE: 'parallel' }, /INLET_BENCH_KAFKA_SEND_MODE/);
     fails([], { LOG_LEVEL: 'loud' }, /LOG_LEVEL/);
     fails([], { REDIS_URL: 'http://x' }, /REDIS_URL/);
     fails([], { DATABASE_URL: 'not a url' }, /DATABASE_URL/);
