@@ -133,6 +133,11 @@ export class Processor {
     this.#stopping = true;
     if (this.#logTimer) clearInterval(this.#logTimer);
     await this.#loop?.catch(() => undefined);
+    // A commit that failed while stopping (the group rebalancing as the others stop) leaves its
+    // transaction open, and an open transaction holds back every read_committed reader of the
+    // output until the broker times it out (transaction timeout plus its cleanup interval): end it.
+    const open = this.#producer?.transaction;
+    if (open && !open.completed) await open.abort().catch(() => undefined);
     const closing: Promise<unknown>[] = [];
     if (this.#consumer) closing.push(forceClose(this.#consumer));
     if (this.#producer) closing.push(forceClose(this.#producer));

@@ -133,9 +133,9 @@ export type RawRecord = FetchedRecord & { partition: number };
 
 /**
  * Every committed record of the topic (aborted transactions left out, @inlet/kafka's
- * fetchCommitted), from the start up to the end offsets when called. A transaction still
- * completing then (its marker not yet written) is waited for, up to `timeoutMs`; the read then
- * ends at the last stable offset. Partition order is kept; partitions come one after another.
+ * fetchCommitted), from the start up to the end offsets when called. A transaction still open
+ * then (or its marker not yet written) is waited for, up to `timeoutMs`; past that the read fails
+ * rather than return less. Partition order is kept; partitions come one after another.
  */
 export async function readRawRecords(bootstrap: string | string[], topic: string, options: { timeoutMs?: number } = {}): Promise<RawRecord[]> {
   const timeoutMs = options.timeoutMs ?? 30_000;
@@ -149,11 +149,14 @@ export async function readRawRecords(bootstrap: string | string[], topic: string
       const listed = await admin.listOffsets({ topics: [{ name: topic, partitions: partitions.map((partitionIndex) => ({ partitionIndex, timestamp: -1n })) }], isolationLevel });
       return new Map(listed[0].partitions.map((p) => [p.partitionIndex, p.offset]));
     };
-    const deadline = Date.now() + Math.min(timeoutMs, 10_000);
+    // A transaction still open holds back everything after it: wait for it rather than read less.
+    const deadline = Date.now() + timeoutMs;
     let stable = await ends(1);
     for (;;) {
       const high = await ends(0);
-      if (partitions.every((p) => stable.get(p) === high.get(p)) || Date.now() > deadline) break;
+      const open = partitions.filter((p) => stable.get(p) !== high.get(p));
+      if (open.length === 0) break;
+      if (Date.now() > deadline) throw new Error(`readRawRecords(${topic}): partitions ${open.join(', ')} still have an open transaction after ${timeoutMs} ms`);
       await new Promise((resolve) => setTimeout(resolve, 100));
       stable = await ends(1);
     }
