@@ -11,6 +11,8 @@
 //   npm run bench -- --suite failover
 // Kafka: KAFKA_BROKERS, or a private broker on port 29070 (scripts/kafka) started and stopped here.
 // A latency measurement: fine on a busy machine, though a stalled machine stretches every number.
+// The processes run @inlet/processor's built dist/ (npm install builds it; `node scripts/build.js`
+// after editing), or its sources when NODE_OPTIONS carries --conditions=inlet-source.
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -53,7 +55,7 @@ class CommitWatch {
   #running = true;
   #loop: Promise<void>;
 
-  constructor(readonly children: ProcessorChild[]) {
+  constructor(children: ProcessorChild[]) {
     for (const c of children) this.commits.set(c, []);
     this.#loop = (async () => {
       while (this.#running) {

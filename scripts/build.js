@@ -26,6 +26,8 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
  */
 export const PACKAGES = [
   { name: '@inlet/schema', dir: 'packages/schema', entries: { index: 'src/index.ts' }, require: true, types: true },
+  // Two entry points: the Node SDK loads `contract` (no Kafka client) up front and the rest lazily.
+  { name: '@inlet/kafka', dir: 'packages/kafka', entries: { index: 'src/index.ts', contract: 'src/contract.ts' }, require: true, types: true },
   { name: '@inlet/node', dir: 'packages/node', entries: { index: 'src/index.ts' }, require: true, types: true },
   { name: '@inlet/processor', dir: 'packages/processor', entries: { index: 'src/index.ts' }, types: true },
   { name: '@inlet/browser', dir: 'packages/browser', bundles: browserBundles, types: true },

@@ -7,7 +7,7 @@
 // `WORKAROUND(@platformatic/kafka <= version)`; README.md lists them with the upstream issues.
 import { randomUUID } from 'node:crypto';
 import { Admin, Consumer, FetchIsolationLevels, Producer, ProduceAcks, stringSerializers } from '@platformatic/kafka';
-import { checkCompression, KafkaOptionError, parseBrokers, type Compression } from './contract.ts';
+import { checkCompression, KafkaOptionError, parseBrokers, type Compression } from '@inlet/kafka/contract';
 
 /** What every client needs. Times are milliseconds. */
 export interface ClientOptions {

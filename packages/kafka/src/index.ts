@@ -1,5 +1,7 @@
 // @inlet/kafka: everything Inlet knows about Kafka and its client, in one place. See README.md.
-export * from './contract.ts';
+// The contract by its package name, not its file: a built index then imports the built contract
+// instead of carrying a copy of it (one KafkaOptionError class, whichever entry point loaded it).
+export * from '@inlet/kafka/contract';
 export {
   createIdempotentProducer, createTransactionalProducer, createGroupConsumer, createFetcher, createAdmin, forceClose, within,
   type ClientOptions, type IdempotentProducerOptions, type TransactionalProducerOptions, type GroupConsumerOptions,

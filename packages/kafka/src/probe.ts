@@ -4,7 +4,7 @@
 // broker that is gone.
 import type { Admin } from '@platformatic/kafka';
 import { createAdmin, forceClose, within } from './clients.ts';
-import { checkTopicName, parseBrokers } from './contract.ts';
+import { checkTopicName, parseBrokers } from '@inlet/kafka/contract';
 
 export interface TopicProbeOptions {
   brokers: string[] | string;

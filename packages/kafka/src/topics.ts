@@ -2,7 +2,7 @@
 // production). Idempotent: topics that already exist are left as they are and reported.
 import type { Admin } from '@platformatic/kafka';
 import { createAdmin, forceClose } from './clients.ts';
-import { checkTopicName, KafkaOptionError } from './contract.ts';
+import { checkTopicName, KafkaOptionError } from '@inlet/kafka/contract';
 import { errorDetails, hasProtocolError } from './errors.ts';
 
 export interface CreateTopicsOptions {

@@ -22,7 +22,7 @@
 // the client retries with the same messageIds and the processor drops what arrives twice.
 import type { MessageToProduce } from '@platformatic/kafka';
 import { createIdempotentProducer, forceClose, type IdempotentProducerOptions, type StringProducer } from './clients.ts';
-import { KafkaOptionError, SEND_MODES, type SendMode } from './contract.ts';
+import { KafkaOptionError, SEND_MODES, type SendMode } from '@inlet/kafka/contract';
 
 export type StringMessage = MessageToProduce<string, string, string, string>;
 

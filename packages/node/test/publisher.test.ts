@@ -8,7 +8,10 @@ import type { Prepared, SendOutcome, Transport } from '../src/transports/transpo
 
 class ScriptedTransport implements Transport<string> {
   readonly itemOverheadBytes = 1;
-  constructor(readonly maxInFlight: number) {}
+  readonly maxInFlight: number;
+  constructor(maxInFlight: number) {
+    this.maxInFlight = maxInFlight;
+  }
   readonly sent: { items: string[]; answer: (o: SendOutcome) => void }[] = [];
   prepare(): Prepared<string> { throw new Error('unused'); }
   send(items: string[]): Promise<SendOutcome> {

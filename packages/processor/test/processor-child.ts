@@ -20,8 +20,15 @@ export class ProcessorChild {
   /** every JSON log line of the current process */
   logs: LogLine[] = [];
   startedAt = 0;
+  readonly instanceId: string;
+  readonly args: string[];
+  readonly bin: string;
 
-  constructor(readonly instanceId: string, readonly args: string[], readonly bin = PROCESSOR_BIN) {}
+  constructor(instanceId: string, args: string[], bin = PROCESSOR_BIN) {
+    this.instanceId = instanceId;
+    this.args = args;
+    this.bin = bin;
+  }
 
   get pid(): number | undefined {
     return this.#child?.pid;
