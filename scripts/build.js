@@ -32,15 +32,15 @@ export const PACKAGES = [
   { name: '@inlet/processor', dir: 'packages/processor', entries: { index: 'src/index.ts' }, types: true },
   { name: '@inlet/browser', dir: 'packages/browser', bundles: browserBundles, types: true },
   // Not published; a production install runs it from dist/. Every bundle lands directly in dist/, so
-  // a worker file that sits beside the code starting it in src/sinks/ sits beside it in dist/ too.
+  // a worker file that sits beside the code starting it in src/db/ sits beside it in dist/ too.
   {
     name: '@inlet/server',
     dir: 'packages/server',
     entries: {
       cli: 'src/cli.ts',
       index: 'src/index.ts',
-      'sqlite-writer.worker': 'src/sinks/sqlite-writer.worker.js',
-      'sqlite-checkpointer.worker': 'src/sinks/sqlite-checkpointer.worker.js',
+      'writer.worker': 'src/db/writer.worker.js',
+      'checkpointer.worker': 'src/db/checkpointer.worker.js',
     },
   },
 ];

@@ -1,5 +1,6 @@
 import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import type { Accounting } from './accounting.ts';
 import { registerBodyParsers } from './body.ts';
 import type { Config } from './config.ts';
 import { trustedProxyList } from './config.ts';
@@ -7,8 +8,9 @@ import { registerCors } from './cors.ts';
 import { Errors, InletError } from './errors.ts';
 import type { RateLimiter } from './limits/rate-limiter.ts';
 import type { Metrics } from './metrics.ts';
-import { registerIngestRoutes } from './routes/ingest.ts';
-import { registerOpsRoutes } from './routes/ops.ts';
+import { INGEST_ROUTES, registerIngestRoutes } from './routes/ingest.ts';
+import { registerMetricsRoute, registerOpsRoutes } from './routes/ops.ts';
+import { createRefusedBodies } from './routes/refused-bodies.ts';
 import { registerSdkRoute } from './routes/sdk.ts';
 import { registerSourceConfigRoute } from './routes/source-config.ts';
 import type { Sink } from './sinks/sink.ts';
@@ -20,11 +22,12 @@ export interface AppDeps {
   sources: SourceStore;
   limiter: RateLimiter;
   metrics: Metrics;
+  accounting: Accounting;
   logger: Logger;
 }
 
 /** Fastify's own errors that a client can cause, in our catalogue's terms. */
-function toInletError(error: FastifyError): InletError | undefined {
+export function toInletError(error: FastifyError): InletError | undefined {
   if (error instanceof InletError) return error;
   switch (error.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
@@ -62,8 +65,11 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   });
   registerBodyParsers(app, config.limits.maxBodyBytes);
   const trustedProxies = config.trustedProxies.length ? trustedProxyList(config.trustedProxies) : undefined;
-  registerIngestRoutes(app, { ...deps, trustedProxies });
+  const refused = createRefusedBodies({ ...deps, trustedProxies });
+  registerIngestRoutes(app, { ...deps, refused, trustedProxies });
   registerOpsRoutes(app, deps);
+  // Metrics live on the admin listener; some teams scrape the public port and may keep doing so.
+  if (config.metricsOnPublicPort) registerMetricsRoute(app, deps.metrics);
   registerSdkRoute(app);
   registerSourceConfigRoute(app, deps);
 
@@ -73,7 +79,10 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   });
 
   app.setErrorHandler(async (error: FastifyError, request, reply) => {
-    const known = toInletError(error);
+    let known = toInletError(error);
+    // A body refused while it was read still belongs to the source whose key came with it.
+    const route = INGEST_ROUTES.get(request.routeOptions.url ?? '');
+    if (known && request.method === 'POST' && route) known = await refused.keepFromErrorHandler(request, known, error, route);
     if (!known) {
       request.log.error({ err: { message: error.message, stack: error.stack }, route: request.routeOptions.url }, 'request failed');
       reply.code(500);

@@ -2,22 +2,46 @@
 // (no CORS preflight), RudderStack's Node SDK labels its gzip JSON form-urlencoded, some clients
 // send none. A body that is not JSON gets 400 saying so. Optionally gzip; the size bound applies
 // to the inflated bytes, so a gzip bomb costs at most that much memory before it gets 413.
+// A body refused here keeps its bytes (up to the bound) with the error, so the failed-events
+// store can keep them for the source that sent them.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import { Errors, InletError } from './errors.ts';
 
+export interface RefusedBody {
+  /** what was read, up to the body limit; undefined when the body was refused before reading */
+  bytes?: Buffer;
+  /** the body was longer than `bytes` */
+  truncated: boolean;
+}
+
+const refusedBodies = new WeakMap<Error, RefusedBody>();
+
+/** The bytes of the body an error refused, if it refused one. */
+export function refusedBodyOf(error: unknown): RefusedBody | undefined {
+  return error instanceof Error ? refusedBodies.get(error) : undefined;
+}
+
+function refuse(error: InletError, bytes: Buffer | undefined, truncated = false): InletError {
+  refusedBodies.set(error, { bytes, truncated });
+  return error;
+}
+
 function readBounded(request: FastifyRequest, payload: Readable, maxBytes: number): Promise<Buffer> {
   const encoding = (request.headers['content-encoding'] ?? 'identity').toLowerCase().trim();
   const gzip = encoding === 'gzip' || encoding === 'x-gzip';
-  if (!gzip && encoding !== 'identity' && encoding !== '') return Promise.reject(Errors.unsupportedEncoding(`got "${encoding}"`));
+  if (!gzip && encoding !== 'identity' && encoding !== '') return Promise.reject(refuse(Errors.unsupportedEncoding(`got "${encoding}"`), undefined));
   const declared = Number(request.headers['content-length']);
-  if (declared > maxBytes) return Promise.reject(Errors.bodyTooLarge(`the limit is ${maxBytes} bytes`));
+  if (declared > maxBytes) return Promise.reject(refuse(Errors.bodyTooLarge(`the body is ${declared} bytes; the limit is ${maxBytes}`), undefined, true));
 
   return new Promise((resolve, reject) => {
     const source = gzip ? payload.pipe(createGunzip()) : payload;
     const chunks: Buffer[] = [];
     let size = 0;
+    // gzip: the bytes as sent, for a body that turns out not to be gzip at all
+    const sent: Buffer[] = [];
+    let sentSize = 0;
     let settled = false;
     const finish = (error: InletError | undefined) => {
       if (settled) return;
@@ -28,15 +52,28 @@ function readBounded(request: FastifyRequest, payload: Readable, maxBytes: numbe
       reject(error);
     };
     source.on('data', (chunk: Buffer) => {
+      if (size + chunk.length > maxBytes) {
+        chunks.push(chunk.subarray(0, maxBytes - size));
+        finish(refuse(Errors.bodyTooLarge(`the limit is ${maxBytes} bytes${gzip ? ' after decompression' : ''}`), Buffer.concat(chunks, maxBytes), true));
+        return;
+      }
       size += chunk.length;
-      if (size > maxBytes) finish(Errors.bodyTooLarge(`the limit is ${maxBytes} bytes${gzip ? ' after decompression' : ''}`));
-      else chunks.push(chunk);
+      chunks.push(chunk);
     });
     source.once('end', () => finish(undefined));
     source.once('error', (error: Error & { code?: string }) => {
-      finish(gzip && error.code?.startsWith('Z_') ? Errors.invalidGzip() : Errors.invalidBody(`could not read the body (${error.message})`));
+      finish(gzip && error.code?.startsWith('Z_')
+        ? refuse(Errors.invalidGzip(), Buffer.concat(sent, sentSize), sentSize >= maxBytes)
+        : Errors.invalidBody(`could not read the body (${error.message})`));
     });
-    if (gzip) payload.once('error', () => finish(Errors.invalidBody('the connection failed while reading the body')));
+    if (gzip) {
+      payload.on('data', (chunk: Buffer) => {
+        if (sentSize >= maxBytes) return;
+        sent.push(chunk.subarray(0, maxBytes - sentSize));
+        sentSize += Math.min(chunk.length, maxBytes - sentSize);
+      });
+      payload.once('error', () => finish(Errors.invalidBody('the connection failed while reading the body')));
+    }
   });
 }
 
@@ -47,14 +84,14 @@ function mediaType(contentType: string | undefined): string | undefined {
 }
 
 export function parseJson(buffer: Buffer, contentType?: string): unknown {
-  if (buffer.length === 0) throw Errors.invalidBody('the body is empty; send a JSON object');
+  if (buffer.length === 0) throw refuse(Errors.invalidBody('the body is empty; send a JSON object'), buffer);
   try {
     return JSON.parse(buffer.toString('utf8'));
   } catch (error) {
     const type = mediaType(contentType);
     // A form or a binary upload is the likely mistake when the label was not JSON: say what is read.
     const label = type === undefined || type === 'application/json' ? '' : ` (the body is read as JSON whatever the Content-Type; it said ${type})`;
-    throw Errors.malformedJson(`${(error as Error).message}${label}`);
+    throw refuse(Errors.malformedJson(`${(error as Error).message}${label}`), buffer);
   }
 }
 

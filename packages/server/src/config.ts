@@ -1,6 +1,6 @@
 // Configuration from env vars and command-line flags, validated once at start. A wrong value stops
 // the server with a message naming the setting.
-import { checkCompression, checkTopicName, COMPRESSIONS, KafkaOptionError, parseBrokers, RAW_EVENTS_TOPIC, SEND_MODES, type Compression, type SendMode } from '@inlet/kafka/contract';
+import { checkCompression, checkTopicName, COMPRESSIONS, KafkaOptionError, parseBrokers, FAILED_EVENTS_TOPIC, RAW_EVENTS_TOPIC, SEND_MODES, type Compression, type SendMode } from '@inlet/kafka/contract';
 import { DEFAULT_LIMITS } from '@inlet/schema';
 import { BlockList, isIP } from 'node:net';
 import { resolve } from 'node:path';
@@ -13,6 +13,7 @@ export interface Config {
   kafka?: {
     brokers: string[];
     topic: string;
+    failedTopic: string;
     clientId: string;
     lingerMs: number;
     compression: Compression;
@@ -29,6 +30,12 @@ export interface Config {
   trustedProxies: string[];
   /** shared with @inlet/node collect proxies: their signed x-inlet-client-ip is believed */
   proxySecret?: string;
+  /** the admin listener: admin API and /metrics, behind the admin token */
+  admin: { host: string; port: number };
+  /** also serve /metrics, without a token, on the public port */
+  metricsOnPublicPort: boolean;
+  /** the failed-events store's bounds: entries older than retentionDays go, and the oldest beyond maxBytes */
+  failed: { retentionDays: number; maxBytes: number };
 }
 
 export class ConfigError extends Error {
@@ -49,6 +56,7 @@ export const SETTINGS: Setting[] = [
   { env: 'LOG_LEVEL', flag: '--log-level', help: 'fatal|error|warn|info|debug|trace|silent (default info)' },
   { env: 'KAFKA_BROKERS', flag: '--kafka-brokers', help: 'comma-separated host:port list; selects the Kafka sink' },
   { env: 'KAFKA_TOPIC', flag: '--kafka-topic', help: `topic for accepted events (default ${RAW_EVENTS_TOPIC})` },
+  { env: 'KAFKA_FAILED_TOPIC', flag: '--kafka-failed-topic', help: `topic for failed events (default ${FAILED_EVENTS_TOPIC})` },
   { env: 'KAFKA_CLIENT_ID', flag: '--kafka-client-id', help: 'Kafka client id (default inlet-server)' },
   { env: 'KAFKA_LINGER_MS', flag: '--kafka-linger-ms', help: 'how long to gather concurrent requests into one produce (default 0)' },
   { env: 'KAFKA_COMPRESSION', flag: '--kafka-compression', help: `${COMPRESSIONS.join('|')} (default lz4; zstd packs events tighter for more CPU)` },
@@ -62,6 +70,11 @@ export const SETTINGS: Setting[] = [
   { env: 'MAX_BODY_BYTES', flag: '--max-body-bytes', help: `largest request body, after gunzip (default ${DEFAULT_LIMITS.maxBodyBytes})` },
   { env: 'TRUSTED_PROXIES', flag: '--trusted-proxies', help: 'comma-separated IPs/CIDRs whose X-Forwarded-For is believed' },
   { env: 'INLET_PROXY_SECRET', flag: '--proxy-secret', help: 'secret shared with @inlet/node collect proxies (16+ chars); their signed client address is believed' },
+  { env: 'ADMIN_HOST', flag: '--admin-host', help: 'address of the admin listener (admin API, /metrics) (default 127.0.0.1)' },
+  { env: 'ADMIN_PORT', flag: '--admin-port', help: 'port of the admin listener (default 8081)' },
+  { env: 'METRICS_ON_PUBLIC_PORT', flag: '--metrics-on-public-port', help: 'true: also serve /metrics on the public port, without a token (default false)' },
+  { env: 'FAILED_RETENTION_DAYS', flag: '--failed-retention-days', help: 'days failed events are kept (default 7)' },
+  { env: 'FAILED_MAX_BYTES', flag: '--failed-max-bytes', help: 'most bytes of failed events kept; the oldest go first (default 1073741824)' },
 ];
 
 /** Flags win over env vars. Unknown flags are an error, not silently ignored. */
@@ -103,6 +116,14 @@ function url(values: Map<string, string>, name: string, protocols: string[]): st
   try { parsed = new URL(raw); } catch { throw new ConfigError(`${name} is not a valid URL`); }
   if (!protocols.includes(parsed.protocol)) throw new ConfigError(`${name} must use ${protocols.join(' or ')}`);
   return raw;
+}
+
+function boolean(values: Map<string, string>, name: string, fallback: boolean): boolean {
+  const raw = values.get(name);
+  if (raw === undefined) return fallback;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new ConfigError(`${name} must be true or false, got "${raw}"`);
 }
 
 function list(values: Map<string, string>, name: string): string[] {
@@ -162,6 +183,7 @@ export function loadConfig(argv: string[] = [], env: NodeJS.ProcessEnv = process
     kafka: kafkaBrokers && {
       brokers: kafkaBrokers,
       topic: kafkaRule(() => checkTopicName(v.get('KAFKA_TOPIC') ?? RAW_EVENTS_TOPIC, 'KAFKA_TOPIC')),
+      failedTopic: kafkaRule(() => checkTopicName(v.get('KAFKA_FAILED_TOPIC') ?? FAILED_EVENTS_TOPIC, 'KAFKA_FAILED_TOPIC')),
       clientId: v.get('KAFKA_CLIENT_ID') ?? 'inlet-server',
       lingerMs: integer(v, 'KAFKA_LINGER_MS', 0, 0, 1000),
       compression: kafkaRule(() => checkCompression(v.get('KAFKA_COMPRESSION') ?? 'lz4', 'KAFKA_COMPRESSION')),
@@ -181,6 +203,12 @@ export function loadConfig(argv: string[] = [], env: NodeJS.ProcessEnv = process
     },
     trustedProxies: proxies(v),
     proxySecret: secret(v, 'INLET_PROXY_SECRET'),
+    admin: { host: v.get('ADMIN_HOST') ?? '127.0.0.1', port: integer(v, 'ADMIN_PORT', 8081, 0, 65535) },
+    metricsOnPublicPort: boolean(v, 'METRICS_ON_PUBLIC_PORT', false),
+    failed: {
+      retentionDays: integer(v, 'FAILED_RETENTION_DAYS', 7, 1, 3650),
+      maxBytes: integer(v, 'FAILED_MAX_BYTES', 1024 ** 3, 65_536),
+    },
   };
 }
 

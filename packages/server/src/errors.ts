@@ -34,6 +34,12 @@ export const Errors = {
   unsupportedEncoding: define('INLET_UNSUPPORTED_ENCODING', 415, 'Unsupported Content-Encoding; send gzip or identity'),
   notFound: define('INLET_NOT_FOUND', 404, 'Not found'),
   methodNotAllowed: define('INLET_METHOD_NOT_ALLOWED', 405, 'Method not allowed'),
+  adminTokenRequired: define('INLET_ADMIN_TOKEN_REQUIRED', 401, 'The admin API needs the admin token: Authorization: Bearer <token>'),
+  invalidAdminToken: define('INLET_INVALID_ADMIN_TOKEN', 401, 'Invalid admin token'),
+  invalidParameter: define('INLET_INVALID_PARAMETER', 400, 'Invalid parameter'),
+  sourceNotFound: define('INLET_SOURCE_NOT_FOUND', 404, 'No such source'),
+  failedEventNotFound: define('INLET_FAILED_EVENT_NOT_FOUND', 404, 'No such failed event'),
+  notAvailable: define('INLET_NOT_AVAILABLE', 501, 'Not available'),
   rateLimited: (retryAfter: number) => new InletError('INLET_RATE_LIMITED', 429, 'Rate limit exceeded; retry later', retryAfter),
   sinkUnavailable: (retryAfter = 1, detail?: string) => new InletError('INLET_SINK_UNAVAILABLE', 503, detail ? `Cannot store events right now: ${detail}` : 'Cannot store events right now; retry later', retryAfter),
   // Answered by @inlet/node's collect proxy (inletCollect) in the site's own server, not by Inlet:

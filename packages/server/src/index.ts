@@ -1,9 +1,14 @@
 export { buildApp, type AppDeps } from './app.ts';
 export { loadConfig, configWith, ConfigError, SETTINGS, type Config } from './config.ts';
-export { startServer, openSink, openSourceStore, type RunningServer, type ServerParts } from './server.ts';
+export { startServer, openSink, openSourceStore, type RunningServer, type ServerParts, type Listener } from './server.ts';
 export { Errors, InletError, SinkUnavailableError, SourceStoreUnavailableError } from './errors.ts';
-export type { Sink, StoredEvent } from './sinks/sink.ts';
+export type { Sink, StoredEvent, Written } from './sinks/sink.ts';
 export { EmbeddedSink } from './sinks/embedded-sink.ts';
 export type { Source, SourceStore, NewSource } from './sources/source-store.ts';
 export { SqliteSourceStore } from './sources/sqlite-store.ts';
-export { readStoredEvents } from './sinks/sqlite-reader.ts';
+export { readStoredEvents, DatabaseReader } from './db/reader.ts';
+export { databaseFile } from './db/database.ts';
+export type { FailedEvent, FailedRecord } from './failed/failed-event.ts';
+export type { FailedStore, FailedView, FailedFilter, FailedPage, ReplaySummary } from './failed/failed-store.ts';
+export { FAILURE_REASONS, type FailureReason } from './failed/reasons.ts';
+export type { SourceStats, StatsReport } from './accounting.ts';

@@ -21,9 +21,26 @@ export function createMetrics() {
     },
     sinkWriteStored: sinkWrite.labels('stored'),
     sinkWriteFailed: sinkWrite.labels('failed'),
-    accepted: new Counter({ name: 'inlet_events_accepted_total', help: 'Events stored', registers: [registry] }),
-    rejected: new Counter({ name: 'inlet_events_rejected_total', help: 'Events rejected, by reason', labelNames: ['reason'], registers: [registry] }),
+    events: new Counter({
+      name: 'inlet_events_total',
+      help: 'Events received from each source, by outcome: stored, duplicate (already stored), failed (with its reason); replayed counts failed events stored later',
+      labelNames: ['source_id', 'outcome', 'reason'],
+      registers: [registry],
+    }),
+    unattributed: new Counter({
+      name: 'inlet_unattributed_rejections_total',
+      help: 'Rejected requests with no valid write key, so no source to keep their events for, by reason',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    failedDropped: new Counter({
+      name: 'inlet_failed_events_dropped_total',
+      help: 'Failed events deleted from the embedded store by retention (age) or the size cap',
+      labelNames: ['cause'],
+      registers: [registry],
+    }),
     rateLimited: new Counter({ name: 'inlet_rate_limited_requests_total', help: 'Requests refused with 429', registers: [registry] }),
+    adminAuthFailures: new Counter({ name: 'inlet_admin_auth_failures_total', help: 'Admin API requests refused for a missing or wrong admin token', registers: [registry] }),
   };
 }
 

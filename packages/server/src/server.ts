@@ -1,31 +1,59 @@
 // Puts a server together from its config: the sink, the source store and the rate limiter each
-// come from the configured backend, and the embedded defaults need nothing installed.
+// come from the configured backend, and the embedded defaults need nothing installed. Two
+// listeners: the public one (ingestion) and the admin one (admin API and /metrics, admin token).
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
+import { Accounting, MemoryOutcomes, type OutcomeSource } from './accounting.ts';
+import { buildAdminApp } from './admin/admin-app.ts';
+import { AdminTokens } from './admin/token.ts';
 import { buildApp } from './app.ts';
 import type { Config } from './config.ts';
+import { databaseFile, openDatabase } from './db/database.ts';
+import { DatabaseReader } from './db/reader.ts';
+import { EmbeddedFailedStore } from './failed/embedded-failed-store.ts';
+import type { FailedStore } from './failed/failed-store.ts';
+import { UnavailableFailedStore } from './failed/unavailable-failed-store.ts';
 import type { RateLimiter } from './limits/rate-limiter.ts';
 import { MemoryRateLimiter } from './limits/memory-limiter.ts';
-import { createMetrics } from './metrics.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
 import { EmbeddedSink } from './sinks/embedded-sink.ts';
 import type { Sink } from './sinks/sink.ts';
 import { CachedSourceStore } from './sources/cached-store.ts';
 import type { Source, SourceStore } from './sources/source-store.ts';
 import { SqliteSourceStore } from './sources/sqlite-store.ts';
 
-export interface RunningServer {
+export interface Listener {
   app: FastifyInstance;
   url: string;
   port: number;
+}
+
+export interface RunningServer extends Listener {
   sink: Sink;
   sources: SourceStore;
+  failed: FailedStore;
+  /** the admin listener */
+  admin: Listener;
+  /** the admin token, when this start made it (the first start): it is shown this once */
+  adminToken: string | undefined;
   /** the `default` source, created on first start */
   defaultSource: Source | undefined;
   close(): Promise<void>;
 }
 
-export async function openSink(config: Config, logger: Logger): Promise<Sink> {
-  if (!config.kafka) return new EmbeddedSink({ dataDir: config.dataDir, writeTimeoutMs: config.sinkTimeoutMs });
+export async function openSink(config: Config, logger: Logger, metrics?: Metrics): Promise<Sink> {
+  if (!config.kafka) {
+    return new EmbeddedSink({
+      dataDir: config.dataDir,
+      writeTimeoutMs: config.sinkTimeoutMs,
+      failedRetentionDays: config.failed.retentionDays,
+      failedMaxBytes: config.failed.maxBytes,
+      onDropped: ({ retention, size }) => {
+        metrics?.failedDropped.labels('retention').inc(retention);
+        metrics?.failedDropped.labels('size').inc(size);
+      },
+    });
+  }
   const { KafkaSink } = await import('./sinks/kafka-sink.ts');
   return new KafkaSink({ ...config.kafka, writeTimeoutMs: config.sinkTimeoutMs, logger: logger.child({ component: 'kafka-sink' }) });
 }
@@ -46,6 +74,20 @@ async function openLimiter(config: Config, logger: Logger): Promise<RateLimiter>
   return new RedisRateLimiter({ ...budgets, url: config.redisUrl, logger: logger.child({ component: 'rate-limit' }) });
 }
 
+/** Where failed events are read and replayed, and where the per-source counts come from. */
+function openFailedEvents(config: Config, sink: Sink, accounting: Accounting, memory: MemoryOutcomes): { failed: FailedStore; outcomes: OutcomeSource } {
+  if (sink instanceof EmbeddedSink) {
+    // The writer thread brings the schema up to date too; this makes sure it is before reading.
+    openDatabase(databaseFile(config.dataDir)).close();
+    const reader = new DatabaseReader(config.dataDir);
+    return {
+      failed: new EmbeddedFailedStore({ reader, writer: sink.writer, limits: config.limits, onReplayed: (sourceId, n) => accounting.replayed(sourceId, n) }),
+      outcomes: { scope: 'store', outcomes: (sinceMs, sourceId) => reader.outcomes(sinceMs, sourceId) },
+    };
+  }
+  return { failed: new UnavailableFailedStore(sink.kind), outcomes: memory };
+}
+
 export interface ServerParts {
   sink?: Sink;
   sources?: SourceStore;
@@ -53,30 +95,59 @@ export interface ServerParts {
   logger?: Logger;
 }
 
+function urlOf(host: string, port: number): string {
+  const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  return `http://${shown.includes(':') ? `[${shown}]` : shown}:${port}`;
+}
+
+async function listen(app: FastifyInstance, host: string, port: number): Promise<Listener> {
+  await app.listen({ port, host });
+  const address = app.server.address();
+  const bound = typeof address === 'object' && address ? address.port : port;
+  return { app, url: urlOf(host, bound), port: bound };
+}
+
 export async function startServer(config: Config, parts: ServerParts = {}): Promise<RunningServer> {
   const logger = parts.logger ?? pino({ level: config.logLevel });
-  const sink = parts.sink ?? (await openSink(config, logger));
+  const metrics = createMetrics();
+  const memory = new MemoryOutcomes();
+  // On the embedded store the counts are kept with the events; in memory only where they cannot be.
+  const sink = parts.sink ?? (await openSink(config, logger, metrics));
+  const accounting = new Accounting(metrics, sink instanceof EmbeddedSink ? undefined : memory);
   const sources = new CachedSourceStore(parts.sources ?? (await openSourceStore(config, logger)));
   const limiter = parts.limiter ?? (await openLimiter(config, logger));
-  const defaultSource = await sources.ensureDefault();
-  const app = buildApp({ config, sink, sources, limiter, metrics: createMetrics(), logger });
+  const { failed, outcomes } = openFailedEvents(config, sink, accounting, memory);
+  const closeParts = () => Promise.allSettled([sink.close(), sources.close(), limiter.close(), failed.close()]);
+
+  let defaultSource: Source | undefined;
+  let adminToken: string | undefined;
+  const tokens = new AdminTokens(sources);
   try {
-    await app.listen({ port: config.port, host: config.host });
+    defaultSource = await sources.ensureDefault();
+    adminToken = await tokens.ensure();
   } catch (error) {
-    // A port in use must not leave the writer thread and connections keeping the process alive.
-    await app.close();
-    await Promise.allSettled([sink.close(), sources.close(), limiter.close()]);
+    await closeParts();
     throw error;
   }
-  const address = app.server.address();
-  const port = typeof address === 'object' && address ? address.port : config.port;
-  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+  const app = buildApp({ config, sink, sources, limiter, metrics, accounting, logger });
+  const adminApp = buildAdminApp({ tokens, sources, failed, outcomes, metrics, logger: logger.child({ component: 'admin' }) });
+  let publicListener: Listener;
+  let adminListener: Listener;
+  try {
+    publicListener = await listen(app, config.host, config.port);
+    adminListener = await listen(adminApp, config.admin.host, config.admin.port);
+  } catch (error) {
+    // A port in use must not leave the writer thread and connections keeping the process alive.
+    await Promise.allSettled([app.close(), adminApp.close()]);
+    await closeParts();
+    throw error;
+  }
 
   let closing: Promise<void> | undefined;
   const close = () => (closing ??= (async () => {
     // Stop accepting and let in-flight requests finish (their events reach the sink) first.
-    await app.close();
-    await Promise.allSettled([sink.close(), sources.close(), limiter.close()]);
+    await Promise.allSettled([app.close(), adminApp.close()]);
+    await closeParts();
   })());
-  return { app, url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`, port, sink, sources, defaultSource, close };
+  return { ...publicListener, sink, sources, failed, admin: adminListener, adminToken, defaultSource, close };
 }

@@ -72,17 +72,23 @@ describe('HTTP API', () => {
       assert.equal(reply.json?.status, 'ready');
     });
 
-    test('GET /metrics has the request, event, sink and rate-limit series', async () => {
+    test('GET /metrics on the admin listener has the request, event, sink and rate-limit series', async () => {
       await postJson(inlet.url, '/v1/batch', { batch: [{ type: 'track', userId: 'u', event: 'ok' }, { type: 'track', userId: 'u' }] }, inlet.writeKey);
-      const reply = await request(inlet.url, '/metrics', { method: 'GET' });
+      const reply = await request(inlet.adminUrl, '/metrics', { method: 'GET', headers: { authorization: `Bearer ${inlet.adminToken}` } });
       assert.equal(reply.status, 200);
       assert.match(String(reply.headers['content-type']), /text\/plain/);
-      for (const name of ['inlet_http_requests_total', 'inlet_events_accepted_total', 'inlet_events_rejected_total', 'inlet_sink_write_seconds', 'inlet_rate_limited_requests_total']) {
+      for (const name of ['inlet_http_requests_total', 'inlet_events_total', 'inlet_sink_write_seconds', 'inlet_rate_limited_requests_total', 'inlet_failed_events_dropped_total']) {
         assert.match(reply.text, new RegExp(`^# TYPE ${name} `, 'm'), name);
       }
+      const sourceId = inlet.server.defaultSource!.id;
       assert.match(reply.text, /^inlet_http_requests_total\{route="\/v1\/batch",status="200"\} [1-9]/m);
-      assert.match(reply.text, /^inlet_events_rejected_total\{reason="invalid"\} [1-9]/m);
+      assert.match(reply.text, new RegExp(`^inlet_events_total\\{source_id="${sourceId}",outcome="failed",reason="invalid"\\} [1-9]`, 'm'));
+      assert.match(reply.text, new RegExp(`^inlet_events_total\\{source_id="${sourceId}",outcome="stored",reason=""\\} [1-9]`, 'm'));
       assert.match(reply.text, /^inlet_sink_write_seconds_count\{outcome="stored"\} [1-9]/m);
+    });
+
+    test('GET /metrics is not on the public port (unless METRICS_ON_PUBLIC_PORT)', async () => {
+      assert.equal((await request(inlet.url, '/metrics', { method: 'GET' })).status, 404);
     });
   });
 
@@ -273,7 +279,7 @@ describe('HTTP API rate limit', () => {
 
     const other = await inlet.server.sources.create({ name: 'other' });
     assert.equal((await postJson(inlet.url, '/v1/track', { userId: 'u', event: 'e' }, other.writeKey)).status, 200, 'budgets are per key');
-    const metrics = await request(inlet.url, '/metrics', { method: 'GET' });
+    const metrics = await request(inlet.adminUrl, '/metrics', { method: 'GET', headers: { authorization: `Bearer ${inlet.adminToken}` } });
     assert.match(metrics.text, /^inlet_rate_limited_requests_total 1$/m);
   });
 });

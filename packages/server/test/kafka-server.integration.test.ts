@@ -13,12 +13,13 @@ const BIN = resolve(import.meta.dirname, '../bin/inlet.js');
 describe('server on the Kafka sink', { skip: need.skip }, () => {
   const brokers = need.value ?? '';
   const topic = `e2e-raw-${process.pid}-${Date.now()}`;
+  const failedTopic = `e2e-failed-${process.pid}-${Date.now()}`;
   let inlet: TestInlet;
 
   before(async () => {
-    const { stdout } = await promisify(execFile)(process.execPath, [BIN, 'topics', 'create', '--brokers', brokers, '--topic', topic, '--partitions', '3']);
-    assert.match(stdout, new RegExp(`topics ready: ${topic}`));
-    inlet = await startInlet({ kafka: { brokers: brokers.split(','), topic, clientId: 'e2e', lingerMs: 0, compression: 'lz4' } });
+    const { stdout } = await promisify(execFile)(process.execPath, [BIN, 'topics', 'create', '--brokers', brokers, '--topic', topic, '--topic', failedTopic, '--partitions', '3']);
+    assert.match(stdout, new RegExp(`topics ready: ${topic}, ${failedTopic}`));
+    inlet = await startInlet({ kafka: { brokers: brokers.split(','), topic, failedTopic, clientId: 'e2e', lingerMs: 0, compression: 'lz4' } });
   });
   after(() => inlet?.close());
 
@@ -36,6 +37,13 @@ describe('server on the Kafka sink', { skip: need.skip }, () => {
 
     const records = await readAll(brokers, topic);
     assert.equal(records.length, 60);
+    // The invalid one is on the failed-events topic, keyed by its source, with its reason.
+    const failed = await readAll(brokers, failedTopic);
+    assert.equal(failed.length, 1);
+    assert.equal(failed[0].key, inlet.server.defaultSource!.id);
+    assert.equal(failed[0].headers.reason, 'invalid');
+    assert.deepEqual(JSON.parse(failed[0].value).errors, ['event is required']);
+    assert.deepEqual(JSON.parse(failed[0].value).event, { type: 'track', userId: 'u' });
     const sourceId = inlet.server.defaultSource!.id;
     for (const sent of batch) {
       const record = records.find((r) => r.headers['message-id'] === sent.messageId);

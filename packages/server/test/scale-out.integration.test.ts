@@ -81,7 +81,7 @@ describe('scale-out: instances sharing Redis and PostgreSQL', { skip }, () => {
   async function instance(overrides: Partial<Config>, connectionString = postgres.value!): Promise<RunningServer> {
     const dataDir = mkdtempSync(join(tmpdir(), 'inlet-scale-out-'));
     dirs.push(dataDir);
-    const config = configWith({ port: 0, host: '127.0.0.1', dataDir, logLevel: 'silent', redisUrl: redis.value, databaseUrl: connectionString, ...overrides });
+    const config = configWith({ port: 0, host: '127.0.0.1', admin: { host: '127.0.0.1', port: 0 }, dataDir, logLevel: 'silent', redisUrl: redis.value, databaseUrl: connectionString, ...overrides });
     // Sources come from a store on this run's own schema (the config path would use `public`).
     const sources = await PostgresSourceStore.open({ connectionString, schema, logger: { warn: () => {} } });
     const server = await startServer(config, { sources });

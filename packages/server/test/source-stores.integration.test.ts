@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import { needPostgres } from '@inlet/testkit';
-import { databaseFile } from '../src/sinks/sqlite-schema.ts';
+import { databaseFile } from '../src/db/database.ts';
 import { PostgresSourceStore } from '../src/sources/postgres-store.ts';
 import { InvalidSourceError, SourceNameTakenError, type SourceStore } from '../src/sources/source-store.ts';
 import { SqliteSourceStore } from '../src/sources/sqlite-store.ts';

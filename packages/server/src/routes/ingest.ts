@@ -5,15 +5,19 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { BlockList } from 'node:net';
 import { EVENT_TYPES, createNormalizer, isTimestamp, validateEvent, type EventType } from '@inlet/schema';
+import type { Accounting, FailedCounts } from '../accounting.ts';
 import { authenticate, writeKeyOf } from '../auth.ts';
 import { clientIp } from '../client-ip.ts';
 import { deviceIdOf, proxiedClientIp, withDeviceId } from '../collect-proxy.ts';
 import type { Config } from '../config.ts';
 import { Errors, SinkUnavailableError } from '../errors.ts';
+import { failedEventOf, failureContext, type FailedRecord, type FailureContext } from '../failed/failed-event.ts';
+import type { FailureReason } from '../failed/reasons.ts';
 import type { RateLimiter } from '../limits/rate-limiter.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Sink, StoredEvent } from '../sinks/sink.ts';
 import type { Source, SourceStore } from '../sources/source-store.ts';
+import type { RefusedBodies } from './refused-bodies.ts';
 
 export interface IngestDeps {
   config: Config;
@@ -21,11 +25,13 @@ export interface IngestDeps {
   sources: SourceStore;
   limiter: RateLimiter;
   metrics: Metrics;
+  accounting: Accounting;
+  refused: RefusedBodies;
   trustedProxies: BlockList | undefined;
 }
 
 /** What a route's body holds and how its events are read. */
-interface RouteKind {
+export interface RouteKind {
   /** the event type of a single-event route; undefined for a batch */
   type: EventType | undefined;
   /** /v1/import: the client's timestamps are kept however old */
@@ -39,6 +45,21 @@ export interface EventError {
   errors: string[];
 }
 
+const live = { historical: false, keyInQuery: false };
+
+/** Every ingest route and what its body holds. */
+export const INGEST_ROUTES = new Map<string, RouteKind>([
+  ...EVENT_TYPES.flatMap((type): [string, RouteKind][] => [
+    [`/v1/${type}`, { ...live, type }],
+    // analytics.js (Segment's browser SDK) posts to the type's initial: /v1/t, /v1/i, /v1/p ...
+    [`/v1/${type[0]}`, { ...live, type }],
+  ]),
+  ['/v1/batch', { ...live, type: undefined }],
+  ['/v1/b', { ...live, type: undefined }],
+  ['/v1/import', { type: undefined, historical: true, keyInQuery: false }],
+  ['/beacon/v1/batch', { type: undefined, historical: false, keyInQuery: true }],
+]);
+
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /** The event's size in UTF-8 when it is over the limit; counting bytes is skipped when it cannot be. */
@@ -49,21 +70,23 @@ function oversize(json: string, maxBytes: number): number | undefined {
 }
 
 export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): void {
-  const { config, sink, sources, limiter, metrics } = deps;
+  const { config, sink, sources, limiter, metrics, accounting, refused } = deps;
   const { maxEventBytes, maxBatchEvents } = config.limits;
   const signedClientIp = proxiedClientIp(config.proxySecret);
 
   async function ingest(request: FastifyRequest, reply: FastifyReply, route: RouteKind) {
     const { type } = route;
     const body = request.body;
-    if (!isObject(body)) throw Errors.invalidBody(`expected a JSON object, got ${body === null ? 'null' : Array.isArray(body) ? 'an array' : typeof body}`);
+    if (!isObject(body)) {
+      throw await refused.keep(request, Errors.invalidBody(`expected a JSON object, got ${body === null ? 'null' : Array.isArray(body) ? 'an array' : typeof body}`), { json: body }, route);
+    }
     const source = await authenticate(sources, writeKeyOf(request, body, route.keyInQuery));
 
     let items: unknown[];
     if (type) items = [body];
-    else if (!Array.isArray(body.batch)) throw Errors.invalidBody(body.batch === undefined ? 'batch is required' : 'batch must be an array');
+    else if (!Array.isArray(body.batch)) throw await refused.keep(request, Errors.invalidBody(body.batch === undefined ? 'batch is required' : 'batch must be an array'), { json: body }, route, source);
     else items = body.batch;
-    if (items.length > maxBatchEvents) throw Errors.tooManyEvents(`${items.length} events; the limit is ${maxBatchEvents}`);
+    if (items.length > maxBatchEvents) throw await refused.keep(request, Errors.tooManyEvents(`${items.length} events; the limit is ${maxBatchEvents}`), { json: body }, route, source);
 
     const decision = await limiter.consume(source.id, items.length);
     reply.header('ratelimit-limit', decision.limit).header('ratelimit-remaining', decision.remaining).header('ratelimit-reset', Math.ceil(decision.resetMs / 1000));
@@ -72,57 +95,64 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
       throw Errors.rateLimited(Math.max(1, Math.ceil(decision.resetMs / 1000)));
     }
 
-    const { events, errors } = prepare(request, body, items, route, source);
-    if (type && errors.length > 0) {
-      reply.code(400);
-      return { error: `Invalid event: ${errors[0].errors.join('; ')}`, code: Errors.invalidEvent.code, accepted: 0, rejected: 1, errors };
-    }
+    const { events, failed, failedCounts, errors } = prepare(request, body, items, route, source);
     // Neither the parsed body nor the records are needed once the sink has taken the events (it
     // copies what it writes), so nothing that waits for the sink below refers to them: a request
     // waiting for its commit keeps its JSON alive, not ten times that in objects, which the
     // young-generation GC would copy on every pass.
     request.body = undefined;
+    const accepted = events.length;
     const started = performance.now();
-    return store(request, sink.write(events), started, events.length, errors, source.id);
+    await store(request, sink.write(events, failed), started, accepted, failedCounts, source.id);
+    if (type && errors.length > 0) {
+      reply.code(400);
+      return { error: `Invalid event: ${errors[0].errors.join('; ')}`, code: Errors.invalidEvent.code, accepted: 0, rejected: 1, errors };
+    }
+    return { accepted, rejected: errors.length, errors };
   }
 
   function prepare(request: FastifyRequest, body: Record<string, unknown>, items: unknown[], route: RouteKind, source: Source) {
     const { type } = route;
-    const normalize = createNormalizer({
-      sourceId: source.id,
-      receivedAtMs: Date.now(),
-      ip: signedClientIp(request) ?? clientIp(request.socket.remoteAddress, request.headers['x-forwarded-for'], deps.trustedProxies),
-      ipPolicy: source.ipPolicy,
-      sentAt: isTimestamp(body.sentAt) ? body.sentAt : undefined,
-      keepClientIp: source.kind === 'server',
-      historical: route.historical,
-    });
+    const receivedAtMs = Date.now();
+    const ip = signedClientIp(request) ?? clientIp(request.socket.remoteAddress, request.headers['x-forwarded-for'], deps.trustedProxies);
+    const sentAt = isTimestamp(body.sentAt) ? body.sentAt : undefined;
+    const keepClientIp = source.kind === 'server';
+    const normalize = createNormalizer({ sourceId: source.id, receivedAtMs, ip, ipPolicy: source.ipPolicy, sentAt, keepClientIp, historical: route.historical });
+    // (withDeviceId fills a missing anonymousId in the item itself: a failed event keeps it too.)
     const deviceId = deviceIdOf(request);
     const events: StoredEvent[] = [];
     const errors: EventError[] = [];
+    const failed: FailedRecord[] = [];
+    const failedCounts: FailedCounts = {};
+    let failure: FailureContext | undefined;
+    const fail = (item: unknown, index: number, reason: FailureReason, messages: string[]) => {
+      errors.push({ index, errors: messages });
+      failure ??= failureContext({ sourceId: source.id, receivedAtMs, route: request.routeOptions.url ?? request.url, ip, ipPolicy: source.ipPolicy, sentAt, type, keepClientIp, historical: route.historical });
+      failed.push(failedEventOf(failure, item, type ? undefined : index, reason, messages));
+      failedCounts[reason] = (failedCounts[reason] ?? 0) + 1;
+    };
     for (let index = 0; index < items.length; index++) {
       const validation = validateEvent(withDeviceId(items[index], deviceId), type);
       if (!validation.ok) {
-        errors.push({ index, errors: validation.errors });
-        metrics.rejected.inc({ reason: 'invalid' });
+        fail(items[index], index, 'invalid', validation.errors);
         continue;
       }
       const record = normalize(validation.event);
       const json = JSON.stringify(record);
       const size = oversize(json, maxEventBytes);
       if (size !== undefined) {
-        errors.push({ index, errors: [`event is ${size} bytes; the limit is ${maxEventBytes}`] });
-        metrics.rejected.inc({ reason: 'too_large' });
+        fail(items[index], index, 'too_large', [`event is ${size} bytes; the limit is ${maxEventBytes}`]);
         continue;
       }
       events.push({ record, json });
     }
-    return { events, errors };
+    return { events, failed, failedCounts, errors };
   }
 
-  async function store(request: FastifyRequest, written: Promise<void>, started: number, accepted: number, errors: EventError[], sourceId: string) {
+  async function store(request: FastifyRequest, written: ReturnType<Sink['write']>, started: number, accepted: number, failed: FailedCounts, sourceId: string) {
+    let duplicates: number;
     try {
-      await written;
+      ({ duplicates } = await written);
     } catch (error) {
       metrics.sinkWriteFailed.observe((performance.now() - started) / 1000);
       if (error instanceof SinkUnavailableError) {
@@ -132,21 +162,8 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
       throw error;
     }
     metrics.sinkWriteStored.observe((performance.now() - started) / 1000);
-    metrics.accepted.inc(accepted);
-    return { accepted, rejected: errors.length, errors };
+    accounting.request(sourceId, accepted - duplicates, duplicates, failed);
   }
 
-  const live = { historical: false, keyInQuery: false };
-  const routes: [path: string, kind: RouteKind][] = [
-    ...EVENT_TYPES.flatMap((type): [string, RouteKind][] => [
-      [`/v1/${type}`, { ...live, type }],
-      // analytics.js (Segment's browser SDK) posts to the type's initial: /v1/t, /v1/i, /v1/p ...
-      [`/v1/${type[0]}`, { ...live, type }],
-    ]),
-    ['/v1/batch', { ...live, type: undefined }],
-    ['/v1/b', { ...live, type: undefined }],
-    ['/v1/import', { type: undefined, historical: true, keyInQuery: false }],
-    ['/beacon/v1/batch', { type: undefined, historical: false, keyInQuery: true }],
-  ];
-  for (const [path, kind] of routes) app.post(path, (request, reply) => ingest(request, reply, kind));
+  for (const [path, kind] of INGEST_ROUTES) app.post(path, (request, reply) => ingest(request, reply, kind));
 }

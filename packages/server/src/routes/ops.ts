@@ -3,7 +3,7 @@ import type { Metrics } from '../metrics.ts';
 import type { Sink } from '../sinks/sink.ts';
 import type { SourceStore } from '../sources/source-store.ts';
 
-export function registerOpsRoutes(app: FastifyInstance, deps: { sink: Sink; sources: SourceStore; metrics: Metrics }): void {
+export function registerOpsRoutes(app: FastifyInstance, deps: { sink: Sink; sources: SourceStore }): void {
   // Load balancers poll this; it must stay cheap and never depend on the sink.
   app.get('/v1/ping', async (_request, reply) => reply.code(204).send());
 
@@ -12,9 +12,12 @@ export function registerOpsRoutes(app: FastifyInstance, deps: { sink: Sink; sour
     reply.code(sink && sources ? 200 : 503);
     return { status: sink && sources ? 'ready' : 'unavailable', sink: { kind: deps.sink.kind, ready: sink }, sources: { kind: deps.sources.kind, ready: sources } };
   });
+}
 
+/** Prometheus text format: on the admin listener, and on the public port when METRICS_ON_PUBLIC_PORT is set. */
+export function registerMetricsRoute(app: FastifyInstance, metrics: Metrics): void {
   app.get('/metrics', async (_request, reply) => {
-    reply.type(deps.metrics.registry.contentType);
-    return deps.metrics.registry.metrics();
+    reply.type(metrics.registry.contentType);
+    return metrics.registry.metrics();
   });
 }

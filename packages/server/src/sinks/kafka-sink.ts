@@ -14,7 +14,8 @@ import {
   type Compression, type SendMode, type StringMessage,
 } from '@inlet/kafka';
 import { SinkUnavailableError } from '../errors.ts';
-import type { Sink, StoredEvent } from './sink.ts';
+import type { FailedRecord } from '../failed/failed-event.ts';
+import type { Sink, StoredEvent, Written } from './sink.ts';
 
 /** Minimal logger (pino and console both fit). Messages carry counts and reasons, never events. */
 export interface SinkLogger {
@@ -27,6 +28,8 @@ export interface KafkaSinkOptions {
   /** bootstrap brokers, `host:port` */
   brokers: string[];
   topic: string;
+  /** topic for failed events (the server passes `failed-events`): key = source id, headers source-id, reason, failed-id; without it the sink takes no failed events */
+  failedTopic?: string;
   /** default `inlet-server` */
   clientId?: string;
   /** a write the brokers have not acknowledged within this is rejected with SinkUnavailableError */
@@ -44,7 +47,7 @@ export interface KafkaSinkOptions {
   logger?: SinkLogger;
 }
 
-type CheckedOptions = Required<Omit<KafkaSinkOptions, 'logger'>>;
+type CheckedOptions = Required<Omit<KafkaSinkOptions, 'logger' | 'failedTopic'>> & { failedTopic: string | undefined };
 
 interface PendingWrite {
   messages: StringMessage[];
@@ -78,6 +81,7 @@ function checkOptions(o: KafkaSinkOptions): CheckedOptions {
     return {
       brokers: parseBrokers(o.brokers),
       topic: checkTopicName(o.topic),
+      failedTopic: o.failedTopic === undefined ? undefined : checkTopicName(o.failedTopic, 'failedTopic'),
       clientId,
       writeTimeoutMs: positive('writeTimeoutMs', o.writeTimeoutMs, 600_000),
       lingerMs: positive('lingerMs', o.lingerMs ?? 0, 1000, 0),
@@ -97,7 +101,7 @@ export class KafkaSink implements Sink {
   readonly #options: CheckedOptions;
   readonly #logger: SinkLogger;
   readonly #writer: KafkaWriter;
-  readonly #probe: TopicProbe;
+  readonly #probes: TopicProbe[];
   #queue: PendingWrite[] = [];
   #queuedEvents = 0;
   #lingerTimer: NodeJS.Timeout | NodeJS.Immediate | undefined;
@@ -122,25 +126,32 @@ export class KafkaSink implements Sink {
       retries: SEND_RETRIES,
       retryDelayMs: 200,
     });
-    this.#probe = new TopicProbe({ brokers, clientId: `${clientId}-health`, topic: this.#options.topic, timeoutMs: PROBE_TIMEOUT_MS });
+    const topics = this.#options.failedTopic ? [this.#options.topic, this.#options.failedTopic] : [this.#options.topic];
+    this.#probes = topics.map((topic) => new TopicProbe({ brokers, clientId: `${clientId}-health`, topic, timeoutMs: PROBE_TIMEOUT_MS }));
   }
 
-  write(events: readonly StoredEvent[]): Promise<void> {
-    if (events.length === 0) return Promise.resolve();
+  write(events: readonly StoredEvent[], failed: readonly FailedRecord[] = []): Promise<Written> {
+    if (events.length === 0 && failed.length === 0) return Promise.resolve({ duplicates: 0 });
     if (this.#closed) return Promise.reject(new SinkUnavailableError('sink is closed'));
-    if (this.#queuedEvents + events.length > this.#options.maxPendingEvents) {
+    if (failed.length > 0 && !this.#options.failedTopic) return Promise.reject(new TypeError('KafkaSink: failed events need the failedTopic option'));
+    if (this.#queuedEvents + events.length + failed.length > this.#options.maxPendingEvents) {
       return Promise.reject(new SinkUnavailableError(`Kafka is behind: ${this.#queuedEvents} events already waiting`));
     }
-    const { topic, writeTimeoutMs } = this.#options;
+    const { topic, failedTopic, writeTimeoutMs } = this.#options;
     let bytes = 0;
     const messages = events.map(({ record, json }): StringMessage => {
       const { key, value, headers } = toKafkaRecord(record, json);
       bytes += Buffer.byteLength(key) + Buffer.byteLength(value) + 64; // + headers and record overhead
       return { topic, key, value, headers };
     });
-    return new Promise<void>((resolve, reject) => {
+    // Failed events go in the same produce request as the request's accepted ones: acknowledged together.
+    for (const { entry, json } of failed) {
+      bytes += Buffer.byteLength(json) + 128;
+      messages.push({ topic: failedTopic!, key: entry.sourceId, value: json, headers: { 'source-id': entry.sourceId, reason: entry.reason, 'failed-id': entry.id } });
+    }
+    return new Promise<Written>((resolve, reject) => {
       const pending: PendingWrite = {
-        messages, bytes, queued: true, settled: false, resolve, reject,
+        messages, bytes, queued: true, settled: false, resolve: () => resolve({ duplicates: 0 }), reject,
         timer: setTimeout(() => this.#settle(pending, new SinkUnavailableError(`Kafka did not acknowledge within ${writeTimeoutMs} ms`)), writeTimeoutMs),
       };
       this.#queue.push(pending);
@@ -163,7 +174,7 @@ export class KafkaSink implements Sink {
     this.#cancelLinger();
     this.#flush();
     if (this.#writer.inFlight > 0 || this.#queue.length > 0) await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
-    await Promise.all([this.#writer.close(), this.#probe.close()]);
+    await Promise.all([this.#writer.close(), ...this.#probes.map((probe) => probe.close())]);
   }
 
   #settle(write: PendingWrite, error?: Error): void {
@@ -251,7 +262,7 @@ export class KafkaSink implements Sink {
 
   async #probeCluster(): Promise<boolean> {
     try {
-      await this.#probe.check();
+      await Promise.all(this.#probes.map((probe) => probe.check()));
       this.#observe(true);
       return true;
     } catch (error) {

@@ -84,6 +84,14 @@ export class CachedSourceStore implements SourceStore {
     return revoked;
   }
 
+  adminTokenHash(): Promise<string | undefined> {
+    return this.store.adminTokenHash();
+  }
+
+  setAdminTokenHash(hash: string, replace: boolean): Promise<boolean> {
+    return this.store.setAdminTokenHash(hash, replace);
+  }
+
   /** Drops this process's cached copy of a source that changed (other instances expire theirs). */
   #forget(id: string): void {
     for (const [key, entry] of this.entries) if (entry.source?.id === id) this.entries.delete(key);

@@ -25,6 +25,7 @@ const TABLE = 'inlet_sources';
 /** Names are unique among active sources (a partial unique index). */
 const ACTIVE_NAME_INDEX = 'inlet_sources_active_name';
 const COLUMNS = 'id, name, write_key, kind, ip_policy, created_at, revoked_at';
+const SETTINGS_TABLE = 'inlet_settings';
 
 interface Row { id: string; name: string; write_key: string; kind: SourceKind; ip_policy: IpPolicy; created_at: Date; revoked_at: Date | null }
 
@@ -52,6 +53,7 @@ export class PostgresSourceStore implements SourceStore {
   readonly kind = 'postgres';
   readonly #pool: pg.Pool;
   readonly #table: string;
+  readonly #settings: string;
   readonly #schema: string;
   readonly #where: string;
   readonly #readyTimeoutMs: number;
@@ -90,6 +92,7 @@ export class PostgresSourceStore implements SourceStore {
 
     this.#schema = schema;
     this.#table = `"${schema}".${TABLE}`;
+    this.#settings = `"${schema}".${SETTINGS_TABLE}`;
     // Never the password: this string goes into errors and logs.
     this.#where = `${url.hostname}:${url.port || 5432}${url.pathname}`;
     this.#readyTimeoutMs = Math.min(queryTimeoutMs, 1000);
@@ -140,6 +143,7 @@ export class PostgresSourceStore implements SourceStore {
             AND (older.created_at, older.id) < (s.created_at, s.id)`);
         await client.query(`CREATE UNIQUE INDEX IF NOT EXISTS ${ACTIVE_NAME_INDEX} ON ${this.#table} (name) WHERE revoked_at IS NULL`);
       }
+      await client.query(`CREATE TABLE IF NOT EXISTS ${this.#settings} (name text PRIMARY KEY, value text NOT NULL)`);
     });
   }
 
@@ -215,6 +219,17 @@ export class PostgresSourceStore implements SourceStore {
   /** true when an active source with that id was revoked by this call */
   async revoke(id: string): Promise<boolean> {
     const result = await this.#query(`UPDATE ${this.#table} SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL`, [id]);
+    return (result.rowCount ?? 0) > 0;
+  }
+
+  async adminTokenHash(): Promise<string | undefined> {
+    const { rows } = await this.#query<{ value: string }>(`SELECT value FROM ${this.#settings} WHERE name = 'admin_token_sha256'`);
+    return rows[0]?.value;
+  }
+
+  async setAdminTokenHash(hash: string, replace: boolean): Promise<boolean> {
+    const onConflict = replace ? 'DO UPDATE SET value = excluded.value' : 'DO NOTHING';
+    const result = await this.#query(`INSERT INTO ${this.#settings} (name, value) VALUES ('admin_token_sha256', $1) ON CONFLICT (name) ${onConflict}`, [hash]);
     return (result.rowCount ?? 0) > 0;
   }
 

@@ -84,6 +84,10 @@ export interface SourceStore {
   rename(id: string, name: string): Promise<Source | undefined>;
   /** true when a source with that id existed and is now revoked */
   revoke(id: string): Promise<boolean>;
+  /** the SHA-256 (hex) of the admin token, kept beside the sources so every instance shares it */
+  adminTokenHash(): Promise<string | undefined>;
+  /** stores the admin token's hash; unless `replace`, only when there is none yet. true when stored. */
+  setAdminTokenHash(hash: string, replace: boolean): Promise<boolean>;
   ready(): Promise<boolean>;
   close(): Promise<void>;
 }

@@ -1,8 +1,7 @@
 // Sources in the embedded SQLite file, beside the events.
-import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import type Database from 'better-sqlite3';
 import type { IpPolicy } from '@inlet/schema';
-import { databaseFile, migrate, openPragmas } from '../sinks/sqlite-schema.ts';
+import { databaseFile, openDatabase } from '../db/database.ts';
 import { newSourceId, newWriteKey } from './keys.ts';
 import { checkNewSource, checkSourceName, SourceNameTakenError, type NewSource, type Source, type SourceKind, type SourceStore } from './source-store.ts';
 
@@ -21,10 +20,7 @@ export class SqliteSourceStore implements SourceStore {
   private readonly byKey: Database.Statement<[string], Row>;
 
   constructor(dataDir: string) {
-    mkdirSync(dataDir, { recursive: true });
-    this.db = new Database(databaseFile(dataDir));
-    openPragmas(this.db);
-    migrate(this.db);
+    this.db = openDatabase(databaseFile(dataDir));
     this.byKey = this.db.prepare('SELECT * FROM sources WHERE write_key = ?');
   }
 
@@ -76,6 +72,17 @@ export class SqliteSourceStore implements SourceStore {
 
   async revoke(id: string): Promise<boolean> {
     return this.db.prepare('UPDATE sources SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(new Date().toISOString(), id).changes > 0;
+  }
+
+  async adminTokenHash(): Promise<string | undefined> {
+    return this.db.prepare<[], { value: string }>("SELECT value FROM settings WHERE name = 'admin_token_sha256'").get()?.value;
+  }
+
+  async setAdminTokenHash(hash: string, replace: boolean): Promise<boolean> {
+    const sql = replace
+      ? "INSERT INTO settings (name, value) VALUES ('admin_token_sha256', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value"
+      : "INSERT INTO settings (name, value) VALUES ('admin_token_sha256', ?) ON CONFLICT (name) DO NOTHING";
+    return this.db.prepare(sql).run(hash).changes > 0;
   }
 
   async ready(): Promise<boolean> {

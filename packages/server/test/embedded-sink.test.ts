@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { NormalizedRecord } from '@inlet/schema';
-import { EmbeddedSink } from './embedded-sink.ts';
-import { databaseFile } from './sqlite-schema.ts';
-import type { StoredEvent } from './sink.ts';
+import { EmbeddedSink } from '../src/sinks/embedded-sink.ts';
+import { databaseFile } from '../src/db/database.ts';
+import type { StoredEvent } from '../src/sinks/sink.ts';
 
 const PADDING = 'x'.repeat(1000);
 

@@ -1,0 +1,69 @@
+// The admin listener: a second Fastify instance on its own address (127.0.0.1:8081 by default),
+// apart from the public ingest port. Everything on it needs the admin token (Authorization:
+// Bearer), never a write key: the admin API (sources, failed events, stats) and /metrics.
+import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { OutcomeSource } from '../accounting.ts';
+import { toInletError } from '../app.ts';
+import { Errors } from '../errors.ts';
+import type { FailedStore } from '../failed/failed-store.ts';
+import type { Metrics } from '../metrics.ts';
+import { registerMetricsRoute } from '../routes/ops.ts';
+import type { SourceStore } from '../sources/source-store.ts';
+import { registerFailedApi } from './failed-api.ts';
+import { registerSourcesApi } from './sources-api.ts';
+import { registerStatsApi } from './stats-api.ts';
+import type { AdminTokens } from './token.ts';
+
+export interface AdminDeps {
+  tokens: AdminTokens;
+  sources: SourceStore;
+  failed: FailedStore;
+  outcomes: OutcomeSource;
+  metrics: Metrics;
+  logger: Logger;
+}
+
+const BEARER = /^Bearer[ ]+(\S+)\s*$/i;
+
+export function buildAdminApp(deps: AdminDeps): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    // Request logs would carry the Authorization header's neighbourhood; errors are logged instead.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 1024 * 1024,
+    forceCloseConnections: 'idle',
+  }) as unknown as FastifyInstance;
+
+  app.addHook('onRequest', async (request, reply) => {
+    const match = BEARER.exec(request.headers.authorization ?? '');
+    const ok = match !== null && (await deps.tokens.verify(match[1]));
+    if (ok) return;
+    deps.metrics.adminAuthFailures.inc();
+    reply.header('www-authenticate', 'Bearer realm="inlet-admin"');
+    throw match ? Errors.invalidAdminToken() : Errors.adminTokenRequired();
+  });
+
+  registerSourcesApi(app, deps.sources);
+  registerFailedApi(app, deps.failed);
+  registerStatsApi(app, deps.outcomes);
+  registerMetricsRoute(app, deps.metrics);
+
+  app.setErrorHandler(async (error: FastifyError, request, reply) => {
+    const known = toInletError(error);
+    if (!known) {
+      request.log.error({ err: { message: error.message, stack: error.stack }, route: request.routeOptions.url }, 'admin request failed');
+      reply.code(500);
+      return { error: 'Internal server error', code: 'INLET_INTERNAL' };
+    }
+    if (known.retryAfter !== undefined) reply.header('retry-after', known.retryAfter);
+    reply.code(known.statusCode);
+    return { error: known.message, code: known.code };
+  });
+
+  app.setNotFoundHandler(async (request, reply) => {
+    reply.code(404);
+    return { error: `Not found: ${request.method} ${request.url.split('?')[0]}`, code: Errors.notFound.code };
+  });
+  return app;
+}

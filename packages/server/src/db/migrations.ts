@@ -1,0 +1,89 @@
+// The embedded database's schema, as a list of steps. `PRAGMA user_version` records how many have
+// run, so a data directory made by an older Inlet is brought up to date when it is opened, and one
+// made by a newer Inlet is refused rather than misread. Append new steps; never edit one that shipped.
+import type Database from 'better-sqlite3';
+
+type Migration = (db: Database.Database) => void;
+
+const MIGRATIONS: Migration[] = [
+  // 1: events and sources, as Inlet made them before the schema was versioned (IF NOT EXISTS: such a
+  // data directory is at version 0 and already has these tables).
+  (db) => db.exec(`
+    CREATE TABLE IF NOT EXISTS events (
+      seq INTEGER PRIMARY KEY,
+      source_id TEXT NOT NULL,
+      message_id TEXT NOT NULL,
+      received_at INTEGER NOT NULL,
+      body TEXT NOT NULL,
+      UNIQUE (source_id, message_id)
+    );
+    CREATE TABLE IF NOT EXISTS sources (
+      id TEXT PRIMARY KEY,
+      name TEXT NOT NULL,
+      write_key TEXT NOT NULL UNIQUE,
+      ip_policy TEXT NOT NULL CHECK (ip_policy IN ('full', 'anonymize', 'drop')),
+      created_at TEXT NOT NULL,
+      revoked_at TEXT
+    );
+  `),
+  // 2: sources get a kind (browser or server; those made before came from browsers), and names are
+  // unique among active sources: older duplicates get their id appended, then a partial unique
+  // index keeps the rule. (A data directory made between this rule and schema versions has both.)
+  (db) => {
+    const columns = db.prepare<[], { name: string }>('PRAGMA table_info(sources)').all().map((c) => c.name);
+    if (!columns.includes('kind')) db.exec("ALTER TABLE sources ADD COLUMN kind TEXT NOT NULL DEFAULT 'browser' CHECK (kind IN ('browser', 'server'))");
+    db.exec(`
+      UPDATE sources SET name = name || ' (' || id || ')'
+      WHERE revoked_at IS NULL AND EXISTS (
+        SELECT 1 FROM sources older
+        WHERE older.name = sources.name AND older.revoked_at IS NULL
+          AND (older.created_at < sources.created_at OR (older.created_at = sources.created_at AND older.id < sources.id))
+      );
+      CREATE UNIQUE INDEX IF NOT EXISTS sources_active_name ON sources (name) WHERE revoked_at IS NULL;
+    `);
+  },
+  // 3: failed events, per-source counts by minute, and settings (the admin token's hash).
+  (db) => db.exec(`
+    CREATE TABLE failed_events (
+      seq INTEGER PRIMARY KEY,
+      id TEXT NOT NULL UNIQUE,
+      source_id TEXT NOT NULL,
+      received_at INTEGER NOT NULL,
+      reason TEXT NOT NULL,
+      status TEXT NOT NULL DEFAULT 'failed' CHECK (status IN ('failed', 'replayed')),
+      replayed_at INTEGER,
+      size INTEGER NOT NULL,
+      entry TEXT NOT NULL
+    );
+    -- retention deletes by age, and the size cap's total is summed from this index alone
+    CREATE INDEX failed_events_age ON failed_events (received_at, size);
+    CREATE INDEX failed_events_source ON failed_events (source_id, seq);
+    CREATE TABLE source_stats (
+      source_id TEXT NOT NULL,
+      minute INTEGER NOT NULL,
+      outcome TEXT NOT NULL,
+      reason TEXT NOT NULL DEFAULT '',
+      count INTEGER NOT NULL,
+      PRIMARY KEY (minute, source_id, outcome, reason)
+    ) WITHOUT ROWID;
+    CREATE TABLE settings (
+      name TEXT PRIMARY KEY,
+      value TEXT NOT NULL
+    );
+  `),
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** Runs the steps this database has not had yet, all in one transaction. Safe from several connections at once. */
+export function migrate(db: Database.Database): void {
+  // IMMEDIATE takes the write lock first, so two connections cannot both see the old version.
+  db.transaction(() => {
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version > SCHEMA_VERSION) {
+      throw new Error(`the embedded store ${db.name} has schema version ${version}, newer than this Inlet knows (${SCHEMA_VERSION}); run a newer Inlet`);
+    }
+    for (let step = version; step < SCHEMA_VERSION; step++) MIGRATIONS[step](db);
+    if (version < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  }).immediate();
+}

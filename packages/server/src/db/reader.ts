@@ -1,0 +1,120 @@
+// Reading the embedded database: stored events (inlet tail), failed events (list, show, replay)
+// and the per-source counts. Readers never block the writer (WAL) and never write.
+import Database from 'better-sqlite3';
+import { existsSync } from 'node:fs';
+import type { NormalizedRecord } from '@inlet/schema';
+import type { FailedEvent } from '../failed/failed-event.ts';
+import type { FailedFilter, FailedStatus } from '../failed/failed-store.ts';
+import { databaseFile } from './database.ts';
+
+export interface StoredRow {
+  seq: number;
+  record: NormalizedRecord;
+}
+
+/** Events in the embedded store after `afterSeq`, oldest first. Opens read-only: safe beside a running server. */
+export function readStoredEvents(dataDir: string, afterSeq = 0, limit = 10_000): StoredRow[] {
+  const file = databaseFile(dataDir);
+  if (!existsSync(file)) return [];
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    const hasTable = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'").get();
+    if (!hasTable) return [];
+    return db.prepare<[number, number], { seq: number; body: string }>('SELECT seq, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?')
+      .all(afterSeq, limit)
+      .map((row) => ({ seq: row.seq, record: JSON.parse(row.body) as NormalizedRecord }));
+  } finally {
+    db.close();
+  }
+}
+
+/** A failed event as stored, with where it stands. */
+export interface FailedRow {
+  seq: number;
+  status: FailedStatus;
+  replayedAt: string | null;
+  entry: FailedEvent;
+}
+
+/** One per-source count as stored: per minute, outcome (stored, duplicate, failed, replayed) and reason. */
+export interface OutcomeRow {
+  sourceId: string;
+  outcome: string;
+  reason: string;
+  count: number;
+  minute: number;
+}
+
+interface RawFailed { seq: number; status: FailedStatus; replayed_at: number | null; entry: string }
+
+const toFailedRow = (row: RawFailed): FailedRow => ({
+  seq: row.seq,
+  status: row.status,
+  replayedAt: row.replayed_at === null ? null : new Date(row.replayed_at).toISOString(),
+  entry: JSON.parse(row.entry) as FailedEvent,
+});
+
+function where(filter: FailedFilter): { sql: string; params: (string | number)[] } {
+  const clauses: string[] = [];
+  const params: (string | number)[] = [];
+  if (filter.id !== undefined) { clauses.push('id = ?'); params.push(filter.id); }
+  if (filter.sourceId !== undefined) { clauses.push('source_id = ?'); params.push(filter.sourceId); }
+  if (filter.reason !== undefined) { clauses.push('reason = ?'); params.push(filter.reason); }
+  if (filter.sinceMs !== undefined) { clauses.push('received_at >= ?'); params.push(filter.sinceMs); }
+  if (filter.untilMs !== undefined) { clauses.push('received_at < ?'); params.push(filter.untilMs); }
+  const status = filter.status ?? 'failed';
+  if (status !== 'all') { clauses.push('status = ?'); params.push(status); }
+  return { sql: clauses.length ? clauses.join(' AND ') : '1', params };
+}
+
+/** One read-only connection, kept open by a server (admin API) or a command. */
+export class DatabaseReader {
+  private readonly db: Database.Database;
+
+  /** The database must exist and be migrated (the writer or openDatabase does both). */
+  constructor(dataDir: string) {
+    this.db = new Database(databaseFile(dataDir), { readonly: true, fileMustExist: true });
+    this.db.pragma('busy_timeout = 5000');
+  }
+
+  /** Newest first; `beforeSeq` continues a previous page. */
+  failedPage(filter: FailedFilter, limit: number, beforeSeq?: number): FailedRow[] {
+    const w = where(filter);
+    const seq = beforeSeq === undefined ? '' : ' AND seq < ?';
+    return this.db.prepare<(string | number)[], RawFailed>(`SELECT seq, status, replayed_at, entry FROM failed_events WHERE ${w.sql}${seq} ORDER BY seq DESC LIMIT ?`)
+      .all(...w.params, ...(beforeSeq === undefined ? [] : [beforeSeq]), limit)
+      .map(toFailedRow);
+  }
+
+  /** Oldest first, after `afterSeq`: how a replay walks the entries. */
+  failedAfter(filter: FailedFilter, afterSeq: number, limit: number): FailedRow[] {
+    const w = where(filter);
+    return this.db.prepare<(string | number)[], RawFailed>(`SELECT seq, status, replayed_at, entry FROM failed_events WHERE ${w.sql} AND seq > ? ORDER BY seq LIMIT ?`)
+      .all(...w.params, afterSeq, limit)
+      .map(toFailedRow);
+  }
+
+  /** the newest entry's position, so a replay stops at what was there when it started */
+  lastFailedSeq(): number {
+    return this.db.prepare<[], { seq: number | null }>('SELECT max(seq) AS seq FROM failed_events').get()?.seq ?? 0;
+  }
+
+  failedById(id: string): FailedRow | undefined {
+    const row = this.db.prepare<[string], RawFailed>('SELECT seq, status, replayed_at, entry FROM failed_events WHERE id = ?').get(id);
+    return row && toFailedRow(row);
+  }
+
+  /** Per-source counts from `sinceMs` on (whole minutes: the one containing sinceMs is included). */
+  outcomes(sinceMs: number, sourceId?: string): OutcomeRow[] {
+    const minute = Math.floor(sinceMs / 60_000);
+    const bySource = sourceId === undefined ? '' : ' AND source_id = ?';
+    return this.db.prepare<(string | number)[], { source_id: string; outcome: string; reason: string; count: number; minute: number }>(
+      `SELECT source_id, outcome, reason, count, minute FROM source_stats WHERE minute >= ?${bySource} ORDER BY minute`,
+    ).all(minute, ...(sourceId === undefined ? [] : [sourceId]))
+      .map((r) => ({ sourceId: r.source_id, outcome: r.outcome, reason: r.reason, count: r.count, minute: r.minute }));
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

@@ -1,0 +1,223 @@
+// Runs in a worker thread: the fsync of each group commit happens off the event loop, so the
+// main thread keeps parsing requests while the disk works. Everything a request stores (its
+// accepted events, its failed events and the per-source counts of both) goes into one
+// transaction, so the counts can never disagree with what is stored.
+import { parentPort, Worker, workerData } from 'node:worker_threads';
+import { openDatabase } from './database.ts';
+import {
+  EVENT_WIDTH, FAILED_WIDTH, STILL_FAILING_WIDTH,
+  type IngestCommit, type ReplayCommit, type WriterOptions, type WriterReply, type WriterRequest, type WriterRows,
+} from './writer-protocol.ts';
+
+const options = workerData as WriterOptions;
+const db = openDatabase(options.file);
+
+// Checkpoints run beside the commits, not inside them: SQLite's default runs one inside the commit
+// that crosses 1000 WAL pages, which put 10-30 ms on that commit. The checkpointer thread copies
+// frames soon after they are committed. But the WAL only starts over after a checkpoint that
+// finished with no commit in between, which under constant writes a second thread rarely sees.
+// So the writer also runs one itself, after replying, each time this much has gone into the WAL;
+// by then the checkpointer has copied most of it.
+const OWN_CHECKPOINT_AFTER_BYTES = 16 * 1024 * 1024;
+db.pragma('wal_autocheckpoint = 0');
+db.pragma(`journal_size_limit = ${4 * OWN_CHECKPOINT_AFTER_BYTES}`);
+const checkpointer = new Worker(new URL('./checkpointer.worker.js', import.meta.url), { workerData: { file: options.file } });
+// Without the checkpointer the writer's own checkpoints still bound the WAL, only on its path.
+checkpointer.on('error', () => {});
+let checkpointerRunning = true;
+checkpointer.once('exit', () => { checkpointerRunning = false; });
+let bytesSinceOwnCheckpoint = 0;
+
+function checkpointIfDue(written: number): void {
+  bytesSinceOwnCheckpoint += written;
+  if (bytesSinceOwnCheckpoint < OWN_CHECKPOINT_AFTER_BYTES) return;
+  // Busy means the checkpointer is in a pass: try again after the next commit.
+  const [result] = db.pragma('wal_checkpoint(PASSIVE)') as { busy: number }[];
+  if (result.busy === 0) bytesSinceOwnCheckpoint = 0;
+}
+
+// A repeated (source, messageId) is acknowledged but stored once; it is counted as a duplicate.
+const insertEvent = db.prepare('INSERT OR IGNORE INTO events (source_id, message_id, received_at, body) VALUES (?, ?, ?, ?)');
+const insertFailed = db.prepare('INSERT OR IGNORE INTO failed_events (id, source_id, received_at, reason, size, entry) VALUES (?, ?, ?, ?, ?, ?)');
+const markReplayed = db.prepare("UPDATE failed_events SET status = 'replayed', replayed_at = ? WHERE id = ? AND status = 'failed'");
+const sizeOfFailed = db.prepare<[string], { size: number }>("SELECT size FROM failed_events WHERE id = ? AND status = 'failed'");
+const updateFailed = db.prepare('UPDATE failed_events SET reason = ?, entry = ?, size = ? WHERE id = ?');
+const countOutcome = db.prepare('INSERT INTO source_stats (source_id, minute, outcome, reason, count) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET count = count + excluded.count');
+const dropOldestFailed = db.prepare<[number], { size: number }>('DELETE FROM failed_events WHERE seq IN (SELECT seq FROM failed_events ORDER BY seq LIMIT ?) RETURNING size');
+const dropExpiredFailed = db.prepare<[number, number], { size: number }>('DELETE FROM failed_events WHERE seq IN (SELECT seq FROM failed_events WHERE received_at < ? LIMIT ?) RETURNING size');
+const dropOldStats = db.prepare('DELETE FROM source_stats WHERE minute < ?');
+const failedTotal = db.prepare<[], { bytes: number }>('SELECT coalesce(sum(size), 0) AS bytes FROM failed_events');
+
+/** Per-source counts kept this long (a row per source, minute and outcome). */
+const STATS_RETENTION_MS = 30 * 24 * 3600_000;
+const MAINTENANCE_INTERVAL_MS = 60_000;
+/** Failed-event bytes as the size cap counts them; the writer is the only one adding to them. */
+let failedBytes = failedTotal.get()!.bytes;
+let droppedByRetention = 0;
+let droppedBySize = 0;
+
+/**
+ * Counts of one commit by source, minute, outcome and reason. Rows of one request share source and
+ * minute, so a run of equal keys is summed before the map is touched.
+ */
+class Tally {
+  private readonly counts = new Map<string, number>();
+  private lastKey = '';
+  private run = 0;
+
+  add(sourceId: string, receivedAtMs: number, outcome: string, reason = ''): void {
+    const key = `${sourceId}\u0000${Math.floor(receivedAtMs / 60_000)}\u0000${outcome}\u0000${reason}`;
+    if (key === this.lastKey) { this.run++; return; }
+    this.flushRun();
+    this.lastKey = key;
+    this.run = 1;
+  }
+
+  private flushRun(): void {
+    if (this.run > 0) this.counts.set(this.lastKey, (this.counts.get(this.lastKey) ?? 0) + this.run);
+    this.run = 0;
+  }
+
+  write(): void {
+    this.flushRun();
+    for (const [key, count] of this.counts) {
+      const [sourceId, minute, outcome, reason] = key.split('\u0000');
+      countOutcome.run(sourceId, Number(minute), outcome, reason, count);
+    }
+  }
+}
+
+/** Oldest failed events first, until their total is a little under the cap (so this does not run on every commit). */
+function enforceSizeCap(): void {
+  const cap = options.failedMaxBytes;
+  if (failedBytes <= cap) return;
+  const target = cap - Math.min(Math.floor(cap / 10), 4 * 1024 * 1024);
+  while (failedBytes > target) {
+    const dropped = dropOldestFailed.all(256);
+    if (dropped.length === 0) { failedBytes = 0; break; }
+    for (const row of dropped) failedBytes -= row.size;
+    droppedBySize += dropped.length;
+  }
+}
+
+const commitIngest = db.transaction((request: IngestCommit): number[] => {
+  const { events, segments, failed } = request;
+  const tally = new Tally();
+  const inserted: number[] = new Array(segments.length);
+  let row = 0;
+  for (let s = 0; s < segments.length; s++) {
+    let count = 0;
+    for (const end = row + segments[s] * EVENT_WIDTH; row < end; row += EVENT_WIDTH) {
+      const changes = insertEvent.run(events[row], events[row + 1], events[row + 2], events[row + 3]).changes;
+      count += changes;
+      tally.add(events[row] as string, events[row + 2] as number, changes === 1 ? 'stored' : 'duplicate');
+    }
+    inserted[s] = count;
+  }
+  for (let i = 0; i < failed.length; i += FAILED_WIDTH) {
+    const entry = failed[i + 4] as string;
+    const size = Buffer.byteLength(entry);
+    if (insertFailed.run(failed[i], failed[i + 1], failed[i + 2], failed[i + 3], size, entry).changes === 1) failedBytes += size;
+    tally.add(failed[i + 1] as string, failed[i + 2] as number, 'failed', failed[i + 3] as string);
+  }
+  tally.write();
+  if (failed.length > 0) enforceSizeCap();
+  return inserted;
+});
+
+const commitReplay = db.transaction((request: ReplayCommit): number[] => {
+  const { events, replayedIds, stillFailing, atMs } = request;
+  const tally = new Tally();
+  let entries = 0;
+  let stored = 0;
+  let duplicates = 0;
+  // The events of one entry (a body holds several) are next to each other.
+  let entryId: string | undefined;
+  let taken = false;
+  for (let i = 0, row = 0; row < events.length; i++, row += EVENT_WIDTH) {
+    if (replayedIds[i] !== entryId) {
+      entryId = replayedIds[i];
+      // An entry another replay took meanwhile (or that retention dropped) is left alone.
+      taken = markReplayed.run(atMs, entryId).changes === 1;
+      if (taken) {
+        entries++;
+        tally.add(events[row] as string, atMs, 'replayed');
+      }
+    }
+    if (!taken) continue;
+    if (insertEvent.run(events[row], events[row + 1], events[row + 2], events[row + 3]).changes === 1) stored++;
+    else duplicates++;
+  }
+  for (let i = 0; i < stillFailing.length; i += STILL_FAILING_WIDTH) {
+    const old = sizeOfFailed.get(stillFailing[i] as string);
+    if (!old) continue;
+    const entry = stillFailing[i + 2] as string;
+    const size = Buffer.byteLength(entry);
+    updateFailed.run(stillFailing[i + 1], entry, size, stillFailing[i]);
+    failedBytes += size - old.size;
+  }
+  tally.write();
+  return [entries, stored, duplicates];
+});
+
+/** Drops failed events past their retention, and old per-source counts; runs between commits. */
+function maintain(): void {
+  try {
+    const now = Date.now();
+    const cutoff = now - options.failedRetentionMs;
+    for (;;) {
+      const dropped = dropExpiredFailed.all(cutoff, 1000);
+      droppedByRetention += dropped.length;
+      if (dropped.length < 1000) break;
+    }
+    dropOldStats.run(Math.floor((now - STATS_RETENTION_MS) / 60_000));
+    // Replays from another process change sizes too: count again from the index now and then.
+    failedBytes = failedTotal.get()!.bytes;
+    enforceSizeCap();
+  } catch {
+    // Busy (another process holds the lock) or a transient I/O error: the next pass catches up.
+  }
+  reportDrops();
+}
+
+function reportDrops(): void {
+  if (droppedByRetention === 0 && droppedBySize === 0) return;
+  parentPort!.postMessage({ kind: 'dropped', retention: droppedByRetention, size: droppedBySize } satisfies WriterReply);
+  droppedByRetention = 0;
+  droppedBySize = 0;
+}
+
+const bytesOf = (rows: WriterRows, width: number, at: number) => {
+  let bytes = 0;
+  for (let i = at; i < rows.length; i += width) bytes += (rows[i] as string).length;
+  return bytes;
+};
+
+maintain();
+const maintenance = setInterval(maintain, MAINTENANCE_INTERVAL_MS);
+
+parentPort!.on('message', async (request: WriterRequest) => {
+  if (request.kind === 'close') {
+    clearInterval(maintenance);
+    if (checkpointerRunning) {
+      const stopped = new Promise((resolve) => checkpointer.once('exit', resolve));
+      checkpointer.postMessage('close');
+      await stopped;
+    }
+    db.close();
+    parentPort!.close();
+    return;
+  }
+  let reply: WriterReply;
+  try {
+    const inserted = request.kind === 'ingest' ? commitIngest(request) : commitReplay(request);
+    reply = { kind: 'committed', id: request.id, inserted };
+  } catch (error) {
+    reply = { kind: 'failed', id: request.id, error: (error as Error).message };
+  }
+  parentPort!.postMessage(reply);
+  reportDrops();
+  if (reply.kind === 'committed') {
+    checkpointIfDue(bytesOf(request.events, EVENT_WIDTH, EVENT_WIDTH - 1) + (request.kind === 'ingest' ? bytesOf(request.failed, FAILED_WIDTH, FAILED_WIDTH - 1) : 0));
+  }
+});

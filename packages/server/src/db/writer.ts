@@ -1,0 +1,221 @@
+// The main thread's side of the database writer: gathers the writes of concurrent requests into
+// group commits for the writer thread, and tells each request when its part is on disk.
+import { mkdirSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
+import { SinkUnavailableError } from '../errors.ts';
+import type { FailedRecord } from '../failed/failed-event.ts';
+import type { StoredEvent } from '../sinks/sink.ts';
+import { databaseFile } from './database.ts';
+import { EVENT_WIDTH, type ReplayCommit, type WriterReply, type WriterRequest, type WriterRows } from './writer-protocol.ts';
+
+export interface DatabaseWriterOptions {
+  dataDir: string;
+  /** a write not committed within this gets SinkUnavailableError (the commit may still land; retries are deduplicated) */
+  writeTimeoutMs: number;
+  /** events waiting for the disk beyond which new writes are refused rather than buffered */
+  maxPendingEvents?: number;
+  /** failed events older than this many days are deleted (default 7) */
+  failedRetentionDays?: number;
+  /** failed events beyond this many bytes are deleted, oldest first (default 1 GiB) */
+  failedMaxBytes?: number;
+  /** told how many failed events retention and the size cap dropped */
+  onDropped?(counts: { retention: number; size: number }): void;
+}
+
+export interface Written {
+  /** events of this write that were already stored (same source and messageId) */
+  duplicates: number;
+}
+
+/** A failed entry replayed: the event it is stored as now, and the entry it came from. */
+export interface ReplayedEvent {
+  failedId: string;
+  event: StoredEvent;
+}
+
+/** A failed entry that still fails: its new reason and JSON. */
+export interface StillFailing {
+  failedId: string;
+  record: FailedRecord;
+}
+
+interface Waiter {
+  resolve(inserted: number): void;
+  reject(error: Error): void;
+}
+
+interface Solo {
+  request: ReplayCommit;
+  resolve(inserted: number[]): void;
+  reject(error: Error): void;
+}
+
+export const DEFAULT_FAILED_RETENTION_DAYS = 7;
+export const DEFAULT_FAILED_MAX_BYTES = 1024 ** 3;
+
+/**
+ * One worker thread owns the write connection. Group commit: while one transaction is on its way
+ * to disk, every write that arrives joins the next one, so a burst of concurrent requests costs
+ * one fsync, not one each. Replay chunks are committed on their own, between group commits.
+ */
+export class DatabaseWriter {
+  private readonly worker: Worker;
+  private readonly writeTimeoutMs: number;
+  private readonly maxPendingEvents: number;
+  private readonly onDropped: DatabaseWriterOptions['onDropped'];
+  private nextEvents: WriterRows = [];
+  private nextFailed: WriterRows = [];
+  private nextSegments: number[] = [];
+  private nextWaiters: Waiter[] = [];
+  private solos: Solo[] = [];
+  private inFlight: { id: number; waiters: Waiter[] } | { id: number; solo: Solo } | undefined;
+  private nextId = 1;
+  private failure: Error | undefined;
+  private closed = false;
+
+  constructor(options: DatabaseWriterOptions) {
+    if (!(options.writeTimeoutMs > 0)) throw new TypeError('DatabaseWriter: writeTimeoutMs must be positive');
+    mkdirSync(options.dataDir, { recursive: true });
+    this.writeTimeoutMs = options.writeTimeoutMs;
+    this.maxPendingEvents = options.maxPendingEvents ?? 200_000;
+    this.onDropped = options.onDropped;
+    this.worker = new Worker(new URL('./writer.worker.js', import.meta.url), {
+      workerData: {
+        file: databaseFile(options.dataDir),
+        failedRetentionMs: (options.failedRetentionDays ?? DEFAULT_FAILED_RETENTION_DAYS) * 24 * 3600_000,
+        failedMaxBytes: options.failedMaxBytes ?? DEFAULT_FAILED_MAX_BYTES,
+      },
+    });
+    this.worker.on('message', (reply: WriterReply) => this.onReply(reply));
+    this.worker.on('error', (error) => this.fail(error));
+    this.worker.on('exit', (code) => { if (!this.closed) this.fail(new Error(`SQLite writer exited with code ${code}`)); });
+  }
+
+  /** Stores accepted events and failed events of one request in the next group commit. */
+  write(events: readonly StoredEvent[], failed: readonly FailedRecord[] = []): Promise<Written> {
+    if (events.length === 0 && failed.length === 0) return Promise.resolve({ duplicates: 0 });
+    const refused = this.refusal(events.length + failed.length);
+    if (refused) return Promise.reject(refused);
+    pushEvents(this.nextEvents, events);
+    for (const { entry, json } of failed) this.nextFailed.push(entry.id, entry.sourceId, Date.parse(entry.receivedAt), entry.reason, json);
+    this.nextSegments.push(events.length);
+    return new Promise<Written>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new SinkUnavailableError(`not committed within ${this.writeTimeoutMs} ms`)), this.writeTimeoutMs);
+      this.nextWaiters.push({
+        resolve: (inserted) => { clearTimeout(timer); resolve({ duplicates: events.length - inserted }); },
+        reject: (error) => { clearTimeout(timer); reject(error); },
+      });
+      if (!this.inFlight) this.commitNext();
+    });
+  }
+
+  /**
+   * One chunk of a replay, in its own transaction: each replayed event is stored (once, whatever
+   * happened before) and its failed entry marked replayed; entries that still fail get their new reasons.
+   */
+  replay(replayed: readonly ReplayedEvent[], stillFailing: readonly StillFailing[], atMs = Date.now()): Promise<{ entries: number; stored: number; duplicates: number }> {
+    const refused = this.refusal(0);
+    if (refused) return Promise.reject(refused);
+    const events: WriterRows = [];
+    pushEvents(events, replayed.map((r) => r.event));
+    const failedRows: WriterRows = [];
+    for (const { failedId, record } of stillFailing) failedRows.push(failedId, record.entry.reason, record.json);
+    const request: ReplayCommit = { kind: 'replay', id: 0, events, replayedIds: replayed.map((r) => r.failedId), stillFailing: failedRows, atMs };
+    return new Promise((resolve, reject) => {
+      this.solos.push({ request, resolve: ([entries, stored, duplicates]) => resolve({ entries, stored, duplicates }), reject });
+      if (!this.inFlight) this.commitNext();
+    });
+  }
+
+  private refusal(events: number): Error | undefined {
+    if (this.failure) return new SinkUnavailableError(this.failure.message);
+    if (this.closed) return new SinkUnavailableError('the embedded store is closed');
+    if (this.nextEvents.length / EVENT_WIDTH + events > this.maxPendingEvents) return new SinkUnavailableError('the disk is behind; too many events waiting');
+    return undefined;
+  }
+
+  private commitNext(): void {
+    const id = this.nextId++;
+    const solo = this.solos.shift();
+    if (solo) {
+      this.inFlight = { id, solo };
+      this.post({ ...solo.request, id });
+      return;
+    }
+    if (this.nextWaiters.length === 0) return;
+    this.inFlight = { id, waiters: this.nextWaiters };
+    this.post({ kind: 'ingest', id, events: this.nextEvents, segments: this.nextSegments, failed: this.nextFailed });
+    this.nextEvents = [];
+    this.nextFailed = [];
+    this.nextSegments = [];
+    this.nextWaiters = [];
+  }
+
+  private post(request: WriterRequest): void {
+    this.worker.postMessage(request);
+  }
+
+  private onReply(reply: WriterReply): void {
+    if (reply.kind === 'dropped') {
+      this.onDropped?.({ retention: reply.retention, size: reply.size });
+      return;
+    }
+    const done = this.inFlight;
+    if (!done || done.id !== reply.id) return;
+    this.inFlight = undefined;
+    if ('solo' in done) {
+      if (reply.kind === 'committed') done.solo.resolve(reply.inserted);
+      else done.solo.reject(new SinkUnavailableError(reply.error));
+    } else if (reply.kind === 'committed') {
+      done.waiters.forEach((w, i) => w.resolve(reply.inserted[i]));
+    } else {
+      for (const w of done.waiters) w.reject(new SinkUnavailableError(reply.error));
+    }
+    this.commitNext();
+  }
+
+  private fail(error: Error): void {
+    this.failure = error;
+    const inFlight = this.inFlight;
+    this.inFlight = undefined;
+    const waiters = [...(inFlight && 'waiters' in inFlight ? inFlight.waiters : []), ...this.nextWaiters];
+    const solos = [...(inFlight && 'solo' in inFlight ? [inFlight.solo] : []), ...this.solos];
+    this.nextWaiters = [];
+    this.solos = [];
+    this.nextEvents = [];
+    this.nextFailed = [];
+    this.nextSegments = [];
+    for (const w of waiters) w.reject(new SinkUnavailableError(error.message));
+    for (const s of solos) s.reject(new SinkUnavailableError(error.message));
+  }
+
+  ready(): boolean {
+    return !this.failure && !this.closed;
+  }
+
+  /** Waits for every write already accepted, then stops the writer. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    while ((this.inFlight || this.nextWaiters.length > 0 || this.solos.length > 0) && !this.failure) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    this.closed = true;
+    if (this.failure) { await this.worker.terminate(); return; }
+    const exited = new Promise((r) => this.worker.once('exit', r));
+    this.post({ kind: 'close' });
+    await exited;
+  }
+}
+
+function pushEvents(rows: WriterRows, events: readonly StoredEvent[]): void {
+  // The events of one request share receivedAt: parse it once, not per event.
+  let receivedAt = '';
+  let receivedAtMs = 0;
+  for (const { record, json } of events) {
+    if (record.receivedAt !== receivedAt) {
+      receivedAt = record.receivedAt;
+      receivedAtMs = Date.parse(receivedAt);
+    }
+    rows.push(record.sourceId, record.messageId, receivedAtMs, json);
+  }
+}

@@ -1,0 +1,150 @@
+// What Inlet keeps of an event it could not store: enough to tell the team why, and to store it
+// later exactly as it would have been stored then (same messageId, receivedAt, client address).
+import { createHash } from 'node:crypto';
+import { applyIpPolicy, newMessageId, type EventType, type IpPolicy } from '@inlet/schema';
+import type { FailureReason } from './reasons.ts';
+
+export interface FailedEvent {
+  /** a UUIDv7, so ids sort by time */
+  id: string;
+  sourceId: string;
+  receivedAt: string;
+  reason: FailureReason;
+  /** the reasons in words: what the client was told */
+  errors: string[];
+  /** the route it came in on, e.g. /v1/batch */
+  route: string;
+  /** `event`: one event (of a batch, or a single-event route); `body`: a whole request body that could not be split into events */
+  kind: 'event' | 'body';
+  /** the event's place in its batch */
+  index?: number;
+  /** the event's messageId, or the one it was given when it had none: a replay stores it under this id */
+  messageId?: string;
+  /** the event as received, or the body when it was JSON (a `writeKey` in it is removed) */
+  event?: unknown;
+  /** the body's bytes when they were not JSON (up to the body limit); base64 when they are not UTF-8 */
+  raw?: { encoding: 'utf8' | 'base64'; data: string; bytes: number; truncated: boolean };
+  /**
+   * What normalizing it needs and cannot learn later: the peer's address (after the source's IP
+   * policy, which is kept too: a server source's forwarded addresses get it on replay), the batch's
+   * sentAt, the route's event type, whether the source kept forwarded addresses (a server source)
+   * and whether the route was /v1/import (history: old timestamps kept).
+   */
+  context: { ip?: string; ipPolicy: IpPolicy; sentAt?: string; type?: EventType; keepClientIp?: boolean; historical?: boolean };
+}
+
+/** A failed event and its JSON, serialized once (both sinks write the JSON). */
+export interface FailedRecord {
+  entry: FailedEvent;
+  json: string;
+}
+
+/** Levels of an event kept when it is nested too deeply to serialize (the schema allows 256). */
+const KEEP_DEPTH = 300;
+
+export function failedRecord(entry: FailedEvent): FailedRecord {
+  try {
+    return { entry, json: JSON.stringify(entry) };
+  } catch (error) {
+    // JSON.parse takes nesting that JSON.stringify cannot give back (it recurses): keep the top levels.
+    if (!(error instanceof RangeError)) throw error;
+    const kept: FailedEvent = { ...entry, event: cutDeep(entry.event, KEEP_DEPTH), errors: [...entry.errors, `what was nested deeper than ${KEEP_DEPTH} levels is not kept`] };
+    return { entry: kept, json: JSON.stringify(kept) };
+  }
+}
+
+function cutDeep(value: unknown, depth: number): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (depth === 0) return '[too deep]';
+  if (Array.isArray(value)) return value.map((item) => cutDeep(item, depth - 1));
+  // No prototype: a "__proto__" key stays a plain key.
+  const copy = Object.create(null) as Record<string, unknown>;
+  for (const [key, item] of Object.entries(value)) copy[key] = cutDeep(item, depth - 1);
+  return copy;
+}
+
+/** What is the same for every failed event of one request. */
+export interface FailureContext {
+  sourceId: string;
+  receivedAtMs: number;
+  route: string;
+  /** the client address as the source's IP policy lets it be kept */
+  ip: string | undefined;
+  sentAt: string | undefined;
+  ipPolicy: IpPolicy;
+  /** the single-event route's type; undefined for batches */
+  type: EventType | undefined;
+  keepClientIp: boolean;
+  historical: boolean;
+}
+
+/** `ip` is the peer's address as the request came in: it is kept after the source's IP policy. */
+export function failureContext(o: FailureContext): FailureContext {
+  return { ...o, ip: applyIpPolicy(o.ip, o.ipPolicy) };
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** A copy without a top-level `writeKey`: failed events keep what the client sent, but never its key. */
+function withoutWriteKey(value: unknown): unknown {
+  if (!isObject(value) || !Object.hasOwn(value, 'writeKey')) return value;
+  const copy = { ...value };
+  delete copy.writeKey;
+  return copy;
+}
+
+function base(context: FailureContext, reason: FailureReason, errors: string[]): Omit<FailedEvent, 'kind'> {
+  return {
+    id: newMessageId(),
+    sourceId: context.sourceId,
+    receivedAt: new Date(context.receivedAtMs).toISOString(),
+    reason,
+    errors,
+    route: context.route,
+    context: {
+      ...(context.ip === undefined ? {} : { ip: context.ip }),
+      ipPolicy: context.ipPolicy,
+      ...(context.sentAt === undefined ? {} : { sentAt: context.sentAt }),
+      ...(context.type === undefined ? {} : { type: context.type }),
+      ...(context.keepClientIp ? { keepClientIp: true } : {}),
+      ...(context.historical ? { historical: true } : {}),
+    },
+  };
+}
+
+/** One event that failed; `index` is undefined for a single-event route. */
+export function failedEventOf(context: FailureContext, item: unknown, index: number | undefined, reason: FailureReason, errors: string[]): FailedRecord {
+  const given = isObject(item) ? item.messageId : undefined;
+  const messageId = typeof given === 'string' && given !== '' ? given : newMessageId(context.receivedAtMs);
+  return failedRecord({ ...base(context, reason, errors), kind: 'event', ...(index === undefined ? {} : { index }), messageId, event: withoutWriteKey(item) });
+}
+
+/**
+ * A whole body that failed: its parsed JSON when it was JSON, its bytes otherwise (an occurrence of
+ * the source's write key in them is masked). `bytes` may be absent when the body was not read.
+ */
+export function failedBodyOf(context: FailureContext, body: { json?: unknown; bytes?: Buffer; declaredBytes?: number; truncated?: boolean; writeKey?: string }, reason: FailureReason, errors: string[]): FailedRecord {
+  const entry: FailedEvent = { ...base(context, reason, errors), kind: 'body' };
+  if (body.json !== undefined) entry.event = withoutWriteKey(body.json);
+  else if (body.bytes) entry.raw = rawOf(body.bytes, body.truncated ?? false, body.writeKey);
+  return failedRecord(entry);
+}
+
+function rawOf(bytes: Buffer, truncated: boolean, writeKey: string | undefined): NonNullable<FailedEvent['raw']> {
+  const text = bytes.toString('utf8');
+  if (Buffer.byteLength(text) === bytes.length && !text.includes('\uFFFD')) {
+    return { encoding: 'utf8', data: writeKey ? text.replaceAll(writeKey, '[write key]') : text, bytes: bytes.length, truncated };
+  }
+  return { encoding: 'base64', data: bytes.toString('base64'), bytes: bytes.length, truncated };
+}
+
+/** The raw body of a failed body entry, as bytes. */
+export function rawBytes(raw: NonNullable<FailedEvent['raw']>): Buffer {
+  return Buffer.from(raw.data, raw.encoding);
+}
+
+/** A stable messageId for the i-th event of a failed body, so replaying it twice cannot store it twice. */
+export function derivedMessageId(failedId: string, index: number): string {
+  const hex = createHash('sha256').update(`${failedId}:${index}`).digest('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-8${hex.slice(13, 16)}-${((parseInt(hex[16], 16) & 0x3) | 0x8).toString(16)}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}

@@ -1,0 +1,64 @@
+// A failed event checked again, the way the ingest route checks events today: what passes comes
+// out as the record it would have been stored as when it arrived (its messageId, receivedAt and
+// client address), marked `context.inlet.replayed` with the failed entry's id.
+import { createNormalizer, isTimestamp, validateEvent, type Limits } from '@inlet/schema';
+import type { StoredEvent } from '../sinks/sink.ts';
+import { derivedMessageId, rawBytes, type FailedEvent } from './failed-event.ts';
+import type { FailureReason } from './reasons.ts';
+
+export type Recheck = { ok: true; events: StoredEvent[] } | { ok: false; reason: FailureReason; errors: string[] };
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+const failure = (reason: FailureReason, ...errors: string[]): Recheck => ({ ok: false, reason, errors });
+
+export function recheck(entry: FailedEvent, limits: Pick<Limits, 'maxEventBytes' | 'maxBatchEvents'>): Recheck {
+  const receivedAtMs = Date.parse(entry.receivedAt);
+  const build = (item: unknown, messageId: string, sentAt: string | undefined): Recheck => {
+    const validation = validateEvent(item, entry.context.type);
+    if (!validation.ok) return failure('invalid', ...validation.errors);
+    const event = validation.event;
+    event.messageId ??= messageId;
+    // The peer's address was kept after the policy; applying it again changes nothing (and it
+    // treats a server source's forwarded address, which is in the event as the client sent it).
+    const { ip, ipPolicy, keepClientIp, historical } = entry.context;
+    const record = createNormalizer({ sourceId: entry.sourceId, receivedAtMs, ip, ipPolicy: ipPolicy ?? 'full', sentAt, keepClientIp, historical })(event);
+    record.context.inlet = { ...(isObject(record.context.inlet) ? record.context.inlet : {}), replayed: entry.id };
+    const json = JSON.stringify(record);
+    const bytes = Buffer.byteLength(json);
+    if (bytes > limits.maxEventBytes) return failure('too_large', `event is ${bytes} bytes; the limit is ${limits.maxEventBytes}`);
+    return { ok: true, events: [{ record, json }] };
+  };
+
+  if (entry.kind === 'event') return build(entry.event, entry.messageId!, entry.context.sentAt);
+
+  let body = entry.event;
+  if (body === undefined) {
+    if (!entry.raw) return failure(entry.reason, 'the body was refused before it was read, so there is nothing to replay');
+    if (entry.raw.truncated) return failure(entry.reason, `only the first ${entry.raw.bytes} bytes of the body were kept, so it cannot be replayed`);
+    try {
+      body = JSON.parse(rawBytes(entry.raw).toString('utf8'));
+    } catch (error) {
+      return failure('malformed_body', `Malformed JSON body: ${(error as Error).message}`);
+    }
+  }
+  if (!isObject(body)) return failure('malformed_body', 'Invalid body: expected a JSON object');
+  const type = entry.context.type;
+  const items = type ? [body] : body.batch;
+  if (!Array.isArray(items)) return failure('malformed_body', `Invalid body: ${body.batch === undefined ? 'batch is required' : 'batch must be an array'}`);
+  if (items.length > limits.maxBatchEvents) return failure('too_large', `Too many events in one batch: ${items.length} events; the limit is ${limits.maxBatchEvents}`);
+  const sentAt = isTimestamp(body.sentAt) ? body.sentAt : entry.context.sentAt;
+  const events: StoredEvent[] = [];
+  const errors: string[] = [];
+  let reason: FailureReason | undefined;
+  items.forEach((item, index) => {
+    const one = build(item, derivedMessageId(entry.id, index), sentAt);
+    if (one.ok) events.push(...one.events);
+    else {
+      reason ??= one.reason;
+      errors.push(`event ${index}: ${one.errors.join('; ')}`);
+    }
+  });
+  // A body is replayed whole or not at all: it stays one entry until every event in it passes.
+  return reason ? failure(reason, ...errors) : { ok: true, events };
+}
