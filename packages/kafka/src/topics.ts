@@ -13,6 +13,8 @@ export interface CreateTopicsOptions {
   replicationFactor: number;
   /** min.insync.replicas for the new topics; the broker default when omitted */
   minInsyncReplicas?: number;
+  /** more topic configs for some of the new topics, by topic name (e.g. retention.ms for failed-events) */
+  topicConfigs?: Record<string, Record<string, string>>;
   clientId?: string;
   /** how long to wait for every new partition to get a leader (default 30 s) */
   timeoutMs?: number;
@@ -58,7 +60,10 @@ export async function createTopics(options: CreateTopicsOptions): Promise<Create
           topics: [topic],
           partitions: options.partitions,
           replicas: options.replicationFactor,
-          configs: options.minInsyncReplicas === undefined ? [] : [{ name: 'min.insync.replicas', value: String(options.minInsyncReplicas) }],
+          configs: [
+            ...(options.minInsyncReplicas === undefined ? [] : [{ name: 'min.insync.replicas', value: String(options.minInsyncReplicas) }]),
+            ...Object.entries(options.topicConfigs?.[topic] ?? {}).map(([name, value]) => ({ name, value })),
+          ],
         });
         created.push(topic);
       } catch (error) {

@@ -4,9 +4,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError, loadConfig, SETTINGS, type Config } from './config.ts';
 import { openSourceStore, startServer } from './server.ts';
 import { readStoredEvents } from './db/reader.ts';
-import { databaseFile } from './db/database.ts';
+import { databaseFile, NoDatabaseError } from './db/database.ts';
 import { InvalidSourceError, IP_POLICIES, SOURCE_KINDS, SourceNameTakenError, type Source } from './sources/source-store.ts';
 import { pino } from 'pino';
+import { adminCommand } from './commands/admin-token.ts';
+import { failedCommand } from './commands/failed.ts';
+import { statsCommand } from './commands/stats.ts';
 import type { IpPolicy } from '@inlet/schema';
 
 const USAGE = `Usage: inlet <command> [options]
@@ -19,6 +22,9 @@ Commands:
   sources rename <id> --name N
                             rename a source (names are unique among active sources)
   sources revoke <id>       revoke a source's write key
+  failed list|show|replay   failed events: list them, show one, replay them once fixed
+  stats [--since 1h]        per source: received = stored + failed + duplicate
+  admin token --rotate      make a new admin token (for the admin API) and print it
   topics create             create the Kafka topics (needs KAFKA_BROKERS)
   process                   run the deduplicating processor (raw-events -> events)
 
@@ -29,8 +35,12 @@ const SERVE_HELP = `Usage: inlet serve [options]
 Every option can also be given as an environment variable:
 ${SETTINGS.map((s) => `  ${s.flag.padEnd(24)} ${s.env.padEnd(32)} ${s.help}`).join('\n')}`;
 
-function serveBanner(config: Config, url: string, writeKey: string | undefined): string {
-  const lines = [`Inlet is listening on ${url} (sink: ${config.kafka ? `kafka ${config.kafka.brokers.join(',')}` : `embedded ${config.dataDir}`})`];
+function serveBanner(config: Config, url: string, adminUrl: string, adminToken: string | undefined, writeKey: string | undefined): string {
+  const lines = [
+    `Inlet is listening on ${url} (sink: ${config.kafka ? `kafka ${config.kafka.brokers.join(',')}` : `embedded ${config.dataDir}`})`,
+    `Admin API and /metrics on ${adminUrl} (Authorization: Bearer <admin token>)`,
+  ];
+  if (adminToken) lines.push(`Admin token (shown this once; only its hash is kept; \`inlet admin token --rotate\` makes a new one): ${adminToken}`);
   if (writeKey) {
     lines.push(`Write key of the "default" source: ${writeKey}`, 'Try it:',
       `  curl -s ${url}/v1/track -H 'Content-Type: application/json' -u '${writeKey}:' -d '{"userId":"user-1","event":"Signed Up","properties":{"plan":"pro"}}'`);
@@ -46,7 +56,7 @@ async function serve(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) { console.log(SERVE_HELP); return 0; }
   const config = loadConfig(argv);
   const server = await startServer(config);
-  console.log(serveBanner(config, server.url, server.defaultSource?.writeKey));
+  console.log(serveBanner(config, server.url, server.admin.url, server.adminToken, server.defaultSource?.writeKey));
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       server.app.log.info({ signal }, 'shutting down: finishing in-flight requests');
@@ -147,17 +157,21 @@ async function topics(argv: string[]): Promise<number> {
     partitions: { type: 'string', default: '12' }, 'replication-factor': { type: 'string', default: '1' }, 'min-insync-replicas': { type: 'string', default: '1' },
     topic: { type: 'string', multiple: true }, brokers: { type: 'string' }, help: { type: 'boolean', short: 'h' },
   } });
-  const help = 'Usage: inlet topics create [--brokers host:port,...] [--topic NAME ...] [--partitions 12] [--replication-factor 1] [--min-insync-replicas 1]\nCreates raw-events and events (or the --topic names). Existing topics are left as they are.';
+  const help = 'Usage: inlet topics create [--brokers host:port,...] [--topic NAME ...] [--partitions 12] [--replication-factor 1] [--min-insync-replicas 1]\nCreates raw-events, events and failed-events (or the --topic names; KAFKA_TOPIC and KAFKA_FAILED_TOPIC rename the first and last).\nfailed-events gets retention.ms from FAILED_RETENTION_DAYS and retention.bytes from FAILED_MAX_BYTES / partitions.\nExisting topics are left as they are.';
   const wantsHelp = values.help || action === '--help' || action === '-h';
   if (wantsHelp || action !== 'create') { console.log(help); return wantsHelp ? 0 : 2; }
   const brokers = values.brokers ?? process.env.KAFKA_BROKERS ?? '';
   if (brokers.trim() === '') { console.error('topics create needs --brokers or KAFKA_BROKERS'); return 2; }
   const numbers = { partitions: Number(values.partitions), replicationFactor: Number(values['replication-factor']), minInsyncReplicas: Number(values['min-insync-replicas']) };
   for (const [name, n] of Object.entries(numbers)) if (!Number.isInteger(n) || n < 1) { console.error(`--${name} must be a positive integer`); return 2; }
-  const { createTopics, EVENTS_TOPIC, KafkaOptionError, RAW_EVENTS_TOPIC } = await import('@inlet/kafka');
-  const names = values.topic ?? [process.env.KAFKA_TOPIC ?? RAW_EVENTS_TOPIC, EVENTS_TOPIC];
+  const { createTopics, EVENTS_TOPIC, FAILED_EVENTS_TOPIC, KafkaOptionError, RAW_EVENTS_TOPIC } = await import('@inlet/kafka');
+  const { failed } = loadConfig([], process.env);
+  const failedTopic = process.env.KAFKA_FAILED_TOPIC || FAILED_EVENTS_TOPIC;
+  const names = values.topic ?? [process.env.KAFKA_TOPIC || RAW_EVENTS_TOPIC, EVENTS_TOPIC, failedTopic];
+  // Failed events are bounded on Kafka by the topic itself: FAILED_RETENTION_DAYS and FAILED_MAX_BYTES (split over partitions).
+  const topicConfigs = { [failedTopic]: { 'retention.ms': String(failed.retentionDays * 86_400_000), 'retention.bytes': String(Math.ceil(failed.maxBytes / numbers.partitions)) } };
   try {
-    await createTopics({ brokers, topics: names, ...numbers });
+    await createTopics({ brokers, topics: names, ...numbers, topicConfigs });
   } catch (error) {
     // What the brokers said (a replication factor above the broker count, no broker reachable)
     // is the operator's to fix: createTopics puts it in its message; one line, not a stack trace.
@@ -182,6 +196,9 @@ export async function main(argv: string[]): Promise<number> {
       case 'tail': return await tail(rest);
       case 'sources': return await sources(rest);
       case 'topics': return await topics(rest);
+      case 'failed': return await failedCommand(rest);
+      case 'stats': return await statsCommand(rest);
+      case 'admin': return await adminCommand(rest);
       case 'process': return await processEvents(rest);
       case undefined: case '--help': case '-h': case 'help':
         console.log(USAGE);
@@ -198,7 +215,14 @@ export async function main(argv: string[]): Promise<number> {
     }
     const { syscall, address, port } = error as { syscall?: string; address?: string; port?: number };
     if (syscall === 'listen') {
-      console.error(`inlet ${command}: cannot listen on ${address}:${port} (${code === 'EADDRINUSE' ? 'already in use' : code}); choose another with PORT or --port`);
+      let adminPort: number | undefined;
+      try { adminPort = loadConfig(rest).admin.port; } catch { /* the listener that failed was the public one */ }
+      const which = port === adminPort ? 'ADMIN_PORT or --admin-port' : 'PORT or --port';
+      console.error(`inlet ${command}: cannot listen on ${address}:${port} (${code === 'EADDRINUSE' ? 'already in use' : code}); choose another with ${which}`);
+      return 1;
+    }
+    if (error instanceof NoDatabaseError) {
+      console.error(`inlet ${command}: ${error.message}`);
       return 1;
     }
     // Other system errors (a data directory that cannot be created, say) are the operator's to fix:

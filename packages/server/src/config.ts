@@ -175,7 +175,7 @@ function secret(values: Map<string, string>, name: string): string | undefined {
 export function loadConfig(argv: string[] = [], env: NodeJS.ProcessEnv = process.env): Config {
   const v = readSettings(argv, env);
   const kafkaBrokers = brokers(v);
-  return {
+  const config: Config = {
     port: integer(v, 'PORT', 8080, 0, 65535),
     host: v.get('HOST') ?? '0.0.0.0',
     dataDir: resolve(v.get('INLET_DATA_DIR') ?? '.inlet'),
@@ -210,6 +210,8 @@ export function loadConfig(argv: string[] = [], env: NodeJS.ProcessEnv = process
       maxBytes: integer(v, 'FAILED_MAX_BYTES', 1024 ** 3, 65_536),
     },
   };
+  if (config.port !== 0 && config.port === config.admin.port) throw new ConfigError(`ADMIN_PORT must differ from PORT (both are ${config.port})`);
+  return config;
 }
 
 /** For tests and embedding: defaults, then overrides. */

@@ -48,4 +48,6 @@ export interface WriterOptions {
   failedRetentionMs: number;
   /** failed events beyond this many bytes are deleted, oldest first */
   failedMaxBytes: number;
+  /** whether this writer applies retention and the size cap (the server's does; a command's, which may not know the server's settings, does not) */
+  maintain: boolean;
 }

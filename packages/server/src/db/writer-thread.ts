@@ -121,7 +121,7 @@ const commitIngest = db.transaction((request: IngestCommit): number[] => {
     tally.add(failed[i + 1] as string, failed[i + 2] as number, 'failed', failed[i + 3] as string);
   }
   tally.write();
-  if (failed.length > 0) enforceSizeCap();
+  if (failed.length > 0 && options.maintain) enforceSizeCap();
   return inserted;
 });
 
@@ -193,8 +193,8 @@ const bytesOf = (rows: WriterRows, width: number, at: number) => {
   return bytes;
 };
 
-maintain();
-const maintenance = setInterval(maintain, MAINTENANCE_INTERVAL_MS);
+if (options.maintain) maintain();
+const maintenance = options.maintain ? setInterval(maintain, MAINTENANCE_INTERVAL_MS) : undefined;
 
 parentPort!.on('message', async (request: WriterRequest) => {
   if (request.kind === 'close') {

@@ -6,7 +6,7 @@ import { SinkUnavailableError } from '../errors.ts';
 import type { FailedRecord } from '../failed/failed-event.ts';
 import type { StoredEvent } from '../sinks/sink.ts';
 import { databaseFile } from './database.ts';
-import { EVENT_WIDTH, type ReplayCommit, type WriterReply, type WriterRequest, type WriterRows } from './writer-protocol.ts';
+import { EVENT_WIDTH, type ReplayCommit, type WriterOptions, type WriterReply, type WriterRequest, type WriterRows } from './writer-protocol.ts';
 
 export interface DatabaseWriterOptions {
   dataDir: string;
@@ -18,6 +18,8 @@ export interface DatabaseWriterOptions {
   failedRetentionDays?: number;
   /** failed events beyond this many bytes are deleted, oldest first (default 1 GiB) */
   failedMaxBytes?: number;
+  /** apply retention and the size cap (default true; a command that does not know the server's settings passes false) */
+  maintain?: boolean;
   /** told how many failed events retention and the size cap dropped */
   onDropped?(counts: { retention: number; size: number }): void;
 }
@@ -84,7 +86,8 @@ export class DatabaseWriter {
         file: databaseFile(options.dataDir),
         failedRetentionMs: (options.failedRetentionDays ?? DEFAULT_FAILED_RETENTION_DAYS) * 24 * 3600_000,
         failedMaxBytes: options.failedMaxBytes ?? DEFAULT_FAILED_MAX_BYTES,
-      },
+        maintain: options.maintain ?? true,
+      } satisfies WriterOptions,
     });
     this.worker.on('message', (reply: WriterReply) => this.onReply(reply));
     this.worker.on('error', (error) => this.fail(error));

@@ -15,7 +15,8 @@ const view = (row: FailedRow): FailedView => ({ ...row.entry, status: row.status
 
 export interface EmbeddedFailedStoreOptions {
   reader: DatabaseReader;
-  writer: DatabaseWriter;
+  /** needed to replay (not to read) */
+  writer?: DatabaseWriter;
   /** today's limits, which a replay checks against */
   limits: Pick<Limits, 'maxEventBytes' | 'maxBatchEvents'>;
   /** told how many entries of a source a replay stored (for the server's counters) */
@@ -42,6 +43,7 @@ export class EmbeddedFailedStore implements FailedStore {
   async replay(filter: FailedFilter, options: ReplayOptions = {}): Promise<ReplaySummary> {
     const { reader, writer, limits } = this.options;
     const dryRun = options.dryRun ?? false;
+    if (!writer && !dryRun) throw new Error('EmbeddedFailedStore: replaying needs a writer');
     const summary = emptySummary(dryRun);
     // Entries that arrive while this runs wait for the next replay: a flood cannot keep it going.
     const lastSeq = reader.lastFailedSeq();
@@ -67,7 +69,7 @@ export class EmbeddedFailedStore implements FailedStore {
         if (!unchanged) stillFailing.push({ failedId: entry.id, record: failedRecord({ ...entry, reason: outcome.reason, errors: outcome.errors }) });
       }
       if (!dryRun && (replayed.length > 0 || stillFailing.length > 0)) {
-        const written = await writer.replay(replayed, stillFailing);
+        const written = await writer!.replay(replayed, stillFailing);
         summary.stored += written.stored;
         summary.duplicates += written.duplicates;
         for (const [sourceId, entries] of passedBySource) this.options.onReplayed?.(sourceId, entries);

@@ -93,7 +93,7 @@ function withoutWriteKey(value: unknown): unknown {
   return copy;
 }
 
-function base(context: FailureContext, reason: FailureReason, errors: string[]): Omit<FailedEvent, 'kind'> {
+function base(context: FailureContext, kind: FailedEvent['kind'], reason: FailureReason, errors: string[]): FailedEvent {
   return {
     id: newMessageId(),
     sourceId: context.sourceId,
@@ -101,6 +101,7 @@ function base(context: FailureContext, reason: FailureReason, errors: string[]):
     reason,
     errors,
     route: context.route,
+    kind,
     context: {
       ...(context.ip === undefined ? {} : { ip: context.ip }),
       ipPolicy: context.ipPolicy,
@@ -116,7 +117,7 @@ function base(context: FailureContext, reason: FailureReason, errors: string[]):
 export function failedEventOf(context: FailureContext, item: unknown, index: number | undefined, reason: FailureReason, errors: string[]): FailedRecord {
   const given = isObject(item) ? item.messageId : undefined;
   const messageId = typeof given === 'string' && given !== '' ? given : newMessageId(context.receivedAtMs);
-  return failedRecord({ ...base(context, reason, errors), kind: 'event', ...(index === undefined ? {} : { index }), messageId, event: withoutWriteKey(item) });
+  return failedRecord({ ...base(context, 'event', reason, errors), ...(index === undefined ? {} : { index }), messageId, event: withoutWriteKey(item) });
 }
 
 /**
@@ -124,7 +125,7 @@ export function failedEventOf(context: FailureContext, item: unknown, index: num
  * the source's write key in them is masked). `bytes` may be absent when the body was not read.
  */
 export function failedBodyOf(context: FailureContext, body: { json?: unknown; bytes?: Buffer; declaredBytes?: number; truncated?: boolean; writeKey?: string }, reason: FailureReason, errors: string[]): FailedRecord {
-  const entry: FailedEvent = { ...base(context, reason, errors), kind: 'body' };
+  const entry = base(context, 'body', reason, errors);
   if (body.json !== undefined) entry.event = withoutWriteKey(body.json);
   else if (body.bytes) entry.raw = rawOf(body.bytes, body.truncated ?? false, body.writeKey);
   return failedRecord(entry);

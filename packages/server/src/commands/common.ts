@@ -1,0 +1,43 @@
+// What the `inlet` commands share: settings from a few flags (everything else from the env), and
+// the failed-events store of the configured backend.
+import { loadConfig, type Config } from '../config.ts';
+import { openExistingDatabase } from '../db/database.ts';
+import { DatabaseReader } from '../db/reader.ts';
+import { DatabaseWriter } from '../db/writer.ts';
+import { EmbeddedFailedStore } from '../failed/embedded-failed-store.ts';
+import type { FailedStore } from '../failed/failed-store.ts';
+import { UnavailableFailedStore } from '../failed/unavailable-failed-store.ts';
+
+/** Flags every command that opens a store takes. */
+export const STORE_FLAGS = {
+  'data-dir': { type: 'string' },
+  'kafka-brokers': { type: 'string' },
+  'database-url': { type: 'string' },
+} as const;
+
+export function configFromFlags(values: { 'data-dir'?: string; 'kafka-brokers'?: string; 'database-url'?: string }): Config {
+  const args: string[] = [];
+  if (values['data-dir']) args.push('--data-dir', values['data-dir']);
+  if (values['kafka-brokers']) args.push('--kafka-brokers', values['kafka-brokers']);
+  if (values['database-url']) args.push('--database-url', values['database-url']);
+  return loadConfig(args);
+}
+
+/**
+ * The failed events of the configured backend. `forReplay` also starts a database writer (the
+ * embedded store) with retention and the size cap left to the server, whose settings it may not know.
+ */
+export async function openFailedStore(config: Config, options: { forReplay: boolean }): Promise<FailedStore> {
+  if (config.kafka) return new UnavailableFailedStore('kafka');
+  openExistingDatabase(config.dataDir).close();
+  const reader = new DatabaseReader(config.dataDir);
+  const writer = options.forReplay ? new DatabaseWriter({ dataDir: config.dataDir, writeTimeoutMs: 60_000, maintain: false }) : undefined;
+  const store = new EmbeddedFailedStore({ reader, writer, limits: config.limits });
+  return {
+    kind: store.kind,
+    list: (...args) => store.list(...args),
+    get: (id) => store.get(id),
+    replay: (...args) => store.replay(...args),
+    close: async () => { await store.close(); await writer?.close(); },
+  };
+}
