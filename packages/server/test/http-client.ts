@@ -53,3 +53,12 @@ export function postJson(baseUrl: string, path: string, value: unknown, writeKey
 }
 
 export const basic = (writeKey: string) => `Basic ${Buffer.from(`${writeKey}:`).toString('base64')}`;
+
+/** A request to the admin listener with the admin token (or the given Authorization). */
+export function adminRequest(adminUrl: string, token: string | undefined, path: string, options: { method?: string; body?: unknown; authorization?: string } = {}): Promise<RawReply> {
+  const headers: Record<string, string> = {};
+  const authorization = options.authorization ?? (token === undefined ? undefined : `Bearer ${token}`);
+  if (authorization !== undefined) headers.authorization = authorization;
+  if (options.body !== undefined) headers['content-type'] = 'application/json';
+  return request(adminUrl, path, { method: options.method ?? 'GET', headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) });
+}

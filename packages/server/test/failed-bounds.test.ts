@@ -1,0 +1,105 @@
+// The failed-events store is bounded: by a size cap (oldest dropped first, counted) that holds
+// through a flood from one source while other sources' events are stored, and by a retention in days.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import Database from 'better-sqlite3';
+import { startInlet, type TestInlet } from '@inlet/testkit';
+import { databaseFile } from '../src/db/database.ts';
+import { adminRequest, postJson, request } from './http-client.ts';
+
+const CAP = 256 * 1024;
+
+function failedBytes(dataDir: string): { bytes: number; count: number; oldest: string | undefined } {
+  const db = new Database(databaseFile(dataDir), { readonly: true });
+  try {
+    const row = db.prepare('SELECT coalesce(sum(size), 0) AS bytes, count(*) AS count, (SELECT id FROM failed_events ORDER BY seq LIMIT 1) AS oldest FROM failed_events').get() as { bytes: number; count: number; oldest: string | undefined };
+    return row;
+  } finally {
+    db.close();
+  }
+}
+
+async function dropped(inlet: TestInlet, cause: string, token = inlet.adminToken): Promise<number> {
+  const reply = await adminRequest(inlet.adminUrl, token, '/metrics');
+  assert.equal(reply.status, 200, reply.text);
+  const text = reply.text;
+  return Number(new RegExp(`^inlet_failed_events_dropped_total\\{cause="${cause}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+}
+
+test('a flood of invalid events from one source: the size cap holds, the oldest go first (counted), and other sources are still served', { timeout: 120_000 }, async () => {
+  const inlet = await startInlet({ failed: { retentionDays: 7, maxBytes: CAP } });
+  try {
+    const other = await inlet.server.sources.create({ name: 'bystander' });
+    const invalid = (i: number) => ({ type: 'track', userId: `flood-${i}`, properties: { note: 'x'.repeat(200) } });
+    let flooding = true;
+    const floods = Array.from({ length: 8 }, async (_, client) => {
+      let sent = 0;
+      for (let round = 0; round < 12; round++) {
+        const reply = await postJson(inlet.url, '/v1/batch', { batch: Array.from({ length: 250 }, (_, i) => invalid(i)) }, inlet.writeKey);
+        assert.equal(reply.status, 200, `flood client ${client}: ${reply.text}`);
+        sent += 250;
+      }
+      return sent;
+    });
+    const firstEntries = failedBytes(inlet.dataDir);
+    // Meanwhile another source's events and pings keep being answered.
+    const bystander = (async () => {
+      const ids: string[] = [];
+      while (flooding) {
+        const messageId = randomUUID();
+        const reply = await postJson(inlet.url, '/v1/track', { userId: 'calm', event: 'still here', messageId }, other.writeKey);
+        assert.equal(reply.status, 200, reply.text);
+        assert.equal((await request(inlet.url, '/v1/ping', { method: 'GET' })).status, 204);
+        ids.push(messageId);
+      }
+      return ids;
+    })();
+    const sent = (await Promise.all(floods)).reduce((a, b) => a + b, 0);
+    flooding = false;
+    const calm = await bystander;
+
+    const kept = failedBytes(inlet.dataDir);
+    assert.ok(kept.bytes <= CAP, `failed events hold ${kept.bytes} bytes, over the ${CAP}-byte cap`);
+    assert.ok(kept.count > 0 && kept.count < sent, `${kept.count} of ${sent} kept`);
+    assert.notEqual(kept.oldest, firstEntries.oldest, 'the oldest went first');
+    assert.equal(await dropped(inlet, 'size'), sent - kept.count, 'every dropped event is counted');
+    const stored = new Set((await inlet.events()).map((r) => r.messageId));
+    assert.ok(calm.length > 0 && calm.every((id) => stored.has(id)), 'the other source\'s events were all stored');
+    // The counts still say what happened, whatever was dropped.
+    const stats = (await adminRequest(inlet.adminUrl, inlet.adminToken, `/api/stats?source=${inlet.server.defaultSource!.id}`)).json as { sources: { failed: number }[] };
+    assert.equal(stats.sources[0].failed, sent);
+  } finally {
+    await inlet.close();
+  }
+});
+
+test('failed events older than the retention are dropped (counted), newer ones kept', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'inlet-retention-'));
+  try {
+    let inlet = await startInlet({ dataDir });
+    const token = inlet.adminToken;
+    await postJson(inlet.url, '/v1/batch', { batch: Array.from({ length: 10 }, (_, i) => ({ type: 'track', userId: `u-${i}` })) }, inlet.writeKey);
+    await inlet.close();
+    // Six of them are ten days old now.
+    const db = new Database(databaseFile(dataDir));
+    db.prepare('UPDATE failed_events SET received_at = ? WHERE seq IN (SELECT seq FROM failed_events ORDER BY seq LIMIT 6)').run(Date.now() - 10 * 86_400_000);
+    db.close();
+
+    inlet = await startInlet({ dataDir, failed: { retentionDays: 7, maxBytes: 1024 ** 3 } });
+    try {
+      // The writer applies retention when it starts, then every minute.
+      const deadline = Date.now() + 10_000;
+      while (failedBytes(dataDir).count !== 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      assert.equal(failedBytes(dataDir).count, 4);
+      assert.equal(await dropped(inlet, 'retention', token), 6);
+    } finally {
+      await inlet.close();
+    }
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
