@@ -12,6 +12,11 @@ export interface ChildInlet {
   child: ChildProcess;
   url: string;
   writeKey: string;
+  adminUrl: string;
+  /** the admin token when the banner showed one (first start only) */
+  adminToken: string | undefined;
+  /** everything the child wrote to stdout */
+  stdout(): string;
   /** everything the child wrote to stderr, for failure messages */
   stderr(): string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -35,7 +40,9 @@ export async function spawnInlet(dataDir: string, port: number): Promise<ChildIn
     });
     void exited.then(({ code, signal }) => { clearTimeout(timer); fail(new Error(`inlet serve exited (${code ?? signal}) before listening: ${stderr}`)); });
   });
-  return { child, url: `http://127.0.0.1:${port}`, writeKey, stderr: () => stderr, exited };
+  const adminUrl = /Admin API and \/metrics on (\S+)/.exec(stdout)?.[1] ?? '';
+  const adminToken = /Admin token[^\n]*: (\S+)/.exec(stdout)?.[1];
+  return { child, url: `http://127.0.0.1:${port}`, writeKey, adminUrl, adminToken, stdout: () => stdout, stderr: () => stderr, exited };
 }
 
 export interface Load {

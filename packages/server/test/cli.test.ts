@@ -18,9 +18,10 @@ interface Run { code: number; stdout: string; stderr: string }
 function inlet(args: string[], env: NodeJS.ProcessEnv = {}, until?: RegExp): Promise<Run> {
   return new Promise((done) => {
     // A clean env for settings: only what the test gives, so the caller's PORT etc. do not leak in.
-    const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(PORT|HOST|INLET_|KAFKA_|REDIS_URL|DATABASE_URL|LOG_LEVEL)/.test(k)));
+    const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(PORT|HOST|INLET_|KAFKA_|REDIS_URL|DATABASE_URL|LOG_LEVEL|ADMIN_|METRICS_|FAILED_)/.test(k)));
     let seen = '';
-    const child = execFile(process.execPath, [BIN, ...args], { env: { ...base, ...env }, timeout: 30_000 }, (error, stdout, stderr) => {
+    // The admin listener on a free port unless a test says otherwise: 8081 may be taken on a shared machine.
+    const child = execFile(process.execPath, [BIN, ...args], { env: { ...base, ADMIN_PORT: '0', ...env }, timeout: 30_000 }, (error, stdout, stderr) => {
       done({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
     });
     if (until) {
@@ -41,13 +42,14 @@ describe('inlet CLI', () => {
   after(() => { rmSync(dir, { recursive: true, force: true }); });
 
   test('--help on each command exits 0', async () => {
-    const runs = await Promise.all([['--help'], ['serve', '--help'], ['tail', '--help'], ['sources', '--help'], ['sources', 'create', '--help'], ['topics', '--help']].map(async (args) => ({ args, run: await inlet(args) })));
+    const runs = await Promise.all([['--help'], ['serve', '--help'], ['tail', '--help'], ['sources', '--help'], ['sources', 'create', '--help'], ['topics', '--help'], ['failed', '--help'], ['stats', '--help'], ['admin', '--help']].map(async (args) => ({ args, run: await inlet(args) })));
     for (const { args, run } of runs) {
       assert.equal(run.code, 0, `inlet ${args.join(' ')}: ${run.stderr}`);
       assert.match(run.stdout, /Usage: inlet/, args.join(' '));
     }
     const serveHelp = runs[1].run.stdout;
-    for (const setting of ['PORT', 'INLET_DATA_DIR', 'KAFKA_BROKERS', 'MAX_BODY_BYTES', 'TRUSTED_PROXIES']) assert.match(serveHelp, new RegExp(setting));
+    for (const setting of ['PORT', 'INLET_DATA_DIR', 'KAFKA_BROKERS', 'MAX_BODY_BYTES', 'TRUSTED_PROXIES', 'ADMIN_HOST', 'ADMIN_PORT', 'METRICS_ON_PUBLIC_PORT', 'FAILED_RETENTION_DAYS', 'FAILED_MAX_BYTES', 'KAFKA_FAILED_TOPIC']) assert.match(serveHelp, new RegExp(setting));
+    for (const command of ['failed list', 'stats', 'admin token']) assert.match(runs[0].run.stdout, new RegExp(command));
   });
 
   test('serve with a wrong value exits non-zero naming the setting', async () => {
@@ -88,6 +90,20 @@ describe('inlet CLI', () => {
       const run = await inlet(['serve', '--port', String(port), '--host', '127.0.0.1'], { INLET_DATA_DIR: join(dir, 'busy') });
       assert.equal(run.code, 1);
       assert.match(run.stderr, new RegExp(`127\\.0\\.0\\.1:${port} \\(already in use\\)`));
+      assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack trace');
+    } finally {
+      taken.close();
+    }
+  });
+
+  test('serve with the admin port already in use names ADMIN_PORT, without a stack trace', async () => {
+    const taken = net.createServer();
+    await new Promise<void>((done) => taken.listen(0, '127.0.0.1', done));
+    const { port } = taken.address() as net.AddressInfo;
+    try {
+      const run = await inlet(['serve', '--port', '0', '--host', '127.0.0.1', '--admin-port', String(port)], { INLET_DATA_DIR: join(dir, 'busy-admin') });
+      assert.equal(run.code, 1);
+      assert.match(run.stderr, new RegExp(`127\\.0\\.0\\.1:${port} \\(already in use\\); choose another with ADMIN_PORT`));
       assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack trace');
     } finally {
       taken.close();

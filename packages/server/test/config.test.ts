@@ -27,6 +27,21 @@ describe('loadConfig', () => {
     assert.deepEqual(config.trustedProxies, []);
     assert.ok(config.rateLimit.requestsPerMinute > 0 && config.rateLimit.eventsPerMinute > 0);
     assert.ok(config.sinkTimeoutMs > 0);
+    assert.deepEqual(config.admin, { host: '127.0.0.1', port: 8081 });
+    assert.equal(config.metricsOnPublicPort, false);
+    assert.deepEqual(config.failed, { retentionDays: 7, maxBytes: 1024 ** 3 });
+  });
+
+  test('the admin listener, metrics on the public port, and the failed-events bounds', () => {
+    const config = loadConfig([], {
+      ADMIN_HOST: '0.0.0.0', ADMIN_PORT: '9100', METRICS_ON_PUBLIC_PORT: 'true', FAILED_RETENTION_DAYS: '30', FAILED_MAX_BYTES: '1048576',
+      KAFKA_BROKERS: 'k:9092', KAFKA_FAILED_TOPIC: 'bad-rows',
+    });
+    assert.deepEqual(config.admin, { host: '0.0.0.0', port: 9100 });
+    assert.equal(config.metricsOnPublicPort, true);
+    assert.deepEqual(config.failed, { retentionDays: 30, maxBytes: 1048576 });
+    assert.equal(config.kafka?.failedTopic, 'bad-rows');
+    assert.equal(loadConfig([], { KAFKA_BROKERS: 'k:9092' }).kafka?.failedTopic, 'failed-events');
   });
 
   test('env vars', () => {
@@ -89,6 +104,11 @@ describe('loadConfig', () => {
     fails([], { MAX_BATCH_EVENTS: '0' }, /MAX_BATCH_EVENTS/);
     fails([], { MAX_BODY_BYTES: '1.5' }, /MAX_BODY_BYTES/);
     fails([], { RATE_LIMIT_REQUESTS_PER_MINUTE: '-1' }, /RATE_LIMIT_REQUESTS_PER_MINUTE/);
+    fails([], { ADMIN_PORT: 'x' }, /ADMIN_PORT/);
+    fails([], { PORT: '9000', ADMIN_PORT: '9000' }, /ADMIN_PORT must differ from PORT/);
+    fails([], { METRICS_ON_PUBLIC_PORT: 'yes' }, /METRICS_ON_PUBLIC_PORT/);
+    fails([], { FAILED_RETENTION_DAYS: '0' }, /FAILED_RETENTION_DAYS/);
+    fails([], { FAILED_MAX_BYTES: '1000' }, /FAILED_MAX_BYTES/);
   });
 
   test('an unknown flag, or a flag without its value, throws a ConfigError', () => {

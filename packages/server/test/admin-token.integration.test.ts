@@ -1,0 +1,41 @@
+// With PostgreSQL, every instance shares one admin token: instances starting together make one,
+// and a rotation on one reaches the others within their 5 s cache.
+import { after, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { needPostgres } from '@inlet/testkit';
+import { AdminTokens } from '../src/admin/token.ts';
+import { PostgresSourceStore } from '../src/sources/postgres-store.ts';
+
+const postgres = await needPostgres();
+const schema = `inlet_test_${randomBytes(6).toString('hex')}`;
+
+describe('the admin token on PostgreSQL', { skip: postgres.skip }, () => {
+  const stores: PostgresSourceStore[] = [];
+  after(async () => {
+    for (const store of stores) await store.close();
+    const client = new pg.Client({ connectionString: postgres.value });
+    await client.connect();
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await client.end();
+  });
+
+  test('instances starting together make one token; any instance accepts it, and a rotation reaches the others', { timeout: 20_000 }, async () => {
+    for (let i = 0; i < 3; i++) stores.push(await PostgresSourceStore.open({ connectionString: postgres.value!, schema }));
+    const tokens = stores.map((store) => new AdminTokens(store, 500));
+    const made = (await Promise.all(tokens.map((t) => t.ensure()))).filter((t) => t !== undefined);
+    assert.equal(made.length, 1, 'exactly one instance made (and shows) the token');
+    for (const t of tokens) assert.equal(await t.verify(made[0]!), true);
+    assert.equal(await tokens[1].verify(`${made[0]}x`), false);
+
+    const rotated = await tokens[0].rotate();
+    await new Promise((r) => setTimeout(r, 600));
+    for (const t of tokens) {
+      assert.equal(await t.verify(rotated), true);
+      assert.equal(await t.verify(made[0]!), false);
+    }
+    const hash = await stores[2].adminTokenHash();
+    assert.match(hash!, /^[0-9a-f]{64}$/);
+  });
+});
