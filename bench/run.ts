@@ -22,7 +22,7 @@ const USAGE = `usage: npm run bench -- [options]
   --duration 15                         measured seconds per HTTP cell
   --warmup 3                            warm-up seconds per HTTP cell
   --connections 50,200                  HTTP concurrency levels
-  --workloads W1,W2                     W1 = /v1/batch x 100 events, W2 = /v1/track x 1
+  --workloads W1,W2,W1F                 W1 = /v1/batch x 100 events, W2 = /v1/track x 1, W1F = W1 with 10 of the 100 invalid
   --servers ${SERVER_NAMES.join(',')}
                                         also: ${VARIANT_NAMES.join(', ')} (the Kafka sink's lanes mode, zstd)
   --half-rate inlet|all|none            also measure latency at half of peak rate (default inlet)
@@ -100,7 +100,7 @@ async function main(): Promise<number> {
   const durationSeconds = positive(values.duration, quick ? 5 : 15, 'duration');
   const warmupSeconds = values.warmup === '0' ? 0 : positive(values.warmup, quick ? 1 : 3, 'warmup');
   const connections = list(values.connections, quick ? '50' : '50,200').map((c) => positive(c, 0, 'connections'));
-  const workloads = parseWorkloads(values.workloads ?? 'W1,W2');
+  const workloads = parseWorkloads(values.workloads ?? 'W1,W2,W1F');
   const servers = parseServers(values.servers ?? SERVER_NAMES.join(','));
   const halfRate = (values['half-rate'] ?? 'inlet') as HalfRateMode;
   if (!['inlet', 'all', 'none'].includes(halfRate)) throw new Error('--half-rate must be inlet, all or none');
@@ -153,7 +153,7 @@ async function main(): Promise<number> {
       sections.push(
         '## HTTP ingestion',
         '',
-        'W1 = `POST /v1/batch` with 100 events of ~530 bytes; W2 = `POST /v1/track` with one event. events/s and req/s count 2xx responses only; latency is of 2xx responses.',
+        'W1 = `POST /v1/batch` with 100 events of ~530 bytes; W2 = `POST /v1/track` with one event; W1F = W1 with every tenth event invalid (no event name), kept in the failed-events store (events/s counts all 100). events/s and req/s count 2xx responses only; latency is of 2xx responses.',
         'load avg: the machine\'s 1-minute load average at the end of the cell; above ~3 on this 2-core machine, other work competed with the benchmark. CPU stall: share of the measured window in which some task waited for a CPU (Linux PSI, /proc/pressure/cpu); the server, the load generator and a Kafka broker alone can fill 2 cores, so some stall is expected, a lot means the numbers are noisy.',
         'Server CPU is user+system time of the server process (all its threads) over the measured window, in cores; peak RSS is the larger of the polled RSS and VmHWM.',
         `vs reference / vs ceiling: events/s relative to the same workload and concurrency. ${needsKafka ? `Kafka: ${broker?.owned ? 'local one-node broker (scripts/kafka)' : 'KAFKA_BROKERS'}, replication factor 1.` : ''}`,

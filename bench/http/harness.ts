@@ -118,13 +118,15 @@ async function runCell(o: HttpSuiteOptions, def: ServerDefinition, workload: Wor
   const label = `${def.name} ${workload.name} c${connections}${o.rounds > 1 ? ` round ${round}` : ''}`;
   const dataDir = mkdtempSync(join(tmpdir(), `inlet-bench-${def.name}-`));
   const profileDir = o.profileDir ? join(o.profileDir, `${def.name}-${workload.name}-c${connections}${o.rounds > 1 ? `-r${round}` : ''}`) : undefined;
-  let kafka: { bootstrap: string; topic: string } | undefined;
+  let kafka: { bootstrap: string; topic: string; failedTopic: string } | undefined;
   let server: ServerProcess | undefined;
   try {
     if (def.needsKafka) {
       const bootstrap = await o.kafkaBootstrap();
-      kafka = { bootstrap, topic: `raw-events-bench-${runId}-${def.name}-${workload.name}-c${connections}` };
+      const cell = `${runId}-${def.name}-${workload.name}-c${connections}`;
+      kafka = { bootstrap, topic: `raw-events-bench-${cell}`, failedTopic: `failed-events-bench-${cell}` };
       await createTopic(bootstrap, kafka.topic, o.partitions);
+      await createTopic(bootstrap, kafka.failedTopic, o.partitions);
     }
     const port = await serverPort();
     if (profileDir) mkdirSync(profileDir, { recursive: true });
@@ -180,7 +182,7 @@ async function runCell(o: HttpSuiteOptions, def: ServerDefinition, workload: Wor
     }
     await server.stop();
     if (kafka) {
-      const acknowledged = (peak.load.ok + peak.load.warmupOk + (halfOk ?? 0)) * workload.eventsPerRequest;
+      const acknowledged = (peak.load.ok + peak.load.warmupOk + (halfOk ?? 0)) * workload.validPerRequest;
       cell.delivery = { acknowledged, inTopic: await countRecords(kafka.bootstrap, kafka.topic) };
       if (cell.delivery.inTopic < acknowledged) o.log(`  ${label}: only ${cell.delivery.inTopic} of ${acknowledged} acknowledged events are in the topic`);
     }
@@ -192,7 +194,10 @@ async function runCell(o: HttpSuiteOptions, def: ServerDefinition, workload: Wor
     return failedCell(def.name, workload.name, connections, round, message);
   } finally {
     await server?.stop();
-    if (kafka) await deleteTopic(kafka.bootstrap, kafka.topic);
+    if (kafka) {
+      await deleteTopic(kafka.bootstrap, kafka.topic);
+      await deleteTopic(kafka.bootstrap, kafka.failedTopic);
+    }
     rmSync(dataDir, { recursive: true, force: true });
   }
 }

@@ -77,13 +77,19 @@ export function formatTargets(cells: MergedCell[]): string {
     const q = Number.isFinite(c.vsCeiling) ? c.vsCeiling : undefined;
     if (c.workload === 'W1') {
       check(`W1 c${c.connections} Kafka ≥ 3× reference events/s`, r === undefined ? undefined : r >= 3, r === undefined ? 'no reference cell' : `${r.toFixed(2)}×`);
-    } else {
+    } else if (c.workload === 'W2') {
       check(`W2 c${c.connections} Kafka ≥ 2× reference req/s`, r === undefined ? undefined : r >= 2, r === undefined ? 'no reference cell' : `${r.toFixed(2)}×`);
       check(`W2 c${c.connections} Kafka ≥ 70% of ceiling req/s`, q === undefined ? undefined : q >= 0.7, q === undefined ? 'no ceiling cell' : `${(q * 100).toFixed(0)}%`);
     }
   }
   for (const c of cells.filter((x) => !x.failure && x.server === 'inlet-embedded' && x.workload === 'W1')) {
     check(`W1 c${c.connections} embedded ≥ 100,000 events/s`, c.eventsPerSecond >= 100_000, `${num(c.eventsPerSecond)} events/s`);
+  }
+  // Failed events must not cost much: W1 with 10% of them invalid keeps within 10% of W1's events/s.
+  for (const c of cells.filter((x) => !x.failure && x.workload === 'W1F' && x.server.startsWith('inlet'))) {
+    const w1 = cells.find((x) => !x.failure && x.workload === 'W1' && x.server === c.server && x.connections === c.connections);
+    const ratio = w1 ? c.eventsPerSecond / w1.eventsPerSecond : undefined;
+    check(`${c.server} W1F c${c.connections} (10% invalid) within 10% of W1 events/s`, ratio === undefined ? undefined : ratio >= 0.9, ratio === undefined ? 'no W1 cell' : `${(ratio * 100).toFixed(0)}% of W1 (${num(c.eventsPerSecond)} vs ${num(w1!.eventsPerSecond)}; server CPU ${num(c.serverCpu, 2)} vs ${num(w1!.serverCpu, 2)} cores)`);
   }
   for (const c of cells.filter((x) => !x.failure && x.halfRate && x.server.startsWith('inlet'))) {
     check(`${c.server} ${c.workload} c${c.connections} p99 at half of peak < 10 ms`, c.halfRate!.latency.p99 < 10, `${ms(c.halfRate!.latency.p99)} ms at ${num(c.halfRate!.requestsPerSecond)} req/s`);

@@ -15,9 +15,10 @@ export interface ServerProcess {
 
 /** Settings the harness decides per server; inherited values would silently change what runs. */
 const CONTROLLED_ENV = [
-  'PORT', 'HOST', 'INLET_DATA_DIR', 'LOG_LEVEL', 'KAFKA_BROKERS', 'KAFKA_TOPIC', 'REDIS_URL', 'DATABASE_URL',
+  'PORT', 'HOST', 'INLET_DATA_DIR', 'LOG_LEVEL', 'KAFKA_BROKERS', 'KAFKA_TOPIC', 'KAFKA_FAILED_TOPIC', 'REDIS_URL', 'DATABASE_URL',
   'RATE_LIMIT_REQUESTS_PER_MINUTE', 'RATE_LIMIT_EVENTS_PER_MINUTE', 'NODE_OPTIONS', 'SINK_TIMEOUT_MS',
   'KAFKA_COMPRESSION', 'KAFKA_LINGER_MS', 'INLET_BENCH_KAFKA_SEND_MODE',
+  'ADMIN_HOST', 'ADMIN_PORT', 'METRICS_ON_PUBLIC_PORT', 'FAILED_RETENTION_DAYS', 'FAILED_MAX_BYTES',
 ];
 
 function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {

@@ -14,7 +14,7 @@ export interface ServerContext {
   /** a fresh, empty directory for this server run */
   dataDir: string;
   /** set for servers that need Kafka: the broker and a topic created fresh for this run */
-  kafka?: { bootstrap: string; topic: string };
+  kafka?: { bootstrap: string; topic: string; failedTopic: string };
 }
 
 export interface LaunchSpec {
@@ -54,8 +54,9 @@ function inlet(ctx: ServerContext, sinkSettings: Record<string, string> = {}): L
       HOST: '127.0.0.1',
       INLET_DATA_DIR: ctx.dataDir,
       LOG_LEVEL: 'warn',
+      ADMIN_PORT: '0',
       ...GENEROUS_LIMITS,
-      ...(ctx.kafka ? { KAFKA_BROKERS: ctx.kafka.bootstrap, KAFKA_TOPIC: ctx.kafka.topic } : {}),
+      ...(ctx.kafka ? { KAFKA_BROKERS: ctx.kafka.bootstrap, KAFKA_TOPIC: ctx.kafka.topic, KAFKA_FAILED_TOPIC: ctx.kafka.failedTopic } : {}),
       ...sinkSettings,
     },
     ready: /Write key of the "default" source: (wk_\S+)/,

@@ -6,18 +6,22 @@
 import { randomUUID } from 'node:crypto';
 import { newMessageId } from '@inlet/schema';
 
-export type WorkloadName = 'W1' | 'W2';
+export type WorkloadName = 'W1' | 'W2' | 'W1F';
 
 export interface Workload {
   name: WorkloadName;
   description: string;
   path: string;
   eventsPerRequest: number;
+  /** events of a request that are valid (the rest go to the failed-events store) */
+  validPerRequest: number;
 }
 
 export const WORKLOADS: Record<WorkloadName, Workload> = {
-  W1: { name: 'W1', description: 'POST /v1/batch, 100 events of ~500 bytes', path: '/v1/batch', eventsPerRequest: 100 },
-  W2: { name: 'W2', description: 'POST /v1/track, one event of ~500 bytes', path: '/v1/track', eventsPerRequest: 1 },
+  W1: { name: 'W1', description: 'POST /v1/batch, 100 events of ~500 bytes', path: '/v1/batch', eventsPerRequest: 100, validPerRequest: 100 },
+  W2: { name: 'W2', description: 'POST /v1/track, one event of ~500 bytes', path: '/v1/track', eventsPerRequest: 1, validPerRequest: 1 },
+  // W1 where every tenth event has no event name: 10% invalid, kept in the failed-events store.
+  W1F: { name: 'W1F', description: 'W1 with 10% invalid events (POST /v1/batch, 100 events, 10 without an event name)', path: '/v1/batch', eventsPerRequest: 100, validPerRequest: 90 },
 };
 
 export function parseWorkloads(list: string): Workload[] {
@@ -30,11 +34,11 @@ export function parseWorkloads(list: string): Workload[] {
 
 const ID_SLOT = '\u0000ID\u0000';
 
-/** A typical browser track event, ~500 bytes as JSON; messageId is a slot filled per request. */
-function sampleEvent(i: number, now: string, withType: boolean): Record<string, unknown> {
+/** A typical browser track event, ~500 bytes as JSON; messageId is a slot filled per request. `invalid`: without its event name. */
+function sampleEvent(i: number, now: string, withType: boolean, invalid = false): Record<string, unknown> {
   return {
     ...(withType ? { type: 'track' } : {}),
-    event: i % 3 === 0 ? 'Product Viewed' : i % 3 === 1 ? 'Added To Cart' : 'Checkout Started',
+    ...(invalid ? {} : { event: i % 3 === 0 ? 'Product Viewed' : i % 3 === 1 ? 'Added To Cart' : 'Checkout Started' }),
     userId: `user-${(i * 7919) % 5000}`,
     anonymousId: `anon-3f1c9d2e-${String(i).padStart(4, '0')}`,
     messageId: ID_SLOT,
@@ -61,8 +65,9 @@ export interface BodyTemplate {
 export function bodyTemplate(workload: Workload, ids: MessageIdKind): BodyTemplate {
   const newId = ids === 'v7' ? newMessageId : randomUUID;
   const now = new Date().toISOString();
-  const body = workload.name === 'W1'
-    ? { batch: Array.from({ length: workload.eventsPerRequest }, (_, i) => sampleEvent(i, now, true)), sentAt: now }
+  const invalidEvery = workload.validPerRequest < workload.eventsPerRequest ? Math.round(workload.eventsPerRequest / (workload.eventsPerRequest - workload.validPerRequest)) : 0;
+  const body = workload.path === '/v1/batch'
+    ? { batch: Array.from({ length: workload.eventsPerRequest }, (_, i) => sampleEvent(i, now, true, invalidEvery > 0 && i % invalidEvery === invalidEvery - 1)), sentAt: now }
     : { ...sampleEvent(0, now, false), sentAt: now };
   const pieces = JSON.stringify(body).split(JSON.stringify(ID_SLOT));
   const render = () => {
