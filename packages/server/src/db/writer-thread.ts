@@ -62,19 +62,27 @@ let droppedBySize = 0;
  */
 class Tally {
   private readonly counts = new Map<string, number>();
-  private lastKey = '';
+  private sourceId = '';
+  private minute = -1;
+  private outcome = '';
+  private reason = '';
   private run = 0;
 
   add(sourceId: string, receivedAtMs: number, outcome: string, reason = ''): void {
-    const key = `${sourceId}\u0000${Math.floor(receivedAtMs / 60_000)}\u0000${outcome}\u0000${reason}`;
-    if (key === this.lastKey) { this.run++; return; }
+    const minute = Math.floor(receivedAtMs / 60_000);
+    if (sourceId === this.sourceId && minute === this.minute && outcome === this.outcome && reason === this.reason) { this.run++; return; }
     this.flushRun();
-    this.lastKey = key;
+    this.sourceId = sourceId;
+    this.minute = minute;
+    this.outcome = outcome;
+    this.reason = reason;
     this.run = 1;
   }
 
   private flushRun(): void {
-    if (this.run > 0) this.counts.set(this.lastKey, (this.counts.get(this.lastKey) ?? 0) + this.run);
+    if (this.run === 0) return;
+    const key = `${this.sourceId}\u0000${this.minute}\u0000${this.outcome}\u0000${this.reason}`;
+    this.counts.set(key, (this.counts.get(key) ?? 0) + this.run);
     this.run = 0;
   }
 
