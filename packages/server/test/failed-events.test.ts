@@ -245,3 +245,18 @@ test('a gzip body is kept decompressed when its JSON is malformed', async () => 
   assert.equal(entry.reason, 'malformed_body');
   assert.equal(entry.raw?.data, '{"batch":[1,');
 });
+
+test('a body of control characters is kept as base64, so an entry never grows past its body by more than a third', async () => {
+  const body = Buffer.alloc(100_000, 0x01);
+  const [entry] = await keptBy(() => post('/v1/batch', body));
+  assert.equal(entry.raw?.encoding, 'base64');
+  assert.deepEqual(Buffer.from(entry.raw!.data, 'base64'), body);
+});
+
+test('a write key in a refused body is masked when the body is kept as base64 too', async () => {
+  const body = Buffer.concat([Buffer.from(`{"writeKey":"${inlet.writeKey}"`), Buffer.from([0xff, 0xfe])]);
+  const [entry] = await keptBy(() => post('/v1/batch', body));
+  assert.equal(entry.raw?.encoding, 'base64');
+  const kept = Buffer.from(entry.raw!.data, 'base64').toString('latin1');
+  assert.ok(!kept.includes(inlet.writeKey) && kept.includes('[write key]'));
+});

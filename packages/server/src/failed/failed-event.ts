@@ -131,12 +131,16 @@ export function failedBodyOf(context: FailureContext, body: { json?: unknown; by
   return failedRecord(entry);
 }
 
-function rawOf(bytes: Buffer, truncated: boolean, writeKey: string | undefined): NonNullable<FailedEvent['raw']> {
+function rawOf(received: Buffer, truncated: boolean, writeKey: string | undefined): NonNullable<FailedEvent['raw']> {
+  // Write keys are ASCII: as latin1 each byte is one character, so the key is found byte for byte.
+  const bytes = writeKey ? Buffer.from(received.toString('latin1').replaceAll(writeKey, '[write key]'), 'latin1') : received;
   const text = bytes.toString('utf8');
-  if (Buffer.byteLength(text) === bytes.length && !text.includes('\uFFFD')) {
-    return { encoding: 'utf8', data: writeKey ? text.replaceAll(writeKey, '[write key]') : text, bytes: bytes.length, truncated };
+  // Text full of characters JSON must escape (control characters) would grow up to six times
+  // as JSON: base64 keeps every entry under a Kafka record's 1 MB, whatever the body held.
+  if (Buffer.byteLength(text) === bytes.length && !text.includes('\uFFFD') && JSON.stringify(text).length <= (bytes.length * 4) / 3 + 2) {
+    return { encoding: 'utf8', data: text, bytes: received.length, truncated };
   }
-  return { encoding: 'base64', data: bytes.toString('base64'), bytes: bytes.length, truncated };
+  return { encoding: 'base64', data: bytes.toString('base64'), bytes: received.length, truncated };
 }
 
 /** The raw body of a failed body entry, as bytes. */
