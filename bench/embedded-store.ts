@@ -41,7 +41,7 @@ function writeOf(mix: Mix): { events: StoredEvent[]; failed: FailedRecord[] } {
     const record = { sourceId: 'src_bench', messageId, receivedAt } as NormalizedRecord;
     return { record, json: `{"type":"track","messageId":"${messageId}","receivedAt":"${receivedAt}","properties":${PROPERTIES}}` };
   });
-  const context = { sourceId: 'src_bench', receivedAtMs, route: '/v1/batch', ip: '203.0.113.7', sentAt: undefined, type: undefined };
+  const context = { sourceId: 'src_bench', receivedAtMs, route: '/v1/batch', ip: '203.0.113.7', ipPolicy: 'full' as const, sentAt: undefined, type: undefined, keepClientIp: false, historical: false };
   const failed = Array.from({ length: mix.failed }, (_, i) => failedEventOf(context, { ...INVALID, messageId: newMessageId() }, i, 'invalid', ['event is required']));
   return { events, failed };
 }
