@@ -260,3 +260,10 @@ test('a write key in a refused body is masked when the body is kept as base64 to
   const kept = Buffer.from(entry.raw!.data, 'base64').toString('latin1');
   assert.ok(!kept.includes(inlet.writeKey) && kept.includes('[write key]'));
 });
+
+test('a refused beacon body is kept for the source whose key is in its URL', async () => {
+  const [entry] = await keptBy(() => request(inlet.url, `/beacon/v1/batch?writeKey=${inlet.writeKey}`, { body: '{"batch":[', headers: { 'content-type': 'text/plain' } }));
+  assert.equal(entry.reason, 'malformed_body');
+  assert.equal(entry.route, '/beacon/v1/batch');
+  assert.equal(entry.sourceId, sourceId);
+});

@@ -102,6 +102,30 @@ describe('replay on the embedded store', () => {
   });
 });
 
+test('a failed event from /v1/import of a server source replays as it would have been stored then: its old timestamp, its forwarded address after the IP policy', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'inlet-replay-import-'));
+  try {
+    const small = await startInlet({ dataDir, limits: { maxEventBytes: 600, maxBatchEvents: 1000, maxBodyBytes: 512_000 } });
+    const token = small.adminToken!;
+    const backend = await small.server.sources.create({ name: 'backend', kind: 'server', ipPolicy: 'anonymize' });
+    const event = { ...padded('import-1', 700), timestamp: '2020-01-02T03:04:05.000Z', context: { ip: '198.51.100.23' } };
+    assert.equal((await postJson(small.url, '/v1/import', { batch: [event] }, backend.writeKey)).json?.rejected, 1);
+    await small.close();
+    const inlet = await startInlet({ dataDir });
+    try {
+      const summary = (await adminRequest(inlet.adminUrl, token, '/api/failed/replay', { method: 'POST', body: {} })).json as unknown as ReplaySummary;
+      assert.equal(summary.stored, 1);
+      const record = (await inlet.events()).find((r) => r.messageId === 'import-1')!;
+      assert.equal(record.timestamp, '2020-01-02T03:04:05.000Z', 'an import keeps its old time');
+      assert.equal(record.context.ip, '198.51.100.0', 'the forwarded address, anonymized');
+    } finally {
+      await inlet.close();
+    }
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
 describe('replay from the command line', () => {
   let dataDir: string;
 
