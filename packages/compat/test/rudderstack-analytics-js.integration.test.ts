@@ -105,7 +105,7 @@ describe('@rudderstack/analytics-js in Chromium against Inlet', { skip: chromium
 
   /** CORS preflights Inlet has answered so far. */
   async function preflights(): Promise<number> {
-    const metrics = await (await fetch(`${inlet.url}/metrics`)).text();
+    const metrics = await (await fetch(`${inlet.adminUrl}/metrics`, { headers: { authorization: `Bearer ${inlet.adminToken}` } })).text();
     return Number(/^inlet_http_requests_total\{route="\*",status="204"\} (\d+)$/m.exec(metrics)?.[1] ?? 0);
   }
 
