@@ -6,7 +6,7 @@ import { SinkUnavailableError } from '../errors.ts';
 import type { FailedRecord } from '../failed/failed-event.ts';
 import type { StoredEvent } from '../sinks/sink.ts';
 import { databaseFile } from './database.ts';
-import { EVENT_WIDTH, type ReplayCommit, type WriterOptions, type WriterReply, type WriterRequest, type WriterRows } from './writer-protocol.ts';
+import { EVENT_WIDTH, FAILED_WIDTH, type ReplayCommit, type WriterOptions, type WriterReply, type WriterRequest, type WriterRows } from './writer-protocol.ts';
 
 export interface DatabaseWriterOptions {
   dataDir: string;
@@ -130,10 +130,12 @@ export class DatabaseWriter {
     });
   }
 
+  /** Why a write of `events` (accepted and failed) cannot be taken now, if it cannot. */
   private refusal(events: number): Error | undefined {
     if (this.failure) return new SinkUnavailableError(this.failure.message);
     if (this.closed) return new SinkUnavailableError('the embedded store is closed');
-    if (this.nextEvents.length / EVENT_WIDTH + events > this.maxPendingEvents) return new SinkUnavailableError('the disk is behind; too many events waiting');
+    const waiting = this.nextEvents.length / EVENT_WIDTH + this.nextFailed.length / FAILED_WIDTH;
+    if (waiting + events > this.maxPendingEvents) return new SinkUnavailableError('the disk is behind; too many events waiting');
     return undefined;
   }
 
