@@ -104,8 +104,13 @@ export class MemoryOutcomes implements OutcomeSource {
 /** Counts each request's outcome in Prometheus (and, on Kafka, in memory for `inlet stats`). */
 export class Accounting {
   private readonly counters = new Map<string, Counter.Internal>();
+  private readonly metrics: Metrics;
+  private readonly memory: MemoryOutcomes | undefined;
 
-  constructor(private readonly metrics: Metrics, private readonly memory?: MemoryOutcomes) {}
+  constructor(metrics: Metrics, memory?: MemoryOutcomes) {
+    this.metrics = metrics;
+    this.memory = memory;
+  }
 
   /** A request's events, once they are durable. */
   request(sourceId: string, stored: number, duplicate: number, failed: FailedCounts): void {

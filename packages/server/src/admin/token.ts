@@ -12,9 +12,14 @@ const digest = (token: string): Buffer => createHash('sha256').update(token, 'ut
 
 export class AdminTokens {
   private cached: { hash: Buffer | undefined; at: number } | undefined;
+  private readonly store: AdminTokenStore;
+  private readonly cacheMs: number;
 
   /** `cacheMs`: how long the stored hash is trusted before it is read again (a rotation reaches running servers within this). */
-  constructor(private readonly store: AdminTokenStore, private readonly cacheMs = 5000) {}
+  constructor(store: AdminTokenStore, cacheMs = 5000) {
+    this.store = store;
+    this.cacheMs = cacheMs;
+  }
 
   /** Makes the token when there is none: returns it then (the only time it can be shown), undefined otherwise. */
   async ensure(): Promise<string | undefined> {

@@ -26,7 +26,11 @@ export interface EmbeddedFailedStoreOptions {
 export class EmbeddedFailedStore implements FailedStore {
   readonly kind = 'embedded';
 
-  constructor(private readonly options: EmbeddedFailedStoreOptions) {}
+  private readonly options: EmbeddedFailedStoreOptions;
+
+  constructor(options: EmbeddedFailedStoreOptions) {
+    this.options = options;
+  }
 
   async list(filter: FailedFilter, limit: number, before?: string): Promise<FailedPage> {
     const beforeSeq = before === undefined ? undefined : Number(before);
