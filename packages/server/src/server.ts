@@ -75,7 +75,7 @@ async function openLimiter(config: Config, logger: Logger): Promise<RateLimiter>
 }
 
 /** Where failed events are read and replayed, and where the per-source counts come from. */
-function openFailedEvents(config: Config, sink: Sink, accounting: Accounting, memory: MemoryOutcomes): { failed: FailedStore; outcomes: OutcomeSource } {
+async function openFailedEvents(config: Config, sink: Sink, accounting: Accounting, memory: MemoryOutcomes): Promise<{ failed: FailedStore; outcomes: OutcomeSource }> {
   if (sink instanceof EmbeddedSink) {
     // The writer thread brings the schema up to date too; this makes sure it is before reading.
     openDatabase(databaseFile(config.dataDir)).close();
@@ -84,6 +84,11 @@ function openFailedEvents(config: Config, sink: Sink, accounting: Accounting, me
       failed: new EmbeddedFailedStore({ reader, writer: sink.writer, limits: config.limits, onReplayed: (sourceId, n) => accounting.replayed(sourceId, n) }),
       outcomes: { scope: 'store', outcomes: (sinceMs, sourceId) => reader.outcomes(sinceMs, sourceId) },
     };
+  }
+  if (config.kafka && sink.kind === 'kafka') {
+    const { KafkaFailedStore } = await import('./failed/kafka-failed-store.ts');
+    const failed = new KafkaFailedStore({ ...config.kafka, limits: config.limits, onReplayed: (sourceId, n) => accounting.replayed(sourceId, n) });
+    return { failed, outcomes: memory };
   }
   return { failed: new UnavailableFailedStore(sink.kind), outcomes: memory };
 }
@@ -116,7 +121,7 @@ export async function startServer(config: Config, parts: ServerParts = {}): Prom
   const accounting = new Accounting(metrics, sink instanceof EmbeddedSink ? undefined : memory);
   const sources = new CachedSourceStore(parts.sources ?? (await openSourceStore(config, logger)));
   const limiter = parts.limiter ?? (await openLimiter(config, logger));
-  const { failed, outcomes } = openFailedEvents(config, sink, accounting, memory);
+  const { failed, outcomes } = await openFailedEvents(config, sink, accounting, memory);
   const closeParts = () => Promise.allSettled([sink.close(), sources.close(), limiter.close(), failed.close()]);
 
   let defaultSource: Source | undefined;

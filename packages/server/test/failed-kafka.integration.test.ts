@@ -3,13 +3,15 @@
 // per-source counts come from the server over its admin API.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { createTopic, needKafka, readAll, startInlet, type TestInlet } from '@inlet/testkit';
 import type { StatsReport } from '../src/accounting.ts';
 import type { FailedEvent } from '../src/failed/failed-event.ts';
+import type { FailedView, ReplaySummary } from '../src/failed/failed-store.ts';
+import type { NormalizedRecord } from '@inlet/schema';
 import { adminRequest, basic, postJson, request } from './http-client.ts';
 
 const need = await needKafka();
@@ -70,4 +72,115 @@ describe('failed events on the Kafka sink', { skip: need.skip }, () => {
     await assert.rejects(promisify(execFile)(process.execPath, [BIN, 'stats'], { env }), (error: { stderr: string; code: number }) => /--admin-token/.test(error.stderr) && error.code === 2);
     await assert.rejects(promisify(execFile)(process.execPath, [BIN, 'stats', '--admin-url', 'http://127.0.0.1:9', '--admin-token', 'x'], { env }), (error: { stderr: string }) => /cannot reach the admin API/.test(error.stderr));
   });
+});
+
+describe('replay on Kafka', { skip: need.skip }, () => {
+  const brokers = (need.value ?? '').split(',');
+  const topic = `replay-raw-${randomUUID()}`;
+  const failedTopic = `replay-failed-${randomUUID()}`;
+  const kafka = { brokers, topic, failedTopic, clientId: 'replay-test', lingerMs: 0, compression: 'lz4' as const };
+  const env = { ...process.env, KAFKA_BROKERS: brokers.join(','), KAFKA_TOPIC: topic, KAFKA_FAILED_TOPIC: failedTopic, MAX_EVENT_BYTES: '', INLET_DATA_DIR: '' };
+  const cli = async (args: string[]) => (await promisify(execFile)(process.execPath, [BIN, ...args], { env, maxBuffer: 64 << 20 })).stdout;
+  const padded = (messageId: string | undefined, bytes: number) => ({ type: 'track', userId: 'u', event: 'Padded', ...(messageId ? { messageId } : {}), properties: { pad: 'x'.repeat(bytes) } });
+  const ids = [randomUUID(), randomUUID()];
+
+  before(async () => {
+    await createTopic(brokers, topic, { partitions: 2, replicationFactor: 1 });
+    await createTopic(brokers, failedTopic, { partitions: 2, replicationFactor: 1 });
+    const small = await startInlet({ kafka, limits: { maxEventBytes: 600, maxBatchEvents: 1000, maxBodyBytes: 512_000 } });
+    try {
+      const reply = await postJson(small.url, '/v1/batch', { batch: [padded(ids[0], 700), padded(ids[1], 700), padded(undefined, 700), { type: 'track', userId: 'u' }] }, small.writeKey);
+      assert.deepEqual([reply.json?.accepted, reply.json?.rejected], [0, 4]);
+    } finally {
+      await small.close();
+    }
+  });
+
+  test('what passes goes to raw-events with its original messageId and receivedAt, marked; a second replay stores nothing; list and show follow', async () => {
+    const listed = (await cli(['failed', 'list', '--json'])).trim().split('\n').map((l) => JSON.parse(l) as FailedView);
+    assert.equal(listed.length, 4);
+    assert.ok(listed[0].id > listed[3].id, 'newest first');
+    assert.deepEqual(JSON.parse(await cli(['failed', 'replay', '--dry-run', '--json'])), { dryRun: true, matched: 4, passed: 3, stored: 0, duplicates: 0, stillFailing: 1 });
+    assert.equal((await readAll(brokers, topic)).length, 0, 'a dry run writes nothing');
+
+    const summary = JSON.parse((await cli(['failed', 'replay', '--json'])).trim().split('\n').pop()!) as ReplaySummary;
+    assert.deepEqual(summary, { dryRun: false, matched: 4, passed: 3, stored: 3, duplicates: 0, stillFailing: 1 });
+    const raw = await readAll(brokers, topic);
+    assert.equal(raw.length, 3);
+    for (const entry of listed.filter((e) => e.reason === 'too_large')) {
+      const record = raw.find((r) => r.headers['message-id'] === entry.messageId);
+      assert.ok(record, `${entry.messageId} is on raw-events`);
+      const value = JSON.parse(record.value) as NormalizedRecord;
+      assert.equal(record.key, 'u');
+      assert.equal(value.receivedAt, entry.receivedAt);
+      assert.deepEqual(value.context.inlet, { replayed: entry.id });
+    }
+    assert.ok(ids.every((id) => raw.some((r) => r.headers['message-id'] === id)));
+
+    assert.deepEqual(JSON.parse(await cli(['failed', 'replay', '--json'])), { dryRun: false, matched: 1, passed: 0, stored: 0, duplicates: 0, stillFailing: 1 });
+    assert.equal((await readAll(brokers, topic)).length, 3, 'replaying again stores nothing twice');
+    const left = (await cli(['failed', 'list', '--json'])).trim().split('\n').map((l) => JSON.parse(l) as FailedView);
+    assert.deepEqual(left.map((e) => e.reason), ['invalid']);
+    const replayed = (await cli(['failed', 'list', '--json', '--status', 'replayed'])).trim().split('\n').map((l) => JSON.parse(l) as FailedView);
+    assert.equal(replayed.length, 3);
+    assert.ok(replayed.every((e) => e.status === 'replayed' && e.replayedAt));
+    const shown = JSON.parse(await cli(['failed', 'show', replayed[0].id])) as FailedView;
+    assert.deepEqual(shown, replayed[0]);
+    // --since reads from that time on (the records' timestamps); a later time finds nothing.
+    assert.equal((await cli(['failed', 'list', '--json', '--status', 'all', '--since', '1h'])).trim().split('\n').length, 4);
+    assert.equal((await cli(['failed', 'list', '--json', '--status', 'all', '--since', new Date(Date.now() + 3_600_000).toISOString()])).trim(), '');
+  });
+
+  test('the admin API of a server on Kafka lists, shows and replays the same entries', async () => {
+    const inlet = await startInlet({ kafka });
+    try {
+      const page = await adminRequest(inlet.adminUrl, inlet.adminToken, '/api/failed?status=all&limit=2');
+      const { failed: entries, next } = page.json as { failed: FailedView[]; next: string };
+      assert.equal(entries.length, 2);
+      assert.ok(next);
+      const rest = await adminRequest(inlet.adminUrl, inlet.adminToken, `/api/failed?status=all&limit=10&before=${next}`);
+      assert.equal((rest.json as { failed: FailedView[] }).failed.length, 2);
+      const shown = await adminRequest(inlet.adminUrl, inlet.adminToken, `/api/failed/${entries[0].id}`);
+      assert.deepEqual(shown.json, entries[0] as unknown as Record<string, unknown>);
+      const replay = await adminRequest(inlet.adminUrl, inlet.adminToken, '/api/failed/replay', { method: 'POST', body: { dryRun: true } });
+      assert.equal((replay.json as unknown as ReplaySummary).matched, 1);
+    } finally {
+      await inlet.close();
+    }
+  });
+});
+
+test('a replay on Kafka killed with SIGKILL half way finishes on the next run, without duplicates', { skip: need.skip, timeout: 240_000 }, async () => {
+  const brokers = (need.value ?? '').split(',');
+  const topic = `replay-kill-raw-${randomUUID()}`;
+  const failedTopic = `replay-kill-failed-${randomUUID()}`;
+  await createTopic(brokers, topic, { partitions: 3, replicationFactor: 1 });
+  await createTopic(brokers, failedTopic, { partitions: 3, replicationFactor: 1 });
+  const total = 6000;
+  const inlet = await startInlet({ kafka: { brokers, topic, failedTopic, clientId: 'replay-kill', lingerMs: 0, compression: 'lz4' }, limits: { maxEventBytes: 300, maxBatchEvents: 1000, maxBodyBytes: 512_000 } });
+  try {
+    for (let b = 0; b < total / 1000; b++) {
+      const reply = await postJson(inlet.url, '/v1/batch', { batch: Array.from({ length: 1000 }, (_, i) => ({ type: 'track', userId: `u-${i % 7}`, event: 'k', messageId: `k-${b}-${i}`, properties: { pad: 'x'.repeat(200) } })) }, inlet.writeKey);
+      assert.equal(reply.json?.rejected, 1000);
+    }
+  } finally {
+    await inlet.close();
+  }
+  const env = { ...process.env, KAFKA_BROKERS: brokers.join(','), KAFKA_TOPIC: topic, KAFKA_FAILED_TOPIC: failedTopic, MAX_EVENT_BYTES: '' };
+  const child = spawn(process.execPath, [BIN, 'failed', 'replay'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<NodeJS.Signals | null>((done) => child.once('exit', (_code, signal) => done(signal)));
+  await new Promise<void>((done, fail) => {
+    child.stdout!.on('data', (chunk: Buffer) => { if (/checked \d+/.test(chunk.toString())) done(); });
+    child.once('exit', () => fail(new Error('the replay ended before it reported progress')));
+  });
+  child.kill('SIGKILL');
+  assert.equal(await exited, 'SIGKILL');
+  const half = (await readAll(brokers, topic)).length;
+  assert.ok(half > 0 && half < total, `the kill landed half way (${half} of ${total} on raw-events)`);
+
+  const rerun = JSON.parse((await promisify(execFile)(process.execPath, [BIN, 'failed', 'replay', '--json'], { env, maxBuffer: 64 << 20 })).stdout) as ReplaySummary;
+  assert.equal(rerun.stored, total - half);
+  const ids = (await readAll(brokers, topic)).map((r) => r.headers['message-id']);
+  assert.equal(ids.length, total);
+  assert.equal(new Set(ids).size, total, 'no event twice');
 });

@@ -6,7 +6,6 @@ import { DatabaseReader } from '../db/reader.ts';
 import { DatabaseWriter } from '../db/writer.ts';
 import { EmbeddedFailedStore } from '../failed/embedded-failed-store.ts';
 import type { FailedStore } from '../failed/failed-store.ts';
-import { UnavailableFailedStore } from '../failed/unavailable-failed-store.ts';
 
 /** Flags every command that opens a store takes. */
 export const STORE_FLAGS = {
@@ -28,7 +27,10 @@ export function configFromFlags(values: { 'data-dir'?: string; 'kafka-brokers'?:
  * embedded store) with retention and the size cap left to the server, whose settings it may not know.
  */
 export async function openFailedStore(config: Config, options: { forReplay: boolean }): Promise<FailedStore> {
-  if (config.kafka) return new UnavailableFailedStore('kafka');
+  if (config.kafka) {
+    const { KafkaFailedStore } = await import('../failed/kafka-failed-store.ts');
+    return new KafkaFailedStore({ ...config.kafka, limits: config.limits });
+  }
   openExistingDatabase(config.dataDir).close();
   const reader = new DatabaseReader(config.dataDir);
   const writer = options.forReplay ? new DatabaseWriter({ dataDir: config.dataDir, writeTimeoutMs: 60_000, maintain: false }) : undefined;
