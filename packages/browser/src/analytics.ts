@@ -1,5 +1,5 @@
 // The public API: builds Segment-spec events with identity and context, runs plugins, queues.
-import type { AnalyticsOptions, BrowserEvent, Plugin, Properties } from './types.ts';
+import type { AnalyticsOptions, BrowserEvent, EventMap, Plugin, Properties, PropertiesArgument } from './types.ts';
 import { Queue } from './queue.ts';
 import { read, write } from './storage.ts';
 import { uuid, uuid7 } from './uuid.ts';
@@ -17,7 +17,8 @@ function option(value: unknown, fallback: number, name: string, min: number): nu
   return value;
 }
 
-export class Analytics {
+/** `Events`: the planned track events (what `inlet plans typegen` writes); by default any name and properties. */
+export class Analytics<Events extends EventMap = EventMap> {
   private readonly _queue: Queue;
   private readonly _plugins: Plugin[];
   private readonly _timezone: string | undefined;
@@ -85,6 +86,7 @@ export class Analytics {
   }
 
   /** Returns the event's messageId, or undefined when a plugin dropped it. */
+  track<E extends keyof Events & string>(event: E, ...properties: PropertiesArgument<Events[E]>): string | undefined;
   track(event: string, properties?: Properties): string | undefined {
     return this._add({ type: 'track', event, properties: properties || {} });
   }

@@ -1,2 +1,2 @@
 export { Analytics, VERSION } from './analytics.ts';
-export type { AnalyticsOptions, BrowserEvent, EventType, Plugin, Properties } from './types.ts';
+export type { AnalyticsOptions, BrowserEvent, EventMap, EventType, Plugin, Properties, PropertiesArgument } from './types.ts';

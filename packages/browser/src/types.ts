@@ -2,6 +2,16 @@
 
 export type Properties = { [key: string]: unknown };
 
+/**
+ * Event names and their properties: the type parameter of Analytics. The default takes any name
+ * with any properties; `inlet plans typegen` writes one from a tracking plan (`TrackingPlan`), and
+ * `new Analytics<TrackingPlan>(...)` then makes tsc check each track() call against it.
+ */
+export type EventMap = { [event: string]: Properties };
+
+/** track()'s properties: required when the event's type has required properties. */
+export type PropertiesArgument<P> = Partial<P> extends P ? [properties?: P] : [properties: P];
+
 export type EventType = 'track' | 'identify' | 'page' | 'group' | 'alias';
 
 /** An event as the SDK builds it, before plugins run. `sentAt` is added when it is sent. */

@@ -14,6 +14,8 @@ export interface ReadTopicOptions extends ClientOptions {
   fromTimestampMs?: number;
   /** stop at these offsets (what an earlier read returned) instead of the ends now */
   until?: Map<number, bigint>;
+  /** stop early, after the chunk being handled, once this is aborted (a bounded scan) */
+  signal?: AbortSignal;
 }
 
 // ListOffsets timestamps with a meaning of their own: the log start, and the end.
@@ -51,7 +53,7 @@ export async function readTopic(o: ReadTopicOptions, onRecords: (records: TopicR
       const start = starts.get(partition) ?? 0n;
       if (start < (ends.get(partition) ?? 0n)) positions.set(partition, start);
     }
-    while (positions.size > 0) {
+    while (positions.size > 0 && !o.signal?.aborted) {
       const fetched = await fetchCommitted(fetcher, o.topic, positions, { maxWaitTime: 100, maxBytes: 8 << 20, partitionMaxBytes: 4 << 20 });
       for (const f of fetched) {
         const end = ends.get(f.partition)!;
@@ -59,6 +61,7 @@ export async function readTopic(o: ReadTopicOptions, onRecords: (records: TopicR
         if (f.nextOffset >= end) positions.delete(f.partition);
         else positions.set(f.partition, f.nextOffset);
         if (records.length > 0) await onRecords(records);
+        if (o.signal?.aborted) break;
       }
     }
     return ends;

@@ -20,6 +20,16 @@ export type ServerAnalyticsEvents = {
   drop: [DropInfo];
 };
 
+/**
+ * Event names and their properties: the type parameter of ServerAnalytics. The default takes any
+ * name with any properties; `inlet plans typegen` writes one from a tracking plan (`TrackingPlan`),
+ * and `new ServerAnalytics<TrackingPlan>(...)` then makes tsc check each track() call against it.
+ */
+export type EventMap = { [event: string]: JsonObject };
+
+/** track()'s arguments after the event name: the properties are required when the event's type has required properties. */
+export type TrackArguments<P> = Partial<P> extends P ? [properties?: P, options?: EventOptions] : [properties: P, options?: EventOptions];
+
 /** The anonymousId of events a back end sends on its own behalf, not a user's. */
 export const SYSTEM_ANONYMOUS_ID = 'system';
 
@@ -28,7 +38,8 @@ function createTransport(settings: Settings): Transport<unknown> {
   return (t.kind === 'kafka' ? new KafkaTransport(t, settings.maxEventBytes) : new HttpTransport(t, settings.maxEventBytes)) as Transport<unknown>;
 }
 
-export class ServerAnalytics extends EventEmitter<ServerAnalyticsEvents> {
+/** `Events`: the planned track events (what `inlet plans typegen` writes); by default any name and properties. */
+export class ServerAnalytics<Events extends EventMap = EventMap> extends EventEmitter<ServerAnalyticsEvents> {
   readonly settings: Readonly<Settings>;
   readonly #factory: EventFactory;
   readonly #transport: Transport<unknown>;
@@ -52,6 +63,7 @@ export class ServerAnalytics extends EventEmitter<ServerAnalyticsEvents> {
     });
   }
 
+  track<E extends keyof Events & string>(userId: Id | undefined, event: E, ...rest: TrackArguments<Events[E]>): void;
   track(userId: Id | undefined, event: string, properties?: JsonObject, options?: EventOptions): void {
     try {
       this.#enqueue(this.#factory.track(userId, event, properties, options));
@@ -61,6 +73,7 @@ export class ServerAnalytics extends EventEmitter<ServerAnalyticsEvents> {
   }
 
   /** An event of the back end itself (a cron job, a webhook): anonymousId `system`, no user. */
+  trackSystem<E extends keyof Events & string>(event: E, ...rest: TrackArguments<Events[E]>): void;
   trackSystem(event: string, properties?: JsonObject, options?: EventOptions): void {
     try {
       this.#enqueue(this.#factory.track(undefined, event, properties, { ...options, anonymousId: SYSTEM_ANONYMOUS_ID }));

@@ -1,4 +1,4 @@
-export { ServerAnalytics, SYSTEM_ANONYMOUS_ID, type ShutdownOptions, type ServerAnalyticsEvents } from './analytics.ts';
+export { ServerAnalytics, SYSTEM_ANONYMOUS_ID, type ShutdownOptions, type ServerAnalyticsEvents, type EventMap, type TrackArguments } from './analytics.ts';
 export { SettingsError, type ServerAnalyticsOptions, type KafkaOptions, type AppInfo } from './settings.ts';
 export type { EventOptions, Id } from './event-factory.ts';
 export type { DropInfo, DropReason, Stats } from './publisher.ts';

@@ -8,6 +8,7 @@ import { registerCors } from './cors.ts';
 import { Errors, InletError } from './errors.ts';
 import type { RateLimiter } from './limits/rate-limiter.ts';
 import type { Metrics } from './metrics.ts';
+import type { PlanLookup } from './plans/registry.ts';
 import { INGEST_ROUTES, registerIngestRoutes } from './routes/ingest.ts';
 import { registerMetricsRoute, registerOpsRoutes } from './routes/ops.ts';
 import { createRefusedBodies } from './routes/refused-bodies.ts';
@@ -24,6 +25,8 @@ export interface AppDeps {
   metrics: Metrics;
   accounting: Accounting;
   logger: Logger;
+  /** each source's tracking plan now */
+  plans: PlanLookup;
 }
 
 /** Fastify's own errors that a client can cause, in our catalogue's terms. */

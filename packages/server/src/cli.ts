@@ -9,6 +9,7 @@ import { InvalidSourceError, IP_POLICIES, SOURCE_KINDS, SourceNameTakenError, ty
 import { pino } from 'pino';
 import { adminCommand } from './commands/admin-token.ts';
 import { failedCommand } from './commands/failed.ts';
+import { plansCommand } from './commands/plans.ts';
 import { statsCommand } from './commands/stats.ts';
 import type { IpPolicy } from '@inlet/schema';
 
@@ -23,6 +24,8 @@ Commands:
                             rename a source (names are unique among active sources)
   sources revoke <id>       revoke a source's write key
   failed list|show|replay   failed events: list them, show one, replay them once fixed
+  plans put|get|history|delete|infer|typegen
+                            tracking plans: per-source JSON Schemas for events, flagged or blocked
   stats [--since 1h]        per source: received = stored + failed + duplicate
   admin token --rotate      make a new admin token (for the admin API) and print it
   topics create             create the Kafka topics (needs KAFKA_BROKERS)
@@ -197,6 +200,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'sources': return await sources(rest);
       case 'topics': return await topics(rest);
       case 'failed': return await failedCommand(rest);
+      case 'plans': return await plansCommand(rest);
       case 'stats': return await statsCommand(rest);
       case 'admin': return await adminCommand(rest);
       case 'process': return await processEvents(rest);

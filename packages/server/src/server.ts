@@ -16,6 +16,9 @@ import { UnavailableFailedStore } from './failed/unavailable-failed-store.ts';
 import type { RateLimiter } from './limits/rate-limiter.ts';
 import { MemoryRateLimiter } from './limits/memory-limiter.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
+import { embeddedSamples, kafkaSamples, type EventSamples } from './plans/event-samples.ts';
+import { PlanService } from './plans/plan-service.ts';
+import { PlanRegistry } from './plans/registry.ts';
 import { EmbeddedSink } from './sinks/embedded-sink.ts';
 import type { Sink } from './sinks/sink.ts';
 import { CachedSourceStore } from './sources/cached-store.ts';
@@ -32,6 +35,8 @@ export interface RunningServer extends Listener {
   sink: Sink;
   sources: SourceStore;
   failed: FailedStore;
+  /** each source's current tracking plan, as this instance applies it */
+  plans: PlanRegistry;
   /** the admin listener */
   admin: Listener;
   /** the admin token, when this start made it (the first start): it is shown this once */
@@ -74,21 +79,22 @@ async function openLimiter(config: Config, logger: Logger): Promise<RateLimiter>
   return new RedisRateLimiter({ ...budgets, url: config.redisUrl, logger: logger.child({ component: 'rate-limit' }) });
 }
 
-/** Where failed events are read and replayed, and where the per-source counts come from. */
-async function openFailedEvents(config: Config, sink: Sink, accounting: Accounting, memory: MemoryOutcomes): Promise<{ failed: FailedStore; outcomes: OutcomeSource }> {
+/** Where failed events are read and replayed, where the per-source counts come from, and where `plans infer` reads events. */
+async function openFailedEvents(config: Config, sink: Sink, accounting: Accounting, memory: MemoryOutcomes, plans: PlanRegistry): Promise<{ failed: FailedStore; outcomes: OutcomeSource; samples?: EventSamples }> {
   if (sink instanceof EmbeddedSink) {
     // The writer thread brings the schema up to date too; this makes sure it is before reading.
     openDatabase(databaseFile(config.dataDir)).close();
     const reader = new DatabaseReader(config.dataDir);
     return {
-      failed: new EmbeddedFailedStore({ reader, writer: sink.writer, limits: config.limits, onReplayed: (sourceId, n) => accounting.replayed(sourceId, n) }),
+      failed: new EmbeddedFailedStore({ reader, writer: sink.writer, limits: config.limits, plans: plans.lookup, onReplayed: (sourceId, n) => accounting.replayed(sourceId, n) }),
       outcomes: { scope: 'store', outcomes: (sinceMs, sourceId) => reader.outcomes(sinceMs, sourceId) },
+      samples: embeddedSamples(reader),
     };
   }
   if (config.kafka && sink.kind === 'kafka') {
     const { KafkaFailedStore } = await import('./failed/kafka-failed-store.ts');
-    const failed = new KafkaFailedStore({ ...config.kafka, limits: config.limits, onReplayed: (sourceId, n) => accounting.replayed(sourceId, n) });
-    return { failed, outcomes: memory };
+    const failed = new KafkaFailedStore({ ...config.kafka, limits: config.limits, plans: plans.lookup, onReplayed: (sourceId, n) => accounting.replayed(sourceId, n) });
+    return { failed, outcomes: memory, samples: kafkaSamples(config.kafka) };
   }
   return { failed: new UnavailableFailedStore(sink.kind), outcomes: memory };
 }
@@ -121,8 +127,10 @@ export async function startServer(config: Config, parts: ServerParts = {}): Prom
   const accounting = new Accounting(metrics, sink instanceof EmbeddedSink ? undefined : memory);
   const sources = new CachedSourceStore(parts.sources ?? (await openSourceStore(config, logger)));
   const limiter = parts.limiter ?? (await openLimiter(config, logger));
-  const { failed, outcomes } = await openFailedEvents(config, sink, accounting, memory);
-  const closeParts = () => Promise.allSettled([sink.close(), sources.close(), limiter.close(), failed.close()]);
+  const plans = new PlanRegistry(sources.plans, { logger: logger.child({ component: 'plans' }) });
+  const { failed, outcomes, samples } = await openFailedEvents(config, sink, accounting, memory, plans);
+  const planService = new PlanService({ sources, samples, onChange: (sourceId, version) => plans.applied(sourceId, version) });
+  const closeParts = () => { plans.close(); return Promise.allSettled([sink.close(), sources.close(), limiter.close(), failed.close()]); };
 
   let defaultSource: Source | undefined;
   let adminToken: string | undefined;
@@ -130,12 +138,13 @@ export async function startServer(config: Config, parts: ServerParts = {}): Prom
   try {
     defaultSource = await sources.ensureDefault();
     adminToken = await tokens.ensure();
+    await plans.start();
   } catch (error) {
     await closeParts();
     throw error;
   }
-  const app = buildApp({ config, sink, sources, limiter, metrics, accounting, logger });
-  const adminApp = buildAdminApp({ tokens, sources, failed, outcomes, metrics, logger: logger.child({ component: 'admin' }) });
+  const app = buildApp({ config, sink, sources, limiter, metrics, accounting, logger, plans: plans.lookup });
+  const adminApp = buildAdminApp({ tokens, sources, failed, outcomes, metrics, plans: planService, logger: logger.child({ component: 'admin' }) });
   let publicListener: Listener;
   let adminListener: Listener;
   try {
@@ -154,5 +163,5 @@ export async function startServer(config: Config, parts: ServerParts = {}): Prom
     await Promise.allSettled([app.close(), adminApp.close()]);
     await closeParts();
   })());
-  return { ...publicListener, sink, sources, failed, admin: adminListener, adminToken, defaultSource, close };
+  return { ...publicListener, sink, sources, failed, plans, admin: adminListener, adminToken, defaultSource, close };
 }

@@ -1,6 +1,6 @@
 // The admin listener: a second Fastify instance on its own address (127.0.0.1:8081 by default),
 // apart from the public ingest port. Everything on it needs the admin token (Authorization:
-// Bearer), never a write key: the admin API (sources, failed events, stats) and /metrics.
+// Bearer), never a write key: the admin API (sources, plans, failed events, stats) and /metrics.
 import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { OutcomeSource } from '../accounting.ts';
@@ -8,9 +8,11 @@ import { toInletError } from '../app.ts';
 import { Errors } from '../errors.ts';
 import type { FailedStore } from '../failed/failed-store.ts';
 import type { Metrics } from '../metrics.ts';
+import type { PlanService } from '../plans/plan-service.ts';
 import { registerMetricsRoute } from '../routes/ops.ts';
 import type { SourceStore } from '../sources/source-store.ts';
 import { registerFailedApi } from './failed-api.ts';
+import { registerPlansApi } from './plans-api.ts';
 import { registerSourcesApi } from './sources-api.ts';
 import { registerStatsApi } from './stats-api.ts';
 import type { AdminTokens } from './token.ts';
@@ -20,6 +22,7 @@ export interface AdminDeps {
   sources: SourceStore;
   failed: FailedStore;
   outcomes: OutcomeSource;
+  plans: PlanService;
   metrics: Metrics;
   logger: Logger;
 }
@@ -47,6 +50,7 @@ export function buildAdminApp(deps: AdminDeps): FastifyInstance {
   registerSourcesApi(app, deps.sources);
   registerFailedApi(app, deps.failed);
   registerStatsApi(app, deps.outcomes);
+  registerPlansApi(app, deps.plans);
   registerMetricsRoute(app, deps.metrics);
 
   app.setErrorHandler(async (error: FastifyError, request, reply) => {

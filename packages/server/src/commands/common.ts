@@ -1,11 +1,14 @@
 // What the `inlet` commands share: settings from a few flags (everything else from the env), and
 // the failed-events store of the configured backend.
+import { pino } from 'pino';
 import { loadConfig, type Config } from '../config.ts';
 import { openExistingDatabase } from '../db/database.ts';
 import { DatabaseReader } from '../db/reader.ts';
 import { DatabaseWriter } from '../db/writer.ts';
 import { EmbeddedFailedStore } from '../failed/embedded-failed-store.ts';
 import type { FailedStore } from '../failed/failed-store.ts';
+import { PlanRegistry } from '../plans/registry.ts';
+import { openSourceStore } from '../server.ts';
 
 /** Flags every command that opens a store takes. */
 export const STORE_FLAGS = {
@@ -24,22 +27,39 @@ export function configFromFlags(values: { 'data-dir'?: string; 'kafka-brokers'?:
 
 /**
  * The failed events of the configured backend. `forReplay` also starts a database writer (the
- * embedded store) with retention and the size cap left to the server, whose settings it may not know.
+ * embedded store) with retention and the size cap left to the server, whose settings it may not
+ * know, and reads the sources' tracking plans, which a replay checks events against.
  */
 export async function openFailedStore(config: Config, options: { forReplay: boolean }): Promise<FailedStore> {
+  if (!config.kafka) openExistingDatabase(config.dataDir).close();
+  const sources = await openSourceStore(config, pino({ level: 'warn' }));
+  const plans = new PlanRegistry(sources.plans);
+  try {
+    await plans.start();
+  } catch (error) {
+    await sources.close();
+    throw error;
+  }
+  const closePlans = async () => { plans.close(); await sources.close(); };
   if (config.kafka) {
     const { KafkaFailedStore } = await import('../failed/kafka-failed-store.ts');
-    return new KafkaFailedStore({ ...config.kafka, limits: config.limits });
+    const store = new KafkaFailedStore({ ...config.kafka, limits: config.limits, plans: plans.lookup });
+    return {
+      kind: store.kind,
+      list: (...args) => store.list(...args),
+      get: (id) => store.get(id),
+      replay: (...args) => store.replay(...args),
+      close: async () => { await store.close(); await closePlans(); },
+    };
   }
-  openExistingDatabase(config.dataDir).close();
   const reader = new DatabaseReader(config.dataDir);
   const writer = options.forReplay ? new DatabaseWriter({ dataDir: config.dataDir, writeTimeoutMs: 60_000, maintain: false }) : undefined;
-  const store = new EmbeddedFailedStore({ reader, writer, limits: config.limits });
+  const store = new EmbeddedFailedStore({ reader, writer, limits: config.limits, plans: plans.lookup });
   return {
     kind: store.kind,
     list: (...args) => store.list(...args),
     get: (id) => store.get(id),
     replay: (...args) => store.replay(...args),
-    close: async () => { await store.close(); await writer?.close(); },
+    close: async () => { await store.close(); await writer?.close(); await closePlans(); },
   };
 }

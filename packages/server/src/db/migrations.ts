@@ -71,6 +71,17 @@ const MIGRATIONS: Migration[] = [
       value TEXT NOT NULL
     );
   `),
+  // 4: tracking plans, every version of each source's plan; a deletion is a version whose plan is NULL.
+  (db) => db.exec(`
+    CREATE TABLE plans (
+      source_id TEXT NOT NULL,
+      version INTEGER NOT NULL,
+      created_at TEXT NOT NULL,
+      plan TEXT,
+      summary TEXT,
+      PRIMARY KEY (source_id, version)
+    );
+  `),
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -104,6 +104,24 @@ export class DatabaseReader {
     return row && toFailedRow(row);
   }
 
+  /** the newest stored event's position (0 when there is none) */
+  lastEventSeq(): number {
+    return this.db.prepare<[], { seq: number | null }>('SELECT max(seq) AS seq FROM events').get()?.seq ?? 0;
+  }
+
+  /**
+   * A source's stored events with positions in [fromSeq, toSeq) received at or after `sinceMs`,
+   * and the latest receivedAt of any event in that range (null when it has none): a scan back in
+   * time stops once that is older than `sinceMs`. Ranges keep each read short beside a running server.
+   */
+  sourceEventsIn(sourceId: string, sinceMs: number, fromSeq: number, toSeq: number): { records: NormalizedRecord[]; latestMs: number | null } {
+    const latestMs = this.db.prepare<[number, number], { at: number | null }>('SELECT max(received_at) AS at FROM events WHERE seq >= ? AND seq < ?').get(fromSeq, toSeq)?.at ?? null;
+    const records = this.db.prepare<[number, number, string, number], { body: string }>('SELECT body FROM events WHERE seq >= ? AND seq < ? AND source_id = ? AND received_at >= ? ORDER BY seq DESC')
+      .all(fromSeq, toSeq, sourceId, sinceMs)
+      .map((row) => JSON.parse(row.body) as NormalizedRecord);
+    return { records, latestMs };
+  }
+
   /** Per-source counts from `sinceMs` on (whole minutes: the one containing sinceMs is included). */
   outcomes(sinceMs: number, sourceId?: string): OutcomeRow[] {
     const minute = Math.floor(sinceMs / 60_000);

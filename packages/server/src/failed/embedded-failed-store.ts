@@ -6,6 +6,7 @@ import type { DatabaseReader, FailedRow } from '../db/reader.ts';
 import type { DatabaseWriter, ReplayedEvent, StillFailing } from '../db/writer.ts';
 import { failedRecord } from './failed-event.ts';
 import { emptySummary, type FailedFilter, type FailedPage, type FailedStore, type FailedView, type ReplayOptions, type ReplaySummary } from './failed-store.ts';
+import type { PlanLookup } from '../plans/registry.ts';
 import { recheck } from './recheck.ts';
 
 /** Entries per replay transaction. */
@@ -21,6 +22,8 @@ export interface EmbeddedFailedStoreOptions {
   limits: Pick<Limits, 'maxEventBytes' | 'maxBatchEvents'>;
   /** told how many entries of a source a replay stored (for the server's counters) */
   onReplayed?(sourceId: string, entries: number): void;
+  /** each source's tracking plan now, which a replay checks events against */
+  plans?: PlanLookup;
 }
 
 export class EmbeddedFailedStore implements FailedStore {
@@ -61,7 +64,7 @@ export class EmbeddedFailedStore implements FailedStore {
       const passedBySource = new Map<string, number>();
       for (const { entry } of rows) {
         summary.matched++;
-        const outcome = recheck(entry, limits);
+        const outcome = recheck(entry, limits, await this.options.plans?.(entry.sourceId));
         if (outcome.ok) {
           summary.passed++;
           for (const event of outcome.events) replayed.push({ failedId: entry.id, event });
@@ -70,7 +73,7 @@ export class EmbeddedFailedStore implements FailedStore {
         }
         summary.stillFailing++;
         const unchanged = outcome.reason === entry.reason && JSON.stringify(outcome.errors) === JSON.stringify(entry.errors);
-        if (!unchanged) stillFailing.push({ failedId: entry.id, record: failedRecord({ ...entry, reason: outcome.reason, errors: outcome.errors }) });
+        if (!unchanged) stillFailing.push({ failedId: entry.id, record: failedRecord({ ...entry, reason: outcome.reason, errors: outcome.errors, plan: outcome.plan }) });
       }
       if (!dryRun && (replayed.length > 0 || stillFailing.length > 0)) {
         const written = await writer!.replay(replayed, stillFailing);

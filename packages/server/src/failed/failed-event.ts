@@ -2,6 +2,7 @@
 // later exactly as it would have been stored then (same messageId, receivedAt, client address).
 import { createHash } from 'node:crypto';
 import { applyIpPolicy, newMessageId, type EventType, type IpPolicy } from '@inlet/schema';
+import type { Violation } from '../plans/plan.ts';
 import type { FailureReason } from './reasons.ts';
 
 export interface FailedEvent {
@@ -31,6 +32,8 @@ export interface FailedEvent {
    * and whether the route was /v1/import (history: old timestamps kept).
    */
   context: { ip?: string; ipPolicy: IpPolicy; sentAt?: string; type?: EventType; keepClientIp?: boolean; historical?: boolean };
+  /** reason plan_violation: the plan version that blocked it and how the event broke it */
+  plan?: { version: number; violations: Violation[] };
 }
 
 /** A failed event and its JSON, serialized once (both sinks write the JSON). */
@@ -114,10 +117,10 @@ function base(context: FailureContext, kind: FailedEvent['kind'], reason: Failur
 }
 
 /** One event that failed; `index` is undefined for a single-event route. */
-export function failedEventOf(context: FailureContext, item: unknown, index: number | undefined, reason: FailureReason, errors: string[]): FailedRecord {
+export function failedEventOf(context: FailureContext, item: unknown, index: number | undefined, reason: FailureReason, errors: string[], plan?: FailedEvent['plan']): FailedRecord {
   const given = isObject(item) ? item.messageId : undefined;
   const messageId = typeof given === 'string' && given !== '' ? given : newMessageId(context.receivedAtMs);
-  return failedRecord({ ...base(context, 'event', reason, errors), ...(index === undefined ? {} : { index }), messageId, event: withoutWriteKey(item) });
+  return failedRecord({ ...base(context, 'event', reason, errors), ...(index === undefined ? {} : { index }), messageId, event: withoutWriteKey(item), ...(plan ? { plan } : {}) });
 }
 
 /**

@@ -13,6 +13,7 @@ import type { Limits } from '@inlet/schema';
 import { failedRecord, type FailedEvent } from './failed-event.ts';
 import { emptySummary, type FailedFilter, type FailedPage, type FailedStore, type FailedView, type ReplayOptions, type ReplaySummary } from './failed-store.ts';
 import type { FailureReason } from './reasons.ts';
+import type { PlanLookup } from '../plans/registry.ts';
 import { recheck } from './recheck.ts';
 
 export interface KafkaFailedStoreOptions {
@@ -25,6 +26,8 @@ export interface KafkaFailedStoreOptions {
   limits: Pick<Limits, 'maxEventBytes' | 'maxBatchEvents'>;
   /** told how many entries of a source a replay stored (for the server's counters) */
   onReplayed?(sourceId: string, entries: number): void;
+  /** each source's tracking plan now, which a replay checks events against */
+  plans?: PlanLookup;
 }
 
 const MARKER = 'inlet-marker';
@@ -35,7 +38,7 @@ const MAX_SEND_BYTES = 900 * 1024;
 /** Record timestamps are the writer's clock: start reading this much before a time asked for. */
 const CLOCK_MARGIN_MS = 5 * 60_000;
 
-type Marker = { kind: 'replayed'; replayedAt: string } | { kind: 'refailed'; reason: FailureReason; errors: string[] };
+type Marker = { kind: 'replayed'; replayedAt: string } | { kind: 'refailed'; reason: FailureReason; errors: string[]; plan?: FailedEvent['plan'] };
 type Message = { topic: string; key: Buffer; value: Buffer; headers: Map<Buffer, Buffer> };
 
 function header(record: TopicRecord, name: string): string | undefined {
@@ -61,7 +64,7 @@ function matches(entry: FailedEvent, filter: FailedFilter): boolean {
 
 function view(entry: FailedEvent, marker: Marker | undefined): FailedView {
   if (marker?.kind === 'replayed') return { ...entry, status: 'replayed', replayedAt: marker.replayedAt };
-  if (marker?.kind === 'refailed') return { ...entry, reason: marker.reason, errors: marker.errors, status: 'failed', replayedAt: null };
+  if (marker?.kind === 'refailed') return { ...entry, reason: marker.reason, errors: marker.errors, plan: marker.plan, status: 'failed', replayedAt: null };
   return { ...entry, status: 'failed', replayedAt: null };
 }
 
@@ -98,7 +101,7 @@ export class KafkaFailedStore implements FailedStore {
         const value = JSON.parse(record.value.toString()) as Record<string, unknown>;
         if (kind === 'replayed') markers.set(id, { kind, replayedAt: String(value.replayedAt) });
         // A refail after a replay cannot happen (replayed entries are not replayed again).
-        else if (kind === 'refailed' && markers.get(id)?.kind !== 'replayed') markers.set(id, { kind, reason: value.reason as FailureReason, errors: value.errors as string[] });
+        else if (kind === 'refailed' && markers.get(id)?.kind !== 'replayed') markers.set(id, { kind, reason: value.reason as FailureReason, errors: value.errors as string[], plan: value.plan as FailedEvent['plan'] });
       }
     });
     return { markers, ends };
@@ -164,7 +167,7 @@ export class KafkaFailedStore implements FailedStore {
       await this.#entries(from, ends, markers, async (entry) => {
         if (entry.status !== 'failed' || !matches(entry, filter)) return;
         summary.matched++;
-        const outcome = recheck(entry, limits);
+        const outcome = recheck(entry, limits, await this.#options.plans?.(entry.sourceId));
         const at = new Date().toISOString();
         const markerHeaders = (kind: string) => ({ 'source-id': entry.sourceId, 'failed-id': entry.id, [MARKER]: kind });
         if (outcome.ok) {
@@ -180,8 +183,8 @@ export class KafkaFailedStore implements FailedStore {
           summary.stillFailing++;
           const unchanged = outcome.reason === entry.reason && JSON.stringify(outcome.errors) === JSON.stringify(entry.errors);
           if (!unchanged) {
-            const { entry: refailed } = failedRecord({ ...entry, reason: outcome.reason, errors: outcome.errors });
-            chunk.messages.push(message(failedTopic, entry.sourceId, JSON.stringify({ reason: refailed.reason, errors: refailed.errors }), { ...markerHeaders('refailed'), reason: refailed.reason }));
+            const { entry: refailed } = failedRecord({ ...entry, reason: outcome.reason, errors: outcome.errors, plan: outcome.plan });
+            chunk.messages.push(message(failedTopic, entry.sourceId, JSON.stringify({ reason: refailed.reason, errors: refailed.errors, plan: refailed.plan }), { ...markerHeaders('refailed'), reason: refailed.reason }));
           }
         }
         if (++chunk.entries >= REPLAY_CHUNK) await commit();

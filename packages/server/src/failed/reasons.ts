@@ -5,6 +5,7 @@ export const FAILURE_REASONS = {
   invalid: 'the event does not match the event schema (a field missing or of the wrong type)',
   too_large: 'the event, the batch or the body is over its size limit',
   malformed_body: 'the body could not be read as JSON, or is not the shape the route expects',
+  plan_violation: "the event breaks its source's tracking plan, which blocks such events",
 } as const;
 
 export type FailureReason = keyof typeof FAILURE_REASONS;

@@ -2,27 +2,35 @@
 // out as the record it would have been stored as when it arrived (its messageId, receivedAt and
 // client address), marked `context.inlet.replayed` with the failed entry's id.
 import { createNormalizer, isTimestamp, validateEvent, type Limits } from '@inlet/schema';
+import { markChecked, type CompiledPlan } from '../plans/compiled-plan.ts';
+import { violationText, type Violation } from '../plans/plan.ts';
 import type { StoredEvent } from '../sinks/sink.ts';
 import { derivedMessageId, rawBytes, type FailedEvent } from './failed-event.ts';
 import type { FailureReason } from './reasons.ts';
 
-export type Recheck = { ok: true; events: StoredEvent[] } | { ok: false; reason: FailureReason; errors: string[] };
+export type Recheck = { ok: true; events: StoredEvent[] } | { ok: false; reason: FailureReason; errors: string[]; plan?: { version: number; violations: Violation[] } };
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 const failure = (reason: FailureReason, ...errors: string[]): Recheck => ({ ok: false, reason, errors });
 
-export function recheck(entry: FailedEvent, limits: Pick<Limits, 'maxEventBytes' | 'maxBatchEvents'>): Recheck {
+/** `plan`: the source's tracking plan now (undefined when it has none), which the events are checked against too. */
+export function recheck(entry: FailedEvent, limits: Pick<Limits, 'maxEventBytes' | 'maxBatchEvents'>, plan?: CompiledPlan): Recheck {
   const receivedAtMs = Date.parse(entry.receivedAt);
   const build = (item: unknown, messageId: string, sentAt: string | undefined): Recheck => {
     const validation = validateEvent(item, entry.context.type);
     if (!validation.ok) return failure('invalid', ...validation.errors);
     const event = validation.event;
+    const verdict = plan?.check(event);
+    if (plan && verdict?.block) {
+      return { ok: false, reason: 'plan_violation', errors: verdict.violations.map((v) => violationText(v, plan.version)), plan: { version: plan.version, violations: verdict.violations } };
+    }
     event.messageId ??= messageId;
     // The peer's address was kept after the policy; applying it again changes nothing (and it
     // treats a server source's forwarded address, which is in the event as the client sent it).
     const { ip, ipPolicy, keepClientIp, historical } = entry.context;
     const record = createNormalizer({ sourceId: entry.sourceId, receivedAtMs, ip, ipPolicy: ipPolicy ?? 'full', sentAt, keepClientIp, historical })(event);
+    if (plan) markChecked(record, plan.version, verdict?.violations);
     record.context.inlet = { ...(isObject(record.context.inlet) ? record.context.inlet : {}), replayed: entry.id };
     const json = JSON.stringify(record);
     const bytes = Buffer.byteLength(json);

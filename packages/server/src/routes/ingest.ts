@@ -10,11 +10,14 @@ import { authenticate, writeKeyOf } from '../auth.ts';
 import { clientIp } from '../client-ip.ts';
 import { deviceIdOf, proxiedClientIp, withDeviceId } from '../collect-proxy.ts';
 import type { Config } from '../config.ts';
-import { Errors, SinkUnavailableError } from '../errors.ts';
+import { Errors, SinkUnavailableError, SourceStoreUnavailableError } from '../errors.ts';
 import { failedEventOf, failureContext, type FailedRecord, type FailureContext } from '../failed/failed-event.ts';
 import type { FailureReason } from '../failed/reasons.ts';
 import type { RateLimiter } from '../limits/rate-limiter.ts';
 import type { Metrics } from '../metrics.ts';
+import { markChecked, type CompiledPlan, type PlanVerdict } from '../plans/compiled-plan.ts';
+import { violationText } from '../plans/plan.ts';
+import type { PlanLookup } from '../plans/registry.ts';
 import type { Sink, StoredEvent } from '../sinks/sink.ts';
 import type { Source, SourceStore } from '../sources/source-store.ts';
 import type { RefusedBodies } from './refused-bodies.ts';
@@ -28,6 +31,8 @@ export interface IngestDeps {
   accounting: Accounting;
   refused: RefusedBodies;
   trustedProxies: BlockList | undefined;
+  /** each source's tracking plan (undefined: none, events are not checked) */
+  plans: PlanLookup;
 }
 
 /** What a route's body holds and how its events are read. */
@@ -95,7 +100,10 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
       throw Errors.rateLimited(Math.max(1, Math.ceil(decision.resetMs / 1000)));
     }
 
-    const { events, failed, failedCounts, errors } = prepare(request, body, items, route, source);
+    // A Map lookup, except while a new plan version loads.
+    const planned = deps.plans(source.id);
+    const plan = planned instanceof Promise ? await loaded(planned) : planned;
+    const { events, failed, failedCounts, errors } = prepare(request, body, items, route, source, plan);
     // Neither the parsed body nor the records are needed once the sink has taken the events (it
     // copies what it writes), so nothing that waits for the sink below refers to them: a request
     // waiting for its commit keeps its JSON alive, not ten times that in objects, which the
@@ -106,12 +114,23 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
     await store(request, sink.write(events, failed), started, accepted, failedCounts, source.id);
     if (type && errors.length > 0) {
       reply.code(400);
+      if (failed[0]?.entry.reason === 'plan_violation') return { error: `Event breaks the tracking plan: ${errors[0].errors.join('; ')}`, code: Errors.planViolation.code, accepted: 0, rejected: 1, errors };
       return { error: `Invalid event: ${errors[0].errors.join('; ')}`, code: Errors.invalidEvent.code, accepted: 0, rejected: 1, errors };
     }
     return { accepted, rejected: errors.length, errors };
   }
 
-  function prepare(request: FastifyRequest, body: Record<string, unknown>, items: unknown[], route: RouteKind, source: Source) {
+  /** A plan that cannot be loaded is a 503 (clients retry), never events stored unchecked. */
+  async function loaded(planned: Promise<CompiledPlan | undefined>): Promise<CompiledPlan | undefined> {
+    try {
+      return await planned;
+    } catch (error) {
+      if (error instanceof SourceStoreUnavailableError) throw Errors.sourceStoreUnavailable();
+      throw error;
+    }
+  }
+
+  function prepare(request: FastifyRequest, body: Record<string, unknown>, items: unknown[], route: RouteKind, source: Source, plan: CompiledPlan | undefined) {
     const { type } = route;
     const receivedAtMs = Date.now();
     const ip = signedClientIp(request) ?? clientIp(request.socket.remoteAddress, request.headers['x-forwarded-for'], deps.trustedProxies);
@@ -125,10 +144,10 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
     const failed: FailedRecord[] = [];
     const failedCounts: FailedCounts = {};
     let failure: FailureContext | undefined;
-    const fail = (item: unknown, index: number, reason: FailureReason, messages: string[]) => {
+    const fail = (item: unknown, index: number, reason: FailureReason, messages: string[], planned?: FailedRecord['entry']['plan']) => {
       errors.push({ index, errors: messages });
       failure ??= failureContext({ sourceId: source.id, receivedAtMs, route: request.routeOptions.url ?? request.url, ip, ipPolicy: source.ipPolicy, sentAt, type, keepClientIp, historical: route.historical });
-      failed.push(failedEventOf(failure, item, type ? undefined : index, reason, messages));
+      failed.push(failedEventOf(failure, item, type ? undefined : index, reason, messages, planned));
       failedCounts[reason] = (failedCounts[reason] ?? 0) + 1;
     };
     for (let index = 0; index < items.length; index++) {
@@ -137,7 +156,16 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
         fail(items[index], index, 'invalid', validation.errors);
         continue;
       }
+      let verdict: PlanVerdict | undefined;
+      if (plan) {
+        verdict = plan.check(validation.event);
+        if (verdict?.block) {
+          fail(items[index], index, 'plan_violation', verdict.violations.map((v) => violationText(v, plan.version)), { version: plan.version, violations: verdict.violations });
+          continue;
+        }
+      }
       const record = normalize(validation.event);
+      if (plan) markChecked(record, plan.version, verdict?.violations);
       const json = JSON.stringify(record);
       const size = oversize(json, maxEventBytes);
       if (size !== undefined) {

@@ -1,4 +1,5 @@
 import { SourceStoreUnavailableError } from '../errors.ts';
+import type { PlanStore } from '../plans/plan-store.ts';
 import type { NewSource, Source, SourceStore } from './source-store.ts';
 
 export interface SourceCacheOptions {
@@ -19,6 +20,8 @@ interface Entry {
  */
 export class CachedSourceStore implements SourceStore {
   readonly kind: string;
+  /** plans are not cached here: each instance's PlanRegistry keeps what it compiled */
+  readonly plans: PlanStore;
   private readonly store: SourceStore;
   private readonly hitTtlMs: number;
   private readonly missTtlMs: number;
@@ -29,6 +32,7 @@ export class CachedSourceStore implements SourceStore {
   constructor(store: SourceStore, options: SourceCacheOptions = {}) {
     this.store = store;
     this.kind = store.kind;
+    this.plans = store.plans;
     this.hitTtlMs = options.hitTtlMs ?? 5 * 60_000;
     this.missTtlMs = options.missTtlMs ?? 10_000;
     this.maxEntries = options.maxEntries ?? 100_000;

@@ -4,6 +4,7 @@
 import pg from 'pg';
 import type { IpPolicy } from '@inlet/schema';
 import { SourceStoreUnavailableError } from '../errors.ts';
+import { migratePlans, PLANS_TABLE, PostgresPlanStore } from '../plans/postgres-plan-store.ts';
 import { newSourceId, newWriteKey } from './keys.ts';
 import { checkNewSource, checkSourceName, SourceNameTakenError, type NewSource, type Source, type SourceKind, type SourceStore } from './source-store.ts';
 
@@ -57,6 +58,8 @@ export class PostgresSourceStore implements SourceStore {
   readonly #schema: string;
   readonly #where: string;
   readonly #readyTimeoutMs: number;
+  readonly #plansTable: string;
+  readonly plans: PostgresPlanStore;
   #closed = false;
 
   /** Opens the pool and runs the (idempotent) migration. Rejects when the database is unreachable. */
@@ -93,6 +96,13 @@ export class PostgresSourceStore implements SourceStore {
     this.#schema = schema;
     this.#table = `"${schema}".${TABLE}`;
     this.#settings = `"${schema}".${SETTINGS_TABLE}`;
+    this.#plansTable = `"${schema}".${PLANS_TABLE}`;
+    this.plans = new PostgresPlanStore({
+      table: this.#plansTable,
+      schema,
+      query: (text, values) => this.#query(text, values),
+      transaction: (lock, work) => this.#transaction(lock, work),
+    });
     // Never the password: this string goes into errors and logs.
     this.#where = `${url.hostname}:${url.port || 5432}${url.pathname}`;
     this.#readyTimeoutMs = Math.min(queryTimeoutMs, 1000);
@@ -144,6 +154,7 @@ export class PostgresSourceStore implements SourceStore {
         await client.query(`CREATE UNIQUE INDEX IF NOT EXISTS ${ACTIVE_NAME_INDEX} ON ${this.#table} (name) WHERE revoked_at IS NULL`);
       }
       await client.query(`CREATE TABLE IF NOT EXISTS ${this.#settings} (name text PRIMARY KEY, value text NOT NULL)`);
+      await migratePlans(client, this.#plansTable);
     });
   }
 

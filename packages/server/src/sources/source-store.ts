@@ -1,4 +1,5 @@
 import type { IpPolicy } from '@inlet/schema';
+import type { PlanStore } from '../plans/plan-store.ts';
 
 /**
  * Where a source's events come from. `browser` (the default): context.ip is the connection's
@@ -88,6 +89,8 @@ export interface SourceStore {
   adminTokenHash(): Promise<string | undefined>;
   /** stores the admin token's hash; unless `replace`, only when there is none yet. true when stored. */
   setAdminTokenHash(hash: string, replace: boolean): Promise<boolean>;
+  /** the sources' tracking plans, kept beside them */
+  readonly plans: PlanStore;
   ready(): Promise<boolean>;
   close(): Promise<void>;
 }

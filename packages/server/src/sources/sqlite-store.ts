@@ -2,6 +2,7 @@
 import type Database from 'better-sqlite3';
 import type { IpPolicy } from '@inlet/schema';
 import { databaseFile, openDatabase } from '../db/database.ts';
+import { SqlitePlanStore } from '../plans/sqlite-plan-store.ts';
 import { newSourceId, newWriteKey } from './keys.ts';
 import { checkNewSource, checkSourceName, SourceNameTakenError, type NewSource, type Source, type SourceKind, type SourceStore } from './source-store.ts';
 
@@ -18,10 +19,12 @@ export class SqliteSourceStore implements SourceStore {
   readonly kind = 'embedded';
   private readonly db: Database.Database;
   private readonly byKey: Database.Statement<[string], Row>;
+  readonly plans: SqlitePlanStore;
 
   constructor(dataDir: string) {
     this.db = openDatabase(databaseFile(dataDir));
     this.byKey = this.db.prepare('SELECT * FROM sources WHERE write_key = ?');
+    this.plans = new SqlitePlanStore(this.db);
   }
 
   async findByWriteKey(writeKey: string): Promise<Source | undefined> {
