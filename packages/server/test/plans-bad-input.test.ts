@@ -1,0 +1,170 @@
+// Plans that must be refused with the reason, and plans that are fine but meet hostile events: a
+// catastrophic pattern, an event called "__proto__". Nothing here may crash, hang or fetch.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { startInlet, type TestInlet } from '@inlet/testkit';
+import { adminRequest, postJson, request, type RawReply } from './http-client.ts';
+
+let inlet: TestInlet;
+let source: { id: string; writeKey: string };
+
+before(async () => {
+  inlet = await startInlet();
+  const reply = await adminRequest(inlet.adminUrl, inlet.adminToken, '/api/sources', { method: 'POST', body: { name: 'bad-input' } });
+  source = reply.json!.source as { id: string; writeKey: string };
+});
+after(() => inlet.close());
+
+function putPlan(plan: unknown): Promise<RawReply> {
+  return request(inlet.adminUrl, `/api/sources/${source.id}/plan`, {
+    method: 'PUT',
+    body: typeof plan === 'string' ? plan : JSON.stringify(plan),
+    headers: { authorization: `Bearer ${inlet.adminToken}`, 'content-type': 'application/json' },
+  });
+}
+
+async function refused(plan: unknown, status: number, code: string, reason: RegExp): Promise<void> {
+  const reply = await putPlan(plan);
+  assert.equal(reply.status, status, reply.text);
+  assert.equal(reply.json?.code, code);
+  assert.match(String(reply.json?.error), reason);
+}
+
+const withSchema = (properties: unknown) => ({ events: { 'Order Completed': { properties } } });
+
+async function versions(): Promise<number> {
+  const reply = await adminRequest(inlet.adminUrl, inlet.adminToken, `/api/sources/${source.id}/plan/history`);
+  return (reply.json!.versions as unknown[]).length;
+}
+
+describe('plans refused at put, with the reason', () => {
+  test('a schema that does not compile names the event and what is wrong', async () => {
+    await refused(withSchema({ type: 'strin' }), 400, 'INLET_INVALID_PLAN', /events\["Order Completed"\]\.properties: .*type/);
+    await refused(withSchema({ type: 'object', requird: ['x'] }), 400, 'INLET_INVALID_PLAN', /unknown keyword: "requird"/);
+    await refused(withSchema({ type: 'string', format: 'not-a-format' }), 400, 'INLET_INVALID_PLAN', /unknown format "not-a-format"/);
+    await refused(withSchema(42), 400, 'INLET_INVALID_PLAN', /must be a JSON Schema/);
+  });
+
+  test('a plan that is not a plan: not JSON, an unknown field, a wrong mode, an empty name, an empty body', async () => {
+    await refused('{"events": {', 400, 'INLET_INVALID_PLAN', /not JSON/);
+    await refused({ events: {}, unplaned: 'block' }, 400, 'INLET_INVALID_PLAN', /unknown field "unplaned"/);
+    await refused({ events: {}, violations: 'drop' }, 400, 'INLET_INVALID_PLAN', /violations must be one of flag, block, got "drop"/);
+    await refused({ events: { '': {} } }, 400, 'INLET_INVALID_PLAN', /name must not be empty/);
+    await refused({ events: [] }, 400, 'INLET_INVALID_PLAN', /events must be an object of names/);
+    await refused('', 400, 'INLET_INVALID_PLAN', /body is empty/);
+    await refused('[1]', 400, 'INLET_INVALID_PLAN', /must be a JSON object/);
+  });
+
+  test('10,000 events: refused, the limit is 2,000', async () => {
+    const events = Object.fromEntries(Array.from({ length: 10_000 }, (_, i) => [`Event ${i}`, {}]));
+    await refused({ events }, 400, 'INLET_INVALID_PLAN', /names 10000 events, pages and screens; the limit is 2000/);
+  });
+
+  test('2,000 events with schemas are accepted (compiled at put without stalling ingestion)', async () => {
+    const events = Object.fromEntries(Array.from({ length: 2000 }, (_, i) => [`Event ${i}`, { properties: { type: 'object', required: ['id'], properties: { id: { type: 'string' }, n: { type: 'integer', minimum: i } } } }]));
+    const put = putPlan({ events, violations: 'flag' });
+    // Ingestion goes on while the plan compiles (it yields to the event loop).
+    const during = await postJson(inlet.url, '/v1/track', { userId: 'u', event: 'during the put' }, source.writeKey);
+    assert.equal(during.status, 200);
+    const reply = await put;
+    assert.equal(reply.status, 201, reply.text);
+    const event = { userId: 'u', event: 'Event 1999', properties: { id: 'x', n: 1 }, messageId: randomUUID() };
+    assert.equal((await postJson(inlet.url, '/v1/track', event, source.writeKey)).status, 200);
+    const record = (await inlet.events()).find((e) => e.messageId === event.messageId)!;
+    assert.deepEqual(record.context.violations, [{ path: 'properties.n', message: 'must be >= 1999' }]);
+    await adminRequest(inlet.adminUrl, inlet.adminToken, `/api/sources/${source.id}/plan`, { method: 'DELETE' });
+  });
+
+  test('a 2 MB plan: 413, the limit is 1 MiB', async () => {
+    const plan = { events: { Big: { description: 'x'.repeat(2 * 1024 * 1024) } } };
+    await refused(plan, 413, 'INLET_PLAN_TOO_LARGE', /the plan is \d+ bytes; the limit is 1048576/);
+    const huge = { events: { Big: { description: 'x'.repeat(5 * 1024 * 1024) } } };
+    const reply = await putPlan(huge);
+    assert.equal(reply.status, 413, 'far over the limit: cut off while reading');
+  });
+
+  test('a $ref to a remote URL is refused and nothing is fetched', async () => {
+    let fetched = 0;
+    const server = http.createServer((_req, res) => { fetched++; res.end('{"type":"string"}'); });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/schema.json`;
+    try {
+      await refused(withSchema({ type: 'object', properties: { orderId: { $ref: url } } }), 400, 'INLET_INVALID_PLAN', /\$ref "http:\/\/127\.0\.0\.1:\d+\/schema\.json" is outside the plan; a plan must be self-contained \(Inlet never fetches/);
+      await refused(withSchema({ $ref: 'https://schemas.example.com/order.json#/$defs/total' }), 400, 'INLET_INVALID_PLAN', /\$ref "https:\/\/schemas\.example\.com\/order\.json#\/\$defs\/total" is outside the plan/);
+      await refused(withSchema({ $schema: 'http://json-schema.org/draft-07/schema#', type: 'object' }), 400, 'INLET_INVALID_PLAN', /draft-07/);
+    } finally {
+      server.close();
+    }
+    assert.equal(fetched, 0);
+    // A $ref within the schema is fine.
+    const local = await putPlan(withSchema({ $defs: { money: { type: 'number', minimum: 0 } }, type: 'object', properties: { total: { $ref: '#/$defs/money' } } }));
+    assert.equal(local.status, 201, local.text);
+  });
+
+  test('patterns RE2 cannot run in linear time (lookarounds, backreferences) are refused with the reason', async () => {
+    await refused(withSchema({ type: 'string', pattern: '^(?=a)a+$' }), 400, 'INLET_INVALID_PLAN', /pattern "\^\(\?=a\)a\+\$" cannot be used: .*lookarounds and backreferences are not supported/);
+    await refused(withSchema({ type: 'string', pattern: '(a)\\1' }), 400, 'INLET_INVALID_PLAN', /cannot be used/);
+  });
+
+  test('uniqueItems over untyped items without a small maxItems is refused (it compares every pair)', async () => {
+    await refused(withSchema({ type: 'object', properties: { tags: { type: 'array', uniqueItems: true } } }), 400, 'INLET_INVALID_PLAN', /uniqueItems .* needs "maxItems" of at most 100/);
+    const ok = await putPlan(withSchema({ type: 'object', properties: { tags: { type: 'array', uniqueItems: true, items: { type: 'string' } }, pairs: { type: 'array', uniqueItems: true, maxItems: 50 } } }));
+    assert.equal(ok.status, 201, ok.text);
+  });
+
+  test('nothing refused was stored', async () => {
+    // Stored above: the 2,000-event plan and its deletion, the local $ref, the uniqueItems plan.
+    assert.equal(await versions(), 4);
+  });
+});
+
+describe('hostile events against a fine plan', () => {
+  test('a catastrophically backtracking pattern runs in linear time: 14,000-character values are checked, not stalled on', async () => {
+    const other = (await adminRequest(inlet.adminUrl, inlet.adminToken, '/api/sources', { method: 'POST', body: { name: 'redos' } })).json!.source as { id: string; writeKey: string };
+    const plan = { violations: 'flag', events: { Search: { properties: { type: 'object', properties: { q: { type: 'string', pattern: '^(a+)+$' }, r: { type: 'string', pattern: '^(a|aa)+$' } } } } } };
+    const put = await request(inlet.adminUrl, `/api/sources/${other.id}/plan`, { method: 'PUT', body: JSON.stringify(plan), headers: { authorization: `Bearer ${inlet.adminToken}` } });
+    assert.equal(put.status, 201, put.text);
+    // A backtracking engine takes minutes on 30 characters of this; the test's timeout would fire.
+    // (Two of them stay under the 32 KB event limit.)
+    const evil = `${'a'.repeat(14_000)}!`;
+    const events = Array.from({ length: 10 }, () => ({ type: 'track', userId: 'u', event: 'Search', properties: { q: evil, r: evil }, messageId: randomUUID() }));
+    const reply = await postJson(inlet.url, '/v1/batch', { batch: events }, other.writeKey);
+    assert.deepEqual([reply.status, reply.json?.accepted], [200, 10], reply.text);
+    const good = { type: 'track', userId: 'u', event: 'Search', properties: { q: 'aaaa', r: 'aaa' }, messageId: randomUUID() };
+    await postJson(inlet.url, '/v1/batch', { batch: [good] }, other.writeKey);
+    const records = new Map((await inlet.events()).map((e) => [e.messageId, e]));
+    assert.deepEqual(records.get(events[0].messageId)!.context.violations, [
+      { path: 'properties.q', message: 'must match pattern "^(a+)+$"' },
+      { path: 'properties.r', message: 'must match pattern "^(a|aa)+$"' },
+    ]);
+    assert.equal(records.get(good.messageId)!.context.violations, undefined);
+  });
+
+  test('an event named "__proto__" is planned like any name; "constructor" and "toString" are not planned by inheritance', async () => {
+    const other = (await adminRequest(inlet.adminUrl, inlet.adminToken, '/api/sources', { method: 'POST', body: { name: 'proto' } })).json!.source as { id: string; writeKey: string };
+    // JSON text: a JavaScript literal {"__proto__": ...} would set a prototype instead.
+    const text = '{"unplanned": "flag", "events": {"__proto__": {"properties": {"type": "object", "required": ["polluted"]}}}}';
+    const put = await request(inlet.adminUrl, `/api/sources/${other.id}/plan`, { method: 'PUT', body: text, headers: { authorization: `Bearer ${inlet.adminToken}`, 'content-type': 'application/json' } });
+    assert.equal(put.status, 201, put.text);
+    const got = await adminRequest(inlet.adminUrl, inlet.adminToken, `/api/sources/${other.id}/plan`);
+    assert.ok(got.text.includes('"__proto__":{"properties"'), got.text);
+
+    const named = (event: string) => ({ type: 'track', userId: 'u', event, properties: {}, messageId: randomUUID() });
+    const batch = [named('__proto__'), named('constructor'), named('toString'), named('hasOwnProperty')];
+    const reply = await postJson(inlet.url, '/v1/batch', { batch }, other.writeKey);
+    assert.equal(reply.json?.accepted, 4);
+    const records = new Map((await inlet.events()).map((e) => [e.messageId, e]));
+    assert.deepEqual(records.get(batch[0].messageId)!.context.violations, [{ path: 'properties.polluted', message: 'is required' }]);
+    for (const event of batch.slice(1)) {
+      assert.deepEqual(records.get(event.messageId)!.context.violations, [{ path: 'event', message: `"${event.event}" is not in the tracking plan` }]);
+    }
+    assert.equal(({} as Record<string, unknown>).polluted, undefined, 'no prototype was touched');
+    assert.equal(Object.getPrototypeOf({}), Object.prototype);
+
+    const typescript = await adminRequest(inlet.adminUrl, inlet.adminToken, `/api/sources/${other.id}/plan/typegen`);
+    assert.match(typescript.text, /"__proto__": \{/);
+  });
+});
