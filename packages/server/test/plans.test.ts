@@ -6,6 +6,8 @@ import { randomUUID } from 'node:crypto';
 import { startInlet, type TestInlet } from '@inlet/testkit';
 import type { NormalizedRecord } from '@inlet/schema';
 import type { FailedView, ReplaySummary } from '../src/failed/failed-store.ts';
+import { DatabaseReader } from '../src/db/reader.ts';
+import { embeddedSamples } from '../src/plans/event-samples.ts';
 import type { PlanVersion, StoredPlan } from '../src/plans/plan-store.ts';
 import { adminRequest, basic, postJson, request, type RawReply } from './http-client.ts';
 
@@ -344,6 +346,26 @@ describe('infer', () => {
     for (const record of records.values()) {
       assert.deepEqual(record.context.inlet, { plan: { version } });
       assert.equal(record.context.violations, undefined, JSON.stringify(record.context.violations));
+    }
+  });
+
+  test('reading the embedded store is bounded: newest first, at most maxEvents, back to since and no further', async () => {
+    const source = await newSource();
+    const batch = Array.from({ length: 12 }, (_, i) => track('Numbered', { i }));
+    await postJson(inlet.url, '/v1/batch', { batch }, source.writeKey);
+    const reader = new DatabaseReader(inlet.dataDir);
+    try {
+      const samples = embeddedSamples(reader);
+      const seen: number[] = [];
+      const bounded = await samples(source.id, Date.now() - 3600_000, (e) => seen.push(e.properties!.i as number), { maxEvents: 5 });
+      assert.deepEqual([bounded.events, bounded.truncated], [5, true]);
+      assert.deepEqual(seen, [11, 10, 9, 8, 7]);
+      const all = await samples(source.id, Date.now() - 3600_000, () => {});
+      assert.deepEqual([all.events, all.truncated], [12, false]);
+      const future = await samples(source.id, Date.now() + 60_000, () => {});
+      assert.equal(future.events, 0);
+    } finally {
+      reader.close();
     }
   });
 });

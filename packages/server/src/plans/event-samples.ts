@@ -38,12 +38,12 @@ export function embeddedSamples(reader: DatabaseReader): EventSamples {
     let events = 0;
     let scanned = 0;
     while (to > 1) {
-      if (events >= maxEvents || scanned >= maxScanned) return { events, scanned, truncated: true };
+      if (scanned >= maxScanned) return { events, scanned, truncated: true };
       const from = Math.max(1, to - RANGE);
       const { records, latestMs } = reader.sourceEventsIn(sourceId, sinceMs, from, to);
       scanned += to - from;
       for (const record of records) {
-        if (events >= maxEvents) break;
+        if (events >= maxEvents) return { events, scanned, truncated: true };
         each(record);
         events++;
       }
