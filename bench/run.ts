@@ -17,7 +17,7 @@ const ROOT = resolve(BENCH, '..');
 
 const USAGE = `usage: npm run bench -- [options]
 
-  --suite http,browser,node,processor,store,failover,kafka-sink
+  --suite http,browser,node,processor,store,failover,kafka-sink,plans
                                         suites to run (default: every suite whose file exists)
   --duration 15                         measured seconds per HTTP cell
   --warmup 3                            warm-up seconds per HTTP cell
@@ -44,6 +44,7 @@ const EXTERNAL_SUITES: Record<string, string[]> = {
   failover: ['processor-failover.ts'],
   'kafka-sink': ['kafka-sink.ts'],
   store: ['embedded-store.ts'],
+  plans: ['plan-validation.ts'],
 };
 
 export interface SuiteOptions {

@@ -130,11 +130,13 @@ async function runCell(o: HttpSuiteOptions, def: ServerDefinition, workload: Wor
     }
     const port = await serverPort();
     if (profileDir) mkdirSync(profileDir, { recursive: true });
+    const ctx = { port, dataDir, kafka };
     try {
-      server = await startServerProcess(def.launch({ port, dataDir, kafka }), {
+      server = await startServerProcess(def.launch(ctx), {
         port,
         nodeFlags: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
       });
+      await def.prepare?.(ctx, server.url, server.writeKey);
     } catch (error) {
       throw new Error(`${COULD_NOT_START}: ${(error as Error).message}`);
     }

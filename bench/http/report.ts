@@ -91,6 +91,12 @@ export function formatTargets(cells: MergedCell[]): string {
     const ratio = w1 ? c.eventsPerSecond / w1.eventsPerSecond : undefined;
     check(`${c.server} W1F c${c.connections} (10% invalid) within 10% of W1 events/s`, ratio === undefined ? undefined : ratio >= 0.9, ratio === undefined ? 'no W1 cell' : `${(ratio * 100).toFixed(0)}% of W1 (${num(c.eventsPerSecond)} vs ${num(w1!.eventsPerSecond)}; server CPU ${num(c.serverCpu, 2)} vs ${num(w1!.serverCpu, 2)} cores)`);
   }
+  // A tracking plan in flag mode checks every event: W1 keeps at least 85% of its events/s without one.
+  for (const c of cells.filter((x) => !x.failure && x.workload === 'W1' && x.server.endsWith('-plan'))) {
+    const base = cells.find((x) => !x.failure && x.workload === 'W1' && x.server === c.server.replace(/-plan$/, '') && x.connections === c.connections);
+    const ratio = base ? c.eventsPerSecond / base.eventsPerSecond : undefined;
+    check(`${c.server} W1 c${c.connections} (100-event plan, flag) ≥ 85% of W1 without a plan`, ratio === undefined ? undefined : ratio >= 0.85, ratio === undefined ? `no ${c.server.replace(/-plan$/, '')} W1 cell` : `${(ratio * 100).toFixed(0)}% (${num(c.eventsPerSecond)} vs ${num(base!.eventsPerSecond)} events/s; server CPU ${num(c.serverCpu, 2)} vs ${num(base!.serverCpu, 2)} cores)`);
+  }
   for (const c of cells.filter((x) => !x.failure && x.halfRate && x.server.startsWith('inlet'))) {
     check(`${c.server} ${c.workload} c${c.connections} p99 at half of peak < 10 ms`, c.halfRate!.latency.p99 < 10, `${ms(c.halfRate!.latency.p99)} ms at ${num(c.halfRate!.requestsPerSecond)} req/s`);
   }

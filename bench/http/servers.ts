@@ -1,13 +1,17 @@
 // The servers under test and how to start each one as its own process.
 import { resolve } from 'node:path';
+import { applyBenchPlan } from './plan.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
-export type ServerName = 'inlet-embedded' | 'inlet-kafka' | 'inlet-kafka-lanes' | 'inlet-kafka-zstd' | 'reference' | 'ceiling';
+export type ServerName = 'inlet-embedded' | 'inlet-kafka' | 'inlet-kafka-lanes' | 'inlet-kafka-zstd' | 'inlet-embedded-plan' | 'inlet-kafka-plan' | 'reference' | 'ceiling';
 /** What `npm run bench` runs unless --servers says otherwise. */
 export const SERVER_NAMES: ServerName[] = ['inlet-embedded', 'inlet-kafka', 'reference', 'ceiling'];
-/** Variants of the Kafka sink, run only when named: its 'lanes' send mode and zstd (both against inlet-kafka: pipelined, lz4). */
-export const VARIANT_NAMES: ServerName[] = ['inlet-kafka-lanes', 'inlet-kafka-zstd'];
+/**
+ * Variants run only when named: the Kafka sink's 'lanes' send mode and zstd (both against
+ * inlet-kafka: pipelined, lz4), and each sink with a 100-event tracking plan in flag mode (./plan.ts).
+ */
+export const VARIANT_NAMES: ServerName[] = ['inlet-kafka-lanes', 'inlet-kafka-zstd', 'inlet-embedded-plan', 'inlet-kafka-plan'];
 
 export interface ServerContext {
   port: number;
@@ -35,6 +39,8 @@ export interface ServerDefinition {
   /** Inlet's own servers, whose tail latency at half of peak is reported */
   isInlet: boolean;
   launch(ctx: ServerContext): LaunchSpec;
+  /** run once the server answers, before the load (the plan variants put their plan here) */
+  prepare?(ctx: ServerContext, url: string, writeKey: string): Promise<void>;
 }
 
 /**
@@ -85,6 +91,8 @@ export const SERVERS: Record<ServerName, ServerDefinition> = {
   'inlet-kafka': { name: 'inlet-kafka', needsKafka: true, isInlet: true, launch: (ctx) => inlet(ctx) },
   'inlet-kafka-lanes': { name: 'inlet-kafka-lanes', needsKafka: true, isInlet: true, launch: (ctx) => inlet(ctx, { INLET_BENCH_KAFKA_SEND_MODE: 'lanes' }) },
   'inlet-kafka-zstd': { name: 'inlet-kafka-zstd', needsKafka: true, isInlet: true, launch: (ctx) => inlet(ctx, { KAFKA_COMPRESSION: 'zstd' }) },
+  'inlet-embedded-plan': { name: 'inlet-embedded-plan', needsKafka: false, isInlet: true, launch: (ctx) => inlet(ctx), prepare: applyBenchPlan },
+  'inlet-kafka-plan': { name: 'inlet-kafka-plan', needsKafka: true, isInlet: true, launch: (ctx) => inlet(ctx), prepare: applyBenchPlan },
   reference: { name: 'reference', needsKafka: true, isInlet: false, launch: baseline('reference') },
   ceiling: { name: 'ceiling', needsKafka: false, isInlet: false, launch: baseline('ceiling') },
 };
