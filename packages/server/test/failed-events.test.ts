@@ -236,7 +236,7 @@ describe('reading failed events', () => {
 
   test('the reason codes are listed with what each means', async () => {
     const reply = await adminRequest(inlet.adminUrl, inlet.adminToken, '/api/failed/reasons');
-    assert.deepEqual(Object.keys(reply.json!.reasons as object), ['invalid', 'too_large', 'malformed_body']);
+    assert.deepEqual(Object.keys(reply.json!.reasons as object), ['invalid', 'too_large', 'malformed_body', 'plan_violation']);
   });
 });
 

@@ -126,6 +126,30 @@ describe('inlet plans', () => {
     assert.equal(put.code, 0, put.stderr);
   });
 
+  test('inlet failed replay checks blocked events against the plan as it is now', async () => {
+    const blocking = { ...PLAN, unplanned: 'allow', violations: 'block' };
+    const file = join(dir, 'blocking.json');
+    writeFileSync(file, JSON.stringify(blocking));
+    assert.equal((await inlet(['plans', 'put', '--source', sourceId, file], env)).code, 0);
+    // Sent until the server blocks it: the command's put reaches the server within 5 s.
+    const send = () => postJson(server.url, '/v1/track', { userId: 'u', event: 'Order Completed', properties: { orderId: 1 }, messageId: randomUUID() }, server.writeKey);
+    const deadline = Date.now() + 5000;
+    let reply = await send();
+    while (reply.status === 200 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      reply = await send();
+    }
+    assert.equal(reply.json?.code, 'INLET_PLAN_VIOLATION');
+
+    const still = await inlet(['failed', 'replay', '--source', sourceId, '--reason', 'plan_violation', '--json'], env);
+    assert.equal(still.code, 0, still.stderr);
+    assert.deepEqual(JSON.parse(still.stdout), { dryRun: false, matched: 1, passed: 0, stored: 0, duplicates: 0, stillFailing: 1 });
+    writeFileSync(file, JSON.stringify({ ...blocking, violations: 'flag' }));
+    assert.equal((await inlet(['plans', 'put', '--source', sourceId, file], env)).code, 0);
+    const passed = await inlet(['failed', 'replay', '--source', sourceId, '--reason', 'plan_violation', '--json'], env);
+    assert.equal(JSON.parse(passed.stdout.trim().split('\n').pop()!).passed, 1, passed.stdout);
+  });
+
   test('a bad plan, a missing file, an unknown source and a missing store are one line each, without a stack trace', async () => {
     const bad = join(dir, 'bad.json');
     writeFileSync(bad, JSON.stringify({ events: { X: { properties: { type: 'strng' } } } }));

@@ -1,13 +1,14 @@
 // What the `inlet` commands share: settings from a few flags (everything else from the env), and
-// the failed-events store of the configured backend.
+// the failed-events store of the configured backend (with the sources' tracking plans, for a replay).
+import { existsSync } from 'node:fs';
 import { pino } from 'pino';
 import { loadConfig, type Config } from '../config.ts';
-import { openExistingDatabase } from '../db/database.ts';
+import { databaseFile, openExistingDatabase } from '../db/database.ts';
 import { DatabaseReader } from '../db/reader.ts';
 import { DatabaseWriter } from '../db/writer.ts';
 import { EmbeddedFailedStore } from '../failed/embedded-failed-store.ts';
 import type { FailedStore } from '../failed/failed-store.ts';
-import { PlanRegistry } from '../plans/registry.ts';
+import { PlanRegistry, type PlanLookup } from '../plans/registry.ts';
 import { openSourceStore } from '../server.ts';
 
 /** Flags every command that opens a store takes. */
@@ -25,13 +26,13 @@ export function configFromFlags(values: { 'data-dir'?: string; 'kafka-brokers'?:
   return loadConfig(args);
 }
 
-/**
- * The failed events of the configured backend. `forReplay` also starts a database writer (the
- * embedded store) with retention and the size cap left to the server, whose settings it may not
- * know, and reads the sources' tracking plans, which a replay checks events against.
- */
-export async function openFailedStore(config: Config, options: { forReplay: boolean }): Promise<FailedStore> {
-  if (!config.kafka) openExistingDatabase(config.dataDir).close();
+/** Each source's tracking plan, for a replay to check against; undefined where no source store is at hand. */
+async function openPlans(config: Config): Promise<{ lookup: PlanLookup | undefined; close(): Promise<void> }> {
+  // Kafka without DATABASE_URL: the sources are in the server's embedded file, which may not be here.
+  if (!config.databaseUrl && !existsSync(databaseFile(config.dataDir))) {
+    console.error(`inlet failed replay: no source store here (no DATABASE_URL, no embedded store in ${config.dataDir}): events are checked without their sources' tracking plans`);
+    return { lookup: undefined, close: async () => {} };
+  }
   const sources = await openSourceStore(config, pino({ level: 'warn' }));
   const plans = new PlanRegistry(sources.plans);
   try {
@@ -40,7 +41,17 @@ export async function openFailedStore(config: Config, options: { forReplay: bool
     await sources.close();
     throw error;
   }
-  const closePlans = async () => { plans.close(); await sources.close(); };
+  return { lookup: plans.lookup, close: async () => { plans.close(); await sources.close(); } };
+}
+
+/**
+ * The failed events of the configured backend. `forReplay` also starts a database writer (the
+ * embedded store) with retention and the size cap left to the server, whose settings it may not
+ * know; `rechecks` (a replay, dry or not) reads the sources' tracking plans to check events against.
+ */
+export async function openFailedStore(config: Config, options: { forReplay: boolean; rechecks: boolean }): Promise<FailedStore> {
+  if (!config.kafka) openExistingDatabase(config.dataDir).close();
+  const plans = options.rechecks ? await openPlans(config) : { lookup: undefined, close: async () => {} };
   if (config.kafka) {
     const { KafkaFailedStore } = await import('../failed/kafka-failed-store.ts');
     const store = new KafkaFailedStore({ ...config.kafka, limits: config.limits, plans: plans.lookup });
@@ -49,7 +60,7 @@ export async function openFailedStore(config: Config, options: { forReplay: bool
       list: (...args) => store.list(...args),
       get: (id) => store.get(id),
       replay: (...args) => store.replay(...args),
-      close: async () => { await store.close(); await closePlans(); },
+      close: async () => { await store.close(); await plans.close(); },
     };
   }
   const reader = new DatabaseReader(config.dataDir);
@@ -60,6 +71,6 @@ export async function openFailedStore(config: Config, options: { forReplay: bool
     list: (...args) => store.list(...args),
     get: (id) => store.get(id),
     replay: (...args) => store.replay(...args),
-    close: async () => { await store.close(); await writer?.close(); await closePlans(); },
+    close: async () => { await store.close(); await writer?.close(); await plans.close(); },
   };
 }

@@ -15,7 +15,8 @@ Failed events: events from a known source that were not stored, with the reason.
   --dry-run   replay: count what would pass now, store nothing
 Replay checks each failed event as the server checks events today; what passes is stored with its
 original messageId and receivedAt, marked context.inlet.replayed with the failed event's id; what
-still fails stays, with today's reasons. Replaying again stores nothing twice.
+still fails stays, with today's reasons. Events are checked against their source's tracking plan as
+it is now (see inlet plans). Replaying again stores nothing twice.
 Reasons: ${Object.keys(FAILURE_REASONS).join(', ')}.
 Uses the embedded store in --data-dir (INLET_DATA_DIR), or the failed-events topic when KAFKA_BROKERS is set.`;
 
@@ -70,7 +71,7 @@ export async function failedCommand(argv: string[]): Promise<number> {
   }
   if (action === 'show' && !positionals[0]) { console.error('failed show needs the id of a failed event'); return 2; }
 
-  const store = await openFailedStore(configFromFlags(values), { forReplay: action === 'replay' && !values['dry-run'] });
+  const store = await openFailedStore(configFromFlags(values), { forReplay: action === 'replay' && !values['dry-run'], rechecks: action === 'replay' });
   try {
     if (action === 'list') {
       let before: string | undefined;
