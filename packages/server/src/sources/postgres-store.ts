@@ -126,7 +126,8 @@ export class PostgresSourceStore implements SourceStore {
   /**
    * Creates the schema and table when missing and upgrades a table an older version made (the
    * `kind` column; unique active names, renaming older duplicates to `name (id)`, the oldest keeping
-   * its name). Idempotent, and safe to run from several instances at once.
+   * its name), with the settings and tracking plans tables. Idempotent, and safe to run from several
+   * instances at once.
    */
   async migrate(): Promise<void> {
     await this.#transaction(`inlet:migrate:${this.#schema}`, async (client) => {
