@@ -33,6 +33,8 @@ export class PlanRegistry {
   #timer: NodeJS.Timeout | undefined;
   #refreshing: Promise<void> | undefined;
   #failing = false;
+  /** bumped by applied(): heads read while a local change happened may predate it */
+  #changes = 0;
 
   constructor(store: PlanStore, options: PlanRegistryOptions = {}) {
     this.#store = store;
@@ -52,7 +54,10 @@ export class PlanRegistry {
   refresh(): Promise<void> {
     return this.#refreshing ??= (async () => {
       try {
-        this.#heads = await this.#store.heads();
+        const changes = this.#changes;
+        const heads = await this.#store.heads();
+        // A put or delete here while the query ran may be missing from it: the next poll has it.
+        if (changes === this.#changes) this.#heads = heads;
         if (this.#failing) this.#logger?.warn('plan store reachable again: plans are up to date');
         this.#failing = false;
       } catch (error) {
@@ -75,10 +80,12 @@ export class PlanRegistry {
       this.#compiled.set(sourceId, compiled);
       return compiled;
     }
-    let loading = this.#loading.get(sourceId);
+    // Concurrent first requests share one load (per version: a newer one does not wait for an older).
+    const key = `${sourceId}\u0000${version}`;
+    let loading = this.#loading.get(key);
     if (!loading) {
-      loading = this.#load(sourceId, version, compiled).finally(() => this.#loading.delete(sourceId));
-      this.#loading.set(sourceId, loading);
+      loading = this.#load(sourceId, version, compiled).finally(() => this.#loading.delete(key));
+      this.#loading.set(key, loading);
     }
     return loading;
   };
@@ -101,6 +108,9 @@ export class PlanRegistry {
     const compiled = new CompiledPlan(sourceId, stored.version, stored.plan, stored.summary?.bytes ?? 0, {
       onCompileError: (where, error) => this.#logger?.warn({ sourceId, version: stored.version, where, reason: error.message }, 'a stored plan schema does not compile; events of that name are not checked'),
     });
+    // A load of an older version that finished late does not replace a newer one.
+    const cached = this.#compiled.get(sourceId);
+    if (cached && cached.version > compiled.version) return compiled;
     this.#forget(sourceId);
     this.#compiled.set(sourceId, compiled);
     this.#cachedBytes += compiled.bytes;
@@ -120,6 +130,7 @@ export class PlanRegistry {
 
   /** After this process put or deleted a plan: applied here at once, without waiting for the poll. */
   applied(sourceId: string, version: number | undefined): void {
+    this.#changes++;
     const heads = new Map(this.#heads);
     if (version === undefined) heads.delete(sourceId);
     else heads.set(sourceId, version);
