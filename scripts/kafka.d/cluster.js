@@ -11,7 +11,9 @@ import { ensureJars, KAFKA_VERSION } from './jars.js';
 import { probeBrokerIds } from './metadata-probe.js';
 import { layout, nodeProperties } from './node-config.js';
 
-const HOST = '127.0.0.1';
+/** Where nodes listen unless `--host` says otherwise (recorded per node in cluster.json). */
+export const DEFAULT_HOST = '127.0.0.1';
+const hostOf = (node) => node.host ?? DEFAULT_HOST;
 const LOG4J = join(import.meta.dirname, 'log4j2.xml');
 const JVM_OPTS = ['-Xmx512m', '-Xms128m', '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', '-Djava.awt.headless=true',
   `-Dlog4j2.configurationFile=${LOG4J}`, '-Dlog4j2.shutdownHookEnabled=false'];
@@ -47,18 +49,18 @@ export function isAlive(node) {
   }
 }
 
-function portFree(port) {
+function portFree(port, host) {
   return new Promise((resolve) => {
     const server = net.createServer();
     server.once('error', () => resolve(false));
-    server.listen(port, HOST, () => server.close(() => resolve(true)));
+    server.listen(port, host, () => server.close(() => resolve(true)));
   });
 }
 
 async function assertPortsFree(nodes) {
   for (const node of nodes) {
     for (const port of [node.port, node.controllerPort]) {
-      if (!(await portFree(port))) throw new Error(`port ${port} on ${HOST} is already in use (another broker? see \`scripts/kafka status\`)`);
+      if (!(await portFree(port, hostOf(node)))) throw new Error(`port ${port} on ${hostOf(node)} is already in use (another broker? see \`scripts/kafka status\`)`);
     }
   }
 }
@@ -108,7 +110,7 @@ async function waitUntilServing(state, waitFor, expectIds, timeoutMs) {
   while (pending.size > 0) {
     for (const node of state.nodes.filter((n) => pending.has(n.id))) {
       if (!isAlive(node)) throw new Error(`node ${node.id} exited while starting; end of ${node.log}:\n${tail(node.log)}`);
-      const ids = await probeBrokerIds(HOST, node.port);
+      const ids = await probeBrokerIds(hostOf(node), node.port);
       if (ids && expectIds.every((id) => ids.includes(id))) pending.delete(node.id);
     }
     if (pending.size === 0) break;
@@ -120,15 +122,15 @@ async function waitUntilServing(state, waitFor, expectIds, timeoutMs) {
   }
 }
 
-const bootstrap = (state) => state.nodes.map((n) => `${HOST}:${n.port}`).join(',');
+const bootstrap = (state) => state.nodes.map((n) => `${hostOf(n)}:${n.port}`).join(',');
 
 /** Formats fresh storage in `dir` and starts every node; returns the bootstrap address. */
-export async function startCluster({ dir, port, controllerPort, brokers, timeoutMs }) {
+export async function startCluster({ dir, port, controllerPort, brokers, host = DEFAULT_HOST, timeoutMs }) {
   dir = resolve(dir);
   const existing = readState(dir);
   if (existing) {
     const running = existing.nodes.filter(isAlive);
-    if (running.length === existing.nodes.length && existing.nodes.length === brokers && existing.nodes[0].port === port) {
+    if (running.length === existing.nodes.length && existing.nodes.length === brokers && existing.nodes[0].port === port && hostOf(existing.nodes[0]) === host) {
       await waitUntilServing(existing, existing.nodes, [], timeoutMs);
       log(`already running in ${dir}`);
       return existing.bootstrap;
@@ -144,7 +146,7 @@ export async function startCluster({ dir, port, controllerPort, brokers, timeout
     for (const f of readdirSync(dir)) if (f.startsWith('node-') || f === 'cluster.json') rmSync(join(dir, f), { recursive: true, force: true });
   }
 
-  const nodes = layout({ port, controllerPort, brokers });
+  const nodes = layout({ port, controllerPort, brokers, host });
   await assertPortsFree(nodes);
   const libs = ensureJars();
   const id = clusterId();
@@ -238,7 +240,7 @@ export async function status(dir) {
   let up = true;
   for (const node of state.nodes) {
     const alive = isAlive(node);
-    const ids = alive ? await probeBrokerIds(HOST, node.port) : null;
+    const ids = alive ? await probeBrokerIds(hostOf(node), node.port) : null;
     const what = !alive ? 'stopped' : ids ? 'serving' : 'running, not answering';
     if (what !== 'serving') up = false;
     lines.push(`node ${node.id}  port ${node.port}  controller ${node.controllerPort}  pid ${alive ? node.pid : '-'}  ${what}  log ${node.log}`);

@@ -2,8 +2,8 @@
 // Tuned for tests on one small machine, not for production (which runs a real cluster).
 
 /** Ports and ids of the nodes of a cluster whose first broker listens on `port`. */
-export function layout({ port, controllerPort, brokers }) {
-  return Array.from({ length: brokers }, (_, i) => ({ id: i + 1, port: port + i, controllerPort: controllerPort + i }));
+export function layout({ port, controllerPort, brokers, host }) {
+  return Array.from({ length: brokers }, (_, i) => ({ id: i + 1, host, port: port + i, controllerPort: controllerPort + i }));
 }
 
 export function nodeProperties({ node, nodes, dataDir }) {
@@ -12,12 +12,12 @@ export function nodeProperties({ node, nodes, dataDir }) {
   // the failover tests exercise.
   const replicas = nodes.length >= 3 ? 3 : 1;
   const minIsr = nodes.length >= 3 ? 2 : 1;
-  const voters = nodes.map((n) => `${n.id}@127.0.0.1:${n.controllerPort}`).join(',');
+  const voters = nodes.map((n) => `${n.id}@${n.host}:${n.controllerPort}`).join(',');
   const settings = {
     'process.roles': 'broker,controller',
     'node.id': node.id,
-    'listeners': `PLAINTEXT://127.0.0.1:${node.port},CONTROLLER://127.0.0.1:${node.controllerPort}`,
-    'advertised.listeners': `PLAINTEXT://127.0.0.1:${node.port}`,
+    'listeners': `PLAINTEXT://${node.host}:${node.port},CONTROLLER://${node.host}:${node.controllerPort}`,
+    'advertised.listeners': `PLAINTEXT://${node.host}:${node.port}`,
     'inter.broker.listener.name': 'PLAINTEXT',
     'controller.listener.names': 'CONTROLLER',
     'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',

@@ -1,12 +1,12 @@
 // `inlet serve` as a child process (the way it runs in production) and a load of concurrent
-// clients, for the crash and shutdown tests.
+// clients (testkit's), for the crash and shutdown tests.
 import { spawn, type ChildProcess } from 'node:child_process';
-import http from 'node:http';
 import { resolve } from 'node:path';
+import { startLoad as startHttpLoad, type Load } from '@inlet/testkit';
 
 const BIN = resolve(import.meta.dirname, '../bin/inlet.js');
 
-export { freePort } from '@inlet/testkit';
+export { freePort, type Load } from '@inlet/testkit';
 
 export interface ChildInlet {
   child: ChildProcess;
@@ -45,54 +45,7 @@ export async function spawnInlet(dataDir: string, port: number): Promise<ChildIn
   return { child, url: `http://127.0.0.1:${port}`, writeKey, adminUrl, adminToken, stdout: () => stdout, stderr: () => stderr, exited };
 }
 
-export interface Load {
-  /** messageIds the server answered 200 for */
-  acknowledged: Set<string>;
-  /** every messageId sent, answered or not */
-  sent: Set<string>;
-  statuses: Map<number | string, number>;
-  /** stop sending; resolves when every client's last request has settled */
-  stop(): Promise<void>;
-}
-
-function postBatch(agent: http.Agent, url: string, writeKey: string, body: string): Promise<number> {
-  return new Promise((done, fail) => {
-    const req = http.request(`${url}/v1/batch`, {
-      method: 'POST', agent,
-      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Basic ${Buffer.from(`${writeKey}:`).toString('base64')}` },
-    }, (res) => {
-      res.resume();
-      res.on('end', () => done(res.statusCode ?? 0));
-      res.on('error', fail);
-    });
-    req.on('error', fail);
-    req.end(body);
-  });
-}
-
 /** `clients` loops, each posting batches of its own messageIds back to back until stopped. */
 export function startLoad(url: string, writeKey: string, clients: number, batchSize: number): Load {
-  const acknowledged = new Set<string>();
-  const sent = new Set<string>();
-  const statuses = new Map<number | string, number>();
-  let running = true;
-  const count = (key: number | string) => statuses.set(key, (statuses.get(key) ?? 0) + 1);
-  const loops = Array.from({ length: clients }, async (_, client) => {
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-    for (let seq = 0; running; seq++) {
-      const ids = Array.from({ length: batchSize }, (_, i) => `c${client}-b${seq}-e${i}`);
-      for (const id of ids) sent.add(id);
-      const body = JSON.stringify({ batch: ids.map((messageId) => ({ type: 'track', userId: `user-${client}`, event: 'Load', messageId })) });
-      try {
-        const status = await postBatch(agent, url, writeKey, body);
-        count(status);
-        if (status === 200) for (const id of ids) acknowledged.add(id);
-      } catch (error) {
-        count((error as { code?: string }).code ?? 'error');
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    }
-    agent.destroy();
-  });
-  return { acknowledged, sent, statuses, stop: async () => { running = false; await Promise.all(loops); } };
+  return startHttpLoad({ url, writeKey, clients, batchSize });
 }

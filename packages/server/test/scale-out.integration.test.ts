@@ -6,9 +6,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import net from 'node:net';
 import pg from 'pg';
-import { needPostgres, needRedis } from '@inlet/testkit';
+import { needPostgres, needRedis, TcpRelay } from '@inlet/testkit';
 import { configWith, startServer, type Config, type RunningServer } from '../src/index.ts';
 import { PostgresSourceStore } from '../src/sources/postgres-store.ts';
 
@@ -16,46 +15,6 @@ const redis = await needRedis();
 const postgres = await needPostgres();
 const skip = redis.skip || postgres.skip;
 const schema = `inlet_test_${randomBytes(6).toString('hex')}`;
-
-/**
- * A TCP relay in front of the real PostgreSQL, so one instance can lose its database (cut) and
- * get it back (restore) while the shared PostgreSQL keeps running for everyone else.
- */
-class Relay {
-  readonly #sockets = new Set<net.Socket>();
-  #server: net.Server | undefined;
-  port = 0;
-  readonly target: { host: string; port: number };
-
-  constructor(target: { host: string; port: number }) {
-    this.target = target;
-  }
-
-  async listen(): Promise<void> {
-    const server = net.createServer((client) => {
-      const upstream = net.connect(this.target);
-      for (const s of [client, upstream]) {
-        this.#sockets.add(s);
-        s.on('close', () => this.#sockets.delete(s));
-        s.on('error', () => { client.destroy(); upstream.destroy(); });
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    this.#server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.port, '127.0.0.1', () => resolve());
-    });
-    this.port = (server.address() as net.AddressInfo).port;
-  }
-
-  async cut(): Promise<void> {
-    const server = this.#server;
-    this.#server = undefined;
-    for (const s of this.#sockets) s.destroy();
-    if (server) await new Promise((resolve) => server.close(resolve));
-  }
-}
 
 interface Reply {
   status: number;
@@ -136,8 +95,7 @@ describe('scale-out: instances sharing Redis and PostgreSQL', { skip }, () => {
 
   test('PostgreSQL unreachable: a cached key keeps working, an uncached key gets 503 (not 401)', async () => {
     const target = new URL(postgres.value!);
-    const relay = new Relay({ host: target.hostname, port: Number(target.port || 5432) });
-    await relay.listen();
+    const relay = await TcpRelay.start({ host: target.hostname, port: Number(target.port || 5432) });
     try {
       const viaRelay = new URL(postgres.value!);
       viaRelay.port = String(relay.port);
@@ -159,10 +117,10 @@ describe('scale-out: instances sharing Redis and PostgreSQL', { skip }, () => {
       await health.body?.cancel();
 
       // The database returns: the key that could not be checked now works.
-      await relay.listen();
+      await relay.heal();
       assert.equal((await track(c, uncached.writeKey)).status, 200);
     } finally {
-      await relay.cut();
+      await relay.close();
     }
   });
 });

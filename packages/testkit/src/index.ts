@@ -2,3 +2,8 @@ export * from './services.ts';
 export * from './kafka.ts';
 export * from './inlet.ts';
 export * from './ports.ts';
+export * from './child-inlet.ts';
+export * from './load.ts';
+export * from './proc-stats.ts';
+export * from './tcp-relay.ts';
+export * from './redis-server.ts';

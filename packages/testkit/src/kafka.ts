@@ -39,9 +39,11 @@ interface ClusterState {
   nodes: { id: number; port: number; pid: number | null }[];
 }
 
-async function kafka(args: string[]): Promise<string> {
+/** Runs scripts/kafka, inside network namespace `netns` when given (ip netns exec). */
+async function kafka(args: string[], netns?: string): Promise<string> {
   try {
-    const { stdout } = await run(SCRIPT, args, { maxBuffer: 1 << 20 });
+    const [command, commandArgs] = netns ? ['ip', ['netns', 'exec', netns, SCRIPT, ...args]] : [SCRIPT, args];
+    const { stdout } = await run(command, commandArgs, { maxBuffer: 1 << 20 });
     return stdout;
   } catch (error) {
     const e = error as { stderr?: string; message: string };
@@ -60,9 +62,19 @@ process.once('exit', () => {
   }
 });
 
-/** A private cluster on free loopback ports (nodes and controllers each on a block of consecutive ports). */
-export async function startKafkaCluster(options: { brokers: 1 | 3 }): Promise<KafkaCluster> {
-  const { brokers } = options;
+export interface KafkaClusterOptions {
+  brokers: 1 | 3;
+  /**
+   * Run the nodes inside this network namespace, listening on (and advertising) `host`, an
+   * address of the namespace that the caller can route to (e.g. one end of a veth pair), so
+   * that a test can partition the brokers from the rest by taking that link down.
+   */
+  netns?: { name: string; host: string };
+}
+
+/** A private cluster on free ports (nodes and controllers each on a block of consecutive ports), on loopback unless `netns` says otherwise. */
+export async function startKafkaCluster(options: KafkaClusterOptions): Promise<KafkaCluster> {
+  const { brokers, netns } = options;
   if (brokers !== 1 && brokers !== 3) throw new Error(`brokers must be 1 or 3, got ${brokers}`);
   const dir = mkdtempSync(join(tmpdir(), 'inlet-kafka-test-'));
   const read = (): ClusterState => JSON.parse(readFileSync(join(dir, 'cluster.json'), 'utf8'));
@@ -71,7 +83,8 @@ export async function startKafkaCluster(options: { brokers: 1 | 3 }): Promise<Ka
     const port = await freePortBlock(brokers);
     const controllerPort = await freePortBlock(brokers);
     try {
-      await kafka(['start', '--port', String(port), '--controller-port', String(controllerPort), '--brokers', String(brokers), '--dir', dir]);
+      await kafka(['start', '--port', String(port), '--controller-port', String(controllerPort), '--brokers', String(brokers), '--dir', dir,
+        ...(netns ? ['--host', netns.host] : [])], netns?.name);
       break;
     } catch (error) {
       await kafka(['stop', '--dir', dir, '--kill']).catch(() => undefined);
@@ -91,7 +104,7 @@ export async function startKafkaCluster(options: { brokers: 1 | 3 }): Promise<Ka
       refresh();
     },
     async startNode(id) {
-      await kafka(['start', '--dir', dir, '--node', String(id)]);
+      await kafka(['start', '--dir', dir, '--node', String(id)], netns?.name);
       refresh();
     },
     async stop() {

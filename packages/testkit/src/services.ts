@@ -68,3 +68,17 @@ export async function needKafkaRuntime(): Promise<Need<true>> {
   if (fetched.status !== 0) return missing('Kafka (own cluster)', `scripts/kafka fetch failed: ${(fetched.stderr || String(fetched.error)).trim().split('\n').pop()}`);
   return { value: true, skip: false };
 }
+
+/** Root, for tests that mount a file system or make network namespaces. */
+export async function needRoot(what: string): Promise<Need<true>> {
+  if (process.getuid?.() !== 0) return missing(`root (${what})`, 'not running as root');
+  const ip = spawnSync('ip', ['-V'], { stdio: 'ignore' });
+  if (ip.error || ip.status !== 0) return missing(`root (${what})`, 'the ip command (iproute2) is not installed');
+  return { value: true, skip: false };
+}
+
+/** A redis-server binary, for tests that run (and kill) a Redis of their own. */
+export async function needRedisServer(): Promise<Need<true>> {
+  const probe = spawnSync('redis-server', ['--version'], { stdio: 'ignore' });
+  return probe.error || probe.status !== 0 ? missing('redis-server', 'the redis-server command is not installed') : { value: true, skip: false };
+}
