@@ -100,8 +100,7 @@ export const invalidKeyBodies: Drill = {
     const cpuMsEach = ((cpuSeconds(server.pid) - cpuBefore) * 1000) / Math.max(1, attackRequests);
 
     addStatuses(ctx.measured, attackStatuses);
-    const load = { acknowledged, sent, statuses: canaryStatuses, successes: [], firstSuccessSentAfter: () => undefined, firstSuccessAnsweredAfter: () => undefined, stop: async () => undefined };
-    checkAcknowledgedStored(ctx, load, embeddedIds(dataDir), 'ik-', 'no acknowledged canary event is lost');
+    checkAcknowledgedStored(ctx, { acknowledged, sent, statuses: canaryStatuses }, embeddedIds(dataDir), 'ik-', 'no acknowledged canary event is lost');
     const ms = (n: number) => `${n.toFixed(0)} ms`;
     ctx.measured.notes.push(`canary p50/p99 alone ${ms(percentile(baseline, 50))} / ${ms(percentile(baseline, 99))}, under attack ${ms(percentile(underAttack, 50))} / ${ms(percentile(underAttack, 99))}`);
     ctx.measured.notes.push(`${attackRequests} attacking requests (${JSON.stringify(Object.fromEntries(attackStatuses))}), ${cpuMsEach.toFixed(1)} ms of server CPU each`);

@@ -71,6 +71,7 @@ export const keyFlood: Drill = {
     } finally {
       await db.relay.heal();
     }
+    for (const status of probes) canary.statuses.set(status, (canary.statuses.get(status) ?? 0) + 1);
     checkAcknowledgedStored(ctx, canary, embeddedIds(dataDir), 'kf-', 'no acknowledged canary event is lost');
     ctx.check({
       name: 'a real key in use still works with PostgreSQL down after a flood of 110,000 random keys',

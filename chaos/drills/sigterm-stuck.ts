@@ -35,6 +35,7 @@ export const sigtermStuck: Drill = {
       const termAt = performance.now();
       server.current.child.kill('SIGTERM');
       exitedInBound = await waitFor('the server exits', () => !server.running(), bound, 50).then(() => true, () => false);
+      if (exitedInBound) await load.stop(); // nothing left to answer it
       await sleep(100); // the close of their sockets reaches the stuck clients
       endedByServer = stuck.filter((a) => a.ended()).map((a) => (a.status === undefined ? 'closed' : String(a.status)));
       if (!exitedInBound) {
@@ -42,6 +43,7 @@ export const sigtermStuck: Drill = {
         for (const a of stuck) a.stop();
         const hungUpAt = performance.now();
         const exited = await waitFor('the server exits after the clients hung up', () => !server.running(), 20_000, 50).then(() => true, () => false);
+        await load.stop();
         ctx.measured.notes.push(exited ? `exited ${seconds(performance.now() - hungUpAt)} after the stuck clients hung up` : 'still running 20 s after the stuck clients hung up');
       }
       exitMs = performance.now() - termAt;

@@ -33,7 +33,10 @@ export function sharedKafka(): { get(): Promise<KafkaCluster>; stop(): Promise<v
   let cluster: Promise<KafkaCluster> | undefined;
   return {
     async get() {
-      cluster ??= startKafkaCluster({ brokers: 1 });
+      cluster ??= startKafkaCluster({ brokers: 1 }).catch((error: unknown) => {
+        cluster = undefined; // the next drill tries again
+        throw error;
+      });
       const c = await cluster;
       for (const node of c.nodes) if (node.pid === null) await c.startNode(node.id);
       return c;

@@ -168,7 +168,7 @@ export function unexpectedStatuses(load: Pick<Load, 'statuses'>): string[] {
  * What every loaded drill ends with: the load's statuses counted, acknowledged against stored
  * compared and recorded, and the check that no acknowledged event is missing.
  */
-export function checkAcknowledgedStored(ctx: DrillContext, load: Load, storedIds: Iterable<string>, prefix: string, name = 'no acknowledged event is lost'): Comparison {
+export function checkAcknowledgedStored(ctx: DrillContext, load: Pick<Load, 'acknowledged' | 'sent' | 'statuses'>, storedIds: Iterable<string>, prefix: string, name = 'no acknowledged event is lost'): Comparison {
   addStatuses(ctx.measured, load.statuses);
   const c = compare(load.acknowledged, load.sent, storedIds, prefix);
   record(ctx.measured, c);
