@@ -1,5 +1,8 @@
 // `npm run chaos`: runs the drills one after another against real processes, prints each one's
 // measurements and verdict, writes RELIABILITY.md, and exits non-zero when any drill failed.
+// The npm script builds dist/ first and runs this file on the sources (--conditions=inlet-source);
+// the servers and processors it starts do not get that condition, so they run the compiled
+// dist/ as in production. Under npm test (chaos/test) they run the sources like every test.
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -42,11 +45,6 @@ if (unknown.length) {
 const drills = values.drill ? DRILLS.filter((d) => values.drill!.includes(d.name)) : DRILLS;
 const quick = Boolean(values.quick);
 const out = resolve(values.out ?? resolve(ROOT, 'RELIABILITY.md'));
-
-// The server and processor children run the TypeScript sources when the packages are built to
-// dist/ for production (the "inlet-source" export condition); without that condition in place it
-// changes nothing.
-process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --conditions=inlet-source`.trim();
 
 const kafka = sharedKafka();
 let interrupted = false;

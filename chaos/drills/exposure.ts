@@ -59,7 +59,6 @@ export const exposure: Drill = {
       name: '/metrics is not served on the public port',
       ok: metrics.status === 404,
       detail: `GET /metrics on the public port: ${metrics.status}${cors ? `, Access-Control-Allow-Origin: ${cors}` : ''}`,
-      hardening: '/metrics moves to the admin listener',
     });
   },
 };
