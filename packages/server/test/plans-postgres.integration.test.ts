@@ -26,6 +26,9 @@ const PLAN = {
 describe('plans shared through PostgreSQL', { skip: postgres.skip }, () => {
   const dirs: string[] = [];
   const servers: RunningServer[] = [];
+  // Each server's data directory (the two start concurrently: their order in `servers` is not
+  // the order of `dirs`).
+  const dataDirOf = new Map<RunningServer, string>();
   let a: RunningServer;
   let b: RunningServer;
   let token: string;
@@ -38,6 +41,7 @@ describe('plans shared through PostgreSQL', { skip: postgres.skip }, () => {
     const sources = await PostgresSourceStore.open({ connectionString: postgres.value!, schema, logger: { warn: () => {} } });
     const server = await startServer(config, { sources });
     servers.push(server);
+    dataDirOf.set(server, dataDir);
     return server;
   }
 
@@ -65,7 +69,7 @@ describe('plans shared through PostgreSQL', { skip: postgres.skip }, () => {
     const reply = await postJson(server.url, '/v1/track', { userId: 'u', event: 'Order Completed', properties: { orderId: 'o-1' }, messageId }, writeKey);
     assert.equal(reply.status, 200, reply.text);
     // Each instance stores in its own embedded store.
-    const record = readStoredEvents(dirs[servers.indexOf(server)], 0, 1_000_000).map((r) => r.record).find((r: NormalizedRecord) => r.messageId === messageId)!;
+    const record = readStoredEvents(dataDirOf.get(server)!, 0, 1_000_000).map((r) => r.record).find((r: NormalizedRecord) => r.messageId === messageId)!;
     return (record.context.inlet as { plan?: { version: number } } | undefined)?.plan?.version;
   }
 
