@@ -24,7 +24,7 @@ const USAGE = `usage: npm run bench -- [options]
   --connections 50,200                  HTTP concurrency levels
   --workloads W1,W2,W1F                 W1 = /v1/batch x 100 events, W2 = /v1/track x 1, W1F = W1 with 10 of the 100 invalid
   --servers ${SERVER_NAMES.join(',')}
-                                        also: ${VARIANT_NAMES.join(', ')} (the Kafka sink's lanes mode, zstd)
+                                        also: ${VARIANT_NAMES.join(', ')} (lanes mode, zstd, a tracking plan, an older checkout: see bench/http/README.md)
   --half-rate inlet|all|none            also measure latency at half of peak rate (default inlet)
   --rounds 1                            run the whole HTTP matrix this many times; the table shows each cell's median
   --message-ids v7|v4                   messageIds the load carries: v7 as Inlet's SDKs send (default), v4 as Segment's

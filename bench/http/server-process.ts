@@ -48,7 +48,7 @@ export async function startServerProcess(
   spec: LaunchSpec,
   options: { port: number; nodeFlags?: string[]; startTimeoutMs?: number },
 ): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [...(options.nodeFlags ?? []), ...spec.args], {
+  const child = spawn(spec.node ?? process.execPath, [...(options.nodeFlags ?? []), ...spec.args], {
     env: cleanEnv(spec.env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });

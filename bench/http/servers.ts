@@ -4,14 +4,28 @@ import { applyBenchPlan } from './plan.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
-export type ServerName = 'inlet-embedded' | 'inlet-kafka' | 'inlet-kafka-lanes' | 'inlet-kafka-zstd' | 'inlet-embedded-plan' | 'inlet-kafka-plan' | 'reference' | 'ceiling';
+export type ServerName = 'inlet-embedded' | 'inlet-kafka' | 'inlet-kafka-lanes' | 'inlet-kafka-zstd' | 'inlet-embedded-plan' | 'inlet-kafka-plan'
+  | 'inlet-embedded-old' | 'inlet-kafka-old' | 'reference' | 'ceiling';
 /** What `npm run bench` runs unless --servers says otherwise. */
 export const SERVER_NAMES: ServerName[] = ['inlet-embedded', 'inlet-kafka', 'reference', 'ceiling'];
 /**
  * Variants run only when named: the Kafka sink's 'lanes' send mode and zstd (both against
  * inlet-kafka: pipelined, lz4), and each sink with a 100-event tracking plan in flag mode (./plan.ts).
  */
-export const VARIANT_NAMES: ServerName[] = ['inlet-kafka-lanes', 'inlet-kafka-zstd', 'inlet-embedded-plan', 'inlet-kafka-plan'];
+export const VARIANT_NAMES: ServerName[] = ['inlet-kafka-lanes', 'inlet-kafka-zstd', 'inlet-embedded-plan', 'inlet-kafka-plan', 'inlet-embedded-old', 'inlet-kafka-old'];
+
+/**
+ * The '-old' variants run an older checkout of Inlet on another Node, to compare runtimes and
+ * client versions in one run (issue 11: Node 20 + Kafka client 1.x against Node 24 + 2.x):
+ * INLET_BENCH_OLD_CHECKOUT is that checkout (its node_modules built for that Node) and
+ * INLET_BENCH_OLD_NODE its node binary.
+ */
+function oldCheckout(): { root: string; node: string } {
+  const root = process.env.INLET_BENCH_OLD_CHECKOUT;
+  const node = process.env.INLET_BENCH_OLD_NODE;
+  if (!root || !node) throw new Error('the -old servers need INLET_BENCH_OLD_CHECKOUT (an older checkout, installed) and INLET_BENCH_OLD_NODE (its node binary)');
+  return { root, node };
+}
 
 export interface ServerContext {
   port: number;
@@ -22,6 +36,8 @@ export interface ServerContext {
 }
 
 export interface LaunchSpec {
+  /** the node binary (default: the one running the harness) */
+  node?: string;
   /** node's arguments after the node flags the harness adds (such as --cpu-prof) */
   args: string[];
   env: Record<string, string>;
@@ -71,6 +87,13 @@ function inlet(ctx: ServerContext, sinkSettings: Record<string, string> = {}): L
   };
 }
 
+/** Inlet from the older checkout, on its node, with the same settings (its banner is the same). */
+function inletOld(ctx: ServerContext): LaunchSpec {
+  const old = oldCheckout();
+  const spec = inlet(ctx);
+  return { ...spec, node: old.node, args: [...NODE_FLAGS, resolve(old.root, 'packages/server/bin/inlet.js'), 'serve'] };
+}
+
 function baseline(dir: 'reference' | 'ceiling') {
   return (ctx: ServerContext): LaunchSpec => ({
     args: [...NODE_FLAGS, '--import', 'tsx', resolve(ROOT, `bench/baselines/${dir}/server.ts`)],
@@ -93,6 +116,8 @@ export const SERVERS: Record<ServerName, ServerDefinition> = {
   'inlet-kafka-zstd': { name: 'inlet-kafka-zstd', needsKafka: true, isInlet: true, launch: (ctx) => inlet(ctx, { KAFKA_COMPRESSION: 'zstd' }) },
   'inlet-embedded-plan': { name: 'inlet-embedded-plan', needsKafka: false, isInlet: true, launch: (ctx) => inlet(ctx), prepare: applyBenchPlan },
   'inlet-kafka-plan': { name: 'inlet-kafka-plan', needsKafka: true, isInlet: true, launch: (ctx) => inlet(ctx), prepare: applyBenchPlan },
+  'inlet-embedded-old': { name: 'inlet-embedded-old', needsKafka: false, isInlet: true, launch: inletOld },
+  'inlet-kafka-old': { name: 'inlet-kafka-old', needsKafka: true, isInlet: true, launch: inletOld },
   reference: { name: 'reference', needsKafka: true, isInlet: false, launch: baseline('reference') },
   ceiling: { name: 'ceiling', needsKafka: false, isInlet: false, launch: baseline('ceiling') },
 };
