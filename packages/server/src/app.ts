@@ -5,7 +5,8 @@ import { registerBodyParsers } from './body.ts';
 import type { Config } from './config.ts';
 import { trustedProxyList } from './config.ts';
 import { registerCors } from './cors.ts';
-import { Errors, InletError } from './errors.ts';
+import { Errors } from './errors.ts';
+import { errorReply, toInletError } from './error-reply.ts';
 import type { RateLimiter } from './limits/rate-limiter.ts';
 import type { Metrics } from './metrics.ts';
 import type { PlanLookup } from './plans/registry.ts';
@@ -30,18 +31,6 @@ export interface AppDeps {
 }
 
 /** Fastify's own errors that a client can cause, in our catalogue's terms. */
-export function toInletError(error: FastifyError): InletError | undefined {
-  if (error instanceof InletError) return error;
-  switch (error.code) {
-    case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return Errors.bodyTooLarge();
-    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return Errors.invalidBody('the body is empty; send a JSON object');
-  }
-  if (error.statusCode !== undefined && error.statusCode < 500) return new InletError('INLET_BAD_REQUEST', error.statusCode, error.message);
-  return undefined;
-}
-
 export function buildApp(deps: AppDeps): FastifyInstance {
   const { config, metrics } = deps;
   const app = Fastify({
@@ -86,14 +75,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     // A body refused while it was read still belongs to the source whose key came with it.
     const route = INGEST_ROUTES.get(request.routeOptions.url ?? '');
     if (known && request.method === 'POST' && route) known = await refused.keepFromErrorHandler(request, known, error, route);
-    if (!known) {
-      request.log.error({ err: { message: error.message, stack: error.stack }, route: request.routeOptions.url }, 'request failed');
-      reply.code(500);
-      return { error: 'Internal server error', code: 'INLET_INTERNAL' };
-    }
-    if (known.retryAfter !== undefined) reply.header('retry-after', known.retryAfter);
-    reply.code(known.statusCode);
-    return { error: known.message, code: known.code };
+    return errorReply(request, reply, known, error, 'request failed');
   });
 
   app.setNotFoundHandler(async (request, reply) => {

@@ -4,7 +4,7 @@
 import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { OutcomeSource } from '../accounting.ts';
-import { toInletError } from '../app.ts';
+import { errorReply, toInletError } from '../error-reply.ts';
 import { Errors } from '../errors.ts';
 import type { FailedStore } from '../failed/failed-store.ts';
 import type { Metrics } from '../metrics.ts';
@@ -54,15 +54,7 @@ export function buildAdminApp(deps: AdminDeps): FastifyInstance {
   registerMetricsRoute(app, deps.metrics);
 
   app.setErrorHandler(async (error: FastifyError, request, reply) => {
-    const known = toInletError(error);
-    if (!known) {
-      request.log.error({ err: { message: error.message, stack: error.stack }, route: request.routeOptions.url }, 'admin request failed');
-      reply.code(500);
-      return { error: 'Internal server error', code: 'INLET_INTERNAL' };
-    }
-    if (known.retryAfter !== undefined) reply.header('retry-after', known.retryAfter);
-    reply.code(known.statusCode);
-    return { error: known.message, code: known.code };
+    return errorReply(request, reply, toInletError(error), error, 'admin request failed');
   });
 
   app.setNotFoundHandler(async (request, reply) => {

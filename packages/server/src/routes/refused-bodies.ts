@@ -2,21 +2,15 @@
 // belongs to a source when its write key can be told: it is kept as one failed event, durably,
 // before the client gets its 4xx. With no valid key there is no one to keep it for: it is counted.
 import type { FastifyRequest } from 'fastify';
-import type { BlockList } from 'node:net';
-import type { Accounting } from '../accounting.ts';
 import { authenticate, writeKeyOf } from '../auth.ts';
 import { refusedBodyOf } from '../body.ts';
 import { clientIp } from '../client-ip.ts';
 import { proxiedClientIp } from '../collect-proxy.ts';
-import type { Config } from '../config.ts';
 import { Errors, InletError, SinkUnavailableError } from '../errors.ts';
 import { failedBodyOf, failureContext } from '../failed/failed-event.ts';
 import type { FailureReason } from '../failed/reasons.ts';
-import type { RateLimiter } from '../limits/rate-limiter.ts';
-import type { Metrics } from '../metrics.ts';
-import type { Sink } from '../sinks/sink.ts';
-import type { Source, SourceStore } from '../sources/source-store.ts';
-import type { RouteKind } from './ingest.ts';
+import type { Source } from '../sources/source-store.ts';
+import type { IngestDeps, RouteKind } from './ingest.ts';
 
 /** The catalogue's body errors, and the failure reason each is kept under. */
 const BODY_FAILURES: Record<string, FailureReason> = {
@@ -42,15 +36,7 @@ export interface RefusedBodies {
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
-export function createRefusedBodies(deps: {
-  config: Config;
-  sink: Sink;
-  sources: SourceStore;
-  limiter: RateLimiter;
-  metrics: Metrics;
-  accounting: Accounting;
-  trustedProxies: BlockList | undefined;
-}): RefusedBodies {
+export function createRefusedBodies(deps: Omit<IngestDeps, 'refused' | 'plans'>): RefusedBodies {
   const { sink, sources, limiter, metrics, accounting } = deps;
   const signedClientIp = proxiedClientIp(deps.config.proxySecret);
 
