@@ -3,12 +3,19 @@
 // Why not the client's consumer stream: the processor needs exact control of positions (they must
 // equal what its last committed transaction says).
 //
-// WORKAROUND(@platformatic/kafka <= 2.12.1): the client's own aborted-transaction filter keeps one
-// range per producer id, so when one producer aborted two transactions that fall in the same fetch
-// response (a restarted processor reusing its transactional id does exactly that) the first one's
-// records are delivered. Here the standard algorithm (the Java client's) runs on the batches the
-// client's filter leaves, which are a superset of the committed ones.
-import type { Consumer, fetchV17, RecordsBatch } from '@platformatic/kafka';
+// WORKAROUND(@platformatic/kafka <= 2.12.1): the client's Consumer.fetch() runs its own
+// aborted-transaction filter on every read_committed response, and that filter both keeps aborted
+// records and drops committed ones. It keeps one range per producer id, from the first offset of
+// the producer's last aborted transaction listed in the response to the producer's last abort
+// marker in it: so when one producer aborted two transactions in one response, the first one's
+// records are delivered; and when the last abort marker belongs to a transaction that wrote no data
+// on the partition (the broker lists no aborted transaction for it; a processor killed after adding
+// a partition to its transaction and before writing to it leaves one), every batch of that producer
+// between its last aborted transaction and that marker is removed — committed ones included, the
+// markers too, with nothing left to tell they were there. So the request goes out here, through
+// the client's exported Fetch API on the consumer's connection, without the filter, and the
+// standard algorithm (the Java client's, KIP-98) runs on the whole response.
+import { fetchV13, fetchV14, fetchV15, fetchV16, fetchV17, type Consumer, type RecordsBatch } from '@platformatic/kafka';
 import { walkErrors } from './errors.ts';
 
 type FetchResponsePartition = fetchV17.FetchResponsePartition;
@@ -104,12 +111,58 @@ function outOfRangePartitions(error: unknown): number[] {
   return [...found];
 }
 
+type FetchApi = typeof fetchV17.api.async;
+
+/** The Fetch versions whose request and response have the shape used here (topic ids; Kafka 3.1 and later). */
+const FETCH_APIS = [fetchV17, fetchV16, fetchV15, fetchV14, fetchV13].map((m) => m.api);
+const negotiated = new WeakMap<Consumer, Promise<FetchApi>>();
+
+/** The highest Fetch version both the client and the cluster speak, asked once per consumer. */
+function fetchApi(consumer: Consumer): Promise<FetchApi> {
+  let api = negotiated.get(consumer);
+  if (!api) {
+    api = consumer.listApis().then((apis) => {
+      const broker = apis.find((a) => a.apiKey === 1);
+      const chosen = FETCH_APIS.find((a) => broker !== undefined && a.version >= broker.minVersion && a.version <= broker.maxVersion);
+      if (!chosen) throw new Error(`the Kafka cluster does not support Fetch v13 to v17 (it offers ${broker ? `v${broker.minVersion} to v${broker.maxVersion}` : 'no Fetch'}); Kafka 3.1 or later is needed`);
+      return chosen.async as FetchApi;
+    });
+    api.catch(() => negotiated.delete(consumer));
+    negotiated.set(consumer, api);
+  }
+  return api;
+}
+
+/** What the client's own fetch retried: a dropped connection, a leader that moved (NOT_LEADER_OR_FOLLOWER, ...). */
+function retryable(error: unknown): boolean {
+  let found = false;
+  walkErrors(error, (e) => {
+    if ((e as { canRetry?: unknown }).canRetry === true) found = true;
+  });
+  return found;
+}
+
+const FETCH_ATTEMPTS = 4;
+const RETRY_DELAY_MS = 250;
+
 /**
  * Fetches `positions` (partition → offset) of one topic from their leaders, one request per leader,
- * all in flight together. Throws OffsetOutOfRangeError when a position fell off the log.
+ * all in flight together. Throws OffsetOutOfRangeError when a position fell off the log. A
+ * retryable failure is tried again (fresh metadata, so a moved leader is found) a few times first.
  */
 export async function fetchCommitted(consumer: Consumer, topic: string, positions: Map<number, bigint>, limits: FetchLimits): Promise<PartitionFetch[]> {
   if (positions.size === 0) return [];
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fetchOnce(consumer, topic, positions, limits);
+    } catch (error) {
+      if (error instanceof OffsetOutOfRangeError || attempt >= FETCH_ATTEMPTS || !retryable(error)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS * attempt));
+    }
+  }
+}
+
+async function fetchOnce(consumer: Consumer, topic: string, positions: Map<number, bigint>, limits: FetchLimits): Promise<PartitionFetch[]> {
   const metadata = await consumer.metadata({ topics: [topic] });
   const topicMetadata = metadata.topics.get(topic);
   if (!topicMetadata) throw new Error(`topic ${topic} not found`);
@@ -121,20 +174,21 @@ export async function fetchCommitted(consumer: Consumer, topic: string, position
     list.push(partition);
     byLeader.set(leader, list);
   }
+  const fetch = await fetchApi(consumer);
   const responses = await Promise.all(
     [...byLeader].map(async ([leader, partitions]) => {
       try {
-        return await consumer.fetch({
-          node: leader,
-          topics: [{
-            topicId: topicMetadata.id,
-            partitions: partitions.map((partition) => ({ partition, fetchOffset: positions.get(partition)!, partitionMaxBytes: limits.partitionMaxBytes, currentLeaderEpoch: -1, lastFetchedEpoch: -1 })),
-          }],
-          maxWaitTime: limits.maxWaitTime,
-          minBytes: 1,
-          maxBytes: limits.maxBytes,
-          isolationLevel: READ_COMMITTED,
-        });
+        const broker = metadata.brokers.get(leader);
+        if (!broker) throw new Error(`broker ${leader}, the leader of ${topic} partitions ${partitions.join(',')}, is not in the metadata`);
+        const connection = await consumer.connections.get(broker);
+        // Session id 0 and epoch -1: a full fetch outside any fetch session (KIP-227), so that
+        // requests in flight together (the processor prefetches while it commits) cannot disturb
+        // one another, and every response covers every partition asked for.
+        const topics = [{
+          topicId: topicMetadata.id,
+          partitions: partitions.map((partition) => ({ partition, fetchOffset: positions.get(partition)!, partitionMaxBytes: limits.partitionMaxBytes, currentLeaderEpoch: -1, lastFetchedEpoch: -1 })),
+        }];
+        return await fetch(connection, limits.maxWaitTime, 1, limits.maxBytes, READ_COMMITTED, 0, -1, topics, [], '');
       } catch (error) {
         const outOfRange = outOfRangePartitions(error);
         if (outOfRange.length > 0) throw new OffsetOutOfRangeError(topic, outOfRange);
