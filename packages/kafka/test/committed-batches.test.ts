@@ -1,5 +1,10 @@
-// The read_committed filter, on hand-built fetch responses (the broker is not needed to build the
-// case where one producer has two aborted transactions in the same response).
+// The read_committed filter, on hand-built fetch responses laid out as the broker sends them (the
+// broker is not needed to build the case where one producer has two aborted transactions in the
+// same response). What the broker lists in abortedTransactions: every aborted transaction with data
+// on the partition whose abort marker is at or after the fetch offset and whose first offset is
+// below the end of the read — none for a transaction that wrote nothing on the partition, though its
+// abort marker is written there all the same. committed-fetch.integration.test.ts builds these
+// shapes on a real broker.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RecordsBatch } from '@platformatic/kafka';
@@ -52,5 +57,55 @@ describe('committedBatches', () => {
   test('no aborted transactions: every data batch, no control batch', () => {
     const kept = committedBatches({ records: [data(0, 2, 1), marker(2, 1, true)], abortedTransactions: [] });
     assert.deepEqual(offsets(kept), [0, 1]);
+  });
+
+  test('an abort marker with no data of its own (nothing listed for it) after committed transactions of the same producer drops nothing', () => {
+    const records = [
+      data(0, 2, 7), marker(2, 7, false), // aborted, listed
+      data(3, 2, 7), marker(5, 7, true),
+      data(6, 1, 7), marker(7, 7, true),
+      marker(8, 7, false), // aborted with no data on this partition: not listed
+      data(9, 2, 7), marker(11, 7, true),
+    ];
+    const kept = committedBatches({ records, abortedTransactions: [{ producerId: 7n, firstOffset: 0n }] });
+    assert.deepEqual(offsets(kept), [3, 4, 6, 9, 10]);
+  });
+
+  test('an abort marker with no data that comes first clears nothing it should not', () => {
+    const records = [marker(0, 7, false), data(1, 2, 7), marker(3, 7, true), data(4, 2, 7), marker(6, 7, false)];
+    const kept = committedBatches({ records, abortedTransactions: [{ producerId: 7n, firstOffset: 4n }] });
+    assert.deepEqual(offsets(kept), [1, 2]);
+  });
+
+  test('an aborted transaction that began before the fetch offset: its data in the response is dropped, the same producer\'s committed data after its marker is kept', () => {
+    // fetched from offset 12; the transaction began at 10, its marker is at 14
+    const records = [data(12, 2, 7), marker(14, 7, false), data(15, 2, 7), marker(17, 7, true)];
+    const kept = committedBatches({ records, abortedTransactions: [{ producerId: 7n, firstOffset: 10n }] });
+    assert.deepEqual(offsets(kept), [15, 16]);
+  });
+
+  test('a listed aborted transaction whose data lies past the end of the response drops nothing in it', () => {
+    // the broker lists up to its own read bound, which can be past the last whole batch returned
+    const records = [data(0, 2, 7), marker(2, 7, true), data(3, 2, 8), marker(5, 8, true)];
+    const kept = committedBatches({ records, abortedTransactions: [{ producerId: 7n, firstOffset: 20n }] });
+    assert.deepEqual(offsets(kept), [0, 1, 3, 4]);
+  });
+
+  test('a response that starts after an abort marker already read needs nothing from it', () => {
+    // the marker at 2 was in the previous response; the broker no longer lists that transaction
+    const kept = committedBatches({ records: [data(3, 2, 7), marker(5, 7, true)], abortedTransactions: [] });
+    assert.deepEqual(offsets(kept), [3, 4]);
+  });
+
+  test('aborted transactions listed out of order are applied in offset order', () => {
+    const records = [data(0, 1, 1), data(1, 1, 2), marker(2, 1, false), marker(3, 2, true), data(4, 1, 2), marker(5, 2, false), data(6, 1, 1), marker(7, 1, true)];
+    const kept = committedBatches({ records, abortedTransactions: [{ producerId: 2n, firstOffset: 4n }, { producerId: 1n, firstOffset: 0n }] });
+    assert.deepEqual(offsets(kept), [1, 6]);
+  });
+
+  test('a non-transactional batch of a producer id being aborted is kept (only transactional batches belong to the transaction)', () => {
+    const records = [data(0, 1, 7), data(1, 1, 7, false), marker(2, 7, false)];
+    const kept = committedBatches({ records, abortedTransactions: [{ producerId: 7n, firstOffset: 0n }] });
+    assert.deepEqual(offsets(kept), [1]);
   });
 });

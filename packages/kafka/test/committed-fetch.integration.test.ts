@@ -101,18 +101,31 @@ describe('fetchCommitted on transactional logs (real Kafka)', { skip: kafka.skip
     });
   }
 
-  /** Reads partition 0 from `from` to the end with fetchCommitted, `partitionMaxBytes` per response. */
-  async function readFrom(topic: string, from: bigint, partitionMaxBytes: number): Promise<string[]> {
-    const values: string[] = [];
+  /** Reads partition 0 from `from` to the end with fetchCommitted, `partitionMaxBytes` per response (1: one batch each). */
+  async function readFrom(topic: string, from: bigint, partitionMaxBytes: number): Promise<{ offset: bigint; value: string }[]> {
+    const records: { offset: bigint; value: string }[] = [];
     const positions = new Map([[0, from]]);
     for (let fetches = 0; positions.size > 0; fetches++) {
       assert.ok(fetches < 1000, 'the read reaches the end');
-      const [f] = await fetchCommitted(fetcher, topic, positions, { maxWaitTime: 10, maxBytes: partitionMaxBytes, partitionMaxBytes });
-      for (const r of f.records) values.push(r.value!.toString());
+      const [f] = await fetchCommitted(fetcher, topic, positions, { maxWaitTime: 10, maxBytes: Math.max(partitionMaxBytes, 1024), partitionMaxBytes });
+      for (const r of f.records) records.push({ offset: r.offset, value: r.value!.toString() });
       if (f.nextOffset >= f.lastStableOffset) positions.delete(0);
       else positions.set(0, f.nextOffset);
     }
-    return values;
+    return records;
+  }
+
+  /** From every offset, in one response and one batch per response: exactly the committed records at or after it. */
+  async function assertEveryReadCommitted(topic: string, committed: string[]): Promise<void> {
+    const all = await readFrom(topic, 0n, 1 << 20);
+    assert.deepEqual(all.map((r) => r.value), committed);
+    const shape = await logShape(topic);
+    const end = BigInt(shape.at(-1)!.split('@')[1]) + 1n; // each batch holds one record or one marker
+    for (let from = 0n; from <= end; from++) {
+      const expected = all.filter((r) => r.offset >= from).map((r) => r.value);
+      assert.deepEqual((await readFrom(topic, from, 1 << 20)).map((r) => r.value), expected, `read from ${from} in one response`);
+      assert.deepEqual((await readFrom(topic, from, 1)).map((r) => r.value), expected, `read from ${from} one batch at a time`);
+    }
   }
 
   test('committed transactions between an aborted one and a later abort with no data on the partition are all delivered', { timeout: 60_000 }, async () => {
@@ -127,6 +140,43 @@ describe('fetchCommitted on transactional logs (real Kafka)', { skip: kafka.skip
     // The log is what the test means: an abort marker with no data of its own after the commits.
     const shape = await logShape(topic);
     assert.deepEqual(shape.map((s) => s.split('@')[0]), ['data', 'data', 'abort', 'data', 'data', 'data', 'commit', 'data', 'commit', 'abort', 'data', 'data', 'commit']);
-    assert.deepEqual(await readFrom(topic, 0n, 1 << 20), committed);
+    await assertEveryReadCommitted(topic, committed);
+  });
+
+  test('a fenced producer\'s transaction aborted by its successor, another producer\'s transactions interleaved, an abort with no data: every committed record, nothing aborted', { timeout: 120_000 }, async () => {
+    const topic = await onePartitionTopic();
+    const transactionalId = `inlet-committed-fetch-${randomUUID()}`;
+    const send = (t: { send: BufferProducer['send'] }, value: string) => t.send({ messages: [{ topic, partition: 0, key: Buffer.from('k'), value: Buffer.from(value) }] });
+    const other = await producer(`inlet-committed-fetch-${randomUUID()}`);
+    const q1 = await other.beginTransaction();
+    await send(q1, 'q1');
+    // A producer that hangs with its transaction open, and its successor under the same id.
+    const zombie = await producer(transactionalId);
+    const open = await zombie.beginTransaction();
+    await send(open, 'z1');
+    await send(open, 'z2');
+    const successor = await producer(transactionalId); // fences the zombie; its transaction is aborted
+    let t = await successor.beginTransaction();
+    await send(t, 'c1');
+    await q1.commit();
+    await t.commit();
+    t = await successor.beginTransaction();
+    await send(t, 'c2');
+    const q2 = await other.beginTransaction();
+    await send(q2, 'q2');
+    await t.commit();
+    // The successor's next transaction writes nothing here: the broker refuses its record.
+    t = await successor.beginTransaction();
+    await assert.rejects(t.send({ messages: [{ topic, partition: 0, value: Buffer.alloc(MAX_MESSAGE_BYTES * 2, 1) }] }));
+    await send(q2, 'q3');
+    await t.abort();
+    await q2.abort();
+    const third = await producer(transactionalId);
+    t = await third.beginTransaction();
+    await send(t, 'c3');
+    await t.commit();
+    const shape = await logShape(topic);
+    assert.equal(shape.filter((s) => s.startsWith('abort')).length, 3, `three abort markers: ${shape.join(' ')}`);
+    await assertEveryReadCommitted(topic, ['q1', 'c1', 'c2', 'c3']);
   });
 });
