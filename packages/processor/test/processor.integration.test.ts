@@ -2,9 +2,9 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { needKafka } from '@inlet/testkit';
-import { changelogTopic, createTransactionalProducer, forceClose } from '@inlet/kafka';
+import { changelogTopic, createAdmin, createTransactionalProducer, forceClose, type BufferProducer } from '@inlet/kafka';
 import { Processor, type ProcessorOptions } from '../src/index.ts';
-import { createTopics, deleteTopics, messageIdOf, produceRaw, rawRecord, readCommitted, uniqueName, waitFor } from './kafka-helpers.ts';
+import { createTopics, deleteTopics, groupLag, messageIdOf, produceRaw, rawRecord, readCommitted, uniqueName, waitFor } from './kafka-helpers.ts';
 
 const need = await needKafka();
 const quiet = { info() {}, warn() {}, error() {} };
@@ -133,5 +133,53 @@ describe('processor (in process, real Kafka)', { skip: need.skip }, () => {
     }
     const values = (await readCommitted(brokers, topic)).map((r) => r.value!.toString());
     assert.deepEqual(values, ['c3-1', 'c3-2']);
+  });
+
+  test('transactional input (a replay) with an abort that wrote nothing on the partition: every committed event comes out, no aborted one', async () => {
+    // The client's own read_committed filter (<= 2.12.1) removed the producer's batches from its
+    // aborted transaction with data up to its later abort marker with no data: r1-r3 went missing.
+    const input = uniqueName('proc-raw-tx');
+    const output = uniqueName('proc-events-tx');
+    const groupId = uniqueName('proc-group');
+    const maxMessageBytes = 2048;
+    const admin = createAdmin({ brokers, clientId: 'abort-test' });
+    try {
+      await admin.createTopics({ topics: [input], partitions: 1, replicas: 1, configs: [{ name: 'max.message.bytes', value: String(maxMessageBytes) }] });
+    } finally {
+      await forceClose(admin);
+    }
+    await createTopics(brokers, [output], 1);
+    created.push(input, output, changelogTopic(groupId));
+    const t0 = Date.now();
+    const event = (id: string) => rawRecord(input, { messageId: id, sourceId: 's1', userId: `u-${id}`, receivedAt: t0 });
+    const transactionalId = uniqueName('replay');
+    const producers: BufferProducer[] = [];
+    const producer = async () => {
+      producers.push(await createTransactionalProducer({ brokers, clientId: 'abort-test', transactionalId, retries: 3 }));
+      return producers.at(-1)!;
+    };
+    try {
+      let p = await producer();
+      for (const [ids, commit] of [[['x1', 'x2'], false], [['r1', 'r2'], true], [['r3'], true]] as const) {
+        const transaction = await p.beginTransaction();
+        for (const id of ids) await transaction.send({ messages: [{ ...event(id), partition: 0 }] });
+        if (commit) await transaction.commit();
+        else await transaction.abort();
+      }
+      // The partition joins the transaction, the broker refuses the record: an abort marker alone.
+      const empty = await p.beginTransaction();
+      await assert.rejects(empty.send({ messages: [{ ...event('too-large'), partition: 0, value: Buffer.alloc(maxMessageBytes * 2, 1) }] }));
+      await empty.abort();
+      p = await producer(); // the refused record used up sequence numbers: a new producer, same id
+      const last = await p.beginTransaction();
+      await last.send({ messages: [{ ...event('r4'), partition: 0 }] });
+      await last.commit();
+    } finally {
+      await Promise.all(producers.map((p) => forceClose(p)));
+    }
+    await run({ groupId, inputTopic: input, outputTopic: output, instanceId: uniqueName('i') });
+    await waitFor('the group to commit every input record', async () => (await groupLag(brokers, groupId, input)) === 0n, 30_000, 200);
+    const ids = (await readCommitted(brokers, output)).map(messageIdOf).sort();
+    assert.deepEqual(ids, ['r1', 'r2', 'r3', 'r4']);
   });
 });
