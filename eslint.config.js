@@ -13,6 +13,10 @@ export default tseslint.config(
     },
   },
   {
+    files: ['packages/console/src/**/*.ts'],
+    languageOptions: { globals: { window: 'readonly', document: 'readonly', location: 'readonly', EventSource: 'readonly', MessageEvent: 'readonly', requestAnimationFrame: 'readonly', cancelAnimationFrame: 'readonly', addEventListener: 'readonly', removeEventListener: 'readonly', confirm: 'readonly', URLSearchParams: 'readonly' } },
+  },
+  {
     files: ['packages/browser/src/**/*.ts', 'packages/browser/test/fixtures/**/*.js', 'packages/node/test/fixtures/**/*.js'],
     languageOptions: { globals: { window: 'readonly', document: 'readonly', navigator: 'readonly', localStorage: 'readonly', sessionStorage: 'readonly', location: 'readonly', Blob: 'readonly' } },
   },

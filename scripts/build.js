@@ -31,6 +31,8 @@ export const PACKAGES = [
   { name: '@inlet/node', dir: 'packages/node', entries: { index: 'src/index.ts' }, require: true, types: true },
   { name: '@inlet/processor', dir: 'packages/processor', entries: { index: 'src/index.ts' }, types: true },
   { name: '@inlet/browser', dir: 'packages/browser', bundles: browserBundles, types: true },
+  // The console's static files (content-hashed names, index.html naming them), served by the admin listener.
+  { name: '@inlet/console', dir: 'packages/console', bundles: consoleBundles },
   // Not published; a production install runs it from dist/. Every bundle lands directly in dist/, so
   // a worker file that sits beside the code starting it in src/db/ sits beside it in dist/ too.
   {
@@ -44,6 +46,11 @@ export const PACKAGES = [
     },
   },
 ];
+
+async function consoleBundles() {
+  const { bundles } = await import('../packages/console/scripts/build.js');
+  return bundles();
+}
 
 async function browserBundles() {
   const { bundles } = await import('../packages/browser/scripts/build.js');
@@ -94,7 +101,7 @@ async function buildJs(pkg) {
     renameSync(temp, join(dist, name));
   }
   for (const name of readdirSync(dist)) {
-    if (/\.c?js$/.test(name) && !(name in files)) rmSync(join(dist, name));
+    if (/\.(c?js|css)$/.test(name) && !(name in files)) rmSync(join(dist, name));
   }
 }
 

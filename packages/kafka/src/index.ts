@@ -11,6 +11,7 @@ export { KafkaWriter, PIPELINE_DEPTH, LANES, type KafkaWriterOptions, type Strin
 export { describeError, errorDetails, hasProtocolError, protocolErrorIds, isRequestError, walkErrors } from './errors.ts';
 export { fetchCommitted, committedBatches, OffsetOutOfRangeError, type FetchedRecord, type PartitionFetch, type FetchLimits } from './committed-fetch.ts';
 export { readTopic, type ReadTopicOptions, type TopicRecord } from './read-topic.ts';
+export { followTopic, type FollowTopicOptions } from './follow-topic.ts';
 export { createTopics, type CreateTopicsOptions, type CreateTopicsResult } from './topics.ts';
 export { TopicProbe, type TopicProbeOptions } from './probe.ts';
 export { commitOffsetsInTransaction, defaultPartition, type GroupMembership, type NextOffset } from './transactions.ts';

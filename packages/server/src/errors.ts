@@ -37,6 +37,12 @@ export const Errors = {
   methodNotAllowed: define('INLET_METHOD_NOT_ALLOWED', 405, 'Method not allowed'),
   adminTokenRequired: define('INLET_ADMIN_TOKEN_REQUIRED', 401, 'The admin API needs the admin token: Authorization: Bearer <token>'),
   invalidAdminToken: define('INLET_INVALID_ADMIN_TOKEN', 401, 'Invalid admin token'),
+  // The console (admin listener): its session cookie, login limits, CSRF header, live viewers.
+  sessionExpired: define('INLET_SESSION_EXPIRED', 401, 'The console session has ended (expired, or the admin token was rotated); sign in again'),
+  loginLimited: (retryAfter: number) => new InletError('INLET_LOGIN_LIMITED', 429, 'Too many wrong admin tokens from this address; wait before trying again', retryAfter),
+  csrfHeaderRequired: define('INLET_CSRF_HEADER_REQUIRED', 403, 'A change made with the console session needs the header x-inlet-csrf: 1'),
+  foreignOrigin: define('INLET_FOREIGN_ORIGIN', 403, 'A console request from another origin is refused'),
+  tooManyViewers: (retryAfter: number) => new InletError('INLET_TOO_MANY_VIEWERS', 503, 'Too many live views are open on this server; close one or retry later', retryAfter),
   invalidParameter: define('INLET_INVALID_PARAMETER', 400, 'Invalid parameter'),
   sourceNotFound: define('INLET_SOURCE_NOT_FOUND', 404, 'No such source'),
   failedEventNotFound: define('INLET_FAILED_EVENT_NOT_FOUND', 404, 'No such failed event'),

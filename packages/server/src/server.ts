@@ -20,6 +20,8 @@ import { embeddedSamples, kafkaSamples, type EventSamples } from './plans/event-
 import { PlanService } from './plans/plan-service.ts';
 import { PlanRegistry } from './plans/registry.ts';
 import { EmbeddedSink } from './sinks/embedded-sink.ts';
+import { EmbeddedLiveOrigin } from './live/embedded-live.ts';
+import { LiveHub, type LiveOrigin } from './live/live-hub.ts';
 import type { Sink } from './sinks/sink.ts';
 import { CachedSourceStore } from './sources/cached-store.ts';
 import type { Source, SourceStore } from './sources/source-store.ts';
@@ -79,8 +81,11 @@ async function openLimiter(config: Config, logger: Logger): Promise<RateLimiter>
   return new RedisRateLimiter({ ...budgets, url: config.redisUrl, logger: logger.child({ component: 'rate-limit' }) });
 }
 
-/** Where failed events are read and replayed, where the per-source counts come from, and where `plans infer` reads events. */
-async function openFailedEvents(config: Config, sink: Sink, accounting: Accounting, memory: MemoryOutcomes, plans: PlanRegistry): Promise<{ failed: FailedStore; outcomes: OutcomeSource; samples?: EventSamples }> {
+/** A sink the live view cannot follow: viewers see nothing arrive. */
+const silentOrigin: LiveOrigin = { start: async () => {}, stop: async () => {} };
+
+/** Where failed events are read and replayed, where the per-source counts come from, where `plans infer` reads events, and where the console's live view follows them. */
+async function openFailedEvents(config: Config, sink: Sink, accounting: Accounting, memory: MemoryOutcomes, plans: PlanRegistry, logger: Logger): Promise<{ failed: FailedStore; outcomes: OutcomeSource; samples?: EventSamples; live: LiveOrigin }> {
   if (sink instanceof EmbeddedSink) {
     // The writer thread brings the schema up to date too; this makes sure it is before reading.
     openDatabase(databaseFile(config.dataDir)).close();
@@ -89,14 +94,17 @@ async function openFailedEvents(config: Config, sink: Sink, accounting: Accounti
       failed: new EmbeddedFailedStore({ reader, writer: sink.writer, limits: config.limits, plans: plans.lookup, onReplayed: (sourceId, n) => accounting.replayed(sourceId, n) }),
       outcomes: { scope: 'store', outcomes: (sinceMs, sourceId) => reader.outcomes(sinceMs, sourceId) },
       samples: embeddedSamples(reader),
+      live: new EmbeddedLiveOrigin(sink.writer, reader),
     };
   }
   if (config.kafka && sink.kind === 'kafka') {
     const { KafkaFailedStore } = await import('./failed/kafka-failed-store.ts');
     const failed = new KafkaFailedStore({ ...config.kafka, limits: config.limits, plans: plans.lookup, onReplayed: (sourceId, n) => accounting.replayed(sourceId, n) });
-    return { failed, outcomes: memory, samples: kafkaSamples(config.kafka) };
+    const { KafkaLiveOrigin } = await import('./live/kafka-live.ts');
+    const live = new KafkaLiveOrigin({ ...config.kafka, logger: logger.child({ component: 'live' }) });
+    return { failed, outcomes: memory, samples: kafkaSamples(config.kafka), live };
   }
-  return { failed: new UnavailableFailedStore(sink.kind), outcomes: memory };
+  return { failed: new UnavailableFailedStore(sink.kind), outcomes: memory, live: silentOrigin };
 }
 
 export interface ServerParts {
@@ -128,7 +136,7 @@ export async function startServer(config: Config, parts: ServerParts = {}): Prom
   const sources = new CachedSourceStore(parts.sources ?? (await openSourceStore(config, logger)));
   const limiter = parts.limiter ?? (await openLimiter(config, logger));
   const plans = new PlanRegistry(sources.plans, { logger: logger.child({ component: 'plans' }) });
-  const { failed, outcomes, samples } = await openFailedEvents(config, sink, accounting, memory, plans);
+  const { failed, outcomes, samples, live } = await openFailedEvents(config, sink, accounting, memory, plans, logger);
   const planService = new PlanService({ sources, samples, onChange: (sourceId, version) => plans.applied(sourceId, version) });
   const closeParts = () => { plans.close(); return Promise.allSettled([sink.close(), sources.close(), limiter.close(), failed.close()]); };
 
@@ -144,11 +152,16 @@ export async function startServer(config: Config, parts: ServerParts = {}): Prom
     throw error;
   }
   const app = buildApp({ config, sink, sources, limiter, metrics, accounting, logger, plans: plans.lookup });
-  const adminApp = buildAdminApp({ tokens, sources, failed, outcomes, metrics, plans: planService, logger: logger.child({ component: 'admin' }) });
+  let publicUrl = '';
+  const adminApp = buildAdminApp({
+    tokens, sources, failed, outcomes, metrics, plans: planService, logger: logger.child({ component: 'admin' }),
+    sink, live: new LiveHub(live), publicUrl: () => publicUrl,
+  });
   let publicListener: Listener;
   let adminListener: Listener;
   try {
     publicListener = await listen(app, config.host, config.port);
+    publicUrl = publicListener.url;
     adminListener = await listen(adminApp, config.admin.host, config.admin.port);
   } catch (error) {
     // A port in use must not leave the writer thread and connections keeping the process alive.

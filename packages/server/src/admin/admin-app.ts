@@ -1,6 +1,9 @@
 // The admin listener: a second Fastify instance on its own address (127.0.0.1:8081 by default),
-// apart from the public ingest port. Everything on it needs the admin token (Authorization:
-// Bearer), never a write key: the admin API (sources, plans, failed events, stats) and /metrics.
+// apart from the public ingest port. Everything on it needs the admin token, never a write key:
+// the admin API (sources, plans, failed events, stats, health, live events) and /metrics. Scripts
+// send it as Authorization: Bearer; the console (/console, whose files need nothing) exchanges it
+// once for a session cookie (./session.ts), and every change made with that cookie must also
+// carry the x-inlet-csrf header, which a form or a cross-site request cannot send.
 import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { OutcomeSource } from '../accounting.ts';
@@ -16,6 +19,12 @@ import { registerPlansApi } from './plans-api.ts';
 import { registerSourcesApi } from './sources-api.ts';
 import { registerStatsApi } from './stats-api.ts';
 import type { AdminTokens } from './token.ts';
+import type { LiveHub } from '../live/live-hub.ts';
+import type { Sink } from '../sinks/sink.ts';
+import { isConsoleFile, registerConsoleFiles } from './console-files.ts';
+import { registerHealthApi } from './health-api.ts';
+import { registerLiveApi } from './live-api.ts';
+import { LoginLimiter, registerSessionApi, Sessions } from './session.ts';
 
 export interface AdminDeps {
   tokens: AdminTokens;
@@ -25,6 +34,24 @@ export interface AdminDeps {
   plans: PlanService;
   metrics: Metrics;
   logger: Logger;
+  sink: Sink;
+  live: LiveHub;
+  /** the public listener's address (for the snippets the console shows) */
+  publicUrl: () => string;
+  /** where the built console is (default: @inlet/console's dist/) */
+  consoleDir?: string;
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** An Origin header naming another site than the one asked (a browser sends it on cross-site requests). */
+function foreignOrigin(origin: string | undefined, host: string | undefined): boolean {
+  if (origin === undefined) return false;
+  try {
+    return new URL(origin).host !== host;
+  } catch {
+    return true;
+  }
 }
 
 const BEARER = /^Bearer[ ]+(\S+)\s*$/i;
@@ -38,14 +65,46 @@ export function buildAdminApp(deps: AdminDeps): FastifyInstance {
     forceCloseConnections: 'idle',
   }) as unknown as FastifyInstance;
 
+  const sessions = new Sessions(deps.tokens);
+  const loginLimiter = new LoginLimiter();
+
   app.addHook('onRequest', async (request, reply) => {
+    const path = request.url.split('?')[0];
+    if (isConsoleFile(request.method, path)) return;
     const match = BEARER.exec(request.headers.authorization ?? '');
-    const ok = match !== null && (await deps.tokens.verify(match[1]));
-    if (ok) return;
+    if (match) {
+      if (await deps.tokens.verify(match[1])) return;
+      deps.metrics.adminAuthFailures.inc();
+      reply.header('www-authenticate', 'Bearer realm="inlet-admin"');
+      throw Errors.invalidAdminToken();
+    }
+    // From here on a browser's request: no cross-site requests, and changes need the CSRF header.
+    if (foreignOrigin(request.headers.origin, request.headers.host)) throw Errors.foreignOrigin();
+    const csrfMissing = !SAFE_METHODS.has(request.method) && request.headers['x-inlet-csrf'] !== '1';
+    if (request.method === 'POST' && path === '/api/session') {
+      if (csrfMissing) throw Errors.csrfHeaderRequired();
+      return;
+    }
+    const session = await sessions.check(request);
+    if (session === 'valid') {
+      if (csrfMissing) throw Errors.csrfHeaderRequired();
+      return;
+    }
     deps.metrics.adminAuthFailures.inc();
     reply.header('www-authenticate', 'Bearer realm="inlet-admin"');
-    throw match ? Errors.invalidAdminToken() : Errors.adminTokenRequired();
+    if (session === 'invalid') {
+      sessions.clear(reply);
+      throw Errors.sessionExpired();
+    }
+    throw Errors.adminTokenRequired();
   });
+
+  registerConsoleFiles(app, deps.consoleDir);
+  registerSessionApi(app, deps.tokens, sessions, loginLimiter, deps.metrics);
+  registerLiveApi(app, deps.live);
+  registerHealthApi(app, deps);
+  // Live streams never go idle: end them, or closing would wait on them.
+  app.addHook('preClose', async () => { await deps.live.close(); });
 
   registerSourcesApi(app, deps.sources);
   registerFailedApi(app, deps.failed);

@@ -1,7 +1,7 @@
 // The admin token: one bearer secret for the admin API, made on first start and shown once.
 // Only its SHA-256 is stored (a long random token needs no slow hash), beside the sources so that
 // every instance sharing them accepts the same token. Compared in constant time; never logged.
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { SourceStore } from '../sources/source-store.ts';
 
 export type AdminTokenStore = Pick<SourceStore, 'adminTokenHash' | 'setAdminTokenHash'>;
@@ -40,13 +40,27 @@ export class AdminTokens {
   }
 
   async verify(presented: string): Promise<boolean> {
+    const expected = await this.currentHash();
+    if (!expected) return false;
+    return timingSafeEqual(digest(presented), expected);
+  }
+
+  /**
+   * The key console sessions are signed with, derived from the token's hash: rotating the token
+   * changes it, so every session signed before ends (within `cacheMs`). Undefined without a token.
+   */
+  async sessionKey(): Promise<Buffer | undefined> {
+    const hash = await this.currentHash();
+    return hash && createHmac('sha256', hash).update('inlet console session v1').digest();
+  }
+
+  private async currentHash(): Promise<Buffer | undefined> {
     const now = Date.now();
     if (!this.cached || now - this.cached.at > this.cacheMs) {
       const hex = await this.store.adminTokenHash();
       this.cached = { hash: hex === undefined ? undefined : Buffer.from(hex, 'hex'), at: now };
     }
-    const expected = this.cached.hash;
-    if (!expected || expected.length !== 32) return false;
-    return timingSafeEqual(digest(presented), expected);
+    const hash = this.cached.hash;
+    return hash && hash.length === 32 ? hash : undefined;
   }
 }

@@ -104,6 +104,16 @@ export class DatabaseReader {
     return row && toFailedRow(row);
   }
 
+  /** Stored events after position `afterSeq`, oldest first, as stored (JSON): what the live view reads after each commit. */
+  eventsAfter(afterSeq: number, limit: number): { seq: number; body: string }[] {
+    return this.db.prepare<[number, number], { seq: number; body: string }>('SELECT seq, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?').all(afterSeq, limit);
+  }
+
+  /** Failed entries added after position `afterSeq`, oldest first, as stored (JSON). */
+  failedEntriesAfter(afterSeq: number, limit: number): { seq: number; body: string }[] {
+    return this.db.prepare<[number, number], { seq: number; body: string }>('SELECT seq, entry AS body FROM failed_events WHERE seq > ? ORDER BY seq LIMIT ?').all(afterSeq, limit);
+  }
+
   /** the newest stored event's position (0 when there is none) */
   lastEventSeq(): number {
     return this.db.prepare<[], { seq: number | null }>('SELECT max(seq) AS seq FROM events').get()?.seq ?? 0;

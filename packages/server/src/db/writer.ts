@@ -74,6 +74,7 @@ export class DatabaseWriter {
   private nextId = 1;
   private failure: Error | undefined;
   private closed = false;
+  private readonly committedListeners = new Set<() => void>();
 
   constructor(options: DatabaseWriterOptions) {
     if (!(options.writeTimeoutMs > 0)) throw new TypeError('DatabaseWriter: writeTimeoutMs must be positive');
@@ -130,6 +131,15 @@ export class DatabaseWriter {
     });
   }
 
+  /**
+   * Tells `listener` after each commit that stored anything (readers then read what is new, by
+   * position, instead of polling the tables). Returns the unsubscribe function.
+   */
+  onCommitted(listener: () => void): () => void {
+    this.committedListeners.add(listener);
+    return () => { this.committedListeners.delete(listener); };
+  }
+
   /** Why a write of `events` (accepted and failed) cannot be taken now, if it cannot. */
   private refusal(events: number): Error | undefined {
     if (this.failure) return new SinkUnavailableError(this.failure.message);
@@ -177,6 +187,7 @@ export class DatabaseWriter {
       for (const w of done.waiters) w.reject(new SinkUnavailableError(reply.error));
     }
     this.commitNext();
+    if (reply.kind === 'committed') for (const listener of this.committedListeners) listener();
   }
 
   private fail(error: Error): void {

@@ -1,0 +1,90 @@
+// GET /api/live: the live view's server-sent events. `event: stored` / `event: failed` carry the
+// JSON as stored; `event: dropped` says how many this viewer did not get. A viewer's queue is its
+// socket's buffer, bounded: past MAX_BUFFERED bytes events for it are dropped (and counted) until
+// it drains, so a slow browser costs the server nothing but a counter.
+import type { ServerResponse } from 'node:http';
+import type { FastifyInstance } from 'fastify';
+import { Errors } from '../errors.ts';
+import { type LiveEvent, type LiveFilter, type LiveHub, type Viewer } from '../live/live-hub.ts';
+import { asParams, oneOf, optionalString } from './params.ts';
+
+const MAX_BUFFERED = 512 * 1024;
+const HEARTBEAT_MS = 15_000;
+const TYPES = ['track', 'identify', 'page', 'screen', 'group', 'alias'] as const;
+
+class SseViewer implements Viewer {
+  readonly filter: LiveFilter;
+  private readonly res: ServerResponse;
+  private dropped = 0;
+  private readonly heartbeat: NodeJS.Timeout;
+
+  constructor(res: ServerResponse, filter: LiveFilter) {
+    this.res = res;
+    this.filter = filter;
+    this.heartbeat = setInterval(() => this.write(': keep-alive\n\n'), HEARTBEAT_MS);
+    res.on('drain', () => this.tellDropped());
+  }
+
+  send(event: LiveEvent): void {
+    if (this.res.writableLength > MAX_BUFFERED) { this.dropped++; return; }
+    this.tellDropped();
+    this.write(`event: ${event.kind}\ndata: ${event.json}\n\n`);
+  }
+
+  lost(count: number): void {
+    this.dropped += count;
+    this.tellDropped();
+  }
+
+  private tellDropped(): void {
+    if (this.dropped === 0 || this.res.writableLength > MAX_BUFFERED) return;
+    this.write(`event: dropped\ndata: {"dropped":${this.dropped}}\n\n`);
+    this.dropped = 0;
+  }
+
+  private write(text: string): void {
+    if (!this.res.writableEnded && !this.res.destroyed) this.res.write(text);
+  }
+
+  close(): void {
+    clearInterval(this.heartbeat);
+    if (!this.res.writableEnded) this.res.end();
+  }
+
+  stop(): void {
+    clearInterval(this.heartbeat);
+  }
+}
+
+export function registerLiveApi(app: FastifyInstance, hub: LiveHub): void {
+  app.get('/api/live', async (request, reply) => {
+    const query = asParams(request.query);
+    const filter: LiveFilter = {
+      sourceId: optionalString(query, 'source'),
+      type: oneOf(query, 'type', TYPES),
+      name: optionalString(query, 'event'),
+      user: optionalString(query, 'user'),
+    };
+    if (hub.viewerCount >= hub.maxViewers) throw Errors.tooManyViewers(5);
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+      // Proxies in front of the admin listener must not hold the stream back.
+      'x-accel-buffering': 'no',
+    });
+    const viewer = new SseViewer(res, filter);
+    res.on('close', () => { viewer.stop(); hub.leave(viewer); });
+    if (!(await hub.join(viewer))) {
+      // Others joined between the check and now.
+      res.end(`event: refused\ndata: ${JSON.stringify({ error: Errors.tooManyViewers(5).message })}\n\n`);
+      viewer.stop();
+      return;
+    }
+    if (res.destroyed) { hub.leave(viewer); return; }
+    // Sent once the origin follows: what is stored from here on reaches this viewer.
+    if (!res.writableEnded) res.write(': ready\n\n');
+  });
+}

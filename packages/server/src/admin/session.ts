@@ -1,0 +1,143 @@
+// The console's session: the admin token, typed once into the login form, is exchanged for a
+// cookie (httpOnly, SameSite=Strict, Path=/, expiring) signed with a key derived from the token's
+// hash, so rotating the token ends every session. Nothing about the session is stored: the cookie
+// carries its expiry and its signature. Wrong tokens are counted and, past LOGIN_TRIES in a
+// window, refused per address (429) before they are checked.
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Errors } from '../errors.ts';
+import type { Metrics } from '../metrics.ts';
+import { asParams } from './params.ts';
+import type { AdminTokens } from './token.ts';
+
+export const SESSION_COOKIE = 'inlet_session';
+/** How long a console session lasts. */
+export const SESSION_TTL_MS = 12 * 3600_000;
+export const LOGIN_TRIES = 5;
+export const LOGIN_WINDOW_MS = 15 * 60_000;
+/** Addresses whose wrong tries are remembered at once (a flood from many addresses cannot grow memory without bound). */
+const MAX_TRACKED_ADDRESSES = 10_000;
+
+const mac = (key: Buffer, payload: string) => createHmac('sha256', key).update(payload).digest('base64url');
+
+/** A session cookie's value: version, expiry, a random nonce, and their signature. */
+export function signSession(key: Buffer, expiresAtMs: number): string {
+  const payload = `v1.${expiresAtMs.toString(36)}.${randomBytes(12).toString('base64url')}`;
+  return `${payload}.${mac(key, payload)}`;
+}
+
+export function verifySession(key: Buffer, value: string, nowMs = Date.now()): boolean {
+  const parts = value.split('.');
+  if (parts.length !== 4 || parts[0] !== 'v1') return false;
+  const expected = Buffer.from(mac(key, parts.slice(0, 3).join('.')));
+  const given = Buffer.from(parts[3]);
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return false;
+  const expires = parseInt(parts[1], 36);
+  return Number.isFinite(expires) && expires > nowMs;
+}
+
+/** The value of one cookie in a Cookie header. */
+export function cookieValue(header: string | undefined, name: string): string | undefined {
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
+
+const cookie = (value: string, maxAgeSeconds: number) =>
+  `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}`;
+
+/** Wrong tokens per client address, in fixed windows. */
+export class LoginLimiter {
+  private readonly tries = new Map<string, { count: number; windowEnds: number }>();
+
+  /** Seconds to wait when this address has used its tries, else undefined. */
+  refused(address: string, nowMs = Date.now()): number | undefined {
+    const entry = this.tries.get(address);
+    if (!entry || entry.windowEnds <= nowMs) return undefined;
+    return entry.count >= LOGIN_TRIES ? Math.ceil((entry.windowEnds - nowMs) / 1000) : undefined;
+  }
+
+  failed(address: string, nowMs = Date.now()): void {
+    let entry = this.tries.get(address);
+    if (!entry || entry.windowEnds <= nowMs) {
+      this.tries.delete(address);
+      if (this.tries.size >= MAX_TRACKED_ADDRESSES) this.forgetOld(nowMs);
+      this.tries.set(address, entry = { count: 0, windowEnds: nowMs + LOGIN_WINDOW_MS });
+    }
+    entry.count++;
+  }
+
+  succeeded(address: string): void {
+    this.tries.delete(address);
+  }
+
+  private forgetOld(nowMs: number): void {
+    for (const [address, entry] of this.tries) if (entry.windowEnds <= nowMs) this.tries.delete(address);
+    // Still full: the oldest windows go first (a Map keeps insertion order).
+    for (const address of this.tries.keys()) {
+      if (this.tries.size < MAX_TRACKED_ADDRESSES) break;
+      this.tries.delete(address);
+    }
+  }
+}
+
+export class Sessions {
+  private readonly tokens: AdminTokens;
+
+  constructor(tokens: AdminTokens) {
+    this.tokens = tokens;
+  }
+
+  /** Whether the request carries a session cookie; and if it does, whether it is valid now. */
+  async check(request: FastifyRequest): Promise<'none' | 'valid' | 'invalid'> {
+    const value = cookieValue(request.headers.cookie, SESSION_COOKIE);
+    if (value === undefined || value === '') return 'none';
+    const key = await this.tokens.sessionKey();
+    return key && verifySession(key, value) ? 'valid' : 'invalid';
+  }
+
+  async issue(reply: FastifyReply): Promise<string> {
+    const key = await this.tokens.sessionKey();
+    if (!key) throw Errors.invalidAdminToken();
+    const expiresAt = Date.now() + SESSION_TTL_MS;
+    reply.header('set-cookie', cookie(signSession(key, expiresAt), SESSION_TTL_MS / 1000));
+    return new Date(expiresAt).toISOString();
+  }
+
+  clear(reply: FastifyReply): void {
+    reply.header('set-cookie', cookie('', 0));
+  }
+}
+
+/**
+ * POST /api/session (the login; no session needed, the x-inlet-csrf header is), GET (whether the
+ * session is valid; behind the admin check like every route) and DELETE (sign out).
+ */
+export function registerSessionApi(app: FastifyInstance, tokens: AdminTokens, sessions: Sessions, limiter: LoginLimiter, metrics: Metrics): void {
+  app.post('/api/session', async (request, reply) => {
+    const address = request.ip;
+    const wait = limiter.refused(address);
+    if (wait !== undefined) {
+      metrics.adminAuthFailures.inc();
+      throw Errors.loginLimited(wait);
+    }
+    const token = asParams(request.body).token;
+    if (typeof token !== 'string' || token.length > 512 || !(await tokens.verify(token))) {
+      limiter.failed(address);
+      metrics.adminAuthFailures.inc();
+      throw Errors.invalidAdminToken();
+    }
+    limiter.succeeded(address);
+    return { expiresAt: await sessions.issue(reply) };
+  });
+
+  app.get('/api/session', async () => ({ signedIn: true }));
+
+  app.delete('/api/session', async (_request, reply) => {
+    sessions.clear(reply);
+    return { signedIn: false };
+  });
+}
