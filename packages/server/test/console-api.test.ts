@@ -1,0 +1,262 @@
+// The console's side of the admin listener, over plain HTTP: its files (CSP, cache headers), the
+// session cookie (login, limits, expiry, forgery, rotation), the CSRF header on changes, live
+// events over SSE (within a second, filtered, failed ones with their reason, a slow viewer
+// dropped and told, viewers bounded) and /api/health.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { createHash, createHmac } from 'node:crypto';
+import { resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { startInlet, type TestInlet } from '@inlet/testkit';
+import { signSession, LOGIN_TRIES } from '../src/admin/session.ts';
+import { adminRequest, postJson, request, type RawReply } from './http-client.ts';
+import { buildConsole } from './console-build.ts';
+import { openSse } from './console-sse.ts';
+
+const BIN = resolve(import.meta.dirname, '../bin/inlet.js');
+const CSRF = { 'x-inlet-csrf': '1' };
+
+async function login(inlet: TestInlet, token = inlet.adminToken!, headers: Record<string, string> = CSRF): Promise<RawReply> {
+  return request(inlet.adminUrl, '/api/session', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ token }) });
+}
+
+const cookieOf = (reply: RawReply): string => {
+  const set = reply.headers['set-cookie']?.[0] ?? '';
+  return set.split(';')[0];
+};
+
+/** The key the server signs sessions with, derived as it does from the token's hash. */
+const keyFor = (token: string) => createHmac('sha256', createHash('sha256').update(token).digest()).update('inlet console session v1').digest();
+
+const withCookie = (cookie: string, extra: Record<string, string> = {}) => ({ cookie, ...extra });
+
+before(buildConsole);
+
+describe('the console', () => {
+  let inlet: TestInlet;
+  let cookie: string;
+  before(async () => {
+    inlet = await startInlet();
+    const reply = await login(inlet);
+    assert.equal(reply.status, 200, reply.text);
+    cookie = cookieOf(reply);
+  });
+  after(() => inlet?.close());
+
+  test('its page is served with a CSP that allows no inline script, its assets by hashed name cached for a year', async () => {
+    const page = await request(inlet.adminUrl, '/console', { method: 'GET' });
+    assert.equal(page.status, 200);
+    assert.match(String(page.headers['content-type']), /text\/html/);
+    const csp = String(page.headers['content-security-policy']);
+    assert.match(csp, /script-src 'self'/);
+    assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
+    assert.equal(page.headers['cache-control'], 'no-cache');
+    assert.doesNotMatch(page.text, /<script>|<script [^>]*>[^<]/, 'no inline script in the page');
+    const assets = [...page.text.matchAll(/\/console\/assets\/(console-[A-Z0-9]+\.(?:js|css))/g)].map((m) => m[1]);
+    assert.equal(assets.length, 2, page.text);
+    for (const name of assets) {
+      const asset = await request(inlet.adminUrl, `/console/assets/${name}`, { method: 'GET', headers: { 'accept-encoding': 'gzip' } });
+      assert.equal(asset.status, 200);
+      assert.equal(asset.headers['cache-control'], 'public, max-age=31536000, immutable');
+      assert.equal(asset.headers['content-encoding'], 'gzip');
+    }
+    assert.equal((await request(inlet.adminUrl, '/console/assets/nope.js', { method: 'GET' })).status, 404);
+  });
+
+  test('a right token gets an httpOnly, SameSite=Strict, expiring session cookie that works for the admin API', async () => {
+    const reply = await login(inlet);
+    const set = String(reply.headers['set-cookie']?.[0]);
+    assert.match(set, /^inlet_session=v1\./);
+    assert.match(set, /; HttpOnly/);
+    assert.match(set, /; SameSite=Strict/);
+    assert.match(set, /; Path=\//);
+    assert.match(set, /; Max-Age=43200/);
+    assert.ok(!set.includes(inlet.adminToken!), 'the token is not in the cookie');
+    const sources = await request(inlet.adminUrl, '/api/sources', { method: 'GET', headers: withCookie(cookie) });
+    assert.equal(sources.status, 200);
+    assert.equal((await request(inlet.adminUrl, '/api/session', { method: 'GET', headers: withCookie(cookie) })).status, 200);
+  });
+
+  test('a wrong token is 401 and counted; no cookie is set', async () => {
+    const reply = await login(inlet, `${inlet.adminToken}x`);
+    assert.equal(reply.status, 401);
+    assert.equal(reply.json?.code, 'INLET_INVALID_ADMIN_TOKEN');
+    assert.equal(reply.headers['set-cookie'], undefined);
+    const metrics = await adminRequest(inlet.adminUrl, inlet.adminToken, '/metrics');
+    assert.match(metrics.text, /^inlet_admin_auth_failures_total [1-9]/m);
+  });
+
+  test('a change with the session but without the CSRF header is 403 and changes nothing; with it, it is made', async () => {
+    const forged = await request(inlet.adminUrl, '/api/sources', { method: 'POST', headers: withCookie(cookie, { 'content-type': 'application/json' }), body: JSON.stringify({ name: 'csrf-victim' }) });
+    assert.equal(forged.status, 403);
+    assert.equal(forged.json?.code, 'INLET_CSRF_HEADER_REQUIRED');
+    const list = await adminRequest(inlet.adminUrl, inlet.adminToken, '/api/sources');
+    assert.ok(!JSON.stringify(list.json).includes('csrf-victim'));
+    // A login form posted from elsewhere cannot send the header either.
+    assert.equal((await login(inlet, inlet.adminToken!, {})).status, 403);
+    const made = await request(inlet.adminUrl, '/api/sources', { method: 'POST', headers: withCookie(cookie, { 'content-type': 'application/json', ...CSRF }), body: JSON.stringify({ name: 'csrf-ok' }) });
+    assert.equal(made.status, 201, made.text);
+    // Scripts with the Bearer token need no such header.
+    assert.equal((await adminRequest(inlet.adminUrl, inlet.adminToken, '/api/sources', { method: 'POST', body: { name: 'bearer-ok' } })).status, 201);
+  });
+
+  test('a request from another origin with the session is refused', async () => {
+    const reply = await request(inlet.adminUrl, '/api/sources', { method: 'GET', headers: withCookie(cookie, { origin: 'https://evil.example' }) });
+    assert.equal(reply.status, 403);
+    assert.equal(reply.json?.code, 'INLET_FOREIGN_ORIGIN');
+  });
+
+  test('a forged or expired session is 401 and the cookie is cleared', async () => {
+    const [payload, signature] = [cookie.slice(0, cookie.lastIndexOf('.')), cookie.slice(cookie.lastIndexOf('.') + 1)];
+    const tampered = `${payload}.${signature.slice(0, -2)}${signature.endsWith('AA') ? 'BB' : 'AA'}`;
+    const expired = `inlet_session=${signSession(keyFor(inlet.adminToken!), Date.now() - 1000)}`;
+    const otherKey = `inlet_session=${signSession(keyFor('inlet_at_not-the-token'), Date.now() + 60_000)}`;
+    for (const bad of [tampered, expired, otherKey, 'inlet_session=garbage']) {
+      const reply = await request(inlet.adminUrl, '/api/sources', { method: 'GET', headers: withCookie(bad) });
+      assert.equal(reply.status, 401, bad);
+      assert.equal(reply.json?.code, 'INLET_SESSION_EXPIRED');
+      assert.match(String(reply.headers['set-cookie']), /inlet_session=; .*Max-Age=0/);
+    }
+    // A session signed with the right key and not expired works: the test derives the key as the server does.
+    const good = `inlet_session=${signSession(keyFor(inlet.adminToken!), Date.now() + 60_000)}`;
+    assert.equal((await request(inlet.adminUrl, '/api/sources', { method: 'GET', headers: withCookie(good) })).status, 200);
+  });
+
+  test('live: a stored event reaches a viewer within a second, filtered, with <script> kept as text in its JSON', async () => {
+    const all = await openSse(inlet.adminUrl, '/api/live', withCookie(cookie));
+    const mine = await openSse(inlet.adminUrl, '/api/live?user=live-user&type=track', withCookie(cookie));
+    try {
+      assert.equal(all.status, 200);
+      assert.match(String(all.headers['content-type']), /text\/event-stream/);
+      await Promise.all([all.next((e) => e.event === 'message' || true, 50).catch(() => undefined)]);
+      const sentAt = Date.now();
+      const evil = '<script>window.pwned = 1</script>';
+      assert.equal((await postJson(inlet.url, '/v1/track', { userId: 'someone-else', event: 'Other' }, inlet.writeKey)).status, 200);
+      assert.equal((await postJson(inlet.url, '/v1/track', { userId: 'live-user', event: 'Signed Up', properties: { html: evil } }, inlet.writeKey)).status, 200);
+      const seen = await mine.next((e) => e.event === 'stored', 1000);
+      assert.ok(Date.now() - sentAt < 1000, `within a second (${Date.now() - sentAt} ms)`);
+      const record = JSON.parse(seen.data);
+      assert.equal(record.event, 'Signed Up');
+      assert.equal(record.properties.html, evil);
+      await all.next((e) => e.event === 'stored' && JSON.parse(e.data).userId === 'someone-else', 1000);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.ok(!mine.events.some((e) => e.data.includes('someone-else')), 'the filter keeps other users out');
+    } finally {
+      all.close();
+      mine.close();
+    }
+  });
+
+  test('live: a failed event arrives with its reason', async () => {
+    const stream = await openSse(inlet.adminUrl, '/api/live', withCookie(cookie));
+    try {
+      await postJson(inlet.url, '/v1/track', { userId: 'u-failing' }, inlet.writeKey);
+      const failed = await stream.next((e) => e.event === 'failed', 1000);
+      const entry = JSON.parse(failed.data);
+      assert.equal(entry.reason, 'invalid');
+      assert.deepEqual(entry.errors, ['event is required']);
+    } finally {
+      stream.close();
+    }
+  });
+
+  test('live needs the session or the token', async () => {
+    const stream = await openSse(inlet.adminUrl, '/api/live', {});
+    assert.equal(stream.status, 401);
+    stream.close();
+  });
+
+  test('health: the sink, whether it is ready, and requests by status', async () => {
+    const reply = await request(inlet.adminUrl, '/api/health', { method: 'GET', headers: withCookie(cookie) });
+    assert.equal(reply.status, 200);
+    const health = reply.json as any;
+    assert.equal(health.sink.kind, 'embedded');
+    assert.equal(health.sink.ready, true);
+    assert.equal(health.publicUrl, inlet.url);
+    assert.ok(health.requests.some((r: any) => r.status === '200' && r.count > 0), JSON.stringify(health.requests));
+    assert.equal(typeof health.sink.latencyMs.p50, 'number');
+  });
+});
+
+describe('the console under pressure', () => {
+  let inlet: TestInlet;
+  before(async () => { inlet = await startInlet(); });
+  after(() => inlet?.close());
+
+  test(`login is refused (429, Retry-After) after ${LOGIN_TRIES} wrong tokens from one address, even with the right one`, async () => {
+    for (let i = 0; i < LOGIN_TRIES; i++) assert.equal((await login(inlet, `wrong-${i}`)).status, 401);
+    const limited = await login(inlet);
+    assert.equal(limited.status, 429);
+    assert.equal(limited.json?.code, 'INLET_LOGIN_LIMITED');
+    assert.ok(Number(limited.headers['retry-after']) > 0);
+    // The Bearer token keeps working for scripts.
+    assert.equal((await adminRequest(inlet.adminUrl, inlet.adminToken, '/api/sources')).status, 200);
+  });
+
+  test('a 100-viewer burst is bounded: the 101st gets 503 and ingestion stays responsive', { timeout: 60_000 }, async () => {
+    const auth = { authorization: `Bearer ${inlet.adminToken}` };
+    const streams = await Promise.all(Array.from({ length: 101 }, () => openSse(inlet.adminUrl, '/api/live', auth)));
+    try {
+      const statuses = streams.map((s) => s.status);
+      assert.equal(statuses.filter((s) => s === 200).length, 100, JSON.stringify(statuses));
+      const refused = streams.find((s) => s.status === 503)!;
+      assert.ok(refused, 'one is refused');
+      assert.match(await refused.text(), /INLET_TOO_MANY_VIEWERS/);
+      const started = Date.now();
+      assert.equal((await postJson(inlet.url, '/v1/track', { userId: 'u', event: 'During burst' }, inlet.writeKey)).status, 200);
+      assert.ok(Date.now() - started < 2000);
+      await Promise.all(streams.filter((s) => s.status === 200).map((s) => s.next((e) => e.event === 'stored', 5000)));
+    } finally {
+      for (const s of streams) s.close();
+    }
+    // Once they are gone a new viewer is let in again.
+    await new Promise((r) => setTimeout(r, 200));
+    const again = await openSse(inlet.adminUrl, '/api/live', auth);
+    assert.equal(again.status, 200);
+    again.close();
+  });
+
+  test('a viewer that does not read loses events and is told how many; ingestion is not held up', { timeout: 60_000 }, async () => {
+    const auth = { authorization: `Bearer ${inlet.adminToken}` };
+    const slow = await openSse(inlet.adminUrl, '/api/live', auth);
+    try {
+      slow.pause();
+      const padding = 'x'.repeat(4000);
+      let sent = 0;
+      // 20 MB of events, far more than the viewer's queue and the socket's buffers hold.
+      for (let b = 0; b < 50; b++) {
+        const batch = Array.from({ length: 100 }, (_, i) => ({ type: 'track', userId: 'flood', event: 'Flood', messageId: `flood-${b}-${i}`, properties: { padding } }));
+        const reply = await postJson(inlet.url, '/v1/batch', { batch }, inlet.writeKey);
+        assert.equal(reply.status, 200, reply.text);
+        sent += batch.length;
+      }
+      await new Promise((r) => setTimeout(r, 500));
+      slow.resume();
+      const notice = await slow.next((e) => e.event === 'dropped', 10_000);
+      const dropped = JSON.parse(notice.data).dropped as number;
+      assert.ok(dropped > 0 && dropped < sent, `${dropped} of ${sent} dropped`);
+    } finally {
+      slow.close();
+    }
+  });
+
+  test('rotating the admin token ends every session', { timeout: 30_000 }, async () => {
+    // A fresh address budget: the earlier test used this address's tries; a new server has its own.
+    const fresh = await startInlet();
+    try {
+      const cookie = cookieOf(await login(fresh));
+      assert.equal((await request(fresh.adminUrl, '/api/sources', { method: 'GET', headers: withCookie(cookie) })).status, 200);
+      await promisify(execFile)(process.execPath, [BIN, 'admin', 'token', '--rotate'], { env: { ...process.env, INLET_DATA_DIR: fresh.dataDir, DATABASE_URL: '' } });
+      const deadline = Date.now() + 10_000;
+      let status = 200;
+      while (status === 200 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 250));
+        status = (await request(fresh.adminUrl, '/api/sources', { method: 'GET', headers: withCookie(cookie) })).status;
+      }
+      assert.equal(status, 401);
+    } finally {
+      await fresh.close();
+    }
+  });
+});
