@@ -129,7 +129,6 @@ describe('the console', () => {
     try {
       assert.equal(all.status, 200);
       assert.match(String(all.headers['content-type']), /text\/event-stream/);
-      await Promise.all([all.next((e) => e.event === 'message' || true, 50).catch(() => undefined)]);
       const sentAt = Date.now();
       const evil = '<script>window.pwned = 1</script>';
       assert.equal((await postJson(inlet.url, '/v1/track', { userId: 'someone-else', event: 'Other' }, inlet.writeKey)).status, 200);

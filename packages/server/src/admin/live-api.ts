@@ -43,7 +43,8 @@ class SseViewer implements Viewer {
   }
 
   private write(text: string): void {
-    if (!this.res.writableEnded && !this.res.destroyed) this.res.write(text);
+    // Before the headers (the origin is still starting) nothing is sent: the stream is not open yet.
+    if (this.res.headersSent && !this.res.writableEnded && !this.res.destroyed) this.res.write(text);
   }
 
   close(): void {
@@ -68,6 +69,19 @@ export function registerLiveApi(app: FastifyInstance, hub: LiveHub): void {
     if (hub.viewerCount >= hub.maxViewers) throw Errors.tooManyViewers(5);
     reply.hijack();
     const res = reply.raw;
+    const viewer = new SseViewer(res, filter);
+    res.on('close', () => { viewer.stop(); hub.leave(viewer); });
+    const joined = await hub.join(viewer);
+    if (res.destroyed) { hub.leave(viewer); return; }
+    if (!joined) {
+      // Others joined between the check and now.
+      viewer.stop();
+      const error = Errors.tooManyViewers(5);
+      res.writeHead(503, { 'content-type': 'application/json; charset=utf-8', 'retry-after': '5' });
+      res.end(JSON.stringify({ error: error.message, code: error.code }));
+      return;
+    }
+    // The headers go once the origin follows: a page that sees the stream open sees what is stored from then on.
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-store',
@@ -75,16 +89,6 @@ export function registerLiveApi(app: FastifyInstance, hub: LiveHub): void {
       // Proxies in front of the admin listener must not hold the stream back.
       'x-accel-buffering': 'no',
     });
-    const viewer = new SseViewer(res, filter);
-    res.on('close', () => { viewer.stop(); hub.leave(viewer); });
-    if (!(await hub.join(viewer))) {
-      // Others joined between the check and now.
-      res.end(`event: refused\ndata: ${JSON.stringify({ error: Errors.tooManyViewers(5).message })}\n\n`);
-      viewer.stop();
-      return;
-    }
-    if (res.destroyed) { hub.leave(viewer); return; }
-    // Sent once the origin follows: what is stored from here on reaches this viewer.
-    if (!res.writableEnded) res.write(': ready\n\n');
+    res.write(': ready\n\n');
   });
 }
