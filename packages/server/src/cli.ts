@@ -42,6 +42,7 @@ function serveBanner(config: Config, url: string, adminUrl: string, adminToken: 
   const lines = [
     `Inlet is listening on ${url} (sink: ${config.kafka ? `kafka ${config.kafka.brokers.join(',')}` : `embedded ${config.dataDir}`})`,
     `Admin API and /metrics on ${adminUrl} (Authorization: Bearer <admin token>)`,
+    `Console: ${adminUrl}/console (sign in with the admin token)`,
   ];
   if (adminToken) lines.push(`Admin token (shown this once; only its hash is kept; \`inlet admin token --rotate\` makes a new one): ${adminToken}`);
   if (writeKey) {

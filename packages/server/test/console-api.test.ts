@@ -10,6 +10,10 @@ import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { startInlet, type TestInlet } from '@inlet/testkit';
 import { signSession, LOGIN_TRIES } from '../src/admin/session.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, spawnInlet } from './child-server.ts';
 import { adminRequest, postJson, request, type RawReply } from './http-client.ts';
 import { buildConsole } from './console-build.ts';
 import { openSse } from './console-sse.ts';
@@ -176,6 +180,21 @@ describe('the console', () => {
     assert.ok(health.requests.some((r: any) => r.status === '200' && r.count > 0), JSON.stringify(health.requests));
     assert.equal(typeof health.sink.latencyMs.p50, 'number');
   });
+});
+
+test('inlet serve prints the console address, and the page is there', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'inlet-console-banner-'));
+  const child = await spawnInlet(dataDir, await freePort());
+  try {
+    const shown = /Console: (http:\/\/127\.0\.0\.1:\d+\/console) \(sign in with the admin token\)/.exec(child.stdout());
+    assert.ok(shown, child.stdout());
+    assert.equal(shown[1], `${child.adminUrl}/console`);
+    assert.equal((await fetch(shown[1])).status, 200);
+  } finally {
+    child.child.kill('SIGTERM');
+    await child.exited;
+    rmSync(dataDir, { recursive: true, force: true });
+  }
 });
 
 describe('the console under pressure', () => {
