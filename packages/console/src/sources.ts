@@ -60,6 +60,7 @@ export function SourcesPage() {
   const [selected, setSelected] = useState<string | undefined>();
   const [name, setName] = useState('');
   const [ipPolicy, setIpPolicy] = useState('full');
+  const [kind, setKind] = useState('browser');
   const [created, setCreated] = useState<Created['source'] | undefined>();
   const [publicUrl, setPublicUrl] = useState('');
   const [error, setError] = useState('');
@@ -72,7 +73,7 @@ export function SourcesPage() {
     e.preventDefault();
     setError('');
     try {
-      const { source } = await api<Created>('POST', '/api/sources', { name, ipPolicy });
+      const { source } = await api<Created>('POST', '/api/sources', { name, ipPolicy, kind });
       setCreated(source);
       setName('');
       setSelected(source.id);
@@ -84,6 +85,9 @@ export function SourcesPage() {
     <h2>Sources</h2>
     <form class="create" onSubmit=${create}>
       <input name="name" placeholder="new source name" value=${name} onInput=${(e: Event) => setName((e.target as HTMLInputElement).value)} />
+      <select name="kind" value=${kind} onChange=${(e: Event) => setKind((e.target as HTMLSelectElement).value)}>
+        <option value="browser">browser (the connection's IP)</option><option value="server">server (forwarded IPs kept)</option>
+      </select>
       <select name="ipPolicy" value=${ipPolicy} onChange=${(e: Event) => setIpPolicy((e.target as HTMLSelectElement).value)}>
         <option value="full">keep IP</option><option value="anonymize">anonymize IP</option><option value="drop">drop IP</option>
       </select>

@@ -114,17 +114,21 @@ describe('the console in Chromium', { skip: chromium.skip }, () => {
     assert.ok((await inlet.events()).some((e) => e.event === 'Blocked Thing'), 'the replayed event is stored');
   });
 
-  test('Sources: create shows the key once with a curl line; revoking it makes the key get 401', async () => {
+  test('Sources: create (kind, IP policy) shows the key once with a curl line; revoking it makes the key get 401', async () => {
     page.on('dialog', (dialog) => { void dialog.accept(); });
     await page.goto(`${inlet.adminUrl}/console#/sources`);
     await page.fill('.create input[name=name]', 'shop-web');
+    await page.selectOption('.create select[name=kind]', 'server');
+    await page.selectOption('.create select[name=ipPolicy]', 'anonymize');
     await page.click('.create button[type=submit]');
     const key = (await page.locator('.created pre.key').textContent())!.trim();
     assert.match(key, /\S{20,}/);
     assert.match((await page.locator('.created pre.curl').textContent())!, new RegExp(`${inlet.url}/v1/track -u '${key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:'`));
     assert.equal((await postJson(inlet.url, '/v1/track', { userId: 'u', event: 'From Shop' }, key)).status, 200);
 
-    await page.locator('.source-row.selected', { hasText: 'shop-web' }).waitFor();
+    const row = page.locator('.source-row.selected', { hasText: 'shop-web' });
+    await row.waitFor();
+    assert.match((await row.textContent())!, /server.*anonymize/);
     await page.click('button.revoke');
     await page.locator('.source-row', { hasText: 'revoked' }).waitFor();
     assert.equal((await postJson(inlet.url, '/v1/track', { userId: 'u', event: 'After Revoke' }, key)).status, 401);

@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { IpPolicy } from '@inlet/schema';
 import { Errors } from '../errors.ts';
-import type { Source, SourceStore } from '../sources/source-store.ts';
+import { SOURCE_KINDS, type Source, type SourceStore } from '../sources/source-store.ts';
 import { asParams, oneOf, requiredString } from './params.ts';
 
 const IP_POLICIES: readonly IpPolicy[] = ['full', 'anonymize', 'drop'];
@@ -22,7 +22,8 @@ export function registerSourcesApi(app: FastifyInstance, sources: SourceStore): 
     const body = asParams(request.body);
     const name = requiredString(body, 'name');
     const ipPolicy = oneOf(body, 'ipPolicy', IP_POLICIES) ?? 'full';
-    const source = await sources.create({ name, ipPolicy });
+    const kind = oneOf(body, 'kind', SOURCE_KINDS) ?? 'browser';
+    const source = await sources.create({ name, ipPolicy, kind });
     reply.code(201);
     return { source };
   });

@@ -70,6 +70,9 @@ function where(filter: FailedFilter): { sql: string; params: (string | number)[]
 /** One read-only connection, kept open by a server (admin API) or a command. */
 export class DatabaseReader {
   private readonly db: Database.Database;
+  // Prepared once: the live view runs these after every commit while someone watches.
+  private eventsAfterStatement: Database.Statement<[number, number], { seq: number; body: string }> | undefined;
+  private failedAfterStatement: Database.Statement<[number, number], { seq: number; body: string }> | undefined;
 
   /** The database must exist and be migrated (the writer or openDatabase does both). */
   constructor(dataDir: string) {
@@ -106,12 +109,14 @@ export class DatabaseReader {
 
   /** Stored events after position `afterSeq`, oldest first, as stored (JSON): what the live view reads after each commit. */
   eventsAfter(afterSeq: number, limit: number): { seq: number; body: string }[] {
-    return this.db.prepare<[number, number], { seq: number; body: string }>('SELECT seq, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?').all(afterSeq, limit);
+    this.eventsAfterStatement ??= this.db.prepare('SELECT seq, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?');
+    return this.eventsAfterStatement.all(afterSeq, limit);
   }
 
   /** Failed entries added after position `afterSeq`, oldest first, as stored (JSON). */
   failedEntriesAfter(afterSeq: number, limit: number): { seq: number; body: string }[] {
-    return this.db.prepare<[number, number], { seq: number; body: string }>('SELECT seq, entry AS body FROM failed_events WHERE seq > ? ORDER BY seq LIMIT ?').all(afterSeq, limit);
+    this.failedAfterStatement ??= this.db.prepare('SELECT seq, entry AS body FROM failed_events WHERE seq > ? ORDER BY seq LIMIT ?');
+    return this.failedAfterStatement.all(afterSeq, limit);
   }
 
   /** the newest stored event's position (0 when there is none) */
