@@ -9,7 +9,7 @@ import { createHash, createHmac } from 'node:crypto';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { startInlet, type TestInlet } from '@inlet/testkit';
-import { signSession, LOGIN_TRIES } from '../src/admin/session.ts';
+import { signSession, LOGIN_TRIES, LoginLimiter, MAX_TRACKED_ADDRESSES } from '../src/admin/session.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -195,6 +195,27 @@ test('inlet serve prints the console address, and the page is there', async () =
     await child.exited;
     rmSync(dataDir, { recursive: true, force: true });
   }
+});
+
+test('wrong logins from very many addresses are remembered within a bound; the newest are kept', () => {
+  const limiter = new LoginLimiter();
+  const now = Date.now();
+  for (let i = 0; i < MAX_TRACKED_ADDRESSES * 2; i++) limiter.failed(`10.0.${i >> 8}.${i & 255}-${i}`, now);
+  assert.ok(limiter.tracked <= MAX_TRACKED_ADDRESSES, `${limiter.tracked} addresses`);
+  const last = MAX_TRACKED_ADDRESSES * 2 - 1;
+  const newest = `10.0.${last >> 8}.${last & 255}-${last}`;
+  for (let i = 1; i < LOGIN_TRIES; i++) limiter.failed(newest, now);
+  assert.ok(limiter.refused(newest, now)! > 0, 'the newest address is still counted');
+});
+
+test('closing the server ends open live streams instead of waiting on them', { timeout: 20_000 }, async () => {
+  const inlet = await startInlet();
+  const stream = await openSse(inlet.adminUrl, '/api/live', { authorization: `Bearer ${inlet.adminToken}` });
+  assert.equal(stream.status, 200);
+  const started = Date.now();
+  await inlet.close();
+  await stream.text();
+  assert.ok(Date.now() - started < 5000, `closed in ${Date.now() - started} ms`);
 });
 
 describe('the console under pressure', () => {

@@ -16,7 +16,7 @@ export const SESSION_TTL_MS = 12 * 3600_000;
 export const LOGIN_TRIES = 5;
 export const LOGIN_WINDOW_MS = 15 * 60_000;
 /** Addresses whose wrong tries are remembered at once (a flood from many addresses cannot grow memory without bound). */
-const MAX_TRACKED_ADDRESSES = 10_000;
+export const MAX_TRACKED_ADDRESSES = 10_000;
 
 const mac = (key: Buffer, payload: string) => createHmac('sha256', key).update(payload).digest('base64url');
 
@@ -68,6 +68,11 @@ export class LoginLimiter {
       this.tries.set(address, entry = { count: 0, windowEnds: nowMs + LOGIN_WINDOW_MS });
     }
     entry.count++;
+  }
+
+  /** addresses remembered now */
+  get tracked(): number {
+    return this.tries.size;
   }
 
   succeeded(address: string): void {
