@@ -1,10 +1,10 @@
 // Live: events as the server stores them (and those it could not), newest on top, over
 // server-sent events from /api/live. The page keeps the last 500 whatever the rate, and redraws
-// at most once a frame. Filters are applied by the server, so a busy source does not push a quiet
+// at most ten times a second. Filters are applied by the server, so a busy source does not push a quiet
 // one's events out of the 500. Stored JSON is shown as text (Preact escapes it), never as markup.
 import { html } from 'htm/preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { listSources, query, type Source } from './api.ts';
+import { api, listSources, query, type Source } from './api.ts';
 
 export const KEEP = 500;
 
@@ -63,8 +63,9 @@ export function LivePage() {
     setDropped(0);
     setSelected(undefined);
     const source = new EventSource(`/api/live${query({ source: filters.source, type: filters.type, event: filters.event, user: filters.user })}`);
-    let frame = 0;
-    const schedule = () => { if (!frame) frame = requestAnimationFrame(() => { frame = 0; redraw((x) => x + 1); }); };
+    // At most ten redraws a second, however fast events come.
+    let frame: ReturnType<typeof setTimeout> | undefined;
+    const schedule = () => { frame ??= setTimeout(() => { frame = undefined; redraw((x) => x + 1); }, 100); };
     const add = (item: LiveItem) => {
       const target = pausedRef.current ? held : items;
       target.current.unshift(item);
@@ -72,12 +73,16 @@ export function LivePage() {
       schedule();
     };
     source.onopen = () => setStatus('live');
-    source.onerror = () => setStatus(source.readyState === EventSource.CLOSED ? 'closed' : 'reconnecting');
+    source.onerror = () => {
+      setStatus(source.readyState === EventSource.CLOSED ? 'closed' : 'reconnecting');
+      // A stream refused for good may be a session that ended: asking shows the login form if so.
+      if (source.readyState === EventSource.CLOSED) api('GET', '/api/session').catch(() => {});
+    };
     source.addEventListener('stored', (e) => add(toItem('stored', (e as MessageEvent).data)));
     source.addEventListener('failed', (e) => add(toItem('failed', (e as MessageEvent).data)));
     source.addEventListener('dropped', (e) => setDropped((d) => d + (JSON.parse((e as MessageEvent).data).dropped as number)));
     source.addEventListener('refused', (e) => { setStatus(`refused: ${JSON.parse((e as MessageEvent).data).error}`); source.close(); });
-    return () => { source.close(); if (frame) cancelAnimationFrame(frame); };
+    return () => { source.close(); clearTimeout(frame); };
   }, [filters]);
 
   const resume = () => {

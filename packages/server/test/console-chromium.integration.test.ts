@@ -88,6 +88,22 @@ describe('the console in Chromium', { skip: chromium.skip }, () => {
     await page.locator('.live-row', { hasText: 'While Paused' }).waitFor();
   });
 
+  test('Live keeps the last 500, newest on top, however many come', async () => {
+    await page.fill('input[name=user]', 'many');
+    await page.click('.filters button[type=submit]');
+    await page.locator('.status-live').waitFor();
+    for (let b = 0; b < 2; b++) {
+      const batch = Array.from({ length: 350 }, (_, i) => ({ type: 'track', userId: 'many', event: `Many ${b * 350 + i}` }));
+      assert.equal((await postJson(inlet.url, '/v1/batch', { batch }, inlet.writeKey)).status, 200);
+    }
+    await page.locator('.live-row', { hasText: 'Many 699' }).waitFor();
+    await page.waitForTimeout(300);
+    assert.equal(await page.locator('.live-row').count(), 500);
+    assert.match((await page.locator('.live-row').first().textContent())!, /Many 699/);
+    const texts = await page.locator('.live-row').allTextContents();
+    assert.match(texts[499], /Many 200(?!\d)/, JSON.stringify(texts.slice(-3)));
+  });
+
   test('Failed lists an invalid event with its reason; a blocked one replays after the plan changes, dry run first', async () => {
     await postJson(inlet.url, '/v1/track', { userId: 'u-invalid' }, inlet.writeKey);
     const sourceId = inlet.server.defaultSource!.id;
