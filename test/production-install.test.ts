@@ -69,7 +69,7 @@ describe('a production install (fresh clone, npm ci --omit=dev) runs the server 
     for (const devOnly of ['tsx', 'typescript', 'eslint']) {
       assert.ok(!existsSync(join(clone, 'node_modules', devOnly)), `${devOnly} is a dev dependency and must not be installed`);
     }
-    for (const built of ['packages/server/dist/cli.js', 'packages/server/dist/writer.worker.js', 'packages/browser/dist/inlet.min.js']) {
+    for (const built of ['packages/server/dist/cli.js', 'packages/server/dist/writer.worker.js', 'packages/browser/dist/inlet.min.js', 'packages/console/dist/index.html']) {
       assert.ok(existsSync(join(clone, built)), `${built} was built on install`);
     }
   });
@@ -104,6 +104,15 @@ describe('a production install (fresh clone, npm ci --omit=dev) runs the server 
     });
     assert.equal(response.status, 200, await response.clone().text());
     assert.deepEqual(await response.json(), { accepted: 1, rejected: 0, errors: [] });
+
+    // The console the banner points at is served from the built files.
+    const consoleUrl = /Console: (\S+)/.exec(stdout)?.[1];
+    assert.ok(consoleUrl, stdout);
+    const page = await fetch(consoleUrl);
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get('content-security-policy') ?? '', /script-src 'self'/);
+    const script = /\/console\/assets\/console-[A-Z0-9]+\.js/.exec(await page.text())?.[0];
+    assert.equal((await fetch(new URL(script!, consoleUrl))).status, 200);
 
     const tail = await sh('npx', ['inlet', 'tail', '--data-dir', dataDir], clone);
     const stored = tail.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>).filter((e) => e.messageId === messageId);

@@ -9,6 +9,15 @@ import { failedEvent, storedEvent, type LiveEvent, type LiveOrigin } from './liv
 const READ_EVERY_MS = 100;
 const MAX_ROWS_PER_READ = 2000;
 
+/** A row that is not an event's JSON (it never should be) is left out rather than stopping the view at it. */
+function decode(as: (json: string) => LiveEvent, json: string): LiveEvent | undefined {
+  try {
+    return as(json);
+  } catch {
+    return undefined;
+  }
+}
+
 export class EmbeddedLiveOrigin implements LiveOrigin {
   private readonly writer: DatabaseWriter;
   private readonly reader: DatabaseReader;
@@ -53,8 +62,8 @@ export class EmbeddedLiveOrigin implements LiveOrigin {
       const events = this.reader.eventsAfter(this.eventSeq, MAX_ROWS_PER_READ);
       const failed = this.reader.failedEntriesAfter(this.failedSeq, MAX_ROWS_PER_READ);
       const out: LiveEvent[] = [];
-      for (const row of events) out.push(storedEvent(row.body));
-      for (const row of failed) out.push(failedEvent(row.body));
+      for (const row of events) { const e = decode(storedEvent, row.body); if (e) out.push(e); }
+      for (const row of failed) { const e = decode(failedEvent, row.body); if (e) out.push(e); }
       if (events.length > 0) this.eventSeq = events[events.length - 1].seq;
       if (failed.length > 0) this.failedSeq = failed[failed.length - 1].seq;
       if (out.length > 0) this.emit(out);
