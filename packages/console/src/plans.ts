@@ -6,6 +6,8 @@ import { api, ApiError, errorText, listSources, type Source } from './api.ts';
 
 interface Version { version: number; createdAt: string; deleted: boolean; summary?: { unplanned: string; violations: string; events: number; bytes: number }; plan?: unknown }
 
+const names = (n: number) => `${n} event name${n === 1 ? '' : 's'}`;
+
 export function PlansPage() {
   const [sources, setSources] = useState<Source[]>([]);
   const [sourceId, setSourceId] = useState('');
@@ -37,7 +39,7 @@ export function PlansPage() {
     setError(''); setMessage('');
     try {
       const { summary } = await api<{ summary: Version['summary'] }>('PUT', `${base()}?dryRun=true`, text);
-      setMessage(`Valid: ${summary!.events} event names, unplanned ${summary!.unplanned}, violations ${summary!.violations}.`);
+      setMessage(`Valid: ${names(summary!.events)}, unplanned ${summary!.unplanned}, violations ${summary!.violations}.`);
     } catch (err) { setError(errorText(err)); }
   };
   const upload = async () => {
@@ -63,7 +65,7 @@ export function PlansPage() {
       <select name="source" value=${sourceId} onChange=${(e: Event) => setSourceId((e.target as HTMLSelectElement).value)}>
         ${sources.map((s) => html`<option value=${s.id}>${s.name}</option>`)}
       </select>
-      <span class="current">${current ? `version ${current.version}, ${current.summary?.events ?? 0} event names, unplanned ${current.summary?.unplanned}, violations ${current.summary?.violations}` : current === null ? 'no plan: every event is accepted' : ''}</span>
+      <span class="current">${current ? `version ${current.version}, ${names(current.summary?.events ?? 0)}, unplanned ${current.summary?.unplanned}, violations ${current.summary?.violations}` : current === null ? 'no plan: every event is accepted' : ''}</span>
     </div>
     <div class="split">
       <div>
@@ -78,7 +80,7 @@ export function PlansPage() {
       </div>
       <table class="list">
         <thead><tr><th>version</th><th>created</th><th></th></tr></thead>
-        <tbody>${versions.map((v) => html`<tr key=${v.version}><td>${v.version}</td><td>${new Date(v.createdAt).toLocaleString()}</td><td>${v.deleted ? 'removed the plan' : `${v.summary?.events ?? 0} events`}</td></tr>`)}</tbody>
+        <tbody>${versions.map((v) => html`<tr key=${v.version}><td>${v.version}</td><td>${new Date(v.createdAt).toLocaleString()}</td><td>${v.deleted ? 'removed the plan' : names(v.summary?.events ?? 0)}</td></tr>`)}</tbody>
       </table>
     </div>
   </section>`;

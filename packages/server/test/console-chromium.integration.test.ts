@@ -177,9 +177,18 @@ describe('the console in Chromium', { skip: chromium.skip }, () => {
     assert.ok(rows > 5, `the stored line rises (${rows} rows of its colour)`);
   });
 
-  test('Plans and Health show the source\'s plan history and the sink', async () => {
+  test('Plans: history, infer, check and upload a new version; Health shows the sink', async () => {
     await page.goto(`${inlet.adminUrl}/console#/plans`);
     await page.locator('.plans tbody tr', { hasText: 'removed the plan' }).waitFor();
+    await page.locator('.plans .current', { hasText: 'no plan' }).waitFor();
+    await page.click('button:has-text("Infer from events")');
+    await page.locator('.plans .notice', { hasText: 'Inferred from' }).waitFor();
+    assert.match(await page.locator('textarea.plan').inputValue(), /"Console Seen"/);
+    await page.click('button:has-text("Check")');
+    await page.locator('.plans .notice', { hasText: 'Valid:' }).waitFor();
+    await page.click('button.upload');
+    await page.locator('.plans .notice', { hasText: 'Version 3 is the plan now.' }).waitFor();
+    await page.locator('.plans .current', { hasText: 'version 3' }).waitFor();
     await page.goto(`${inlet.adminUrl}/console#/health`);
     await page.locator('.sink-kind', { hasText: 'embedded' }).waitFor();
     await page.locator('.facts .ok', { hasText: 'ready' }).waitFor();
