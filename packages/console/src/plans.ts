@@ -4,6 +4,7 @@ import { html } from 'htm/preact';
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, errorText, listSources, type Source } from './api.ts';
 
+interface Violations { names: { name: string; flagged: number; blocked: number }[]; truncated: boolean }
 interface Version { version: number; createdAt: string; deleted: boolean; summary?: { unplanned: string; violations: string; events: number; bytes: number }; plan?: unknown }
 
 const names = (n: number) => `${n} event name${n === 1 ? '' : 's'}`;
@@ -13,6 +14,7 @@ export function PlansPage() {
   const [sourceId, setSourceId] = useState('');
   const [current, setCurrent] = useState<Version | null | undefined>();
   const [versions, setVersions] = useState<Version[]>([]);
+  const [violations, setViolations] = useState<Violations | undefined>();
   const [text, setText] = useState('');
   const [message, setMessage] = useState('');
   const [error, setError] = useState('');
@@ -24,6 +26,7 @@ export function PlansPage() {
     setError('');
     try {
       setVersions((await api<{ versions: Version[] }>('GET', `${base()}/history`)).versions);
+      api<Violations>('GET', `${base()}/violations?since=1h`).then(setViolations, () => setViolations(undefined));
       try {
         const { plan } = await api<{ plan: Version }>('GET', base());
         setCurrent(plan);
@@ -78,10 +81,20 @@ export function PlansPage() {
         ${message && html`<p class="notice">${message}</p>`}
         ${error && html`<p class="error" role="alert">${error}</p>`}
       </div>
+      <div>
+      <h3>Violations in the last hour</h3>
+      ${violations && (violations.names.length === 0
+        ? html`<p class="muted">None.</p>`
+        : html`<table class="list violations">
+          <thead><tr><th>event</th><th>flagged (stored)</th><th>blocked (failed)</th></tr></thead>
+          <tbody>${violations.names.map((v) => html`<tr key=${v.name}><td>${v.name}</td><td>${v.flagged}</td><td>${v.blocked}</td></tr>`)}</tbody>
+        </table>${violations.truncated ? html`<p class="muted">Counted from the most recent events only.</p>` : ''}`)}
+      <h3>Versions</h3>
       <table class="list">
         <thead><tr><th>version</th><th>created</th><th></th></tr></thead>
         <tbody>${versions.map((v) => html`<tr key=${v.version}><td>${v.version}</td><td>${new Date(v.createdAt).toLocaleString()}</td><td>${v.deleted ? 'removed the plan' : names(v.summary?.events ?? 0)}</td></tr>`)}</tbody>
       </table>
+      </div>
     </div>
   </section>`;
 }

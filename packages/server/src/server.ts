@@ -155,7 +155,7 @@ export async function startServer(config: Config, parts: ServerParts = {}): Prom
   let publicUrl = '';
   const adminApp = buildAdminApp({
     tokens, sources, failed, outcomes, metrics, plans: planService, logger: logger.child({ component: 'admin' }),
-    sink, live: new LiveHub(live), publicUrl: () => publicUrl,
+    sink, live: new LiveHub(live), publicUrl: () => publicUrl, samples,
   });
   let publicListener: Listener;
   let adminListener: Listener;

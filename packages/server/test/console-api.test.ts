@@ -218,6 +218,30 @@ test('closing the server ends open live streams instead of waiting on them', { t
   assert.ok(Date.now() - started < 5000, `closed in ${Date.now() - started} ms`);
 });
 
+test('plan violations per event name in the last hour: flagged ones stored, blocked ones failed', async () => {
+  const inlet = await startInlet();
+  try {
+    const id = inlet.server.defaultSource!.id;
+    const plan = { unplanned: 'flag', violations: 'block', events: { 'Order Completed': { properties: { type: 'object', required: ['total'] } } } };
+    assert.equal((await adminRequest(inlet.adminUrl, inlet.adminToken, `/api/sources/${id}/plan`, { method: 'PUT', body: plan })).status, 201);
+    await postJson(inlet.url, '/v1/track', { userId: 'u', event: 'Order Completed', properties: { total: 1 } }, inlet.writeKey);
+    await postJson(inlet.url, '/v1/track', { userId: 'u', event: 'Order Completed', properties: {} }, inlet.writeKey);
+    await postJson(inlet.url, '/v1/track', { userId: 'u', event: 'Order Completed' }, inlet.writeKey);
+    await postJson(inlet.url, '/v1/track', { userId: 'u', event: 'Unplanned Thing' }, inlet.writeKey);
+    const reply = await adminRequest(inlet.adminUrl, inlet.adminToken, `/api/sources/${id}/plan/violations?since=1h`);
+    assert.equal(reply.status, 200, reply.text);
+    assert.deepEqual((reply.json as any).names, [
+      { name: 'Order Completed', flagged: 0, blocked: 2 },
+      { name: 'Unplanned Thing', flagged: 1, blocked: 0 },
+    ]);
+    assert.equal((reply.json as any).truncated, false);
+    assert.equal((await adminRequest(inlet.adminUrl, inlet.adminToken, '/api/sources/src_nope/plan/violations')).status, 404);
+    assert.equal((await adminRequest(inlet.adminUrl, inlet.adminToken, `/api/sources/${id}/plan/violations?since=soon`)).status, 400);
+  } finally {
+    await inlet.close();
+  }
+});
+
 describe('the console under pressure', () => {
   let inlet: TestInlet;
   before(async () => { inlet = await startInlet(); });

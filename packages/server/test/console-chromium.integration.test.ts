@@ -181,6 +181,7 @@ describe('the console in Chromium', { skip: chromium.skip }, () => {
     await page.goto(`${inlet.adminUrl}/console#/plans`);
     await page.locator('.plans tbody tr', { hasText: 'removed the plan' }).waitFor();
     await page.locator('.plans .current', { hasText: 'no plan' }).waitFor();
+    await page.locator('.violations tr', { hasText: 'Blocked Thing' }).waitFor();
     await page.click('button:has-text("Infer from events")');
     await page.locator('.plans .notice', { hasText: 'Inferred from' }).waitFor();
     assert.match(await page.locator('textarea.plan').inputValue(), /"Console Seen"/);

@@ -24,6 +24,8 @@ import type { Sink } from '../sinks/sink.ts';
 import { isConsoleFile, registerConsoleFiles } from './console-files.ts';
 import { registerHealthApi } from './health-api.ts';
 import { registerLiveApi } from './live-api.ts';
+import { registerPlanViolationsApi } from './plan-violations-api.ts';
+import type { EventSamples } from '../plans/event-samples.ts';
 import { LoginLimiter, registerSessionApi, Sessions } from './session.ts';
 
 export interface AdminDeps {
@@ -38,6 +40,8 @@ export interface AdminDeps {
   live: LiveHub;
   /** the public listener's address (for the snippets the console shows) */
   publicUrl: () => string;
+  /** where stored events are read back (undefined: no store to read) */
+  samples?: EventSamples;
   /** where the built console is (default: @inlet/console's dist/) */
   consoleDir?: string;
 }
@@ -103,6 +107,7 @@ export function buildAdminApp(deps: AdminDeps): FastifyInstance {
   registerSessionApi(app, deps.tokens, sessions, loginLimiter, deps.metrics);
   registerLiveApi(app, deps.live);
   registerHealthApi(app, deps);
+  registerPlanViolationsApi(app, deps);
   // Live streams never go idle: end them, or closing would wait on them.
   app.addHook('preClose', async () => { await deps.live.close(); });
 
