@@ -77,6 +77,8 @@ try {
 
   await page.goto(`${inlet.adminUrl}/console#/health`);
   await page.locator('.sink-kind').waitFor();
+  // Rates need two reads of the counts, 5 s apart.
+  await page.waitForFunction(() => !(globalThis as any).document.querySelector('.requests').textContent.includes('…'), undefined, { timeout: 15_000 });
   await shot('health');
   console.log(`wrote ${['login', 'live', 'failed', 'sources', 'plans', 'health'].map((p) => `docs/console-${p}.png`).join(', ')}`);
 } finally {
