@@ -30,7 +30,8 @@ export interface KafkaFailedStoreOptions {
   plans?: PlanLookup;
 }
 
-const MARKER = 'inlet-marker';
+/** the header that tells a marker record from an entry */
+export const MARKER = 'inlet-marker';
 /** Entries per replay transaction. */
 const REPLAY_CHUNK = 500;
 /** Bytes per produce request inside a transaction, under the default 1 MB max.message.bytes. */

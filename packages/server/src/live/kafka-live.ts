@@ -3,6 +3,7 @@
 // every instance stores. Records are decoded only here; the hub fans them out.
 import { followTopic, type FollowTopicOptions, type TopicRecord } from '@inlet/kafka';
 import type { Logger } from 'pino';
+import { MARKER } from '../failed/kafka-failed-store.ts';
 import { failedEvent, storedEvent, type LiveEvent, type LiveOrigin } from './live-hub.ts';
 
 export interface KafkaLiveOptions {
@@ -13,7 +14,6 @@ export interface KafkaLiveOptions {
   logger: Logger;
 }
 
-const MARKER = 'inlet-marker';
 const hasMarker = (record: TopicRecord) => record.headers.some(([key]) => key?.toString() === MARKER);
 
 export class KafkaLiveOrigin implements LiveOrigin {
