@@ -1,11 +1,10 @@
 // The main thread's side of the database writer: gathers the writes of concurrent requests into
 // group commits for the writer thread, and tells each request when its part is on disk.
-import { mkdirSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { SinkUnavailableError } from '../errors.ts';
 import type { FailedRecord } from '../failed/failed-event.ts';
 import type { StoredEvent } from '../sinks/sink.ts';
-import { databaseFile } from './database.ts';
+import { databaseFile, privateDataDir } from './database.ts';
 import { EVENT_WIDTH, FAILED_WIDTH, type ReplayCommit, type WriterOptions, type WriterReply, type WriterRequest, type WriterRows } from './writer-protocol.ts';
 
 export interface DatabaseWriterOptions {
@@ -77,7 +76,7 @@ export class DatabaseWriter {
 
   constructor(options: DatabaseWriterOptions) {
     if (!(options.writeTimeoutMs > 0)) throw new TypeError('DatabaseWriter: writeTimeoutMs must be positive');
-    mkdirSync(options.dataDir, { recursive: true });
+    privateDataDir(options.dataDir);
     this.writeTimeoutMs = options.writeTimeoutMs;
     this.maxPendingEvents = options.maxPendingEvents ?? 200_000;
     this.onDropped = options.onDropped;
