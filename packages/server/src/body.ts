@@ -9,6 +9,7 @@ import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import { bodyBudgetFull, reservationOf } from './admission.ts';
 import { Errors, InletError } from './errors.ts';
+import { parseJsonText } from './numbers.ts';
 
 export interface RefusedBody {
   /** what was read, up to the body limit; undefined when the body was refused before reading */
@@ -113,7 +114,7 @@ function mediaType(contentType: string | undefined): string | undefined {
 export function parseJson(buffer: Buffer, contentType?: string): unknown {
   if (buffer.length === 0) throw refuse(Errors.invalidBody('the body is empty; send a JSON object'), buffer);
   try {
-    return JSON.parse(buffer.toString('utf8'));
+    return parseJsonText(buffer.toString('utf8'));
   } catch (error) {
     const type = mediaType(contentType);
     // A form or a binary upload is the likely mistake when the label was not JSON: say what is read.
