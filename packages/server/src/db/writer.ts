@@ -73,6 +73,9 @@ export class DatabaseWriter {
   private nextId = 1;
   private failure: Error | undefined;
   private closed = false;
+  /** when a commit last failed (or did not land within the write timeout), and last landed (ms) */
+  private failedAt = -Infinity;
+  private committedAt = -Infinity;
 
   constructor(options: DatabaseWriterOptions) {
     if (!(options.writeTimeoutMs > 0)) throw new TypeError('DatabaseWriter: writeTimeoutMs must be positive');
@@ -102,7 +105,10 @@ export class DatabaseWriter {
     for (const { entry, json } of failed) this.nextFailed.push(entry.id, entry.sourceId, Date.parse(entry.receivedAt), entry.reason, json);
     this.nextSegments.push(events.length);
     return new Promise<Written>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new SinkUnavailableError(`not committed within ${this.writeTimeoutMs} ms`)), this.writeTimeoutMs);
+      const timer = setTimeout(() => {
+        this.failedAt = Date.now();
+        reject(new SinkUnavailableError(`not committed within ${this.writeTimeoutMs} ms`));
+      }, this.writeTimeoutMs);
       this.nextWaiters.push({
         resolve: (inserted) => { clearTimeout(timer); resolve({ duplicates: events.length - inserted }); },
         reject: (error) => { clearTimeout(timer); reject(error); },
@@ -167,6 +173,8 @@ export class DatabaseWriter {
     const done = this.inFlight;
     if (!done || done.id !== reply.id) return;
     this.inFlight = undefined;
+    if (reply.kind === 'committed') this.committedAt = Date.now();
+    else this.failedAt = Date.now();
     if ('solo' in done) {
       if (reply.kind === 'committed') done.solo.resolve(reply.inserted);
       else done.solo.reject(new SinkUnavailableError(reply.error));
@@ -193,8 +201,15 @@ export class DatabaseWriter {
     for (const s of solos) s.reject(new SinkUnavailableError(error.message));
   }
 
+  /**
+   * Whether the writer's last outcome was a commit. After a failed one (a full disk, an I/O error)
+   * it is not ready until a commit lands — or, once a write timeout has passed with no new failure,
+   * it says ready again so traffic comes back to find out (the disk-space check keeps a full disk
+   * out of that).
+   */
   ready(): boolean {
-    return !this.failure && !this.closed;
+    if (this.failure || this.closed) return false;
+    return this.committedAt > this.failedAt || Date.now() - this.failedAt > this.writeTimeoutMs;
   }
 
   /** Waits for every write already accepted, then stops the writer. */
