@@ -61,6 +61,8 @@ export class BodyBudget {
 }
 
 const reservations = new WeakMap<FastifyRequest, BodyReservation>();
+/** requests answered 503 before their body was read */
+const refused = new WeakSet<FastifyRequest>();
 
 /** The body reservation the admission hook made for `request` (the body reader grows it). */
 export function reservationOf(request: FastifyRequest): BodyReservation | undefined {
@@ -82,13 +84,20 @@ export function registerAdmission(app: FastifyInstance, options: AdmissionOption
     // A declared size above the body limit is refused (413) by the reader before any byte is read.
     if (declared > 0 && declared <= options.maxBodyBytes && !reservation.cover(declared)) {
       metrics.overloaded.labels('body_bytes').inc();
+      refused.add(request);
       return done(bodyBudgetFull());
     }
     reservations.set(request, reservation);
     done();
   });
   // Whatever happened to the body (read, refused, timed out, the client gone), the bytes come back.
-  const release = (request: FastifyRequest, _reply: unknown, done: () => void) => { reservations.get(request)?.release(); done(); };
+  const release = (request: FastifyRequest, _reply: unknown, done: () => void) => {
+    reservations.get(request)?.release();
+    // A body refused for want of room is not read at all: Node would otherwise read it to the end
+    // (to discard it) before closing, and under an attack those reads are the memory this bounds.
+    if (refused.has(request)) request.raw.socket.destroy();
+    done();
+  };
   app.addHook('onResponse', release);
   app.addHook('onRequestAbort', (request, done) => release(request, undefined, done));
   return budget;
