@@ -94,7 +94,7 @@ export const SETTINGS: Setting[] = [
   { env: 'REQUEST_TIMEOUT_MS', flag: '--request-timeout-ms', help: 'the whole request, headers and body, must arrive within this (default 45000; at least HEADERS_TIMEOUT_MS)' },
   { env: 'KEEP_ALIVE_TIMEOUT_MS', flag: '--keep-alive-timeout-ms', help: 'an idle keep-alive connection is closed after this (default 65000, above load balancers\' 60 s)' },
   { env: 'MAX_CONNECTIONS', flag: '--max-connections', help: 'open connections on the public port; beyond it new ones are closed at once (default 10000)' },
-  { env: 'MAX_BODY_BYTES_IN_FLIGHT', flag: '--max-body-bytes-in-flight', help: 'bytes of request bodies being read at once; beyond it 503 with Retry-After (default 268435456)' },
+  { env: 'MAX_BODY_BYTES_IN_FLIGHT', flag: '--max-body-bytes-in-flight', help: 'bytes of request bodies being read at once; beyond it 503 with Retry-After (default 67108864: 128 bodies of the largest size, thousands of typical ones)' },
   { env: 'SHUTDOWN_DRAIN_MS', flag: '--shutdown-drain-ms', help: 'SIGTERM: in-flight requests get this long, then what is left is closed and the server exits (default 10000)' },
 ];
 
@@ -238,7 +238,7 @@ export function loadConfig(argv: string[] = [], env: NodeJS.ProcessEnv = process
     },
     admission: {
       maxConnections: integer(v, 'MAX_CONNECTIONS', 10_000, 1, 1_000_000),
-      maxBodyBytesInFlight: integer(v, 'MAX_BODY_BYTES_IN_FLIGHT', 256 * 1024 * 1024, 1024),
+      maxBodyBytesInFlight: integer(v, 'MAX_BODY_BYTES_IN_FLIGHT', 64 * 1024 * 1024, 1024),
     },
     shutdownDrainMs: integer(v, 'SHUTDOWN_DRAIN_MS', 10_000, 0, 600_000),
   };

@@ -114,7 +114,7 @@ describe('loadConfig', () => {
   test('time and memory bounds of the public port: defaults, and each checked with an INLET_INVALID_SETTING naming it', () => {
     const config = loadConfig([], {});
     assert.deepEqual(config.timeouts, { headersMs: 10_000, bodyMs: 30_000, requestMs: 45_000, keepAliveMs: 65_000 });
-    assert.deepEqual(config.admission, { maxConnections: 10_000, maxBodyBytesInFlight: 256 * 1024 * 1024 });
+    assert.deepEqual(config.admission, { maxConnections: 10_000, maxBodyBytesInFlight: 64 * 1024 * 1024 });
     assert.equal(config.shutdownDrainMs, 10_000);
     const set = loadConfig(['--body-timeout-ms', '2000'], { HEADERS_TIMEOUT_MS: '2000', REQUEST_TIMEOUT_MS: '4000', KEEP_ALIVE_TIMEOUT_MS: '5000', MAX_CONNECTIONS: '100', MAX_BODY_BYTES_IN_FLIGHT: String(16 * 1024 * 1024), SHUTDOWN_DRAIN_MS: '0' });
     assert.deepEqual(set.timeouts, { headersMs: 2000, bodyMs: 2000, requestMs: 4000, keepAliveMs: 5000 });
