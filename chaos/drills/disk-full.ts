@@ -56,7 +56,6 @@ export const diskFull: Drill = {
       name: '/health/ready says 503 while the disk is full (after 3 s to notice)',
       ok: lying === 0,
       detail: `said 200 for ${seconds(lying)} of the ${seconds(freedAt - fullAt - DETECTION_GRACE_MS)} writes were refused`,
-      hardening: 'readiness true only when a write would succeed now (embedded: disk space and the writer\'s last outcome)',
     });
     ctx.check({ name: 'writing resumes once there is room again', ok: recovered, detail: recovered ? `first 200 ${seconds(ctx.measured.recoveryMs[0])} after the ballast was deleted` : 'no 200 within 60 s' });
     checkStatuses(ctx, load);

@@ -39,7 +39,6 @@ export const exposure: Drill = {
       name: 'the data directory and its files are private to their owner (0700/0600)',
       ok: loose.length === 0,
       detail: loose.length ? loose.map(({ path, mode }) => `${path === dataDir ? 'data dir' : path.slice(dataDir.length + 1)} ${mode.toString(8).padStart(4, '0')}`).join(', ') : 'they are',
-      hardening: 'data directory and files created 0700/0600',
     });
 
     const files = ['inlet.db', 'inlet.db-wal'].map((f) => join(dataDir, f)).filter(existsSync);

@@ -43,7 +43,6 @@ export const slowBody: Drill = {
         name: `${kind}: the server answers or cuts it off within ${bound / 1000} s`,
         ok: outcome.ended === attackers.length,
         detail: outcome.text,
-        hardening: 'time bounds on headers, body and the whole request',
       });
     }
     ctx.check({ name: 'the server stays up and keeps serving others', ok: server.running() && !canary.statuses.has('timeout'), detail: `canary statuses ${JSON.stringify(Object.fromEntries(canary.statuses))}` });

@@ -1,6 +1,7 @@
 import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Accounting } from './accounting.ts';
+import { registerAdmission } from './admission.ts';
 import { registerBodyParsers } from './body.ts';
 import type { Config } from './config.ts';
 import { trustedProxyList } from './config.ts';
@@ -42,7 +43,15 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     forceCloseConnections: 'idle',
     // Our own 503 below: Fastify's has no `code` and no Retry-After.
     return503OnClosing: false,
-    keepAliveTimeout: 65_000,
+    // Node's own bounds on a request arriving: headers, and headers plus body (answered 408 and
+    // closed). Node checks them every connectionsCheckingInterval, so that is a fraction of the
+    // shortest. The body's own bound (BODY_TIMEOUT_MS) is the body reader's.
+    keepAliveTimeout: config.timeouts.keepAliveMs,
+    requestTimeout: config.timeouts.requestMs,
+    http: {
+      headersTimeout: config.timeouts.headersMs,
+      connectionsCheckingInterval: Math.min(1000, Math.max(100, Math.floor(config.timeouts.headersMs / 4))),
+    },
   }) as unknown as FastifyInstance;
 
   registerCors(app);
@@ -55,7 +64,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     reply.header('connection', 'close');
     done(Errors.sinkUnavailable(1, 'the server is shutting down; retry'));
   });
-  registerBodyParsers(app, config.limits.maxBodyBytes);
+  registerAdmission(app, { ...config.admission, maxBodyBytes: config.limits.maxBodyBytes }, metrics);
+  registerBodyParsers(app, { maxBytes: config.limits.maxBodyBytes, timeoutMs: config.timeouts.bodyMs });
   const trustedProxies = config.trustedProxies.length ? trustedProxyList(config.trustedProxies) : undefined;
   const refused = createRefusedBodies({ ...deps, trustedProxies });
   registerIngestRoutes(app, { ...deps, refused, trustedProxies });
@@ -75,6 +85,12 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     // A body refused while it was read still belongs to the source whose key came with it.
     const route = INGEST_ROUTES.get(request.routeOptions.url ?? '');
     if (known && request.method === 'POST' && route) known = await refused.keepFromErrorHandler(request, known, error, route);
+    // A body that was too slow, or did not fit the budget: the rest of it is not wanted, and its
+    // connection is not kept for another request.
+    if (known?.code === Errors.requestTimeout.code || known?.code === 'INLET_OVERLOADED') {
+      if (known.code === Errors.requestTimeout.code) metrics.timeouts.inc();
+      reply.header('connection', 'close');
+    }
     return errorReply(request, reply, known, error, 'request failed');
   });
 

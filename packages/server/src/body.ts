@@ -7,7 +7,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
+import { bodyBudgetFull, reservationOf } from './admission.ts';
 import { Errors, InletError } from './errors.ts';
+import { parseJsonText } from './numbers.ts';
 
 export interface RefusedBody {
   /** what was read, up to the body limit; undefined when the body was refused before reading */
@@ -28,7 +30,17 @@ function refuse(error: InletError, bytes: Buffer | undefined, truncated = false)
   return error;
 }
 
-function readBounded(request: FastifyRequest, payload: Readable, maxBytes: number): Promise<Buffer> {
+export interface BodyBounds {
+  /** largest body, after gunzip */
+  maxBytes: number;
+  /** the whole body must have arrived this long after reading began */
+  timeoutMs: number;
+}
+
+function readBounded(request: FastifyRequest, payload: Readable, bounds: BodyBounds): Promise<Buffer> {
+  const { maxBytes } = bounds;
+  // The admission hook reserved the declared length; a chunked (or inflating) body covers more as it grows.
+  const reservation = reservationOf(request);
   const encoding = (request.headers['content-encoding'] ?? 'identity').toLowerCase().trim();
   const gzip = encoding === 'gzip' || encoding === 'x-gzip';
   if (!gzip && encoding !== 'identity' && encoding !== '') return Promise.reject(refuse(Errors.unsupportedEncoding(`got "${encoding}"`), undefined));
@@ -43,18 +55,34 @@ function readBounded(request: FastifyRequest, payload: Readable, maxBytes: numbe
     const sent: Buffer[] = [];
     let sentSize = 0;
     let settled = false;
+    // A client that sends its body a byte a second (or a chunked body that never ends) holds its
+    // connection and what it sent; it gets 408 and the connection is closed.
+    const timer = setTimeout(() => finish(Errors.requestTimeout(`the whole body must arrive within ${bounds.timeoutMs} ms`)), bounds.timeoutMs);
     const finish = (error: InletError | undefined) => {
       if (settled) return;
       settled = true;
+      clearTimeout(timer);
+      // Read (or refused): the bytes in flight are the parsed body's now, or nobody's.
+      reservation?.release();
       if (!error) return resolve(Buffer.concat(chunks, size));
+      if (error.statusCode === 408 || error.statusCode === 503) {
+        // Nothing more of this body is wanted: the answer goes out and the connection closes.
+        if (gzip) source.destroy();
+        return reject(error);
+      }
       if (gzip) source.destroy();
       payload.resume(); // drain what the client still sends so the reply can go out
       reject(error);
     };
     source.on('data', (chunk: Buffer) => {
+      if (settled) return;
       if (size + chunk.length > maxBytes) {
         chunks.push(chunk.subarray(0, maxBytes - size));
         finish(refuse(Errors.bodyTooLarge(`the limit is ${maxBytes} bytes${gzip ? ' after decompression' : ''}`), Buffer.concat(chunks, maxBytes), true));
+        return;
+      }
+      if (reservation && !reservation.cover(size + chunk.length)) {
+        finish(bodyBudgetFull());
         return;
       }
       size += chunk.length;
@@ -86,7 +114,7 @@ function mediaType(contentType: string | undefined): string | undefined {
 export function parseJson(buffer: Buffer, contentType?: string): unknown {
   if (buffer.length === 0) throw refuse(Errors.invalidBody('the body is empty; send a JSON object'), buffer);
   try {
-    return JSON.parse(buffer.toString('utf8'));
+    return parseJsonText(buffer.toString('utf8'));
   } catch (error) {
     const type = mediaType(contentType);
     // A form or a binary upload is the likely mistake when the label was not JSON: say what is read.
@@ -98,7 +126,7 @@ export function parseJson(buffer: Buffer, contentType?: string): unknown {
 /** `type/subtype`, optionally with parameters: a Content-Type Fastify can read (RFC 9110 tokens). */
 const MEDIA_TYPE = /^\s*[\w!#$%&'*+.^`|~-]+\/[\w!#$%&'*+.^`|~-]+\s*(?:;|$)/;
 
-export function registerBodyParsers(app: FastifyInstance, maxBodyBytes: number): void {
+export function registerBodyParsers(app: FastifyInstance, bounds: BodyBounds): void {
   // Fastify answers 415 to a Content-Type it cannot read ("", "x", "a/b/c") before any parser
   // runs. The label does not matter here, so an unreadable one is dropped as if none was sent.
   app.addHook('onRequest', (request, _reply, done) => {
@@ -109,7 +137,7 @@ export function registerBodyParsers(app: FastifyInstance, maxBodyBytes: number):
   app.removeAllContentTypeParsers();
   // '*' also catches requests that send no Content-Type at all.
   app.addContentTypeParser('*', (request, payload, done) => {
-    readBounded(request, payload, maxBodyBytes).then(
+    readBounded(request, payload, bounds).then(
       (buffer) => { try { done(null, parseJson(buffer, request.headers['content-type'])); } catch (error) { done(error as Error); } },
       (error: Error) => done(error),
     );

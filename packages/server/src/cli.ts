@@ -215,7 +215,7 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     const code = (error as { code?: string }).code;
     if (error instanceof ConfigError || code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
-      console.error(`inlet ${command}: ${(error as Error).message}`);
+      console.error(`inlet ${command}: ${(error as Error).message}${error instanceof ConfigError ? ` (${error.code})` : ''}`);
       return 2;
     }
     const { syscall, address, port } = error as { syscall?: string; address?: string; port?: number };

@@ -36,10 +36,24 @@ export interface Config {
   metricsOnPublicPort: boolean;
   /** the failed-events store's bounds: entries older than retentionDays go, and the oldest beyond maxBytes */
   failed: { retentionDays: number; maxBytes: number };
+  /** how long a client may take on the public port (ms): see connection-bounds.ts */
+  timeouts: { headersMs: number; bodyMs: number; requestMs: number; keepAliveMs: number };
+  /** what the public port holds at once: open connections, bytes of bodies being read (admission.ts) */
+  admission: { maxConnections: number; maxBodyBytesInFlight: number };
+  /** SIGTERM: how long in-flight requests may take before what is left is closed (ms) */
+  shutdownDrainMs: number;
 }
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
+  /** stable, for scripts: every wrong setting is INLET_INVALID_SETTING, and `setting` names it */
+  readonly code = 'INLET_INVALID_SETTING';
+  readonly setting: string | undefined;
+
+  constructor(message: string, setting?: string) {
+    super(message);
+    this.setting = setting ?? /^[A-Z][A-Z0-9_]+(?= )/.exec(message)?.[0];
+  }
 }
 
 interface Setting {
@@ -75,6 +89,13 @@ export const SETTINGS: Setting[] = [
   { env: 'METRICS_ON_PUBLIC_PORT', flag: '--metrics-on-public-port', help: 'true: also serve /metrics on the public port, without a token (default false)' },
   { env: 'FAILED_RETENTION_DAYS', flag: '--failed-retention-days', help: 'days failed events are kept (default 7)' },
   { env: 'FAILED_MAX_BYTES', flag: '--failed-max-bytes', help: 'most bytes of failed events kept; the oldest go first (default 1073741824)' },
+  { env: 'HEADERS_TIMEOUT_MS', flag: '--headers-timeout-ms', help: 'a request\'s headers must arrive within this, or 408 and the connection is closed (default 10000)' },
+  { env: 'BODY_TIMEOUT_MS', flag: '--body-timeout-ms', help: 'a request\'s body must arrive within this once its headers have, or 408 (default 30000)' },
+  { env: 'REQUEST_TIMEOUT_MS', flag: '--request-timeout-ms', help: 'the whole request, headers and body, must arrive within this (default 45000; at least HEADERS_TIMEOUT_MS)' },
+  { env: 'KEEP_ALIVE_TIMEOUT_MS', flag: '--keep-alive-timeout-ms', help: 'an idle keep-alive connection is closed after this (default 65000, above load balancers\' 60 s)' },
+  { env: 'MAX_CONNECTIONS', flag: '--max-connections', help: 'open connections on the public port; beyond it new ones are closed at once (default 10000)' },
+  { env: 'MAX_BODY_BYTES_IN_FLIGHT', flag: '--max-body-bytes-in-flight', help: 'bytes of request bodies being read at once; beyond it 503 with Retry-After (default 67108864: 128 bodies of the largest size, thousands of typical ones)' },
+  { env: 'SHUTDOWN_DRAIN_MS', flag: '--shutdown-drain-ms', help: 'SIGTERM: in-flight requests get this long, then what is left is closed and the server exits (default 10000)' },
 ];
 
 /** Flags win over env vars. Unknown flags are an error, not silently ignored. */
@@ -99,7 +120,7 @@ function integer(values: Map<string, string>, name: string, fallback: number, mi
   const raw = values.get(name);
   if (raw === undefined) return fallback;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got "${raw}"`);
+  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got "${raw}"`, name);
   return n;
 }
 
@@ -209,7 +230,24 @@ export function loadConfig(argv: string[] = [], env: NodeJS.ProcessEnv = process
       retentionDays: integer(v, 'FAILED_RETENTION_DAYS', 7, 1, 3650),
       maxBytes: integer(v, 'FAILED_MAX_BYTES', 1024 ** 3, 65_536),
     },
+    timeouts: {
+      headersMs: integer(v, 'HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),
+      bodyMs: integer(v, 'BODY_TIMEOUT_MS', 30_000, 100, 600_000),
+      requestMs: integer(v, 'REQUEST_TIMEOUT_MS', 45_000, 100, 1_200_000),
+      keepAliveMs: integer(v, 'KEEP_ALIVE_TIMEOUT_MS', 65_000, 100, 3_600_000),
+    },
+    admission: {
+      maxConnections: integer(v, 'MAX_CONNECTIONS', 10_000, 1, 1_000_000),
+      maxBodyBytesInFlight: integer(v, 'MAX_BODY_BYTES_IN_FLIGHT', 64 * 1024 * 1024, 1024),
+    },
+    shutdownDrainMs: integer(v, 'SHUTDOWN_DRAIN_MS', 10_000, 0, 600_000),
   };
+  const { headersMs, requestMs } = config.timeouts;
+  // Node refuses a headers timeout above the whole-request one; say which setting to change.
+  if (headersMs > requestMs) throw new ConfigError(`REQUEST_TIMEOUT_MS (${requestMs}) must be at least HEADERS_TIMEOUT_MS (${headersMs})`, 'REQUEST_TIMEOUT_MS');
+  if (config.admission.maxBodyBytesInFlight < config.limits.maxBodyBytes) {
+    throw new ConfigError(`MAX_BODY_BYTES_IN_FLIGHT (${config.admission.maxBodyBytesInFlight}) must be at least MAX_BODY_BYTES (${config.limits.maxBodyBytes}), or the largest allowed body could never be read`, 'MAX_BODY_BYTES_IN_FLIGHT');
+  }
   if (config.port !== 0 && config.port === config.admin.port) throw new ConfigError(`ADMIN_PORT must differ from PORT (both are ${config.port})`);
   return config;
 }

@@ -52,11 +52,12 @@ export const Errors = {
   notAvailable: define('INLET_NOT_AVAILABLE', 501, 'Not available'),
   rateLimited: (retryAfter: number) => new InletError('INLET_RATE_LIMITED', 429, 'Rate limit exceeded; retry later', retryAfter),
   sinkUnavailable: (retryAfter = 1, detail?: string) => new InletError('INLET_SINK_UNAVAILABLE', 503, detail ? `Cannot store events right now: ${detail}` : 'Cannot store events right now; retry later', retryAfter),
-  // Answered by @inlet/node's collect proxy (inletCollect) in the site's own server, not by Inlet:
-  // the Inlet server could not be reached or did not answer in time (503, Retry-After), or the
-  // browser's body did not arrive in time (408). Listed here so that every INLET_* code has one home.
+  // Answered by @inlet/node's collect proxy (inletCollect) in the site's own server: the Inlet server
+  // could not be reached or did not answer in time (503, Retry-After). The 408 is answered by both:
+  // the proxy when the browser's body is late, Inlet when a body takes longer than BODY_TIMEOUT_MS.
   upstreamUnavailable: define('INLET_UPSTREAM_UNAVAILABLE', 503, 'The analytics server cannot be reached right now; retry later'),
   requestTimeout: define('INLET_REQUEST_TIMEOUT', 408, 'The request body did not arrive in time'),
+  overloaded: (detail: string) => new InletError('INLET_OVERLOADED', 503, `The server is busy: ${detail}; retry later`, 1),
   sourceStoreUnavailable: (retryAfter = 1) => new InletError('INLET_SOURCE_STORE_UNAVAILABLE', 503, 'Cannot verify the write key right now; retry later', retryAfter),
 } as const;
 

@@ -39,6 +39,17 @@ export function createMetrics() {
       labelNames: ['cause'],
       registers: [registry],
     }),
+    overloaded: new Counter({
+      name: 'inlet_overload_refusals_total',
+      help: 'Work refused to keep memory bounded: connections closed beyond MAX_CONNECTIONS, requests answered 503 beyond MAX_BODY_BYTES_IN_FLIGHT',
+      labelNames: ['bound'],
+      registers: [registry],
+    }),
+    timeouts: new Counter({
+      name: 'inlet_request_timeouts_total',
+      help: 'Requests whose body did not arrive within BODY_TIMEOUT_MS (answered 408, connection closed)',
+      registers: [registry],
+    }),
     rateLimited: new Counter({ name: 'inlet_rate_limited_requests_total', help: 'Requests refused with 429', registers: [registry] }),
     adminAuthFailures: new Counter({ name: 'inlet_admin_auth_failures_total', help: 'Admin API requests refused for a missing or wrong admin token', registers: [registry] }),
   };

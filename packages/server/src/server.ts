@@ -172,8 +172,20 @@ export async function startServer(config: Config, parts: ServerParts = {}): Prom
 
   let closing: Promise<void> | undefined;
   const close = () => (closing ??= (async () => {
-    // Stop accepting and let in-flight requests finish (their events reach the sink) first.
-    await Promise.allSettled([app.close(), adminApp.close()]);
+    // Stop accepting and let in-flight requests finish (their events reach the sink) first — for
+    // at most SHUTDOWN_DRAIN_MS: a client stuck mid-body must not keep the process from exiting.
+    // Whatever is still open then is closed; its requests were not acknowledged, so nothing
+    // acknowledged is lost. The sink's close then waits for every write it has taken.
+    const drained = Promise.allSettled([app.close(), adminApp.close()]);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => { timer = setTimeout(resolve, config.shutdownDrainMs, 'late'); });
+    if ((await Promise.race([drained, late])) === 'late') {
+      logger.warn({ drainMs: config.shutdownDrainMs }, 'shutdown: requests still open after the drain; closing their connections');
+      app.server.closeAllConnections();
+      adminApp.server.closeAllConnections();
+      await drained;
+    }
+    clearTimeout(timer);
     await closeParts();
   })());
   return { ...publicListener, sink, sources, failed, plans, admin: adminListener, adminToken, defaultSource, close };

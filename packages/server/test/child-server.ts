@@ -22,9 +22,9 @@ export interface ChildInlet {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export async function spawnInlet(dataDir: string, port: number): Promise<ChildInlet> {
+export async function spawnInlet(dataDir: string, port: number, env: Record<string, string> = {}): Promise<ChildInlet> {
   const child = spawn(process.execPath, [BIN, 'serve'], {
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', ADMIN_PORT: '0', INLET_DATA_DIR: dataDir, LOG_LEVEL: 'warn', KAFKA_BROKERS: '', DATABASE_URL: '', REDIS_URL: '' },
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', ADMIN_PORT: '0', INLET_DATA_DIR: dataDir, LOG_LEVEL: 'warn', KAFKA_BROKERS: '', DATABASE_URL: '', REDIS_URL: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

@@ -66,6 +66,21 @@ describe('inlet CLI', () => {
     assert.match(unknown.stderr, /--no-such-flag/);
   });
 
+  test('serve with a wrong bound prints one line with INLET_INVALID_SETTING naming it, and --help lists the bounds', async () => {
+    const [body, order, help] = await Promise.all([
+      inlet(['serve'], { BODY_TIMEOUT_MS: 'soon', INLET_DATA_DIR: join(dir, 'never') }),
+      inlet(['serve', '--headers-timeout-ms', '5000', '--request-timeout-ms', '4000'], { INLET_DATA_DIR: join(dir, 'never') }),
+      inlet(['serve', '--help']),
+    ]);
+    assert.equal(body.code, 2);
+    assert.equal(body.stderr, 'inlet serve: BODY_TIMEOUT_MS must be an integer from 100 to 600000, got "soon" (INLET_INVALID_SETTING)\n');
+    assert.equal(order.code, 2);
+    assert.match(order.stderr, /^inlet serve: REQUEST_TIMEOUT_MS \(4000\) must be at least HEADERS_TIMEOUT_MS \(5000\) \(INLET_INVALID_SETTING\)\n$/);
+    for (const name of ['HEADERS_TIMEOUT_MS', 'BODY_TIMEOUT_MS', 'REQUEST_TIMEOUT_MS', 'KEEP_ALIVE_TIMEOUT_MS', 'MAX_CONNECTIONS', 'MAX_BODY_BYTES_IN_FLIGHT', 'SHUTDOWN_DRAIN_MS']) {
+      assert.match(help.stdout, new RegExp(`--[a-z-]+ +${name} `), name);
+    }
+  });
+
   test('topics create with a bad broker address or an unreachable broker says why, without a stack trace', async () => {
     const closed = net.createServer();
     await new Promise<void>((done) => closed.listen(0, '127.0.0.1', done));

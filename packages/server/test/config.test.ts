@@ -111,6 +111,22 @@ describe('loadConfig', () => {
     fails([], { FAILED_MAX_BYTES: '1000' }, /FAILED_MAX_BYTES/);
   });
 
+  test('time and memory bounds of the public port: defaults, and each checked with an INLET_INVALID_SETTING naming it', () => {
+    const config = loadConfig([], {});
+    assert.deepEqual(config.timeouts, { headersMs: 10_000, bodyMs: 30_000, requestMs: 45_000, keepAliveMs: 65_000 });
+    assert.deepEqual(config.admission, { maxConnections: 10_000, maxBodyBytesInFlight: 64 * 1024 * 1024 });
+    assert.equal(config.shutdownDrainMs, 10_000);
+    const set = loadConfig(['--body-timeout-ms', '2000'], { HEADERS_TIMEOUT_MS: '2000', REQUEST_TIMEOUT_MS: '4000', KEEP_ALIVE_TIMEOUT_MS: '5000', MAX_CONNECTIONS: '100', MAX_BODY_BYTES_IN_FLIGHT: String(16 * 1024 * 1024), SHUTDOWN_DRAIN_MS: '0' });
+    assert.deepEqual(set.timeouts, { headersMs: 2000, bodyMs: 2000, requestMs: 4000, keepAliveMs: 5000 });
+    assert.deepEqual(set.admission, { maxConnections: 100, maxBodyBytesInFlight: 16 * 1024 * 1024 });
+    assert.equal(set.shutdownDrainMs, 0);
+    for (const [name, value] of [['HEADERS_TIMEOUT_MS', '0'], ['BODY_TIMEOUT_MS', 'soon'], ['REQUEST_TIMEOUT_MS', '-5'], ['KEEP_ALIVE_TIMEOUT_MS', '1.5'], ['MAX_CONNECTIONS', '0'], ['MAX_BODY_BYTES_IN_FLIGHT', '10'], ['SHUTDOWN_DRAIN_MS', 'x']]) {
+      assert.throws(() => loadConfig([], { [name]: value }), (error: unknown) => error instanceof ConfigError && error.code === 'INLET_INVALID_SETTING' && error.setting === name && error.message.startsWith(name) && !error.message.includes('\n'), name);
+    }
+    fails([], { HEADERS_TIMEOUT_MS: '5000', REQUEST_TIMEOUT_MS: '4000' }, /REQUEST_TIMEOUT_MS \(4000\) must be at least HEADERS_TIMEOUT_MS/);
+    fails([], { MAX_BODY_BYTES_IN_FLIGHT: '100000' }, /MAX_BODY_BYTES_IN_FLIGHT .* must be at least MAX_BODY_BYTES/);
+  });
+
   test('an unknown flag, or a flag without its value, throws a ConfigError', () => {
     fails(['--bogus', '1'], {}, /unknown option --bogus/);
     fails(['--prot=8080'], {}, /--prot/);

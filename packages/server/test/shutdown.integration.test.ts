@@ -1,5 +1,5 @@
 // SIGTERM while requests are in flight: they finish with 200 and their events are stored, and the
-// process exits 0.
+// process exits 0 — within the drain bound even when a client is stuck mid-body.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -58,6 +58,35 @@ test('SIGTERM finishes in-flight requests, stores their events and exits 0', { t
   const lost = [...load.acknowledged].filter((id) => !stored.has(id));
   assert.equal(lost.length, 0, `${lost.length} acknowledged events lost`);
   for (const status of load.statuses.keys()) assert.ok(status === 200 || status === 503 || typeof status === 'string', `unexpected status ${status}`);
+});
+
+test('SIGTERM with a request stuck mid-body: the server drains for SHUTDOWN_DRAIN_MS, closes the stuck connection, keeps what it acknowledged and exits 0', { timeout: 60_000 }, async () => {
+  const stuckDir = mkdtempSync(join(tmpdir(), 'inlet-shutdown-stuck-'));
+  // The body timeout is long, so only the drain can end the stuck request.
+  const child = await spawnInlet(stuckDir, await freePort(), { SHUTDOWN_DRAIN_MS: '1500', BODY_TIMEOUT_MS: '60000', REQUEST_TIMEOUT_MS: '120000' });
+  try {
+    const load = startLoad(child.url, child.writeKey, 2, 20);
+    while (load.acknowledged.size < 100) await sleep(20);
+    const stuck = slowRequest(child.url, child.writeKey, 'stuck-1');
+    const stuckStatus = stuck.answer.then((status) => String(status), (error: Error & { code?: string }) => error.code ?? 'error');
+    await sleep(300);
+    const termAt = performance.now();
+    child.child.kill('SIGTERM');
+    const { code, signal } = await child.exited;
+    const exitMs = performance.now() - termAt;
+    await load.stop();
+    assert.equal(signal, null);
+    assert.equal(code, 0, `exit code; stderr: ${child.stderr()}`);
+    assert.ok(exitMs >= 1400, `it waited for the drain (${Math.round(exitMs)} ms)`);
+    assert.ok(exitMs < 10_000, `it exited soon after the drain (${Math.round(exitMs)} ms)`);
+    assert.notEqual(await stuckStatus, '200', 'the stuck request was not acknowledged');
+    const stored = new Set(readStoredEvents(stuckDir, 0, 10_000_000).map((row) => row.record.messageId));
+    const lost = [...load.acknowledged].filter((id) => !stored.has(id));
+    assert.equal(lost.length, 0, `${lost.length} acknowledged events lost`);
+  } finally {
+    if (child.child.exitCode === null && child.child.signalCode === null) { child.child.kill('SIGKILL'); await child.exited; }
+    rmSync(stuckDir, { recursive: true, force: true });
+  }
 });
 
 test('a request that arrives on an open connection during shutdown gets a retryable 503 in the usual shape', { timeout: 30_000 }, async () => {

@@ -2,11 +2,29 @@
 // per-source counts, sources and settings. Every connection to it is opened here, so each gets the
 // same pragmas and the schema is brought up to date before anything reads or writes it.
 import Database from 'better-sqlite3';
-import { existsSync, mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmodSync, closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { migrate } from './migrations.ts';
 
 export const databaseFile = (dataDir: string) => join(dataDir, 'inlet.db');
+
+/**
+ * The data directory holds events (personal data) and the sources: only its owner may read it.
+ * Creates it 0700 when missing and tightens an existing one and its files (0600) at start — a
+ * store made by an older version, or under a loose umask, included. The database file is created
+ * 0600 before SQLite opens it, since SQLite gives its -wal and -shm files the database file's mode.
+ */
+export function privateDataDir(dataDir: string): void {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  chmodSync(dataDir, 0o700);
+  for (const name of readdirSync(dataDir)) {
+    const path = join(dataDir, name);
+    const stat = lstatSync(path);
+    if (stat.isFile() && (stat.mode & 0o077) !== 0) chmodSync(path, stat.mode & 0o700);
+  }
+  const file = databaseFile(dataDir);
+  if (!existsSync(file)) closeSync(openSync(file, 'a', 0o600));
+}
 
 /**
  * A read-write connection (creating the directory and file when missing). WAL with
@@ -14,7 +32,7 @@ export const databaseFile = (dataDir: string) => join(dataDir, 'inlet.db');
  * survives a process crash and a power cut. Group commit makes that affordable.
  */
 export function openDatabase(file: string): Database.Database {
-  mkdirSync(join(file, '..'), { recursive: true });
+  privateDataDir(dirname(file));
   const db = new Database(file);
   try {
     db.pragma('journal_mode = WAL');

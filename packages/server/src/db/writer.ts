@@ -1,11 +1,10 @@
 // The main thread's side of the database writer: gathers the writes of concurrent requests into
 // group commits for the writer thread, and tells each request when its part is on disk.
-import { mkdirSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { SinkUnavailableError } from '../errors.ts';
 import type { FailedRecord } from '../failed/failed-event.ts';
 import type { StoredEvent } from '../sinks/sink.ts';
-import { databaseFile } from './database.ts';
+import { databaseFile, privateDataDir } from './database.ts';
 import { EVENT_WIDTH, FAILED_WIDTH, type ReplayCommit, type WriterOptions, type WriterReply, type WriterRequest, type WriterRows } from './writer-protocol.ts';
 
 export interface DatabaseWriterOptions {
@@ -75,10 +74,13 @@ export class DatabaseWriter {
   private failure: Error | undefined;
   private closed = false;
   private readonly committedListeners = new Set<() => void>();
+  /** when a commit last failed (or did not land within the write timeout), and last landed (ms) */
+  private failedAt = -Infinity;
+  private committedAt = -Infinity;
 
   constructor(options: DatabaseWriterOptions) {
     if (!(options.writeTimeoutMs > 0)) throw new TypeError('DatabaseWriter: writeTimeoutMs must be positive');
-    mkdirSync(options.dataDir, { recursive: true });
+    privateDataDir(options.dataDir);
     this.writeTimeoutMs = options.writeTimeoutMs;
     this.maxPendingEvents = options.maxPendingEvents ?? 200_000;
     this.onDropped = options.onDropped;
@@ -104,7 +106,10 @@ export class DatabaseWriter {
     for (const { entry, json } of failed) this.nextFailed.push(entry.id, entry.sourceId, Date.parse(entry.receivedAt), entry.reason, json);
     this.nextSegments.push(events.length);
     return new Promise<Written>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new SinkUnavailableError(`not committed within ${this.writeTimeoutMs} ms`)), this.writeTimeoutMs);
+      const timer = setTimeout(() => {
+        this.failedAt = Date.now();
+        reject(new SinkUnavailableError(`not committed within ${this.writeTimeoutMs} ms`));
+      }, this.writeTimeoutMs);
       this.nextWaiters.push({
         resolve: (inserted) => { clearTimeout(timer); resolve({ duplicates: events.length - inserted }); },
         reject: (error) => { clearTimeout(timer); reject(error); },
@@ -178,6 +183,8 @@ export class DatabaseWriter {
     const done = this.inFlight;
     if (!done || done.id !== reply.id) return;
     this.inFlight = undefined;
+    if (reply.kind === 'committed') this.committedAt = Date.now();
+    else this.failedAt = Date.now();
     if ('solo' in done) {
       if (reply.kind === 'committed') done.solo.resolve(reply.inserted);
       else done.solo.reject(new SinkUnavailableError(reply.error));
@@ -205,8 +212,15 @@ export class DatabaseWriter {
     for (const s of solos) s.reject(new SinkUnavailableError(error.message));
   }
 
+  /**
+   * Whether the writer's last outcome was a commit. After a failed one (a full disk, an I/O error)
+   * it is not ready until a commit lands — or, once a write timeout has passed with no new failure,
+   * it says ready again so traffic comes back to find out (the disk-space check keeps a full disk
+   * out of that).
+   */
   ready(): boolean {
-    return !this.failure && !this.closed;
+    if (this.failure || this.closed) return false;
+    return this.committedAt > this.failedAt || Date.now() - this.failedAt > this.writeTimeoutMs;
   }
 
   /** Waits for every write already accepted, then stops the writer. */

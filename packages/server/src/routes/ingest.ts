@@ -15,6 +15,7 @@ import { failedEventOf, failureContext, type FailedRecord, type FailureContext }
 import type { FailureReason } from '../failed/reasons.ts';
 import type { RateLimiter } from '../limits/rate-limiter.ts';
 import type { Metrics } from '../metrics.ts';
+import { inexactNumbers } from '../numbers.ts';
 import { markChecked, type CompiledPlan, type PlanVerdict } from '../plans/compiled-plan.ts';
 import { violationText } from '../plans/plan.ts';
 import type { PlanLookup } from '../plans/registry.ts';
@@ -151,6 +152,11 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
       failedCounts[reason] = (failedCounts[reason] ?? 0) + 1;
     };
     for (let index = 0; index < items.length; index++) {
+      const inexact = inexactNumbers(body, items[index]);
+      if (inexact) {
+        fail(items[index], index, 'invalid', inexact);
+        continue;
+      }
       const validation = validateEvent(withDeviceId(items[index], deviceId), type);
       if (!validation.ok) {
         fail(items[index], index, 'invalid', validation.errors);

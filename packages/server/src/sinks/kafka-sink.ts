@@ -110,6 +110,9 @@ export class KafkaSink implements Sink {
   /** last known reachability, from sends and probes; undefined until the first one */
   #reachable: boolean | undefined;
   #checkedAt = 0;
+  /** when a send last failed, and last succeeded (ms) */
+  #sendFailedAt = -Infinity;
+  #sendSucceededAt = -Infinity;
   #probing: Promise<boolean> | undefined;
 
   constructor(options: KafkaSinkOptions) {
@@ -160,9 +163,19 @@ export class KafkaSink implements Sink {
     });
   }
 
+  /**
+   * Whether a write would succeed now, learned first from the sink's own sends: after a failed one
+   * (NOT_ENOUGH_REPLICAS, a timeout, no leader) it is not ready until a send succeeds, or — once no
+   * send has failed for a write timeout, so traffic a load balancer took away is not needed to
+   * recover — a probe finds every partition with a live leader and min.insync.replicas in sync.
+   * The hold matters: right after a broker dies the cluster's metadata still lists it in sync for
+   * seconds, and a probe alone would say ready while every acks=all write times out.
+   */
   async ready(): Promise<boolean> {
     if (this.#closed) return false;
-    if (this.#reachable !== undefined && Date.now() - this.#checkedAt < READY_CACHE_MS) return this.#reachable;
+    const now = Date.now();
+    if (this.#sendFailedAt > this.#sendSucceededAt && now - this.#sendFailedAt < Math.max(1000, this.#options.writeTimeoutMs)) return false;
+    if (this.#reachable !== undefined && now - this.#checkedAt < READY_CACHE_MS) return this.#reachable;
     this.#probing ??= this.#probeCluster().finally(() => { this.#probing = undefined; });
     return this.#probing;
   }
@@ -242,6 +255,8 @@ export class KafkaSink implements Sink {
 
   #send(batch: PendingWrite[]): void {
     const finish = (error?: Error) => {
+      if (error) this.#sendFailedAt = Date.now();
+      else this.#sendSucceededAt = Date.now();
       this.#observe(!error, error);
       for (const write of batch) this.#settle(write, error && new SinkUnavailableError(`Kafka write failed: ${describeError(error)}`, { cause: error }));
       // Writes that queued up meanwhile have waited long enough: send them without lingering.
