@@ -1,14 +1,18 @@
-import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Accounting } from './accounting.ts';
 import { registerAdmission } from './admission.ts';
+import { Authenticator } from './auth.ts';
 import { registerBodyParsers } from './body.ts';
+import { clientIp } from './client-ip.ts';
+import { proxiedClientIp } from './collect-proxy.ts';
 import type { Config } from './config.ts';
 import { trustedProxyList } from './config.ts';
 import { registerCors } from './cors.ts';
 import { Errors } from './errors.ts';
 import { errorReply, toInletError } from './error-reply.ts';
 import type { RateLimiter } from './limits/rate-limiter.ts';
+import { UnauthenticatedLimiter } from './limits/unauthenticated-limiter.ts';
 import type { Metrics } from './metrics.ts';
 import type { PlanLookup } from './plans/registry.ts';
 import { INGEST_ROUTES, registerIngestRoutes } from './routes/ingest.ts';
@@ -67,13 +71,16 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   registerAdmission(app, { ...config.admission, maxBodyBytes: config.limits.maxBodyBytes }, metrics);
   registerBodyParsers(app, { maxBytes: config.limits.maxBodyBytes, timeoutMs: config.timeouts.bodyMs });
   const trustedProxies = config.trustedProxies.length ? trustedProxyList(config.trustedProxies) : undefined;
-  const refused = createRefusedBodies({ ...deps, trustedProxies });
-  registerIngestRoutes(app, { ...deps, refused, trustedProxies });
+  const signedClientIp = proxiedClientIp(config.proxySecret);
+  const ipOf = (request: FastifyRequest) => signedClientIp(request) ?? clientIp(request.socket.remoteAddress, request.headers['x-forwarded-for'], trustedProxies);
+  const auth = new Authenticator({ sources: deps.sources, metrics, limiter: new UnauthenticatedLimiter(config.unauthenticated) });
+  const refused = createRefusedBodies({ ...deps, auth, ipOf });
+  registerIngestRoutes(app, { ...deps, refused, auth, ipOf });
   registerOpsRoutes(app, deps);
   // Metrics live on the admin listener; some teams scrape the public port and may keep doing so.
   if (config.metricsOnPublicPort) registerMetricsRoute(app, deps.metrics);
   registerSdkRoute(app);
-  registerSourceConfigRoute(app, deps);
+  registerSourceConfigRoute(app, { auth, ipOf });
 
   app.addHook('onResponse', (request, reply, done) => {
     metrics.countRequest(request.routeOptions.url ?? 'unmatched', reply.statusCode);

@@ -1,5 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { Errors, SourceStoreUnavailableError } from './errors.ts';
+import type { UnauthenticatedLimiter } from './limits/unauthenticated-limiter.ts';
+import type { Metrics } from './metrics.ts';
 import type { Source, SourceStore } from './sources/source-store.ts';
 
 /**
@@ -30,8 +32,21 @@ export function writeKeyOf(request: FastifyRequest, body: Record<string, unknown
  */
 const MAX_WRITE_KEY_LENGTH = 256;
 
-export async function authenticate(sources: SourceStore, writeKey: string): Promise<Source> {
-  if (writeKey.length > MAX_WRITE_KEY_LENGTH) throw Errors.invalidWriteKey();
+/** Why a request had no valid key, as counted in `inlet_unauthenticated_requests_total`. */
+export type AuthFailure = 'missing' | 'unknown' | 'revoked' | 'limited';
+
+/** The error a request without a valid key gets, and why. */
+class AuthFailed {
+  readonly reason: AuthFailure;
+  readonly error: Error;
+  constructor(reason: AuthFailure, error: Error) {
+    this.reason = reason;
+    this.error = error;
+  }
+}
+
+async function lookUp(sources: KeyLookup, writeKey: string): Promise<Source | AuthFailed> {
+  if (writeKey.length > MAX_WRITE_KEY_LENGTH) return new AuthFailed('unknown', Errors.invalidWriteKey());
   let source: Source | undefined;
   try {
     source = await sources.findByWriteKey(writeKey);
@@ -39,7 +54,92 @@ export async function authenticate(sources: SourceStore, writeKey: string): Prom
     if (error instanceof SourceStoreUnavailableError) throw Errors.sourceStoreUnavailable();
     throw error;
   }
-  if (!source) throw Errors.invalidWriteKey();
-  if (source.revokedAt) throw Errors.invalidWriteKey('this write key was revoked');
+  if (!source) return new AuthFailed('unknown', Errors.invalidWriteKey());
+  if (source.revokedAt) return new AuthFailed('revoked', Errors.invalidWriteKey('this write key was revoked'));
   return source;
+}
+
+/** The source of an active write key; 401 otherwise, 503 when the store cannot say. */
+export async function authenticate(sources: SourceStore, writeKey: string): Promise<Source> {
+  const found = await lookUp(sources, writeKey);
+  if (found instanceof AuthFailed) throw found.error;
+  return found;
+}
+
+/** The source store as authentication uses it; `cachedByWriteKey` answers from memory alone (CachedSourceStore). */
+export type KeyLookup = Pick<SourceStore, 'findByWriteKey'> & { cachedByWriteKey?(writeKey: string): Source | undefined };
+
+/** Sources found from the Authorization header before the body was read, per request. */
+const beforeBody = new WeakMap<FastifyRequest, Source>();
+
+/** The source a request's header key was checked against before its body was read, if it had one. */
+export function authenticatedBeforeBody(request: FastifyRequest): Source | undefined {
+  return beforeBody.get(request);
+}
+
+/**
+ * Authentication with its cost bounded. A key in the Authorization header is checked before the
+ * body is read (`beforeBody`), so a request with a bad key is refused without its body being read
+ * or parsed. Every request without a valid key spends a token of its client address's budget
+ * (`UnauthenticatedLimiter`); an address out of tokens gets 429 before anything is looked up or
+ * read. Keys that only come in the body are checked after it is parsed, against the same budget.
+ */
+export class Authenticator {
+  readonly #sources: KeyLookup;
+  readonly #limiter: UnauthenticatedLimiter;
+  readonly #metrics: Metrics;
+
+  constructor(deps: { sources: KeyLookup; limiter: UnauthenticatedLimiter; metrics: Metrics }) {
+    this.#sources = deps.sources;
+    this.#limiter = deps.limiter;
+    this.#metrics = deps.metrics;
+  }
+
+  /**
+   * Before the body: the header's key checked now (the source, remembered for the request), or
+   * undefined when there is no header (the key may be in the body). Throws 401, 429 or 503.
+   */
+  async beforeBody(request: FastifyRequest, ip: string | undefined): Promise<Source | undefined> {
+    if (request.headers.authorization === undefined) {
+      this.#admit(ip);
+      return undefined;
+    }
+    const source = await this.authenticate(ip, () => writeKeyOf(request, undefined));
+    beforeBody.set(request, source);
+    return source;
+  }
+
+  /** The source of the key `keyOf` finds (it throws 401 when there is none); 401, 429 or 503 otherwise. */
+  async authenticate(ip: string | undefined, keyOf: () => string): Promise<Source> {
+    let writeKey: string;
+    try {
+      writeKey = keyOf();
+    } catch (error) {
+      this.#admit(ip);
+      throw this.#failed(ip, new AuthFailed('missing', error as Error));
+    }
+    // An address out of its budget costs no query: only a key this instance already knows as
+    // active gets through (a valid key is never limited by other requests' failures).
+    let known: Source | undefined;
+    if (this.#limiter.retryAfter(ip) > 0) {
+      known = this.#sources.cachedByWriteKey?.(writeKey);
+      if (!known || known.revokedAt) this.#admit(ip);
+    }
+    const found = known ?? await lookUp(this.#sources, writeKey);
+    if (found instanceof AuthFailed) throw this.#failed(ip, found);
+    return found;
+  }
+
+  #admit(ip: string | undefined): void {
+    const wait = this.#limiter.retryAfter(ip);
+    if (wait === 0) return;
+    this.#metrics.unauthenticated.labels('limited').inc();
+    throw Errors.rateLimited(wait);
+  }
+
+  #failed(ip: string | undefined, failure: AuthFailed): Error {
+    this.#limiter.spend(ip);
+    this.#metrics.unauthenticated.labels(failure.reason).inc();
+    return failure.error;
+  }
 }

@@ -25,6 +25,8 @@ export interface Config {
   redisUrl?: string;
   databaseUrl?: string;
   rateLimit: { requestsPerMinute: number; eventsPerMinute: number };
+  /** per client address, for requests without a valid write key: tokens regained per second, and the most held */
+  unauthenticated: { perSecond: number; burst: number };
   limits: { maxEventBytes: number; maxBatchEvents: number; maxBodyBytes: number };
   /** peers whose X-Forwarded-For is believed */
   trustedProxies: string[];
@@ -79,6 +81,8 @@ export const SETTINGS: Setting[] = [
   { env: 'DATABASE_URL', flag: '--database-url', help: 'PostgreSQL URL for sources shared by instances' },
   { env: 'RATE_LIMIT_REQUESTS_PER_MINUTE', flag: '--rate-limit-requests', help: 'requests per write key per minute (default 60000)' },
   { env: 'RATE_LIMIT_EVENTS_PER_MINUTE', flag: '--rate-limit-events', help: 'events per write key per minute (default 1000000)' },
+  { env: 'UNAUTHENTICATED_RATE_PER_SECOND', flag: '--unauthenticated-rate', help: 'requests per second a client address may make without a valid write key, after its burst (default 10)' },
+  { env: 'UNAUTHENTICATED_BURST', flag: '--unauthenticated-burst', help: 'requests without a valid write key a client address may make at once (default 100); past it, 429' },
   { env: 'MAX_EVENT_BYTES', flag: '--max-event-bytes', help: `largest event as stored (default ${DEFAULT_LIMITS.maxEventBytes})` },
   { env: 'MAX_BATCH_EVENTS', flag: '--max-batch-events', help: `most events in one request (default ${DEFAULT_LIMITS.maxBatchEvents})` },
   { env: 'MAX_BODY_BYTES', flag: '--max-body-bytes', help: `largest request body, after gunzip (default ${DEFAULT_LIMITS.maxBodyBytes})` },
@@ -216,6 +220,10 @@ export function loadConfig(argv: string[] = [], env: NodeJS.ProcessEnv = process
     rateLimit: {
       requestsPerMinute: integer(v, 'RATE_LIMIT_REQUESTS_PER_MINUTE', 60_000, 1),
       eventsPerMinute: integer(v, 'RATE_LIMIT_EVENTS_PER_MINUTE', 1_000_000, 1),
+    },
+    unauthenticated: {
+      perSecond: integer(v, 'UNAUTHENTICATED_RATE_PER_SECOND', 10, 1, 1_000_000),
+      burst: integer(v, 'UNAUTHENTICATED_BURST', 100, 1, 1_000_000),
     },
     limits: {
       maxEventBytes: integer(v, 'MAX_EVENT_BYTES', DEFAULT_LIMITS.maxEventBytes, 256),

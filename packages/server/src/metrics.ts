@@ -33,6 +33,12 @@ export function createMetrics() {
       labelNames: ['reason'],
       registers: [registry],
     }),
+    unauthenticated: new Counter({
+      name: 'inlet_unauthenticated_requests_total',
+      help: 'Ingestion requests without a valid write key, by reason: missing (none, or a malformed header), unknown, revoked, limited (429: the client address is out of its budget for such requests)',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
     failedDropped: new Counter({
       name: 'inlet_failed_events_dropped_total',
       help: 'Failed events deleted from the embedded store by retention (age) or the size cap',

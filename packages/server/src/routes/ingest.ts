@@ -3,12 +3,10 @@
 // event of a type, or a batch), where the write key may be, and whether event times are live
 // (bounded) or history (/v1/import).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { BlockList } from 'node:net';
 import { EVENT_TYPES, createNormalizer, isTimestamp, validateEvent, type EventType } from '@inlet/schema';
 import type { Accounting, FailedCounts } from '../accounting.ts';
-import { authenticate, writeKeyOf } from '../auth.ts';
-import { clientIp } from '../client-ip.ts';
-import { deviceIdOf, proxiedClientIp, withDeviceId } from '../collect-proxy.ts';
+import { authenticatedBeforeBody, writeKeyOf, type Authenticator } from '../auth.ts';
+import { deviceIdOf, withDeviceId } from '../collect-proxy.ts';
 import type { Config } from '../config.ts';
 import { Errors, SinkUnavailableError, SourceStoreUnavailableError } from '../errors.ts';
 import { failedEventOf, failureContext, type FailedRecord, type FailureContext } from '../failed/failed-event.ts';
@@ -31,7 +29,9 @@ export interface IngestDeps {
   metrics: Metrics;
   accounting: Accounting;
   refused: RefusedBodies;
-  trustedProxies: BlockList | undefined;
+  auth: Authenticator;
+  /** the client's address (a trusted proxy's X-Forwarded-For, a collect proxy's signed one, or the peer) */
+  ipOf: (request: FastifyRequest) => string | undefined;
   /** each source's tracking plan (undefined: none, events are not checked) */
   plans: PlanLookup;
 }
@@ -76,9 +76,13 @@ function oversize(json: string, maxBytes: number): number | undefined {
 }
 
 export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): void {
-  const { config, sink, sources, limiter, metrics, accounting, refused } = deps;
+  const { config, sink, limiter, metrics, accounting, refused, auth, ipOf } = deps;
   const { maxEventBytes, maxBatchEvents } = config.limits;
-  const signedClientIp = proxiedClientIp(config.proxySecret);
+
+  /** Before the body is read: a header key is checked (401 now, body unread), an address out of its budget gets 429. */
+  async function beforeBody(request: FastifyRequest) {
+    await auth.beforeBody(request, ipOf(request));
+  }
 
   async function ingest(request: FastifyRequest, reply: FastifyReply, route: RouteKind) {
     const { type } = route;
@@ -86,7 +90,7 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
     if (!isObject(body)) {
       throw await refused.keep(request, Errors.invalidBody(`expected a JSON object, got ${body === null ? 'null' : Array.isArray(body) ? 'an array' : typeof body}`), { json: body }, route);
     }
-    const source = await authenticate(sources, writeKeyOf(request, body, route.keyInQuery));
+    const source = authenticatedBeforeBody(request) ?? await auth.authenticate(ipOf(request), () => writeKeyOf(request, body, route.keyInQuery));
 
     let items: unknown[];
     if (type) items = [body];
@@ -134,7 +138,7 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
   function prepare(request: FastifyRequest, body: Record<string, unknown>, items: unknown[], route: RouteKind, source: Source, plan: CompiledPlan | undefined) {
     const { type } = route;
     const receivedAtMs = Date.now();
-    const ip = signedClientIp(request) ?? clientIp(request.socket.remoteAddress, request.headers['x-forwarded-for'], deps.trustedProxies);
+    const ip = ipOf(request);
     const sentAt = isTimestamp(body.sentAt) ? body.sentAt : undefined;
     const keepClientIp = source.kind === 'server';
     const normalize = createNormalizer({ sourceId: source.id, receivedAtMs, ip, ipPolicy: source.ipPolicy, sentAt, keepClientIp, historical: route.historical });
@@ -199,5 +203,5 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
     accounting.request(sourceId, accepted - duplicates, duplicates, failed);
   }
 
-  for (const [path, kind] of INGEST_ROUTES) app.post(path, (request, reply) => ingest(request, reply, kind));
+  for (const [path, kind] of INGEST_ROUTES) app.post(path, { onRequest: beforeBody }, (request, reply) => ingest(request, reply, kind));
 }

@@ -2,10 +2,8 @@
 // belongs to a source when its write key can be told: it is kept as one failed event, durably,
 // before the client gets its 4xx. With no valid key there is no one to keep it for: it is counted.
 import type { FastifyRequest } from 'fastify';
-import { authenticate, writeKeyOf } from '../auth.ts';
+import { authenticatedBeforeBody, writeKeyOf } from '../auth.ts';
 import { refusedBodyOf } from '../body.ts';
-import { clientIp } from '../client-ip.ts';
-import { proxiedClientIp } from '../collect-proxy.ts';
 import { Errors, InletError, SinkUnavailableError } from '../errors.ts';
 import { failedBodyOf, failureContext } from '../failed/failed-event.ts';
 import type { FailureReason } from '../failed/reasons.ts';
@@ -37,14 +35,14 @@ export interface RefusedBodies {
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 export function createRefusedBodies(deps: Omit<IngestDeps, 'refused' | 'plans'>): RefusedBodies {
-  const { sink, sources, limiter, metrics, accounting } = deps;
-  const signedClientIp = proxiedClientIp(deps.config.proxySecret);
+  const { sink, limiter, metrics, accounting, auth, ipOf } = deps;
 
   /** The source and key of a refused request, when a valid one can be found; never throws. */
   async function ownerOf(request: FastifyRequest, json: unknown, route: RouteKind): Promise<{ source: Source; writeKey: string } | undefined> {
     try {
       const writeKey = writeKeyOf(request, isObject(json) ? json : undefined, route.keyInQuery);
-      return { source: await authenticate(sources, writeKey), writeKey };
+      // A header key was checked before the body was read; a key in the body counts against the address's budget.
+      return { source: authenticatedBeforeBody(request) ?? await auth.authenticate(ipOf(request), () => writeKey), writeKey };
     } catch {
       return undefined;
     }
@@ -68,7 +66,7 @@ export function createRefusedBodies(deps: Omit<IngestDeps, 'refused' | 'plans'>)
       sourceId: source.id,
       receivedAtMs: Date.now(),
       route: request.routeOptions.url ?? request.url,
-      ip: signedClientIp(request) ?? clientIp(request.socket.remoteAddress, request.headers['x-forwarded-for'], deps.trustedProxies),
+      ip: ipOf(request),
       ipPolicy: source.ipPolicy,
       sentAt: undefined,
       type: route.type,

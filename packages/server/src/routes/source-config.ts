@@ -6,9 +6,9 @@
 // device-mode destinations and turns the SDK's own error and metrics reporting off, so the SDK
 // has no reason to contact anything but Inlet.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { authenticate, writeKeyOf } from '../auth.ts';
+import { writeKeyOf, type Authenticator } from '../auth.ts';
 import { Errors, InletError } from '../errors.ts';
-import type { Source, SourceStore } from '../sources/source-store.ts';
+import type { Source } from '../sources/source-store.ts';
 
 /** The body RudderStack's SDK accepts as a source configuration. */
 export function sourceConfigOf(source: Source) {
@@ -24,11 +24,11 @@ export function sourceConfigOf(source: Source) {
   };
 }
 
-export function registerSourceConfigRoute(app: FastifyInstance, deps: { sources: SourceStore }): void {
+export function registerSourceConfigRoute(app: FastifyInstance, deps: { auth: Authenticator; ipOf: (request: FastifyRequest) => string | undefined }): void {
   const handler = async (request: FastifyRequest, reply: FastifyReply) => {
     let source: Source;
     try {
-      source = await authenticate(deps.sources, writeKeyOf(request, undefined, true));
+      source = await deps.auth.authenticate(deps.ipOf(request), () => writeKeyOf(request, undefined, true));
     } catch (error) {
       // One answer for every key that is not an active source's (unknown or revoked): the reply
       // says nothing about which keys exist. Every key takes the same path (the cached lookup).

@@ -50,6 +50,12 @@ export class CachedSourceStore implements SourceStore {
     return lookup;
   }
 
+  /** The source of a key this instance found recently, without asking the store; undefined otherwise. */
+  cachedByWriteKey(writeKey: string): Source | undefined {
+    const entry = this.entries.get(writeKey);
+    return entry && entry.expiresAt > Date.now() ? entry.source : undefined;
+  }
+
   private async lookUp(writeKey: string, stale: Entry | undefined): Promise<Source | undefined> {
     let source: Source | undefined;
     try {
