@@ -17,7 +17,7 @@ async function quickForm(ctx: DrillContext): Promise<void> {
   const db = await drillDatabase(ctx);
   const store = await PostgresSourceStore.open({ connectionString: db.url, logger: { warn: () => undefined } });
   ctx.defer(() => store.close());
-  const cache = new CachedSourceStore(store, { maxEntries: 1000 });
+  const cache = new CachedSourceStore(store, { maxHits: 1000, maxMisses: 1000 });
   const real = await store.create({ name: 'real' });
   await cache.findByWriteKey(real.writeKey);
   for (let i = 0; i < 1100; i += 50) await Promise.all(Array.from({ length: 50 }, () => cache.findByWriteKey(randomKey())));

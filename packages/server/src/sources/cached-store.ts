@@ -3,20 +3,28 @@ import type { PlanStore } from '../plans/plan-store.ts';
 import type { NewSource, Source, SourceStore } from './source-store.ts';
 
 export interface SourceCacheOptions {
+  /** how long a found source is trusted (default 5 minutes); an expired one is still served while the store is down */
   hitTtlMs?: number;
+  /** how long "no such key" is remembered (default 10 s) */
   missTtlMs?: number;
-  maxEntries?: number;
+  /** most found keys kept, least recently used first out (default 100,000) */
+  maxHits?: number;
+  /** most unknown keys remembered, oldest first out (default 10,000) */
+  maxMisses?: number;
 }
 
-interface Entry {
-  source: Source | undefined;
+interface Hit {
+  source: Source;
   expiresAt: number;
 }
 
 /**
- * Write-key lookups cached in process: hits for 5 minutes, misses briefly so a flood of bad keys
- * cannot hammer the database. When the store is down, an expired entry is still served: a key
- * that worked a moment ago keeps working through a database outage.
+ * Write-key lookups cached in process, in two bounded maps. Keys the store knows (hits) are kept 5
+ * minutes and, when the store is down, served past that: a key that worked a moment ago keeps
+ * working through a database outage. Unknown keys (misses) are remembered briefly so a repeated bad
+ * key does not query the store each time. The two never compete for room: only the store's answers
+ * put a key among the hits, so a flood of random keys churns the misses and cannot push a real key
+ * out (hits leave least recently used first).
  */
 export class CachedSourceStore implements SourceStore {
   readonly kind: string;
@@ -25,8 +33,11 @@ export class CachedSourceStore implements SourceStore {
   private readonly store: SourceStore;
   private readonly hitTtlMs: number;
   private readonly missTtlMs: number;
-  private readonly maxEntries: number;
-  private readonly entries = new Map<string, Entry>();
+  private readonly maxHits: number;
+  private readonly maxMisses: number;
+  private readonly hits = new Map<string, Hit>();
+  /** key -> when it stops being remembered as unknown */
+  private readonly misses = new Map<string, number>();
   private readonly lookups = new Map<string, Promise<Source | undefined>>();
 
   constructor(store: SourceStore, options: SourceCacheOptions = {}) {
@@ -35,16 +46,20 @@ export class CachedSourceStore implements SourceStore {
     this.plans = store.plans;
     this.hitTtlMs = options.hitTtlMs ?? 5 * 60_000;
     this.missTtlMs = options.missTtlMs ?? 10_000;
-    this.maxEntries = options.maxEntries ?? 100_000;
+    this.maxHits = options.maxHits ?? 100_000;
+    this.maxMisses = options.maxMisses ?? 10_000;
   }
 
   findByWriteKey(writeKey: string): Promise<Source | undefined> {
-    const entry = this.entries.get(writeKey);
-    if (entry && entry.expiresAt > Date.now()) return Promise.resolve(entry.source);
+    const now = Date.now();
+    const hit = this.#hit(writeKey, now);
+    if (hit) return Promise.resolve(hit.source);
+    const missUntil = this.misses.get(writeKey);
+    if (missUntil !== undefined && missUntil > now) return Promise.resolve(undefined);
     // Concurrent requests with the same uncached key share one query.
     let lookup = this.lookups.get(writeKey);
     if (!lookup) {
-      lookup = this.lookUp(writeKey, entry).finally(() => this.lookups.delete(writeKey));
+      lookup = this.lookUp(writeKey).finally(() => this.lookups.delete(writeKey));
       this.lookups.set(writeKey, lookup);
     }
     return lookup;
@@ -52,21 +67,39 @@ export class CachedSourceStore implements SourceStore {
 
   /** The source of a key this instance found recently, without asking the store; undefined otherwise. */
   cachedByWriteKey(writeKey: string): Source | undefined {
-    const entry = this.entries.get(writeKey);
-    return entry && entry.expiresAt > Date.now() ? entry.source : undefined;
+    return this.#hit(writeKey, Date.now())?.source;
   }
 
-  private async lookUp(writeKey: string, stale: Entry | undefined): Promise<Source | undefined> {
+  /** A live hit, moved to the most recently used end. */
+  #hit(writeKey: string, now: number): Hit | undefined {
+    const hit = this.hits.get(writeKey);
+    if (!hit || hit.expiresAt <= now) return undefined;
+    this.hits.delete(writeKey);
+    this.hits.set(writeKey, hit);
+    return hit;
+  }
+
+  private async lookUp(writeKey: string): Promise<Source | undefined> {
     let source: Source | undefined;
     try {
       source = await this.store.findByWriteKey(writeKey);
     } catch (error) {
-      if (stale?.source && error instanceof SourceStoreUnavailableError) return stale.source;
+      const stale = this.hits.get(writeKey);
+      if (stale && error instanceof SourceStoreUnavailableError) return stale.source;
       throw error;
     }
-    if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
-    this.entries.delete(writeKey);
-    this.entries.set(writeKey, { source, expiresAt: Date.now() + (source ? this.hitTtlMs : this.missTtlMs) });
+    const now = Date.now();
+    if (source) {
+      this.misses.delete(writeKey);
+      this.hits.delete(writeKey);
+      if (this.hits.size >= this.maxHits) this.hits.delete(this.hits.keys().next().value!);
+      this.hits.set(writeKey, { source, expiresAt: now + this.hitTtlMs });
+    } else {
+      this.hits.delete(writeKey);
+      this.misses.delete(writeKey);
+      if (this.misses.size >= this.maxMisses) this.misses.delete(this.misses.keys().next().value!);
+      this.misses.set(writeKey, now + this.missTtlMs);
+    }
     return source;
   }
 
@@ -104,7 +137,7 @@ export class CachedSourceStore implements SourceStore {
 
   /** Drops this process's cached copy of a source that changed (other instances expire theirs). */
   #forget(id: string): void {
-    for (const [key, entry] of this.entries) if (entry.source?.id === id) this.entries.delete(key);
+    for (const [key, hit] of this.hits) if (hit.source.id === id) this.hits.delete(key);
   }
 
   ready(): Promise<boolean> {

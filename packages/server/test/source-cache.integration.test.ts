@@ -1,0 +1,80 @@
+// The key cache in front of a real PostgreSQL source store (its own schema, reached through a relay
+// the test cuts): random keys cannot push a real key out, unknown keys are remembered within a
+// bound, and a key in use keeps working through an outage.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { needPostgres, TcpRelay } from '@inlet/testkit';
+import { SourceStoreUnavailableError } from '../src/errors.ts';
+import { CachedSourceStore } from '../src/sources/cached-store.ts';
+import { PostgresSourceStore } from '../src/sources/postgres-store.ts';
+
+const postgres = await needPostgres();
+const schema = `inlet_test_${randomBytes(6).toString('hex')}`;
+const randomKey = () => `wk_${randomBytes(24).toString('base64url')}`;
+
+describe('the source cache over PostgreSQL', { skip: postgres.skip }, () => {
+  let relay: TcpRelay;
+  let store: PostgresSourceStore;
+
+  before(async () => {
+    const target = new URL(postgres.value!);
+    relay = await TcpRelay.start({ host: target.hostname, port: Number(target.port || 5432) }, { postgres: true });
+    const url = new URL(postgres.value!);
+    url.port = String(relay.port);
+    store = await PostgresSourceStore.open({ connectionString: url.href, schema, logger: { warn: () => undefined }, connectTimeoutMs: 500, queryTimeoutMs: 500 });
+  });
+
+  after(async () => {
+    await store?.close();
+    await relay?.close();
+    const client = new pg.Client({ connectionString: postgres.value! });
+    await client.connect();
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await client.end();
+  });
+
+  test('a flood of random keys (10x the cache) does not evict a key in use; it resolves with PostgreSQL down', async () => {
+    const cache = new CachedSourceStore(store, { maxHits: 100, maxMisses: 100 });
+    const real = await store.create({ name: `real-${randomBytes(3).toString('hex')}` });
+    assert.equal((await cache.findByWriteKey(real.writeKey))?.id, real.id);
+    for (let i = 0; i < 1000; i += 50) await Promise.all(Array.from({ length: 50 }, () => cache.findByWriteKey(randomKey())));
+    await relay.cut('refuse');
+    try {
+      assert.equal((await cache.findByWriteKey(real.writeKey))?.id, real.id);
+      await assert.rejects(cache.findByWriteKey(randomKey()), SourceStoreUnavailableError, 'an unknown key cannot be told apart while the store is down');
+    } finally {
+      await relay.heal();
+    }
+  });
+
+  test('an unknown key is remembered: asking again costs no query, and the misses stay within their bound', async () => {
+    const cache = new CachedSourceStore(store, { maxMisses: 10 });
+    const key = randomKey();
+    assert.equal(await cache.findByWriteKey(key), undefined);
+    const before = relay.queries;
+    for (let i = 0; i < 20; i++) assert.equal(await cache.findByWriteKey(key), undefined);
+    assert.equal(relay.queries, before, 'answered from the negative cache');
+    for (let i = 0; i < 30; i++) await cache.findByWriteKey(randomKey());
+    const again = relay.queries;
+    await cache.findByWriteKey(key);
+    assert.equal(relay.queries, again + 1, 'pushed out of the 10-entry miss cache by newer misses, so asked again');
+  });
+
+  test('a found key past its time is served stale while the store is down, and looked up again once it is back', async () => {
+    const cache = new CachedSourceStore(store, { hitTtlMs: 50 });
+    const real = await store.create({ name: `stale-${randomBytes(3).toString('hex')}` });
+    await cache.findByWriteKey(real.writeKey);
+    await new Promise((r) => setTimeout(r, 100));
+    await relay.cut('refuse');
+    try {
+      assert.equal((await cache.findByWriteKey(real.writeKey))?.id, real.id);
+    } finally {
+      await relay.heal();
+    }
+    const before = relay.queries;
+    assert.equal((await cache.findByWriteKey(real.writeKey))?.id, real.id);
+    assert.equal(relay.queries, before + 1);
+  });
+});
