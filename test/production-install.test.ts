@@ -74,7 +74,7 @@ describe('a production install (fresh clone, npm ci --omit=dev) runs the server 
     }
   });
 
-  test('npx inlet serve takes an event with the write key it prints, and npx inlet tail shows it stored', async () => {
+  test('npx inlet serve takes an event with the write key its first start prints, npx inlet tail shows it stored, a restart prints no key', async () => {
     const port = await freePort();
     // Its own process group, so the server under npx is stopped with it.
     server = spawn('npx', ['inlet', 'serve', '--port', String(port), '--host', '127.0.0.1', '--data-dir', dataDir], {
@@ -127,5 +127,29 @@ describe('a production install (fresh clone, npm ci --omit=dev) runs the server 
       assert.ok(Date.now() < deadline, 'inlet serve still answers 15 s after SIGTERM');
     }
     assert.doesNotMatch(stderr, /ERR_UNKNOWN_FILE_EXTENSION|Error/);
+
+    // A later start shows no key (the store keeps only its hash) and says how to get one; the key
+    // the first start printed still works.
+    server = spawn('npx', ['inlet', 'serve', '--port', String(port), '--host', '127.0.0.1', '--data-dir', dataDir], {
+      cwd: clone, env: ENV, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let again = '';
+    server.stdout!.on('data', (chunk: Buffer) => { again += chunk.toString(); });
+    server.stderr!.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
+    const exitedAgain = new Promise((done) => server!.once('exit', done));
+    for (const deadline = Date.now() + 60_000; !/rotate-key/.test(again) || !(await fetch(`${url}/v1/ping`).then((r) => r.status === 204, () => false)); await new Promise((r) => setTimeout(r, 200))) {
+      assert.ok(server.exitCode === null && server.signalCode === null, `inlet serve exited early:\n${again}\n${stderr}`);
+      assert.ok(Date.now() < deadline, `inlet serve did not restart within 60 s:\n${again}\n${stderr}`);
+    }
+    assert.doesNotMatch(again, /\bwk_/, 'a later start prints no write key');
+    assert.match(again, /`inlet sources create --name NAME` makes a source and prints its key; `inlet sources rotate-key default` gives a source a new one/);
+    const later = await fetch(`${url}/v1/track`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${writeKey}:`).toString('base64')}` },
+      body: JSON.stringify({ userId: 'user-prod', event: 'After Restart', messageId: randomUUID() }),
+    });
+    assert.equal(later.status, 200, await later.clone().text());
+    process.kill(-server.pid!, 'SIGTERM');
+    await exitedAgain;
   });
 });

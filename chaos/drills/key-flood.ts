@@ -7,6 +7,7 @@ import type { Drill, DrillContext } from '../lib/drill.ts';
 import { addStatuses, checkAcknowledgedStored, seconds, sleep, waitFor } from '../lib/measure.ts';
 import { drillDatabase, postOne } from '../lib/postgres.ts';
 import { checkStatuses, createSource, drillLoad, embeddedIds, ServerUnderTest } from '../lib/servers.ts';
+import { hashWriteKey } from '../../packages/server/src/sources/keys.ts';
 
 /**
  * The quick form: the same sequence against the server's own key cache (CachedSourceStore) on the
@@ -19,10 +20,10 @@ async function quickForm(ctx: DrillContext): Promise<void> {
   ctx.defer(() => store.close());
   const cache = new CachedSourceStore(store, { maxHits: 1000, maxMisses: 1000 });
   const real = await store.create({ name: 'real' });
-  await cache.findByWriteKey(real.writeKey);
-  for (let i = 0; i < 1100; i += 50) await Promise.all(Array.from({ length: 50 }, () => cache.findByWriteKey(randomKey())));
+  await cache.findByKeyHash(hashWriteKey(real.writeKey));
+  for (let i = 0; i < 1100; i += 50) await Promise.all(Array.from({ length: 50 }, () => cache.findByKeyHash(hashWriteKey(randomKey()))));
   await db.relay.cut('refuse');
-  const found = await cache.findByWriteKey(real.writeKey).then((s) => (s ? 'found' : 'unknown'), (e: Error) => e.name);
+  const found = await cache.findByKeyHash(hashWriteKey(real.writeKey)).then((s) => (s ? 'found' : 'unknown'), (e: Error) => e.name);
   ctx.check({
     name: 'a real key in use still resolves with PostgreSQL down after a flood of random keys (1,000-entry cache, 1,100 keys)',
     ok: found === 'found',

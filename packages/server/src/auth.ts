@@ -2,6 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import { Errors, SourceStoreUnavailableError } from './errors.ts';
 import type { UnauthenticatedLimiter } from './limits/unauthenticated-limiter.ts';
 import type { Metrics } from './metrics.ts';
+import { hashWriteKey } from './sources/keys.ts';
 import type { Source, SourceStore } from './sources/source-store.ts';
 
 /**
@@ -45,11 +46,10 @@ class AuthFailed {
   }
 }
 
-async function lookUp(sources: KeyLookup, writeKey: string): Promise<Source | AuthFailed> {
-  if (writeKey.length > MAX_WRITE_KEY_LENGTH) return new AuthFailed('unknown', Errors.invalidWriteKey());
+async function lookUp(sources: KeyLookup, keyHash: string): Promise<Source | AuthFailed> {
   let source: Source | undefined;
   try {
-    source = await sources.findByWriteKey(writeKey);
+    source = await sources.findByKeyHash(keyHash);
   } catch (error) {
     if (error instanceof SourceStoreUnavailableError) throw Errors.sourceStoreUnavailable();
     throw error;
@@ -60,14 +60,15 @@ async function lookUp(sources: KeyLookup, writeKey: string): Promise<Source | Au
 }
 
 /** The source of an active write key; 401 otherwise, 503 when the store cannot say. */
-export async function authenticate(sources: SourceStore, writeKey: string): Promise<Source> {
-  const found = await lookUp(sources, writeKey);
+export async function authenticate(sources: KeyLookup, writeKey: string): Promise<Source> {
+  if (writeKey.length > MAX_WRITE_KEY_LENGTH) throw Errors.invalidWriteKey();
+  const found = await lookUp(sources, hashWriteKey(writeKey));
   if (found instanceof AuthFailed) throw found.error;
   return found;
 }
 
-/** The source store as authentication uses it; `cachedByWriteKey` answers from memory alone (CachedSourceStore). */
-export type KeyLookup = Pick<SourceStore, 'findByWriteKey'> & { cachedByWriteKey?(writeKey: string): Source | undefined };
+/** The source store as authentication uses it; `cachedByKeyHash` answers from memory alone (CachedSourceStore). */
+export type KeyLookup = Pick<SourceStore, 'findByKeyHash'> & { cachedByKeyHash?(keyHash: string): Source | undefined };
 
 /** Sources found from the Authorization header before the body was read, per request. */
 const beforeBody = new WeakMap<FastifyRequest, Source>();
@@ -120,12 +121,18 @@ export class Authenticator {
     }
     // An address out of its budget costs no query: only a key this instance already knows as
     // active gets through (a valid key is never limited by other requests' failures).
+    if (writeKey.length > MAX_WRITE_KEY_LENGTH) {
+      this.#admit(ip);
+      throw this.#failed(ip, new AuthFailed('unknown', Errors.invalidWriteKey()));
+    }
+    // Hashed once: the cache and the store know keys by their hash alone.
+    const keyHash = hashWriteKey(writeKey);
     let known: Source | undefined;
     if (this.#limiter.retryAfter(ip) > 0) {
-      known = this.#sources.cachedByWriteKey?.(writeKey);
+      known = this.#sources.cachedByKeyHash?.(keyHash);
       if (!known || known.revokedAt) this.#admit(ip);
     }
-    const found = known ?? await lookUp(this.#sources, writeKey);
+    const found = known ?? await lookUp(this.#sources, keyHash);
     if (found instanceof AuthFailed) throw this.#failed(ip, found);
     return found;
   }

@@ -19,10 +19,12 @@ Commands:
   serve                     run the ingestion server (what npm start runs)
   tail [--follow]           print stored events as NDJSON (embedded store)
   sources create --name N   create a source and print its write key [--kind browser|server] [--ip-policy full|anonymize|drop]
-  sources list [--json]     list sources (--json: an array of {id, name, writeKey, kind, ipPolicy, createdAt, revokedAt})
+  sources list [--json]     list sources (--json: an array of {id, name, kind, ipPolicy, createdAt, revokedAt}; keys are not kept, only their hashes)
   sources rename <id> --name N
                             rename a source (names are unique among active sources)
-  sources revoke <id>       revoke a source's write key
+  sources rotate-key <id|name>
+                            give a source a new write key and print it; the old one stops working
+  sources revoke <id|name>  revoke a source's write key
   failed list|show|replay   failed events: list them, show one, replay them once fixed
   plans put|get|history|delete|infer|typegen
                             tracking plans: per-source JSON Schemas for events, flagged or blocked
@@ -46,12 +48,12 @@ function serveBanner(config: Config, url: string, adminUrl: string, adminToken: 
   ];
   if (adminToken) lines.push(`Admin token (shown this once; only its hash is kept; \`inlet admin token --rotate\` makes a new one): ${adminToken}`);
   if (writeKey) {
-    lines.push(`Write key of the "default" source: ${writeKey}`, 'Try it:',
+    // The first start made the default source: its key is shown this once (only its hash is kept).
+    lines.push(`Write key of the "default" source: ${writeKey} (shown this once: only its hash is kept)`, 'Try it:',
       `  curl -s ${url}/v1/track -H 'Content-Type: application/json' -u '${writeKey}:' -d '{"userId":"user-1","event":"Signed Up","properties":{"plan":"pro"}}'`);
   } else {
-    // The store already had sources, none of them an active "default": say where the keys are.
     const where = config.databaseUrl ? ' (with the same DATABASE_URL)' : '';
-    lines.push(`The source store (${config.databaseUrl ? 'PostgreSQL' : 'embedded'}) has sources but no active one named "default"; \`inlet sources list\`${where} shows their write keys.`);
+    lines.push(`Write keys are shown only when made: \`inlet sources create --name NAME\`${where} makes a source and prints its key; \`inlet sources rotate-key default\` gives a source a new one (the old key stops working).`);
   }
   return lines.join('\n');
 }
@@ -94,15 +96,20 @@ async function tail(argv: string[]): Promise<number> {
 const SOURCES_HELP = `Usage: inlet sources create --name NAME [--kind browser|server] [--ip-policy full|anonymize|drop] [--json]
        inlet sources list [--json]
        inlet sources rename <id> --name NAME
-       inlet sources revoke <id>
+       inlet sources rotate-key <id|name> [--json]
+       inlet sources revoke <id|name>
+
+A write key is printed when it is made (create, rotate-key) and never again: the store keeps only
+its SHA-256. rotate-key makes a new key for an active source; the old key stops working on every
+running server within 5 s, as a revoked one does.
 
 Names are unique among active sources. --kind server keeps a context.ip the client sends (back ends
 forwarding their end user's address); browser (the default) always uses the connection's address.
-list --json prints an array of {id, name, writeKey, kind, ipPolicy, createdAt, revokedAt}.
+list --json prints an array of {id, name, kind, ipPolicy, createdAt, revokedAt}.
 Uses DATABASE_URL (or --database-url) when set, the embedded store (--data-dir) otherwise.`;
 
 function sourceLine(s: Source): string {
-  return [s.id, s.name.padEnd(16), s.writeKey, s.kind.padEnd(7), s.ipPolicy.padEnd(9), s.revokedAt ? `revoked ${s.revokedAt}` : 'active'].join('  ');
+  return [s.id, s.name.padEnd(16), s.kind.padEnd(7), s.ipPolicy.padEnd(9), s.revokedAt ? `revoked ${s.revokedAt}` : 'active'].join('  ');
 }
 
 async function sources(argv: string[]): Promise<number> {
@@ -111,13 +118,14 @@ async function sources(argv: string[]): Promise<number> {
     name: { type: 'string' }, kind: { type: 'string' }, 'ip-policy': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' }, 'data-dir': { type: 'string' }, 'database-url': { type: 'string' },
   } });
   if (values.help || !action || action === '--help' || action === '-h') { console.log(SOURCES_HELP); return action ? 0 : 2; }
-  if (!['create', 'list', 'rename', 'revoke'].includes(action)) { console.error(`unknown sources command "${action}"\n${SOURCES_HELP}`); return 2; }
+  if (!['create', 'list', 'rename', 'rotate-key', 'revoke'].includes(action)) { console.error(`unknown sources command "${action}"\n${SOURCES_HELP}`); return 2; }
   const kind = values.kind ?? 'browser';
   if (!(SOURCE_KINDS as readonly string[]).includes(kind)) { console.error(`--kind must be ${SOURCE_KINDS.join(' or ')}`); return 2; }
   const policy = values['ip-policy'] ?? 'full';
   if (!(IP_POLICIES as readonly string[]).includes(policy)) { console.error(`--ip-policy must be ${IP_POLICIES.join(', ')}`); return 2; }
   if ((action === 'create' || action === 'rename') && !values.name?.trim()) { console.error(`sources ${action} needs --name`); return 2; }
-  if ((action === 'rename' || action === 'revoke') && !positionals[0]) { console.error(`sources ${action} needs a source id`); return 2; }
+  if (action === 'rename' && !positionals[0]) { console.error('sources rename needs a source id'); return 2; }
+  if ((action === 'rotate-key' || action === 'revoke') && !positionals[0]) { console.error(`sources ${action} needs a source id or name`); return 2; }
 
   const configArgs = [...(values['data-dir'] ? ['--data-dir', values['data-dir']] : []), ...(values['database-url'] ? ['--database-url', values['database-url']] : [])];
   const config = loadConfig(configArgs);
@@ -125,7 +133,7 @@ async function sources(argv: string[]): Promise<number> {
   try {
     if (action === 'create') {
       const source = await store.create({ name: values.name!, kind: kind as Source['kind'], ipPolicy: policy as IpPolicy });
-      console.log(values.json ? JSON.stringify(source) : `created source ${source.id} "${source.name}" (${source.kind})\nwrite key: ${source.writeKey}`);
+      console.log(values.json ? JSON.stringify(source) : `created source ${source.id} "${source.name}" (${source.kind})\nwrite key: ${source.writeKey} (shown this once: only its hash is kept)`);
       return 0;
     }
     if (action === 'list') {
@@ -141,8 +149,17 @@ async function sources(argv: string[]): Promise<number> {
       console.log(values.json ? JSON.stringify(renamed) : `renamed ${id} to "${renamed.name}"`);
       return 0;
     }
-    if (!(await store.revoke(id))) { console.error(`no active source with id ${id}`); return 1; }
-    console.log(`revoked ${id}; running servers stop accepting its key within their cache time (5 minutes)`);
+    // An id, or the name of an active source (names are unique among those).
+    const target = (await store.list()).find((s) => s.id === id) ?? (await store.list()).find((s) => s.name === id && !s.revokedAt);
+    if (!target || target.revokedAt) { console.error(`no active source with id or name "${id}"`); return 1; }
+    if (action === 'rotate-key') {
+      const rotated = await store.rotateKey(target.id);
+      if (!rotated) { console.error(`no active source with id or name "${id}"`); return 1; }
+      console.log(values.json ? JSON.stringify(rotated) : `new key for source ${rotated.id} "${rotated.name}"\nwrite key: ${rotated.writeKey} (shown this once: only its hash is kept)\nthe old key stops working on running servers within 5 s`);
+      return 0;
+    }
+    if (!(await store.revoke(target.id))) { console.error(`no active source with id or name "${id}"`); return 1; }
+    console.log(`revoked ${target.id} "${target.name}"; running servers refuse its key within 5 s`);
     return 0;
   } catch (error) {
     if (error instanceof SourceNameTakenError || error instanceof InvalidSourceError) {

@@ -43,8 +43,8 @@ export interface RunningServer extends Listener {
   admin: Listener;
   /** the admin token, when this start made it (the first start): it is shown this once */
   adminToken: string | undefined;
-  /** the `default` source, created on first start */
-  defaultSource: Source | undefined;
+  /** the `default` source, created on first start; with its write key only then (only the key's hash is kept) */
+  defaultSource: (Source & { writeKey?: string }) | undefined;
   close(): Promise<void>;
 }
 
@@ -140,7 +140,7 @@ export async function startServer(config: Config, parts: ServerParts = {}): Prom
   const planService = new PlanService({ sources, samples, onChange: (sourceId, version) => plans.applied(sourceId, version) });
   const closeParts = () => { plans.close(); return Promise.allSettled([sink.close(), sources.close(), limiter.close(), failed.close()]); };
 
-  let defaultSource: Source | undefined;
+  let defaultSource: (Source & { writeKey?: string }) | undefined;
   let adminToken: string | undefined;
   const tokens = new AdminTokens(sources);
   try {

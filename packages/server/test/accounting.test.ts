@@ -86,7 +86,7 @@ test('received = stored + failed + duplicate, per source, exactly: in the store,
     const token = inlet.adminToken!;
     const a = inlet.server.defaultSource!;
     const b = await inlet.server.sources.create({ name: 'second' });
-    const expectedA = await workload(inlet, a.writeKey, 0);
+    const expectedA = await workload(inlet, inlet.writeKey, 0);
     const expectedB = await workload(inlet, b.writeKey, 7);
 
     const report = await apiStats(inlet, token);

@@ -111,7 +111,7 @@ describe('the admin listener', () => {
     assert.match(metrics, /^inlet_admin_auth_failures_total 25$/m);
   });
 
-  test('sources: create shows the write key once; list, get, rename and revoke (its key then gets 401)', async () => {
+  test('sources: create and rotate-key show the write key once; list, get, rename and revoke (its key then gets 401)', async () => {
     const created = await adminRequest(inlet.adminUrl, inlet.adminToken, '/api/sources', { method: 'POST', body: { name: 'web shop', ipPolicy: 'anonymize' } });
     assert.equal(created.status, 201, created.text);
     const source = created.json!.source as { id: string; name: string; writeKey: string; ipPolicy: string; revokedAt: null };
@@ -123,6 +123,17 @@ describe('the admin listener', () => {
     const listed = (list.json!.sources as Record<string, unknown>[]).find((s) => s.id === source.id)!;
     assert.equal(listed.name, 'web shop');
     assert.ok(!('writeKey' in listed) && !list.text.includes(source.writeKey), 'lists do not show write keys');
+
+    const rotated = await adminRequest(inlet.adminUrl, inlet.adminToken, `/api/sources/${source.id}/rotate-key`, { method: 'POST' });
+    assert.equal(rotated.status, 200, rotated.text);
+    const newKey = (rotated.json!.source as { writeKey: string }).writeKey;
+    assert.match(newKey, /^wk_/);
+    assert.notEqual(newKey, source.writeKey);
+    assert.equal((await postJson(inlet.url, '/v1/track', { userId: 'u', event: 'e' }, source.writeKey)).status, 401, 'the old key is refused at once on this server');
+    assert.equal((await postJson(inlet.url, '/v1/track', { userId: 'u', event: 'e' }, newKey)).status, 200, 'the new key works');
+    source.writeKey = newKey;
+    const got = await adminRequest(inlet.adminUrl, inlet.adminToken, `/api/sources/${source.id}`);
+    assert.ok(!got.text.includes(newKey), 'get does not show the key');
 
     const renamed = await adminRequest(inlet.adminUrl, inlet.adminToken, `/api/sources/${source.id}`, { method: 'PATCH', body: { name: 'shop' } });
     assert.equal((renamed.json!.source as { name: string }).name, 'shop');
@@ -136,7 +147,7 @@ describe('the admin listener', () => {
   });
 
   test('sources: unknown ids are 404 and bad bodies 400, naming the field', async () => {
-    for (const [method, path, body] of [['GET', '/api/sources/src_nope', undefined], ['PATCH', '/api/sources/src_nope', { name: 'x' }], ['POST', '/api/sources/src_nope/revoke', undefined]] as const) {
+    for (const [method, path, body] of [['GET', '/api/sources/src_nope', undefined], ['PATCH', '/api/sources/src_nope', { name: 'x' }], ['POST', '/api/sources/src_nope/revoke', undefined], ['POST', '/api/sources/src_nope/rotate-key', undefined]] as const) {
       const reply = await adminRequest(inlet.adminUrl, inlet.adminToken, path, { method, body });
       assert.equal(reply.status, 404, `${method} ${path}`);
       assert.equal(reply.json?.code, 'INLET_SOURCE_NOT_FOUND');

@@ -22,6 +22,9 @@ export interface ChildInlet {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+/** The default source's key per data directory, from its first start's banner: later starts show none. */
+const firstKeys = new Map<string, string>();
+
 export async function spawnInlet(dataDir: string, port: number, env: Record<string, string> = {}): Promise<ChildInlet> {
   const child = spawn(process.execPath, [BIN, 'serve'], {
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', ADMIN_PORT: '0', INLET_DATA_DIR: dataDir, LOG_LEVEL: 'warn', KAFKA_BROKERS: '', DATABASE_URL: '', REDIS_URL: '', ...env },
@@ -35,8 +38,14 @@ export async function spawnInlet(dataDir: string, port: number, env: Record<stri
     const timer = setTimeout(() => fail(new Error(`inlet serve did not start in 30 s: ${stderr}`)), 30_000);
     child.stdout!.on('data', (c: Buffer) => {
       stdout += c.toString();
-      const match = /Write key of the "default" source: (\S+)/.exec(stdout);
-      if (match) { clearTimeout(timer); done(match[1]); }
+      // The banner is written at once: when its first line is there, so is the rest.
+      if (!/Inlet is listening/.test(stdout)) return;
+      const shown = /Write key of the "default" source: (wk_\S+)/.exec(stdout)?.[1];
+      if (shown) firstKeys.set(dataDir, shown);
+      const key = firstKeys.get(dataDir);
+      clearTimeout(timer);
+      if (key) done(key);
+      else fail(new Error(`inlet serve in ${dataDir} showed no write key and none is known from a first start: ${stdout}`));
     });
     void exited.then(({ code, signal }) => { clearTimeout(timer); fail(new Error(`inlet serve exited (${code ?? signal}) before listening: ${stderr}`)); });
   });

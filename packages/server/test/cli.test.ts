@@ -2,12 +2,14 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import net from 'node:net';
 import { needKafka, needPostgres, startInlet } from '@inlet/testkit';
+import { hashWriteKey } from '../src/sources/keys.ts';
+import { SqliteSourceStore } from '../src/sources/sqlite-store.ts';
 import { postJson } from './http-client.ts';
 
 const BIN = resolve(import.meta.dirname, '../bin/inlet.js');
@@ -134,7 +136,7 @@ describe('inlet CLI', () => {
     assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack trace');
   });
 
-  test('sources create, list, revoke', async () => {
+  test('sources create, list, rotate-key, revoke: a key is printed when made, never listed, never stored as it is', async () => {
     const data = join(dir, 'sources');
     const created = await inlet(['sources', 'create', '--name', 'web', '--data-dir', data]);
     assert.equal(created.code, 0, created.stderr);
@@ -144,15 +146,37 @@ describe('inlet CLI', () => {
 
     const listed = await inlet(['sources', 'list', '--json', '--data-dir', data]);
     assert.equal(listed.code, 0, listed.stderr);
-    const sources = JSON.parse(listed.stdout) as Array<{ id: string; name: string; writeKey: string; revokedAt: string | null }>;
-    assert.deepEqual(sources.map((s) => [s.id, s.name, s.writeKey, s.revokedAt]), [[id, 'web', writeKey, null]]);
-    assert.match((await inlet(['sources', 'list', '--data-dir', data])).stdout, new RegExp(`${id}\\s+web.*active`));
+    const sources = JSON.parse(listed.stdout) as Array<Record<string, unknown>>;
+    assert.deepEqual(sources.map((s) => [s.id, s.name, s.revokedAt]), [[id, 'web', null]]);
+    assert.ok(!listed.stdout.includes(writeKey) && !('writeKey' in sources[0]), 'no key in the list');
+    const table = (await inlet(['sources', 'list', '--data-dir', data])).stdout;
+    assert.match(table, new RegExp(`${id}\\s+web.*active`));
+    assert.ok(!table.includes(writeKey));
+    for (const file of readdirSync(data).map((f) => join(data, f))) assert.ok(!readFileSync(file).includes(writeKey), `${file} does not hold the key`);
+
+    const rotated = await inlet(['sources', 'rotate-key', 'web', '--data-dir', data]);
+    assert.equal(rotated.code, 0, rotated.stderr);
+    const [, newKey] = /write key: (wk_\S+)/.exec(rotated.stdout) ?? [];
+    assert.ok(newKey && newKey !== writeKey, rotated.stdout);
+    assert.match(rotated.stdout, /the old key stops working on running servers within 5 s/);
+    const store = new SqliteSourceStore(data);
+    try {
+      assert.equal(await store.findByKeyHash(hashWriteKey(writeKey)), undefined, 'the old key is gone');
+      assert.equal((await store.findByKeyHash(hashWriteKey(newKey)))?.id, id);
+    } finally {
+      await store.close();
+    }
+    const unknown = await inlet(['sources', 'rotate-key', 'nope', '--data-dir', data]);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /no active source with id or name "nope"/);
 
     const revoked = await inlet(['sources', 'revoke', id, '--data-dir', data]);
     assert.equal(revoked.code, 0, revoked.stderr);
+    assert.match(revoked.stdout, /running servers refuse its key within 5 s/);
     assert.match((await inlet(['sources', 'list', '--data-dir', data])).stdout, new RegExp(`${id}\\s+web.*revoked`));
     const again = await inlet(['sources', 'revoke', id, '--data-dir', data]);
     assert.notEqual(again.code, 0, 'revoking twice says there is no active source');
+    assert.equal((await inlet(['sources', 'rotate-key', id, '--data-dir', data])).code, 1, 'a revoked source gets no new key');
 
     const noName = await inlet(['sources', 'create', '--data-dir', data]);
     assert.notEqual(noName.code, 0);
@@ -194,10 +218,11 @@ describe('inlet CLI', () => {
 
     const listed = JSON.parse((await run('list', '--json')).stdout) as Array<Record<string, unknown>>;
     assert.deepEqual(listed.map((s) => [s.name, s.kind, s.revokedAt === null]), [['backend', 'server', true], ['web', 'browser', false], ['web', 'browser', true]]);
-    for (const source of listed) assert.deepEqual(Object.keys(source).sort(), ['createdAt', 'id', 'ipPolicy', 'kind', 'name', 'revokedAt', 'writeKey']);
+    for (const source of listed) assert.deepEqual(Object.keys(source).sort(), ['createdAt', 'id', 'ipPolicy', 'kind', 'name', 'revokedAt']);
     const help = await inlet(['sources', '--help']);
     assert.match(help.stdout, /sources rename <id> --name NAME/);
-    assert.match(help.stdout, /list --json prints an array of \{id, name, writeKey, kind, ipPolicy, createdAt, revokedAt\}/);
+    assert.match(help.stdout, /list --json prints an array of \{id, name, kind, ipPolicy, createdAt, revokedAt\}/);
+    assert.match(help.stdout, /inlet sources rotate-key <id\|name>/);
   });
 
   test('tail prints stored events as NDJSON, oldest first', async () => {
@@ -217,11 +242,22 @@ describe('inlet CLI', () => {
     }
   });
 
-  test('serve on a store with sources but no "default" says where the write keys are', async () => {
+  test('serve prints the default source\'s key on the first start only; later starts say how to get one', async () => {
+    const data = join(dir, 'banner');
+    const first = await inlet(['serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', data, '--log-level', 'silent'], {}, /Try it/);
+    const [, writeKey] = /Write key of the "default" source: (wk_\S+)/.exec(first.stdout) ?? [];
+    assert.ok(writeKey, first.stdout + first.stderr);
+    const second = await inlet(['serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', data, '--log-level', 'silent'], {}, /rotate-key/);
+    assert.doesNotMatch(second.stdout, /wk_/, 'no write key on a later start');
+    assert.match(second.stdout, /Write keys are shown only when made: `inlet sources create --name NAME` makes a source and prints its key; `inlet sources rotate-key default` gives a source a new one/);
+  });
+
+  test('serve on a store with sources but no "default" shows no key and says how to get one', async () => {
     const data = join(dir, 'no-default');
     assert.equal((await inlet(['sources', 'create', '--name', 'web', '--data-dir', data])).code, 0);
-    const run = await inlet(['serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', data, '--log-level', 'silent'], {}, /inlet sources list/);
-    assert.match(run.stdout, /has sources but no active one named "default"; `inlet sources list` shows their write keys/);
+    const run = await inlet(['serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', data, '--log-level', 'silent'], {}, /rotate-key/);
+    assert.doesNotMatch(run.stdout, /wk_/);
+    assert.match(run.stdout, /`inlet sources create --name NAME` makes a source and prints its key/);
   });
 
   test('serve with DATABASE_URL on a fresh database creates the "default" source and prints its write key', { skip: postgres.skip }, async () => {
@@ -237,8 +273,11 @@ describe('inlet CLI', () => {
       const run = await inlet(['serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', join(dir, 'pg-default'), '--log-level', 'silent'], { DATABASE_URL: url.href }, /Write key of the "default" source/);
       const [, writeKey] = /Write key of the "default" source: (wk_\S+)/.exec(run.stdout) ?? [];
       assert.ok(writeKey, run.stdout + run.stderr);
-      const listed = JSON.parse((await inlet(['sources', 'list', '--json'], { DATABASE_URL: url.href })).stdout) as Array<{ name: string; writeKey: string }>;
-      assert.deepEqual(listed.map((s) => [s.name, s.writeKey]), [['default', writeKey]]);
+      const listed = JSON.parse((await inlet(['sources', 'list', '--json'], { DATABASE_URL: url.href })).stdout) as Array<{ name: string; writeKey?: string }>;
+      assert.deepEqual(listed.map((s) => [s.name, s.writeKey]), [['default', undefined]]);
+      const again = await inlet(['serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', join(dir, 'pg-default'), '--log-level', 'silent'], { DATABASE_URL: url.href }, /rotate-key/);
+      assert.doesNotMatch(again.stdout, /wk_/);
+      assert.match(again.stdout, /`inlet sources create --name NAME` \(with the same DATABASE_URL\)/);
     } finally {
       await client.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
       await client.end();

@@ -1,14 +1,16 @@
 // The embedded database's schema is versioned: a data directory made before versions existed is
-// brought up to date with its events and sources intact; one from a newer Inlet is refused.
+// brought up to date with its events and sources intact (write keys as their hashes from then on);
+// one from a newer Inlet is refused.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { startInlet } from '@inlet/testkit';
 import { databaseFile, openDatabase } from '../src/db/database.ts';
 import { SCHEMA_VERSION } from '../src/db/migrations.ts';
+import { hashWriteKey } from '../src/sources/keys.ts';
 import { postJson } from './http-client.ts';
 
 /** The tables exactly as Inlet created them before the schema had versions. */
@@ -30,7 +32,8 @@ test('a data directory from before schema versions is upgraded in place, keeping
 
     const inlet = await startInlet({ dataDir });
     try {
-      assert.equal(inlet.writeKey, 'wk_old_key', 'the old default source is still the default');
+      assert.equal(inlet.server.defaultSource?.id, 'src_old', 'the old default source is still the default');
+      assert.equal(inlet.server.defaultSource?.writeKey, undefined, 'its key is not shown again');
       assert.equal((await postJson(inlet.url, '/v1/batch', { batch: [{ type: 'track', userId: 'u', event: 'new' }, { type: 'track', userId: 'u' }] }, 'wk_old_key')).status, 200);
       const ids = (await inlet.events()).map((r) => r.messageId);
       assert.equal(ids[0], 'm-old');
@@ -42,7 +45,11 @@ test('a data directory from before schema versions is upgraded in place, keeping
     }
     const after = new Database(databaseFile(dataDir), { readonly: true });
     assert.equal(after.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+    assert.deepEqual(after.prepare('SELECT id, key_hash FROM sources').all(), [{ id: 'src_old', key_hash: hashWriteKey('wk_old_key') }], 'the key is kept as its SHA-256');
     after.close();
+    for (const file of [databaseFile(dataDir), `${databaseFile(dataDir)}-wal`].filter(existsSync)) {
+      assert.ok(!readFileSync(file).includes('wk_old_key'), `${file} holds the old key in plain text no more`);
+    }
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
   }

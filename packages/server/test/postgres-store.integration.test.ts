@@ -6,8 +6,12 @@ import pg from 'pg';
 import { needPostgres } from '@inlet/testkit';
 import { PostgresSourceStore } from '../src/sources/postgres-store.ts';
 import { SourceStoreUnavailableError } from '../src/errors.ts';
+import type { Source, SourceWithKey } from '../src/sources/source-store.ts';
+import { hashWriteKey } from '../src/sources/keys.ts';
 
 const postgres = await needPostgres();
+/** A source as the store finds it: the key comes only with what made it. */
+const found = ({ writeKey: _shownOnce, ...source }: SourceWithKey): Source => source;
 const schema = `inlet_test_${randomBytes(6).toString('hex')}`;
 
 /** Fails (instead of hanging) when a call takes longer than a generous bound. */
@@ -54,17 +58,17 @@ describe('PostgresSourceStore on a real PostgreSQL', { skip: postgres.skip }, ()
     const backend = await a.create({ name: 'backend', ipPolicy: 'drop' });
     assert.equal(backend.ipPolicy, 'drop');
 
-    assert.deepEqual(await a.findByWriteKey(web.writeKey), web);
-    assert.equal(await a.findByWriteKey('wk_nope'), undefined);
+    assert.deepEqual(await a.findByKeyHash(hashWriteKey(web.writeKey)), found(web));
+    assert.equal(await a.findByKeyHash(hashWriteKey('wk_nope')), undefined);
     const listed = await a.list();
-    assert.deepEqual(listed.filter((s) => s.id === web.id || s.id === backend.id), [web, backend]);
+    assert.deepEqual(listed.filter((s) => s.id === web.id || s.id === backend.id), [found(web), found(backend)]);
 
     assert.equal(await a.revoke(web.id), true);
     assert.equal(await a.revoke(web.id), false, 'already revoked');
     assert.equal(await a.revoke('src_missing'), false);
-    const revoked = await a.findByWriteKey(web.writeKey);
+    const revoked = await a.findByKeyHash(hashWriteKey(web.writeKey));
     assert.ok(revoked?.revokedAt && !Number.isNaN(Date.parse(revoked.revokedAt)));
-    assert.equal((await a.findByWriteKey(backend.writeKey))?.revokedAt, null);
+    assert.equal((await a.findByKeyHash(hashWriteKey(backend.writeKey)))?.revokedAt, null);
   });
 
   test('bad input is refused, by the store and by the table', async () => {
@@ -73,7 +77,7 @@ describe('PostgresSourceStore on a real PostgreSQL', { skip: postgres.skip }, ()
     const client = new pg.Client({ connectionString: postgres.value });
     await client.connect();
     try {
-      await assert.rejects(client.query(`INSERT INTO "${schema}".inlet_sources (id, name, write_key, ip_policy) VALUES ('src_x', 'x', 'wk_x', 'everything')`), /check constraint/);
+      await assert.rejects(client.query(`INSERT INTO "${schema}".inlet_sources (id, name, key_hash, ip_policy) VALUES ('src_x', 'x', 'h', 'everything')`), /check constraint/);
     } finally {
       await client.end();
     }
@@ -90,9 +94,9 @@ describe('PostgresSourceStore on a real PostgreSQL', { skip: postgres.skip }, ()
   test('two store instances see each other\'s sources', async () => {
     const b = await open();
     const made = await a.create({ name: 'from-a', ipPolicy: 'anonymize' });
-    assert.deepEqual(await b.findByWriteKey(made.writeKey), made);
+    assert.deepEqual(await b.findByKeyHash(hashWriteKey(made.writeKey)), found(made));
     assert.equal(await b.revoke(made.id), true);
-    assert.notEqual((await a.findByWriteKey(made.writeKey))?.revokedAt, null);
+    assert.notEqual((await a.findByKeyHash(hashWriteKey(made.writeKey)))?.revokedAt, null);
     assert.equal(await a.ready(), true);
   });
 
@@ -103,7 +107,7 @@ describe('PostgresSourceStore on a real PostgreSQL', { skip: postgres.skip }, ()
     await assert.rejects(bounded(PostgresSourceStore.open({ connectionString: url.href, schema })), SourceStoreUnavailableError);
     const store = new PostgresSourceStore({ connectionString: url.href, schema });
     stores.push(store);
-    const calls: (() => Promise<unknown>)[] = [() => store.findByWriteKey('wk_x'), () => store.create({ name: 'x' }), () => store.list(), () => store.revoke('src_x')];
+    const calls: (() => Promise<unknown>)[] = [() => store.findByKeyHash(hashWriteKey('wk_x')), () => store.create({ name: 'x' }), () => store.list(), () => store.revoke('src_x')];
     for (const call of calls) {
       const error = await bounded(call()).then(() => undefined, (e: unknown) => e);
       assert.ok(error instanceof SourceStoreUnavailableError, String(error));
@@ -121,7 +125,7 @@ describe('PostgresSourceStore on a real PostgreSQL', { skip: postgres.skip }, ()
       const { port } = silent.address() as net.AddressInfo;
       const store = new PostgresSourceStore({ connectionString: `postgres://postgres@127.0.0.1:${port}/test`, connectTimeoutMs: 300 });
       stores.push(store);
-      await assert.rejects(bounded(store.findByWriteKey('wk_x')), SourceStoreUnavailableError);
+      await assert.rejects(bounded(store.findByKeyHash(hashWriteKey('wk_x'))), SourceStoreUnavailableError);
       assert.equal(await bounded(store.ready()), false);
     } finally {
       for (const socket of sockets) socket.destroy();
@@ -138,12 +142,12 @@ describe('PostgresSourceStore on a real PostgreSQL', { skip: postgres.skip }, ()
     try {
       await locker.query('BEGIN');
       await locker.query(`LOCK TABLE "${schema}".inlet_sources IN ACCESS EXCLUSIVE MODE`);
-      await assert.rejects(bounded(store.findByWriteKey('wk_x')), SourceStoreUnavailableError);
+      await assert.rejects(bounded(store.findByKeyHash(hashWriteKey('wk_x'))), SourceStoreUnavailableError);
     } finally {
       await locker.query('ROLLBACK');
       await locker.end();
     }
-    assert.equal(await store.findByWriteKey('wk_x'), undefined);
+    assert.equal(await store.findByKeyHash(hashWriteKey('wk_x')), undefined);
   });
 
   test('a closed store refuses calls as unavailable', async () => {

@@ -9,6 +9,7 @@ import { needPostgres, TcpRelay } from '@inlet/testkit';
 import { SourceStoreUnavailableError } from '../src/errors.ts';
 import { CachedSourceStore } from '../src/sources/cached-store.ts';
 import { PostgresSourceStore } from '../src/sources/postgres-store.ts';
+import { hashWriteKey } from '../src/sources/keys.ts';
 
 const postgres = await needPostgres();
 const schema = `inlet_test_${randomBytes(6).toString('hex')}`;
@@ -38,12 +39,12 @@ describe('the source cache over PostgreSQL', { skip: postgres.skip }, () => {
   test('a flood of random keys (10x the cache) does not evict a key in use; it resolves with PostgreSQL down', async () => {
     const cache = new CachedSourceStore(store, { maxHits: 100, maxMisses: 100 });
     const real = await store.create({ name: `real-${randomBytes(3).toString('hex')}` });
-    assert.equal((await cache.findByWriteKey(real.writeKey))?.id, real.id);
-    for (let i = 0; i < 1000; i += 50) await Promise.all(Array.from({ length: 50 }, () => cache.findByWriteKey(randomKey())));
+    assert.equal((await cache.findByKeyHash(hashWriteKey(real.writeKey)))?.id, real.id);
+    for (let i = 0; i < 1000; i += 50) await Promise.all(Array.from({ length: 50 }, () => cache.findByKeyHash(hashWriteKey(randomKey()))));
     await relay.cut('refuse');
     try {
-      assert.equal((await cache.findByWriteKey(real.writeKey))?.id, real.id);
-      await assert.rejects(cache.findByWriteKey(randomKey()), SourceStoreUnavailableError, 'an unknown key cannot be told apart while the store is down');
+      assert.equal((await cache.findByKeyHash(hashWriteKey(real.writeKey)))?.id, real.id);
+      await assert.rejects(cache.findByKeyHash(hashWriteKey(randomKey())), SourceStoreUnavailableError, 'an unknown key cannot be told apart while the store is down');
     } finally {
       await relay.heal();
     }
@@ -52,29 +53,29 @@ describe('the source cache over PostgreSQL', { skip: postgres.skip }, () => {
   test('an unknown key is remembered: asking again costs no query, and the misses stay within their bound', async () => {
     const cache = new CachedSourceStore(store, { maxMisses: 10 });
     const key = randomKey();
-    assert.equal(await cache.findByWriteKey(key), undefined);
+    assert.equal(await cache.findByKeyHash(hashWriteKey(key)), undefined);
     const before = relay.queries;
-    for (let i = 0; i < 20; i++) assert.equal(await cache.findByWriteKey(key), undefined);
+    for (let i = 0; i < 20; i++) assert.equal(await cache.findByKeyHash(hashWriteKey(key)), undefined);
     assert.equal(relay.queries, before, 'answered from the negative cache');
-    for (let i = 0; i < 30; i++) await cache.findByWriteKey(randomKey());
+    for (let i = 0; i < 30; i++) await cache.findByKeyHash(hashWriteKey(randomKey()));
     const again = relay.queries;
-    await cache.findByWriteKey(key);
+    await cache.findByKeyHash(hashWriteKey(key));
     assert.equal(relay.queries, again + 1, 'pushed out of the 10-entry miss cache by newer misses, so asked again');
   });
 
   test('a found key past its time is served stale while the store is down, and looked up again once it is back', async () => {
     const cache = new CachedSourceStore(store, { hitTtlMs: 50 });
     const real = await store.create({ name: `stale-${randomBytes(3).toString('hex')}` });
-    await cache.findByWriteKey(real.writeKey);
+    await cache.findByKeyHash(hashWriteKey(real.writeKey));
     await new Promise((r) => setTimeout(r, 100));
     await relay.cut('refuse');
     try {
-      assert.equal((await cache.findByWriteKey(real.writeKey))?.id, real.id);
+      assert.equal((await cache.findByKeyHash(hashWriteKey(real.writeKey)))?.id, real.id);
     } finally {
       await relay.heal();
     }
     const before = relay.queries;
-    assert.equal((await cache.findByWriteKey(real.writeKey))?.id, real.id);
+    assert.equal((await cache.findByKeyHash(hashWriteKey(real.writeKey)))?.id, real.id);
     assert.equal(relay.queries, before + 1);
   });
 });

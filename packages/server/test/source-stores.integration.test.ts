@@ -13,6 +13,7 @@ import { databaseFile } from '../src/db/database.ts';
 import { PostgresSourceStore } from '../src/sources/postgres-store.ts';
 import { InvalidSourceError, SourceNameTakenError, type SourceStore } from '../src/sources/source-store.ts';
 import { SqliteSourceStore } from '../src/sources/sqlite-store.ts';
+import { hashWriteKey } from '../src/sources/keys.ts';
 
 const postgres = await needPostgres();
 const dirs: string[] = [];
@@ -54,7 +55,7 @@ for (const backend of backends) {
         const api = await store.create({ name: 'api', kind: 'server', ipPolicy: 'anonymize' });
         assert.equal(web.kind, 'browser');
         assert.equal(api.kind, 'server');
-        assert.equal((await store.findByWriteKey(api.writeKey))?.kind, 'server');
+        assert.equal((await store.findByKeyHash(hashWriteKey(api.writeKey)))?.kind, 'server');
         assert.deepEqual((await store.list()).map((s) => [s.name, s.kind, s.ipPolicy]), [['web', 'browser', 'full'], ['api', 'server', 'anonymize']]);
         await assert.rejects(store.create({ name: 'x', kind: 'mobile' as never }), /kind must be one of browser, server/);
       } finally {
@@ -77,17 +78,37 @@ for (const backend of backends) {
       }
     });
 
+    test('keys: kept only as their hash; rotateKey gives a new one (the old stops resolving), not to a revoked source', async () => {
+      const store = await backend.open();
+      try {
+        const web = await store.create({ name: 'keys' });
+        assert.match(web.writeKey, /^wk_[A-Za-z0-9_-]{32}$/);
+        assert.ok((await store.list()).every((s) => !('writeKey' in s)), 'list shows no key');
+        const rotated = await store.rotateKey(web.id);
+        assert.ok(rotated && rotated.writeKey !== web.writeKey && rotated.id === web.id);
+        assert.equal(await store.findByKeyHash(hashWriteKey(web.writeKey)), undefined, 'the old key is gone');
+        assert.equal((await store.findByKeyHash(hashWriteKey(rotated.writeKey)))?.id, web.id);
+        assert.equal(await store.rotateKey('src_missing'), undefined);
+        await store.revoke(web.id);
+        assert.equal(await store.rotateKey(web.id), undefined, 'a revoked source gets no new key');
+      } finally {
+        await store.close();
+      }
+    });
+
     test('rename: the new name is kept, a taken one refused, an unknown id is undefined', async () => {
       const store = await backend.open();
       try {
         const web = await store.create({ name: 'web' });
         const api = await store.create({ name: 'api', kind: 'server' });
         const renamed = await store.rename(api.id, ' backend ');
-        assert.deepEqual(renamed, { ...api, name: 'backend' });
-        assert.equal((await store.findByWriteKey(api.writeKey))?.name, 'backend');
+        const { writeKey: _shownOnce, ...apiSource } = api;
+        assert.deepEqual(renamed, { ...apiSource, name: 'backend' });
+        assert.equal((await store.findByKeyHash(hashWriteKey(api.writeKey)))?.name, 'backend');
         await assert.rejects(store.rename(api.id, 'web'), SourceNameTakenError);
-        assert.equal((await store.findByWriteKey(api.writeKey))?.name, 'backend', 'a refused rename changes nothing');
-        assert.deepEqual(await store.rename(web.id, 'web'), web, 'renaming to its own name is fine');
+        assert.equal((await store.findByKeyHash(hashWriteKey(api.writeKey)))?.name, 'backend', 'a refused rename changes nothing');
+        const { writeKey: _webKey, ...webSource } = web;
+        assert.deepEqual(await store.rename(web.id, 'web'), webSource, 'renaming to its own name is fine');
         assert.equal(await store.rename('src_missing', 'x'), undefined);
         await assert.rejects(store.rename(web.id, ''), /non-empty/);
       } finally {
@@ -124,9 +145,14 @@ describe('upgrading a store an older Inlet made', () => {
 
     for (let start = 0; start < 2; start++) {
       const store = new SqliteSourceStore(dir);
+      const columns = new Database(databaseFile(dir), { readonly: true });
+      const names = columns.prepare<[], { name: string }>('PRAGMA table_info(sources)').all().map((c) => c.name);
+      columns.close();
+      assert.ok(names.includes('key_hash') && !names.includes('write_key'), `columns ${names.join(', ')}`);
       try {
         assert.deepEqual((await store.list()).map((s) => [s.id, s.name, s.kind]), EXPECTED, `start ${start + 1}`);
-        assert.equal((await store.findByWriteKey('wk_b'))?.ipPolicy, 'drop', 'the rest of a row is untouched');
+        assert.equal((await store.findByKeyHash(hashWriteKey('wk_b')))?.ipPolicy, 'drop', 'the rest of a row is untouched');
+        for (const [id, , key] of OLD_ROWS) assert.equal((await store.findByKeyHash(hashWriteKey(key)))?.id, id, 'each old key works, by its hash');
         await assert.rejects(store.create({ name: 'web' }), SourceNameTakenError);
       } finally {
         await store.close();
@@ -149,6 +175,12 @@ describe('upgrading a store an older Inlet made', () => {
     const stores = await Promise.all([1, 2, 3].map(() => PostgresSourceStore.open({ connectionString: postgres.value!, schema })));
     try {
       for (const store of stores) assert.deepEqual((await store.list()).map((s) => [s.id, s.name, s.kind]), EXPECTED);
+      for (const [id, , key] of OLD_ROWS) assert.equal((await stores[0].findByKeyHash(hashWriteKey(key)))?.id, id, 'each old key works, by its hash');
+      const check = new pg.Client({ connectionString: postgres.value });
+      await check.connect();
+      const columns = (await check.query('SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2', [schema, 'inlet_sources'])).rows.map((r: { column_name: string }) => r.column_name);
+      await check.end();
+      assert.ok(columns.includes('key_hash') && !columns.includes('write_key'), `columns ${columns.join(', ')}`);
       await stores[0].migrate();
       assert.deepEqual((await stores[1].list()).map((s) => [s.id, s.name, s.kind]), EXPECTED, 'a second migration changes nothing');
       await assert.rejects(stores[2].create({ name: 'web' }), SourceNameTakenError);

@@ -20,15 +20,26 @@ export interface TestInlet {
   close(): Promise<void>;
 }
 
+/**
+ * The default source's key per data directory, as its first start made it: a restart on the same
+ * directory shows no key (the store keeps only its hash), so a test restarting a server gets it here.
+ */
+const defaultKeys = new Map<string, string>();
+
 export async function startInlet(overrides: Partial<Config> = {}, parts: ServerParts = {}): Promise<TestInlet> {
   const ownDir = overrides.dataDir === undefined;
   const dataDir = overrides.dataDir ?? mkdtempSync(join(tmpdir(), 'inlet-test-'));
   const config = configWith({ port: 0, host: '127.0.0.1', logLevel: 'warn', admin: { host: '127.0.0.1', port: 0 }, ...overrides, dataDir });
   const server = await startServer(config, { logger: pino({ level: config.logLevel }), ...parts });
   if (!server.defaultSource) throw new Error('test server has no default source');
+  if (server.defaultSource.writeKey) defaultKeys.set(dataDir, server.defaultSource.writeKey);
   return {
     url: server.url,
-    writeKey: server.defaultSource.writeKey,
+    get writeKey(): string {
+      const key = defaultKeys.get(dataDir);
+      if (!key) throw new Error(`test server in ${dataDir}: its default source was made elsewhere, so its write key is unknown here (rotate it with sources.rotateKey)`);
+      return key;
+    },
     adminUrl: server.admin.url,
     adminToken: server.adminToken,
     dataDir,

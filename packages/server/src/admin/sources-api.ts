@@ -1,22 +1,17 @@
-// Sources over the admin API. A write key is shown when its source is created, not in lists.
+// Sources over the admin API. A write key is shown when it is made (a source created, a key
+// rotated) and never again: the store keeps only its hash.
 import type { FastifyInstance } from 'fastify';
 import type { IpPolicy } from '@inlet/schema';
 import { Errors } from '../errors.ts';
-import { SOURCE_KINDS, type Source, type SourceStore } from '../sources/source-store.ts';
+import { SOURCE_KINDS, type SourceStore } from '../sources/source-store.ts';
 import { asParams, oneOf, requiredString } from './params.ts';
 
 const IP_POLICIES: readonly IpPolicy[] = ['full', 'anonymize', 'drop'];
 
-/** A source as the API lists it: everything but the write key. */
-function publicView(source: Source): Omit<Source, 'writeKey'> {
-  const { writeKey: _secret, ...rest } = source;
-  return rest;
-}
-
 export function registerSourcesApi(app: FastifyInstance, sources: SourceStore): void {
   const find = async (id: string) => (await sources.list()).find((s) => s.id === id);
 
-  app.get('/api/sources', async () => ({ sources: (await sources.list()).map(publicView) }));
+  app.get('/api/sources', async () => ({ sources: await sources.list() }));
 
   app.post('/api/sources', async (request, reply) => {
     const body = asParams(request.body);
@@ -31,14 +26,21 @@ export function registerSourcesApi(app: FastifyInstance, sources: SourceStore): 
   app.get<{ Params: { id: string } }>('/api/sources/:id', async (request) => {
     const source = await find(request.params.id);
     if (!source) throw Errors.sourceNotFound(request.params.id);
-    return { source: publicView(source) };
+    return { source };
   });
 
   app.patch<{ Params: { id: string } }>('/api/sources/:id', async (request) => {
     const name = requiredString(asParams(request.body), 'name');
     const source = await sources.rename(request.params.id, name);
     if (!source) throw Errors.sourceNotFound(request.params.id);
-    return { source: publicView(source) };
+    return { source };
+  });
+
+  // The source with its new key, shown this once; the old key stops working (on every instance within 5 s).
+  app.post<{ Params: { id: string } }>('/api/sources/:id/rotate-key', async (request) => {
+    const source = await sources.rotateKey(request.params.id);
+    if (!source) throw Errors.sourceNotFound(request.params.id);
+    return { source };
   });
 
   // Revoking twice is not an error: the source stays revoked since the first time.
@@ -46,6 +48,6 @@ export function registerSourcesApi(app: FastifyInstance, sources: SourceStore): 
     await sources.revoke(request.params.id);
     const source = await find(request.params.id);
     if (!source) throw Errors.sourceNotFound(request.params.id);
-    return { source: publicView(source) };
+    return { source };
   });
 }

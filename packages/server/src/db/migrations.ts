@@ -2,6 +2,7 @@
 // run, so a data directory made by an older Inlet is brought up to date when it is opened, and one
 // made by a newer Inlet is refused rather than misread. Append new steps; never edit one that shipped.
 import type Database from 'better-sqlite3';
+import { hashWriteKey } from '../sources/keys.ts';
 
 type Migration = (db: Database.Database) => void;
 
@@ -82,6 +83,29 @@ const MIGRATIONS: Migration[] = [
       PRIMARY KEY (source_id, version)
     );
   `),
+  // 5: write keys kept as their SHA-256 only (hashWriteKey): the table is rebuilt without the
+  // write_key column (SQLite cannot drop a UNIQUE column), with secure_delete on so the pages that
+  // held the keys are zeroed rather than left in the file.
+  (db) => {
+    db.pragma('secure_delete = ON');
+    db.function('inlet_key_hash', { deterministic: true }, (key: unknown) => hashWriteKey(String(key)));
+    db.exec(`
+      CREATE TABLE sources_hashed (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        key_hash TEXT NOT NULL UNIQUE,
+        ip_policy TEXT NOT NULL CHECK (ip_policy IN ('full', 'anonymize', 'drop')),
+        created_at TEXT NOT NULL,
+        revoked_at TEXT,
+        kind TEXT NOT NULL DEFAULT 'browser' CHECK (kind IN ('browser', 'server'))
+      );
+      INSERT INTO sources_hashed (id, name, key_hash, ip_policy, created_at, revoked_at, kind)
+        SELECT id, name, inlet_key_hash(write_key), ip_policy, created_at, revoked_at, kind FROM sources;
+      DROP TABLE sources;
+      ALTER TABLE sources_hashed RENAME TO sources;
+      CREATE UNIQUE INDEX sources_active_name ON sources (name) WHERE revoked_at IS NULL;
+    `);
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

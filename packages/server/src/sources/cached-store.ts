@@ -1,6 +1,6 @@
 import { SourceStoreUnavailableError } from '../errors.ts';
 import type { PlanStore } from '../plans/plan-store.ts';
-import type { NewSource, Source, SourceStore } from './source-store.ts';
+import type { NewSource, Source, SourceStore, SourceWithKey } from './source-store.ts';
 
 export interface SourceCacheOptions {
   /** how long a found source is trusted (default 5 minutes); an expired one is still served while the store is down */
@@ -50,68 +50,74 @@ export class CachedSourceStore implements SourceStore {
     this.maxMisses = options.maxMisses ?? 10_000;
   }
 
-  findByWriteKey(writeKey: string): Promise<Source | undefined> {
+  findByKeyHash(keyHash: string): Promise<Source | undefined> {
     const now = Date.now();
-    const hit = this.#hit(writeKey, now);
+    const hit = this.#hit(keyHash, now);
     if (hit) return Promise.resolve(hit.source);
-    const missUntil = this.misses.get(writeKey);
+    const missUntil = this.misses.get(keyHash);
     if (missUntil !== undefined && missUntil > now) return Promise.resolve(undefined);
     // Concurrent requests with the same uncached key share one query.
-    let lookup = this.lookups.get(writeKey);
+    let lookup = this.lookups.get(keyHash);
     if (!lookup) {
-      lookup = this.lookUp(writeKey).finally(() => this.lookups.delete(writeKey));
-      this.lookups.set(writeKey, lookup);
+      lookup = this.lookUp(keyHash).finally(() => this.lookups.delete(keyHash));
+      this.lookups.set(keyHash, lookup);
     }
     return lookup;
   }
 
-  /** The source of a key this instance found recently, without asking the store; undefined otherwise. */
-  cachedByWriteKey(writeKey: string): Source | undefined {
-    return this.#hit(writeKey, Date.now())?.source;
+  /** The source of a key (by its hash) this instance found recently, without asking the store; undefined otherwise. */
+  cachedByKeyHash(keyHash: string): Source | undefined {
+    return this.#hit(keyHash, Date.now())?.source;
   }
 
   /** A live hit, moved to the most recently used end. */
-  #hit(writeKey: string, now: number): Hit | undefined {
-    const hit = this.hits.get(writeKey);
+  #hit(keyHash: string, now: number): Hit | undefined {
+    const hit = this.hits.get(keyHash);
     if (!hit || hit.expiresAt <= now) return undefined;
-    this.hits.delete(writeKey);
-    this.hits.set(writeKey, hit);
+    this.hits.delete(keyHash);
+    this.hits.set(keyHash, hit);
     return hit;
   }
 
-  private async lookUp(writeKey: string): Promise<Source | undefined> {
+  private async lookUp(keyHash: string): Promise<Source | undefined> {
     let source: Source | undefined;
     try {
-      source = await this.store.findByWriteKey(writeKey);
+      source = await this.store.findByKeyHash(keyHash);
     } catch (error) {
-      const stale = this.hits.get(writeKey);
+      const stale = this.hits.get(keyHash);
       if (stale && error instanceof SourceStoreUnavailableError) return stale.source;
       throw error;
     }
     const now = Date.now();
     if (source) {
-      this.misses.delete(writeKey);
-      this.hits.delete(writeKey);
+      this.misses.delete(keyHash);
+      this.hits.delete(keyHash);
       if (this.hits.size >= this.maxHits) this.hits.delete(this.hits.keys().next().value!);
-      this.hits.set(writeKey, { source, expiresAt: now + this.hitTtlMs });
+      this.hits.set(keyHash, { source, expiresAt: now + this.hitTtlMs });
     } else {
-      this.hits.delete(writeKey);
-      this.misses.delete(writeKey);
+      this.hits.delete(keyHash);
+      this.misses.delete(keyHash);
       if (this.misses.size >= this.maxMisses) this.misses.delete(this.misses.keys().next().value!);
-      this.misses.set(writeKey, now + this.missTtlMs);
+      this.misses.set(keyHash, now + this.missTtlMs);
     }
     return source;
   }
 
-  create(input: NewSource): Promise<Source> {
+  create(input: NewSource): Promise<SourceWithKey> {
     return this.store.create(input);
+  }
+
+  async rotateKey(id: string): Promise<SourceWithKey | undefined> {
+    const rotated = await this.store.rotateKey(id);
+    this.#forget(id);
+    return rotated;
   }
 
   list(): Promise<Source[]> {
     return this.store.list();
   }
 
-  ensureDefault(): Promise<Source | undefined> {
+  ensureDefault(): Promise<(Source & { writeKey?: string }) | undefined> {
     return this.store.ensureDefault();
   }
 

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 /** Source ids are public (they travel in every record); write keys are bearer secrets. */
 export function newSourceId(): string {
@@ -7,4 +7,13 @@ export function newSourceId(): string {
 
 export function newWriteKey(): string {
   return `wk_${randomBytes(24).toString('base64url')}`;
+}
+
+/**
+ * What the stores keep of a write key: its SHA-256, hex. A key is 24 random bytes, so a fast hash
+ * is enough (nothing to brute-force); a copy of the store, a backup or a log of its queries then
+ * holds no key that works. Lookups are by this hash, so no key is ever compared as a string.
+ */
+export function hashWriteKey(writeKey: string): string {
+  return createHash('sha256').update(writeKey, 'utf8').digest('hex');
 }

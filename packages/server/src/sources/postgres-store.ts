@@ -5,8 +5,8 @@ import pg from 'pg';
 import type { IpPolicy } from '@inlet/schema';
 import { SourceStoreUnavailableError } from '../errors.ts';
 import { migratePlans, PLANS_TABLE, PostgresPlanStore } from '../plans/postgres-plan-store.ts';
-import { newSourceId, newWriteKey } from './keys.ts';
-import { checkNewSource, checkSourceName, SourceNameTakenError, type NewSource, type Source, type SourceKind, type SourceStore } from './source-store.ts';
+import { hashWriteKey, newSourceId, newWriteKey } from './keys.ts';
+import { checkNewSource, checkSourceName, SourceNameTakenError, type NewSource, type Source, type SourceKind, type SourceStore, type SourceWithKey } from './source-store.ts';
 
 export interface PostgresSourceStoreOptions {
   /** postgres://user[:password]@host[:port]/database */
@@ -25,15 +25,15 @@ export interface PostgresSourceStoreOptions {
 const TABLE = 'inlet_sources';
 /** Names are unique among active sources (a partial unique index). */
 const ACTIVE_NAME_INDEX = 'inlet_sources_active_name';
-const COLUMNS = 'id, name, write_key, kind, ip_policy, created_at, revoked_at';
+/** Every column but the key's hash, which never leaves the store. */
+const COLUMNS = 'id, name, kind, ip_policy, created_at, revoked_at';
 const SETTINGS_TABLE = 'inlet_settings';
 
-interface Row { id: string; name: string; write_key: string; kind: SourceKind; ip_policy: IpPolicy; created_at: Date; revoked_at: Date | null }
+interface Row { id: string; name: string; kind: SourceKind; ip_policy: IpPolicy; created_at: Date; revoked_at: Date | null }
 
 const toSource = (row: Row): Source => ({
   id: row.id,
   name: row.name,
-  writeKey: row.write_key,
   kind: row.kind,
   ipPolicy: row.ip_policy,
   createdAt: row.created_at.toISOString(),
@@ -138,7 +138,7 @@ export class PostgresSourceStore implements SourceStore {
         CREATE TABLE IF NOT EXISTS ${this.#table} (
           id text PRIMARY KEY,
           name text NOT NULL,
-          write_key text UNIQUE NOT NULL,
+          key_hash text UNIQUE NOT NULL,
           kind text NOT NULL DEFAULT 'browser' CHECK (kind IN ('browser', 'server')),
           ip_policy text NOT NULL CHECK (ip_policy IN ('full', 'anonymize', 'drop')),
           created_at timestamptz NOT NULL DEFAULT now(),
@@ -154,16 +154,34 @@ export class PostgresSourceStore implements SourceStore {
             AND (older.created_at, older.id) < (s.created_at, s.id)`);
         await client.query(`CREATE UNIQUE INDEX IF NOT EXISTS ${ACTIVE_NAME_INDEX} ON ${this.#table} (name) WHERE revoked_at IS NULL`);
       }
+      await this.#hashKeys(client);
       await client.query(`CREATE TABLE IF NOT EXISTS ${this.#settings} (name text PRIMARY KEY, value text NOT NULL)`);
       await migratePlans(client, this.#plansTable);
     });
   }
 
-  async ensureDefault(): Promise<Source | undefined> {
+  /**
+   * A table from before keys were hashed has a write_key column: each key's SHA-256 goes into
+   * key_hash (hex, as hashWriteKey makes it) and the plain column is dropped, all in the migration's
+   * transaction, so no instance ever sees the table half done.
+   */
+  async #hashKeys(client: pg.PoolClient): Promise<void> {
+    const plain = await client.query("SELECT 1 FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 AND column_name = 'write_key'", [this.#schema, TABLE]);
+    if (plain.rowCount === 0) return;
+    await client.query(`ALTER TABLE ${this.#table} ADD COLUMN IF NOT EXISTS key_hash text`);
+    await client.query(`UPDATE ${this.#table} SET key_hash = encode(sha256(convert_to(write_key, 'UTF8')), 'hex') WHERE key_hash IS NULL`);
+    await client.query(`ALTER TABLE ${this.#table} ALTER COLUMN key_hash SET NOT NULL`);
+    await client.query(`CREATE UNIQUE INDEX IF NOT EXISTS ${TABLE}_key_hash ON ${this.#table} (key_hash)`);
+    await client.query(`ALTER TABLE ${this.#table} DROP COLUMN write_key`);
+  }
+
+  async ensureDefault(): Promise<(Source & { writeKey?: string }) | undefined> {
     return this.#transaction(`inlet:default:${this.#schema}`, async (client) => {
       const any = await client.query(`SELECT 1 FROM ${this.#table} LIMIT 1`);
       if (any.rowCount === 0) {
-        await client.query(`INSERT INTO ${this.#table} (id, name, write_key, ip_policy) VALUES ($1, 'default', $2, 'full')`, [newSourceId(), newWriteKey()]);
+        const writeKey = newWriteKey();
+        const { rows } = await client.query<Row>(`INSERT INTO ${this.#table} (id, name, key_hash, ip_policy) VALUES ($1, 'default', $2, 'full') RETURNING ${COLUMNS}`, [newSourceId(), hashWriteKey(writeKey)]);
+        return { ...toSource(rows[0]), writeKey };
       }
       const { rows } = await client.query<Row>(`SELECT ${COLUMNS} FROM ${this.#table} WHERE name = 'default' AND revoked_at IS NULL ORDER BY created_at, id LIMIT 1`);
       return rows[0] && toSource(rows[0]);
@@ -192,19 +210,26 @@ export class PostgresSourceStore implements SourceStore {
     }
   }
 
-  /** The source with that write key, revoked or not (the caller checks revokedAt). */
-  async findByWriteKey(writeKey: string): Promise<Source | undefined> {
-    const { rows } = await this.#query<Row>(`SELECT ${COLUMNS} FROM ${this.#table} WHERE write_key = $1`, [writeKey]);
+  /** The source whose write key has this hash, revoked or not (the caller checks revokedAt). */
+  async findByKeyHash(keyHash: string): Promise<Source | undefined> {
+    const { rows } = await this.#query<Row>(`SELECT ${COLUMNS} FROM ${this.#table} WHERE key_hash = $1`, [keyHash]);
     return rows[0] && toSource(rows[0]);
   }
 
-  async create(input: NewSource): Promise<Source> {
+  async create(input: NewSource): Promise<SourceWithKey> {
     const { name, kind, ipPolicy } = checkNewSource(input);
+    const writeKey = newWriteKey();
     const { rows } = await this.#named(name, () => this.#query<Row>(
-      `INSERT INTO ${this.#table} (id, name, write_key, kind, ip_policy) VALUES ($1, $2, $3, $4, $5) RETURNING ${COLUMNS}`,
-      [newSourceId(), name, newWriteKey(), kind, ipPolicy],
+      `INSERT INTO ${this.#table} (id, name, key_hash, kind, ip_policy) VALUES ($1, $2, $3, $4, $5) RETURNING ${COLUMNS}`,
+      [newSourceId(), name, hashWriteKey(writeKey), kind, ipPolicy],
     ));
-    return toSource(rows[0]);
+    return { ...toSource(rows[0]), writeKey };
+  }
+
+  async rotateKey(id: string): Promise<SourceWithKey | undefined> {
+    const writeKey = newWriteKey();
+    const { rows } = await this.#query<Row>(`UPDATE ${this.#table} SET key_hash = $1 WHERE id = $2 AND revoked_at IS NULL RETURNING ${COLUMNS}`, [hashWriteKey(writeKey), id]);
+    return rows[0] && { ...toSource(rows[0]), writeKey };
   }
 
   async rename(id: string, name: string): Promise<Source | undefined> {

@@ -15,11 +15,18 @@ export interface Source {
   id: string;
   /** unique among active sources */
   name: string;
-  writeKey: string;
   kind: SourceKind;
   ipPolicy: IpPolicy;
   createdAt: string;
   revokedAt: string | null;
+}
+
+/**
+ * A source with its write key: only what creates a key returns it (create, rotateKey, the first
+ * ensureDefault). The stores keep the key's hash alone, so it cannot be shown again.
+ */
+export interface SourceWithKey extends Source {
+  writeKey: string;
 }
 
 export interface NewSource {
@@ -68,16 +75,19 @@ export function checkNewSource(input: NewSource): Required<NewSource> {
  */
 export interface SourceStore {
   readonly kind: string;
-  findByWriteKey(writeKey: string): Promise<Source | undefined>;
+  /** The source whose write key has this hash (hashWriteKey), revoked or not (the caller checks revokedAt). */
+  findByKeyHash(keyHash: string): Promise<Source | undefined>;
   /** Rejects with SourceNameTakenError when an active source has the name, InvalidSourceError on bad input. */
-  create(input: NewSource): Promise<Source>;
+  create(input: NewSource): Promise<SourceWithKey>;
+  /** A new write key for the active source with that id (the old key stops working); undefined when there is none. */
+  rotateKey(id: string): Promise<SourceWithKey | undefined>;
   list(): Promise<Source[]>;
   /**
    * The active source named `default`, created first when the store has no sources at all (a
    * fresh install gets a write key at once). Atomic, so instances starting together on one empty
-   * shared store agree on a single source.
+   * shared store agree on a single source. Its write key comes with it only when this call made it.
    */
-  ensureDefault(): Promise<Source | undefined>;
+  ensureDefault(): Promise<(Source & { writeKey?: string }) | undefined>;
   /**
    * The source with its new name, or undefined when no source has that id. Rejects with
    * SourceNameTakenError when another active source has the name, InvalidSourceError for a bad one.

@@ -3,13 +3,16 @@ import type Database from 'better-sqlite3';
 import type { IpPolicy } from '@inlet/schema';
 import { databaseFile, openDatabase } from '../db/database.ts';
 import { SqlitePlanStore } from '../plans/sqlite-plan-store.ts';
-import { newSourceId, newWriteKey } from './keys.ts';
-import { checkNewSource, checkSourceName, SourceNameTakenError, type NewSource, type Source, type SourceKind, type SourceStore } from './source-store.ts';
+import { hashWriteKey, newSourceId, newWriteKey } from './keys.ts';
+import { checkNewSource, checkSourceName, SourceNameTakenError, type NewSource, type Source, type SourceKind, type SourceStore, type SourceWithKey } from './source-store.ts';
 
-interface Row { id: string; name: string; write_key: string; kind: SourceKind; ip_policy: IpPolicy; created_at: string; revoked_at: string | null }
+interface Row { id: string; name: string; kind: SourceKind; ip_policy: IpPolicy; created_at: string; revoked_at: string | null }
+
+/** Every column but the key's hash, which never leaves the store. */
+const COLUMNS = 'id, name, kind, ip_policy, created_at, revoked_at';
 
 const toSource = (row: Row): Source => ({
-  id: row.id, name: row.name, writeKey: row.write_key, kind: row.kind, ipPolicy: row.ip_policy, createdAt: row.created_at, revokedAt: row.revoked_at,
+  id: row.id, name: row.name, kind: row.kind, ipPolicy: row.ip_policy, createdAt: row.created_at, revokedAt: row.revoked_at,
 });
 
 /** The unique index on active names said no. */
@@ -18,29 +21,29 @@ const isNameTaken = (error: unknown) => (error as { code?: string }).code === 'S
 export class SqliteSourceStore implements SourceStore {
   readonly kind = 'embedded';
   private readonly db: Database.Database;
-  private readonly byKey: Database.Statement<[string], Row>;
+  private readonly byKeyHash: Database.Statement<[string], Row>;
   readonly plans: SqlitePlanStore;
 
   constructor(dataDir: string) {
     this.db = openDatabase(databaseFile(dataDir));
-    this.byKey = this.db.prepare('SELECT * FROM sources WHERE write_key = ?');
+    this.byKeyHash = this.db.prepare(`SELECT ${COLUMNS} FROM sources WHERE key_hash = ?`);
     this.plans = new SqlitePlanStore(this.db);
   }
 
-  async findByWriteKey(writeKey: string): Promise<Source | undefined> {
-    const row = this.byKey.get(writeKey);
+  async findByKeyHash(keyHash: string): Promise<Source | undefined> {
+    const row = this.byKeyHash.get(keyHash);
     return row && toSource(row);
   }
 
-  async create(input: NewSource): Promise<Source> {
+  async create(input: NewSource): Promise<SourceWithKey> {
     return this.#insert(checkNewSource(input));
   }
 
-  #insert(input: Required<NewSource>): Source {
-    const source: Source = { id: newSourceId(), name: input.name, writeKey: newWriteKey(), kind: input.kind, ipPolicy: input.ipPolicy, createdAt: new Date().toISOString(), revokedAt: null };
+  #insert(input: Required<NewSource>): SourceWithKey {
+    const source: SourceWithKey = { id: newSourceId(), name: input.name, kind: input.kind, ipPolicy: input.ipPolicy, createdAt: new Date().toISOString(), revokedAt: null, writeKey: newWriteKey() };
     try {
-      this.db.prepare('INSERT INTO sources (id, name, write_key, kind, ip_policy, created_at) VALUES (?, ?, ?, ?, ?, ?)')
-        .run(source.id, source.name, source.writeKey, source.kind, source.ipPolicy, source.createdAt);
+      this.db.prepare('INSERT INTO sources (id, name, key_hash, kind, ip_policy, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(source.id, source.name, hashWriteKey(source.writeKey), source.kind, source.ipPolicy, source.createdAt);
     } catch (error) {
       if (isNameTaken(error)) throw new SourceNameTakenError(source.name);
       throw error;
@@ -48,24 +51,30 @@ export class SqliteSourceStore implements SourceStore {
     return source;
   }
 
-  async ensureDefault(): Promise<Source | undefined> {
+  async ensureDefault(): Promise<(Source & { writeKey?: string }) | undefined> {
     // IMMEDIATE takes the write lock up front, so two processes cannot both see an empty table.
     return this.db.transaction(() => {
-      if (!this.db.prepare('SELECT 1 FROM sources LIMIT 1').get()) this.#insert({ name: 'default', kind: 'browser', ipPolicy: 'full' });
-      const row = this.db.prepare<[], Row>("SELECT * FROM sources WHERE name = 'default' AND revoked_at IS NULL ORDER BY created_at, id LIMIT 1").get();
+      if (!this.db.prepare('SELECT 1 FROM sources LIMIT 1').get()) return this.#insert({ name: 'default', kind: 'browser', ipPolicy: 'full' });
+      const row = this.db.prepare<[], Row>(`SELECT ${COLUMNS} FROM sources WHERE name = 'default' AND revoked_at IS NULL ORDER BY created_at, id LIMIT 1`).get();
       return row && toSource(row);
     }).immediate();
   }
 
   async list(): Promise<Source[]> {
-    return this.db.prepare<[], Row>('SELECT * FROM sources ORDER BY created_at, id').all().map(toSource);
+    return this.db.prepare<[], Row>(`SELECT ${COLUMNS} FROM sources ORDER BY created_at, id`).all().map(toSource);
+  }
+
+  async rotateKey(id: string): Promise<SourceWithKey | undefined> {
+    const writeKey = newWriteKey();
+    const row = this.db.prepare<[string, string], Row>(`UPDATE sources SET key_hash = ? WHERE id = ? AND revoked_at IS NULL RETURNING ${COLUMNS}`).get(hashWriteKey(writeKey), id);
+    return row && { ...toSource(row), writeKey };
   }
 
   async rename(id: string, name: string): Promise<Source | undefined> {
     const newName = checkSourceName(name);
     let row: Row | undefined;
     try {
-      row = this.db.prepare<[string, string], Row>('UPDATE sources SET name = ? WHERE id = ? RETURNING *').get(newName, id);
+      row = this.db.prepare<[string, string], Row>(`UPDATE sources SET name = ? WHERE id = ? RETURNING ${COLUMNS}`).get(newName, id);
     } catch (error) {
       if (isNameTaken(error)) throw new SourceNameTakenError(newName);
       throw error;
