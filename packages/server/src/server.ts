@@ -133,7 +133,7 @@ export async function startServer(config: Config, parts: ServerParts = {}): Prom
   // On the embedded store the counts are kept with the events; in memory only where they cannot be.
   const sink = parts.sink ?? (await openSink(config, logger, metrics));
   const accounting = new Accounting(metrics, sink instanceof EmbeddedSink ? undefined : memory);
-  const sources = new CachedSourceStore(parts.sources ?? (await openSourceStore(config, logger)));
+  const sources = new CachedSourceStore(parts.sources ?? (await openSourceStore(config, logger)), { logger: logger.child({ component: 'sources' }) });
   const limiter = parts.limiter ?? (await openLimiter(config, logger));
   const plans = new PlanRegistry(sources.plans, { logger: logger.child({ component: 'plans' }) });
   const { failed, outcomes, samples, live } = await openFailedEvents(config, sink, accounting, memory, plans, logger);
@@ -145,6 +145,8 @@ export async function startServer(config: Config, parts: ServerParts = {}): Prom
   const tokens = new AdminTokens(sources);
   try {
     defaultSource = await sources.ensureDefault();
+    // Keys rotated or revoked anywhere are refused here within a second or so.
+    await sources.watch();
     adminToken = await tokens.ensure();
     await plans.start();
   } catch (error) {

@@ -85,7 +85,9 @@ const MIGRATIONS: Migration[] = [
   `),
   // 5: write keys kept as their SHA-256 only (hashWriteKey): the table is rebuilt without the
   // write_key column (SQLite cannot drop a UNIQUE column), with secure_delete on so the pages that
-  // held the keys are zeroed rather than left in the file.
+  // held the keys are zeroed rather than left in the file. And the sources' change log, whose
+  // counter running servers poll to drop keys that were rotated or revoked (one row per change: a
+  // person's rate, so it is kept).
   (db) => {
     db.pragma('secure_delete = ON');
     db.function('inlet_key_hash', { deterministic: true }, (key: unknown) => hashWriteKey(String(key)));
@@ -104,6 +106,13 @@ const MIGRATIONS: Migration[] = [
       DROP TABLE sources;
       ALTER TABLE sources_hashed RENAME TO sources;
       CREATE UNIQUE INDEX sources_active_name ON sources (name) WHERE revoked_at IS NULL;
+      CREATE TABLE source_changes (
+        version INTEGER PRIMARY KEY,
+        source_id TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('created', 'renamed', 'rotated', 'revoked')),
+        retired_key_hash TEXT,
+        changed_at TEXT NOT NULL
+      );
     `);
   },
 ];

@@ -1,6 +1,6 @@
 import { SourceStoreUnavailableError } from '../errors.ts';
 import type { PlanStore } from '../plans/plan-store.ts';
-import type { NewSource, Source, SourceStore, SourceWithKey } from './source-store.ts';
+import type { NewSource, Source, SourceChange, SourceChangeKind, SourceStore, SourceWithKey } from './source-store.ts';
 
 export interface SourceCacheOptions {
   /** how long a found source is trusted (default 5 minutes); an expired one is still served while the store is down */
@@ -11,6 +11,11 @@ export interface SourceCacheOptions {
   maxHits?: number;
   /** most unknown keys remembered, oldest first out (default 10,000) */
   maxMisses?: number;
+  /** how often the sources' change log is read (default 1000 ms): a key rotated or revoked elsewhere is refused here within about this */
+  pollMs?: number;
+  /** most retired keys (rotated or revoked) remembered as such (default 100,000) */
+  maxRetired?: number;
+  logger?: { warn(message: string): void };
 }
 
 interface Hit {
@@ -25,6 +30,12 @@ interface Hit {
  * key does not query the store each time. The two never compete for room: only the store's answers
  * put a key among the hits, so a flood of random keys churns the misses and cannot push a real key
  * out (hits leave least recently used first).
+ *
+ * Revocation: `watch()` reads the store's change log every second. A key that was rotated or
+ * revoked — on any instance, or from the command line — is dropped from the hits and remembered as
+ * retired (bounded; a retired key never becomes valid again), so it is refused from then on, also
+ * while the store is unreachable: a stale hit is never served past a revocation this instance has
+ * learned of. Other changes (a rename) expire the source's hits, to be read again.
  */
 export class CachedSourceStore implements SourceStore {
   readonly kind: string;
@@ -39,6 +50,15 @@ export class CachedSourceStore implements SourceStore {
   /** key -> when it stops being remembered as unknown */
   private readonly misses = new Map<string, number>();
   private readonly lookups = new Map<string, Promise<Source | undefined>>();
+  /** key hash -> what it now finds: the revoked source, or undefined for a rotated key */
+  private readonly retired = new Map<string, Source | undefined>();
+  private readonly maxRetired: number;
+  private readonly pollMs: number;
+  private readonly logger: { warn(message: string): void } | undefined;
+  #version: number | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #polling: Promise<void> | undefined;
+  #pollFailing = false;
 
   constructor(store: SourceStore, options: SourceCacheOptions = {}) {
     this.store = store;
@@ -48,9 +68,58 @@ export class CachedSourceStore implements SourceStore {
     this.missTtlMs = options.missTtlMs ?? 10_000;
     this.maxHits = options.maxHits ?? 100_000;
     this.maxMisses = options.maxMisses ?? 10_000;
+    this.maxRetired = options.maxRetired ?? 100_000;
+    this.pollMs = options.pollMs ?? 1000;
+    this.logger = options.logger;
+  }
+
+  /** Starts following the change log from its current version. Rejects when the store cannot be read. */
+  async watch(): Promise<void> {
+    this.#version = (await this.store.sourceChanges(undefined)).version;
+    this.#timer = setInterval(() => { void this.poll(); }, this.pollMs);
+    this.#timer.unref();
+  }
+
+  /** Reads the change log once and applies what changed; never rejects (an unreachable store is tried again next time). */
+  poll(): Promise<void> {
+    return (this.#polling ??= this.#poll().finally(() => { this.#polling = undefined; }));
+  }
+
+  async #poll(): Promise<void> {
+    if (this.#version === undefined) return;
+    try {
+      for (;;) {
+        const { version, changes } = await this.store.sourceChanges(this.#version);
+        for (const change of changes) this.#apply(change);
+        this.#version = version;
+        if (changes.length === 0) break;
+      }
+      if (this.#pollFailing) this.logger?.warn('source changes: the store answers again');
+      this.#pollFailing = false;
+    } catch (error) {
+      if (!this.#pollFailing) this.logger?.warn(`source changes: cannot read the change log (${(error as Error).message}); cached keys are served as they were`);
+      this.#pollFailing = true;
+    }
+  }
+
+  #apply(change: SourceChange): void {
+    if (change.retiredKeyHash !== null) this.#retire(change.retiredKeyHash, change.sourceId, change.kind);
+    // Whatever else is cached of the source is read again (and served as it was if the store is down).
+    for (const hit of this.hits.values()) if (hit.source.id === change.sourceId) hit.expiresAt = 0;
+  }
+
+  #retire(keyHash: string, sourceId: string, kind: SourceChangeKind): void {
+    const cached = this.hits.get(keyHash)?.source;
+    this.hits.delete(keyHash);
+    this.misses.delete(keyHash);
+    const revoked = kind === 'revoked' && cached?.id === sourceId ? { ...cached, revokedAt: cached.revokedAt ?? new Date().toISOString() } : undefined;
+    this.retired.delete(keyHash);
+    if (this.retired.size >= this.maxRetired) this.retired.delete(this.retired.keys().next().value!);
+    this.retired.set(keyHash, revoked);
   }
 
   findByKeyHash(keyHash: string): Promise<Source | undefined> {
+    if (this.retired.has(keyHash)) return Promise.resolve(this.retired.get(keyHash));
     const now = Date.now();
     const hit = this.#hit(keyHash, now);
     if (hit) return Promise.resolve(hit.source);
@@ -67,6 +136,7 @@ export class CachedSourceStore implements SourceStore {
 
   /** The source of a key (by its hash) this instance found recently, without asking the store; undefined otherwise. */
   cachedByKeyHash(keyHash: string): Source | undefined {
+    if (this.retired.has(keyHash)) return this.retired.get(keyHash);
     return this.#hit(keyHash, Date.now())?.source;
   }
 
@@ -84,10 +154,13 @@ export class CachedSourceStore implements SourceStore {
     try {
       source = await this.store.findByKeyHash(keyHash);
     } catch (error) {
+      if (this.retired.has(keyHash)) return this.retired.get(keyHash);
       const stale = this.hits.get(keyHash);
       if (stale && error instanceof SourceStoreUnavailableError) return stale.source;
       throw error;
     }
+    // Retired while the query was out: what the log said wins over an older row.
+    if (this.retired.has(keyHash)) return this.retired.get(keyHash);
     const now = Date.now();
     if (source) {
       this.misses.delete(keyHash);
@@ -109,8 +182,12 @@ export class CachedSourceStore implements SourceStore {
 
   async rotateKey(id: string): Promise<SourceWithKey | undefined> {
     const rotated = await this.store.rotateKey(id);
-    this.#forget(id);
+    if (rotated) this.#forget(id, 'rotated');
     return rotated;
+  }
+
+  sourceChanges(since: number | undefined): Promise<{ version: number; changes: SourceChange[] }> {
+    return this.store.sourceChanges(since);
   }
 
   list(): Promise<Source[]> {
@@ -123,13 +200,13 @@ export class CachedSourceStore implements SourceStore {
 
   async rename(id: string, name: string): Promise<Source | undefined> {
     const renamed = await this.store.rename(id, name);
-    this.#forget(id);
+    if (renamed) this.#apply({ version: 0, sourceId: id, kind: 'renamed', retiredKeyHash: null });
     return renamed;
   }
 
   async revoke(id: string): Promise<boolean> {
     const revoked = await this.store.revoke(id);
-    this.#forget(id);
+    if (revoked) this.#forget(id, 'revoked');
     return revoked;
   }
 
@@ -141,9 +218,9 @@ export class CachedSourceStore implements SourceStore {
     return this.store.setAdminTokenHash(hash, replace);
   }
 
-  /** Drops this process's cached copy of a source that changed (other instances expire theirs). */
-  #forget(id: string): void {
-    for (const [key, hit] of this.hits) if (hit.source.id === id) this.hits.delete(key);
+  /** A key changed here: retired at once on this instance (the others learn it from the change log). */
+  #forget(id: string, kind: 'rotated' | 'revoked'): void {
+    for (const [keyHash, hit] of [...this.hits]) if (hit.source.id === id) this.#retire(keyHash, id, kind);
   }
 
   ready(): Promise<boolean> {
@@ -151,6 +228,7 @@ export class CachedSourceStore implements SourceStore {
   }
 
   close(): Promise<void> {
+    clearInterval(this.#timer);
     return this.store.close();
   }
 }

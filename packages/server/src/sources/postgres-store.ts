@@ -6,7 +6,7 @@ import type { IpPolicy } from '@inlet/schema';
 import { SourceStoreUnavailableError } from '../errors.ts';
 import { migratePlans, PLANS_TABLE, PostgresPlanStore } from '../plans/postgres-plan-store.ts';
 import { hashWriteKey, newSourceId, newWriteKey } from './keys.ts';
-import { checkNewSource, checkSourceName, SourceNameTakenError, type NewSource, type Source, type SourceKind, type SourceStore, type SourceWithKey } from './source-store.ts';
+import { checkNewSource, checkSourceName, SourceNameTakenError, type NewSource, type Source, type SourceKind, type SourceChange, type SourceChangeKind, type SourceStore, type SourceWithKey } from './source-store.ts';
 
 export interface PostgresSourceStoreOptions {
   /** postgres://user[:password]@host[:port]/database */
@@ -28,6 +28,8 @@ const ACTIVE_NAME_INDEX = 'inlet_sources_active_name';
 /** Every column but the key's hash, which never leaves the store. */
 const COLUMNS = 'id, name, kind, ip_policy, created_at, revoked_at';
 const SETTINGS_TABLE = 'inlet_settings';
+/** The sources' change log: every instance polls its counter to drop keys rotated or revoked elsewhere. */
+const CHANGES_TABLE = 'inlet_source_changes';
 
 interface Row { id: string; name: string; kind: SourceKind; ip_policy: IpPolicy; created_at: Date; revoked_at: Date | null }
 
@@ -59,6 +61,7 @@ export class PostgresSourceStore implements SourceStore {
   readonly #where: string;
   readonly #readyTimeoutMs: number;
   readonly #plansTable: string;
+  readonly #changes: string;
   readonly plans: PostgresPlanStore;
   #closed = false;
 
@@ -97,6 +100,7 @@ export class PostgresSourceStore implements SourceStore {
     this.#table = `"${schema}".${TABLE}`;
     this.#settings = `"${schema}".${SETTINGS_TABLE}`;
     this.#plansTable = `"${schema}".${PLANS_TABLE}`;
+    this.#changes = `"${schema}".${CHANGES_TABLE}`;
     this.plans = new PostgresPlanStore({
       table: this.#plansTable,
       schema,
@@ -155,6 +159,14 @@ export class PostgresSourceStore implements SourceStore {
         await client.query(`CREATE UNIQUE INDEX IF NOT EXISTS ${ACTIVE_NAME_INDEX} ON ${this.#table} (name) WHERE revoked_at IS NULL`);
       }
       await this.#hashKeys(client);
+      await client.query(`
+        CREATE TABLE IF NOT EXISTS ${this.#changes} (
+          version bigint PRIMARY KEY,
+          source_id text NOT NULL,
+          kind text NOT NULL CHECK (kind IN ('created', 'renamed', 'rotated', 'revoked')),
+          retired_key_hash text,
+          changed_at timestamptz NOT NULL DEFAULT now()
+        )`);
       await client.query(`CREATE TABLE IF NOT EXISTS ${this.#settings} (name text PRIMARY KEY, value text NOT NULL)`);
       await migratePlans(client, this.#plansTable);
     });
@@ -181,6 +193,7 @@ export class PostgresSourceStore implements SourceStore {
       if (any.rowCount === 0) {
         const writeKey = newWriteKey();
         const { rows } = await client.query<Row>(`INSERT INTO ${this.#table} (id, name, key_hash, ip_policy) VALUES ($1, 'default', $2, 'full') RETURNING ${COLUMNS}`, [newSourceId(), hashWriteKey(writeKey)]);
+        await this.#logChange(client, rows[0].id, 'created');
         return { ...toSource(rows[0]), writeKey };
       }
       const { rows } = await client.query<Row>(`SELECT ${COLUMNS} FROM ${this.#table} WHERE name = 'default' AND revoked_at IS NULL ORDER BY created_at, id LIMIT 1`);
@@ -219,23 +232,63 @@ export class PostgresSourceStore implements SourceStore {
   async create(input: NewSource): Promise<SourceWithKey> {
     const { name, kind, ipPolicy } = checkNewSource(input);
     const writeKey = newWriteKey();
-    const { rows } = await this.#named(name, () => this.#query<Row>(
-      `INSERT INTO ${this.#table} (id, name, key_hash, kind, ip_policy) VALUES ($1, $2, $3, $4, $5) RETURNING ${COLUMNS}`,
-      [newSourceId(), name, hashWriteKey(writeKey), kind, ipPolicy],
-    ));
-    return { ...toSource(rows[0]), writeKey };
+    return this.#named(name, () => this.#transaction(this.#changeLock, async (client) => {
+      const { rows } = await client.query<Row>(
+        `INSERT INTO ${this.#table} (id, name, key_hash, kind, ip_policy) VALUES ($1, $2, $3, $4, $5) RETURNING ${COLUMNS}`,
+        [newSourceId(), name, hashWriteKey(writeKey), kind, ipPolicy],
+      );
+      await this.#logChange(client, rows[0].id, 'created');
+      return { ...toSource(rows[0]), writeKey };
+    }));
   }
 
   async rotateKey(id: string): Promise<SourceWithKey | undefined> {
     const writeKey = newWriteKey();
-    const { rows } = await this.#query<Row>(`UPDATE ${this.#table} SET key_hash = $1 WHERE id = $2 AND revoked_at IS NULL RETURNING ${COLUMNS}`, [hashWriteKey(writeKey), id]);
-    return rows[0] && { ...toSource(rows[0]), writeKey };
+    return this.#transaction(this.#changeLock, async (client) => {
+      const old = await client.query<{ key_hash: string }>(`SELECT key_hash FROM ${this.#table} WHERE id = $1 AND revoked_at IS NULL FOR UPDATE`, [id]);
+      if (old.rowCount === 0) return undefined;
+      const { rows } = await client.query<Row>(`UPDATE ${this.#table} SET key_hash = $1 WHERE id = $2 RETURNING ${COLUMNS}`, [hashWriteKey(writeKey), id]);
+      await this.#logChange(client, id, 'rotated', old.rows[0].key_hash);
+      return { ...toSource(rows[0]), writeKey };
+    });
   }
 
   async rename(id: string, name: string): Promise<Source | undefined> {
     const newName = checkSourceName(name);
-    const { rows } = await this.#named(newName, () => this.#query<Row>(`UPDATE ${this.#table} SET name = $1 WHERE id = $2 RETURNING ${COLUMNS}`, [newName, id]));
-    return rows[0] && toSource(rows[0]);
+    return this.#named(newName, () => this.#transaction(this.#changeLock, async (client) => {
+      const { rows } = await client.query<Row>(`UPDATE ${this.#table} SET name = $1 WHERE id = $2 RETURNING ${COLUMNS}`, [newName, id]);
+      if (rows[0]) await this.#logChange(client, id, 'renamed');
+      return rows[0] && toSource(rows[0]);
+    }));
+  }
+
+  /**
+   * Every change takes this advisory lock (then the next version, inside it): versions are given
+   * out in commit order, so a poller that has read version N has seen every change up to N.
+   * (A sequence would not do: a later number can commit first and be read before an earlier one.)
+   */
+  get #changeLock(): string {
+    return `inlet:source-changes:${this.#schema}`;
+  }
+
+  async #logChange(client: pg.PoolClient, sourceId: string, kind: SourceChangeKind, retiredKeyHash: string | null = null): Promise<void> {
+    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [this.#changeLock]);
+    await client.query(
+      `INSERT INTO ${this.#changes} (version, source_id, kind, retired_key_hash) SELECT COALESCE(MAX(version), 0) + 1, $1, $2, $3 FROM ${this.#changes}`,
+      [sourceId, kind, retiredKeyHash],
+    );
+  }
+
+  async sourceChanges(since: number | undefined): Promise<{ version: number; changes: SourceChange[] }> {
+    if (since === undefined) {
+      const { rows } = await this.#query<{ v: string }>(`SELECT COALESCE(MAX(version), 0) AS v FROM ${this.#changes}`);
+      return { version: Number(rows[0].v), changes: [] };
+    }
+    const { rows } = await this.#query<{ version: string; source_id: string; kind: SourceChangeKind; retired_key_hash: string | null }>(
+      `SELECT version, source_id, kind, retired_key_hash FROM ${this.#changes} WHERE version > $1 ORDER BY version LIMIT 1000`, [since],
+    );
+    const changes = rows.map((r) => ({ version: Number(r.version), sourceId: r.source_id, kind: r.kind, retiredKeyHash: r.retired_key_hash }));
+    return { version: changes.length ? changes[changes.length - 1].version : since, changes };
   }
 
   /** Runs a write that sets `name`; the unique index saying no becomes SourceNameTakenError. */
@@ -255,8 +308,12 @@ export class PostgresSourceStore implements SourceStore {
 
   /** true when an active source with that id was revoked by this call */
   async revoke(id: string): Promise<boolean> {
-    const result = await this.#query(`UPDATE ${this.#table} SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL`, [id]);
-    return (result.rowCount ?? 0) > 0;
+    return this.#transaction(this.#changeLock, async (client) => {
+      const { rows } = await client.query<{ key_hash: string }>(`UPDATE ${this.#table} SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL RETURNING key_hash`, [id]);
+      if (!rows[0]) return false;
+      await this.#logChange(client, id, 'revoked', rows[0].key_hash);
+      return true;
+    });
   }
 
   async adminTokenHash(): Promise<string | undefined> {

@@ -69,6 +69,19 @@ export function checkNewSource(input: NewSource): Required<NewSource> {
   return { name, kind, ipPolicy };
 }
 
+/** What happened to a source; `rotated` and `revoked` retire a key for good. */
+export type SourceChangeKind = 'created' | 'renamed' | 'rotated' | 'revoked';
+
+/** One entry of the sources' change log, which every instance polls to drop what it cached. */
+export interface SourceChange {
+  /** the log's counter: every change to a source takes the next one, in commit order */
+  version: number;
+  sourceId: string;
+  kind: SourceChangeKind;
+  /** the hash of the key that stopped working (rotated, revoked); null otherwise */
+  retiredKeyHash: string | null;
+}
+
 /**
  * Sources and their write keys. Methods reject with SourceStoreUnavailableError when the backing
  * database cannot be reached (the request then gets 503: an unknown key might be valid).
@@ -95,6 +108,12 @@ export interface SourceStore {
   rename(id: string, name: string): Promise<Source | undefined>;
   /** true when a source with that id existed and is now revoked */
   revoke(id: string): Promise<boolean>;
+  /**
+   * The change log after `since`, oldest first (a bounded page: call again from the version it
+   * returns until no changes come), or with `since` undefined only the current version. Cheap: an
+   * index range read, polled by each instance every second.
+   */
+  sourceChanges(since: number | undefined): Promise<{ version: number; changes: SourceChange[] }>;
   /** the SHA-256 (hex) of the admin token, kept beside the sources so every instance shares it */
   adminTokenHash(): Promise<string | undefined>;
   /** stores the admin token's hash; unless `replace`, only when there is none yet. true when stored. */

@@ -4,7 +4,7 @@ import type { IpPolicy } from '@inlet/schema';
 import { databaseFile, openDatabase } from '../db/database.ts';
 import { SqlitePlanStore } from '../plans/sqlite-plan-store.ts';
 import { hashWriteKey, newSourceId, newWriteKey } from './keys.ts';
-import { checkNewSource, checkSourceName, SourceNameTakenError, type NewSource, type Source, type SourceKind, type SourceStore, type SourceWithKey } from './source-store.ts';
+import { checkNewSource, checkSourceName, SourceNameTakenError, type NewSource, type Source, type SourceKind, type SourceChange, type SourceChangeKind, type SourceStore, type SourceWithKey } from './source-store.ts';
 
 interface Row { id: string; name: string; kind: SourceKind; ip_policy: IpPolicy; created_at: string; revoked_at: string | null }
 
@@ -36,7 +36,29 @@ export class SqliteSourceStore implements SourceStore {
   }
 
   async create(input: NewSource): Promise<SourceWithKey> {
-    return this.#insert(checkNewSource(input));
+    const checked = checkNewSource(input);
+    return this.db.transaction(() => this.#insert(checked)).immediate();
+  }
+
+  /** Logs a change, in the caller's transaction: the counter moves with the change or not at all. */
+  #logChange(sourceId: string, kind: SourceChangeKind, retiredKeyHash: string | null = null): void {
+    this.db.prepare('INSERT INTO source_changes (source_id, kind, retired_key_hash, changed_at) VALUES (?, ?, ?, ?)').run(sourceId, kind, retiredKeyHash, new Date().toISOString());
+  }
+
+  async sourceChanges(since: number | undefined): Promise<{ version: number; changes: SourceChange[] }> {
+    if (since === undefined) return { version: this.db.prepare<[], { v: number }>('SELECT COALESCE(MAX(version), 0) AS v FROM source_changes').get()!.v, changes: [] };
+    const rows = this.db.prepare<[number], { version: number; source_id: string; kind: SourceChangeKind; retired_key_hash: string | null }>(
+      'SELECT version, source_id, kind, retired_key_hash FROM source_changes WHERE version > ? ORDER BY version LIMIT 1000',
+    ).all(since);
+    return {
+      version: rows.length ? rows[rows.length - 1].version : since,
+      changes: rows.map((r) => ({ version: r.version, sourceId: r.source_id, kind: r.kind, retiredKeyHash: r.retired_key_hash })),
+    };
+  }
+
+  /** The key hash of the active source with that id. */
+  #activeKeyHash(id: string): string | undefined {
+    return this.db.prepare<[string], { key_hash: string }>('SELECT key_hash FROM sources WHERE id = ? AND revoked_at IS NULL').get(id)?.key_hash;
   }
 
   #insert(input: Required<NewSource>): SourceWithKey {
@@ -44,6 +66,7 @@ export class SqliteSourceStore implements SourceStore {
     try {
       this.db.prepare('INSERT INTO sources (id, name, key_hash, kind, ip_policy, created_at) VALUES (?, ?, ?, ?, ?, ?)')
         .run(source.id, source.name, hashWriteKey(source.writeKey), source.kind, source.ipPolicy, source.createdAt);
+      this.#logChange(source.id, 'created');
     } catch (error) {
       if (isNameTaken(error)) throw new SourceNameTakenError(source.name);
       throw error;
@@ -66,15 +89,24 @@ export class SqliteSourceStore implements SourceStore {
 
   async rotateKey(id: string): Promise<SourceWithKey | undefined> {
     const writeKey = newWriteKey();
-    const row = this.db.prepare<[string, string], Row>(`UPDATE sources SET key_hash = ? WHERE id = ? AND revoked_at IS NULL RETURNING ${COLUMNS}`).get(hashWriteKey(writeKey), id);
-    return row && { ...toSource(row), writeKey };
+    return this.db.transaction(() => {
+      const old = this.#activeKeyHash(id);
+      if (old === undefined) return undefined;
+      const row = this.db.prepare<[string, string], Row>(`UPDATE sources SET key_hash = ? WHERE id = ? RETURNING ${COLUMNS}`).get(hashWriteKey(writeKey), id)!;
+      this.#logChange(id, 'rotated', old);
+      return { ...toSource(row), writeKey };
+    }).immediate();
   }
 
   async rename(id: string, name: string): Promise<Source | undefined> {
     const newName = checkSourceName(name);
     let row: Row | undefined;
     try {
-      row = this.db.prepare<[string, string], Row>(`UPDATE sources SET name = ? WHERE id = ? RETURNING ${COLUMNS}`).get(newName, id);
+      row = this.db.transaction(() => {
+        const renamed = this.db.prepare<[string, string], Row>(`UPDATE sources SET name = ? WHERE id = ? RETURNING ${COLUMNS}`).get(newName, id);
+        if (renamed) this.#logChange(id, 'renamed');
+        return renamed;
+      }).immediate();
     } catch (error) {
       if (isNameTaken(error)) throw new SourceNameTakenError(newName);
       throw error;
@@ -83,7 +115,13 @@ export class SqliteSourceStore implements SourceStore {
   }
 
   async revoke(id: string): Promise<boolean> {
-    return this.db.prepare('UPDATE sources SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(new Date().toISOString(), id).changes > 0;
+    return this.db.transaction(() => {
+      const keyHash = this.#activeKeyHash(id);
+      if (keyHash === undefined) return false;
+      this.db.prepare('UPDATE sources SET revoked_at = ? WHERE id = ?').run(new Date().toISOString(), id);
+      this.#logChange(id, 'revoked', keyHash);
+      return true;
+    }).immediate();
   }
 
   async adminTokenHash(): Promise<string | undefined> {
