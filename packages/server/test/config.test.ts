@@ -109,6 +109,13 @@ describe('loadConfig', () => {
     fails([], { METRICS_ON_PUBLIC_PORT: 'yes' }, /METRICS_ON_PUBLIC_PORT/);
     fails([], { FAILED_RETENTION_DAYS: '0' }, /FAILED_RETENTION_DAYS/);
     fails([], { FAILED_MAX_BYTES: '1000' }, /FAILED_MAX_BYTES/);
+    fails([], { UNAUTHENTICATED_BURST: '0' }, /UNAUTHENTICATED_BURST/);
+    fails(['--unauthenticated-rate', 'fast'], {}, /UNAUTHENTICATED_RATE_PER_SECOND.*fast/);
+  });
+
+  test('requests without a valid key: 10 a second per client address after a burst of 100, unless set', () => {
+    assert.deepEqual(loadConfig([], {}).unauthenticated, { perSecond: 10, burst: 100 });
+    assert.deepEqual(loadConfig(['--unauthenticated-burst', '5'], { UNAUTHENTICATED_RATE_PER_SECOND: '2' }).unauthenticated, { perSecond: 2, burst: 5 });
   });
 
   test('time and memory bounds of the public port: defaults, and each checked with an INLET_INVALID_SETTING naming it', () => {
