@@ -75,13 +75,22 @@ function oversize(json: string, maxBytes: number): number | undefined {
   return bytes > maxBytes ? bytes : undefined;
 }
 
+/** The request declares a body that has not been read. */
+const bodyPending = (request: FastifyRequest) => Number(request.headers['content-length'] ?? 0) > 0 || request.headers['transfer-encoding'] !== undefined;
+
 export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): void {
   const { config, sink, limiter, metrics, accounting, refused, auth, ipOf } = deps;
   const { maxEventBytes, maxBatchEvents } = config.limits;
 
   /** Before the body is read: a header key is checked (401 now, body unread), an address out of its budget gets 429. */
-  async function beforeBody(request: FastifyRequest) {
-    await auth.beforeBody(request, ipOf(request));
+  async function beforeBody(request: FastifyRequest, reply: FastifyReply) {
+    try {
+      await auth.beforeBody(request, ipOf(request));
+    } catch (error) {
+      // The body is not wanted: closing after the answer spares reading (and discarding) the rest.
+      if (bodyPending(request)) reply.header('connection', 'close');
+      throw error;
+    }
   }
 
   async function ingest(request: FastifyRequest, reply: FastifyReply, route: RouteKind) {
