@@ -59,14 +59,6 @@ async function lookUp(sources: KeyLookup, keyHash: string): Promise<Source | Aut
   return source;
 }
 
-/** The source of an active write key; 401 otherwise, 503 when the store cannot say. */
-export async function authenticate(sources: KeyLookup, writeKey: string): Promise<Source> {
-  if (writeKey.length > MAX_WRITE_KEY_LENGTH) throw Errors.invalidWriteKey();
-  const found = await lookUp(sources, hashWriteKey(writeKey));
-  if (found instanceof AuthFailed) throw found.error;
-  return found;
-}
-
 /** The source store as authentication uses it; `cachedByKeyHash` answers from memory alone (CachedSourceStore). */
 export type KeyLookup = Pick<SourceStore, 'findByKeyHash'> & { cachedByKeyHash?(keyHash: string): Source | undefined };
 
