@@ -5,6 +5,7 @@ import os from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runHttpSuite, type HalfRateMode } from './http/harness.ts';
+import { formatOverload, formatOverloadTargets, runOverloadSuite } from './http/overload.ts';
 import { formatDelivery, formatHttpTable, formatProblems, formatTargets, mergeRounds } from './http/report.ts';
 import { parseServers, SERVER_NAMES, VARIANT_NAMES } from './http/servers.ts';
 import { MESSAGE_ID_KINDS, parseWorkloads, type MessageIdKind } from './http/workloads.ts';
@@ -17,8 +18,10 @@ const ROOT = resolve(BENCH, '..');
 
 const USAGE = `usage: npm run bench -- [options]
 
-  --suite http,browser,node,processor,store,failover,kafka-sink,plans
-                                        suites to run (default: every suite whose file exists)
+  --suite http,overload,browser,node,processor,store,failover,kafka-sink,plans,path-costs
+                                        suites to run (default: every suite whose file exists, not overload)
+  --overload-seconds 30                 overload suite: seconds at 2x peak (quick: 10); light phases 10 s (quick: 5)
+  --overload-connections 400            overload suite: the open-loop generator's connections
   --duration 15                         measured seconds per HTTP cell
   --warmup 3                            warm-up seconds per HTTP cell
   --connections 50,200                  HTTP concurrency levels
@@ -92,6 +95,7 @@ async function main(): Promise<number> {
     options: {
       suite: { type: 'string' }, duration: { type: 'string' }, warmup: { type: 'string' }, connections: { type: 'string' },
       workloads: { type: 'string' }, servers: { type: 'string' }, 'half-rate': { type: 'string' }, 'message-ids': { type: 'string' }, rounds: { type: 'string' }, partitions: { type: 'string' },
+      'overload-seconds': { type: 'string' }, 'overload-connections': { type: 'string' },
       'cpu-prof': { type: 'boolean' }, quick: { type: 'boolean' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
@@ -111,7 +115,8 @@ async function main(): Promise<number> {
   const partitions = positive(values.partitions, 12, 'partitions');
   const available = ['http', ...Object.keys(EXTERNAL_SUITES).filter((s) => EXTERNAL_SUITES[s].some((f) => existsSync(join(BENCH, f))))];
   const suites = values.suite ? list(values.suite, '') : available;
-  for (const s of suites) if (s !== 'http' && !EXTERNAL_SUITES[s]) throw new Error(`unknown suite "${s}"`);
+  const internal = ['http', 'overload'];
+  for (const s of suites) if (!internal.includes(s) && !EXTERNAL_SUITES[s]) throw new Error(`unknown suite "${s}"`);
 
   const started = new Date();
   const stamp = started.toISOString().slice(0, 16).replace(':', '-');
@@ -156,7 +161,7 @@ async function main(): Promise<number> {
         '',
         'W1 = `POST /v1/batch` with 100 events of ~530 bytes; W2 = `POST /v1/track` with one event; W1F = W1 with every tenth event invalid (no event name), kept in the failed-events store (events/s counts all 100). events/s and req/s count 2xx responses only; latency is of 2xx responses.',
         'load avg: the machine\'s 1-minute load average at the end of the cell; above ~3 on this 2-core machine, other work competed with the benchmark. CPU stall: share of the measured window in which some task waited for a CPU (Linux PSI, /proc/pressure/cpu); the server, the load generator and a Kafka broker alone can fill 2 cores, so some stall is expected, a lot means the numbers are noisy.',
-        'Server CPU is user+system time of the server process (all its threads) over the measured window, in cores; peak RSS is the larger of the polled RSS and VmHWM.',
+        'Server CPU is user+system time of the server process (all its threads: main, SQLite writer, checkpointer, libuv pool) over the measured window, in cores; CPU µs/event is that time over the events of the requests answered 2xx (W2: per request; over several rounds, the median of the rounds\'); peak RSS is the larger of the polled RSS and VmHWM.',
         `vs reference / vs ceiling: events/s relative to the same workload and concurrency. ${needsKafka ? `Kafka: ${broker?.owned ? 'local one-node broker (scripts/kafka)' : 'KAFKA_BROKERS'}, replication factor 1.` : ''}`,
         profileDir ? '\n**Profiled run (--cpu-prof): numbers are lower than an unprofiled run.**' : '',
         '',
@@ -164,7 +169,7 @@ async function main(): Promise<number> {
         '',
         formatDelivery(cells),
         '',
-        '### Targets (issue 7)',
+        '### Targets (issues 7 and 17)',
         '',
         formatTargets(medians),
         '',
@@ -173,8 +178,25 @@ async function main(): Promise<number> {
       if (problems) sections.push('### Problems', '', problems, '');
       if (profileDir) sections.push('### CPU profiles', '', ...cells.flatMap((c) => c.profiles), '');
     }
+    if (suites.includes('overload')) {
+      // Inlet's two sinks unless --servers names others; W1 unless --workloads does.
+      const overloadOptions = {
+        servers: parseServers(values.servers ?? 'inlet-embedded,inlet-kafka'),
+        workloads: parseWorkloads(values.workloads ?? 'W1'),
+        connections: connections[0],
+        warmupSeconds,
+        peakSeconds: durationSeconds,
+        overloadSeconds: positive(values['overload-seconds'], quick ? 10 : 30, 'overload-seconds'),
+        lightSeconds: quick ? 5 : 10,
+        factor: 2,
+        overloadConnections: positive(values['overload-connections'], 400, 'overload-connections'),
+        messageIds, partitions, kafkaBootstrap, log,
+      };
+      const cells = await runOverloadSuite(overloadOptions);
+      sections.push('## Overload (issue 17)', '', formatOverload(cells, overloadOptions), '', '### Targets (issue 17, overload)', '', formatOverloadTargets(cells), '');
+    }
     const suiteOptions: SuiteOptions = { quick, durationSeconds, warmupSeconds, kafkaBootstrap, log };
-    for (const suite of suites.filter((s) => s !== 'http')) {
+    for (const suite of suites.filter((s) => !internal.includes(s))) {
       sections.push(`## ${suite}`, '');
       for (const file of EXTERNAL_SUITES[suite]) {
         log(`${suite}: ${file}`);

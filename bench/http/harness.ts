@@ -48,6 +48,8 @@ export interface HalfRateResult {
   non2xx: number;
   errors: number;
   serverCpu: number;
+  /** server CPU µs (all threads) per event answered with 2xx in the paced window */
+  cpuMicrosPerEvent: number;
 }
 
 export interface Cell {
@@ -67,6 +69,8 @@ export interface Cell {
   timeouts: number;
   statusCodes: Record<string, number>;
   serverCpu: number;
+  /** server CPU µs (main and worker threads) per event of the requests answered with 2xx; W2: per request */
+  cpuMicrosPerEvent: number;
   peakRssBytes: number;
   generatorCpu: number;
   /** the machine's 1-minute load average when the measured window ended (others' work shows here) */
@@ -80,13 +84,13 @@ export interface Cell {
   profiles: string[];
 }
 
-const COULD_NOT_START = 'could not start';
+export const COULD_NOT_START = 'could not start';
 const emptyLatency = { p50: NaN, p99: NaN, p999: NaN, max: NaN };
 
 function failedCell(server: ServerName, workload: WorkloadName, connections: number, round: number, failure: string): Cell {
   return {
     server, workload, connections, round, failure, eventsPerSecond: NaN, requestsPerSecond: NaN, latency: emptyLatency,
-    non2xx: 0, errors: 0, timeouts: 0, statusCodes: {}, serverCpu: NaN, peakRssBytes: NaN, generatorCpu: NaN, loadAverage: NaN, cpuStall: NaN, profiles: [],
+    non2xx: 0, errors: 0, timeouts: 0, statusCodes: {}, serverCpu: NaN, cpuMicrosPerEvent: NaN, peakRssBytes: NaN, generatorCpu: NaN, loadAverage: NaN, cpuStall: NaN, profiles: [],
   };
 }
 
@@ -114,17 +118,30 @@ export function summarizeProfiles(dir: string, label: string): string[] {
   });
 }
 
-async function runCell(o: HttpSuiteOptions, def: ServerDefinition, workload: Workload, connections: number, round: number, runId: string): Promise<Cell> {
-  const label = `${def.name} ${workload.name} c${connections}${o.rounds > 1 ? ` round ${round}` : ''}`;
+/** A server under test, started fresh for one cell, with its Kafka topics when it needs them. */
+export interface CellServer {
+  server: ServerProcess;
+  kafka: { bootstrap: string; topic: string; failedTopic: string } | undefined;
+}
+
+export interface CellServerOptions {
+  partitions: number;
+  kafkaBootstrap(): Promise<string>;
+}
+
+/**
+ * Starts `def` with a fresh data dir (and fresh topics on the run's broker), runs `body`, then
+ * stops the server and removes what it wrote. A server that does not come up throws an error whose
+ * message starts with COULD_NOT_START.
+ */
+export async function withCellServer<T>(o: CellServerOptions, def: ServerDefinition, tag: string, profileDir: string | undefined, body: (cell: CellServer) => Promise<T>): Promise<T> {
   const dataDir = mkdtempSync(join(tmpdir(), `inlet-bench-${def.name}-`));
-  const profileDir = o.profileDir ? join(o.profileDir, `${def.name}-${workload.name}-c${connections}${o.rounds > 1 ? `-r${round}` : ''}`) : undefined;
-  let kafka: { bootstrap: string; topic: string; failedTopic: string } | undefined;
+  let kafka: CellServer['kafka'];
   let server: ServerProcess | undefined;
   try {
     if (def.needsKafka) {
       const bootstrap = await o.kafkaBootstrap();
-      const cell = `${runId}-${def.name}-${workload.name}-c${connections}`;
-      kafka = { bootstrap, topic: `raw-events-bench-${cell}`, failedTopic: `failed-events-bench-${cell}` };
+      kafka = { bootstrap, topic: `raw-events-bench-${tag}`, failedTopic: `failed-events-bench-${tag}` };
       await createTopic(bootstrap, kafka.topic, o.partitions);
       await createTopic(bootstrap, kafka.failedTopic, o.partitions);
     }
@@ -140,60 +157,7 @@ async function runCell(o: HttpSuiteOptions, def: ServerDefinition, workload: Wor
     } catch (error) {
       throw new Error(`${COULD_NOT_START}: ${(error as Error).message}`);
     }
-    const job = { url: server.url, workload: workload.name, writeKey: server.writeKey, connections, messageIds: o.messageIds };
-    const peak = await runLoad({ ...job, warmupSeconds: o.warmupSeconds, durationSeconds: o.durationSeconds }, server.pid);
-    const seconds = peak.load.durationSeconds || o.durationSeconds;
-    const cell: Cell = {
-      server: def.name,
-      workload: workload.name,
-      connections,
-      round,
-      eventsPerSecond: (peak.load.ok * workload.eventsPerRequest) / seconds,
-      requestsPerSecond: peak.load.ok / seconds,
-      latency: peak.load.latency,
-      non2xx: peak.load.non2xx,
-      errors: peak.load.errors,
-      timeouts: peak.load.timeouts,
-      statusCodes: peak.load.statusCodes,
-      serverCpu: peak.server.cpu,
-      peakRssBytes: peak.server.peakRssBytes,
-      generatorCpu: peak.load.generatorCpu,
-      loadAverage: loadavg()[0],
-      cpuStall: peak.server.cpuStall,
-      profiles: [],
-    };
-    o.log(`  ${label}: ${Math.round(cell.eventsPerSecond)} events/s, ${Math.round(cell.requestsPerSecond)} req/s, p99 ${cell.latency.p99.toFixed(1)} ms, non-2xx ${cell.non2xx}, errors ${cell.errors}`);
-
-    let halfOk: number | undefined;
-    const wantsHalf = o.halfRate === 'all' || (o.halfRate === 'inlet' && def.isInlet);
-    if (wantsHalf && cell.requestsPerSecond >= 2) {
-      const rate = Math.max(1, Math.round(cell.requestsPerSecond / 2));
-      const half = await runLoad({ ...job, pacedRate: rate, warmupSeconds: Math.min(1, o.warmupSeconds), durationSeconds: o.durationSeconds }, server.pid);
-      halfOk = half.load.ok + half.load.warmupOk;
-      cell.halfRate = {
-        targetRate: rate,
-        backlog: half.load.timeouts,
-        generatorCpu: half.load.generatorCpu,
-        requestsPerSecond: half.load.ok / (half.load.durationSeconds || o.durationSeconds),
-        latency: half.load.latency,
-        non2xx: half.load.non2xx,
-        errors: half.load.errors,
-        serverCpu: half.server.cpu,
-      };
-      o.log(`  ${label} paced at ${rate} req/s (half of peak): p50 ${half.load.latency.p50.toFixed(2)} ms, p99 ${half.load.latency.p99.toFixed(2)} ms`);
-    }
-    await server.stop();
-    if (kafka) {
-      const acknowledged = (peak.load.ok + peak.load.warmupOk + (halfOk ?? 0)) * workload.validPerRequest;
-      cell.delivery = { acknowledged, inTopic: await countRecords(kafka.bootstrap, kafka.topic) };
-      if (cell.delivery.inTopic < acknowledged) o.log(`  ${label}: only ${cell.delivery.inTopic} of ${acknowledged} acknowledged events are in the topic`);
-    }
-    if (profileDir) cell.profiles = summarizeProfiles(profileDir, label);
-    return cell;
-  } catch (error) {
-    const message = (error as Error).message;
-    o.log(`  ${label}: FAILED — ${message.split('\n')[0]}`);
-    return failedCell(def.name, workload.name, connections, round, message);
+    return await body({ server, kafka });
   } finally {
     await server?.stop();
     if (kafka) {
@@ -201,6 +165,76 @@ async function runCell(o: HttpSuiteOptions, def: ServerDefinition, workload: Wor
       await deleteTopic(kafka.bootstrap, kafka.failedTopic);
     }
     rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** Server CPU per event in microseconds: the whole process (main and worker threads) over the events it accepted. */
+export function cpuMicrosPerEvent(cpuSeconds: number, events: number): number {
+  return events > 0 ? (cpuSeconds * 1e6) / events : NaN;
+}
+
+async function runCell(o: HttpSuiteOptions, def: ServerDefinition, workload: Workload, connections: number, round: number, runId: string): Promise<Cell> {
+  const label = `${def.name} ${workload.name} c${connections}${o.rounds > 1 ? ` round ${round}` : ''}`;
+  const profileDir = o.profileDir ? join(o.profileDir, `${def.name}-${workload.name}-c${connections}${o.rounds > 1 ? `-r${round}` : ''}`) : undefined;
+  try {
+    return await withCellServer(o, def, `${runId}-${def.name}-${workload.name}-c${connections}`, profileDir, async ({ server, kafka }) => {
+      const job = { url: server.url, workload: workload.name, writeKey: server.writeKey, connections, messageIds: o.messageIds };
+      const peak = await runLoad({ ...job, warmupSeconds: o.warmupSeconds, durationSeconds: o.durationSeconds }, server.pid);
+      const seconds = peak.load.durationSeconds || o.durationSeconds;
+      const cell: Cell = {
+        server: def.name,
+        workload: workload.name,
+        connections,
+        round,
+        eventsPerSecond: (peak.load.ok * workload.eventsPerRequest) / seconds,
+        requestsPerSecond: peak.load.ok / seconds,
+        latency: peak.load.latency,
+        non2xx: peak.load.non2xx,
+        errors: peak.load.errors,
+        timeouts: peak.load.timeouts,
+        statusCodes: peak.load.statusCodes,
+        serverCpu: peak.server.cpu,
+        cpuMicrosPerEvent: cpuMicrosPerEvent(peak.server.cpuSeconds, peak.load.ok * workload.eventsPerRequest),
+        peakRssBytes: peak.server.peakRssBytes,
+        generatorCpu: peak.load.generatorCpu,
+        loadAverage: loadavg()[0],
+        cpuStall: peak.server.cpuStall,
+        profiles: [],
+      };
+      o.log(`  ${label}: ${Math.round(cell.eventsPerSecond)} events/s, ${Math.round(cell.requestsPerSecond)} req/s, ${cell.cpuMicrosPerEvent.toFixed(1)} µs CPU/event, p99 ${cell.latency.p99.toFixed(1)} ms, non-2xx ${cell.non2xx}, errors ${cell.errors}`);
+
+      let halfOk: number | undefined;
+      const wantsHalf = o.halfRate === 'all' || (o.halfRate === 'inlet' && def.isInlet);
+      if (wantsHalf && cell.requestsPerSecond >= 2) {
+        const rate = Math.max(1, Math.round(cell.requestsPerSecond / 2));
+        const half = await runLoad({ ...job, pacedRate: rate, warmupSeconds: Math.min(1, o.warmupSeconds), durationSeconds: o.durationSeconds }, server.pid);
+        halfOk = half.load.ok + half.load.warmupOk;
+        cell.halfRate = {
+          targetRate: rate,
+          backlog: half.load.timeouts,
+          generatorCpu: half.load.generatorCpu,
+          requestsPerSecond: half.load.ok / (half.load.durationSeconds || o.durationSeconds),
+          latency: half.load.latency,
+          non2xx: half.load.non2xx,
+          errors: half.load.errors,
+          serverCpu: half.server.cpu,
+          cpuMicrosPerEvent: cpuMicrosPerEvent(half.server.cpuSeconds, half.load.ok * workload.eventsPerRequest),
+        };
+        o.log(`  ${label} paced at ${rate} req/s (half of peak): p50 ${half.load.latency.p50.toFixed(2)} ms, p99 ${half.load.latency.p99.toFixed(2)} ms`);
+      }
+      await server.stop();
+      if (kafka) {
+        const acknowledged = (peak.load.ok + peak.load.warmupOk + (halfOk ?? 0)) * workload.validPerRequest;
+        cell.delivery = { acknowledged, inTopic: await countRecords(kafka.bootstrap, kafka.topic) };
+        if (cell.delivery.inTopic < acknowledged) o.log(`  ${label}: only ${cell.delivery.inTopic} of ${acknowledged} acknowledged events are in the topic`);
+      }
+      if (profileDir) cell.profiles = summarizeProfiles(profileDir, label);
+      return cell;
+    });
+  } catch (error) {
+    const message = (error as Error).message;
+    o.log(`  ${label}: FAILED — ${message.split('\n')[0]}`);
+    return failedCell(def.name, workload.name, connections, round, message);
   }
 }
 

@@ -18,6 +18,28 @@ export interface LoadJob {
    */
   pacedRate?: number;
   messageIds: MessageIdKind;
+  /**
+   * The overload cell: paced at `lightRate` for `baselineSeconds` (the unloaded tail), then at
+   * `rate` on `connections` connections for durationSeconds (the measured window), then at
+   * `lightRate` again for `recoverySeconds` (how long until the tail is back)
+   */
+  overload?: { rate: number; lightRate: number; baselineSeconds: number; recoverySeconds: number; connections: number };
+}
+
+/** What the overload cell saw besides the overload window's LoadResult. */
+export interface OverloadPhases {
+  baseline: LoadResult['latency'];
+  /** latency of 503 answers in the overload window (from when each request was due) */
+  refused: LoadResult['latency'];
+  refusedCount: number;
+  /** 503 answers with a Retry-After header */
+  withRetryAfter: number;
+  /** p99 (ms) of each second of the recovery run, any non-2xx making it Infinity */
+  recoveryP99: number[];
+  /** seconds after the overload until every later second's p99 is within the unloaded tail's bound; NaN: not within the run */
+  recoveredAfterSeconds: number;
+  /** the bound: max(2 x baseline p99, baseline p99 + 5 ms) */
+  recoveryBoundMs: number;
 }
 
 export interface LoadResult {
@@ -34,9 +56,11 @@ export interface LoadResult {
   warmupOk: number;
   /** CPU the load generator itself used, in cores (near 1.0 means it may be the bottleneck) */
   generatorCpu: number;
+  overload?: OverloadPhases;
 }
 
-export type LoadMessage = { type: 'measuring' } | { type: 'result'; result: LoadResult } | { type: 'error'; message: string };
+/** `measuring`: the measured window starts; `measured`: it is over (when more load follows it). */
+export type LoadMessage = { type: 'measuring' } | { type: 'measured' } | { type: 'result'; result: LoadResult } | { type: 'error'; message: string };
 
 /** Response times in a growing typed array: a 15 s run at tens of thousands of req/s fits easily. */
 class Latencies {
@@ -92,25 +116,19 @@ function rawRequest(job: LoadJob): () => Buffer {
   };
 }
 
-async function runPacedJob(job: LoadJob, rate: number): Promise<LoadResult> {
+/** One paced phase: every response counted by status, latencies of 2xx kept (and of 503s, when asked). */
+async function pacedPhase(job: LoadJob, rate: number, seconds: number, connections: number, onResponse?: (ms: number, status: number, dueMs: number, head: string) => void) {
   const url = new URL(job.url);
-  const request = rawRequest(job);
-  const common = { host: url.hostname, port: Number(url.port), rate, connections: job.connections, request };
-  let warmupOk = 0;
-  if (job.warmupSeconds > 0) {
-    await runPaced({ ...common, seconds: job.warmupSeconds, onResponse: (_ms, status) => { if (status < 300) warmupOk++; } });
-  }
-  process.send!({ type: 'measuring' } satisfies LoadMessage);
   const latencies = new Latencies();
   const statusCodes: Record<string, number> = {};
   let ok = 0;
   const cpuBefore = process.cpuUsage();
   const result = await runPaced({
-    ...common,
-    seconds: job.durationSeconds,
-    onResponse: (ms, status) => {
+    host: url.hostname, port: Number(url.port), rate, connections, request: rawRequest(job), seconds,
+    onResponse: (ms, status, dueMs, head) => {
       statusCodes[status] = (statusCodes[status] ?? 0) + 1;
       if (status >= 200 && status < 300) { ok++; latencies.add(ms); }
+      onResponse?.(ms, status, dueMs, head);
     },
   });
   const cpu = process.cpuUsage(cpuBefore);
@@ -124,12 +142,59 @@ async function runPacedJob(job: LoadJob, rate: number): Promise<LoadResult> {
     timeouts: result.backlog,
     statusCodes,
     latency: latencies.summary(),
-    warmupOk,
+    warmupOk: 0,
     generatorCpu: (cpu.user + cpu.system) / 1e6 / result.seconds,
+  } satisfies LoadResult;
+}
+
+async function runPacedJob(job: LoadJob, rate: number): Promise<LoadResult> {
+  const warmup = job.warmupSeconds > 0 ? await pacedPhase(job, rate, job.warmupSeconds, job.connections) : undefined;
+  process.send!({ type: 'measuring' } satisfies LoadMessage);
+  return { ...(await pacedPhase(job, rate, job.durationSeconds, job.connections)), warmupOk: warmup?.ok ?? 0 };
+}
+
+/**
+ * Open-loop overload between two light phases. The overload phase keeps the latency of 503s apart
+ * from that of 2xx; the recovery phase is cut into seconds (by when each request was due) to find
+ * when the tail is back to what it was before.
+ */
+async function runOverloadJob(job: LoadJob, o: NonNullable<LoadJob['overload']>): Promise<LoadResult> {
+  const baseline = await pacedPhase(job, o.lightRate, o.baselineSeconds, job.connections);
+  process.send!({ type: 'measuring' } satisfies LoadMessage);
+  const refused = new Latencies();
+  let withRetryAfter = 0;
+  const overload = await pacedPhase(job, o.rate, job.durationSeconds, o.connections, (ms, status, _due, head) => {
+    if (status !== 503) return;
+    refused.add(ms);
+    if (/\r\nretry-after:/i.test(head)) withRetryAfter++;
+  });
+  process.send!({ type: 'measured' } satisfies LoadMessage);
+  const seconds = Math.ceil(o.recoverySeconds);
+  const buckets = Array.from({ length: seconds }, () => ({ latencies: new Latencies(), bad: 0 }));
+  await pacedPhase(job, o.lightRate, o.recoverySeconds, job.connections, (ms, status, dueMs) => {
+    const b = buckets[Math.min(seconds - 1, Math.floor(dueMs / 1000))];
+    if (status >= 200 && status < 300) b.latencies.add(ms); else b.bad++;
+  });
+  const recoveryP99 = buckets.map((b) => (b.bad > 0 ? Infinity : b.latencies.summary().p99));
+  const bound = Math.max(2 * baseline.latency.p99, baseline.latency.p99 + 5);
+  let recovered = NaN;
+  for (let k = recoveryP99.length - 1; k >= 0 && recoveryP99[k] <= bound; k--) recovered = k;
+  return {
+    ...overload,
+    overload: {
+      baseline: baseline.latency,
+      refused: refused.summary(),
+      refusedCount: overload.statusCodes['503'] ?? 0,
+      withRetryAfter,
+      recoveryP99,
+      recoveredAfterSeconds: recovered,
+      recoveryBoundMs: bound,
+    },
   };
 }
 
 async function runJob(job: LoadJob): Promise<LoadResult> {
+  if (job.overload) return runOverloadJob(job, job.overload);
   if (job.pacedRate) return runPacedJob(job, job.pacedRate);
   const warmup = job.warmupSeconds > 0 ? await cannon(job, job.warmupSeconds) : undefined;
   process.send!({ type: 'measuring' } satisfies LoadMessage);

@@ -15,8 +15,8 @@ export interface PacedOptions {
   rate: number;
   connections: number;
   seconds: number;
-  /** called with (latency ms, status) for every response */
-  onResponse(latencyMs: number, status: number): void;
+  /** called for every response: latency from when it was due, its status, when it was due (ms after the start), its head (status line and headers) */
+  onResponse(latencyMs: number, status: number, dueMs: number, head: string): void;
 }
 
 export interface PacedResult {
@@ -37,10 +37,10 @@ class Connection {
   private dueAt = 0;
   busy = false;
   failed = false;
-  private readonly done: (conn: Connection, dueAt: number, status: number) => void;
-  private readonly broken: () => void;
+  private readonly done: (conn: Connection, dueAt: number, status: number, head: string) => void;
+  private readonly broken: (conn: Connection) => void;
 
-  constructor(host: string, port: number, done: (conn: Connection, dueAt: number, status: number) => void, broken: () => void) {
+  constructor(host: string, port: number, done: (conn: Connection, dueAt: number, status: number, head: string) => void, broken: (conn: Connection) => void) {
     this.done = done;
     this.broken = broken;
     this.socket = net.connect({ host, port, noDelay: true });
@@ -60,10 +60,11 @@ class Connection {
     this.socket.destroy();
   }
 
+  /** `broken` hears of every connection lost, busy or idle (a server may close idle ones too). */
   private fail(): void {
     if (this.failed) return;
     this.failed = true;
-    if (this.busy) this.broken();
+    this.broken(this);
   }
 
   private onData(chunk: Buffer): void {
@@ -77,7 +78,7 @@ class Connection {
     if (this.pending.length < total) return;
     this.pending = this.pending.subarray(total);
     this.busy = false;
-    this.done(this, this.dueAt, Number(head.slice(9, 12)));
+    this.done(this, this.dueAt, Number(head.slice(9, 12)), head);
   }
 }
 
@@ -101,13 +102,28 @@ export function runPaced(o: PacedOptions): Promise<PacedResult> {
         sent++;
       }
     };
-    const onDone = (conn: Connection, dueAt: number, status: number) => {
+    const onDone = (conn: Connection, dueAt: number, status: number, head: string) => {
       completed++;
-      o.onResponse(performance.now() - dueAt, status);
+      o.onResponse(performance.now() - dueAt, status, dueAt - start, head);
       idle.push(conn);
       dispatch();
     };
-    const connections = Array.from({ length: o.connections }, () => new Connection(o.host, o.port, onDone, () => { errors++; }));
+    // A lost connection (a server that closes after a refusal, or a reset) is replaced, so the
+    // offered load stays what was asked for; a request that was on it counts as an error.
+    const open = (): Connection => new Connection(o.host, o.port, onDone, (lost) => {
+      if (lost.busy) errors++;
+      const at = connections.indexOf(lost);
+      if (finished || at < 0) return;
+      // After a short pause: a server that is gone must not turn this into a busy loop.
+      setTimeout(() => {
+        if (finished) return;
+        connections[at] = open();
+        idle.push(connections[at]);
+        dispatch();
+      }, 5);
+    });
+    const connections: Connection[] = [];
+    for (let i = 0; i < o.connections; i++) connections.push(open());
     idle.push(...connections);
 
     let scheduled = 0;

@@ -43,6 +43,8 @@ export function mergeRounds(cells: Cell[]): MergedCell[] {
     return {
       ...middle,
       ...vs,
+      // CPU per event is steadier than events/s on a shared machine: the median of every round's.
+      cpuMicrosPerEvent: median(ok.map((c) => c.cpuMicrosPerEvent)),
       halfRate,
       rounds: { eventsPerSecond: group.map((c) => c.eventsPerSecond), halfRateP99: group.map((c) => c.halfRate?.latency.p99 ?? NaN) },
     };
@@ -55,14 +57,14 @@ const times = (r: number) => (Number.isFinite(r) ? `${r.toFixed(2)}×` : '–');
 export function formatHttpTable(cells: MergedCell[]): string {
   const merged = cells.some((c) => c.rounds);
   const rows = cells.map((c) => {
-    if (c.failure) return `| ${c.server} | ${c.workload} | ${c.connections} | failed: ${c.failure.split('\n')[0].replace(/\|/g, '/')} |${' |'.repeat(merged ? 14 : 13)}`;
+    if (c.failure) return `| ${c.server} | ${c.workload} | ${c.connections} | failed: ${c.failure.split('\n')[0].replace(/\|/g, '/')} |${' |'.repeat(merged ? 15 : 14)}`;
     const half = c.halfRate ? `${ms(c.halfRate.latency.p99)} @ ${num(c.halfRate.requestsPerSecond)} req/s` : '';
     const rounds = c.rounds ? ` | ${perRound(c.rounds.eventsPerSecond, (n) => num(n / 1000, 1) + 'k')}${c.halfRate ? ` (½: ${perRound(c.rounds.halfRateP99, ms)})` : ''}` : '';
-    return `| ${c.server} | ${c.workload} | ${c.connections} | ${num(c.eventsPerSecond)} | ${num(c.requestsPerSecond)} | ${ms(c.latency.p50)} | ${ms(c.latency.p99)} | ${ms(c.latency.p999)} | ${num(c.serverCpu, 2)} | ${num(c.peakRssBytes / 2 ** 20)} | ${c.non2xx} / ${c.errors} | ${times(c.vsReference)} | ${times(c.vsCeiling)} | ${half} | ${num(c.generatorCpu, 2)} | ${num(c.loadAverage, 1)} | ${Number.isFinite(c.cpuStall) ? `${(c.cpuStall * 100).toFixed(0)}%` : '–'}${rounds} |`;
+    return `| ${c.server} | ${c.workload} | ${c.connections} | ${num(c.eventsPerSecond)} | ${num(c.requestsPerSecond)} | ${ms(c.latency.p50)} | ${ms(c.latency.p99)} | ${ms(c.latency.p999)} | ${num(c.serverCpu, 2)} | ${num(c.cpuMicrosPerEvent, 1)} | ${num(c.peakRssBytes / 2 ** 20)} | ${c.non2xx} / ${c.errors} | ${times(c.vsReference)} | ${times(c.vsCeiling)} | ${half} | ${num(c.generatorCpu, 2)} | ${num(c.loadAverage, 1)} | ${Number.isFinite(c.cpuStall) ? `${(c.cpuStall * 100).toFixed(0)}%` : '–'}${rounds} |`;
   });
   return [
-    `| server | workload | conns | events/s | req/s | p50 ms | p99 ms | p99.9 ms | server CPU (cores) | peak RSS MB | non-2xx / errors | vs reference | vs ceiling | p99 ms at ½ peak | load-gen CPU | load avg | CPU stall |${merged ? ' events/s per round (½-peak p99 ms) |' : ''}`,
-    `|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|${merged ? '---|' : ''}`,
+    `| server | workload | conns | events/s | req/s | p50 ms | p99 ms | p99.9 ms | server CPU (cores) | CPU µs/event | peak RSS MB | non-2xx / errors | vs reference | vs ceiling | p99 ms at ½ peak | load-gen CPU | load avg | CPU stall |${merged ? ' events/s per round (½-peak p99 ms) |' : ''}`,
+    `|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|${merged ? '---|' : ''}`,
     ...rows,
   ].join('\n');
 }
@@ -96,6 +98,11 @@ export function formatTargets(cells: MergedCell[]): string {
     const base = cells.find((x) => !x.failure && x.workload === 'W1' && x.server === c.server.replace(/-plan$/, '') && x.connections === c.connections);
     const ratio = base ? c.eventsPerSecond / base.eventsPerSecond : undefined;
     check(`${c.server} W1 c${c.connections} (100-event plan, flag) ≥ 85% of W1 without a plan`, ratio === undefined ? undefined : ratio >= 0.85, ratio === undefined ? `no ${c.server.replace(/-plan$/, '')} W1 cell` : `${(ratio * 100).toFixed(0)}% (${num(c.eventsPerSecond)} vs ${num(base!.eventsPerSecond)} events/s; server CPU ${num(c.serverCpu, 2)} vs ${num(base!.serverCpu, 2)} cores)`);
+  }
+  // Issue 17: server CPU (main and worker threads) per accepted event, W1; per request, W2.
+  for (const c of cells.filter((x) => !x.failure && (x.server === 'inlet-embedded' || x.server === 'inlet-kafka') && x.workload !== 'W1F')) {
+    const limit = c.workload === 'W2' ? 30 : c.server === 'inlet-embedded' ? 5 : 6;
+    check(`${c.server} ${c.workload} c${c.connections} server CPU ≤ ${limit} µs per ${c.workload === 'W2' ? 'request' : 'event'}`, Number.isFinite(c.cpuMicrosPerEvent) ? c.cpuMicrosPerEvent <= limit : undefined, `${num(c.cpuMicrosPerEvent, 1)} µs`);
   }
   for (const c of cells.filter((x) => !x.failure && x.halfRate && x.server.startsWith('inlet'))) {
     check(`${c.server} ${c.workload} c${c.connections} p99 at half of peak < 10 ms`, c.halfRate!.latency.p99 < 10, `${ms(c.halfRate!.latency.p99)} ms at ${num(c.halfRate!.requestsPerSecond)} req/s`);

@@ -16,8 +16,9 @@ export function runLoad(job: LoadJob, serverPid: number): Promise<MeasuredLoad> 
   const child = fork(LOAD_SCRIPT, [], { execArgv: ['--import', 'tsx'], env: { ...process.env, NODE_OPTIONS: '' }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const sampler = new ProcessSampler(serverPid);
   let sampling = false;
+  let sampled: MeasuredLoad['server'] | undefined;
   // Warm-up + measured window + generous slack for start-up and slow responses.
-  const limitMs = (job.warmupSeconds + job.durationSeconds) * 1000 + 60_000;
+  const limitMs = (job.warmupSeconds + job.durationSeconds + (job.overload ? job.overload.baselineSeconds + job.overload.recoverySeconds : 0)) * 1000 + 60_000;
   return new Promise<MeasuredLoad>((resolvePromise, reject) => {
     let settled = false;
     const finish = (error: Error | undefined, value?: MeasuredLoad) => {
@@ -30,8 +31,14 @@ export function runLoad(job: LoadJob, serverPid: number): Promise<MeasuredLoad> 
     const timer = setTimeout(() => finish(new Error(`load generator did not finish within ${limitMs} ms`)), limitMs);
     child.on('message', (message: LoadMessage) => {
       if (message.type === 'measuring') { sampler.start(); sampling = true; return; }
+      // The measured window is over but the job goes on (the overload cell's recovery run).
+      if (message.type === 'measured') {
+        try { if (sampling) sampled = sampler.stop(); } catch { /* the server died */ }
+        sampling = false;
+        return;
+      }
       if (message.type === 'error') return finish(new Error(`load generator failed: ${message.message}`));
-      let server = { cpuSeconds: NaN, cpu: NaN, peakRssBytes: NaN, cpuStall: NaN };
+      let server = sampled ?? { cpuSeconds: NaN, cpu: NaN, peakRssBytes: NaN, cpuStall: NaN };
       try { if (sampling) server = sampler.stop(); } catch { /* the server died: its numbers are unknown */ }
       finish(undefined, { load: message.result, server });
     });

@@ -1,0 +1,152 @@
+// The overload cell (`--suite overload`, issue 17): what a server does when offered more than it
+// can take. Per server: its peak (closed loop, as an HTTP cell), then, on the same process, an
+// open-loop load paced at twice that peak between two light phases at half of it:
+//
+//   half of peak (unloaded tail) → 2× peak for the overload window (measured) → half of peak (recovery)
+//
+// The open loop matters: a closed-loop generator slows down with the server and never overloads
+// it. Latency counts from when a request was due, so time a request waited for one of the
+// generator's connections counts too. What a good server does: keeps its goodput (2xx per second)
+// near its peak, refuses the excess quickly with 503 + Retry-After, keeps the accepted requests'
+// tail and its memory bounded, and is back to its unloaded tail soon after the overload ends.
+import { COULD_NOT_START, cpuMicrosPerEvent, withCellServer } from './harness.ts';
+import type { LoadResult, OverloadPhases } from './load.ts';
+import { runLoad } from './run-load.ts';
+import type { ServerDefinition } from './servers.ts';
+import type { MessageIdKind, Workload } from './workloads.ts';
+
+export interface OverloadOptions {
+  servers: ServerDefinition[];
+  workloads: Workload[];
+  /** concurrency of the closed-loop peak run */
+  connections: number;
+  warmupSeconds: number;
+  /** the closed-loop peak run */
+  peakSeconds: number;
+  /** the overload window (issue 17: 30 s) */
+  overloadSeconds: number;
+  /** each light phase, before and after */
+  lightSeconds: number;
+  /** offered load as a multiple of the measured peak */
+  factor: number;
+  /** the generator's connections during the overload: enough for requests to pile up in the server, not in the generator */
+  overloadConnections: number;
+  messageIds: MessageIdKind;
+  partitions: number;
+  kafkaBootstrap(): Promise<string>;
+  log(line: string): void;
+}
+
+export interface OverloadCell {
+  server: string;
+  workload: string;
+  failure?: string;
+  peakRequestsPerSecond: number;
+  offeredRate: number;
+  /** 2xx per second in the overload window */
+  goodput: number;
+  refusedPerSecond: number;
+  /** non-2xx other than 503, and connection errors, in the overload window */
+  otherFailures: number;
+  /** requests due in the overload window that never got a connection (the generator's own queue) */
+  neverSent: number;
+  accepted: LoadResult['latency'];
+  phases?: OverloadPhases;
+  peakRssBytes: number;
+  cpuMicrosPerEvent: number;
+  generatorCpu: number;
+}
+
+const emptyLatency = { p50: NaN, p99: NaN, p999: NaN, max: NaN };
+
+async function runOverloadCell(o: OverloadOptions, def: ServerDefinition, workload: Workload, runId: string): Promise<OverloadCell> {
+  const label = `${def.name} ${workload.name} overload`;
+  const cell: OverloadCell = {
+    server: def.name, workload: workload.name, peakRequestsPerSecond: NaN, offeredRate: NaN, goodput: NaN, refusedPerSecond: NaN,
+    otherFailures: 0, neverSent: 0, accepted: emptyLatency, peakRssBytes: NaN, cpuMicrosPerEvent: NaN, generatorCpu: NaN,
+  };
+  try {
+    return await withCellServer(o, def, `${runId}-${def.name}-${workload.name}-overload`, undefined, async ({ server }) => {
+      const job = { url: server.url, workload: workload.name, writeKey: server.writeKey, connections: o.connections, messageIds: o.messageIds };
+      const peak = await runLoad({ ...job, warmupSeconds: o.warmupSeconds, durationSeconds: o.peakSeconds }, server.pid);
+      cell.peakRequestsPerSecond = peak.load.ok / (peak.load.durationSeconds || o.peakSeconds);
+      if (!(cell.peakRequestsPerSecond >= 2)) throw new Error(`peak of ${cell.peakRequestsPerSecond.toFixed(1)} req/s is too low to overload`);
+      cell.offeredRate = Math.round(cell.peakRequestsPerSecond * o.factor);
+      const lightRate = Math.max(1, Math.round(cell.peakRequestsPerSecond / 2));
+      o.log(`  ${label}: peak ${Math.round(cell.peakRequestsPerSecond)} req/s; offering ${cell.offeredRate} req/s for ${o.overloadSeconds} s between ${o.lightSeconds} s phases at ${lightRate} req/s`);
+      const run = await runLoad({
+        ...job,
+        warmupSeconds: 0,
+        durationSeconds: o.overloadSeconds,
+        overload: { rate: cell.offeredRate, lightRate, baselineSeconds: o.lightSeconds, recoverySeconds: o.lightSeconds, connections: o.overloadConnections },
+      }, server.pid);
+      const seconds = run.load.durationSeconds || o.overloadSeconds;
+      const refused = run.load.overload?.refusedCount ?? 0;
+      Object.assign(cell, {
+        goodput: run.load.ok / seconds,
+        refusedPerSecond: refused / seconds,
+        otherFailures: run.load.non2xx - refused + run.load.errors,
+        neverSent: run.load.timeouts,
+        accepted: run.load.latency,
+        phases: run.load.overload,
+        peakRssBytes: run.server.peakRssBytes,
+        cpuMicrosPerEvent: cpuMicrosPerEvent(run.server.cpuSeconds, run.load.ok * workload.eventsPerRequest),
+        generatorCpu: run.load.generatorCpu,
+      });
+      o.log(`  ${label}: goodput ${Math.round(cell.goodput)} req/s (${((cell.goodput / cell.peakRequestsPerSecond) * 100).toFixed(0)}% of peak), 503 ${Math.round(cell.refusedPerSecond)}/s, accepted p99 ${cell.accepted.p99.toFixed(1)} ms, back to tail after ${cell.phases?.recoveredAfterSeconds ?? NaN} s`);
+      return cell;
+    });
+  } catch (error) {
+    const message = (error as Error).message;
+    o.log(`  ${label}: FAILED — ${message.split('\n')[0]}`);
+    return { ...cell, failure: message.startsWith(COULD_NOT_START) ? message.split('\n')[0] : message };
+  }
+}
+
+export async function runOverloadSuite(o: OverloadOptions): Promise<OverloadCell[]> {
+  const runId = `${Date.now().toString(36)}o`;
+  const cells: OverloadCell[] = [];
+  for (const workload of o.workloads) for (const def of o.servers) cells.push(await runOverloadCell(o, def, workload, runId));
+  return cells;
+}
+
+const num = (n: number, digits = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : '–');
+const ms = (n: number) => (n === Infinity ? 'non-2xx' : Number.isFinite(n) ? (n < 10 ? n.toFixed(2) : n.toFixed(1)) : '–');
+
+export function formatOverload(cells: OverloadCell[], o: Pick<OverloadOptions, 'factor' | 'overloadSeconds' | 'lightSeconds' | 'connections' | 'overloadConnections'>): string {
+  const rows = cells.map((c) => {
+    if (c.failure) return `| ${c.server} | ${c.workload} | failed: ${c.failure.split('\n')[0].replace(/\|/g, '/')} |${' |'.repeat(13)}`;
+    const p = c.phases;
+    const retryAfter = p && p.refusedCount > 0 ? `${((p.withRetryAfter / p.refusedCount) * 100).toFixed(0)}%` : '–';
+    const back = p ? (Number.isFinite(p.recoveredAfterSeconds) ? `${p.recoveredAfterSeconds} s` : `not within ${o.lightSeconds} s`) : '–';
+    return `| ${c.server} | ${c.workload} | ${num(c.peakRequestsPerSecond)} | ${num(c.offeredRate)} | ${num(c.goodput)} | ${num((c.goodput / c.peakRequestsPerSecond) * 100)}% | ${num(c.refusedPerSecond)} | ${ms(p?.refused.p99 ?? NaN)} | ${retryAfter} | ${c.otherFailures} / ${c.neverSent} | ${ms(c.accepted.p50)} / ${ms(c.accepted.p99)} | ${num(c.peakRssBytes / 2 ** 20)} | ${ms(p?.baseline.p99 ?? NaN)} | ${back} | ${num(c.cpuMicrosPerEvent, 1)} | ${num(c.generatorCpu, 2)} |`;
+  });
+  const recovery = cells.filter((c) => c.phases).map((c) => `- ${c.server} ${c.workload}: p99 per second after the overload (ms; bound ${ms(c.phases!.recoveryBoundMs)}): ${c.phases!.recoveryP99.map(ms).join(', ')}`);
+  return [
+    `Per server: its peak (closed loop, ${o.connections} connections), then on the same process an open loop paced at ${o.factor}× that peak for ${o.overloadSeconds} s on up to ${o.overloadConnections} connections, between two ${o.lightSeconds} s phases at half of the peak. Latencies count from when each request was due. "back to tail": seconds after the overload until every later second's p99 is within max(2 × the p99 before, that + 5 ms) with no non-2xx. Peak RSS covers the server's life up to the end of the overload window (VmHWM). CPU µs/event: server CPU in the overload window over the events answered 2xx.`,
+    '',
+    '| server | workload | peak req/s | offered req/s | goodput 2xx/s | goodput vs peak | 503/s | 503 p99 ms | 503 with Retry-After | other failures / never sent | accepted p50 / p99 ms | peak RSS MB | p99 ms before | back to tail | CPU µs/event | load-gen CPU |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows,
+    '',
+    ...recovery,
+  ].join('\n');
+}
+
+/** Issue 17's overload targets, cell by cell. */
+export function formatOverloadTargets(cells: OverloadCell[]): string {
+  const lines: string[] = [];
+  const check = (what: string, pass: boolean, detail: string) => lines.push(`- ${pass ? 'PASS' : 'FAIL'} ${what}: ${detail}`);
+  for (const c of cells.filter((x) => !x.failure)) {
+    const name = `${c.server} ${c.workload} overload`;
+    const share = c.goodput / c.peakRequestsPerSecond;
+    check(`${name}: goodput ≥ 90% of peak`, share >= 0.9, `${(share * 100).toFixed(0)}% (${num(c.goodput)} of ${num(c.peakRequestsPerSecond)} req/s)`);
+    const refusedP99 = c.phases?.refused.p99 ?? NaN;
+    check(`${name}: p99 of 503 refusals < 20 ms`, refusedP99 < 20, c.phases?.refusedCount ? `${ms(refusedP99)} ms over ${c.phases.refusedCount} refusals` : 'no 503 at all');
+    check(`${name}: p99 of accepted < 250 ms`, c.accepted.p99 < 250, `${ms(c.accepted.p99)} ms`);
+    check(`${name}: peak RSS < 400 MB`, c.peakRssBytes < 400 * 2 ** 20, `${num(c.peakRssBytes / 2 ** 20)} MB`);
+    const back = c.phases?.recoveredAfterSeconds ?? NaN;
+    check(`${name}: back to the unloaded tail within 5 s`, back <= 5, Number.isFinite(back) ? `${back} s` : 'not within the recovery run');
+  }
+  return lines.join('\n');
+}
