@@ -48,6 +48,7 @@ const EXTERNAL_SUITES: Record<string, string[]> = {
   'kafka-sink': ['kafka-sink.ts'],
   store: ['embedded-store.ts'],
   plans: ['plan-validation.ts'],
+  'path-costs': ['path-costs.ts'],
 };
 
 export interface SuiteOptions {
