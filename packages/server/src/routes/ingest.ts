@@ -17,6 +17,7 @@ import { inexactNumbers } from '../numbers.ts';
 import { markChecked, type CompiledPlan, type PlanVerdict } from '../plans/compiled-plan.ts';
 import { violationText } from '../plans/plan.ts';
 import type { PlanLookup } from '../plans/registry.ts';
+import { SinkBackpressure } from '../sinks/sink-backpressure.ts';
 import type { Sink, StoredEvent } from '../sinks/sink.ts';
 import type { Source, SourceStore } from '../sources/source-store.ts';
 import type { RefusedBodies } from './refused-bodies.ts';
@@ -81,10 +82,18 @@ const bodyPending = (request: FastifyRequest) => Number(request.headers['content
 export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): void {
   const { config, sink, limiter, metrics, accounting, refused, auth, ipOf } = deps;
   const { maxEventBytes, maxBatchEvents } = config.limits;
+  // The sinks' own caps on pending events are 100,000 (Kafka) and 200,000 (embedded); the bound
+  // measured from the sink's rate is normally far below them.
+  const backpressure = new SinkBackpressure({ maxQueueMs: config.sinkMaxQueueMs, minPendingEvents: 2 * maxBatchEvents, maxPendingEvents: 100_000 });
+  const behind = () => Errors.sinkUnavailable(1, 'the sink is behind; retry');
 
-  /** Before the body is read: a header key is checked (401 now, body unread), an address out of its budget gets 429. */
+  /**
+   * Before the body is read: a sink already at its bound gets 503 (the cheapest refusal, so first),
+   * a header key is checked (401 now, body unread), an address out of its budget gets 429.
+   */
   async function beforeBody(request: FastifyRequest, reply: FastifyReply) {
     try {
+      if (backpressure.saturated) throw behind();
       await auth.beforeBody(request, ipOf(request));
     } catch (error) {
       // The body is not wanted: closing after the answer spares reading (and discarding) the rest.
@@ -124,8 +133,10 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
     // young-generation GC would copy on every pass.
     request.body = undefined;
     const accepted = events.length;
+    const pending = accepted + failed.length;
+    if (!backpressure.admit(pending)) throw behind();
     const started = performance.now();
-    await store(request, sink.write(events, failed), started, accepted, failedCounts, source.id);
+    await store(request, backpressure.track(pending, sink.write(events, failed)), started, accepted, failedCounts, source.id);
     if (type && errors.length > 0) {
       reply.code(400);
       if (failed[0]?.entry.reason === 'plan_violation') return { error: `Event breaks the tracking plan: ${errors[0].errors.join('; ')}`, code: Errors.planViolation.code, accepted: 0, rejected: 1, errors };

@@ -1,0 +1,105 @@
+// Admission by the sink's measured rate: a bound on events admitted but not yet durable. Without
+// it, an overload is taken in whole and waits in memory ahead of the sink: every accepted request
+// then waits seconds, memory grows with the queue, and the heap left behind slows the server for
+// a while after the overload ends. With it, the excess is refused at once with 503 + Retry-After
+// (clients retry, against this instance later or another one now), and what is admitted is
+// durable within about `maxQueueMs`.
+//
+// The bound is the sink's rate times `maxQueueMs` (Little's law), the rate measured, not
+// configured: over each window of WINDOW_MS in which some write took longer than `maxQueueMs` to
+// become durable (so events were waiting: the sink was the bottleneck), the events made durable
+// per second are what the sink can do now, and the estimate follows them; a window without such
+// waits only ever raises it. A sink that slows down (a slow disk, a broker failing over) thus
+// lowers the bound within a window or two. Until the first such window the bound is the sink's
+// own cap on pending events.
+export interface SinkBackpressureOptions {
+  /** how long admitted events may wait for the sink; the bound is rate x this */
+  maxQueueMs: number;
+  /** the bound never goes below this (at least one full batch, plus some concurrency) */
+  minPendingEvents: number;
+  /** nor above this (the sink's own cap), which is also the bound until a rate is measured */
+  maxPendingEvents: number;
+  /** the clock, for tests */
+  now?: () => number;
+}
+
+/** Rate windows: short enough to follow a change within a second, long enough to span several commits. */
+const WINDOW_MS = 250;
+/** Weight of a new saturated window in the rate estimate. */
+const ALPHA = 0.3;
+
+export class SinkBackpressure {
+  readonly #maxQueueMs: number;
+  readonly #min: number;
+  readonly #max: number;
+  readonly #now: () => number;
+  /** events admitted and not yet durable (or failed) */
+  #pending = 0;
+  /** events per second the sink made durable while it was the bottleneck; undefined until measured */
+  #rate: number | undefined;
+  #windowStart = 0;
+  #windowDone = 0;
+  #windowSaturated = false;
+
+  constructor(options: SinkBackpressureOptions) {
+    this.#maxQueueMs = options.maxQueueMs;
+    this.#min = options.minPendingEvents;
+    this.#max = Math.max(options.maxPendingEvents, options.minPendingEvents);
+    this.#now = options.now ?? (() => performance.now());
+    this.#windowStart = this.#now();
+  }
+
+  /** events admitted but not yet durable */
+  get pending(): number {
+    return this.#pending;
+  }
+
+  /** the sink's measured rate in events per second (undefined until it has been the bottleneck) */
+  get rate(): number | undefined {
+    return this.#rate;
+  }
+
+  /** the current bound on pending events */
+  get bound(): number {
+    if (this.#rate === undefined) return this.#max;
+    return Math.min(this.#max, Math.max(this.#min, Math.round((this.#rate * this.#maxQueueMs) / 1000)));
+  }
+
+  /** Already at the bound: a request can be refused before its body is read. */
+  get saturated(): boolean {
+    return this.#pending > 0 && this.#pending >= this.bound;
+  }
+
+  /** Whether `events` more may go to the sink now. A lone write always may, however large. */
+  admit(events: number): boolean {
+    return this.#pending === 0 || this.#pending + events <= this.bound;
+  }
+
+  /** Counts `events` as pending until `written` settles, and learns the sink's rate from it. */
+  track<T>(events: number, written: Promise<T>): Promise<T> {
+    if (events === 0) return written;
+    this.#pending += events;
+    const started = this.#now();
+    return written.then(
+      (value) => { this.#settled(events, started, true); return value; },
+      (error: unknown) => { this.#settled(events, started, false); throw error; },
+    );
+  }
+
+  #settled(events: number, started: number, durable: boolean): void {
+    this.#pending -= events;
+    const now = this.#now();
+    if (durable) {
+      this.#windowDone += events;
+      if (now - started > this.#maxQueueMs) this.#windowSaturated = true;
+    }
+    const elapsed = now - this.#windowStart;
+    if (elapsed < WINDOW_MS) return;
+    const rate = (this.#windowDone * 1000) / elapsed;
+    if (this.#windowSaturated) this.#rate = this.#rate === undefined ? rate : this.#rate + ALPHA * (rate - this.#rate);
+    else if (this.#rate !== undefined && rate > this.#rate) this.#rate = rate;
+    this.#windowStart = now;
+    this.#windowDone = 0;
+    this.#windowSaturated = false;
+  }
+}

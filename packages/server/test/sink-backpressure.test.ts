@@ -1,0 +1,170 @@
+// Admission by the sink's measured rate: the bound follows what the sink makes durable while it is
+// the bottleneck, and a server whose sink is behind refuses the excess at once with 503 +
+// Retry-After (before reading the body), then admits again once the sink has caught up.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { newMessageId } from '@inlet/schema';
+import { startInlet, type TestInlet } from '@inlet/testkit';
+import { EmbeddedSink } from '../src/sinks/embedded-sink.ts';
+import { SinkBackpressure } from '../src/sinks/sink-backpressure.ts';
+import type { Sink, StoredEvent, Written } from '../src/sinks/sink.ts';
+import type { FailedRecord } from '../src/failed/failed-event.ts';
+import { basic, postJson, request } from './http-client.ts';
+
+describe('SinkBackpressure', () => {
+  const clock = () => {
+    let t = 0;
+    return { now: () => t, advance: (ms: number) => { t += ms; } };
+  };
+  /** A write that becomes durable `ms` after it was handed over. */
+  const durableAfter = async (b: SinkBackpressure, c: ReturnType<typeof clock>, events: number, ms: number) => {
+    let done!: () => void;
+    const tracked = b.track(events, new Promise<void>((resolve) => { done = resolve; }));
+    c.advance(ms);
+    done();
+    await tracked;
+  };
+
+  test('the bound is the sink cap until the sink has been the bottleneck, then its measured rate times the allowed queueing', async () => {
+    const c = clock();
+    const b = new SinkBackpressure({ maxQueueMs: 100, minPendingEvents: 200, maxPendingEvents: 100_000, now: c.now });
+    assert.equal(b.bound, 100_000);
+    assert.equal(b.rate, undefined);
+    // 30,000 events made durable over 300 ms, each write waiting longer than 100 ms: 100,000 events/s.
+    await durableAfter(b, c, 30_000, 300);
+    assert.equal(b.rate, 100_000);
+    assert.equal(b.bound, 10_000);
+  });
+
+  test('windows in which the sink kept up never lower the estimate; a slower saturated one does', async () => {
+    const c = clock();
+    const b = new SinkBackpressure({ maxQueueMs: 100, minPendingEvents: 200, maxPendingEvents: 100_000, now: c.now });
+    await durableAfter(b, c, 30_000, 300);
+    // Light load: 100 events in 300 ms, each durable within 5 ms.
+    c.advance(295);
+    await durableAfter(b, c, 100, 5);
+    assert.equal(b.rate, 100_000);
+    // The sink slows down: 3,000 events in 300 ms, waiting 300 ms.
+    await durableAfter(b, c, 3_000, 300);
+    assert.ok(b.rate! < 100_000 && b.rate! > 10_000, `rate ${b.rate} moved towards 10,000 events/s`);
+    assert.ok(b.bound < 10_000);
+  });
+
+  test('admits a lone write however large, refuses what would pass the bound, and is saturated at it', async () => {
+    const c = clock();
+    const b = new SinkBackpressure({ maxQueueMs: 100, minPendingEvents: 200, maxPendingEvents: 1_000, now: c.now });
+    assert.equal(b.admit(5_000), true);
+    const release: (() => void)[] = [];
+    const hold = (n: number) => b.track(n, new Promise<void>((resolve) => release.push(resolve)));
+    const first = hold(900);
+    assert.equal(b.admit(100), true);
+    assert.equal(b.admit(101), false);
+    assert.equal(b.saturated, false);
+    const second = hold(100);
+    assert.equal(b.saturated, true);
+    for (const r of release) r();
+    await Promise.all([first, second]);
+    assert.equal(b.pending, 0);
+    assert.equal(b.saturated, false);
+  });
+
+  test('a failed write stops counting as pending and is not taken as durable', async () => {
+    const c = clock();
+    const b = new SinkBackpressure({ maxQueueMs: 100, minPendingEvents: 200, maxPendingEvents: 100_000, now: c.now });
+    const failing = b.track(500, Promise.reject(new Error('disk full')));
+    assert.equal(b.pending, 500);
+    c.advance(300);
+    await assert.rejects(failing, /disk full/);
+    assert.equal(b.pending, 0);
+    assert.equal(b.rate, undefined);
+  });
+});
+
+/** The embedded sink with a gate in front: writes wait until the test opens it (a disk that is behind). */
+class GatedSink implements Sink {
+  readonly kind = 'embedded';
+  readonly inner: EmbeddedSink;
+  open = true;
+  private held: (() => void)[] = [];
+
+  constructor(dataDir: string) {
+    this.inner = new EmbeddedSink({ dataDir, writeTimeoutMs: 10_000 });
+  }
+
+  get waiting(): number {
+    return this.held.length;
+  }
+
+  async write(events: readonly StoredEvent[], failed?: readonly FailedRecord[]): Promise<Written> {
+    if (!this.open) await new Promise<void>((resolve) => this.held.push(resolve));
+    return this.inner.write(events, failed);
+  }
+
+  release(): void {
+    this.open = true;
+    for (const go of this.held.splice(0)) go();
+  }
+
+  ready(): Promise<boolean> {
+    return this.inner.ready();
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+const batchOf = (n: number) => ({ batch: Array.from({ length: n }, (_, i) => ({ type: 'track', event: 'Clicked', userId: `u-${i}`, messageId: newMessageId() })) });
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 500 && !condition(); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(condition(), what);
+}
+
+describe('admission by the sink rate over HTTP', () => {
+  let inlet: TestInlet;
+  let sink: GatedSink;
+  let dataDir: string;
+  before(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'inlet-backpressure-'));
+    sink = new GatedSink(dataDir);
+    // 100 events per request at most: the bound's floor is then 200 events.
+    inlet = await startInlet({ dataDir, sinkMaxQueueMs: 10, limits: { maxEventBytes: 32 * 1024, maxBatchEvents: 100, maxBodyBytes: 500 * 1024 } }, { sink });
+  });
+  after(async () => {
+    sink.release();
+    await inlet.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  test('a server whose sink is behind refuses the excess with 503 and Retry-After before reading the body, and admits again once it caught up', async () => {
+    // The sink is slow once: the server measures its rate (a few events per second), so the bound drops to its floor.
+    sink.open = false;
+    const slow = postJson(inlet.url, '/v1/batch', batchOf(10), inlet.writeKey);
+    await until(() => sink.waiting === 1, 'the first write reached the sink');
+    await new Promise((r) => setTimeout(r, 300));
+    sink.release();
+    assert.equal((await slow).status, 200);
+
+    sink.open = false;
+    const held = [postJson(inlet.url, '/v1/batch', batchOf(100), inlet.writeKey), postJson(inlet.url, '/v1/batch', batchOf(100), inlet.writeKey)];
+    await until(() => sink.waiting === 2, 'two writes of 100 events wait for the sink');
+
+    const refused = await postJson(inlet.url, '/v1/batch', batchOf(100), inlet.writeKey);
+    assert.equal(refused.status, 503, refused.text);
+    assert.equal(refused.headers['retry-after'], '1');
+    assert.equal(refused.json?.code, 'INLET_SINK_UNAVAILABLE');
+    // Not JSON at all: still 503, not 400, so the body was never parsed.
+    const unread = await request(inlet.url, '/v1/batch', { body: '{"batch": [', headers: { 'content-type': 'application/json', authorization: basic(inlet.writeKey) } });
+    assert.equal(unread.status, 503, unread.text);
+
+    sink.release();
+    for (const reply of await Promise.all(held)) assert.equal(reply.status, 200, reply.text);
+    const after = await postJson(inlet.url, '/v1/batch', batchOf(100), inlet.writeKey);
+    assert.equal(after.status, 200, after.text);
+    assert.equal((await inlet.events()).length, 10 + 100 + 100 + 100);
+  });
+});
