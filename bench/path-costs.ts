@@ -89,10 +89,13 @@ export async function run(options: SuiteOptions = {}, args: { seconds?: number; 
   let checkpoints = 0;
   const checkpoint = () => { if (++checkpoints % 20 === 0) db.pragma('wal_checkpoint(TRUNCATE)'); };
 
-  // Kafka: the record batch of one W1 request (100 records), as the producer builds it from our string messages.
+  // Kafka: the record batch of one W1 request (100 records), as the producer builds it from our
+  // string messages (packages/kafka's serializers: header names encoded once, the rest each time).
+  const headerNames = new Map<string, Buffer>();
+  const nameBytes = (name: string) => headerNames.get(name) ?? headerNames.set(name, Buffer.from(name)).get(name)!;
   const kafkaMessages = (): MessageRecord[] => records.map((r, i) => {
     const { key, value, headers } = toKafkaRecord(r as NormalizedRecord, jsons[i]);
-    return { topic: 'raw-events', key: Buffer.from(key), value: Buffer.from(value), headers: new Map(Object.entries(headers).map(([k, v]) => [Buffer.from(k), Buffer.from(v)])) };
+    return { topic: 'raw-events', key: Buffer.from(key), value: Buffer.from(value), headers: new Map(Object.entries(headers).map(([k, v]) => [nameBytes(k), Buffer.from(v)])) };
   });
   const batchBytes: Record<string, number> = {};
   for (const compression of KAFKA_COMPRESSIONS) {

@@ -98,7 +98,7 @@ async function runOverloadCell(o: OverloadOptions, def: ServerDefinition, worklo
     });
   } catch (error) {
     const message = (error as Error).message;
-    o.log(`  ${label}: FAILED — ${message.split('\n')[0]}`);
+    o.log(`  ${label}: FAILED — ${(error as Error).stack?.split('\n').slice(0, 4).join(' / ')}`);
     return { ...cell, failure: message.startsWith(COULD_NOT_START) ? message.split('\n')[0] : message };
   }
 }

