@@ -91,6 +91,19 @@ export function partitionKey(record: Pick<NormalizedRecord, 'userId' | 'anonymou
   return record.userId ?? record.anonymousId ?? '';
 }
 
+/**
+ * The same record with its headers as a Map, the form the producer iterates: handed a plain
+ * object, it makes an entries array and a Map of it for every record (~0.8 µs per event in a
+ * micro-benchmark of the server's sink).
+ */
+export function toKafkaMessage(record: NormalizedRecord, value: string = JSON.stringify(record)): { key: string; value: string; headers: Map<string, string> } {
+  return {
+    key: partitionKey(record),
+    value,
+    headers: new Map<string, string>().set(HEADERS.sourceId, record.sourceId).set(HEADERS.eventType, record.type).set(HEADERS.messageId, record.messageId),
+  };
+}
+
 /** A normalized record as it goes on raw-events. `value` may be passed when the caller already serialized the record. */
 export function toKafkaRecord(record: NormalizedRecord, value: string = JSON.stringify(record)): KafkaRecord {
   return {

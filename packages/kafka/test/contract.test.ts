@@ -2,7 +2,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NormalizedRecord } from '@inlet/schema';
-import { changelogTopic, checkCompression, checkTopicName, KafkaOptionError, parseBrokers, toKafkaRecord } from '../src/contract.ts';
+import { changelogTopic, checkCompression, checkTopicName, KafkaOptionError, parseBrokers, toKafkaMessage, toKafkaRecord } from '../src/contract.ts';
 import { createIdempotentProducer, forceClose, KafkaWriter } from '../src/index.ts';
 
 describe('the broker-address rule', () => {
@@ -48,6 +48,14 @@ describe('the record contract', () => {
     assert.deepEqual(toKafkaRecord(record), { key: 'u1', value: JSON.stringify(record), headers: { 'source-id': 'src_1', 'event-type': 'track', 'message-id': 'm1' } });
     assert.equal(toKafkaRecord({ ...base, userId: null, anonymousId: 'a1' } as NormalizedRecord).key, 'a1');
     assert.equal(toKafkaRecord(record, '{"as":"given"}').value, '{"as":"given"}');
+  });
+
+  test('the message form (headers as a Map, as the sink sends it) lays a record out the same way', () => {
+    for (const record of [{ ...base, userId: 'u1', anonymousId: 'a1' }, { ...base, anonymousId: 'a1' }] as NormalizedRecord[]) {
+      const message = toKafkaMessage(record, '{"as":"given"}');
+      const expected = toKafkaRecord(record, '{"as":"given"}');
+      assert.deepEqual({ ...message, headers: Object.fromEntries(message.headers) }, expected);
+    }
   });
 });
 

@@ -10,7 +10,7 @@
 // (the request gets 503 and its client retries), and so is one that would grow the queue past
 // maxPendingEvents.
 import {
-  checkCompression, checkTopicName, describeError, KafkaOptionError, KafkaWriter, parseBrokers, SEND_MODES, toKafkaRecord, TopicProbe,
+  checkCompression, checkTopicName, describeError, KafkaOptionError, KafkaWriter, parseBrokers, SEND_MODES, toKafkaMessage, TopicProbe,
   type Compression, type SendMode, type StringMessage,
 } from '@inlet/kafka';
 import { SinkUnavailableError } from '../errors.ts';
@@ -143,14 +143,14 @@ export class KafkaSink implements Sink {
     const { topic, failedTopic, writeTimeoutMs } = this.#options;
     let bytes = 0;
     const messages = events.map(({ record, json }): StringMessage => {
-      const { key, value, headers } = toKafkaRecord(record, json);
+      const { key, value, headers } = toKafkaMessage(record, json);
       bytes += Buffer.byteLength(key) + Buffer.byteLength(value) + 64; // + headers and record overhead
       return { topic, key, value, headers };
     });
     // Failed events go in the same produce request as the request's accepted ones: acknowledged together.
     for (const { entry, json } of failed) {
       bytes += Buffer.byteLength(json) + 128;
-      messages.push({ topic: failedTopic!, key: entry.sourceId, value: json, headers: { 'source-id': entry.sourceId, reason: entry.reason, 'failed-id': entry.id } });
+      messages.push({ topic: failedTopic!, key: entry.sourceId, value: json, headers: new Map<string, string>().set('source-id', entry.sourceId).set('reason', entry.reason).set('failed-id', entry.id) });
     }
     return new Promise<Written>((resolve, reject) => {
       const pending: PendingWrite = {
