@@ -43,3 +43,43 @@ test('the embedded sink checkpoints beside its commits: the database file fills 
     rmSync(dataDir, { recursive: true, force: true });
   }
 });
+
+test('a write of 250 events with repeats, and one mixing sources and minutes, store each event once and count stored and duplicates per source', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'inlet-rows-'));
+  const sink = new EmbeddedSink({ dataDir, writeTimeoutMs: 10_000 });
+  try {
+    const event = (sourceId: string, messageId: string, receivedAt = '2026-11-26T12:00:00.000Z'): StoredEvent => {
+      const record = { sourceId, messageId, receivedAt } as NormalizedRecord;
+      return { record, json: JSON.stringify(record) };
+    };
+    // 250 events (statements of 100, 100 and 50 rows); the last 30 repeat m-190 to m-219, 20 of them within the same statement.
+    const first = Array.from({ length: 250 }, (_, i) => event('src_a', `m-${i < 220 ? i : i - 30}`));
+    const [one, two] = await Promise.all([sink.write(first), sink.write(batch(0, 3))]);
+    assert.equal(one.duplicates, 30);
+    assert.equal(two.duplicates, 0);
+    // Sources and minutes mixed within one write: counted per source and minute all the same.
+    const mixed = [event('src_a', 'm-0'), event('src_b', 'm-0'), event('src_b', 'm-1', '2026-11-26T12:01:00.000Z'), event('src_b', 'm-1')];
+    assert.equal((await sink.write(mixed)).duplicates, 2);
+    await sink.close();
+    const db = new Database(databaseFile(dataDir), { readonly: true });
+    try {
+      const count = (source: string) => (db.prepare('SELECT count(*) AS n FROM events WHERE source_id = ?').get(source) as { n: number }).n;
+      assert.equal(count('src_a'), 220);
+      assert.equal(count('src_b'), 2);
+      const stats = db.prepare('SELECT source_id, minute, outcome, sum(count) AS n FROM source_stats GROUP BY source_id, minute, outcome ORDER BY source_id, minute, outcome').all();
+      const minute = Math.floor(Date.parse('2026-11-26T12:00:00.000Z') / 60_000);
+      assert.deepEqual(stats.map((r) => ({ ...(r as object) })), [
+        { source_id: 'src_a', minute, outcome: 'duplicate', n: 31 },
+        { source_id: 'src_a', minute, outcome: 'stored', n: 220 },
+        { source_id: 'src_b', minute, outcome: 'duplicate', n: 1 },
+        { source_id: 'src_b', minute, outcome: 'stored', n: 1 },
+        { source_id: 'src_b', minute: minute + 1, outcome: 'stored', n: 1 },
+        { source_id: 'src_test', minute, outcome: 'stored', n: 3 },
+      ]);
+    } finally {
+      db.close();
+    }
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});

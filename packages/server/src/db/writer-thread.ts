@@ -2,6 +2,7 @@
 // main thread keeps parsing requests while the disk works. Everything a request stores (its
 // accepted events, its failed events and the per-source counts of both) goes into one
 // transaction, so the counts can never disagree with what is stored.
+import type Database from 'better-sqlite3';
 import { parentPort, Worker, workerData } from 'node:worker_threads';
 import { openDatabase } from './database.ts';
 import {
@@ -37,7 +38,17 @@ function checkpointIfDue(written: number): void {
 }
 
 // A repeated (source, messageId) is acknowledged but stored once; it is counted as a duplicate.
-const insertEvent = db.prepare('INSERT OR IGNORE INTO events (source_id, message_id, received_at, body) VALUES (?, ?, ?, ?)');
+const INSERT_EVENTS = 'INSERT OR IGNORE INTO events (source_id, message_id, received_at, body) VALUES ';
+const insertEvent = db.prepare(`${INSERT_EVENTS}(?, ?, ?, ?)`);
+// A request's events go in as statements of up to ROWS_PER_INSERT rows: one call per row cost
+// ~1-2 µs of CPU per event more (a whole-process A/B of 150,000 rows: 0.86-0.90x the CPU).
+const ROWS_PER_INSERT = 100;
+const insertMany = new Map<number, Database.Statement>();
+function insertRows(rows: number): Database.Statement {
+  let statement = insertMany.get(rows);
+  if (!statement) insertMany.set(rows, statement = db.prepare(INSERT_EVENTS + Array(rows).fill('(?, ?, ?, ?)').join(', ')));
+  return statement;
+}
 const insertFailed = db.prepare('INSERT OR IGNORE INTO failed_events (id, source_id, received_at, reason, size, entry) VALUES (?, ?, ?, ?, ?, ?)');
 const markReplayed = db.prepare("UPDATE failed_events SET status = 'replayed', replayed_at = ? WHERE id = ? AND status = 'failed'");
 const sizeOfFailed = db.prepare<[string], { size: number }>("SELECT size FROM failed_events WHERE id = ? AND status = 'failed'");
@@ -68,15 +79,16 @@ class Tally {
   private reason = '';
   private run = 0;
 
-  add(sourceId: string, receivedAtMs: number, outcome: string, reason = ''): void {
+  add(sourceId: string, receivedAtMs: number, outcome: string, reason = '', count = 1): void {
+    if (count === 0) return;
     const minute = Math.floor(receivedAtMs / 60_000);
-    if (sourceId === this.sourceId && minute === this.minute && outcome === this.outcome && reason === this.reason) { this.run++; return; }
+    if (sourceId === this.sourceId && minute === this.minute && outcome === this.outcome && reason === this.reason) { this.run += count; return; }
     this.flushRun();
     this.sourceId = sourceId;
     this.minute = minute;
     this.outcome = outcome;
     this.reason = reason;
-    this.run = 1;
+    this.run = count;
   }
 
   private flushRun(): void {
@@ -108,6 +120,16 @@ function enforceSizeCap(): void {
   }
 }
 
+/** Whether the rows from `from` to `to` share their source and minute (a request's always do), so one count covers them. */
+function sameSourceAndMinute(events: WriterRows, from: number, to: number): boolean {
+  const sourceId = events[from];
+  const minute = Math.floor((events[from + 2] as number) / 60_000);
+  for (let row = from + EVENT_WIDTH; row < to; row += EVENT_WIDTH) {
+    if (events[row] !== sourceId || Math.floor((events[row + 2] as number) / 60_000) !== minute) return false;
+  }
+  return true;
+}
+
 const commitIngest = db.transaction((request: IngestCommit): number[] => {
   const { events, segments, failed } = request;
   const tally = new Tally();
@@ -115,10 +137,22 @@ const commitIngest = db.transaction((request: IngestCommit): number[] => {
   let row = 0;
   for (let s = 0; s < segments.length; s++) {
     let count = 0;
-    for (const end = row + segments[s] * EVENT_WIDTH; row < end; row += EVENT_WIDTH) {
-      const changes = insertEvent.run(events[row], events[row + 1], events[row + 2], events[row + 3]).changes;
-      count += changes;
-      tally.add(events[row] as string, events[row + 2] as number, changes === 1 ? 'stored' : 'duplicate');
+    for (const end = row + segments[s] * EVENT_WIDTH; row < end;) {
+      const rows = Math.min(ROWS_PER_INSERT, (end - row) / EVENT_WIDTH);
+      const next = row + rows * EVENT_WIDTH;
+      if (rows > 1 && sameSourceAndMinute(events, row, next)) {
+        const changes = insertRows(rows).run(events.slice(row, next)).changes;
+        count += changes;
+        tally.add(events[row] as string, events[row + 2] as number, 'stored', '', changes);
+        tally.add(events[row] as string, events[row + 2] as number, 'duplicate', '', rows - changes);
+      } else {
+        for (; row < next; row += EVENT_WIDTH) {
+          const changes = insertEvent.run(events[row], events[row + 1], events[row + 2], events[row + 3]).changes;
+          count += changes;
+          tally.add(events[row] as string, events[row + 2] as number, changes === 1 ? 'stored' : 'duplicate');
+        }
+      }
+      row = next;
     }
     inserted[s] = count;
   }
