@@ -156,7 +156,7 @@ describe('admission by the sink rate over HTTP', () => {
     const refused = await postJson(inlet.url, '/v1/batch', batchOf(100), inlet.writeKey);
     assert.equal(refused.status, 503, refused.text);
     assert.equal(refused.headers['retry-after'], '1');
-    assert.equal(refused.json?.code, 'INLET_SINK_UNAVAILABLE');
+    assert.equal(refused.json?.code, 'INLET_OVERLOADED');
     // Not JSON at all: still 503, not 400, so the body was never parsed.
     const unread = await request(inlet.url, '/v1/batch', { body: '{"batch": [', headers: { 'content-type': 'application/json', authorization: basic(inlet.writeKey) } });
     assert.equal(unread.status, 503, unread.text);

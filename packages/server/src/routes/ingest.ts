@@ -85,7 +85,11 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
   // The sinks' own caps on pending events are 100,000 (Kafka) and 200,000 (embedded); the bound
   // measured from the sink's rate is normally far below them.
   const backpressure = new SinkBackpressure({ maxQueueMs: config.sinkMaxQueueMs, minPendingEvents: 2 * maxBatchEvents, maxPendingEvents: 100_000 });
-  const behind = () => Errors.sinkUnavailable(1, 'the sink is behind; retry');
+  // Admission, like the connection and body-byte bounds of ../admission.ts: the same 503 and counter.
+  const behind = () => {
+    metrics.overloaded.labels('sink').inc();
+    return Errors.overloaded('the sink is behind');
+  };
 
   /**
    * Before the body is read: a sink already at its bound gets 503 (the cheapest refusal, so first),
