@@ -153,7 +153,7 @@ export async function withCellServer<T>(o: CellServerOptions, def: ServerDefinit
         port,
         nodeFlags: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
       });
-      await def.prepare?.(ctx, server.url, server.writeKey);
+      await def.prepare?.(ctx, server.url, server.writeKey, server.banner);
     } catch (error) {
       throw new Error(`${COULD_NOT_START}: ${(error as Error).message}`);
     }

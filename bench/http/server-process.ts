@@ -7,6 +7,8 @@ export interface ServerProcess {
   pid: number;
   url: string;
   writeKey: string;
+  /** what it printed to stdout up to its ready line */
+  banner: string[];
   /** the last lines the server wrote to stderr, for failure reports */
   stderrTail(): string;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves when the process is gone */
@@ -18,7 +20,7 @@ const CONTROLLED_ENV = [
   'PORT', 'HOST', 'INLET_DATA_DIR', 'LOG_LEVEL', 'KAFKA_BROKERS', 'KAFKA_TOPIC', 'KAFKA_FAILED_TOPIC', 'REDIS_URL', 'DATABASE_URL',
   'RATE_LIMIT_REQUESTS_PER_MINUTE', 'RATE_LIMIT_EVENTS_PER_MINUTE', 'NODE_OPTIONS', 'SINK_TIMEOUT_MS',
   'KAFKA_COMPRESSION', 'KAFKA_LINGER_MS', 'INLET_BENCH_KAFKA_SEND_MODE',
-  'ADMIN_HOST', 'ADMIN_PORT', 'METRICS_ON_PUBLIC_PORT', 'FAILED_RETENTION_DAYS', 'FAILED_MAX_BYTES',
+  'ADMIN_HOST', 'ADMIN_PORT', 'METRICS_ON_PUBLIC_PORT', 'SINK_MAX_QUEUE_MS', 'FAILED_RETENTION_DAYS', 'FAILED_MAX_BYTES',
 ];
 
 function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
@@ -68,10 +70,12 @@ export async function startServerProcess(
 
   const deadline = Date.now() + (options.startTimeoutMs ?? 60_000);
   try {
+    const banner: string[] = [];
     const writeKey = await new Promise<string>((resolve, reject) => {
       const lines = createInterface({ input: child.stdout! });
       const timer = setTimeout(() => reject(new Error('no ready line before the start timeout')), deadline - Date.now());
       lines.on('line', (line) => {
+        if (banner.length < 50) banner.push(line);
         const match = spec.ready.exec(line);
         if (match) { clearTimeout(timer); resolve(match[1] ?? spec.writeKey); }
       });
@@ -79,7 +83,7 @@ export async function startServerProcess(
     });
     const url = `http://127.0.0.1:${options.port}`;
     await pollReady(url + spec.readyPath, deadline);
-    return { pid: child.pid!, url, writeKey, stderrTail, stop };
+    return { pid: child.pid!, url, writeKey, banner, stderrTail, stop };
   } catch (error) {
     await stop(2000);
     throw new Error(`${(error as Error).message}\n${stderrTail()}`);

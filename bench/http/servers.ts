@@ -1,18 +1,21 @@
 // The servers under test and how to start each one as its own process.
 import { resolve } from 'node:path';
 import { applyBenchPlan } from './plan.ts';
+import { attachViewer } from './viewer.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
 export type ServerName = 'inlet-embedded' | 'inlet-kafka' | 'inlet-kafka-lanes' | 'inlet-kafka-zstd' | 'inlet-embedded-plan' | 'inlet-kafka-plan'
-  | 'inlet-embedded-old' | 'inlet-kafka-old' | 'reference' | 'ceiling';
+  | 'inlet-embedded-old' | 'inlet-kafka-old' | 'inlet-embedded-viewer' | 'inlet-kafka-viewer' | 'inlet-embedded-unbounded' | 'inlet-kafka-unbounded'
+  | 'reference' | 'ceiling';
 /** What `npm run bench` runs unless --servers says otherwise. */
 export const SERVER_NAMES: ServerName[] = ['inlet-embedded', 'inlet-kafka', 'reference', 'ceiling'];
 /**
  * Variants run only when named: the Kafka sink's 'lanes' send mode and zstd (both against
  * inlet-kafka: pipelined, lz4), and each sink with a 100-event tracking plan in flag mode (./plan.ts).
  */
-export const VARIANT_NAMES: ServerName[] = ['inlet-kafka-lanes', 'inlet-kafka-zstd', 'inlet-embedded-plan', 'inlet-kafka-plan', 'inlet-embedded-old', 'inlet-kafka-old'];
+export const VARIANT_NAMES: ServerName[] = ['inlet-kafka-lanes', 'inlet-kafka-zstd', 'inlet-embedded-plan', 'inlet-kafka-plan', 'inlet-embedded-old', 'inlet-kafka-old',
+  'inlet-embedded-viewer', 'inlet-kafka-viewer', 'inlet-embedded-unbounded', 'inlet-kafka-unbounded'];
 
 /**
  * The '-old' variants run an older checkout of Inlet on another Node, to compare runtimes and
@@ -56,7 +59,7 @@ export interface ServerDefinition {
   isInlet: boolean;
   launch(ctx: ServerContext): LaunchSpec;
   /** run once the server answers, before the load (the plan variants put their plan here) */
-  prepare?(ctx: ServerContext, url: string, writeKey: string): Promise<void>;
+  prepare?(ctx: ServerContext, url: string, writeKey: string, banner: string[]): Promise<void>;
 }
 
 /**
@@ -116,6 +119,11 @@ export const SERVERS: Record<ServerName, ServerDefinition> = {
   'inlet-kafka-zstd': { name: 'inlet-kafka-zstd', needsKafka: true, isInlet: true, launch: (ctx) => inlet(ctx, { KAFKA_COMPRESSION: 'zstd' }) },
   'inlet-embedded-plan': { name: 'inlet-embedded-plan', needsKafka: false, isInlet: true, launch: (ctx) => inlet(ctx), prepare: applyBenchPlan },
   'inlet-kafka-plan': { name: 'inlet-kafka-plan', needsKafka: true, isInlet: true, launch: (ctx) => inlet(ctx), prepare: applyBenchPlan },
+  'inlet-embedded-viewer': { name: 'inlet-embedded-viewer', needsKafka: false, isInlet: true, launch: (ctx) => inlet(ctx), prepare: attachViewer },
+  'inlet-kafka-viewer': { name: 'inlet-kafka-viewer', needsKafka: true, isInlet: true, launch: (ctx) => inlet(ctx), prepare: attachViewer },
+  // Admission by the sink's rate off in effect (its bound at the sink's own cap): the A/B for SINK_MAX_QUEUE_MS.
+  'inlet-embedded-unbounded': { name: 'inlet-embedded-unbounded', needsKafka: false, isInlet: true, launch: (ctx) => inlet(ctx, { SINK_MAX_QUEUE_MS: '60000' }) },
+  'inlet-kafka-unbounded': { name: 'inlet-kafka-unbounded', needsKafka: true, isInlet: true, launch: (ctx) => inlet(ctx, { SINK_MAX_QUEUE_MS: '60000' }) },
   'inlet-embedded-old': { name: 'inlet-embedded-old', needsKafka: false, isInlet: true, launch: inletOld },
   'inlet-kafka-old': { name: 'inlet-kafka-old', needsKafka: true, isInlet: true, launch: inletOld },
   reference: { name: 'reference', needsKafka: true, isInlet: false, launch: baseline('reference') },

@@ -79,7 +79,7 @@ export const SETTINGS: Setting[] = [
   { env: 'KAFKA_LINGER_MS', flag: '--kafka-linger-ms', help: 'how long to gather concurrent requests into one produce (default 0)' },
   { env: 'KAFKA_COMPRESSION', flag: '--kafka-compression', help: `${COMPRESSIONS.join('|')} (default lz4; zstd packs events tighter for more CPU)` },
   { env: 'SINK_TIMEOUT_MS', flag: '--sink-timeout-ms', help: 'longest wait for the sink before a 503 (default 5000)' },
-  { env: 'SINK_MAX_QUEUE_MS', flag: '--sink-max-queue-ms', help: 'admit only what the sink, at its measured rate, makes durable within this; the excess gets 503 at once (default 100)' },
+  { env: 'SINK_MAX_QUEUE_MS', flag: '--sink-max-queue-ms', help: 'admit only what the sink, at its measured rate, makes durable within this; the excess gets 503 at once (default 1000)' },
   { env: 'REDIS_URL', flag: '--redis-url', help: 'share rate limits between instances through Redis' },
   { env: 'DATABASE_URL', flag: '--database-url', help: 'PostgreSQL URL for sources shared by instances' },
   { env: 'RATE_LIMIT_REQUESTS_PER_MINUTE', flag: '--rate-limit-requests', help: 'requests per write key per minute (default 60000)' },
@@ -218,7 +218,7 @@ export function loadConfig(argv: string[] = [], env: NodeJS.ProcessEnv = process
       sendMode: benchSendMode(env),
     },
     sinkTimeoutMs: integer(v, 'SINK_TIMEOUT_MS', 5000, 100, 120_000),
-    sinkMaxQueueMs: integer(v, 'SINK_MAX_QUEUE_MS', 100, 10, 60_000),
+    sinkMaxQueueMs: integer(v, 'SINK_MAX_QUEUE_MS', 1000, 10, 60_000),
     redisUrl: url(v, 'REDIS_URL', ['redis:', 'rediss:']),
     databaseUrl: url(v, 'DATABASE_URL', ['postgres:', 'postgresql:']),
     rateLimit: {
