@@ -1,7 +1,6 @@
 // Clients posting expensive bodies (objects of 60,000 keys) with an invalid write key: the server
 // should refuse them before reading and parsing the body, so a well-behaved client does not pay.
-import net from 'node:net';
-import { cpuSeconds } from '@inlet/testkit';
+import { answerBeforeBody, cpuSeconds } from '@inlet/testkit';
 import { randomUUID } from 'node:crypto';
 import type { Drill } from '../lib/drill.ts';
 import { randomKey } from '../lib/attacks.ts';
@@ -22,20 +21,7 @@ function manyKeyObject(keys: number): string {
 
 /** Headers with an invalid Basic key and a declared body, no body: does an answer come anyway? */
 function answeredBeforeBody(port: number, waitMs: number): Promise<number | undefined> {
-  return new Promise((done) => {
-    const socket = net.connect(port, '127.0.0.1');
-    let received = '';
-    const finish = (status: number | undefined) => { clearTimeout(timer); socket.destroy(); done(status); };
-    const timer = setTimeout(() => finish(undefined), waitMs);
-    socket.on('data', (chunk) => {
-      received += chunk.toString('latin1');
-      const match = /^HTTP\/1\.1 (\d{3})/.exec(received);
-      if (match) finish(Number(match[1]));
-    });
-    socket.on('error', () => finish(undefined));
-    socket.once('connect', () => socket.write(`POST /v1/batch HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n`
-      + `Authorization: Basic ${Buffer.from(`${randomKey()}:`).toString('base64')}\r\nContent-Length: 400000\r\n\r\n`));
-  });
+  return answerBeforeBody(`http://127.0.0.1:${port}`, { authorization: `Basic ${Buffer.from(`${randomKey()}:`).toString('base64')}` }, 400_000, waitMs);
 }
 
 export const invalidKeyBodies: Drill = {

@@ -3,30 +3,10 @@
 // next request costs a lookup or a parse. Real server, embedded store.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { randomUUID } from 'node:crypto';
-import { startInlet, type TestInlet } from '@inlet/testkit';
+import { answerBeforeBody, startInlet, type TestInlet } from '@inlet/testkit';
 import { addressKey, UnauthenticatedLimiter } from '../src/limits/unauthenticated-limiter.ts';
 import { basic, postJson, request } from './http-client.ts';
-
-/** Sends only the headers of a POST declaring a body; the status line of an answer that comes before the body, if one does. */
-function answerBeforeBody(url: string, headers: Record<string, string>, declaredBytes: number, waitMs = 3000): Promise<number | undefined> {
-  const { hostname, port } = new URL(url);
-  return new Promise((done) => {
-    const socket = net.connect(Number(port), hostname);
-    let received = '';
-    const finish = (status: number | undefined) => { clearTimeout(timer); socket.destroy(); done(status); };
-    const timer = setTimeout(() => finish(undefined), waitMs);
-    socket.on('data', (chunk) => {
-      received += chunk.toString('latin1');
-      const match = /^HTTP\/1\.1 (\d{3})/.exec(received);
-      if (match) finish(Number(match[1]));
-    });
-    socket.on('error', () => finish(undefined));
-    const lines = Object.entries({ host: hostname, 'content-type': 'application/json', 'content-length': String(declaredBytes), ...headers }).map(([k, v]) => `${k}: ${v}`);
-    socket.once('connect', () => socket.write(`POST /v1/batch HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n`));
-  });
-}
 
 async function metricValues(inlet: TestInlet): Promise<Record<string, number>> {
   const reply = await request(inlet.adminUrl, '/metrics', { method: 'GET', headers: { authorization: `Bearer ${inlet.adminToken}` } });

@@ -71,4 +71,23 @@ describe('the console on the Kafka sink, two instances', { skip: kafka.skip || c
       stream.close();
     }
   });
+
+  test('a burst larger than the page keeps is decoded only in part: the newest are shown, the rest counted as dropped', async () => {
+    const auth = { authorization: `Bearer ${watched.adminToken}` };
+    const stream = await openSse(watched.adminUrl, '/api/live', auth);
+    try {
+      const batch = Array.from({ length: 1000 }, (_, i) => ({ type: 'track', userId: 'burst', event: `Burst ${i}` }));
+      assert.equal((await postJson(other.url, '/v1/batch', { batch }, other.writeKey)).status, 200);
+      const newest = await stream.next((e) => e.event === 'stored' && e.data.includes('"Burst 999"'), 3000);
+      assert.equal(JSON.parse(newest.data).event, 'Burst 999');
+      // Whatever else of the burst comes within a second: shown or counted, never all decoded.
+      await new Promise((r) => setTimeout(r, 1000));
+      const shown = stream.events.filter((e) => e.event === 'stored' && e.data.includes('"Burst ')).length;
+      const dropped = stream.events.filter((e) => e.event === 'dropped').reduce((sum, e) => sum + (JSON.parse(e.data).dropped as number), 0);
+      assert.ok(shown <= 500, `${shown} of the burst decoded and sent`);
+      assert.ok(dropped >= 500, `${dropped} told as dropped`);
+    } finally {
+      stream.close();
+    }
+  });
 });

@@ -7,3 +7,4 @@ export * from './load.ts';
 export * from './proc-stats.ts';
 export * from './tcp-relay.ts';
 export * from './redis-server.ts';
+export * from './http-probe.ts';
