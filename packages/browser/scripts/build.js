@@ -16,6 +16,8 @@ const common = {
   target: 'es2020',
   legalComments: 'none',
   define: { __VERSION__: JSON.stringify(version) },
+  // @inlet/schema/settings (the settings kit) is bundled from its source.
+  conditions: ['inlet-source'],
   logLevel: 'warning',
 };
 

@@ -3,6 +3,7 @@ import type { AnalyticsOptions, BrowserEvent, EventMap, Plugin, Properties, Prop
 import { Queue } from './queue.ts';
 import { read, write } from './storage.ts';
 import { uuid, uuid7 } from './uuid.ts';
+import { atLeast, boolean, checkSettings, oneOf, refuse, rule, text } from '@inlet/schema/settings';
 
 declare const __VERSION__: string;
 export const VERSION: string = typeof __VERSION__ === 'string' ? __VERSION__ : '0.0.0-dev';
@@ -11,11 +12,22 @@ const ANONYMOUS_ID = 'ajs_anonymous_id';
 const USER_ID = 'ajs_user_id';
 const SESSION_ID = 'ajs_session_id';
 
-function option(value: unknown, fallback: number, name: string, min: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !(value >= min)) throw new TypeError(`Inlet: ${name} must be a number >= ${min}`);
-  return value;
-}
+// The settings kit every Inlet package checks its options with (InvalidSettingError, INLET_INVALID_SETTING).
+const OPTIONS = {
+  writeKey: text({ secret: true }),
+  endpoint: text().optional(),
+  identity: oneOf(['browser', 'server'] as const).default('browser'),
+  batchSize: atLeast(1).default(30),
+  flushIntervalMs: atLeast(0).default(5000),
+  retryAttempts: atLeast(0).default(10),
+  retryBaseMs: atLeast(1).default(1000),
+  retryMaxMs: atLeast(1).default(60_000),
+  maxQueueEvents: atLeast(1).default(1000),
+  maxQueueChars: atLeast(1).default(2_000_000),
+  persistDelayMs: atLeast(0).default(500),
+  debug: boolean().default(false),
+  plugins: rule((v) => (Array.isArray(v) && v.every((p) => typeof p?.process == 'function') ? (v as Plugin[]) : refuse('must be objects with a process(event) function'))).default([]),
+};
 
 /** `Events`: the planned track events (what `inlet plans typegen` writes); by default any name and properties. */
 export class Analytics<Events extends EventMap = EventMap> {
@@ -31,26 +43,21 @@ export class Analytics<Events extends EventMap = EventMap> {
   _at = 0;
 
   constructor(options: AnalyticsOptions) {
-    const o = options || ({} as AnalyticsOptions);
-    if (typeof o.writeKey !== 'string' || !o.writeKey) throw new TypeError('Inlet: writeKey is required');
-    this._plugins = o.plugins || [];
-    if (!Array.isArray(this._plugins) || this._plugins.some((p) => typeof p?.process !== 'function')) {
-      throw new TypeError('Inlet: plugins must be objects with a process(event) function');
-    }
-    if (o.identity && o.identity != 'browser' && o.identity != 'server') throw new TypeError("Inlet: identity must be 'browser' or 'server'");
+    const o = checkSettings(OPTIONS, options as unknown as Record<string, unknown>, { label: 'Inlet' });
+    this._plugins = o.plugins;
     this._server = o.identity == 'server';
-    const debug = !!o.debug;
+    const debug = o.debug;
     this._queue = new Queue({
       writeKey: o.writeKey,
       url: (o.endpoint || location.origin).replace(/\/+$/, '') + '/v1/batch',
-      batchSize: option(o.batchSize, 30, 'batchSize', 1),
-      flushIntervalMs: option(o.flushIntervalMs, 5000, 'flushIntervalMs', 0),
-      retryAttempts: option(o.retryAttempts, 10, 'retryAttempts', 0),
-      retryBaseMs: option(o.retryBaseMs, 1000, 'retryBaseMs', 1),
-      retryMaxMs: option(o.retryMaxMs, 60_000, 'retryMaxMs', 1),
-      maxQueueEvents: option(o.maxQueueEvents, 1000, 'maxQueueEvents', 1),
-      maxQueueChars: option(o.maxQueueChars, 2_000_000, 'maxQueueChars', 1),
-      persistDelayMs: option(o.persistDelayMs, 500, 'persistDelayMs', 0),
+      batchSize: o.batchSize,
+      flushIntervalMs: o.flushIntervalMs,
+      retryAttempts: o.retryAttempts,
+      retryBaseMs: o.retryBaseMs,
+      retryMaxMs: o.retryMaxMs,
+      maxQueueEvents: o.maxQueueEvents,
+      maxQueueChars: o.maxQueueChars,
+      persistDelayMs: o.persistDelayMs,
       log: (message, count) => debug && console.log('[inlet] ' + message + (count === undefined ? '' : ' (' + count + ')')),
     });
     try {

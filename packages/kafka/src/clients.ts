@@ -1,5 +1,5 @@
 // Building Kafka clients: Inlet's programs describe what they need in typed options, checked here
-// before any client exists (a wrong value throws a KafkaOptionError naming it), and get a client
+// before any client exists (a wrong value throws an InvalidSettingError naming it), and get a client
 // set up the way Inlet relies on — idempotent acks=all producers, transactional producers that
 // fence their predecessors, consumers with static group membership. Closing is written once too.
 //
@@ -7,7 +7,8 @@
 // `WORKAROUND(@platformatic/kafka <= version)`; README.md lists them with the upstream issues.
 import { randomUUID } from 'node:crypto';
 import { Admin, Consumer, FetchIsolationLevels, Producer, ProduceAcks, stringSerializers } from '@platformatic/kafka';
-import { checkCompression, KafkaOptionError, parseBrokers, type Compression } from '@inlet/kafka/contract';
+import { brokerList, compression, type Compression } from '@inlet/kafka/contract';
+import { checkSetting, checkSettings, integer, invalid, text } from '@inlet/schema/settings';
 
 /** What every client needs. Times are milliseconds. */
 export interface ClientOptions {
@@ -46,29 +47,22 @@ export interface GroupConsumerOptions extends ClientOptions {
 export type StringProducer = Producer<string, string, string, string>;
 export type BufferProducer = Producer<Buffer, Buffer, Buffer, Buffer>;
 
-function integer(value: unknown, what: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw new KafkaOptionError(`${what} must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
-  }
-  return value;
-}
+const name = text({ pattern: /^\S+$/, expects: 'a non-empty string without spaces' });
 
-function text(value: unknown, what: string): string {
-  if (typeof value !== 'string' || !/^\S+$/.test(value)) throw new KafkaOptionError(`${what} must be a non-empty string without spaces, got ${JSON.stringify(value)}`);
-  return value;
-}
+const CLIENT = {
+  brokers: brokerList,
+  clientId: name,
+  requestTimeoutMs: integer(1, 3_600_000).optional(),
+  connectTimeoutMs: integer(1, 3_600_000).optional(),
+  retries: integer(0, 1_000_000).optional(),
+  retryDelayMs: integer(0, 600_000).optional(),
+};
 
-/** The options every client shares, checked, in the client's own terms. */
+/** The options every client shares, checked, in the client's own terms. Other keys are the caller's. */
 function base(o: ClientOptions, minRetries = 0) {
-  if (o === null || typeof o !== 'object') throw new KafkaOptionError('Kafka client options are required');
-  const options = {
-    bootstrapBrokers: parseBrokers(o.brokers),
-    clientId: text(o.clientId, 'clientId'),
-    timeout: o.requestTimeoutMs === undefined ? undefined : integer(o.requestTimeoutMs, 'requestTimeoutMs', 1, 3_600_000),
-    connectTimeout: o.connectTimeoutMs === undefined ? undefined : integer(o.connectTimeoutMs, 'connectTimeoutMs', 1, 3_600_000),
-    retries: o.retries === undefined ? undefined : integer(o.retries, 'retries', minRetries, 1_000_000),
-    retryDelay: o.retryDelayMs === undefined ? undefined : integer(o.retryDelayMs, 'retryDelayMs', 0, 600_000),
-  };
+  const c = checkSettings(CLIENT, o as unknown as Record<string, unknown>, { ignoreUnknown: true });
+  if (c.retries !== undefined && c.retries < minRetries) throw invalid('retries', `must be an integer from ${minRetries} to 1000000, got ${c.retries}`);
+  const options = { bootstrapBrokers: c.brokers, clientId: c.clientId, timeout: c.requestTimeoutMs, connectTimeout: c.connectTimeoutMs, retries: c.retries, retryDelay: c.retryDelayMs };
   // The client treats an explicit undefined like a value in places; leave unset options out.
   return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as { bootstrapBrokers: string[]; clientId: string; timeout?: number; connectTimeout?: number; retries?: number; retryDelay?: number };
 }
@@ -104,13 +98,13 @@ export function createIdempotentProducer(o: IdempotentProducerOptions): StringPr
   // WORKAROUND(@platformatic/kafka <= 2.12.1): an idempotent producer with `retries` unset, 0 or 1
   // retries forever (2.x, "Fixed retries overriding for idempotent", #262). A bound must be explicit.
   const options = base(o, 2);
-  if (options.retries === undefined) throw new KafkaOptionError('retries must be given for an idempotent producer (2 or more; fewer means unlimited to the client)');
+  if (options.retries === undefined) throw invalid('retries', 'must be given for an idempotent producer (2 or more; fewer means unlimited to the client)');
   return new Producer({
     ...options,
     serializers: producerSerializers,
     idempotent: true,
     acks: ProduceAcks.ALL,
-    compression: checkCompression(o.compression ?? 'lz4'),
+    compression: checkSetting('compression', compression.default('lz4'), o.compression),
     autocreateTopics: false,
   });
 }
@@ -124,7 +118,7 @@ export async function createTransactionalProducer(o: TransactionalProducerOption
   const producer = new Producer<Buffer, Buffer, Buffer, Buffer>({
     ...base(o, 2),
     idempotent: true,
-    transactionalId: text(o.transactionalId, 'transactionalId'),
+    transactionalId: checkSetting('transactionalId', name, o.transactionalId),
     // WORKAROUND(@platformatic/kafka <= 2.12.1): InitProducerId goes out with producer id 0 and
     // epoch 0 unless told otherwise, which the coordinator reads as "bump producer 0, epoch 0" and
     // refuses with PRODUCER_FENCED once the transactional id was used before — every restart.
@@ -145,26 +139,34 @@ export async function createTransactionalProducer(o: TransactionalProducerOption
   }
 }
 
+const GROUP = {
+  groupId: name,
+  instanceId: name.optional(),
+  sessionTimeoutMs: integer(1000, 3_600_000),
+  heartbeatIntervalMs: integer(100, 3_600_000),
+  rebalanceTimeoutMs: integer(1000, 3_600_000),
+};
+
 /**
  * A consumer in a group (the classic protocol, with static membership when `instanceId` is set),
  * reading committed data only. It never commits by itself: offsets go in transactions.
  */
 export function createGroupConsumer(o: GroupConsumerOptions): Consumer {
-  const sessionTimeout = integer(o.sessionTimeoutMs, 'sessionTimeoutMs', 1000, 3_600_000);
-  const heartbeatInterval = integer(o.heartbeatIntervalMs, 'heartbeatIntervalMs', 100, sessionTimeout - 1);
+  const g = checkSettings(GROUP, o as unknown as Record<string, unknown>, { ignoreUnknown: true });
+  if (g.heartbeatIntervalMs >= g.sessionTimeoutMs) throw invalid('heartbeatIntervalMs', `must be less than sessionTimeoutMs (${g.sessionTimeoutMs}), got ${g.heartbeatIntervalMs}`);
   return new Consumer({
     ...base(o),
-    groupId: text(o.groupId, 'groupId'),
-    ...(o.instanceId === undefined ? {} : { groupInstanceId: text(o.instanceId, 'instanceId') }),
+    groupId: g.groupId,
+    ...(g.instanceId === undefined ? {} : { groupInstanceId: g.instanceId }),
     // The classic protocol, not KIP-848's: under the new one this client joins only through its
     // consume() streams and keeps private the member epoch a transactional offset commit must
     // carry (README, "The group protocol").
     groupProtocol: 'classic',
     autocommit: false,
     isolationLevel: FetchIsolationLevels.READ_COMMITTED,
-    sessionTimeout,
-    heartbeatInterval,
-    rebalanceTimeout: integer(o.rebalanceTimeoutMs, 'rebalanceTimeoutMs', 1000, 3_600_000),
+    sessionTimeout: g.sessionTimeoutMs,
+    heartbeatInterval: g.heartbeatIntervalMs,
+    rebalanceTimeout: g.rebalanceTimeoutMs,
   });
 }
 
@@ -172,7 +174,7 @@ export function createGroupConsumer(o: GroupConsumerOptions): Consumer {
 export function createFetcher(o: ClientOptions): Consumer {
   return new Consumer({
     ...base(o),
-    groupId: `${text(o.clientId, 'clientId')}-fetch-${randomUUID()}`,
+    groupId: `${o.clientId}-fetch-${randomUUID()}`,
     autocommit: false,
     isolationLevel: FetchIsolationLevels.READ_COMMITTED,
   });

@@ -7,6 +7,7 @@
 // @inlet/kafka on its first send. Keep it free of @platformatic/kafka.
 import zlib from 'node:zlib';
 import type { NormalizedRecord } from '@inlet/schema';
+import { list, oneOf, refuse, rule, then, type Rule } from '@inlet/schema/settings';
 
 /** Accepted events: written by the server's Kafka sink and the Node SDK, read by the processor. */
 export const RAW_EVENTS_TOPIC = 'raw-events';
@@ -22,11 +23,6 @@ export function changelogTopic(groupId: string): string {
   return `${groupId}-dedup-changelog`;
 }
 
-/** A broker address or topic name that cannot be right; each caller wraps it in its own error type. */
-export class KafkaOptionError extends TypeError {
-  override name = 'KafkaOptionError';
-}
-
 // Kafka's own rule for topic names (and "." / ".." are refused by the broker).
 const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 
@@ -34,48 +30,33 @@ export function isTopicName(value: unknown): value is string {
   return typeof value === 'string' && TOPIC_NAME.test(value) && value !== '.' && value !== '..';
 }
 
-/** Returns the name, or throws a KafkaOptionError that names `what`. */
-export function checkTopicName(value: unknown, what = 'topic'): string {
-  if (!isTopicName(value)) throw new KafkaOptionError(`${what} must be 1-249 characters of letters, digits, '.', '_' or '-', got ${JSON.stringify(value)}`);
-  return value;
-}
+/** A topic name; ids that name topics and clients (group, instance, transactional prefix) follow it too. */
+export const topicName: Rule<string> = rule((v) => (isTopicName(v) ? v : refuse(`must be 1-249 characters of letters, digits, '.', '_' or '-', got ${JSON.stringify(v)}`)));
 
 // host:port with the port required; an IPv6 host in brackets ([::1]:9092), as the client parses it.
 const BROKER = /^(?:\[[0-9a-fA-F:.]+\]|[^\s:[\]/]+):(\d{1,5})$/;
 
-/**
- * The bootstrap brokers from a list or a comma-separated string (as in KAFKA_BROKERS): trimmed,
- * empty entries dropped, each `host:port` with a port from 1 to 65535. Throws a KafkaOptionError
- * that names `what` and the entry that is wrong.
- */
-export function parseBrokers(value: unknown, what = 'brokers'): string[] {
-  const required = `${what} is required: host:port entries, as a list or a comma-separated string`;
-  if (value === undefined || value === null) throw new KafkaOptionError(required);
-  const list = typeof value === 'string' ? value.split(',') : value;
-  if (!Array.isArray(list)) throw new KafkaOptionError(`${required}, got ${JSON.stringify(value)}`);
-  const brokers = list.map((b: unknown) => (typeof b === 'string' ? b.trim() : b)).filter((b) => b !== '');
-  if (brokers.length === 0) throw new KafkaOptionError(required);
-  for (const broker of brokers) {
-    const match = typeof broker === 'string' ? BROKER.exec(broker) : null;
-    const port = match ? Number(match[1]) : 0;
-    if (port < 1 || port > 65535) throw new KafkaOptionError(`${what}: ${JSON.stringify(broker)} is not host:port (port 1-65535; an IPv6 address in brackets, [::1]:9092)`);
-  }
-  return brokers as string[];
-}
+const broker = rule((v) => {
+  const port = typeof v === 'string' ? Number(BROKER.exec(v)?.[1] ?? 0) : 0;
+  return port >= 1 && port <= 65535 ? (v as string) : refuse('is not host:port (port 1-65535; an IPv6 address in brackets, [::1]:9092)');
+});
+
+/** The bootstrap brokers, from a list or a comma-separated string (as in KAFKA_BROKERS): trimmed, empty entries dropped. */
+export const brokerList: Rule<string[]> = list(broker, { nonEmpty: true, expects: 'host:port entries, as a list or a comma-separated string' });
 
 /** Producer compressions; zstd needs zlib's zstd (Node 22.15+, 24). */
 export const COMPRESSIONS = ['lz4', 'zstd', 'gzip', 'snappy', 'none'] as const;
 export type Compression = (typeof COMPRESSIONS)[number];
 
-export function checkCompression(value: unknown, what = 'compression'): Compression {
-  if (!(COMPRESSIONS as readonly unknown[]).includes(value)) throw new KafkaOptionError(`${what} must be one of ${COMPRESSIONS.join(', ')}, got ${JSON.stringify(value)}`);
-  if (value === 'zstd' && typeof zlib.zstdCompressSync !== 'function') throw new KafkaOptionError(`${what} zstd needs a Node.js whose zlib has zstd (22.15+, 24)`);
-  return value as Compression;
-}
+export const compression: Rule<Compression> = then(oneOf(COMPRESSIONS), (value) => {
+  if (value === 'zstd' && typeof zlib.zstdCompressSync !== 'function') refuse('zstd needs a Node.js whose zlib has zstd (22.15+, 24)');
+  return value;
+});
 
 /** How the sink keeps several produce requests in flight (see writer.ts); 'lanes' is for the benchmark. */
 export const SEND_MODES = ['pipelined', 'lanes'] as const;
 export type SendMode = (typeof SEND_MODES)[number];
+export const sendMode: Rule<SendMode> = oneOf(SEND_MODES);
 
 /** Header names of a raw-events record. */
 export const HEADERS = { sourceId: 'source-id', eventType: 'event-type', messageId: 'message-id' } as const;

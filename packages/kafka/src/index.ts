@@ -1,6 +1,6 @@
 // @inlet/kafka: everything Inlet knows about Kafka and its client, in one place. See README.md.
 // The contract by its package name, not its file: a built index then imports the built contract
-// instead of carrying a copy of it (one KafkaOptionError class, whichever entry point loaded it).
+// instead of carrying a copy of it (one copy of its rules, whichever entry point loaded it).
 export * from '@inlet/kafka/contract';
 export {
   createIdempotentProducer, createTransactionalProducer, createGroupConsumer, createFetcher, createAdmin, forceClose, within,

@@ -6,7 +6,8 @@
 // the next one starts a fresh client, since the old one may hold connections to a broker that is gone.
 import { ConfigResourceTypes, type Admin, type ClusterMetadata } from '@platformatic/kafka';
 import { createAdmin, forceClose, within } from './clients.ts';
-import { checkTopicName, parseBrokers } from '@inlet/kafka/contract';
+import { brokerList, topicName } from '@inlet/kafka/contract';
+import { checkSetting } from '@inlet/schema/settings';
 
 export interface TopicProbeOptions {
   brokers: string[] | string;
@@ -42,7 +43,7 @@ export class TopicProbe {
   #minIsr: number | undefined;
 
   constructor(options: TopicProbeOptions) {
-    this.#options = { ...options, brokers: parseBrokers(options.brokers), topic: checkTopicName(options.topic) };
+    this.#options = { ...options, brokers: checkSetting('brokers', brokerList, options.brokers), topic: checkSetting('topic', topicName, options.topic) };
   }
 
   /** Resolves when the topic is there and the cluster answered; rejects with the reason otherwise. */

@@ -2,7 +2,8 @@
 // production). Idempotent: topics that already exist are left as they are and reported.
 import type { Admin } from '@platformatic/kafka';
 import { createAdmin, forceClose } from './clients.ts';
-import { checkTopicName, KafkaOptionError } from '@inlet/kafka/contract';
+import { brokerList, topicName } from '@inlet/kafka/contract';
+import { checkSettings, integer, invalid, list, rule, text } from '@inlet/schema/settings';
 import { errorDetails, hasProtocolError } from './errors.ts';
 
 export interface CreateTopicsOptions {
@@ -26,19 +27,21 @@ export interface CreateTopicsResult {
   existing: { topic: string; partitions: number }[];
 }
 
+const CREATE_TOPICS = {
+  brokers: brokerList,
+  topics: list(topicName, { nonEmpty: true, expects: 'a non-empty list of topic names' }),
+  partitions: integer(1, 1_000_000),
+  replicationFactor: integer(1, 1000),
+  minInsyncReplicas: integer(1, 1000).optional(),
+  topicConfigs: rule((v) => v as Record<string, Record<string, string>>).optional(),
+  clientId: text().optional(),
+  timeoutMs: integer(1, 3_600_000).optional(),
+};
+
 function check(o: CreateTopicsOptions): void {
-  if (!Array.isArray(o.topics) || o.topics.length === 0) throw new KafkaOptionError('createTopics: topics must be a non-empty list');
-  for (const t of o.topics) checkTopicName(t, 'createTopics: a topic name');
-  const int = (name: string, v: unknown) => {
-    if (!Number.isSafeInteger(v) || (v as number) < 1) throw new KafkaOptionError(`createTopics: ${name} must be a positive integer, got ${String(v)}`);
-  };
-  int('partitions', o.partitions);
-  int('replicationFactor', o.replicationFactor);
-  if (o.minInsyncReplicas !== undefined) {
-    int('minInsyncReplicas', o.minInsyncReplicas);
-    if (o.minInsyncReplicas > o.replicationFactor) {
-      throw new KafkaOptionError(`createTopics: minInsyncReplicas (${o.minInsyncReplicas}) cannot exceed replicationFactor (${o.replicationFactor}); no write could ever succeed`);
-    }
+  const c = checkSettings(CREATE_TOPICS, o as unknown as Record<string, unknown>, { label: 'createTopics' });
+  if (c.minInsyncReplicas !== undefined && c.minInsyncReplicas > c.replicationFactor) {
+    throw invalid('minInsyncReplicas', `(${c.minInsyncReplicas}) cannot exceed replicationFactor (${c.replicationFactor}); no write could ever succeed`, 'createTopics');
   }
 }
 

@@ -22,7 +22,8 @@
 // the client retries with the same messageIds and the processor drops what arrives twice.
 import type { MessageToProduce } from '@platformatic/kafka';
 import { createIdempotentProducer, forceClose, type IdempotentProducerOptions, type StringProducer } from './clients.ts';
-import { KafkaOptionError, SEND_MODES, type SendMode } from '@inlet/kafka/contract';
+import { sendMode, type SendMode } from '@inlet/kafka/contract';
+import { checkSetting } from '@inlet/schema/settings';
 
 export type StringMessage = MessageToProduce<string, string, string, string>;
 
@@ -55,10 +56,9 @@ export class KafkaWriter {
   #inFlight = 0;
   #closed = false;
 
-  /** Throws a KafkaOptionError for bad options, before anything connects. */
+  /** Throws an InvalidSettingError for bad options, before anything connects. */
   constructor(options: KafkaWriterOptions) {
-    const mode = options?.mode ?? 'pipelined';
-    if (!(SEND_MODES as readonly string[]).includes(mode)) throw new KafkaOptionError(`mode must be one of ${SEND_MODES.join(', ')}, got ${JSON.stringify(mode)}`);
+    const mode = checkSetting('mode', sendMode.default('pipelined'), options?.mode);
     this.mode = mode;
     this.#options = options;
     this.#slots = mode === 'lanes'

@@ -2,7 +2,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { NormalizedRecord } from '@inlet/schema';
-import { changelogTopic, checkCompression, checkTopicName, KafkaOptionError, parseBrokers, toKafkaMessage, toKafkaRecord } from '../src/contract.ts';
+import { INVALID_SETTING, InvalidSettingError, checkSetting } from '@inlet/schema/settings';
+import { brokerList, changelogTopic, compression, topicName, toKafkaMessage, toKafkaRecord } from '../src/contract.ts';
+
+const parseBrokers = (value: unknown) => checkSetting('KAFKA_BROKERS', brokerList, value);
 import { createIdempotentProducer, forceClose, KafkaWriter } from '../src/index.ts';
 
 describe('the broker-address rule', () => {
@@ -14,25 +17,26 @@ describe('the broker-address rule', () => {
   test('a missing port, a port out of range, a bare IPv6 address or no broker at all is refused, naming the setting and the entry', () => {
     for (const [value, pattern] of [
       [undefined, /KAFKA_BROKERS is required/],
-      [' , ', /KAFKA_BROKERS is required/],
-      ['nohost', /KAFKA_BROKERS: "nohost" is not host:port/],
+      [' , ', /KAFKA_BROKERS must be host:port entries, as a list or a comma-separated string, got " , "/],
+      ['nohost', /KAFKA_BROKERS entry "nohost" is not host:port/],
       ['k:0', /"k:0" is not host:port/],
       ['k:65536', /"k:65536"/],
       ['::1:9092', /"::1:9092"/],
       ['k 1:9092', /"k 1:9092"/],
-      [42, /KAFKA_BROKERS is required/],
+      [42, /KAFKA_BROKERS must be host:port entries/],
     ] as const) {
-      assert.throws(() => parseBrokers(value, 'KAFKA_BROKERS'), (error: Error) => error instanceof KafkaOptionError && pattern.test(error.message), String(value));
+      assert.throws(() => parseBrokers(value), (error: Error) => error instanceof InvalidSettingError && error.code === INVALID_SETTING && error.setting === 'KAFKA_BROKERS' && pattern.test(error.message), String(value));
     }
   });
 });
 
 describe('the topic-name rule', () => {
   test("Kafka's: 1-249 of letters, digits, '.', '_', '-', and not '.' or '..'", () => {
+    const checkTopicName = (value: unknown) => checkSetting('KAFKA_TOPIC', topicName, value);
     assert.equal(checkTopicName('raw-events'), 'raw-events');
     assert.equal(checkTopicName('a.b_c-D9'), 'a.b_c-D9');
     assert.equal(checkTopicName('x'.repeat(249)), 'x'.repeat(249));
-    for (const bad of ['', '.', '..', 'a b', 'a/b', 'x'.repeat(250), 7]) assert.throws(() => checkTopicName(bad, 'KAFKA_TOPIC'), /KAFKA_TOPIC must be 1-249 characters/);
+    for (const bad of ['', '.', '..', 'a b', 'a/b', 'x'.repeat(250), 7]) assert.throws(() => checkTopicName(bad), /KAFKA_TOPIC must be 1-249 characters/);
   });
 
   test("a processor group's changelog topic is named after the group", () => {
@@ -63,8 +67,8 @@ describe('client options are checked before anything connects', () => {
   const ok = { brokers: '127.0.0.1:9092', clientId: 'test', retries: 3 };
 
   test('compressions: lz4, zstd, gzip, snappy, none', () => {
-    for (const c of ['lz4', 'zstd', 'gzip', 'snappy', 'none']) assert.equal(checkCompression(c), c);
-    assert.throws(() => checkCompression('brotli', 'KAFKA_COMPRESSION'), /KAFKA_COMPRESSION must be one of lz4, zstd, gzip, snappy, none/);
+    for (const c of ['lz4', 'zstd', 'gzip', 'snappy', 'none']) assert.equal(checkSetting('KAFKA_COMPRESSION', compression, c), c);
+    assert.throws(() => checkSetting('KAFKA_COMPRESSION', compression, 'brotli'), /KAFKA_COMPRESSION must be one of lz4, zstd, gzip, snappy, none/);
   });
 
   test('an idempotent producer needs a retry bound of 2 or more (the client reads less as "forever")', async () => {
@@ -73,8 +77,8 @@ describe('client options are checked before anything connects', () => {
     await forceClose(createIdempotentProducer(ok));
   });
 
-  test('bad brokers, client ids, timeouts and writer modes throw a KafkaOptionError', () => {
-    assert.throws(() => new KafkaWriter({ ...ok, brokers: 'nohost' }), KafkaOptionError);
+  test('bad brokers, client ids, timeouts and writer modes throw an InvalidSettingError', () => {
+    assert.throws(() => new KafkaWriter({ ...ok, brokers: 'nohost' }), InvalidSettingError);
     assert.throws(() => new KafkaWriter({ ...ok, clientId: 'has space' }), /clientId/);
     assert.throws(() => new KafkaWriter({ ...ok, requestTimeoutMs: 0 }), /requestTimeoutMs/);
     assert.throws(() => new KafkaWriter({ ...ok, mode: 'parallel' as never }), /mode must be one of pipelined, lanes/);

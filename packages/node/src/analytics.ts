@@ -46,7 +46,7 @@ export class ServerAnalytics<Events extends EventMap = EventMap> extends EventEm
   readonly #publisher: Publisher<unknown>;
   #shutdown: Promise<void> | undefined;
 
-  /** Throws a SettingsError for bad options: better at startup than silently later. */
+  /** Throws an InvalidSettingError (code INLET_INVALID_SETTING) for bad options: better at startup than silently later. */
   constructor(options: ServerAnalyticsOptions) {
     super();
     this.settings = resolveSettings(options);

@@ -1,5 +1,5 @@
 export { ServerAnalytics, SYSTEM_ANONYMOUS_ID, type ShutdownOptions, type ServerAnalyticsEvents, type EventMap, type TrackArguments } from './analytics.ts';
-export { SettingsError, type ServerAnalyticsOptions, type KafkaOptions, type AppInfo } from './settings.ts';
+export { InvalidSettingError, type ServerAnalyticsOptions, type KafkaOptions, type AppInfo } from './settings.ts';
 export type { EventOptions, Id } from './event-factory.ts';
 export type { DropInfo, DropReason, Stats } from './publisher.ts';
 export { inletExpress, type InletExpressOptions } from './express.ts';

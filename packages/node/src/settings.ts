@@ -1,7 +1,9 @@
-// Options a host passes to `new ServerAnalytics(...)`, checked once at construction so that a
-// misconfiguration fails loudly at startup instead of silently losing events later.
-import { checkTopicName, KafkaOptionError, parseBrokers, RAW_EVENTS_TOPIC } from '@inlet/kafka/contract';
+// Options a host passes to `new ServerAnalytics(...)`, checked once at construction by the settings
+// kit (@inlet/schema/settings) so that a misconfiguration fails loudly at startup
+// (InvalidSettingError, INLET_INVALID_SETTING, naming the option) instead of silently losing events later.
+import { brokerList, RAW_EVENTS_TOPIC, topicName } from '@inlet/kafka/contract';
 import { DEFAULT_LIMITS, type IpPolicy } from '@inlet/schema';
+import { boolean, checkSettings, integer, invalid, InvalidSettingError, object, oneOf, text, url } from '@inlet/schema/settings';
 
 export interface KafkaOptions {
   /** `host:port` list, or a comma-separated string as in KAFKA_BROKERS */
@@ -80,89 +82,51 @@ export interface Settings {
   app: AppInfo | undefined;
 }
 
-export class SettingsError extends TypeError {
-  override name = 'InletSettingsError';
-}
+/** The error every bad option throws (`code` INLET_INVALID_SETTING, `setting` its name). */
+export { InvalidSettingError };
 
 /** Room left in a body for `{"batch":[...],"sentAt":"..."}` around the events. */
 const ENVELOPE_BYTES = 128;
 export const MAX_BATCH_BYTES = DEFAULT_LIMITS.maxBodyBytes - ENVELOPE_BYTES;
 
-function integer(options: ServerAnalyticsOptions, key: keyof ServerAnalyticsOptions, fallback: number, min: number, max: number): number {
-  const value = options[key];
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new SettingsError(`@inlet/node: ${key} must be an integer from ${min} to ${max} (got ${JSON.stringify(value)})`);
-  }
-  return value;
-}
+const LABEL = '@inlet/node';
 
-function nonEmpty(value: unknown, what: string): string {
-  if (typeof value !== 'string' || value.trim() === '') throw new SettingsError(`@inlet/node: ${what} must be a non-empty string`);
-  return value;
-}
+const KAFKA = {
+  brokers: brokerList,
+  topic: topicName.default(RAW_EVENTS_TOPIC),
+  sourceId: text().optional(),
+  ipPolicy: oneOf(['full', 'anonymize', 'drop'] as const satisfies readonly IpPolicy[]).default('drop'),
+  clientId: text().default('@inlet/node'),
+  timeoutMs: integer(100, 600_000).default(10_000),
+};
 
-const IP_POLICIES: readonly IpPolicy[] = ['full', 'anonymize', 'drop'];
+const APP = { name: text().optional(), version: text().optional() };
 
-/** @inlet/kafka's rules (broker address, topic name), reported as a SettingsError. */
-function kafkaRule<T>(check: () => T): T {
-  try {
-    return check();
-  } catch (error) {
-    if (error instanceof KafkaOptionError) throw new SettingsError(`@inlet/node: ${error.message}`);
-    throw error;
-  }
-}
+const OPTIONS = {
+  // secret: a wrong write key is never repeated in the message
+  writeKey: text({ secret: true }).optional(),
+  endpoint: url(['http:', 'https:'], 'an http: or https: URL (the Inlet server, e.g. http://127.0.0.1:8080)').optional(),
+  kafka: object(KAFKA, '{ brokers, sourceId, ... }').optional(),
+  sourceId: text().optional(),
+  flushIntervalMs: integer(1, 3_600_000).default(1000),
+  maxBatchSize: integer(1, DEFAULT_LIMITS.maxBatchEvents).default(500),
+  maxBatchBytes: integer(1024, MAX_BATCH_BYTES).default(MAX_BATCH_BYTES),
+  maxQueueSize: integer(1, 10_000_000).default(10_000),
+  maxQueueBytes: integer(64 * 1024, 4 * 1024 * 1024 * 1024).default(64 * 1024 * 1024),
+  maxEventBytes: integer(256, DEFAULT_LIMITS.maxEventBytes).default(DEFAULT_LIMITS.maxEventBytes),
+  maxRetries: integer(0, 1000).default(10),
+  minRetryDelayMs: integer(1, 60_000).default(100),
+  maxRetryDelayMs: integer(1, 3_600_000).default(30_000),
+  maxInFlight: integer(1, 64).default(4),
+  requestTimeoutMs: integer(100, 600_000).default(10_000),
+  gzip: boolean().default(true),
+  gzipLevel: integer(1, 9).default(1),
+  app: object(APP, '{ name?, version? }').optional(),
+};
 
-function kafkaSettings(options: ServerAnalyticsOptions, kafka: KafkaOptions): TransportSettings {
-  if (kafka === null || typeof kafka !== 'object') throw new SettingsError('@inlet/node: kafka must be { brokers, sourceId, ... }');
-  const brokers = kafkaRule(() => parseBrokers(kafka.brokers, 'kafka.brokers'));
-  const sourceId = nonEmpty(kafka.sourceId ?? options.sourceId, 'kafka.sourceId (or sourceId)');
-  const ipPolicy = kafka.ipPolicy ?? 'drop';
-  if (!IP_POLICIES.includes(ipPolicy)) throw new SettingsError(`@inlet/node: kafka.ipPolicy must be one of ${IP_POLICIES.join(', ')}`);
-  const timeoutMs = kafka.timeoutMs ?? 10_000;
-  if (!Number.isInteger(timeoutMs) || timeoutMs < 100) throw new SettingsError('@inlet/node: kafka.timeoutMs must be an integer ≥ 100');
-  return {
-    kind: 'kafka',
-    brokers,
-    topic: kafkaRule(() => checkTopicName(kafka.topic ?? RAW_EVENTS_TOPIC, 'kafka.topic')),
-    sourceId,
-    ipPolicy,
-    clientId: nonEmpty(kafka.clientId ?? '@inlet/node', 'kafka.clientId'),
-    timeoutMs,
-  };
-}
-
-function httpSettings(options: ServerAnalyticsOptions, maxInFlight: number): TransportSettings {
-  const writeKey = nonEmpty(options.writeKey, 'writeKey');
-  const raw = nonEmpty(options.endpoint, 'endpoint (or kafka)');
-  let endpoint: URL;
-  try {
-    endpoint = new URL(raw);
-  } catch {
-    throw new SettingsError(`@inlet/node: endpoint is not a URL: ${raw}`);
-  }
-  if (endpoint.protocol !== 'http:' && endpoint.protocol !== 'https:') {
-    throw new SettingsError(`@inlet/node: endpoint must be http: or https: (got ${endpoint.protocol})`);
-  }
-  if (options.gzip !== undefined && typeof options.gzip !== 'boolean') throw new SettingsError('@inlet/node: gzip must be a boolean');
-  return {
-    kind: 'http',
-    endpoint,
-    writeKey,
-    requestTimeoutMs: integer(options, 'requestTimeoutMs', 10_000, 100, 600_000),
-    gzip: options.gzip ?? true,
-    gzipLevel: integer(options, 'gzipLevel', 1, 1, 9),
-    maxInFlight,
-  };
-}
-
-function appInfo(app: AppInfo | undefined): AppInfo | undefined {
-  if (app !== undefined && (app === null || typeof app !== 'object')) throw new SettingsError('@inlet/node: app must be { name?, version? }');
+function appInfo(app: { name?: string; version?: string } | undefined): AppInfo | undefined {
   const name = app?.name;
   const version = app?.version ?? process.env.APP_VERSION;
-  if (name !== undefined && typeof name !== 'string') throw new SettingsError('@inlet/node: app.name must be a string');
-  if (version !== undefined && typeof version !== 'string') throw new SettingsError('@inlet/node: app.version must be a string');
   if (name === undefined && (version === undefined || version === '')) return undefined;
   const info: AppInfo = {};
   if (name !== undefined) info.name = name;
@@ -171,25 +135,31 @@ function appInfo(app: AppInfo | undefined): AppInfo | undefined {
 }
 
 export function resolveSettings(options: ServerAnalyticsOptions): Settings {
-  if (options === null || typeof options !== 'object') throw new SettingsError('@inlet/node: options must be an object');
-  if (options.kafka !== undefined && options.endpoint !== undefined) {
-    throw new SettingsError('@inlet/node: give either endpoint (HTTP) or kafka, not both');
+  const o = checkSettings(OPTIONS, options as unknown as Record<string, unknown>, { label: LABEL });
+  if (o.kafka !== undefined && o.endpoint !== undefined) throw invalid('endpoint', 'and kafka: give one (HTTP to a server, or Kafka), not both', LABEL);
+  if (o.maxRetryDelayMs < o.minRetryDelayMs) throw invalid('maxRetryDelayMs', `must be at least minRetryDelayMs (${o.minRetryDelayMs}), got ${o.maxRetryDelayMs}`, LABEL);
+  let transport: TransportSettings;
+  if (o.kafka) {
+    const sourceId = o.kafka.sourceId ?? o.sourceId;
+    if (sourceId === undefined) throw invalid('kafka.sourceId', '(or sourceId) is required: the source the events are attributed to', LABEL);
+    transport = { kind: 'kafka', ...o.kafka, sourceId };
+  } else {
+    if (o.endpoint === undefined) throw invalid('endpoint', '(or kafka) is required', LABEL);
+    if (o.writeKey === undefined) throw invalid('writeKey', 'is required for the HTTP transport', LABEL);
+    transport = { kind: 'http', endpoint: new URL(o.endpoint), writeKey: o.writeKey, requestTimeoutMs: o.requestTimeoutMs, gzip: o.gzip, gzipLevel: o.gzipLevel, maxInFlight: o.maxInFlight };
   }
-  const maxInFlight = integer(options, 'maxInFlight', 4, 1, 64);
-  const minRetryDelayMs = integer(options, 'minRetryDelayMs', 100, 1, 60_000);
-  const maxRetryDelayMs = integer(options, 'maxRetryDelayMs', 30_000, minRetryDelayMs, 3_600_000);
   return {
-    transport: options.kafka !== undefined ? kafkaSettings(options, options.kafka) : httpSettings(options, maxInFlight),
-    flushIntervalMs: integer(options, 'flushIntervalMs', 1000, 1, 3_600_000),
-    maxBatchSize: integer(options, 'maxBatchSize', 500, 1, DEFAULT_LIMITS.maxBatchEvents),
-    maxBatchBytes: integer(options, 'maxBatchBytes', MAX_BATCH_BYTES, 1024, MAX_BATCH_BYTES),
-    maxQueueSize: integer(options, 'maxQueueSize', 10_000, 1, 10_000_000),
-    maxQueueBytes: integer(options, 'maxQueueBytes', 64 * 1024 * 1024, 64 * 1024, 4 * 1024 * 1024 * 1024),
-    maxEventBytes: integer(options, 'maxEventBytes', DEFAULT_LIMITS.maxEventBytes, 256, DEFAULT_LIMITS.maxEventBytes),
-    maxRetries: integer(options, 'maxRetries', 10, 0, 1000),
-    minRetryDelayMs,
-    maxRetryDelayMs,
-    maxInFlight,
-    app: appInfo(options.app),
+    transport,
+    flushIntervalMs: o.flushIntervalMs,
+    maxBatchSize: o.maxBatchSize,
+    maxBatchBytes: o.maxBatchBytes,
+    maxQueueSize: o.maxQueueSize,
+    maxQueueBytes: o.maxQueueBytes,
+    maxEventBytes: o.maxEventBytes,
+    maxRetries: o.maxRetries,
+    minRetryDelayMs: o.minRetryDelayMs,
+    maxRetryDelayMs: o.maxRetryDelayMs,
+    maxInFlight: o.maxInFlight,
+    app: appInfo(o.app),
   };
 }

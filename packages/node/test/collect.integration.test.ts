@@ -438,7 +438,7 @@ describe('inletCollect', () => {
   });
 
   test('bad options fail at once, naming the option', () => {
-    const fails = (options: unknown, naming: RegExp) => assert.throws(() => inletCollect(options as never), (e: Error) => e.name === 'InletSettingsError' && naming.test(e.message));
+    const fails = (options: unknown, naming: RegExp) => assert.throws(() => inletCollect(options as never), (e: Error) => e.name === 'InvalidSettingError' && (e as { code?: string }).code === 'INLET_INVALID_SETTING' && naming.test(e.message));
     fails(undefined, /options/);
     fails({ target: 'inlet.internal:8080' }, /target/);
     fails({ target: 'ftp://inlet.internal' }, /target/);

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { resolveSettings, SettingsError, MAX_BATCH_BYTES } from '../src/settings.ts';
+import { resolveSettings, InvalidSettingError, MAX_BATCH_BYTES } from '../src/settings.ts';
 
 const http = { writeKey: 'wk_test', endpoint: 'http://127.0.0.1:8080' };
 
@@ -19,7 +19,7 @@ test('bad options fail at construction with a message naming the option', () => 
   const cases: [object, RegExp][] = [
     [{ endpoint: 'http://x' }, /writeKey/],
     [{ writeKey: 'k' }, /endpoint/],
-    [{ writeKey: 'k', endpoint: 'not a url' }, /endpoint is not a URL/],
+    [{ writeKey: 'k', endpoint: 'not a url' }, /endpoint must be an http: or https: URL/],
     [{ writeKey: 'k', endpoint: 'ftp://x' }, /http: or https:/],
     [{ ...http, maxBatchSize: 1001 }, /maxBatchSize must be an integer from 1 to 1000/],
     [{ ...http, maxBatchSize: 0 }, /maxBatchSize/],
@@ -29,14 +29,18 @@ test('bad options fail at construction with a message naming the option', () => 
     [{ ...http, maxQueueSize: '10' }, /maxQueueSize/],
     [{ ...http, gzip: 'yes' }, /gzip/],
     [{ ...http, app: { version: 3 } }, /app.version/],
-    [{ ...http, kafka: { brokers: ['h:1'], sourceId: 's' } }, /either endpoint/],
+    [{ ...http, kafka: { brokers: ['h:1'], sourceId: 's' } }, /endpoint and kafka: give one/],
+    [{ ...http, flushInterval: 100 }, /flushInterval is not a setting/],
+    [{ ...http, writeKey: 12345 }, /writeKey must be a non-empty string$/],
+    [{ ...http, minRetryDelayMs: 500, maxRetryDelayMs: 100 }, /maxRetryDelayMs must be at least minRetryDelayMs/],
     [{ kafka: { brokers: [], sourceId: 's' } }, /kafka.brokers/],
     [{ kafka: { brokers: 'localhost', sourceId: 's' } }, /host:port/],
     [{ kafka: { brokers: 'localhost:9092' } }, /sourceId/],
-    [{ kafka: { brokers: 'localhost:9092', sourceId: 's', ipPolicy: 'keep' } }, /ipPolicy/],
+    [{ kafka: { brokers: 'localhost:9092', sourceId: 's', ipPolicy: 'keep' } }, /kafka.ipPolicy must be one of full, anonymize, drop/],
+    [{ kafka: { brokers: 'localhost:9092', sourceId: 's', topic: 'bad topic!' } }, /^@inlet\/node: kafka.topic must be 1-249 characters/],
   ];
   for (const [options, message] of cases) {
-    assert.throws(() => resolveSettings(options), (e: unknown) => e instanceof SettingsError && message.test((e as Error).message), JSON.stringify(options));
+    assert.throws(() => resolveSettings(options), (e: unknown) => e instanceof InvalidSettingError && e.code === 'INLET_INVALID_SETTING' && message.test(e.message), JSON.stringify(options));
   }
 });
 

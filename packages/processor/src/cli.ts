@@ -1,7 +1,8 @@
 // `inlet process`: flags and environment → Processor, run until SIGTERM/SIGINT.
 import { parseArgs } from 'node:util';
 import { Processor } from './processor.ts';
-import { ProcessorOptionsError, type ProcessorOptions } from './options.ts';
+import { PROCESSOR_OPTIONS, type ProcessorOptions } from './options.ts';
+import { checkSettings, INVALID_SETTING, invalid } from '@inlet/schema/settings';
 
 export const PROCESSOR_USAGE = `Usage: inlet process [options]
 
@@ -32,75 +33,43 @@ not caught.
   --log-interval MS         log counts this often, 0 = never           (default 10000)
   -h, --help`;
 
-export function parseDuration(text: string, flag: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text.trim());
-  if (!match) throw new ProcessorOptionsError(`${flag} must be a duration like 500ms, 90s, 30m, 1h or a number of ms, got ${JSON.stringify(text)}`);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] ?? 'ms']!;
-  return Math.round(Number(match[1]) * unit);
-}
-
-function integer(text: string | undefined, flag: string): number | undefined {
-  if (text === undefined) return undefined;
-  const n = Number(text);
-  if (!Number.isInteger(n)) throw new ProcessorOptionsError(`${flag} must be an integer, got ${JSON.stringify(text)}`);
-  return n;
-}
+/** Each flag, the option it sets and the env var it falls back to; read with the options' own rules. */
+const FLAGS = {
+  '--brokers': ['brokers', 'KAFKA_BROKERS'],
+  '--group': ['groupId', 'INLET_PROCESSOR_GROUP'],
+  '--input': ['inputTopic', 'KAFKA_TOPIC'],
+  '--output': ['outputTopic', 'INLET_EVENTS_TOPIC'],
+  '--changelog': ['changelogTopic'],
+  '--window': ['windowMs', 'INLET_DEDUP_WINDOW'],
+  '--max-disorder': ['maxDisorderMs'],
+  '--instance-id': ['instanceId', 'INLET_PROCESSOR_INSTANCE_ID'],
+  '--transactional-id-prefix': ['transactionalIdPrefix'],
+  '--start-from': ['startFrom'],
+  '--max-batch': ['maxBatchRecords'],
+  '--session-timeout': ['sessionTimeoutMs'],
+  '--transaction-timeout': ['transactionTimeoutMs'],
+  '--metrics-port': ['metricsPort', 'INLET_PROCESSOR_METRICS_PORT'],
+  '--metrics-host': ['metricsHost'],
+  '--log-interval': ['logIntervalMs'],
+} as const satisfies Record<string, readonly [keyof typeof PROCESSOR_OPTIONS, string?]>;
 
 /** Flags win over environment variables; returns undefined when --help was asked for. */
 export function parseProcessorArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): ProcessorOptions | undefined {
-  let values;
+  let values: Record<string, string | boolean | undefined>;
   try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        brokers: { type: 'string' },
-        group: { type: 'string' },
-        input: { type: 'string' },
-        output: { type: 'string' },
-        changelog: { type: 'string' },
-        window: { type: 'string' },
-        'max-disorder': { type: 'string' },
-        'instance-id': { type: 'string' },
-        'transactional-id-prefix': { type: 'string' },
-        'start-from': { type: 'string' },
-        'max-batch': { type: 'string' },
-        'session-timeout': { type: 'string' },
-        'transaction-timeout': { type: 'string' },
-        'metrics-port': { type: 'string' },
-        'metrics-host': { type: 'string' },
-        'log-interval': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
+    const options = Object.fromEntries(Object.keys(FLAGS).map((flag) => [flag.slice(2), { type: 'string' as const }]));
+    ({ values } = parseArgs({ args: argv, strict: true, allowPositionals: false, options: { ...options, help: { type: 'boolean', short: 'h' } } }));
   } catch (error) {
-    throw new ProcessorOptionsError((error as Error).message);
+    const flag = /'(-[^']*)'/.exec((error as Error).message)?.[1];
+    throw flag ? invalid(flag, 'is not an option (see --help)') : invalid('options', (error as Error).message);
   }
   if (values.help) return undefined;
-  const brokers = values.brokers ?? env.KAFKA_BROKERS;
-  if (!brokers) throw new ProcessorOptionsError('--brokers (or KAFKA_BROKERS) is required');
-  const window = values.window ?? env.INLET_DEDUP_WINDOW;
-  const startFrom = values['start-from'];
-  if (startFrom !== undefined && startFrom !== 'earliest' && startFrom !== 'latest') throw new ProcessorOptionsError(`--start-from must be earliest or latest, got ${JSON.stringify(startFrom)}`);
-  return {
-    brokers,
-    groupId: values.group ?? env.INLET_PROCESSOR_GROUP,
-    inputTopic: values.input ?? env.KAFKA_TOPIC,
-    outputTopic: values.output ?? env.INLET_EVENTS_TOPIC,
-    changelogTopic: values.changelog,
-    windowMs: window === undefined ? undefined : parseDuration(window, '--window'),
-    maxDisorderMs: values['max-disorder'] === undefined ? undefined : parseDuration(values['max-disorder'], '--max-disorder'),
-    instanceId: values['instance-id'] ?? env.INLET_PROCESSOR_INSTANCE_ID,
-    transactionalIdPrefix: values['transactional-id-prefix'],
-    startFrom,
-    maxBatchRecords: integer(values['max-batch'], '--max-batch'),
-    sessionTimeoutMs: integer(values['session-timeout'], '--session-timeout'),
-    transactionTimeoutMs: integer(values['transaction-timeout'], '--transaction-timeout'),
-    metricsPort: integer(values['metrics-port'] ?? env.INLET_PROCESSOR_METRICS_PORT, '--metrics-port'),
-    metricsHost: values['metrics-host'],
-    logIntervalMs: integer(values['log-interval'], '--log-interval'),
-  };
+  // Text, named by flag: the options' rules convert it (durations such as 1h, numbers) and name the flag when it is wrong.
+  const spec = Object.fromEntries(Object.entries(FLAGS).map(([flag, [option]]) => [flag, PROCESSOR_OPTIONS[option]]));
+  const given = Object.fromEntries(Object.entries(FLAGS).map(([flag, [, envName]]) => [flag, values[flag.slice(2)] ?? (envName === undefined ? undefined : env[envName])]));
+  if (given['--brokers'] === undefined) throw invalid('--brokers', '(or KAFKA_BROKERS) is required');
+  const read = checkSettings(spec, given, { text: true });
+  return Object.fromEntries(Object.entries(FLAGS).map(([flag, [option]]) => [option, read[flag]]).filter(([, v]) => v !== undefined)) as unknown as ProcessorOptions;
 }
 
 /** Runs a processor until SIGTERM or SIGINT, then stops it gracefully. Bad flags set exit code 2. */
@@ -114,8 +83,8 @@ export async function runProcessorCli(argv: string[]): Promise<void> {
     }
     processor = new Processor(options);
   } catch (error) {
-    if (!(error instanceof ProcessorOptionsError)) throw error;
-    console.error(`inlet process: ${error.message}\n\n${PROCESSOR_USAGE}`);
+    if ((error as { code?: string }).code !== INVALID_SETTING) throw error;
+    console.error(`inlet process: ${(error as Error).message} (${INVALID_SETTING})\n\n${PROCESSOR_USAGE}`);
     process.exitCode = 2;
     return;
   }

@@ -1,6 +1,9 @@
-// The processor's options: what can be set, the defaults, and validation done once at construction.
+// The processor's options: what can be set, the defaults, and validation done once at construction
+// by the settings kit (@inlet/schema/settings): a wrong value throws InvalidSettingError
+// (INLET_INVALID_SETTING) naming it. The command line reads its flags with the same rules.
 import { randomUUID } from 'node:crypto';
-import { changelogTopic, checkTopicName, EVENTS_TOPIC, isTopicName, KafkaOptionError, parseBrokers, PROCESSOR_GROUP, RAW_EVENTS_TOPIC } from '@inlet/kafka/contract';
+import { brokerList, changelogTopic, EVENTS_TOPIC, PROCESSOR_GROUP, RAW_EVENTS_TOPIC, topicName } from '@inlet/kafka/contract';
+import { boolean, checkSettings, duration, integer, invalid, oneOf, refuse, rule, text, type Rule } from '@inlet/schema/settings';
 
 export interface ProcessorLogger {
   info(message: string, fields?: Record<string, unknown>): void;
@@ -84,46 +87,42 @@ export interface ResolvedOptions {
   logger: ProcessorLogger;
 }
 
-export class ProcessorOptionsError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ProcessorOptionsError';
-  }
-}
-
 const DAY_MS = 86_400_000;
 
-function fail(message: string): never {
-  throw new ProcessorOptionsError(message);
-}
+const logger: Rule<ProcessorLogger> = rule((v) => {
+  const l = v as ProcessorLogger;
+  return typeof l === 'object' && l !== null && typeof l.info === 'function' && typeof l.warn === 'function' && typeof l.error === 'function'
+    ? l
+    : refuse('must be an object with info, warn and error functions');
+});
 
-/** @inlet/kafka's rules (broker address, topic name), reported as a ProcessorOptionsError. */
-function kafkaRule<T>(check: () => T): T {
-  try {
-    return check();
-  } catch (error) {
-    if (error instanceof KafkaOptionError) fail(error.message);
-    throw error;
-  }
-}
-
-function topic(value: unknown, field: string, fallback: string): string {
-  return kafkaRule(() => checkTopicName(value ?? fallback, field));
-}
-
-/** Ids (group, instance, transactional prefix) name topics and clients, so they follow the topic-name rule too. */
-function id(value: unknown, field: string, fallback: string): string {
-  if (value === undefined) return fallback;
-  if (!isTopicName(value)) fail(`${field} must be 1-249 characters of letters, digits, '.', '_' or '-', got ${JSON.stringify(value)}`);
-  return value;
-}
-
-function integer(value: unknown, field: string, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) fail(`${field} must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
-  return value;
-}
-
+/** Each option's rule; ids (group, instance, transactional prefix) name topics and clients, so they follow the topic-name rule. */
+export const PROCESSOR_OPTIONS = {
+  brokers: brokerList,
+  groupId: topicName.default(PROCESSOR_GROUP),
+  inputTopic: topicName.default(RAW_EVENTS_TOPIC),
+  outputTopic: topicName.default(EVENTS_TOPIC),
+  changelogTopic: topicName.optional(),
+  createChangelog: boolean().default(true),
+  changelogRetentionMs: duration(1, 3650 * DAY_MS).optional(),
+  windowMs: duration(1, 30 * DAY_MS).default(3_600_000),
+  maxDisorderMs: duration(0, DAY_MS).default(300_000),
+  transactionalIdPrefix: topicName.optional(),
+  instanceId: topicName.optional(),
+  startFrom: oneOf(['earliest', 'latest'] as const).default('earliest'),
+  maxBatchRecords: integer(1, 1_000_000).default(20_000),
+  fetchMaxBytes: integer(1024).default(8 * 1024 * 1024),
+  partitionMaxBytes: integer(1024).default(1024 * 1024),
+  fetchMaxWaitMs: integer(0, 30_000).default(200),
+  transactionTimeoutMs: integer(1000, 900_000).default(10_000),
+  sessionTimeoutMs: integer(1000).default(10_000),
+  heartbeatIntervalMs: integer(100).default(1000),
+  rebalanceTimeoutMs: integer(1000).default(30_000),
+  metricsPort: integer(0, 65535).optional(),
+  metricsHost: text().default('0.0.0.0'),
+  logIntervalMs: integer(0).default(10_000),
+  logger: logger.optional(),
+};
 
 const consoleLogger: ProcessorLogger = {
   info: (message, fields) => console.log(JSON.stringify({ level: 'info', time: new Date().toISOString(), msg: message, ...fields })),
@@ -132,52 +131,39 @@ const consoleLogger: ProcessorLogger = {
 };
 
 export function resolveOptions(options: ProcessorOptions): ResolvedOptions {
-  if (options === null || typeof options !== 'object') fail('options must be an object');
-  const brokers = kafkaRule(() => parseBrokers(options.brokers, 'brokers'));
-  const groupId = id(options.groupId, 'groupId', PROCESSOR_GROUP);
-  const inputTopic = topic(options.inputTopic, 'inputTopic', RAW_EVENTS_TOPIC);
-  const outputTopic = topic(options.outputTopic, 'outputTopic', EVENTS_TOPIC);
-  const changelog = topic(options.changelogTopic, 'changelogTopic', changelogTopic(groupId));
-  const topics = new Set([inputTopic, outputTopic, changelog]);
-  if (topics.size !== 3) fail(`inputTopic, outputTopic and changelogTopic must differ (got ${inputTopic}, ${outputTopic}, ${changelog})`);
-  const windowMs = integer(options.windowMs, 'windowMs', 3_600_000, 1, 30 * DAY_MS);
-  const instanceId = id(options.instanceId, 'instanceId', randomUUID());
-  const transactionalIdPrefix = id(options.transactionalIdPrefix, 'transactionalIdPrefix', groupId);
-  const startFrom = options.startFrom ?? 'earliest';
-  if (startFrom !== 'earliest' && startFrom !== 'latest') fail(`startFrom must be 'earliest' or 'latest', got ${JSON.stringify(startFrom)}`);
-  const sessionTimeoutMs = integer(options.sessionTimeoutMs, 'sessionTimeoutMs', 10_000, 1000);
-  const heartbeatIntervalMs = integer(options.heartbeatIntervalMs, 'heartbeatIntervalMs', 1000, 100);
-  if (heartbeatIntervalMs >= sessionTimeoutMs) fail('heartbeatIntervalMs must be less than sessionTimeoutMs');
-  const fetchMaxBytes = integer(options.fetchMaxBytes, 'fetchMaxBytes', 8 * 1024 * 1024, 1024);
-  const partitionMaxBytes = integer(options.partitionMaxBytes, 'partitionMaxBytes', 1024 * 1024, 1024);
-  if (options.createChangelog !== undefined && typeof options.createChangelog !== 'boolean') fail('createChangelog must be a boolean');
-  if (options.metricsHost !== undefined && (typeof options.metricsHost !== 'string' || options.metricsHost === '')) fail('metricsHost must be a non-empty string');
-  const logger = options.logger ?? consoleLogger;
-  if (typeof logger.info !== 'function' || typeof logger.warn !== 'function' || typeof logger.error !== 'function') fail('logger must have info, warn and error functions');
+  const o = checkSettings(PROCESSOR_OPTIONS, options as unknown as Record<string, unknown>);
+  const changelog = o.changelogTopic ?? changelogTopic(o.groupId);
+  if (new Set([o.inputTopic, o.outputTopic, changelog]).size !== 3) {
+    throw invalid('changelogTopic', `must differ from inputTopic and outputTopic, which must differ too (got ${changelog}, ${o.inputTopic}, ${o.outputTopic})`);
+  }
+  if (o.heartbeatIntervalMs >= o.sessionTimeoutMs) throw invalid('heartbeatIntervalMs', `must be less than sessionTimeoutMs (${o.sessionTimeoutMs}), got ${o.heartbeatIntervalMs}`);
+  const changelogRetentionMs = o.changelogRetentionMs ?? o.windowMs + DAY_MS;
+  if (changelogRetentionMs < o.windowMs) throw invalid('changelogRetentionMs', `must be at least windowMs (${o.windowMs}), got ${changelogRetentionMs}`);
+  const instanceId = o.instanceId ?? randomUUID();
   return {
-    brokers,
-    groupId,
-    inputTopic,
-    outputTopic,
+    brokers: o.brokers,
+    groupId: o.groupId,
+    inputTopic: o.inputTopic,
+    outputTopic: o.outputTopic,
     changelogTopic: changelog,
-    createChangelog: options.createChangelog ?? true,
-    changelogRetentionMs: integer(options.changelogRetentionMs, 'changelogRetentionMs', windowMs + DAY_MS, windowMs),
-    windowMs,
-    maxDisorderMs: integer(options.maxDisorderMs, 'maxDisorderMs', 300_000, 0, DAY_MS),
-    transactionalId: `${transactionalIdPrefix}-${instanceId}`,
+    createChangelog: o.createChangelog,
+    changelogRetentionMs,
+    windowMs: o.windowMs,
+    maxDisorderMs: o.maxDisorderMs,
+    transactionalId: `${o.transactionalIdPrefix ?? o.groupId}-${instanceId}`,
     instanceId,
-    startFrom,
-    maxBatchRecords: integer(options.maxBatchRecords, 'maxBatchRecords', 20_000, 1, 1_000_000),
-    fetchMaxBytes,
-    partitionMaxBytes: Math.min(partitionMaxBytes, fetchMaxBytes),
-    fetchMaxWaitMs: integer(options.fetchMaxWaitMs, 'fetchMaxWaitMs', 200, 0, 30_000),
-    transactionTimeoutMs: integer(options.transactionTimeoutMs, 'transactionTimeoutMs', 10_000, 1000, 900_000),
-    sessionTimeoutMs,
-    heartbeatIntervalMs,
-    rebalanceTimeoutMs: integer(options.rebalanceTimeoutMs, 'rebalanceTimeoutMs', 30_000, 1000),
-    metricsPort: options.metricsPort === undefined ? undefined : integer(options.metricsPort, 'metricsPort', 0, 0, 65535),
-    metricsHost: options.metricsHost ?? '0.0.0.0',
-    logIntervalMs: integer(options.logIntervalMs, 'logIntervalMs', 10_000, 0),
-    logger,
+    startFrom: o.startFrom,
+    maxBatchRecords: o.maxBatchRecords,
+    fetchMaxBytes: o.fetchMaxBytes,
+    partitionMaxBytes: Math.min(o.partitionMaxBytes, o.fetchMaxBytes),
+    fetchMaxWaitMs: o.fetchMaxWaitMs,
+    transactionTimeoutMs: o.transactionTimeoutMs,
+    sessionTimeoutMs: o.sessionTimeoutMs,
+    heartbeatIntervalMs: o.heartbeatIntervalMs,
+    rebalanceTimeoutMs: o.rebalanceTimeoutMs,
+    metricsPort: o.metricsPort,
+    metricsHost: o.metricsHost,
+    logIntervalMs: o.logIntervalMs,
+    logger: o.logger ?? consoleLogger,
   };
 }

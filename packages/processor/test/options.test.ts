@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Processor, ProcessorOptionsError, PROCESSOR_USAGE, resolveOptions, parseProcessorArgs } from '../src/index.ts';
-import { parseDuration } from '../src/cli.ts';
+import { checkSettings, duration } from '@inlet/schema/settings';
+import { Processor, InvalidSettingError, PROCESSOR_USAGE, resolveOptions, parseProcessorArgs } from '../src/index.ts';
 
 const quiet = { info() {}, warn() {}, error() {} };
 
@@ -28,7 +28,7 @@ describe('processor options', () => {
 
   const invalid: [string, Record<string, unknown>, RegExp][] = [
     ['no brokers', {}, /brokers is required/],
-    ['empty brokers', { brokers: ' , ' }, /brokers is required/],
+    ['empty brokers', { brokers: ' , ' }, /brokers must be host:port entries/],
     ['broker without port', { brokers: 'localhost' }, /not host:port/],
     ['window zero', { brokers: 'k:1', windowMs: 0 }, /windowMs/],
     ['window not integer', { brokers: 'k:1', windowMs: 1.5 }, /windowMs/],
@@ -37,11 +37,14 @@ describe('processor options', () => {
     ['bad startFrom', { brokers: 'k:1', startFrom: 'middle' }, /startFrom/],
     ['heartbeat not below session', { brokers: 'k:1', sessionTimeoutMs: 5000, heartbeatIntervalMs: 5000 }, /heartbeatIntervalMs/],
     ['metrics port out of range', { brokers: 'k:1', metricsPort: 70000 }, /metricsPort/],
+    ['a window given as text', { brokers: 'k:1', windowMs: '1h' }, /windowMs must be an integer number of milliseconds/],
+    ['a misspelt option', { brokers: 'k:1', windowMS: 1000 }, /windowMS is not a setting/],
+    ['a logger without warn', { brokers: 'k:1', logger: { info() {}, error() {} } }, /logger must be an object with info, warn and error functions/],
     ['retention shorter than window', { brokers: 'k:1', windowMs: 10_000, changelogRetentionMs: 5000 }, /changelogRetentionMs/],
   ];
   for (const [name, options, message] of invalid) {
     test(`rejects ${name} at construction`, () => {
-      assert.throws(() => new Processor({ logger: quiet, ...options } as any), (error: Error) => error instanceof ProcessorOptionsError && message.test(error.message));
+      assert.throws(() => new Processor({ logger: quiet, ...options } as any), (error: Error) => error instanceof InvalidSettingError && error.code === 'INLET_INVALID_SETTING' && message.test(error.message));
     });
   }
 });
@@ -49,7 +52,7 @@ describe('processor options', () => {
 describe('processor command line', () => {
   test('flags win over the environment; durations parse', () => {
     const options = parseProcessorArgs(['--brokers', 'k:1', '--window', '30m', '--instance-id', 'p1', '--metrics-port', '9464'], { KAFKA_BROKERS: 'env:1', KAFKA_TOPIC: 'raw-x', INLET_PROCESSOR_GROUP: 'g' })!;
-    assert.equal(options.brokers, 'k:1');
+    assert.deepEqual(options.brokers, ['k:1']);
     assert.equal(options.windowMs, 30 * 60_000);
     assert.equal(options.inputTopic, 'raw-x');
     assert.equal(options.groupId, 'g');
@@ -67,15 +70,18 @@ describe('processor command line', () => {
 
   test('missing brokers, unknown flags and bad values are errors', () => {
     assert.throws(() => parseProcessorArgs([], {}), /--brokers/);
-    assert.throws(() => parseProcessorArgs(['--brokers', 'k:1', '--nope'], {}), ProcessorOptionsError);
-    assert.throws(() => parseProcessorArgs(['--brokers', 'k:1', '--window', 'soon'], {}), /--window/);
-    assert.throws(() => parseProcessorArgs(['--brokers', 'k:1', '--max-batch', 'lots'], {}), /--max-batch/);
+    assert.throws(() => parseProcessorArgs(['--brokers', 'k:1', '--nope'], {}), (e: InvalidSettingError) => e.setting === '--nope' && /is not an option/.test(e.message));
+    assert.throws(() => parseProcessorArgs(['--brokers', 'k:1', '--window', 'soon'], {}), (e: InvalidSettingError) => e.setting === '--window' && /--window must be a duration/.test(e.message));
+    assert.throws(() => parseProcessorArgs(['--brokers', 'k:1', '--max-batch', 'lots'], {}), /--max-batch must be an integer from 1 to 1000000, got "lots"/);
+    assert.throws(() => parseProcessorArgs(['--brokers', 'nohost'], {}), /--brokers entry "nohost" is not host:port/);
+    assert.throws(() => parseProcessorArgs([], { KAFKA_BROKERS: 'k:1', KAFKA_TOPIC: 'bad topic!' }), /--input must be 1-249 characters/);
   });
 
   test('durations', () => {
-    assert.equal(parseDuration('500', 'x'), 500);
-    assert.equal(parseDuration('90s', 'x'), 90_000);
-    assert.equal(parseDuration('1h', 'x'), 3_600_000);
-    assert.equal(parseDuration('1.5m', 'x'), 90_000);
+    const parseDuration = (text: string) => checkSettings({ x: duration(0) }, { x: text }, { text: true }).x;
+    assert.equal(parseDuration('500'), 500);
+    assert.equal(parseDuration('90s'), 90_000);
+    assert.equal(parseDuration('1h'), 3_600_000);
+    assert.equal(parseDuration('1.5m'), 90_000);
   });
 });

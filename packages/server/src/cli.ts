@@ -1,7 +1,9 @@
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ConfigError, loadConfig, SETTINGS, type Config } from './config.ts';
+import { loadConfig, SETTINGS, type Config } from './config.ts';
+import { checkSettings, integer, INVALID_SETTING } from '@inlet/schema/settings';
+import { brokerList } from '@inlet/kafka/contract';
 import { openSourceStore, startServer } from './server.ts';
 import { readStoredEvents } from './db/reader.ts';
 import { databaseFile, NoDatabaseError } from './db/database.ts';
@@ -181,23 +183,24 @@ async function topics(argv: string[]): Promise<number> {
   const help = 'Usage: inlet topics create [--brokers host:port,...] [--topic NAME ...] [--partitions 12] [--replication-factor 1] [--min-insync-replicas 1]\nCreates raw-events, events and failed-events (or the --topic names; KAFKA_TOPIC and KAFKA_FAILED_TOPIC rename the first and last).\nfailed-events gets retention.ms from FAILED_RETENTION_DAYS and retention.bytes from FAILED_MAX_BYTES / partitions.\nExisting topics are left as they are.';
   const wantsHelp = values.help || action === '--help' || action === '-h';
   if (wantsHelp || action !== 'create') { console.log(help); return wantsHelp ? 0 : 2; }
-  const brokers = values.brokers ?? process.env.KAFKA_BROKERS ?? '';
-  if (brokers.trim() === '') { console.error('topics create needs --brokers or KAFKA_BROKERS'); return 2; }
-  const numbers = { partitions: Number(values.partitions), replicationFactor: Number(values['replication-factor']), minInsyncReplicas: Number(values['min-insync-replicas']) };
-  for (const [name, n] of Object.entries(numbers)) if (!Number.isInteger(n) || n < 1) { console.error(`--${name} must be a positive integer`); return 2; }
-  const { createTopics, EVENTS_TOPIC, FAILED_EVENTS_TOPIC, KafkaOptionError, RAW_EVENTS_TOPIC } = await import('@inlet/kafka');
+  const flags = checkSettings({ '--brokers': brokerList, '--partitions': integer(1, 1_000_000), '--replication-factor': integer(1, 1000), '--min-insync-replicas': integer(1, 1000) }, {
+    '--brokers': values.brokers || process.env.KAFKA_BROKERS, '--partitions': values.partitions, '--replication-factor': values['replication-factor'], '--min-insync-replicas': values['min-insync-replicas'],
+  }, { text: true });
+  const brokers = flags['--brokers'];
+  const { partitions, replicationFactor, minInsyncReplicas } = { partitions: flags['--partitions'], replicationFactor: flags['--replication-factor'], minInsyncReplicas: flags['--min-insync-replicas'] };
+  const { createTopics, EVENTS_TOPIC, FAILED_EVENTS_TOPIC, RAW_EVENTS_TOPIC } = await import('@inlet/kafka');
   const { failed } = loadConfig([], process.env);
   const failedTopic = process.env.KAFKA_FAILED_TOPIC || FAILED_EVENTS_TOPIC;
   const names = values.topic ?? [process.env.KAFKA_TOPIC || RAW_EVENTS_TOPIC, EVENTS_TOPIC, failedTopic];
   // Failed events are bounded on Kafka by the topic itself: FAILED_RETENTION_DAYS and FAILED_MAX_BYTES (split over partitions).
-  const topicConfigs = { [failedTopic]: { 'retention.ms': String(failed.retentionDays * 86_400_000), 'retention.bytes': String(Math.ceil(failed.maxBytes / numbers.partitions)) } };
+  const topicConfigs = { [failedTopic]: { 'retention.ms': String(failed.retentionDays * 86_400_000), 'retention.bytes': String(Math.ceil(failed.maxBytes / partitions)) } };
   try {
-    await createTopics({ brokers, topics: names, ...numbers, topicConfigs });
+    await createTopics({ brokers, topics: names, partitions, replicationFactor, minInsyncReplicas, topicConfigs });
   } catch (error) {
     // What the brokers said (a replication factor above the broker count, no broker reachable)
     // is the operator's to fix: createTopics puts it in its message; one line, not a stack trace.
     console.error(`inlet topics create: ${(error as Error).message}`);
-    return error instanceof KafkaOptionError ? 2 : 1;
+    return (error as { code?: string }).code === INVALID_SETTING ? 2 : 1;
   }
   console.log(`topics ready: ${names.join(', ')}`);
   return 0;
@@ -231,8 +234,8 @@ export async function main(argv: string[]): Promise<number> {
     }
   } catch (error) {
     const code = (error as { code?: string }).code;
-    if (error instanceof ConfigError || code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
-      console.error(`inlet ${command}: ${(error as Error).message}${error instanceof ConfigError ? ` (${error.code})` : ''}`);
+    if (code === INVALID_SETTING || code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+      console.error(`inlet ${command}: ${(error as Error).message}${code === INVALID_SETTING ? ` (${code})` : ''}`);
       return 2;
     }
     const { syscall, address, port } = error as { syscall?: string; address?: string; port?: number };

@@ -1,5 +1,5 @@
 export { buildApp, type AppDeps } from './app.ts';
-export { loadConfig, configWith, ConfigError, SETTINGS, type Config } from './config.ts';
+export { loadConfig, configWith, InvalidSettingError, SETTINGS, type Config } from './config.ts';
 export { startServer, openSink, openSourceStore, type RunningServer, type ServerParts, type Listener } from './server.ts';
 export { Errors, InletError, SinkUnavailableError, SourceStoreUnavailableError } from './errors.ts';
 export type { Sink, StoredEvent, Written } from './sinks/sink.ts';

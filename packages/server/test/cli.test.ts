@@ -83,6 +83,24 @@ describe('inlet CLI', () => {
     }
   });
 
+  test("KAFKA_TOPIC='bad topic!' and its kind stop serve, process and topics create with one line naming the setting", async () => {
+    const never = { INLET_DATA_DIR: join(dir, 'never') };
+    const [serve, process, topics, sink] = await Promise.all([
+      inlet(['serve'], { ...never, KAFKA_BROKERS: '127.0.0.1:9', KAFKA_TOPIC: 'bad topic!' }),
+      inlet(['process'], { KAFKA_BROKERS: '127.0.0.1:9', KAFKA_TOPIC: 'bad topic!' }),
+      inlet(['topics', 'create', '--brokers', '127.0.0.1:9', '--partitions', 'many']),
+      inlet(['serve'], { ...never, KAFKA_BROKERS: '127.0.0.1:9', KAFKA_COMPRESSION: 'brotli' }),
+    ]);
+    assert.equal(serve.code, 2);
+    assert.equal(serve.stderr, 'inlet serve: KAFKA_TOPIC must be 1-249 characters of letters, digits, \'.\', \'_\' or \'-\', got "bad topic!" (INLET_INVALID_SETTING)\n');
+    assert.equal(process.code, 2);
+    assert.match(process.stderr, /^inlet process: --input must be 1-249 characters of letters, digits, '\.', '_' or '-', got "bad topic!" \(INLET_INVALID_SETTING\)\n/);
+    assert.doesNotMatch(process.stderr, /\n\s+at /, 'no stack trace');
+    assert.equal(topics.code, 2);
+    assert.equal(topics.stderr, 'inlet topics: --partitions must be an integer from 1 to 1000000, got "many" (INLET_INVALID_SETTING)\n');
+    assert.equal(sink.stderr, 'inlet serve: KAFKA_COMPRESSION must be one of lz4, zstd, gzip, snappy, none, got "brotli" (INLET_INVALID_SETTING)\n');
+  });
+
   test('topics create with a bad broker address or an unreachable broker says why, without a stack trace', async () => {
     const closed = net.createServer();
     await new Promise<void>((done) => closed.listen(0, '127.0.0.1', done));
@@ -93,7 +111,7 @@ describe('inlet CLI', () => {
       inlet(['topics', 'create', '--brokers', `127.0.0.1:${port}`]),
     ]);
     assert.equal(bad.code, 2);
-    assert.match(bad.stderr, /inlet topics create: brokers: "nohost" is not host:port/);
+    assert.equal(bad.stderr, 'inlet topics: --brokers entry "nohost" is not host:port (port 1-65535; an IPv6 address in brackets, [::1]:9092) (INLET_INVALID_SETTING)\n');
     assert.equal(unreachable.code, 1);
     assert.match(unreachable.stderr, /^inlet topics create: .+/);
     assert.doesNotMatch(unreachable.stderr, /\n\s+at /, 'no stack trace');

@@ -8,7 +8,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { CLIENT_IP_HEADER, DEVICE_ID_HEADER, signClientIp, type NormalizedRecord } from '@inlet/schema';
 import { startInlet, type TestInlet } from '@inlet/testkit';
-import { ConfigError, loadConfig } from '../src/config.ts';
+import { InvalidSettingError, loadConfig } from '../src/config.ts';
 import { basic, request } from './http-client.ts';
 
 const SECRET = 'server-test-secret-0123456789';
@@ -89,6 +89,6 @@ describe('a collect proxy\'s headers', () => {
     assert.equal(loadConfig([], { INLET_PROXY_SECRET: SECRET }).proxySecret, SECRET);
     assert.equal(loadConfig(['--proxy-secret', SECRET], {}).proxySecret, SECRET);
     assert.equal(loadConfig([], {}).proxySecret, undefined);
-    assert.throws(() => loadConfig([], { INLET_PROXY_SECRET: 'tooshort-x' }), (e: Error) => e instanceof ConfigError && /INLET_PROXY_SECRET/.test(e.message) && !e.message.includes('tooshort-x'));
+    assert.throws(() => loadConfig([], { INLET_PROXY_SECRET: 'tooshort-x' }), (e: Error) => e instanceof InvalidSettingError && /INLET_PROXY_SECRET/.test(e.message) && !e.message.includes('tooshort-x'));
   });
 });

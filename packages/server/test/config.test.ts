@@ -2,11 +2,13 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolve } from 'node:path';
 import { DEFAULT_LIMITS } from '@inlet/schema';
-import { ConfigError, loadConfig } from '../src/config.ts';
+import { InvalidSettingError, loadConfig } from '../src/config.ts';
 
 const fails = (argv: string[], env: NodeJS.ProcessEnv, naming: RegExp) => {
   assert.throws(() => loadConfig(argv, env), (error: unknown) => {
-    assert.ok(error instanceof ConfigError, `a ConfigError, got ${String(error)}`);
+    assert.ok(error instanceof InvalidSettingError, `an InvalidSettingError, got ${String(error)}`);
+    assert.equal(error.code, 'INLET_INVALID_SETTING');
+    assert.ok(!error.message.includes('\n'), 'one line');
     assert.match(error.message, naming);
     return true;
   }, `${JSON.stringify(argv)} ${JSON.stringify(env)}`);
@@ -87,7 +89,7 @@ describe('loadConfig', () => {
     assert.equal(config.host, '0.0.0.0');
   });
 
-  test('a wrong value throws a ConfigError naming the setting', () => {
+  test('a wrong value throws an InvalidSettingError naming the setting', () => {
     fails([], { PORT: 'abc' }, /PORT/);
     fails(['--port', 'abc'], {}, /PORT.*abc/);
     fails([], { PORT: '70000' }, /PORT/);
@@ -111,6 +113,8 @@ describe('loadConfig', () => {
     fails([], { FAILED_MAX_BYTES: '1000' }, /FAILED_MAX_BYTES/);
     fails([], { UNAUTHENTICATED_BURST: '0' }, /UNAUTHENTICATED_BURST/);
     fails(['--unauthenticated-rate', 'fast'], {}, /UNAUTHENTICATED_RATE_PER_SECOND.*fast/);
+    fails([], { KAFKA_BROKERS: 'k:9092', KAFKA_TOPIC: 'bad topic!' }, /^KAFKA_TOPIC must be 1-249 characters of letters, digits, '\.', '_' or '-', got "bad topic!"$/);
+    fails([], { KAFKA_BROKERS: 'k:9092', KAFKA_LINGER_MS: '5000' }, /^KAFKA_LINGER_MS must be an integer from 0 to 1000, got "5000"$/);
   });
 
   test('requests without a valid key: 10 a second per client address after a burst of 100, unless set', () => {
@@ -128,14 +132,14 @@ describe('loadConfig', () => {
     assert.deepEqual(set.admission, { maxConnections: 100, maxBodyBytesInFlight: 16 * 1024 * 1024 });
     assert.equal(set.shutdownDrainMs, 0);
     for (const [name, value] of [['HEADERS_TIMEOUT_MS', '0'], ['BODY_TIMEOUT_MS', 'soon'], ['REQUEST_TIMEOUT_MS', '-5'], ['KEEP_ALIVE_TIMEOUT_MS', '1.5'], ['MAX_CONNECTIONS', '0'], ['MAX_BODY_BYTES_IN_FLIGHT', '10'], ['SHUTDOWN_DRAIN_MS', 'x']]) {
-      assert.throws(() => loadConfig([], { [name]: value }), (error: unknown) => error instanceof ConfigError && error.code === 'INLET_INVALID_SETTING' && error.setting === name && error.message.startsWith(name) && !error.message.includes('\n'), name);
+      assert.throws(() => loadConfig([], { [name]: value }), (error: unknown) => error instanceof InvalidSettingError && error.code === 'INLET_INVALID_SETTING' && error.setting === name && error.message.startsWith(name) && !error.message.includes('\n'), name);
     }
     fails([], { HEADERS_TIMEOUT_MS: '5000', REQUEST_TIMEOUT_MS: '4000' }, /REQUEST_TIMEOUT_MS \(4000\) must be at least HEADERS_TIMEOUT_MS/);
     fails([], { MAX_BODY_BYTES_IN_FLIGHT: '100000' }, /MAX_BODY_BYTES_IN_FLIGHT .* must be at least MAX_BODY_BYTES/);
   });
 
-  test('an unknown flag, or a flag without its value, throws a ConfigError', () => {
-    fails(['--bogus', '1'], {}, /unknown option --bogus/);
+  test('an unknown flag, or a flag without its value, throws an InvalidSettingError', () => {
+    fails(['--bogus', '1'], {}, /--bogus is not an option \(see --help\)/);
     fails(['--prot=8080'], {}, /--prot/);
     fails(['--port'], {}, /--port needs a value/);
   });

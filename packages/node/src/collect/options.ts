@@ -3,7 +3,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { DEFAULT_LIMITS } from '@inlet/schema';
-import { SettingsError } from '../settings.ts';
+import { checkSettings, func, integer, refuse, rule, text, then, url, type Rule } from '@inlet/schema/settings';
 
 export interface InletCollectOptions<Req> {
   /** Base URL of the Inlet server as this app reaches it, e.g. 'http://inlet.internal:8080'. */
@@ -63,12 +63,26 @@ export interface CollectSettings {
 }
 
 const PREFIX = /^(\/[A-Za-z0-9._~-]+)+$/;
+const LABEL = 'inletCollect';
 
-function positiveInteger(value: unknown, name: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || (value as number) < 1) throw new SettingsError(`inletCollect: ${name} must be a positive integer, got ${String(value)}`);
-  return value as number;
-}
+const target = then(url(['http:', 'https:'], "the Inlet server's http: or https: URL, e.g. 'http://inlet.internal:8080'"), (raw) => {
+  const parsed = new URL(raw);
+  if (parsed.search || parsed.hash || parsed.username || parsed.password) refuse('must not carry a query, a fragment or credentials');
+  return parsed;
+});
+
+const OPTIONS = {
+  target,
+  path: then(text({ pattern: PREFIX, expects: "a path like '/_i' (no trailing slash, no dot segments)" }), (p) =>
+    (p.split('/').some((part) => part === '.' || part === '..') ? refuse(`must have no dot segments, got ${JSON.stringify(p)}`) : p)).default('/_i'),
+  secret: text({ minLength: 16, secret: true, expects: "at least 16 characters (the Inlet server's INLET_PROXY_SECRET)" }).optional(),
+  consent: func<(req: unknown) => boolean | Promise<boolean>>('a function (req) => boolean').optional(),
+  clientIp: func<(req: unknown) => string | undefined>('a function (req) => string').optional(),
+  maxBodyBytes: integer(1).default(DEFAULT_LIMITS.maxBodyBytes),
+  timeoutMs: integer(1).default(10_000),
+  agent: (rule((v) => v) as Rule<http.Agent>).optional(),
+  onError: func<(error: CollectError) => void>().optional(),
+};
 
 function throttledWarning(): (error: CollectError) => void {
   let last = 0;
@@ -81,38 +95,20 @@ function throttledWarning(): (error: CollectError) => void {
 }
 
 export function collectSettings(options: InletCollectOptions<unknown>): CollectSettings {
-  if (typeof options !== 'object' || options === null) throw new SettingsError('inletCollect: options { target, path } are required');
-  let target: URL;
-  try {
-    target = new URL(options.target);
-  } catch {
-    throw new SettingsError(`inletCollect: target must be the Inlet server's URL, e.g. 'http://inlet.internal:8080', got ${JSON.stringify(options.target)}`);
-  }
-  if (target.protocol !== 'http:' && target.protocol !== 'https:') throw new SettingsError('inletCollect: target must be an http: or https: URL');
-  if (target.search || target.hash || target.username || target.password) throw new SettingsError('inletCollect: target must not carry a query, a fragment or credentials');
-
-  const prefix = options.path ?? '/_i';
-  if (typeof prefix !== 'string' || !PREFIX.test(prefix) || prefix.split('/').some((part) => part === '.' || part === '..')) {
-    throw new SettingsError(`inletCollect: path must look like '/_i' (no trailing slash, no dot segments), got ${JSON.stringify(prefix)}`);
-  }
-  const secret = options.secret ?? process.env.INLET_PROXY_SECRET;
-  if (secret !== undefined && (typeof secret !== 'string' || secret.length < 16)) throw new SettingsError('inletCollect: secret must be at least 16 characters (the Inlet server\'s INLET_PROXY_SECRET)');
-  if (options.consent !== undefined && typeof options.consent !== 'function') throw new SettingsError('inletCollect: consent must be a function (req) => boolean');
-  if (options.clientIp !== undefined && typeof options.clientIp !== 'function') throw new SettingsError('inletCollect: clientIp must be a function (req) => string');
-  if (options.onError !== undefined && typeof options.onError !== 'function') throw new SettingsError('inletCollect: onError must be a function');
-
-  const secure = target.protocol === 'https:';
-  const agent = options.agent ?? (secure ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true }));
+  const o = checkSettings(OPTIONS, options as unknown as Record<string, unknown>, { label: LABEL });
+  const secret = o.secret ?? checkSettings({ INLET_PROXY_SECRET: OPTIONS.secret }, { INLET_PROXY_SECRET: process.env.INLET_PROXY_SECRET }, { label: LABEL, text: true }).INLET_PROXY_SECRET;
+  const secure = o.target.protocol === 'https:';
+  const agent = o.agent ?? (secure ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true }));
   return {
-    target,
-    basePath: target.pathname.replace(/\/+$/, ''),
-    prefix,
-    secret: secret || undefined,
-    maxBodyBytes: positiveInteger(options.maxBodyBytes, 'maxBodyBytes', DEFAULT_LIMITS.maxBodyBytes),
-    timeoutMs: positiveInteger(options.timeoutMs, 'timeoutMs', 10_000),
+    target: o.target,
+    basePath: o.target.pathname.replace(/\/+$/, ''),
+    prefix: o.path,
+    secret,
+    maxBodyBytes: o.maxBodyBytes,
+    timeoutMs: o.timeoutMs,
     agent,
-    ownAgent: options.agent === undefined,
+    ownAgent: o.agent === undefined,
     request: secure ? https.request : http.request,
-    onError: options.onError ?? throttledWarning(),
+    onError: o.onError ?? throttledWarning(),
   };
 }

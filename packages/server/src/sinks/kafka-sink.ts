@@ -10,9 +10,10 @@
 // (the request gets 503 and its client retries), and so is one that would grow the queue past
 // maxPendingEvents.
 import {
-  checkCompression, checkTopicName, describeError, KafkaOptionError, KafkaWriter, parseBrokers, SEND_MODES, toKafkaMessage, TopicProbe,
+  brokerList, compression, describeError, KafkaWriter, sendMode, toKafkaMessage, TopicProbe, topicName,
   type Compression, type SendMode, type StringMessage,
 } from '@inlet/kafka';
+import { checkSettings, integer, rule, text, type Settings } from '@inlet/schema/settings';
 import { SinkUnavailableError } from '../errors.ts';
 import type { FailedRecord } from '../failed/failed-event.ts';
 import type { Sink, StoredEvent, Written } from './sink.ts';
@@ -47,7 +48,7 @@ export interface KafkaSinkOptions {
   logger?: SinkLogger;
 }
 
-type CheckedOptions = Required<Omit<KafkaSinkOptions, 'logger' | 'failedTopic'>> & { failedTopic: string | undefined };
+type CheckedOptions = Settings<typeof OPTIONS>;
 
 interface PendingWrite {
   messages: StringMessage[];
@@ -65,35 +66,22 @@ const PROBE_TIMEOUT_MS = 1500;
 /** Client retries within one send; a moved leader or a restarting broker usually sorts itself out within a second or two. */
 const SEND_RETRIES = 5;
 
+const OPTIONS = {
+  brokers: brokerList,
+  topic: topicName,
+  failedTopic: topicName.optional(),
+  clientId: text().default('inlet-server'),
+  writeTimeoutMs: integer(1, 600_000),
+  lingerMs: integer(0, 1000).default(0),
+  compression: compression.default('lz4'),
+  maxPendingEvents: integer(1).default(100_000),
+  maxBatchBytes: integer(1).default(900_000),
+  sendMode: sendMode.default('pipelined'),
+  logger: rule((v) => v as SinkLogger).optional(),
+};
+
 function checkOptions(o: KafkaSinkOptions): CheckedOptions {
-  if (!o || typeof o !== 'object') throw new TypeError('KafkaSink: options are required');
-  const positive = (name: string, value: unknown, max = Number.MAX_SAFE_INTEGER, min = 1) => {
-    if (!Number.isSafeInteger(value) || (value as number) < min || (value as number) > max) {
-      throw new RangeError(`KafkaSink: ${name} must be an integer from ${min} to ${max}, got ${String(value)}`);
-    }
-    return value as number;
-  };
-  const clientId = o.clientId ?? 'inlet-server';
-  if (typeof clientId !== 'string' || clientId.length === 0) throw new TypeError('KafkaSink: clientId must be a non-empty string');
-  const sendMode = o.sendMode ?? 'pipelined';
-  try {
-    if (!SEND_MODES.includes(sendMode)) throw new KafkaOptionError(`sendMode must be one of ${SEND_MODES.join(', ')}, got ${JSON.stringify(sendMode)}`);
-    return {
-      brokers: parseBrokers(o.brokers),
-      topic: checkTopicName(o.topic),
-      failedTopic: o.failedTopic === undefined ? undefined : checkTopicName(o.failedTopic, 'failedTopic'),
-      clientId,
-      writeTimeoutMs: positive('writeTimeoutMs', o.writeTimeoutMs, 600_000),
-      lingerMs: positive('lingerMs', o.lingerMs ?? 0, 1000, 0),
-      compression: checkCompression(o.compression ?? 'lz4'),
-      maxPendingEvents: positive('maxPendingEvents', o.maxPendingEvents ?? 100_000),
-      maxBatchBytes: positive('maxBatchBytes', o.maxBatchBytes ?? 900_000),
-      sendMode,
-    };
-  } catch (error) {
-    if (error instanceof KafkaOptionError) throw new TypeError(`KafkaSink: ${error.message}`);
-    throw error;
-  }
+  return checkSettings(OPTIONS, o as unknown as Record<string, unknown>, { label: 'KafkaSink' });
 }
 
 export class KafkaSink implements Sink {
