@@ -1,5 +1,6 @@
 // Shared by the in-memory and the Redis limiter: option checks and how two budgets' counts become
 // one decision, so both limiters answer the same way for the same counts.
+import { checkSettings, integer, object } from '@inlet/schema/settings';
 import type { Budget, RateLimitDecision } from './rate-limiter.ts';
 
 export interface RateLimitBudgets {
@@ -15,20 +16,12 @@ export interface LimiterLogger {
   info(message: string): void;
 }
 
-function checkBudget(name: string, budget: Budget | undefined): void {
-  if (!budget || typeof budget !== 'object') throw new TypeError(`rate limit: ${name} budget is required ({ limit, windowMs })`);
-  const { limit, windowMs } = budget;
-  if (!Number.isSafeInteger(limit) || limit <= 0) {
-    throw new RangeError(`rate limit: ${name}.limit must be a positive integer, got ${String(limit)}`);
-  }
-  if (!Number.isSafeInteger(windowMs) || windowMs <= 0) {
-    throw new RangeError(`rate limit: ${name}.windowMs must be a positive integer of milliseconds, got ${String(windowMs)}`);
-  }
-}
+const BUDGET = object({ limit: integer(1), windowMs: integer(1) }, '{ limit, windowMs }');
+const BUDGETS = { requests: BUDGET, events: BUDGET };
 
+/** The two budgets of a limiter's options (its other options are its own). */
 export function checkBudgets(budgets: RateLimitBudgets): void {
-  checkBudget('requests', budgets?.requests);
-  checkBudget('events', budgets?.events);
+  checkSettings(BUDGETS, budgets as unknown as Record<string, unknown>, { label: 'rate limit', ignoreUnknown: true });
 }
 
 export function checkEvents(events: number): void {

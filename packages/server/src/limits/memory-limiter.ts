@@ -1,6 +1,7 @@
 // Fixed-window request and event budgets per key, in this process only. The default limiter, and
 // the fallback of the Redis limiter while Redis is away.
 import type { RateLimitDecision, RateLimiter } from './rate-limiter.ts';
+import { checkSettings, integer } from '@inlet/schema/settings';
 import { checkBudgets, checkEvents, decide, type RateLimitBudgets } from './budgets.ts';
 
 export interface MemoryRateLimiterOptions extends RateLimitBudgets {
@@ -35,8 +36,7 @@ export class MemoryRateLimiter implements RateLimiter {
 
   constructor(options: MemoryRateLimiterOptions) {
     checkBudgets(options);
-    const maxKeys = options.maxKeys ?? 100_000;
-    if (!Number.isSafeInteger(maxKeys) || maxKeys <= 0) throw new RangeError(`rate limit: maxKeys must be a positive integer, got ${String(maxKeys)}`);
+    const { maxKeys } = checkSettings({ maxKeys: integer(1).default(100_000) }, { maxKeys: options.maxKeys }, { label: 'rate limit' });
     this.#budgets = { requests: { ...options.requests }, events: { ...options.events } };
     this.#maxKeys = maxKeys;
     this.#now = options.now ?? (() => performance.now());

@@ -4,6 +4,7 @@
 // budgets, per instance) and the limiter returns to Redis as soon as it answers again.
 import { Redis } from 'ioredis';
 import type { RateLimitDecision, RateLimiter } from './rate-limiter.ts';
+import { checkSettings, integer, url as urlRule } from '@inlet/schema/settings';
 import { checkBudgets, checkEvents, decide, type LimiterLogger, type RateLimitBudgets } from './budgets.ts';
 import { MemoryRateLimiter } from './memory-limiter.ts';
 
@@ -77,18 +78,10 @@ export class RedisRateLimiter implements RateLimiter {
 
   constructor(options: RedisRateLimiterOptions) {
     checkBudgets(options);
-    const commandTimeoutMs = options.commandTimeoutMs ?? 100;
-    const connectTimeoutMs = options.connectTimeoutMs ?? 1000;
-    for (const [name, v] of [['commandTimeoutMs', commandTimeoutMs], ['connectTimeoutMs', connectTimeoutMs]] as const) {
-      if (!Number.isSafeInteger(v) || v <= 0) throw new RangeError(`rate limit: ${name} must be a positive integer, got ${String(v)}`);
-    }
-    let url: URL;
-    try {
-      url = new URL(options.url);
-    } catch {
-      throw new TypeError('rate limit: url must be a redis:// or rediss:// URL');
-    }
-    if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new TypeError(`rate limit: url must be a redis:// or rediss:// URL, got ${url.protocol}`);
+    const { commandTimeoutMs, connectTimeoutMs } = checkSettings(
+      { url: urlRule(['redis:', 'rediss:'], 'a redis:// or rediss:// URL'), commandTimeoutMs: integer(1).default(100), connectTimeoutMs: integer(1).default(1000) },
+      { url: options.url, commandTimeoutMs: options.commandTimeoutMs, connectTimeoutMs: options.connectTimeoutMs }, { label: 'rate limit' });
+    const url = new URL(options.url);
 
     this.#budgets = { requests: { ...options.requests }, events: { ...options.events } };
     this.#prefix = options.keyPrefix ?? 'inlet:rl:';

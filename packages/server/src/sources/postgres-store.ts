@@ -3,6 +3,7 @@
 // queryTimeoutMs + 250 ms, so a request gets a 503 instead of hanging.
 import pg from 'pg';
 import type { IpPolicy } from '@inlet/schema';
+import { checkSettings, integer, text, url } from '@inlet/schema/settings';
 import { SourceStoreUnavailableError } from '../errors.ts';
 import { migratePlans, PLANS_TABLE, PostgresPlanStore } from '../plans/postgres-plan-store.ts';
 import { hashWriteKey, newSourceId, newWriteKey } from './keys.ts';
@@ -47,10 +48,13 @@ const toSource = (row: Row): Source => ({
 // statement_timeout), system error.
 const UNAVAILABLE_CLASSES = new Set(['08', '53', '57', '58']);
 
-function positiveInt(name: string, value: number): number {
-  if (!Number.isSafeInteger(value) || value <= 0) throw new RangeError(`PostgreSQL source store: ${name} must be a positive integer, got ${String(value)}`);
-  return value;
-}
+const OPTIONS = {
+  connectionString: url(['postgres:', 'postgresql:'], 'a postgres:// URL'),
+  schema: text({ pattern: /^[A-Za-z_][A-Za-z0-9_]{0,62}$/, expects: 'a plain identifier (letters, digits, _)' }).default('public'),
+  connectTimeoutMs: integer(1).default(1000),
+  queryTimeoutMs: integer(1).default(2000),
+  maxConnections: integer(1).default(10),
+};
 
 export class PostgresSourceStore implements SourceStore {
   readonly kind = 'postgres';
@@ -79,22 +83,10 @@ export class PostgresSourceStore implements SourceStore {
 
   /** Prefer open(): the constructor neither connects nor creates the table. */
   constructor(options: PostgresSourceStoreOptions) {
-    let url: URL;
-    try {
-      url = new URL(options.connectionString);
-    } catch {
-      throw new TypeError('PostgreSQL source store: connectionString must be a postgres:// URL');
-    }
-    if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
-      throw new TypeError(`PostgreSQL source store: connectionString must be a postgres:// URL, got ${url.protocol}`);
-    }
-    const schema = options.schema ?? 'public';
-    if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(schema)) {
-      throw new TypeError(`PostgreSQL source store: schema must be a plain identifier (letters, digits, _), got ${JSON.stringify(schema)}`);
-    }
-    const connectTimeoutMs = positiveInt('connectTimeoutMs', options.connectTimeoutMs ?? 1000);
-    const queryTimeoutMs = positiveInt('queryTimeoutMs', options.queryTimeoutMs ?? 2000);
-    const max = positiveInt('maxConnections', options.maxConnections ?? 10);
+    const { connectionString, schema, connectTimeoutMs, queryTimeoutMs, maxConnections: max } = checkSettings(OPTIONS,
+      { connectionString: options.connectionString, schema: options.schema, connectTimeoutMs: options.connectTimeoutMs, queryTimeoutMs: options.queryTimeoutMs, maxConnections: options.maxConnections },
+      { label: 'PostgreSQL source store' });
+    const url = new URL(connectionString);
 
     this.#schema = schema;
     this.#table = `"${schema}".${TABLE}`;
