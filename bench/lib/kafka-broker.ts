@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { Kafka, logLevel } from 'kafkajs';
+import { createAdmin, createTopics, forceClose } from '@inlet/kafka';
 
 const run = promisify(execFile);
 const SCRIPT = resolve(import.meta.dirname, '../../scripts/kafka');
@@ -35,42 +35,42 @@ export async function startBroker(port: number): Promise<Broker> {
   }
 }
 
-function admin(bootstrap: string) {
-  return new Kafka({ clientId: 'inlet-bench-admin', brokers: bootstrap.split(','), logLevel: logLevel.NOTHING }).admin();
-}
+// The harness's own Kafka work goes through @inlet/kafka, the client Inlet ships; only the
+// reference baseline server keeps kafkajs, as the collector it stands for.
+const CLIENT_ID = 'inlet-bench-admin';
+const EARLIEST = -2n;
+const LATEST = -1n;
+const READ_UNCOMMITTED = 0;
 
 /** Creates `name` and waits for its partition leaders. */
 export async function createTopic(bootstrap: string, name: string, partitions: number): Promise<void> {
-  const a = admin(bootstrap);
-  await a.connect();
-  try {
-    await a.createTopics({ topics: [{ topic: name, numPartitions: partitions, replicationFactor: 1 }], waitForLeaders: true });
-  } finally {
-    await a.disconnect();
-  }
+  await createTopics({ brokers: bootstrap, topics: [name], partitions, replicationFactor: 1, clientId: CLIENT_ID });
 }
 
-/** How many records the topic holds (sum of the partitions' high watermarks; nothing is deleted during a run). */
+/** How many records the topic holds (sum of the partitions' high watermarks less their starts; nothing is deleted during a run). */
 export async function countRecords(bootstrap: string, name: string): Promise<number> {
-  const a = admin(bootstrap);
-  await a.connect();
+  const admin = createAdmin({ brokers: bootstrap, clientId: CLIENT_ID });
   try {
-    const offsets = await a.fetchTopicOffsets(name);
-    return offsets.reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
+    const metadata = await admin.metadata({ topics: [name], forceUpdate: true });
+    const partitions = [...Array(metadata.topics.get(name)?.partitionsCount ?? 0).keys()];
+    const at = async (timestamp: bigint) => {
+      const [listed] = await admin.listOffsets({ topics: [{ name, partitions: partitions.map((partitionIndex) => ({ partitionIndex, timestamp })) }], isolationLevel: READ_UNCOMMITTED });
+      return listed.partitions.reduce((sum, p) => sum + Number(p.offset), 0);
+    };
+    return (await at(LATEST)) - (await at(EARLIEST));
   } finally {
-    await a.disconnect();
+    await forceClose(admin);
   }
 }
 
 /** Deletes `name` so a long run does not fill the broker's disk; failures only cost disk space. */
 export async function deleteTopic(bootstrap: string, name: string): Promise<void> {
-  const a = admin(bootstrap);
+  const admin = createAdmin({ brokers: bootstrap, clientId: CLIENT_ID, requestTimeoutMs: 10_000 });
   try {
-    await a.connect();
-    await a.deleteTopics({ topics: [name], timeout: 10_000 });
+    await admin.deleteTopics({ topics: [name] });
   } catch {
     /* best effort */
   } finally {
-    await a.disconnect().catch(() => undefined);
+    await forceClose(admin);
   }
 }
