@@ -19,12 +19,12 @@ const hasMarker = (record: TopicRecord) => record.headers.some(([key]) => key?.t
 // As on the embedded store: the page keeps the last 500 events, so reading more than that per
 // 100 ms only costs ingestion CPU (one viewer at W1 took a quarter of a Kafka instance's
 // throughput when every record was decoded, and still a fifth when every record was fetched and
-// only 500 decoded). So each follower fetches about that many per window, the newest, jumping
-// over the rest (counted as dropped); and what a fetch brings beyond the budget (records that came
+// only 500 decoded). So each follower fetches about that many per window, the newest of a few
+// partitions in turn, jumping over the rest (counted as dropped); and what a fetch brings beyond the budget (records that came
 // between asking where a partition ends and fetching) is counted as skipped, not decoded.
 const WINDOW_MS = 100;
 const MAX_DECODED_PER_WINDOW = 500;
-// A fetch's bound: the newest 500 of W1's events are about 270 kB, spread over the partitions.
+// A fetch's bound: the newest 500 of W1's events are about 270 kB, from a few partitions.
 const FETCH_MAX_BYTES = 512 << 10;
 const PARTITION_MAX_BYTES = 64 << 10;
 
