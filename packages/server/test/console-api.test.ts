@@ -304,6 +304,26 @@ describe('the console under pressure', () => {
     }
   });
 
+  test('a burst larger than the page keeps is read only in part: the newest are shown, the older counted as dropped, none read twice', { timeout: 30_000 }, async () => {
+    const auth = { authorization: `Bearer ${inlet.adminToken}` };
+    const stream = await openSse(inlet.adminUrl, '/api/live', auth);
+    try {
+      const batch = Array.from({ length: 1000 }, (_, i) => ({ type: 'track', userId: 'burst', event: `Burst ${i}`, messageId: `burst-${i}` }));
+      assert.equal((await postJson(inlet.url, '/v1/batch', { batch }, inlet.writeKey)).status, 200);
+      await stream.next((e) => e.event === 'stored' && e.data.includes('"Burst 999"'), 3000);
+      await new Promise((r) => setTimeout(r, 300));
+      const shown = stream.events.filter((e) => e.event === 'stored').map((e) => Number(/^Burst (\d+)$/.exec(JSON.parse(e.data).event)?.[1]));
+      const dropped = stream.events.filter((e) => e.event === 'dropped').reduce((sum, e) => sum + (JSON.parse(e.data).dropped as number), 0);
+      assert.ok(shown.length <= 500, `${shown.length} of the burst read and sent`);
+      assert.equal(new Set(shown).size, shown.length, 'none sent twice');
+      // The burst is one commit: its oldest were jumped over, not read; the newest were read.
+      assert.ok(shown.every((i) => i >= 500), `the oldest shown is Burst ${Math.min(...shown)}`);
+      assert.equal(shown.length + dropped, 1000, `${shown.length} shown and ${dropped} told as dropped`);
+    } finally {
+      stream.close();
+    }
+  });
+
   test('rotating the admin token ends every session', { timeout: 30_000 }, async () => {
     // A fresh address budget: the earlier test used this address's tries; a new server has its own.
     const fresh = await startInlet();

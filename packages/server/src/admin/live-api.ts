@@ -16,6 +16,7 @@ class SseViewer implements Viewer {
   readonly filter: LiveFilter;
   private readonly res: ServerResponse;
   private dropped = 0;
+  private corked = false;
   private readonly heartbeat: NodeJS.Timeout;
 
   constructor(res: ServerResponse, filter: LiveFilter) {
@@ -44,7 +45,15 @@ class SseViewer implements Viewer {
 
   private write(text: string): void {
     // Before the headers (the origin is still starting) nothing is sent: the stream is not open yet.
-    if (this.res.headersSent && !this.res.writableEnded && !this.res.destroyed) this.res.write(text);
+    if (!this.res.headersSent || this.res.writableEnded || this.res.destroyed) return;
+    // The hub sends a read's events one by one: held until the tick ends, they leave in one
+    // socket write rather than one system call (and one chunk) each.
+    if (!this.corked) {
+      this.corked = true;
+      this.res.cork();
+      process.nextTick(() => { this.corked = false; this.res.uncork(); });
+    }
+    this.res.write(text);
   }
 
   close(): void {

@@ -73,6 +73,9 @@ export class DatabaseReader {
   // Prepared once: the live view runs these after every commit while someone watches.
   private eventsAfterStatement: Database.Statement<[number, number], { seq: number; body: string }> | undefined;
   private failedAfterStatement: Database.Statement<[number, number], { seq: number; body: string }> | undefined;
+  // The live view asks for these every 100 ms while someone watches: prepared once.
+  private lastEventStatement: Database.Statement<[], { seq: number | null }> | undefined;
+  private lastFailedStatement: Database.Statement<[], { seq: number | null }> | undefined;
 
   /** The database must exist and be migrated (the writer or openDatabase does both). */
   constructor(dataDir: string) {
@@ -99,7 +102,8 @@ export class DatabaseReader {
 
   /** the newest entry's position, so a replay stops at what was there when it started */
   lastFailedSeq(): number {
-    return this.db.prepare<[], { seq: number | null }>('SELECT max(seq) AS seq FROM failed_events').get()?.seq ?? 0;
+    this.lastFailedStatement ??= this.db.prepare('SELECT max(seq) AS seq FROM failed_events');
+    return this.lastFailedStatement.get()?.seq ?? 0;
   }
 
   failedById(id: string): FailedRow | undefined {
@@ -121,7 +125,8 @@ export class DatabaseReader {
 
   /** the newest stored event's position (0 when there is none) */
   lastEventSeq(): number {
-    return this.db.prepare<[], { seq: number | null }>('SELECT max(seq) AS seq FROM events').get()?.seq ?? 0;
+    this.lastEventStatement ??= this.db.prepare('SELECT max(seq) AS seq FROM events');
+    return this.lastEventStatement.get()?.seq ?? 0;
   }
 
   /**

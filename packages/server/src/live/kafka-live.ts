@@ -16,11 +16,17 @@ export interface KafkaLiveOptions {
 
 const hasMarker = (record: TopicRecord) => record.headers.some(([key]) => key?.toString() === MARKER);
 
-// As on the embedded store: the page keeps the last 500 events, so decoding more than that per
+// As on the embedded store: the page keeps the last 500 events, so reading more than that per
 // 100 ms only costs ingestion CPU (one viewer at W1 took a quarter of a Kafka instance's
-// throughput when every record was decoded). Past it, the oldest records of a fetch are counted as skipped, not decoded.
+// throughput when every record was decoded, and still a fifth when every record was fetched and
+// only 500 decoded). So each follower fetches about that many per window, the newest of a few
+// partitions in turn, jumping over the rest (counted as dropped); and what a fetch brings beyond the budget (records that came
+// between asking where a partition ends and fetching) is counted as skipped, not decoded.
 const WINDOW_MS = 100;
 const MAX_DECODED_PER_WINDOW = 500;
+// A fetch's bound: the newest 500 of W1's events are about 270 kB, from a few partitions.
+const FETCH_MAX_BYTES = 512 << 10;
+const PARTITION_MAX_BYTES = 64 << 10;
 
 export class KafkaLiveOrigin implements LiveOrigin {
   private readonly options: KafkaLiveOptions;
@@ -40,6 +46,8 @@ export class KafkaLiveOrigin implements LiveOrigin {
     const follow = (topic: string, decode: (json: string) => LiveEvent) => {
       const options: FollowTopicOptions = {
         brokers, clientId: `${clientId}-live`, topic, signal: abort.signal,
+        newest: { records: MAX_DECODED_PER_WINDOW, everyMs: WINDOW_MS, onSkipped: lost },
+        maxBytes: FETCH_MAX_BYTES, partitionMaxBytes: PARTITION_MAX_BYTES,
         onError: (error) => {
           // At most one line a minute while Kafka is away; never a record's content.
           if (Date.now() - lastErrorLog < 60_000) return;
