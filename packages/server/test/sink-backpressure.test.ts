@@ -71,6 +71,23 @@ describe('SinkBackpressure', () => {
     assert.equal(b.saturated, false);
   });
 
+  test('while several sources have events pending, none may hold more than an equal share of the bound; alone, a source may use all of it', async () => {
+    const b = new SinkBackpressure({ maxQueueMs: 100, minPendingEvents: 200, maxPendingEvents: 1_000 });
+    const release: (() => void)[] = [];
+    const hold = (n: number, source: string) => b.track(n, new Promise<void>((resolve) => release.push(resolve)), source);
+    const held = [hold(700, 'noisy')];
+    assert.equal(b.admit(200, 'noisy'), true, 'alone, the noisy source may fill the bound');
+    held.push(hold(100, 'quiet'));
+    assert.equal(b.admit(100, 'noisy'), false, 'with another source pending, the noisy one is past its half');
+    assert.equal(b.admit(100, 'quiet'), true, 'the quiet one is within its half');
+    assert.equal(b.admit(50, 'third'), true, "a source's first write is admitted within the bound");
+    assert.equal(b.admit(201, 'third'), false, 'but never past the bound');
+    for (const r of release) r();
+    await Promise.all(held);
+    assert.equal(b.pending, 0);
+    assert.equal(b.admit(900, 'noisy'), true, 'once the others are done it has the bound again');
+  });
+
   test('a failed write stops counting as pending and is not taken as durable', async () => {
     const c = clock();
     const b = new SinkBackpressure({ maxQueueMs: 100, minPendingEvents: 200, maxPendingEvents: 100_000, now: c.now });
@@ -166,5 +183,20 @@ describe('admission by the sink rate over HTTP', () => {
     const after = await postJson(inlet.url, '/v1/batch', batchOf(100), inlet.writeKey);
     assert.equal(after.status, 200, after.text);
     assert.equal((await inlet.events()).length, 10 + 100 + 100 + 100);
+  });
+
+  test('a source flooding a sink that is behind gets the 503s; another source is still admitted', async () => {
+    const other = await inlet.server.sources.create({ name: 'other source' });
+    // The bound is at its floor, 200 events: the flooding source holds 100, the other 30.
+    sink.open = false;
+    const held = [postJson(inlet.url, '/v1/batch', batchOf(100), inlet.writeKey), postJson(inlet.url, '/v1/batch', batchOf(30), other.writeKey)];
+    await until(() => sink.waiting === 2, 'both sources wait for the sink');
+    const flooding = await postJson(inlet.url, '/v1/batch', batchOf(50), inlet.writeKey);
+    assert.equal(flooding.status, 503, 'past its half of the bound');
+    assert.equal(flooding.json?.code, 'INLET_OVERLOADED');
+    const quiet = postJson(inlet.url, '/v1/batch', batchOf(20), other.writeKey);
+    await until(() => sink.waiting === 3, 'the other source was admitted');
+    sink.release();
+    for (const reply of [...(await Promise.all(held)), await quiet]) assert.equal(reply.status, 200, reply.text);
   });
 });

@@ -138,9 +138,9 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
     request.body = undefined;
     const accepted = events.length;
     const pending = accepted + failed.length;
-    if (!backpressure.admit(pending)) throw behind();
+    if (!backpressure.admit(pending, source.id)) throw behind();
     const started = performance.now();
-    await store(request, backpressure.track(pending, sink.write(events, failed)), started, accepted, failedCounts, source.id);
+    await store(request, backpressure.track(pending, sink.write(events, failed), source.id), started, accepted, failedCounts, source.id);
     if (type && errors.length > 0) {
       reply.code(400);
       if (failed[0]?.entry.reason === 'plan_violation') return { error: `Event breaks the tracking plan: ${errors[0].errors.join('; ')}`, code: Errors.planViolation.code, accepted: 0, rejected: 1, errors };

@@ -12,6 +12,11 @@
 // waits only ever raises it. A sink that slows down (a slow disk, a broker failing over) thus
 // lowers the bound within a window or two. Until the first such window the bound is the sink's
 // own cap on pending events.
+//
+// Fair across sources: while several sources have events pending, none may hold more than an
+// equal share of the bound, so one source flooding the server fills its own share and gets the
+// 503s, while the others' requests are still admitted (a source's first write always is, within
+// the bound). Alone, a source may use the whole bound.
 export interface SinkBackpressureOptions {
   /** how long admitted events may wait for the sink; the bound is rate x this */
   maxQueueMs: number;
@@ -35,6 +40,8 @@ export class SinkBackpressure {
   readonly #now: () => number;
   /** events admitted and not yet durable (or failed) */
   #pending = 0;
+  /** the same, by source; a source leaves the map when it has nothing pending */
+  readonly #bySource = new Map<string, number>();
   /** events per second the sink made durable while it was the bottleneck; undefined until measured */
   #rate: number | undefined;
   #windowStart = 0;
@@ -70,24 +77,36 @@ export class SinkBackpressure {
     return this.#pending > 0 && this.#pending >= this.bound;
   }
 
-  /** Whether `events` more may go to the sink now. A lone write always may, however large. */
-  admit(events: number): boolean {
-    return this.#pending === 0 || this.#pending + events <= this.bound;
+  /**
+   * Whether `events` more of `source` may go to the sink now: within the bound, and within the
+   * source's share of it when others have events pending too. A lone write always may, however large.
+   */
+  admit(events: number, source = ''): boolean {
+    if (this.#pending === 0) return true;
+    const bound = this.bound;
+    if (this.#pending + events > bound) return false;
+    const held = this.#bySource.get(source) ?? 0;
+    if (held === 0) return true;
+    return held + events <= bound / this.#bySource.size;
   }
 
-  /** Counts `events` as pending until `written` settles, and learns the sink's rate from it. */
-  track<T>(events: number, written: Promise<T>): Promise<T> {
+  /** Counts `events` of `source` as pending until `written` settles, and learns the sink's rate from it. */
+  track<T>(events: number, written: Promise<T>, source = ''): Promise<T> {
     if (events === 0) return written;
     this.#pending += events;
+    this.#bySource.set(source, (this.#bySource.get(source) ?? 0) + events);
     const started = this.#now();
     return written.then(
-      (value) => { this.#settled(events, started, true); return value; },
-      (error: unknown) => { this.#settled(events, started, false); throw error; },
+      (value) => { this.#settled(events, source, started, true); return value; },
+      (error: unknown) => { this.#settled(events, source, started, false); throw error; },
     );
   }
 
-  #settled(events: number, started: number, durable: boolean): void {
+  #settled(events: number, source: string, started: number, durable: boolean): void {
     this.#pending -= events;
+    const held = this.#bySource.get(source)! - events;
+    if (held > 0) this.#bySource.set(source, held);
+    else this.#bySource.delete(source);
     const now = this.#now();
     if (durable) {
       this.#windowDone += events;
