@@ -68,6 +68,9 @@ export interface ServerDefinition {
  */
 const NODE_FLAGS = ['--max-semi-space-size=64'];
 
+/** The allocator setting Inlet is launched with (`bin/inlet.js`), for every server alike, like the flag. */
+const LAUNCH_ENV = { MALLOC_MMAP_THRESHOLD_: '16384' };
+
 /** Far above anything the benchmark sends, so limits are checked but never hit. */
 const GENEROUS_LIMITS = { RATE_LIMIT_REQUESTS_PER_MINUTE: '1000000000', RATE_LIMIT_EVENTS_PER_MINUTE: '100000000000' };
 
@@ -75,6 +78,7 @@ function inlet(ctx: ServerContext, sinkSettings: Record<string, string> = {}): L
   return {
     args: [...NODE_FLAGS, resolve(ROOT, 'packages/server/bin/inlet.js'), 'serve'],
     env: {
+      ...LAUNCH_ENV,
       PORT: String(ctx.port),
       HOST: '127.0.0.1',
       INLET_DATA_DIR: ctx.dataDir,
@@ -101,6 +105,7 @@ function baseline(dir: 'reference' | 'ceiling') {
   return (ctx: ServerContext): LaunchSpec => ({
     args: [...NODE_FLAGS, '--import', 'tsx', resolve(ROOT, `bench/baselines/${dir}/server.ts`)],
     env: {
+      ...LAUNCH_ENV,
       PORT: String(ctx.port),
       HOST: '127.0.0.1',
       RATE_LIMIT_REQUESTS_PER_MINUTE: GENEROUS_LIMITS.RATE_LIMIT_REQUESTS_PER_MINUTE,

@@ -37,6 +37,22 @@ export interface BodyBounds {
   timeoutMs: number;
 }
 
+/**
+ * Gives the memory of body chunks back now instead of at the next full garbage collection. A body
+ * that stalled long enough is promoted to the old generation, and after the attack nothing makes
+ * V8 collect it (at 2,000 stalled connections, 64 MB stayed held 10 s after the clients left).
+ * Only for bodies read as sent: Node's HTTP parser copies each piece of a body into a buffer of its
+ * own that nothing else holds once it was emitted, while gunzip output shares its buffers.
+ */
+function free(chunks: Buffer[]): void {
+  for (const chunk of chunks) {
+    const { buffer } = chunk;
+    // transfer(0) detaches the buffer: its memory is freed now, whatever still points at the object.
+    if (buffer instanceof ArrayBuffer && chunk.byteOffset === 0 && chunk.byteLength === buffer.byteLength && !buffer.detached) buffer.transfer(0);
+  }
+  chunks.length = 0;
+}
+
 function readBounded(request: FastifyRequest, payload: Readable, bounds: BodyBounds): Promise<Buffer> {
   const { maxBytes } = bounds;
   // The admission hook reserved the declared length; a chunked (or inflating) body covers more as it grows.
@@ -64,7 +80,12 @@ function readBounded(request: FastifyRequest, payload: Readable, bounds: BodyBou
       clearTimeout(timer);
       // Read (or refused): the bytes in flight are the parsed body's now, or nobody's.
       reservation?.release();
-      if (!error) return resolve(Buffer.concat(chunks, size));
+      if (!error) {
+        const body = Buffer.concat(chunks, size);
+        if (!gzip) free(chunks);
+        return resolve(body);
+      }
+      if (!gzip) free(chunks);
       if (error.statusCode === 408 || error.statusCode === 503) {
         // Nothing more of this body is wanted: the answer goes out and the connection closes.
         if (gzip) source.destroy();

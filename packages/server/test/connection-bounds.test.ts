@@ -199,3 +199,35 @@ describe('memory bounds', () => {
     for (const c of open) c.socket.destroy();
   });
 });
+
+describe('memory returned', () => {
+  let inlet: TestInlet;
+  const clients: RawClient[] = [];
+  const MB = 1024 * 1024;
+  before(async () => {
+    inlet = await startInlet({ limits: { ...configWith().limits, maxBodyBytes: 2_000_000 }, admission: { maxConnections: 100, maxBodyBytesInFlight: 32 * MB }, timeouts: { headersMs: 5000, bodyMs: 20_000, requestMs: 30_000, keepAliveMs: 5000 } });
+  });
+  after(async () => {
+    for (const c of clients) c.socket.destroy();
+    await inlet.close();
+  });
+
+  test('the bytes of stalled bodies are given back as soon as their clients leave, not at some later garbage collection', async () => {
+    // One buffer sent by every client, so the client side adds 1.5 MB, not 15.
+    const filler = Buffer.alloc(1_500_000, 0x20);
+    filler[0] = 0x7b; // {
+    const held = () => process.memoryUsage().arrayBuffers;
+    const start = held();
+    for (let i = 0; i < 10; i++) {
+      const client = await rawClient(inlet.url, post(inlet.writeKey, 'Content-Length: 2000000\r\n'));
+      client.socket.write(filler);
+      clients.push(client);
+    }
+    const deadline = performance.now() + 5000;
+    while (held() - start < 12 * MB && performance.now() < deadline) await sleep(50);
+    assert.ok(held() - start >= 12 * MB, `the server holds the stalled bodies (${((held() - start) / MB).toFixed(1)} MB)`);
+    for (const c of clients.splice(0)) c.socket.destroy();
+    await sleep(500);
+    assert.ok(held() - start < 4 * MB, `${((held() - start) / MB).toFixed(1)} MB of bodies still held after the clients left`);
+  });
+});
