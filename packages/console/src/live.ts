@@ -62,6 +62,8 @@ export function LivePage() {
     held.current = [];
     setDropped(0);
     setSelected(undefined);
+    // A new stream (new filters) is not live until it opens: the old one's status must not say so.
+    setStatus('connecting');
     const source = new EventSource(`/api/live${query({ source: filters.source, type: filters.type, event: filters.event, user: filters.user })}`);
     // At most ten redraws a second, however fast events come.
     let frame: ReturnType<typeof setTimeout> | undefined;

@@ -4,14 +4,12 @@
 // when more came than that, the older ones are skipped and counted, never read.
 import type { DatabaseReader } from '../db/reader.ts';
 import type { DatabaseWriter } from '../db/writer.ts';
-import { failedEvent, storedEvent, type LiveEvent, type LiveOrigin } from './live-hub.ts';
+import { failedEvent, LIVE_EVENTS_PER_WINDOW, LIVE_WINDOW_MS, storedEvent, type LiveEvent, type LiveOrigin } from './live-hub.ts';
 
-const READ_EVERY_MS = 100;
-// The page keeps the last 500 events, so more per read only costs ingestion CPU: at 2,000 rows per
-// read (20,000 events/s decoded for the viewers) one viewer took a quarter of W1's throughput on
-// the bench; past 500 a read skips to the newest and says how many it skipped. (Reading the
-// oldest 500 and then skipping still parsed 5,000 rows a second nobody would see.)
-const MAX_ROWS_PER_READ = 500;
+// The live budget (live-hub.ts) per read, and a read at most every window. Reading the oldest rows
+// and then skipping would still parse rows nobody sees: a read jumps to the newest first.
+const READ_EVERY_MS = LIVE_WINDOW_MS;
+const MAX_ROWS_PER_READ = LIVE_EVENTS_PER_WINDOW;
 
 /** A row that is not an event's JSON (it never should be) is left out rather than stopping the view at it. */
 function decode(as: (json: string) => LiveEvent, json: string): LiveEvent | undefined {

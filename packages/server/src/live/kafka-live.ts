@@ -4,7 +4,7 @@
 import { followTopic, type FollowTopicOptions, type TopicRecord } from '@inlet/kafka';
 import type { Logger } from 'pino';
 import { MARKER } from '../failed/kafka-failed-store.ts';
-import { failedEvent, storedEvent, type LiveEvent, type LiveOrigin } from './live-hub.ts';
+import { failedEvent, LIVE_EVENTS_PER_WINDOW, LIVE_WINDOW_MS, storedEvent, type LiveEvent, type LiveOrigin } from './live-hub.ts';
 
 export interface KafkaLiveOptions {
   brokers: string[];
@@ -16,15 +16,14 @@ export interface KafkaLiveOptions {
 
 const hasMarker = (record: TopicRecord) => record.headers.some(([key]) => key?.toString() === MARKER);
 
-// As on the embedded store: the page keeps the last 500 events, so reading more than that per
-// 100 ms only costs ingestion CPU (one viewer at W1 took a quarter of a Kafka instance's
-// throughput when every record was decoded, and still a fifth when every record was fetched and
-// only 500 decoded). So each follower fetches about that many per window, the newest of a few
-// partitions in turn, jumping over the rest (counted as dropped); and what a fetch brings beyond the budget (records that came
-// between asking where a partition ends and fetching) is counted as skipped, not decoded.
-const WINDOW_MS = 100;
-const MAX_DECODED_PER_WINDOW = 500;
-// A fetch's bound: the newest 500 of W1's events are about 270 kB, from a few partitions.
+// The live budget (live-hub.ts): each follower fetches about that many records per window, the
+// newest of a few partitions in turn, jumping over the rest (counted as dropped) — fetching every
+// record and decoding only the budget still cost a fifth of a Kafka instance's W1 throughput. What
+// a fetch brings beyond the budget (records that came between asking where a partition ends and
+// fetching) is counted as skipped, not decoded.
+const WINDOW_MS = LIVE_WINDOW_MS;
+const MAX_DECODED_PER_WINDOW = LIVE_EVENTS_PER_WINDOW;
+// A fetch's bound: the newest 100-500 of W1's events are 55-270 kB, from a few partitions.
 const FETCH_MAX_BYTES = 512 << 10;
 const PARTITION_MAX_BYTES = 64 << 10;
 

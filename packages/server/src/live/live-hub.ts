@@ -5,6 +5,16 @@
 // viewer bounds its own queue (./sse-viewer.ts), so a slow one never holds up the others or
 // ingestion.
 
+/**
+ * What an origin reads for its viewers: at most LIVE_EVENTS_PER_WINDOW events per LIVE_WINDOW_MS
+ * (1,000 a second), the newest; older ones are skipped unread and counted, so the page says how
+ * many it missed. Below that rate every event shows. Above it a person cannot read them anyway,
+ * and each one read, decoded and streamed costs ingestion CPU on the same cores: at 500 per 100 ms
+ * one viewer cost 6-8% of W1's throughput (bench/results/2026-12-03-viewer-quiet.md).
+ */
+export const LIVE_WINDOW_MS = 100;
+export const LIVE_EVENTS_PER_WINDOW = 100;
+
 /** One stored or failed event, with what viewers filter on, and its JSON as stored. */
 export interface LiveEvent {
   kind: 'stored' | 'failed';
