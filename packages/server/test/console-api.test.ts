@@ -324,6 +324,27 @@ describe('the console under pressure', () => {
     }
   });
 
+  test('many writes at once: each window shows its newest, every event is either shown once or counted, and failed entries come too', { timeout: 30_000 }, async () => {
+    const auth = { authorization: `Bearer ${inlet.adminToken}` };
+    const stream = await openSse(inlet.adminUrl, '/api/live', auth);
+    try {
+      // 40 requests of 25 (one without an event name each, kept as failed), all in flight together.
+      const replies = await Promise.all(Array.from({ length: 40 }, (_, r) => postJson(inlet.url, '/v1/batch', {
+        batch: Array.from({ length: 25 }, (_, i) => (i === 0 ? { type: 'track', userId: 'many-writes' } : { type: 'track', userId: 'many-writes', event: `Write ${r * 25 + i}` })),
+      }, inlet.writeKey)));
+      for (const reply of replies) assert.equal(reply.status, 200, reply.text);
+      await new Promise((r) => setTimeout(r, 500));
+      const ours = stream.events.filter((e) => (e.event === 'stored' || e.event === 'failed') && e.data.includes('many-writes'));
+      const shown = ours.filter((e) => e.event === 'stored').map((e) => JSON.parse(e.data).event as string);
+      const dropped = stream.events.filter((e) => e.event === 'dropped').reduce((sum, e) => sum + (JSON.parse(e.data).dropped as number), 0);
+      assert.equal(new Set(shown).size, shown.length, 'none sent twice');
+      assert.ok(ours.some((e) => e.event === 'failed'), 'failed entries are in the stream too');
+      assert.equal(ours.length + dropped, 1000, `${ours.length} shown and ${dropped} told as dropped`);
+    } finally {
+      stream.close();
+    }
+  });
+
   test('rotating the admin token ends every session', { timeout: 30_000 }, async () => {
     // A fresh address budget: the earlier test used this address's tries; a new server has its own.
     const fresh = await startInlet();
