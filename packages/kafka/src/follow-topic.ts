@@ -9,8 +9,8 @@
 // console open. So a busy topic is fetched at most once per window, only its newest records, as
 // many as the window shows (the older ones jumped over and only counted), each fetch small; an
 // idle one long-polls, so a lone record still shows at once.
-import type { Admin, Consumer } from '@platformatic/kafka';
-import { createAdmin, createFetcher, forceClose, type ClientOptions } from './clients.ts';
+import type { Consumer } from '@platformatic/kafka';
+import { createFetcher, forceClose, type ClientOptions } from './clients.ts';
 import { fetchCommitted, OffsetOutOfRangeError } from './committed-fetch.ts';
 import type { TopicRecord } from './read-topic.ts';
 
@@ -40,17 +40,14 @@ export interface NewestOnly {
   onSkipped(count: number): void;
 }
 
-const LATEST = -1n;
 const READ_COMMITTED = 1;
 const RETRY_MS = 1000;
 
-async function ends(admin: Admin, topic: string): Promise<Map<number, bigint>> {
-  const metadata = await admin.metadata({ topics: [topic], forceUpdate: true });
-  const found = metadata.topics.get(topic);
-  if (!found) throw new Error(`topic ${topic} does not exist (create it with \`inlet topics create\`)`);
-  const partitions = [...Array(found.partitionsCount).keys()];
-  const [listed] = await admin.listOffsets({ topics: [{ name: topic, partitions: partitions.map((partitionIndex) => ({ partitionIndex, timestamp: LATEST })) }], isolationLevel: READ_COMMITTED });
-  return new Map(listed.partitions.map((p) => [p.partitionIndex, p.offset]));
+/** Where each partition of `topic` ends for a read_committed reader (its last stable offset), in one request per leader. */
+async function ends(fetcher: Consumer, topic: string): Promise<Map<number, bigint>> {
+  const listed = (await fetcher.listOffsets({ topics: [topic], isolationLevel: READ_COMMITTED })).get(topic);
+  if (!listed) throw new Error(`topic ${topic} does not exist (create it with \`inlet topics create\`)`);
+  return new Map(listed.map((offset, partition) => [partition, offset]));
 }
 
 /**
@@ -96,10 +93,8 @@ const pause = (ms: number, signal: AbortSignal) => new Promise<void>((resolve) =
  * topic's ends were read) when `started` resolves.
  */
 export function followTopic(o: FollowTopicOptions, onRecords: (records: TopicRecord[]) => unknown): { started: Promise<void>; done: Promise<void> } {
-  const admin = createAdmin(o);
   const fetcher: Consumer = createFetcher(o);
-  const closeClients = () => Promise.all([forceClose(fetcher), forceClose(admin)]);
-  o.signal.addEventListener('abort', () => { void closeClients(); }, { once: true });
+  o.signal.addEventListener('abort', () => { void forceClose(fetcher); }, { once: true });
   let positions: Map<number, bigint> | undefined;
   /** the last fetch returned records, or stopped short of an end: read the ends before the next fetch */
   let busy = false;
@@ -112,17 +107,15 @@ export function followTopic(o: FollowTopicOptions, onRecords: (records: TopicRec
       while (!o.signal.aborted) {
         try {
           if (!positions) {
-            positions = await ends(admin, o.topic);
+            positions = await ends(fetcher, o.topic);
             markStarted();
           }
           const newest = o.newest;
           let fetching = positions;
           if (newest && busy) {
             // The records that came during the pause may be more than the window shows: ask where
-            // the partitions end (one small request per leader) and fetch only the newest of them.
-            const listed = await fetcher.listOffsets({ topics: [o.topic], isolationLevel: READ_COMMITTED });
-            const lastStable = new Map((listed.get(o.topic) ?? []).map((offset, partition) => [partition, offset]));
-            const share = allot(positions, lastStable, newest.records, turn);
+            // the partitions end and fetch only the newest of them.
+            const share = allot(positions, await ends(fetcher, o.topic), newest.records, turn);
             turn = share.next;
             if (share.skipped > 0) newest.onSkipped(share.skipped);
             // Nothing came meanwhile: wait at the broker for what comes next, on every partition.
@@ -156,7 +149,7 @@ export function followTopic(o: FollowTopicOptions, onRecords: (records: TopicRec
       }
     } finally {
       markStarted();
-      await closeClients();
+      await forceClose(fetcher);
     }
   })();
   return { started, done };

@@ -186,8 +186,7 @@ async function topics(argv: string[]): Promise<number> {
   const flags = checkSettings({ '--brokers': brokerList, '--partitions': integer(1, 1_000_000), '--replication-factor': integer(1, 1000), '--min-insync-replicas': integer(1, 1000) }, {
     '--brokers': values.brokers || process.env.KAFKA_BROKERS, '--partitions': values.partitions, '--replication-factor': values['replication-factor'], '--min-insync-replicas': values['min-insync-replicas'],
   }, { text: true });
-  const brokers = flags['--brokers'];
-  const { partitions, replicationFactor, minInsyncReplicas } = { partitions: flags['--partitions'], replicationFactor: flags['--replication-factor'], minInsyncReplicas: flags['--min-insync-replicas'] };
+  const partitions = flags['--partitions'];
   const { createTopics, EVENTS_TOPIC, FAILED_EVENTS_TOPIC, RAW_EVENTS_TOPIC } = await import('@inlet/kafka');
   const { failed } = loadConfig([], process.env);
   const failedTopic = process.env.KAFKA_FAILED_TOPIC || FAILED_EVENTS_TOPIC;
@@ -195,7 +194,7 @@ async function topics(argv: string[]): Promise<number> {
   // Failed events are bounded on Kafka by the topic itself: FAILED_RETENTION_DAYS and FAILED_MAX_BYTES (split over partitions).
   const topicConfigs = { [failedTopic]: { 'retention.ms': String(failed.retentionDays * 86_400_000), 'retention.bytes': String(Math.ceil(failed.maxBytes / partitions)) } };
   try {
-    await createTopics({ brokers, topics: names, partitions, replicationFactor, minInsyncReplicas, topicConfigs });
+    await createTopics({ brokers: flags['--brokers'], topics: names, partitions, replicationFactor: flags['--replication-factor'], minInsyncReplicas: flags['--min-insync-replicas'], topicConfigs });
   } catch (error) {
     // What the brokers said (a replication factor above the broker count, no broker reachable)
     // is the operator's to fix: createTopics puts it in its message; one line, not a stack trace.

@@ -304,30 +304,37 @@ describe('the console under pressure', () => {
     }
   });
 
-  test('a burst larger than the page keeps is read only in part: the newest are shown, the older counted as dropped, none read twice', { timeout: 30_000 }, async () => {
-    const auth = { authorization: `Bearer ${inlet.adminToken}` };
-    const stream = await openSse(inlet.adminUrl, '/api/live', auth);
+  /** The live stream for all sources, open while `watch` runs. */
+  async function watchingLive(watch: (stream: Awaited<ReturnType<typeof openSse>>) => Promise<void>): Promise<void> {
+    const stream = await openSse(inlet.adminUrl, '/api/live', { authorization: `Bearer ${inlet.adminToken}` });
     try {
+      await watch(stream);
+    } finally {
+      stream.close();
+    }
+  }
+
+  /** Events the stream was told it missed. */
+  const droppedIn = (stream: Awaited<ReturnType<typeof openSse>>) => stream.events.filter((e) => e.event === 'dropped').reduce((sum, e) => sum + (JSON.parse(e.data).dropped as number), 0);
+
+  test('a burst larger than the page keeps is read only in part: the newest are shown, the older counted as dropped, none read twice', { timeout: 30_000 }, async () => {
+    await watchingLive(async (stream) => {
       const batch = Array.from({ length: 1000 }, (_, i) => ({ type: 'track', userId: 'burst', event: `Burst ${i}`, messageId: `burst-${i}` }));
       assert.equal((await postJson(inlet.url, '/v1/batch', { batch }, inlet.writeKey)).status, 200);
       await stream.next((e) => e.event === 'stored' && e.data.includes('"Burst 999"'), 3000);
       await new Promise((r) => setTimeout(r, 300));
       const shown = stream.events.filter((e) => e.event === 'stored').map((e) => Number(/^Burst (\d+)$/.exec(JSON.parse(e.data).event)?.[1]));
-      const dropped = stream.events.filter((e) => e.event === 'dropped').reduce((sum, e) => sum + (JSON.parse(e.data).dropped as number), 0);
+      const dropped = droppedIn(stream);
       assert.ok(shown.length <= 500, `${shown.length} of the burst read and sent`);
       assert.equal(new Set(shown).size, shown.length, 'none sent twice');
       // The burst is one commit: its oldest were jumped over, not read; the newest were read.
       assert.ok(shown.every((i) => i >= 500), `the oldest shown is Burst ${Math.min(...shown)}`);
       assert.equal(shown.length + dropped, 1000, `${shown.length} shown and ${dropped} told as dropped`);
-    } finally {
-      stream.close();
-    }
+    });
   });
 
-  test('many writes at once: each window shows its newest, every event is either shown once or counted, and failed entries come too', { timeout: 30_000 }, async () => {
-    const auth = { authorization: `Bearer ${inlet.adminToken}` };
-    const stream = await openSse(inlet.adminUrl, '/api/live', auth);
-    try {
+  test('many writes at once: every event is either shown once or counted as dropped, failed entries included', { timeout: 30_000 }, async () => {
+    await watchingLive(async (stream) => {
       // 40 requests of 25 (one without an event name each, kept as failed), all in flight together.
       const replies = await Promise.all(Array.from({ length: 40 }, (_, r) => postJson(inlet.url, '/v1/batch', {
         batch: Array.from({ length: 25 }, (_, i) => (i === 0 ? { type: 'track', userId: 'many-writes' } : { type: 'track', userId: 'many-writes', event: `Write ${r * 25 + i}` })),
@@ -336,13 +343,11 @@ describe('the console under pressure', () => {
       await new Promise((r) => setTimeout(r, 500));
       const ours = stream.events.filter((e) => (e.event === 'stored' || e.event === 'failed') && e.data.includes('many-writes'));
       const shown = ours.filter((e) => e.event === 'stored').map((e) => JSON.parse(e.data).event as string);
-      const dropped = stream.events.filter((e) => e.event === 'dropped').reduce((sum, e) => sum + (JSON.parse(e.data).dropped as number), 0);
+      const dropped = droppedIn(stream);
       assert.equal(new Set(shown).size, shown.length, 'none sent twice');
       assert.ok(ours.some((e) => e.event === 'failed'), 'failed entries are in the stream too');
       assert.equal(ours.length + dropped, 1000, `${ours.length} shown and ${dropped} told as dropped`);
-    } finally {
-      stream.close();
-    }
+    });
   });
 
   test('rotating the admin token ends every session', { timeout: 30_000 }, async () => {

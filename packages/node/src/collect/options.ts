@@ -3,7 +3,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { DEFAULT_LIMITS } from '@inlet/schema';
-import { checkSettings, func, integer, refuse, rule, text, then, url, type Rule } from '@inlet/schema/settings';
+import { checkSetting, checkSettings, func, integer, refuse, rule, text, then, url, type Rule } from '@inlet/schema/settings';
 
 export interface InletCollectOptions<Req> {
   /** Base URL of the Inlet server as this app reaches it, e.g. 'http://inlet.internal:8080'. */
@@ -96,7 +96,7 @@ function throttledWarning(): (error: CollectError) => void {
 
 export function collectSettings(options: InletCollectOptions<unknown>): CollectSettings {
   const o = checkSettings(OPTIONS, options as unknown as Record<string, unknown>, { label: LABEL });
-  const secret = o.secret ?? checkSettings({ INLET_PROXY_SECRET: OPTIONS.secret }, { INLET_PROXY_SECRET: process.env.INLET_PROXY_SECRET }, { label: LABEL, text: true }).INLET_PROXY_SECRET;
+  const secret = o.secret ?? checkSetting('INLET_PROXY_SECRET', OPTIONS.secret, process.env.INLET_PROXY_SECRET || undefined, LABEL);
   const secure = o.target.protocol === 'https:';
   const agent = o.agent ?? (secure ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true }));
   return {
