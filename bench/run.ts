@@ -18,7 +18,7 @@ const ROOT = resolve(BENCH, '..');
 
 const USAGE = `usage: npm run bench -- [options]
 
-  --suite http,overload,browser,node,processor,store,failover,kafka-sink,plans,path-costs
+  --suite http,overload,browser,node,processor,store,failover,kafka-sink,plans,path-costs,viewer
                                         suites to run (default: every suite whose file exists, not overload)
   --overload-seconds 30                 overload suite: seconds at 2x peak (quick: 10); light phases 10 s (quick: 5)
   --overload-connections 400            overload suite: the open-loop generator's connections
@@ -49,6 +49,7 @@ const EXTERNAL_SUITES: Record<string, string[]> = {
   store: ['embedded-store.ts'],
   plans: ['plan-validation.ts'],
   'path-costs': ['path-costs.ts'],
+  viewer: ['viewer-cost.ts'],
 };
 
 export interface SuiteOptions {

@@ -70,7 +70,7 @@ export function reservationOf(request: FastifyRequest): BodyReservation | undefi
 }
 
 /** The error a request gets when its body does not fit the budget now: 503, Retry-After: 1. */
-export const bodyBudgetFull = () => Errors.overloaded('too many request bodies are being read at once');
+export const bodyBudgetFull = () => Errors.overloaded('too many request bodies are being read at once', true);
 
 export function registerAdmission(app: FastifyInstance, options: AdmissionOptions, metrics: Metrics): BodyBudget {
   const budget = new BodyBudget(options.maxBodyBytesInFlight);

@@ -94,10 +94,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     if (known && request.method === 'POST' && route) known = await refused.keepFromErrorHandler(request, known, error, route);
     // A body that was too slow, or did not fit the budget: the rest of it is not wanted, and its
     // connection is not kept for another request.
-    if (known?.code === Errors.requestTimeout.code || known?.code === 'INLET_OVERLOADED') {
-      if (known.code === Errors.requestTimeout.code) metrics.timeouts.inc();
-      reply.header('connection', 'close');
-    }
+    if (known?.code === Errors.requestTimeout.code) metrics.timeouts.inc();
+    if (known?.code === Errors.requestTimeout.code || known?.closesConnection) reply.header('connection', 'close');
     return errorReply(request, reply, known, error, 'request failed');
   });
 

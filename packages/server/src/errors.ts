@@ -6,12 +6,15 @@ export class InletError extends Error {
   readonly statusCode: number;
   /** seconds, for 429 and 503 */
   readonly retryAfter?: number;
+  /** the answer closes the connection: what is left of the body is not wanted, nor the client's next request on it */
+  readonly closesConnection: boolean;
 
-  constructor(code: string, statusCode: number, message: string, retryAfter?: number) {
+  constructor(code: string, statusCode: number, message: string, retryAfter?: number, closesConnection = false) {
     super(message);
     this.code = code;
     this.statusCode = statusCode;
     this.retryAfter = retryAfter;
+    this.closesConnection = closesConnection;
     this.name = 'InletError';
   }
 }
@@ -57,7 +60,8 @@ export const Errors = {
   // the proxy when the browser's body is late, Inlet when a body takes longer than BODY_TIMEOUT_MS.
   upstreamUnavailable: define('INLET_UPSTREAM_UNAVAILABLE', 503, 'The analytics server cannot be reached right now; retry later'),
   requestTimeout: define('INLET_REQUEST_TIMEOUT', 408, 'The request body did not arrive in time'),
-  overloaded: (detail: string) => new InletError('INLET_OVERLOADED', 503, `The server is busy: ${detail}; retry later`, 1),
+  /** `closesConnection`: for bodies that must not be read (an attack's); refusals for the sink keep it */
+  overloaded: (detail: string, closesConnection: boolean) => new InletError('INLET_OVERLOADED', 503, `The server is busy: ${detail}; retry later`, 1, closesConnection),
   sourceStoreUnavailable: (retryAfter = 1) => new InletError('INLET_SOURCE_STORE_UNAVAILABLE', 503, 'Cannot verify the write key right now; retry later', retryAfter),
 } as const;
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { newMessageId } from '@inlet/schema';
 import { startInlet, type TestInlet } from '@inlet/testkit';
 import { EmbeddedSink } from '../src/sinks/embedded-sink.ts';
-import { SinkBackpressure } from '../src/sinks/sink-backpressure.ts';
+import { SinkBackpressure, STANDING_QUEUE_MS, WINDOW_MS as WINDOW } from '../src/sinks/sink-backpressure.ts';
 import type { Sink, StoredEvent, Written } from '../src/sinks/sink.ts';
 import type { FailedRecord } from '../src/failed/failed-event.ts';
 import { basic, postJson, request } from './http-client.ts';
@@ -97,6 +97,43 @@ describe('SinkBackpressure', () => {
     await assert.rejects(failing, /disk full/);
     assert.equal(b.pending, 0);
     assert.equal(b.rate, undefined);
+  });
+
+  test('a standing queue (even the quickest write of a window waits longer than the target) sheds a growing share of the flooding source only, and the share falls once writes are quick again', async () => {
+    const c = clock();
+    const b = new SinkBackpressure({ maxQueueMs: 1000, minPendingEvents: 200, maxPendingEvents: 100_000, now: c.now });
+    /** How many of 20 new requests of `source` are refused. */
+    const shedOf20 = (source: string) => Array.from({ length: 20 }, () => b.sheds(source)).filter(Boolean).length;
+    // Bursts: some writes wait long, but each window also has a quick one. Nothing is shed.
+    for (let i = 0; i < 4; i++) {
+      await durableAfter(b, c, 100, STANDING_QUEUE_MS * 2);
+      await durableAfter(b, c, 100, 10);
+      c.advance(WINDOW);
+    }
+    assert.equal(b.shedShare, 0);
+    // A standing queue: every write of two windows waits longer than the target.
+    const held: (() => void)[] = [];
+    const flood = (n: number) => b.track(n, new Promise<void>((resolve) => held.push(resolve)), 'flood');
+    void flood(5_000);
+    for (let i = 0; i < 2; i++) {
+      await durableAfter(b, c, 100, STANDING_QUEUE_MS + WINDOW);
+    }
+    const share = b.shedShare;
+    assert.ok(share > 0 && share < 1, `share ${share} grew, short of all`);
+    const refused = shedOf20('flood');
+    assert.ok(refused >= Math.floor(share * 20) - 1 && refused <= Math.ceil(share * 20) + 1, `${refused} of 20 refused at a share of ${share}`);
+    // A source with nothing pending, or less than an equal share, is not shed.
+    assert.equal(shedOf20('quiet'), 0);
+    await durableAfter(b, c, 100, STANDING_QUEUE_MS + WINDOW); // the previous writes' own source ('') holds less than 'flood'
+    assert.ok(b.shedShare > share, 'a third standing window raised the share');
+    // Writes are quick again: the share falls window by window to nothing.
+    for (let i = 0; i < 12; i++) {
+      c.advance(WINDOW);
+      await durableAfter(b, c, 100, 5);
+    }
+    assert.equal(b.shedShare, 0);
+    assert.equal(shedOf20('flood'), 0);
+    for (const go of held) go();
   });
 });
 
@@ -198,5 +235,63 @@ describe('admission by the sink rate over HTTP', () => {
     await until(() => sink.waiting === 3, 'the other source was admitted');
     sink.release();
     for (const reply of [...(await Promise.all(held)), await quiet]) assert.equal(reply.status, 200, reply.text);
+  });
+});
+
+/** The embedded sink behind a disk that takes `delayMs` for every write: a queue that never drains. */
+class SlowSink extends GatedSink {
+  private readonly delayMs: number;
+
+  constructor(dataDir: string, delayMs: number) {
+    super(dataDir);
+    this.delayMs = delayMs;
+  }
+
+  override async write(events: readonly StoredEvent[], failed?: readonly FailedRecord[]): Promise<Written> {
+    await new Promise((r) => setTimeout(r, this.delayMs));
+    return this.inner.write(events, failed);
+  }
+}
+
+describe('shedding for a standing queue over HTTP', () => {
+  let inlet: TestInlet;
+  let dataDir: string;
+  before(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'inlet-shedding-'));
+    // Every write waits 2.5x the target; the rate bound is kept out of the way (10 s of queueing allowed).
+    inlet = await startInlet({ dataDir, sinkMaxQueueMs: 10_000 }, { sink: new SlowSink(dataDir, STANDING_QUEUE_MS * 2.5) });
+  });
+  after(async () => {
+    await inlet.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  test('a source keeping the sink queue standing gets a share of 503s before its bodies are read; another source is not shed; every 200 is stored', async () => {
+    const other = await inlet.server.sources.create({ name: 'quiet source' });
+    const until = Date.now() + 2_500;
+    const flood: number[] = [];
+    const quiet: number[] = [];
+    const codes = new Set<unknown>();
+    const flooder = async () => {
+      while (Date.now() < until) {
+        const reply = await postJson(inlet.url, '/v1/batch', batchOf(10), inlet.writeKey);
+        flood.push(reply.status);
+        if (reply.status !== 200) {
+          codes.add(reply.json?.code);
+          assert.equal(reply.headers['retry-after'], '1');
+        }
+      }
+    };
+    const quietOne = async () => {
+      while (Date.now() < until) quiet.push((await postJson(inlet.url, '/v1/batch', batchOf(10), other.writeKey)).status);
+    };
+    await Promise.all([...Array.from({ length: 8 }, flooder), quietOne()]);
+    const refused = flood.filter((s) => s === 503).length;
+    assert.ok(refused > 0, `the flooding source was shed (${flood.length} requests)`);
+    assert.ok(flood.filter((s) => s === 200).length > 0, 'and still admitted in part');
+    assert.deepEqual([...codes], ['INLET_OVERLOADED']);
+    assert.ok(quiet.length > 0 && quiet.every((s) => s === 200), `the quiet source got ${quiet.join(', ')}`);
+    const stored = (flood.filter((s) => s === 200).length + quiet.length) * 10;
+    assert.equal((await inlet.events()).length, stored);
   });
 });

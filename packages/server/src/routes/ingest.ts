@@ -88,22 +88,29 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
   // Admission, like the connection and body-byte bounds of ../admission.ts: the same 503 and counter.
   const behind = () => {
     metrics.overloaded.labels('sink').inc();
-    return Errors.overloaded('the sink is behind');
+    return Errors.overloaded('the sink is behind', false);
   };
 
   /**
    * Before the body is read: a sink already at its bound gets 503 (the cheapest refusal, so first),
-   * a header key is checked (401 now, body unread), an address out of its budget gets 429.
+   * a header key is checked (401 now, body unread), an address out of its budget gets 429, and a
+   * source's share of the refusals for a standing queue gets 503 (a key in the body is known only
+   * after parsing: such requests are admitted by the bound alone).
    */
   async function beforeBody(request: FastifyRequest, reply: FastifyReply) {
+    // Refused for the sink, the connection is kept and the body read and discarded: these are the
+    // clients that retry, and closing on a body they are still sending resets the connection
+    // before they read the 503 (an overload then looks like connection errors to them).
+    if (backpressure.saturated) throw behind();
+    let source: Source | undefined;
     try {
-      if (backpressure.saturated) throw behind();
-      await auth.beforeBody(request, ipOf(request));
+      source = await auth.beforeBody(request, ipOf(request));
     } catch (error) {
       // The body is not wanted: closing after the answer spares reading (and discarding) the rest.
       if (bodyPending(request)) reply.header('connection', 'close');
       throw error;
     }
+    if (source && backpressure.sheds(source.id)) throw behind();
   }
 
   async function ingest(request: FastifyRequest, reply: FastifyReply, route: RouteKind) {

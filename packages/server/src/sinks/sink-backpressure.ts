@@ -17,6 +17,16 @@
 // equal share of the bound, so one source flooding the server fills its own share and gets the
 // 503s, while the others' requests are still admitted (a source's first write always is, within
 // the bound). Alone, a source may use the whole bound.
+//
+// A standing queue, as CoDel finds one: the bound holds memory, not the tail. A few hundred
+// connections keep less than the bound waiting and still make every write wait a second, and an
+// open-loop overload then piles up in the clients. So when even the quickest write of a window
+// waited longer than STANDING_QUEUE_MS (no burst does that; a queue that does not drain does), a
+// share of the new requests from sources holding at least an equal share of what is pending is
+// refused before their bodies are read. The share grows by SHED_STEP_UP for each such window and
+// shrinks by SHED_STEP_DOWN for each window without, so it settles where the queue stays near the
+// target: refusing all at once would drain the queue and then let a whole burst in. The queue
+// behind keeps the sink busy meanwhile, so goodput holds, and the refusals cost no parsing.
 export interface SinkBackpressureOptions {
   /** how long admitted events may wait for the sink; the bound is rate x this */
   maxQueueMs: number;
@@ -29,9 +39,17 @@ export interface SinkBackpressureOptions {
 }
 
 /** Rate windows: short enough to follow a change within a second, long enough to span several commits. */
-const WINDOW_MS = 250;
+export const WINDOW_MS = 250;
 /** Weight of a new saturated window in the rate estimate. */
 const ALPHA = 0.3;
+/**
+ * Longer than a group commit takes under ordinary peak load (25-100 ms here for a W1 batch at 50
+ * connections), well inside the 250 ms tail an accepted request may have under overload.
+ */
+export const STANDING_QUEUE_MS = 100;
+const SHED_STEP_UP = 0.2;
+const SHED_STEP_DOWN = 0.1;
+const SHED_MAX = 0.95;
 
 export class SinkBackpressure {
   readonly #maxQueueMs: number;
@@ -47,6 +65,12 @@ export class SinkBackpressure {
   #windowStart = 0;
   #windowDone = 0;
   #windowSaturated = false;
+  /** the quickest write made durable in this window (ms) */
+  #windowQuickest = Infinity;
+  /** the share of new requests (of sources at or above an equal share) refused for a standing queue */
+  #shedShare = 0;
+  /** spreads the refusals evenly: one each time it reaches 1 */
+  #shedCredit = 0;
 
   constructor(options: SinkBackpressureOptions) {
     this.#maxQueueMs = options.maxQueueMs;
@@ -75,6 +99,22 @@ export class SinkBackpressure {
   /** Already at the bound: a request can be refused before its body is read. */
   get saturated(): boolean {
     return this.#pending > 0 && this.#pending >= this.bound;
+  }
+
+  /** A standing queue (above): whether a new request of `source` is refused before its body is read. */
+  sheds(source: string): boolean {
+    if (this.#shedShare === 0 || this.#pending === 0) return false;
+    const held = this.#bySource.get(source) ?? 0;
+    if (held === 0 || held < this.#pending / this.#bySource.size) return false;
+    this.#shedCredit += this.#shedShare;
+    if (this.#shedCredit < 1) return false;
+    this.#shedCredit -= 1;
+    return true;
+  }
+
+  /** the share of new requests refused for a standing queue (0 when there is none) */
+  get shedShare(): number {
+    return this.#shedShare;
   }
 
   /**
@@ -111,14 +151,19 @@ export class SinkBackpressure {
     if (durable) {
       this.#windowDone += events;
       if (now - started > this.#maxQueueMs) this.#windowSaturated = true;
+      if (now - started < this.#windowQuickest) this.#windowQuickest = now - started;
     }
     const elapsed = now - this.#windowStart;
     if (elapsed < WINDOW_MS) return;
     const rate = (this.#windowDone * 1000) / elapsed;
     if (this.#windowSaturated) this.#rate = this.#rate === undefined ? rate : this.#rate + ALPHA * (rate - this.#rate);
     else if (this.#rate !== undefined && rate > this.#rate) this.#rate = rate;
+    // A window without a durable write (every write failed) says nothing about the queue.
+    if (this.#windowQuickest > STANDING_QUEUE_MS && this.#windowQuickest !== Infinity) this.#shedShare = Math.min(SHED_MAX, this.#shedShare + SHED_STEP_UP);
+    else if (this.#windowQuickest !== Infinity) this.#shedShare = Math.max(0, this.#shedShare - SHED_STEP_DOWN);
     this.#windowStart = now;
     this.#windowDone = 0;
     this.#windowSaturated = false;
+    this.#windowQuickest = Infinity;
   }
 }
