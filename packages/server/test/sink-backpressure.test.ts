@@ -99,41 +99,67 @@ describe('SinkBackpressure', () => {
     assert.equal(b.rate, undefined);
   });
 
-  test('a standing queue (even the quickest write of a window waits longer than the target) sheds a growing share of the flooding source only, and the share falls once writes are quick again', async () => {
+  test('a standing queue (even the quickest write of a window waits longer than the target) sheds a growing share of the source holding the most, and the share falls once writes are quick again', async () => {
     const c = clock();
     const b = new SinkBackpressure({ maxQueueMs: 1000, minPendingEvents: 200, maxPendingEvents: 100_000, now: c.now });
+    /** One window whose quickest write waited `ms`: a window closes at the first write settling WINDOW ms after it opened. */
+    const windowOf = async (ms: number) => {
+      if (ms < WINDOW) c.advance(WINDOW);
+      await durableAfter(b, c, 100, ms);
+    };
+    // Held writes: 'flood' has 5,000 events waiting, 'light' 100 (less than an equal share).
+    const held: (() => void)[] = [];
+    const hold = (n: number, source: string) => void b.track(n, new Promise<void>((resolve) => held.push(resolve)), source);
+    hold(5_000, 'flood');
+    hold(100, 'light');
     /** How many of 20 new requests of `source` are refused. */
     const shedOf20 = (source: string) => Array.from({ length: 20 }, () => b.sheds(source)).filter(Boolean).length;
-    // Bursts: some writes wait long, but each window also has a quick one. Nothing is shed.
-    for (let i = 0; i < 4; i++) {
-      await durableAfter(b, c, 100, STANDING_QUEUE_MS * 2);
-      await durableAfter(b, c, 100, 10);
-      c.advance(WINDOW);
-    }
+    // Quick windows: the sink's floor is 10 ms, so the target is STANDING_QUEUE_MS; bursts whose slowest writes wait longer shed nothing.
+    await windowOf(10);
+    await windowOf(10);
+    assert.equal(b.standingTarget, STANDING_QUEUE_MS);
     assert.equal(b.shedShare, 0);
-    // A standing queue: every write of two windows waits longer than the target.
-    const held: (() => void)[] = [];
-    const flood = (n: number) => b.track(n, new Promise<void>((resolve) => held.push(resolve)), 'flood');
-    void flood(5_000);
-    for (let i = 0; i < 2; i++) {
-      await durableAfter(b, c, 100, STANDING_QUEUE_MS + WINDOW);
-    }
-    const share = b.shedShare;
-    assert.ok(share > 0 && share < 1, `share ${share} grew, short of all`);
-    const refused = shedOf20('flood');
-    assert.ok(refused >= Math.floor(share * 20) - 1 && refused <= Math.ceil(share * 20) + 1, `${refused} of 20 refused at a share of ${share}`);
-    // A source with nothing pending, or less than an equal share, is not shed.
-    assert.equal(shedOf20('quiet'), 0);
-    await durableAfter(b, c, 100, STANDING_QUEUE_MS + WINDOW); // the previous writes' own source ('') holds less than 'flood'
-    assert.ok(b.shedShare > share, 'a third standing window raised the share');
-    // Writes are quick again: the share falls window by window to nothing.
-    for (let i = 0; i < 12; i++) {
-      c.advance(WINDOW);
-      await durableAfter(b, c, 100, 5);
-    }
+    assert.equal(shedOf20('flood'), 0);
+    // Two windows in which even the quickest write waited 300 ms: 0.2, then 0.4.
+    await windowOf(300);
+    assert.equal(b.shedShare, 0.2);
+    await windowOf(300);
+    assert.equal(b.shedShare, 0.4);
+    assert.equal(shedOf20('flood'), 8, 'two in five of the flooding source');
+    assert.equal(shedOf20('light'), 0, 'a source holding less than an equal share');
+    assert.equal(shedOf20('new'), 0, 'a source holding nothing');
+    // The share stops at 0.95.
+    for (let i = 0; i < 10; i++) await windowOf(300);
+    assert.equal(b.shedShare, 0.95);
+    // Quick again: 0.1 less each window, down to nothing.
+    for (let i = 0; i < 9; i++) await windowOf(10);
+    assert.ok(Math.abs(b.shedShare - 0.05) < 1e-9, `${b.shedShare}`);
+    await windowOf(10);
     assert.equal(b.shedShare, 0);
     assert.equal(shedOf20('flood'), 0);
     for (const go of held) go();
+  });
+
+  test('a sink slow even without a queue is not taken for a standing one: the target is twice its floor', async () => {
+    const c = clock();
+    const b = new SinkBackpressure({ maxQueueMs: 1000, minPendingEvents: 200, maxPendingEvents: 100_000, now: c.now });
+    for (let i = 0; i < 5; i++) await durableAfter(b, c, 100, 260);
+    assert.equal(b.standingTarget, 520);
+    assert.equal(b.shedShare, 0);
+    await durableAfter(b, c, 100, 600);
+    assert.equal(b.shedShare, 0.2);
+  });
+
+  test('an idle spell counts as quick windows: the first requests after a pause are not shed for an overload that ended', async () => {
+    const c = clock();
+    const b = new SinkBackpressure({ maxQueueMs: 1000, minPendingEvents: 200, maxPendingEvents: 100_000, now: c.now });
+    c.advance(WINDOW);
+    await durableAfter(b, c, 100, 10);
+    for (let i = 0; i < 10; i++) await durableAfter(b, c, 100, 300);
+    assert.equal(b.shedShare, 0.95);
+    c.advance(5 * WINDOW);
+    void b.track(100, new Promise<void>(() => {}), 'back');
+    assert.ok(Math.abs(b.shedShare - 0.45) < 1e-9, `${b.shedShare} after five idle windows`);
   });
 });
 
@@ -238,18 +264,20 @@ describe('admission by the sink rate over HTTP', () => {
   });
 });
 
-/** The embedded sink behind a disk that takes `delayMs` for every write: a queue that never drains. */
-class SlowSink extends GatedSink {
-  private readonly delayMs: number;
+/** The embedded sink behind a disk that takes `serviceMs` for each write, one at a time: concurrent writers queue. */
+class SerialSink extends GatedSink {
+  private readonly serviceMs: number;
+  private last: Promise<unknown> = Promise.resolve();
 
-  constructor(dataDir: string, delayMs: number) {
+  constructor(dataDir: string, serviceMs: number) {
     super(dataDir);
-    this.delayMs = delayMs;
+    this.serviceMs = serviceMs;
   }
 
-  override async write(events: readonly StoredEvent[], failed?: readonly FailedRecord[]): Promise<Written> {
-    await new Promise((r) => setTimeout(r, this.delayMs));
-    return this.inner.write(events, failed);
+  override write(events: readonly StoredEvent[], failed?: readonly FailedRecord[]): Promise<Written> {
+    const turn = this.last.then(() => new Promise((r) => setTimeout(r, this.serviceMs))).then(() => this.inner.write(events, failed));
+    this.last = turn.catch(() => undefined);
+    return turn;
   }
 }
 
@@ -258,15 +286,15 @@ describe('shedding for a standing queue over HTTP', () => {
   let dataDir: string;
   before(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'inlet-shedding-'));
-    // Every write waits 2.5x the target; the rate bound is kept out of the way (10 s of queueing allowed).
-    inlet = await startInlet({ dataDir, sinkMaxQueueMs: 10_000 }, { sink: new SlowSink(dataDir, STANDING_QUEUE_MS * 2.5) });
+    // 40 ms a write, one at a time: eight clients keep ~300 ms queued. The rate bound is kept out of the way (10 s of queueing allowed).
+    inlet = await startInlet({ dataDir, sinkMaxQueueMs: 10_000 }, { sink: new SerialSink(dataDir, 40) });
   });
   after(async () => {
     await inlet.close();
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  test('a source keeping the sink queue standing gets a share of 503s before its bodies are read; another source is not shed; every 200 is stored', async () => {
+  test('a source keeping the sink queue standing gets a share of 503s before its bodies are read, its connection kept; a source with less waiting is not shed; every 200 is stored', async () => {
     const other = await inlet.server.sources.create({ name: 'quiet source' });
     const until = Date.now() + 2_500;
     const flood: number[] = [];
@@ -274,18 +302,20 @@ describe('shedding for a standing queue over HTTP', () => {
     const codes = new Set<unknown>();
     const flooder = async () => {
       while (Date.now() < until) {
-        const reply = await postJson(inlet.url, '/v1/batch', batchOf(10), inlet.writeKey);
+        // Asking to keep the connection (each request is on its own), so the answer says whether the server would.
+        const reply = await request(inlet.url, '/v1/batch', { body: JSON.stringify(batchOf(10)), headers: { 'content-type': 'application/json', authorization: basic(inlet.writeKey), connection: 'keep-alive' } });
         flood.push(reply.status);
         if (reply.status !== 200) {
           codes.add(reply.json?.code);
           assert.equal(reply.headers['retry-after'], '1');
+          assert.notEqual(reply.headers.connection, 'close', 'a body within the limit is drained, the connection kept');
         }
       }
     };
     const quietOne = async () => {
       while (Date.now() < until) quiet.push((await postJson(inlet.url, '/v1/batch', batchOf(10), other.writeKey)).status);
     };
-    await Promise.all([...Array.from({ length: 8 }, flooder), quietOne()]);
+    await Promise.all([...Array.from({ length: 8 }, flooder), quietOne(), quietOne()]);
     const refused = flood.filter((s) => s === 503).length;
     assert.ok(refused > 0, `the flooding source was shed (${flood.length} requests)`);
     assert.ok(flood.filter((s) => s === 200).length > 0, 'and still admitted in part');

@@ -81,14 +81,28 @@ const bodyPending = (request: FastifyRequest) => Number(request.headers['content
 
 export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): void {
   const { config, sink, limiter, metrics, accounting, refused, auth, ipOf } = deps;
-  const { maxEventBytes, maxBatchEvents } = config.limits;
+  const { maxEventBytes, maxBatchEvents, maxBodyBytes } = config.limits;
   // The sinks' own caps on pending events are 100,000 (Kafka) and 200,000 (embedded); the bound
   // measured from the sink's rate is normally far below them.
   const backpressure = new SinkBackpressure({ maxQueueMs: config.sinkMaxQueueMs, minPendingEvents: 2 * maxBatchEvents, maxPendingEvents: 100_000 });
   // Admission, like the connection and body-byte bounds of ../admission.ts: the same 503 and counter.
-  const behind = () => {
-    metrics.overloaded.labels('sink').inc();
+  // `bound`: sink when past the bound, shed for a standing queue's share.
+  const behind = (bound: 'sink' | 'shed' = 'sink') => {
+    metrics.overloaded.labels(bound).inc();
     return Errors.overloaded('the sink is behind', false);
+  };
+  /**
+   * Refused for the sink before the body is read, the connection is kept and the body read and
+   * discarded by Node: these are the clients that retry, and closing on a body they are still
+   * sending resets the connection before they read the 503 (an overload then looks like connection
+   * errors to them). Only a body declared within the size limit is drained, though: Node drains
+   * without a bound, so a chunked or oversized one closes the connection as before.
+   */
+  const refuseBeforeBody = (request: FastifyRequest, reply: FastifyReply, bound: 'sink' | 'shed') => {
+    const declared = Number(request.headers['content-length']);
+    const drainable = request.headers['transfer-encoding'] === undefined && declared >= 0 && declared <= maxBodyBytes;
+    if (bodyPending(request) && !drainable) reply.header('connection', 'close');
+    return behind(bound);
   };
 
   /**
@@ -98,10 +112,7 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
    * after parsing: such requests are admitted by the bound alone).
    */
   async function beforeBody(request: FastifyRequest, reply: FastifyReply) {
-    // Refused for the sink, the connection is kept and the body read and discarded: these are the
-    // clients that retry, and closing on a body they are still sending resets the connection
-    // before they read the 503 (an overload then looks like connection errors to them).
-    if (backpressure.saturated) throw behind();
+    if (backpressure.saturated) throw refuseBeforeBody(request, reply, 'sink');
     let source: Source | undefined;
     try {
       source = await auth.beforeBody(request, ipOf(request));
@@ -110,7 +121,7 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
       if (bodyPending(request)) reply.header('connection', 'close');
       throw error;
     }
-    if (source && backpressure.sheds(source.id)) throw behind();
+    if (source && backpressure.sheds(source.id)) throw refuseBeforeBody(request, reply, 'shed');
   }
 
   async function ingest(request: FastifyRequest, reply: FastifyReply, route: RouteKind) {

@@ -21,12 +21,16 @@
 // A standing queue, as CoDel finds one: the bound holds memory, not the tail. A few hundred
 // connections keep less than the bound waiting and still make every write wait a second, and an
 // open-loop overload then piles up in the clients. So when even the quickest write of a window
-// waited longer than STANDING_QUEUE_MS (no burst does that; a queue that does not drain does), a
+// waited longer than the standing target (no burst does that; a queue that does not drain does), a
 // share of the new requests from sources holding at least an equal share of what is pending is
 // refused before their bodies are read. The share grows by SHED_STEP_UP for each such window and
 // shrinks by SHED_STEP_DOWN for each window without, so it settles where the queue stays near the
 // target: refusing all at once would drain the queue and then let a whole burst in. The queue
 // behind keeps the sink busy meanwhile, so goodput holds, and the refusals cost no parsing.
+// The target is STANDING_QUEUE_MS, or twice the sink's own floor if that is more: a write's wait
+// includes its own service time, and a sink that takes 150 ms unloaded (a distant broker, a slow
+// disk) has no queue at 150 ms. The floor is the quickest wait of recent windows; it follows a
+// faster sink at once and a slower one by 1% a window, so a long overload raises it only slowly.
 export interface SinkBackpressureOptions {
   /** how long admitted events may wait for the sink; the bound is rate x this */
   maxQueueMs: number;
@@ -44,12 +48,14 @@ export const WINDOW_MS = 250;
 const ALPHA = 0.3;
 /**
  * Longer than a group commit takes under ordinary peak load (25-100 ms here for a W1 batch at 50
- * connections), well inside the 250 ms tail an accepted request may have under overload.
+ * connections); issue 17 asks an accepted request's p99 under overload to stay within 250 ms.
  */
 export const STANDING_QUEUE_MS = 100;
-const SHED_STEP_UP = 0.2;
-const SHED_STEP_DOWN = 0.1;
-const SHED_MAX = 0.95;
+/** Shares are in hundredths, so steps add up exactly. */
+const SHED_STEP_UP = 20;
+const SHED_STEP_DOWN = 10;
+const SHED_MAX = 95;
+const FLOOR_RISE = 1.01;
 
 export class SinkBackpressure {
   readonly #maxQueueMs: number;
@@ -67,10 +73,14 @@ export class SinkBackpressure {
   #windowSaturated = false;
   /** the quickest write made durable in this window (ms) */
   #windowQuickest = Infinity;
-  /** the share of new requests (of sources at or above an equal share) refused for a standing queue */
+  /** the share of new requests (of sources at or above an equal share) refused for a standing queue, in hundredths */
   #shedShare = 0;
-  /** spreads the refusals evenly: one each time it reaches 1 */
+  /** spreads the refusals evenly: one each time it reaches 100 */
   #shedCredit = 0;
+  /** the sink's own wait when nothing queues: the quickest of recent windows (ms) */
+  #floor = Infinity;
+  /** when the last pending write settled, if none is pending now */
+  #idleSince: number | undefined;
 
   constructor(options: SinkBackpressureOptions) {
     this.#maxQueueMs = options.maxQueueMs;
@@ -107,14 +117,19 @@ export class SinkBackpressure {
     const held = this.#bySource.get(source) ?? 0;
     if (held === 0 || held < this.#pending / this.#bySource.size) return false;
     this.#shedCredit += this.#shedShare;
-    if (this.#shedCredit < 1) return false;
-    this.#shedCredit -= 1;
+    if (this.#shedCredit < 100) return false;
+    this.#shedCredit -= 100;
     return true;
   }
 
-  /** the share of new requests refused for a standing queue (0 when there is none) */
+  /** the share of new requests refused for a standing queue (0 when there is none, at most 0.95) */
   get shedShare(): number {
-    return this.#shedShare;
+    return this.#shedShare / 100;
+  }
+
+  /** the wait above which a window's quickest write means a standing queue (ms) */
+  get standingTarget(): number {
+    return Math.max(STANDING_QUEUE_MS, 2 * this.#floor);
   }
 
   /**
@@ -133,6 +148,13 @@ export class SinkBackpressure {
   /** Counts `events` of `source` as pending until `written` settles, and learns the sink's rate from it. */
   track<T>(events: number, written: Promise<T>, source = ''): Promise<T> {
     if (events === 0) return written;
+    // Windows close as writes settle; an idle spell closes none, so it is counted here: a server
+    // that was shedding when an overload ended does not shed the first requests after a pause.
+    if (this.#idleSince !== undefined) {
+      const idleWindows = Math.floor((this.#now() - this.#idleSince) / WINDOW_MS);
+      this.#shedShare = Math.max(0, this.#shedShare - idleWindows * SHED_STEP_DOWN);
+      this.#idleSince = undefined;
+    }
     this.#pending += events;
     this.#bySource.set(source, (this.#bySource.get(source) ?? 0) + events);
     const started = this.#now();
@@ -148,6 +170,7 @@ export class SinkBackpressure {
     if (held > 0) this.#bySource.set(source, held);
     else this.#bySource.delete(source);
     const now = this.#now();
+    if (this.#pending === 0) this.#idleSince = now;
     if (durable) {
       this.#windowDone += events;
       if (now - started > this.#maxQueueMs) this.#windowSaturated = true;
@@ -159,8 +182,11 @@ export class SinkBackpressure {
     if (this.#windowSaturated) this.#rate = this.#rate === undefined ? rate : this.#rate + ALPHA * (rate - this.#rate);
     else if (this.#rate !== undefined && rate > this.#rate) this.#rate = rate;
     // A window without a durable write (every write failed) says nothing about the queue.
-    if (this.#windowQuickest > STANDING_QUEUE_MS && this.#windowQuickest !== Infinity) this.#shedShare = Math.min(SHED_MAX, this.#shedShare + SHED_STEP_UP);
-    else if (this.#windowQuickest !== Infinity) this.#shedShare = Math.max(0, this.#shedShare - SHED_STEP_DOWN);
+    if (this.#windowQuickest !== Infinity) {
+      const standing = this.#windowQuickest > this.standingTarget;
+      this.#floor = Math.min(this.#floor * FLOOR_RISE, this.#windowQuickest);
+      this.#shedShare = standing ? Math.min(SHED_MAX, this.#shedShare + SHED_STEP_UP) : Math.max(0, this.#shedShare - SHED_STEP_DOWN);
+    }
     this.#windowStart = now;
     this.#windowDone = 0;
     this.#windowSaturated = false;
