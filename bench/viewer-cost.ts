@@ -6,6 +6,7 @@
 // spread of ±10% that no affordable number of rounds averages away.
 //   npm run bench -- --suite viewer [--duration 10 --warmup 2]
 //   node --import tsx bench/viewer-cost.ts [--pairs 8] [--seconds 10] [--sinks embedded,kafka]
+import { readdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { cpuMicrosPerEvent, withCellServer } from './http/harness.ts';
 import { runLoad } from './http/run-load.ts';
@@ -29,6 +30,26 @@ interface Window {
   cpuMicrosPerEvent: number;
   /** bytes per second the viewer read (0 without one) */
   viewerBytesPerSecond: number;
+  /** the server's CPU by thread kind over the window and its warm-up, µs per event */
+  threads: Record<ThreadKind, number>;
+}
+
+type ThreadKind = 'main' | 'gc' | 'other';
+const THREAD_KINDS: ThreadKind[] = ['main', 'gc', 'other'];
+
+/** CPU seconds of each of the process's threads, by kind: the main thread, V8's GC helpers, the rest (workers, libuv). */
+function threadCpu(pid: number): Record<ThreadKind, number> {
+  const out: Record<ThreadKind, number> = { main: 0, gc: 0, other: 0 };
+  const tick = 100; // USER_HZ on Linux
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const name = readFileSync(`/proc/${pid}/task/${task}/comm`, 'utf8').trim();
+      const fields = readFileSync(`/proc/${pid}/task/${task}/stat`, 'utf8').split(') ')[1].split(' ');
+      const seconds = (Number(fields[11]) + Number(fields[12])) / tick;
+      out[task === String(pid) ? 'main' : name.startsWith('V8Worker') ? 'gc' : 'other'] += seconds;
+    } catch { /* the thread ended */ }
+  }
+  return out;
 }
 
 const SINKS = { embedded: SERVERS['inlet-embedded'], kafka: SERVERS['inlet-kafka'] } as const;
@@ -63,7 +84,9 @@ async function measureSink(sink: Sink, pairs: number, seconds: number, warmup: n
       const viewer = i % 4 === 1 || i % 4 === 2; // none, viewer, viewer, none
       const open = viewer ? await openViewer(server.banner) : undefined;
       const before = open?.bytes() ?? 0;
+      const cpuBefore = threadCpu(server.pid);
       const m = await runLoad({ ...job, warmupSeconds: warmup, durationSeconds: seconds }, server.pid);
+      const cpuAfter = threadCpu(server.pid);
       const bytes = (open?.bytes() ?? 0) - before;
       open?.close();
       const events = m.load.ok * WORKLOADS.W1.eventsPerRequest;
@@ -73,10 +96,12 @@ async function measureSink(sink: Sink, pairs: number, seconds: number, warmup: n
         eventsPerSecond: events / elapsed,
         cpuMicrosPerEvent: cpuMicrosPerEvent(m.server.cpuSeconds, events),
         viewerBytesPerSecond: bytes / (elapsed + warmup),
+        // Over warm-up and window, against the events of both (the warm-up's share estimated at the window's rate).
+        threads: Object.fromEntries(THREAD_KINDS.map((k) => [k, ((cpuAfter[k] - cpuBefore[k]) * 1e6) / (events * (elapsed + warmup) / elapsed)])) as Record<ThreadKind, number>,
       };
       if (m.load.non2xx > 0 || m.load.errors > 0) log(`    window ${i + 1}: ${m.load.non2xx} non-2xx, ${m.load.errors} errors`);
       if (viewer && bytes === 0) throw new Error(`${sink}: the viewer read nothing in window ${i + 1}`);
-      log(`  ${sink} window ${i + 1} (${viewer ? 'viewer' : 'none'}): ${Math.round(w.eventsPerSecond)} events/s, ${w.cpuMicrosPerEvent.toFixed(2)} µs CPU/event${viewer ? `, viewer ${(w.viewerBytesPerSecond / 1024).toFixed(0)} KiB/s` : ''}`);
+      log(`  ${sink} window ${i + 1} (${viewer ? 'viewer' : 'none'}): ${Math.round(w.eventsPerSecond)} events/s, ${w.cpuMicrosPerEvent.toFixed(2)} µs CPU/event (main ${w.threads.main.toFixed(2)}, GC ${w.threads.gc.toFixed(2)}, other ${w.threads.other.toFixed(2)})${viewer ? `, viewer ${(w.viewerBytesPerSecond / 1024).toFixed(0)} KiB/s` : ''}`);
       windows.push(w);
     }
     return windows;
@@ -97,6 +122,13 @@ function formatSink(sink: Sink, windows: Window[]): string {
   }
   const t = ratioInterval(throughput);
   const c = ratioInterval(cpu);
+  const byThread = THREAD_KINDS.map((k) => {
+    const r = ratioInterval(Array.from({ length: throughput.length }, (_, p) => {
+      const pair = windows.slice(p * 2, p * 2 + 2);
+      return pair.find((w) => w.viewer)!.threads[k] / pair.find((w) => !w.viewer)!.threads[k];
+    }));
+    return Number.isFinite(r.mean) ? `${k} ${r.mean.toFixed(3)} (${r.low.toFixed(3)}–${r.high.toFixed(3)})` : undefined;
+  }).filter(Boolean).join(', ');
   const verdict = throughput.length < 2 ? 'one pair gives no interval; run more'
     : t.low >= 0.95 ? 'met: the whole interval is within 5%'
     : t.mean >= 0.95 ? 'met on the mean; the interval reaches below 0.95'
@@ -109,7 +141,7 @@ function formatSink(sink: Sink, windows: Window[]): string {
     ...rows,
     '',
     `Throughput with a viewer / without: median **${median(throughput).toFixed(3)}**, geometric mean ${t.mean.toFixed(3)} (95% interval ${t.low.toFixed(3)}–${t.high.toFixed(3)}), range ${Math.min(...throughput).toFixed(3)}–${Math.max(...throughput).toFixed(3)}; target ≥ 0.95: ${verdict}.`,
-    `Server CPU per event with a viewer / without: median ${median(cpu).toFixed(3)}, geometric mean ${c.mean.toFixed(3)} (95% interval ${c.low.toFixed(3)}–${c.high.toFixed(3)}).`,
+    `Server CPU per event with a viewer / without: median ${median(cpu).toFixed(3)}, geometric mean ${c.mean.toFixed(3)} (95% interval ${c.low.toFixed(3)}–${c.high.toFixed(3)}); by thread, geometric means: ${byThread}.`,
     '',
   ].join('\n');
 }
