@@ -6,15 +6,16 @@
 // spread of ±10% that no affordable number of rounds averages away.
 //   npm run bench -- --suite viewer [--duration 10 --warmup 2]
 //   node --import tsx bench/viewer-cost.ts [--pairs 8] [--seconds 10] [--sinks embedded,kafka]
-import { readdirSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { cpuMicrosPerEvent, withCellServer } from './http/harness.ts';
+import { median } from './http/report.ts';
 import { runLoad } from './http/run-load.ts';
 import { SERVERS } from './http/servers.ts';
 import { openViewer } from './http/viewer.ts';
 import { WORKLOADS } from './http/workloads.ts';
 import { startBroker, type Broker } from './lib/kafka-broker.ts';
 import { PORT_RANGE } from './lib/ports.ts';
+import { threadCpuSeconds } from './lib/proc-stats.ts';
 
 interface SuiteOptions {
   quick?: boolean;
@@ -37,28 +38,15 @@ interface Window {
 type ThreadKind = 'main' | 'gc' | 'other';
 const THREAD_KINDS: ThreadKind[] = ['main', 'gc', 'other'];
 
-/** CPU seconds of each of the process's threads, by kind: the main thread, V8's GC helpers, the rest (workers, libuv). */
+/** CPU seconds of the process's threads by kind: the main thread, V8's GC helpers, the rest (workers, libuv). */
 function threadCpu(pid: number): Record<ThreadKind, number> {
   const out: Record<ThreadKind, number> = { main: 0, gc: 0, other: 0 };
-  const tick = 100; // USER_HZ on Linux
-  for (const task of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const name = readFileSync(`/proc/${pid}/task/${task}/comm`, 'utf8').trim();
-      const fields = readFileSync(`/proc/${pid}/task/${task}/stat`, 'utf8').split(') ')[1].split(' ');
-      const seconds = (Number(fields[11]) + Number(fields[12])) / tick;
-      out[task === String(pid) ? 'main' : name.startsWith('V8Worker') ? 'gc' : 'other'] += seconds;
-    } catch { /* the thread ended */ }
-  }
+  for (const t of threadCpuSeconds(pid)) out[t.tid === pid ? 'main' : t.name.startsWith('V8Worker') ? 'gc' : 'other'] += t.seconds;
   return out;
 }
 
 const SINKS = { embedded: SERVERS['inlet-embedded'], kafka: SERVERS['inlet-kafka'] } as const;
 type Sink = keyof typeof SINKS;
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 /** Student's t at 97.5% for n-1 degrees of freedom (n ≤ 31), for a 95% interval of the mean. */
 const T975 = [NaN, 12.71, 4.30, 3.18, 2.78, 2.57, 2.45, 2.36, 2.31, 2.26, 2.23, 2.20, 2.18, 2.16, 2.14, 2.13, 2.12, 2.11, 2.10, 2.09, 2.09, 2.08, 2.07, 2.07, 2.06, 2.06, 2.06, 2.05, 2.05, 2.05, 2.04];

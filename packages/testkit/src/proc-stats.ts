@@ -1,17 +1,33 @@
 // CPU time and memory of a process from /proc (Linux). CPU covers every thread of the process,
 // so worker threads (the SQLite writer) and libuv's pool count too.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 const TICKS_PER_SECOND = 100; // USER_HZ; 100 on every Linux this runs on
 
-/** user + system CPU seconds the process has used so far */
-export function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+/** user + system CPU seconds in a /proc stat file (a process's, or one thread's under task/) */
+function statCpuSeconds(path: string): number {
+  const stat = readFileSync(path, 'utf8');
   // The command name (field 2) may hold spaces and parentheses; fields are counted after its end.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const utime = Number(fields[11]);
   const stime = Number(fields[12]);
   return (utime + stime) / TICKS_PER_SECOND;
+}
+
+/** user + system CPU seconds the process has used so far */
+export function cpuSeconds(pid: number): number {
+  return statCpuSeconds(`/proc/${pid}/stat`);
+}
+
+/** Each thread's CPU seconds so far, with its name (Node names its threads: MainThread, V8Worker, WorkerThread, libuv-worker). */
+export function threadCpuSeconds(pid: number): { tid: number; name: string; seconds: number }[] {
+  const threads: { tid: number; name: string; seconds: number }[] = [];
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      threads.push({ tid: Number(task), name: readFileSync(`/proc/${pid}/task/${task}/comm`, 'utf8').trim(), seconds: statCpuSeconds(`/proc/${pid}/task/${task}/stat`) });
+    } catch { /* the thread ended while we read */ }
+  }
+  return threads;
 }
 
 export interface Memory {

@@ -87,7 +87,7 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
   const backpressure = new SinkBackpressure({ maxQueueMs: config.sinkMaxQueueMs, minPendingEvents: 2 * maxBatchEvents, maxPendingEvents: 100_000 });
   // Admission, like the connection and body-byte bounds of ../admission.ts: the same 503 and counter.
   // `bound`: sink when past the bound, shed for a standing queue's share.
-  const behind = (bound: 'sink' | 'shed' = 'sink') => {
+  const behind = (bound: 'sink' | 'shed') => {
     metrics.overloaded.labels(bound).inc();
     return Errors.overloaded('the sink is behind', false);
   };
@@ -156,7 +156,7 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
     request.body = undefined;
     const accepted = events.length;
     const pending = accepted + failed.length;
-    if (!backpressure.admit(pending, source.id)) throw behind();
+    if (!backpressure.admit(pending, source.id)) throw behind('sink');
     const started = performance.now();
     await store(request, backpressure.track(pending, sink.write(events, failed), source.id), started, accepted, failedCounts, source.id);
     if (type && errors.length > 0) {
