@@ -1,11 +1,15 @@
 // The main thread's side of the database writer: gathers the writes of concurrent requests into
 // group commits for the writer thread, and tells each request when its part is on disk.
+import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { SinkUnavailableError } from '../errors.ts';
 import type { FailedRecord } from '../failed/failed-event.ts';
 import type { StoredEvent } from '../sinks/sink.ts';
 import { databaseFile, privateDataDir } from './database.ts';
 import { EVENT_WIDTH, FAILED_WIDTH, type ReplayCommit, type WriterOptions, type WriterReply, type WriterRequest, type WriterRows } from './writer-protocol.ts';
+
+/** The writer thread's young generation (V8 sizes its semi-spaces from it: 16 MB of them here). */
+const WRITER_YOUNG_GENERATION_MB = 48;
 
 export interface DatabaseWriterOptions {
   dataDir: string;
@@ -84,6 +88,11 @@ export class DatabaseWriter {
     this.writeTimeoutMs = options.writeTimeoutMs;
     this.maxPendingEvents = options.maxPendingEvents ?? 200_000;
     this.onDropped = options.onDropped;
+    // The server starts with --max-semi-space-size=64 for the main thread (bin/inlet.js), and V8 gives
+    // every isolate the flag's size over a worker's own limit: the writer's young generation grew to
+    // ~130 MB under overload though what it holds lives one group commit. Cleared here, the writer
+    // (and the checkpointer it starts) get WRITER_YOUNG_GENERATION_MB; the main isolate keeps its size.
+    setFlagsFromString('--max-semi-space-size=0');
     this.worker = new Worker(new URL('./writer.worker.js', import.meta.url), {
       workerData: {
         file: databaseFile(options.dataDir),
@@ -91,6 +100,7 @@ export class DatabaseWriter {
         failedMaxBytes: options.failedMaxBytes ?? DEFAULT_FAILED_MAX_BYTES,
         maintain: options.maintain ?? true,
       } satisfies WriterOptions,
+      resourceLimits: { maxYoungGenerationSizeMb: WRITER_YOUNG_GENERATION_MB },
     });
     this.worker.on('message', (reply: WriterReply) => this.onReply(reply));
     this.worker.on('error', (error) => this.fail(error));
