@@ -7,7 +7,7 @@ import type { LoadJob, LoadMessage, LoadResult } from './load.ts';
 
 export interface MeasuredLoad {
   load: LoadResult;
-  server: { cpuSeconds: number; cpu: number; peakRssBytes: number; cpuStall: number };
+  server: ReturnType<ProcessSampler['stop']>;
 }
 
 const LOAD_SCRIPT = resolve(import.meta.dirname, 'load.ts');
@@ -38,7 +38,7 @@ export function runLoad(job: LoadJob, serverPid: number): Promise<MeasuredLoad> 
         return;
       }
       if (message.type === 'error') return finish(new Error(`load generator failed: ${message.message}`));
-      let server = sampled ?? { cpuSeconds: NaN, cpu: NaN, peakRssBytes: NaN, cpuStall: NaN };
+      let server = sampled ?? { cpuSeconds: NaN, mainThreadCpuSeconds: NaN, cpu: NaN, peakRssBytes: NaN, cpuStall: NaN };
       try { if (sampling) server = sampler.stop(); } catch { /* the server died: its numbers are unknown */ }
       finish(undefined, { load: message.result, server });
     });

@@ -19,6 +19,11 @@ export function cpuSeconds(pid: number): number {
   return statCpuSeconds(`/proc/${pid}/stat`);
 }
 
+/** user + system CPU seconds of the process's main thread (its JavaScript event loop) so far */
+export function mainThreadCpuSeconds(pid: number): number {
+  return statCpuSeconds(`/proc/${pid}/task/${pid}/stat`);
+}
+
 /** Each thread's CPU seconds so far, with its name (Node names its threads: MainThread, V8Worker, WorkerThread, libuv-worker). */
 export function threadCpuSeconds(pid: number): { tid: number; name: string; seconds: number }[] {
   const threads: { tid: number; name: string; seconds: number }[] = [];
@@ -61,6 +66,7 @@ export function cpuStallMicros(): number | undefined {
  */
 export class ProcessSampler {
   private startCpu = 0;
+  private startMainCpu = 0;
   private startedAt = 0;
   private startStall: number | undefined;
   private peakRss = 0;
@@ -76,6 +82,7 @@ export class ProcessSampler {
 
   start(): void {
     this.startCpu = cpuSeconds(this.pid);
+    this.startMainCpu = mainThreadCpuSeconds(this.pid);
     this.startedAt = performance.now();
     this.startStall = cpuStallMicros();
     this.peakRss = memory(this.pid).rssBytes;
@@ -86,16 +93,18 @@ export class ProcessSampler {
   }
 
   /**
-   * cpu: cores in use on average over the window (1.0 = one core busy); cpuStall: the share of the
-   * window in which some task on the machine waited for a CPU (NaN without PSI).
+   * cpu: cores in use on average over the window (1.0 = one core busy); mainThreadCpuSeconds: the
+   * part of cpuSeconds spent on the main thread; cpuStall: the share of the window in which some task
+   * on the machine waited for a CPU (NaN without PSI).
    */
-  stop(): { cpuSeconds: number; cpu: number; peakRssBytes: number; cpuStall: number } {
+  stop(): { cpuSeconds: number; mainThreadCpuSeconds: number; cpu: number; peakRssBytes: number; cpuStall: number } {
     clearInterval(this.timer);
     const used = cpuSeconds(this.pid) - this.startCpu;
+    const usedByMain = mainThreadCpuSeconds(this.pid) - this.startMainCpu;
     const seconds = (performance.now() - this.startedAt) / 1000;
     const mem = memory(this.pid);
     const stall = cpuStallMicros();
     const cpuStall = stall !== undefined && this.startStall !== undefined && seconds > 0 ? (stall - this.startStall) / 1e6 / seconds : NaN;
-    return { cpuSeconds: used, cpu: seconds > 0 ? used / seconds : 0, peakRssBytes: Math.max(this.peakRss, mem.peakRssBytes), cpuStall };
+    return { cpuSeconds: used, mainThreadCpuSeconds: usedByMain, cpu: seconds > 0 ? used / seconds : 0, peakRssBytes: Math.max(this.peakRss, mem.peakRssBytes), cpuStall };
   }
 }
