@@ -38,7 +38,7 @@ export function runLoad(job: LoadJob, serverPid: number): Promise<MeasuredLoad> 
         return;
       }
       if (message.type === 'error') return finish(new Error(`load generator failed: ${message.message}`));
-      let server = sampled ?? { cpuSeconds: NaN, mainThreadCpuSeconds: NaN, cpu: NaN, peakRssBytes: NaN, cpuStall: NaN };
+      let server = sampled ?? { cpuSeconds: NaN, mainThreadCpuSeconds: NaN, mainThreadWaitSeconds: NaN, cpu: NaN, peakRssBytes: NaN, cpuStall: NaN };
       try { if (sampling) server = sampler.stop(); } catch { /* the server died: its numbers are unknown */ }
       finish(undefined, { load: message.result, server });
     });

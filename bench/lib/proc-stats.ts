@@ -1,2 +1,2 @@
 // The process sampler lives in @inlet/testkit (the chaos drills measure servers with it too).
-export { cpuSeconds, cpuStallMicros, memory, ProcessSampler, threadCpuSeconds, type Memory } from '@inlet/testkit/proc-stats';
+export { cpuSeconds, cpuStallMicros, mainThreadCpuSeconds, mainThreadWaitSeconds, memory, ProcessSampler, threadCpuSeconds, type Memory } from '@inlet/testkit/proc-stats';

@@ -24,6 +24,19 @@ export function mainThreadCpuSeconds(pid: number): number {
   return statCpuSeconds(`/proc/${pid}/task/${pid}/stat`);
 }
 
+/**
+ * Seconds the process's main thread has spent runnable but waiting for a core so far (the
+ * scheduler's run delay, /proc/<pid>/task/<pid>/schedstat); NaN where the kernel does not keep it.
+ */
+export function mainThreadWaitSeconds(pid: number): number {
+  try {
+    const delayNanos = Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[1]);
+    return delayNanos / 1e9;
+  } catch {
+    return NaN;
+  }
+}
+
 /** Each thread's CPU seconds so far, with its name (Node names its threads: MainThread, V8Worker, WorkerThread, libuv-worker). */
 export function threadCpuSeconds(pid: number): { tid: number; name: string; seconds: number }[] {
   const threads: { tid: number; name: string; seconds: number }[] = [];
@@ -67,6 +80,7 @@ export function cpuStallMicros(): number | undefined {
 export class ProcessSampler {
   private startCpu = 0;
   private startMainCpu = 0;
+  private startMainWait = 0;
   private startedAt = 0;
   private startStall: number | undefined;
   private peakRss = 0;
@@ -83,6 +97,7 @@ export class ProcessSampler {
   start(): void {
     this.startCpu = cpuSeconds(this.pid);
     this.startMainCpu = mainThreadCpuSeconds(this.pid);
+    this.startMainWait = mainThreadWaitSeconds(this.pid);
     this.startedAt = performance.now();
     this.startStall = cpuStallMicros();
     this.peakRss = memory(this.pid).rssBytes;
@@ -94,17 +109,19 @@ export class ProcessSampler {
 
   /**
    * cpu: cores in use on average over the window (1.0 = one core busy); mainThreadCpuSeconds: the
-   * part of cpuSeconds spent on the main thread; cpuStall: the share of the window in which some task
-   * on the machine waited for a CPU (NaN without PSI).
+   * part of cpuSeconds spent on the main thread, and mainThreadWaitSeconds the time it was ready to
+   * run but had no core; cpuStall: the share of the window in which some task on the machine waited
+   * for a CPU (NaN without PSI).
    */
-  stop(): { cpuSeconds: number; mainThreadCpuSeconds: number; cpu: number; peakRssBytes: number; cpuStall: number } {
+  stop(): { cpuSeconds: number; mainThreadCpuSeconds: number; mainThreadWaitSeconds: number; cpu: number; peakRssBytes: number; cpuStall: number } {
     clearInterval(this.timer);
     const used = cpuSeconds(this.pid) - this.startCpu;
     const usedByMain = mainThreadCpuSeconds(this.pid) - this.startMainCpu;
+    const waitedByMain = mainThreadWaitSeconds(this.pid) - this.startMainWait;
     const seconds = (performance.now() - this.startedAt) / 1000;
     const mem = memory(this.pid);
     const stall = cpuStallMicros();
     const cpuStall = stall !== undefined && this.startStall !== undefined && seconds > 0 ? (stall - this.startStall) / 1e6 / seconds : NaN;
-    return { cpuSeconds: used, mainThreadCpuSeconds: usedByMain, cpu: seconds > 0 ? used / seconds : 0, peakRssBytes: Math.max(this.peakRss, mem.peakRssBytes), cpuStall };
+    return { cpuSeconds: used, mainThreadCpuSeconds: usedByMain, mainThreadWaitSeconds: waitedByMain, cpu: seconds > 0 ? used / seconds : 0, peakRssBytes: Math.max(this.peakRss, mem.peakRssBytes), cpuStall };
   }
 }

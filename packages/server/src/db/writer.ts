@@ -8,8 +8,27 @@ import type { StoredEvent } from '../sinks/sink.ts';
 import { databaseFile, privateDataDir } from './database.ts';
 import { EVENT_WIDTH, FAILED_WIDTH, type ReplayCommit, type WriterOptions, type WriterReply, type WriterRequest, type WriterRows } from './writer-protocol.ts';
 
-/** The writer thread's young generation (V8 sizes its semi-spaces from it: 16 MB of them here). */
-const WRITER_YOUNG_GENERATION_MB = 48;
+/**
+ * The writer thread's young generation, as a worker's resourceLimits count it (three semi-spaces:
+ * 16 MB ones). What the writer holds lives for one group commit.
+ */
+export const WRITER_YOUNG_GENERATION_MB = 48;
+
+let workersSizeTheirHeaps = false;
+
+/**
+ * The server starts with --max-semi-space-size=64 for its main thread (bin/inlet.js), and V8 applies
+ * that flag to every isolate created later, over a worker's own resourceLimits: the writer's heap
+ * grew to 138 MB under overload (BENCHMARKS.md, 2026-12-04). Once the main isolate exists the flag
+ * has done its work, so it is cleared for the isolates created after it — once, and only when it was
+ * given. Workers then get the limits they ask for (the checkpointer, asking none, V8's defaults).
+ */
+function letWorkersSizeTheirHeaps(): void {
+  if (workersSizeTheirHeaps) return;
+  workersSizeTheirHeaps = true;
+  const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((arg) => arg.startsWith('--max-semi-space-size'));
+  if (given) setFlagsFromString('--max-semi-space-size=0');
+}
 
 export interface DatabaseWriterOptions {
   dataDir: string;
@@ -88,11 +107,7 @@ export class DatabaseWriter {
     this.writeTimeoutMs = options.writeTimeoutMs;
     this.maxPendingEvents = options.maxPendingEvents ?? 200_000;
     this.onDropped = options.onDropped;
-    // The server starts with --max-semi-space-size=64 for the main thread (bin/inlet.js), and V8 gives
-    // every isolate the flag's size over a worker's own limit: the writer's young generation grew to
-    // ~130 MB under overload though what it holds lives one group commit. Cleared here, the writer
-    // (and the checkpointer it starts) get WRITER_YOUNG_GENERATION_MB; the main isolate keeps its size.
-    setFlagsFromString('--max-semi-space-size=0');
+    letWorkersSizeTheirHeaps();
     this.worker = new Worker(new URL('./writer.worker.js', import.meta.url), {
       workerData: {
         file: databaseFile(options.dataDir),
