@@ -26,7 +26,8 @@ let workersSizeTheirHeaps = false;
 function letWorkersSizeTheirHeaps(): void {
   if (workersSizeTheirHeaps) return;
   workersSizeTheirHeaps = true;
-  const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((arg) => arg.startsWith('--max-semi-space-size'));
+  // V8 takes its flags with dashes or underscores.
+  const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((arg) => arg.replaceAll('_', '-').startsWith('--max-semi-space-size'));
   if (given) setFlagsFromString('--max-semi-space-size=0');
 }
 
