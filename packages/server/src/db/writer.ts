@@ -14,18 +14,15 @@ import { EVENT_WIDTH, FAILED_WIDTH, type ReplayCommit, type WriterOptions, type 
  */
 export const WRITER_YOUNG_GENERATION_MB = 48;
 
-let workersSizeTheirHeaps = false;
-
 /**
  * The server starts with --max-semi-space-size=64 for its main thread (bin/inlet.js), and V8 applies
  * that flag to every isolate created later, over a worker's own resourceLimits: the writer's heap
  * grew to 138 MB under overload (BENCHMARKS.md, 2026-12-04). Once the main isolate exists the flag
- * has done its work, so it is cleared for the isolates created after it — once, and only when it was
- * given. Workers then get the limits they ask for (the checkpointer, asking none, V8's defaults).
+ * has done its work, so it is cleared for the isolates created after it (when it was given; clearing
+ * again is harmless). Workers then get the limits they ask for (the checkpointer, asking none, V8's
+ * defaults).
  */
 function letWorkersSizeTheirHeaps(): void {
-  if (workersSizeTheirHeaps) return;
-  workersSizeTheirHeaps = true;
   // V8 takes its flags with dashes or underscores.
   const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((arg) => arg.replaceAll('_', '-').startsWith('--max-semi-space-size'));
   if (given) setFlagsFromString('--max-semi-space-size=0');
