@@ -35,7 +35,7 @@ export const PACKAGES = [
   // The console's static files (content-hashed names, index.html naming them), served by the admin listener.
   { name: '@inlet/console', dir: 'packages/console', bundles: consoleBundles },
   // Not published; a production install runs it from dist/. Every bundle lands directly in dist/, so
-  // a worker file that sits beside the code starting it in src/db/ sits beside it in dist/ too.
+  // a worker file that sits beside the code starting it in src/ sits beside it in dist/ too.
   {
     name: '@inlet/server',
     dir: 'packages/server',
@@ -44,6 +44,7 @@ export const PACKAGES = [
       index: 'src/index.ts',
       'writer.worker': 'src/db/writer.worker.js',
       'checkpointer.worker': 'src/db/checkpointer.worker.js',
+      'kafka-producer.worker': 'src/sinks/kafka-producer.worker.js',
     },
   },
 ];

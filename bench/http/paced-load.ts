@@ -25,6 +25,12 @@ export interface PacedResult {
   errors: number;
   /** requests still waiting for a free connection when the time was up */
   backlog: number;
+  /**
+   * responses on a connection with no request in flight: a server's 408 to a keep-alive connection
+   * that sat idle past its headers timeout (with LIFO reuse at a low rate, some never send). They
+   * answer no request, so they are neither completions nor latencies.
+   */
+  unsolicited: number;
   seconds: number;
 }
 
@@ -39,10 +45,12 @@ class Connection {
   failed = false;
   private readonly done: (conn: Connection, dueAt: number, status: number, head: string) => void;
   private readonly broken: (conn: Connection) => void;
+  private readonly unasked: () => void;
 
-  constructor(host: string, port: number, done: (conn: Connection, dueAt: number, status: number, head: string) => void, broken: (conn: Connection) => void) {
+  constructor(host: string, port: number, done: (conn: Connection, dueAt: number, status: number, head: string) => void, broken: (conn: Connection) => void, unasked: () => void) {
     this.done = done;
     this.broken = broken;
+    this.unasked = unasked;
     this.socket = net.connect({ host, port, noDelay: true });
     this.socket.on('data', (chunk) => this.onData(chunk));
     this.socket.on('error', () => this.fail());
@@ -77,6 +85,7 @@ class Connection {
     const total = headerEnd + 4 + Number(length[1]);
     if (this.pending.length < total) return;
     this.pending = this.pending.subarray(total);
+    if (!this.busy) { this.unasked(); return; }
     this.busy = false;
     this.done(this, this.dueAt, Number(head.slice(9, 12)), head);
   }
@@ -90,6 +99,7 @@ export function runPaced(o: PacedOptions): Promise<PacedResult> {
     let sent = 0;
     let completed = 0;
     let errors = 0;
+    let unsolicited = 0;
     const waiting: number[] = []; // due times of requests with no free connection yet
     const idle: Connection[] = [];
     let finished = false;
@@ -121,7 +131,7 @@ export function runPaced(o: PacedOptions): Promise<PacedResult> {
         idle.push(connections[at]);
         dispatch();
       }, 5);
-    });
+    }, () => { unsolicited++; });
     const connections: Connection[] = [];
     for (let i = 0; i < o.connections; i++) connections.push(open());
     idle.push(...connections);
@@ -132,7 +142,7 @@ export function runPaced(o: PacedOptions): Promise<PacedResult> {
       if (now >= end) {
         finished = true;
         for (const c of connections) c.close();
-        resolve({ sent, completed, errors, backlog: waiting.length, seconds: (now - start) / 1000 });
+        resolve({ sent, completed, errors, backlog: waiting.length, unsolicited, seconds: (now - start) / 1000 });
         return;
       }
       // Request k is due at start + k * interval, so requests 0..floor(elapsed / interval) are due now.

@@ -95,18 +95,22 @@ const producerSerializers = {
  * Several sends may be in flight on it: each takes its sequence numbers when it is sent.
  */
 export function createIdempotentProducer(o: IdempotentProducerOptions): StringProducer {
+  return new Producer({
+    ...checkIdempotentProducerOptions(o),
+    serializers: producerSerializers,
+    idempotent: true,
+    acks: ProduceAcks.ALL,
+    autocreateTopics: false,
+  });
+}
+
+/** The options createIdempotentProducer takes, checked (InvalidSettingError), in the client's terms. */
+export function checkIdempotentProducerOptions(o: IdempotentProducerOptions) {
   // WORKAROUND(@platformatic/kafka <= 2.12.1): an idempotent producer with `retries` unset, 0 or 1
   // retries forever (2.x, "Fixed retries overriding for idempotent", #262). A bound must be explicit.
   const options = base(o, 2);
   if (options.retries === undefined) throw invalid('retries', 'must be given for an idempotent producer (2 or more; fewer means unlimited to the client)');
-  return new Producer({
-    ...options,
-    serializers: producerSerializers,
-    idempotent: true,
-    acks: ProduceAcks.ALL,
-    compression: checkSetting('compression', compression.default('lz4'), o.compression),
-    autocreateTopics: false,
-  });
+  return { ...options, compression: checkSetting('compression', compression.default('lz4'), o.compression) };
 }
 
 /**

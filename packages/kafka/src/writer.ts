@@ -21,7 +21,7 @@
 // its connection would wait behind that one. Callers treat an unknown outcome as "not stored":
 // the client retries with the same messageIds and the processor drops what arrives twice.
 import type { MessageToProduce } from '@platformatic/kafka';
-import { createIdempotentProducer, forceClose, type IdempotentProducerOptions, type StringProducer } from './clients.ts';
+import { checkIdempotentProducerOptions, createIdempotentProducer, forceClose, type IdempotentProducerOptions, type StringProducer } from './clients.ts';
 import { sendMode, type SendMode } from '@inlet/kafka/contract';
 import { checkSetting } from '@inlet/schema/settings';
 
@@ -47,6 +47,16 @@ interface Slot {
   capacity: number;
 }
 
+/**
+ * Checks a writer's options (InvalidSettingError) without building one, and says how many sends it
+ * keeps in flight: for a caller that runs the writer on another thread and must know both up front.
+ */
+export function checkWriterOptions(options: KafkaWriterOptions): { mode: SendMode; maxInFlight: number } {
+  const mode = checkSetting('mode', sendMode.default('pipelined'), options?.mode);
+  checkIdempotentProducerOptions(options);
+  return { mode, maxInFlight: mode === 'lanes' ? LANES : PIPELINE_DEPTH };
+}
+
 export class KafkaWriter {
   readonly mode: SendMode;
   /** sends that may be in flight at once; send() refuses more */
@@ -58,14 +68,14 @@ export class KafkaWriter {
 
   /** Throws an InvalidSettingError for bad options, before anything connects. */
   constructor(options: KafkaWriterOptions) {
-    const mode = checkSetting('mode', sendMode.default('pipelined'), options?.mode);
+    const { mode } = checkWriterOptions(options);
     this.mode = mode;
     this.#options = options;
     this.#slots = mode === 'lanes'
       ? Array.from({ length: LANES }, () => ({ producer: undefined, inFlight: 0, capacity: 1 }))
       : [{ producer: undefined, inFlight: 0, capacity: PIPELINE_DEPTH }];
     this.maxInFlight = this.#slots.reduce((sum, slot) => sum + slot.capacity, 0);
-    // Checks the options now; the client connects on the first send.
+    // The client connects on the first send.
     this.#slots[0].producer = createIdempotentProducer(options);
   }
 

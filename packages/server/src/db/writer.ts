@@ -1,10 +1,10 @@
 // The main thread's side of the database writer: gathers the writes of concurrent requests into
 // group commits for the writer thread, and tells each request when its part is on disk.
-import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { SinkUnavailableError } from '../errors.ts';
 import type { FailedRecord } from '../failed/failed-event.ts';
 import type { StoredEvent } from '../sinks/sink.ts';
+import { letWorkersSizeTheirHeaps } from '../worker-heaps.ts';
 import { databaseFile, privateDataDir } from './database.ts';
 import { EVENT_WIDTH, FAILED_WIDTH, type ReplayCommit, type WriterOptions, type WriterReply, type WriterRequest, type WriterRows } from './writer-protocol.ts';
 
@@ -13,20 +13,6 @@ import { EVENT_WIDTH, FAILED_WIDTH, type ReplayCommit, type WriterOptions, type 
  * 16 MB ones). What the writer holds lives for one group commit.
  */
 export const WRITER_YOUNG_GENERATION_MB = 48;
-
-/**
- * The server starts with --max-semi-space-size=64 for its main thread (bin/inlet.js), and V8 applies
- * that flag to every isolate created later, over a worker's own resourceLimits: the writer's heap
- * grew to 138 MB under overload (BENCHMARKS.md, 2026-12-04). Once the main isolate exists the flag
- * has done its work, so it is cleared for the isolates created after it (when it was given; clearing
- * again is harmless). Workers then get the limits they ask for (the checkpointer, asking none, V8's
- * defaults).
- */
-function letWorkersSizeTheirHeaps(): void {
-  // V8 takes its flags with dashes or underscores.
-  const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((arg) => arg.replaceAll('_', '-').startsWith('--max-semi-space-size'));
-  if (given) setFlagsFromString('--max-semi-space-size=0');
-}
 
 export interface DatabaseWriterOptions {
   dataDir: string;

@@ -1,6 +1,6 @@
 // The Kafka sink: every event goes to one topic as @inlet/kafka's record contract lays it out (key
 // userId ?? anonymousId; headers source-id, event-type, message-id), through @inlet/kafka's
-// writer (idempotent producers, acks=all).
+// writer (idempotent producers, acks=all) running on a thread of its own (kafka-producer.ts).
 //
 // Concurrent HTTP requests share produce requests: a write waits in a queue until a send slot is
 // free (plus an optional linger), and then everything queued goes out together. The writer has a
@@ -10,12 +10,13 @@
 // (the request gets 503 and its client retries), and so is one that would grow the queue past
 // maxPendingEvents.
 import {
-  brokerList, compression, describeError, KafkaWriter, sendMode, toKafkaMessage, TopicProbe, topicName,
-  type Compression, type SendMode, type StringMessage,
+  brokerList, compression, describeError, partitionKey, sendMode, TopicProbe, topicName, type Compression, type SendMode,
 } from '@inlet/kafka';
 import { checkSettings, integer, rule, text, type Settings } from '@inlet/schema/settings';
 import { SinkUnavailableError } from '../errors.ts';
 import type { FailedRecord } from '../failed/failed-event.ts';
+import { ProducerThread } from './kafka-producer.ts';
+import { EVENTS_TOPIC_INDEX, FAILED_TOPIC_INDEX, RECORD_WIDTH, type KafkaRows } from './kafka-producer-protocol.ts';
 import type { Sink, StoredEvent, Written } from './sink.ts';
 
 /** Minimal logger (pino and console both fit). Messages carry counts and reasons, never events. */
@@ -51,7 +52,9 @@ export interface KafkaSinkOptions {
 type CheckedOptions = Settings<typeof OPTIONS>;
 
 interface PendingWrite {
-  messages: StringMessage[];
+  /** until it is handed to the producer thread, which copies it; nothing here holds it after that */
+  rows: KafkaRows | undefined;
+  events: number;
   bytes: number;
   queued: boolean;
   settled: boolean;
@@ -88,7 +91,7 @@ export class KafkaSink implements Sink {
   readonly kind = 'kafka';
   readonly #options: CheckedOptions;
   readonly #logger: SinkLogger;
-  readonly #writer: KafkaWriter;
+  readonly #writer: ProducerThread;
   readonly #probes: TopicProbe[];
   #queue: PendingWrite[] = [];
   #queuedEvents = 0;
@@ -107,17 +110,20 @@ export class KafkaSink implements Sink {
     this.#options = checkOptions(options);
     this.#logger = options.logger ?? console;
     const { brokers, clientId, compression, writeTimeoutMs, sendMode } = this.#options;
-    this.#writer = new KafkaWriter({
-      brokers,
-      clientId,
-      compression,
-      mode: sendMode,
-      connectTimeoutMs: Math.min(writeTimeoutMs, 3000),
-      requestTimeoutMs: writeTimeoutMs,
-      retries: SEND_RETRIES,
-      retryDelayMs: 200,
-    });
     const topics = this.#options.failedTopic ? [this.#options.topic, this.#options.failedTopic] : [this.#options.topic];
+    this.#writer = new ProducerThread({
+      writer: {
+        brokers,
+        clientId,
+        compression,
+        mode: sendMode,
+        connectTimeoutMs: Math.min(writeTimeoutMs, 3000),
+        requestTimeoutMs: writeTimeoutMs,
+        retries: SEND_RETRIES,
+        retryDelayMs: 200,
+      },
+      topics,
+    });
     this.#probes = topics.map((topic) => new TopicProbe({ brokers, clientId: `${clientId}-health`, topic, timeoutMs: PROBE_TIMEOUT_MS }));
   }
 
@@ -128,25 +134,26 @@ export class KafkaSink implements Sink {
     if (this.#queuedEvents + events.length + failed.length > this.#options.maxPendingEvents) {
       return Promise.reject(new SinkUnavailableError(`Kafka is behind: ${this.#queuedEvents} events already waiting`));
     }
-    const { topic, failedTopic, writeTimeoutMs } = this.#options;
+    const { writeTimeoutMs } = this.#options;
     let bytes = 0;
-    const messages = events.map(({ record, json }): StringMessage => {
-      const { key, value, headers } = toKafkaMessage(record, json);
-      bytes += Buffer.byteLength(key) + Buffer.byteLength(value) + 64; // + headers and record overhead
-      return { topic, key, value, headers };
-    });
+    const rows: KafkaRows = [];
+    for (const { record, json } of events) {
+      const key = partitionKey(record);
+      bytes += Buffer.byteLength(key) + Buffer.byteLength(json) + 64; // + headers and record overhead
+      rows.push(EVENTS_TOPIC_INDEX, key, json, record.sourceId, record.type, record.messageId);
+    }
     // Failed events go in the same produce request as the request's accepted ones: acknowledged together.
     for (const { entry, json } of failed) {
       bytes += Buffer.byteLength(json) + 128;
-      messages.push({ topic: failedTopic!, key: entry.sourceId, value: json, headers: new Map<string, string>().set('source-id', entry.sourceId).set('reason', entry.reason).set('failed-id', entry.id) });
+      rows.push(FAILED_TOPIC_INDEX, entry.sourceId, json, entry.sourceId, entry.reason, entry.id);
     }
     return new Promise<Written>((resolve, reject) => {
       const pending: PendingWrite = {
-        messages, bytes, queued: true, settled: false, resolve: () => resolve({ duplicates: 0 }), reject,
+        rows, events: rows.length / RECORD_WIDTH, bytes, queued: true, settled: false, resolve: () => resolve({ duplicates: 0 }), reject,
         timer: setTimeout(() => this.#settle(pending, new SinkUnavailableError(`Kafka did not acknowledge within ${writeTimeoutMs} ms`)), writeTimeoutMs),
       };
       this.#queue.push(pending);
-      this.#queuedEvents += messages.length;
+      this.#queuedEvents += pending.events;
       this.#schedule();
     });
   }
@@ -181,7 +188,7 @@ export class KafkaSink implements Sink {
   #settle(write: PendingWrite, error?: Error): void {
     if (write.queued) {
       write.queued = false;
-      this.#queuedEvents -= write.messages.length;
+      this.#queuedEvents -= write.events;
       const at = this.#queue.indexOf(write);
       if (at >= 0) this.#queue.splice(at, 1);
     }
@@ -221,7 +228,7 @@ export class KafkaSink implements Sink {
       if (batch.length > 0 && bytes + next.bytes > this.#options.maxBatchBytes) break;
       this.#queue.shift();
       next.queued = false;
-      this.#queuedEvents -= next.messages.length;
+      this.#queuedEvents -= next.events;
       bytes += next.bytes;
       batch.push(next);
     }
@@ -251,7 +258,11 @@ export class KafkaSink implements Sink {
       if (this.#queue.length > 0) setImmediate(() => this.#flush());
       else this.#wakeIfIdle();
     };
-    this.#writer.send(batch.flatMap((w) => w.messages), this.#options.writeTimeoutMs).then(() => finish(), (error: Error) => finish(error));
+    const writes = batch.map((w) => w.rows!);
+    // Records waiting ~100 ms for their acknowledgement would otherwise survive the main thread's
+    // scavenges (each copying them, every request waiting behind it): the thread has its copy.
+    for (const w of batch) w.rows = undefined;
+    this.#writer.send(writes, this.#options.writeTimeoutMs).then(() => finish(), (error: Error) => finish(error));
   }
 
   #observe(reachable: boolean, error?: Error): void {

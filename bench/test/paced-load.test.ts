@@ -1,0 +1,40 @@
+// The paced generator measures the requests it sent. A server may also answer a keep-alive
+// connection that sent nothing (Node's 408 once its headers timeout passes, then a close): that
+// answers no request, so it must not count as one, nor as a latency from a due time it never had.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { once } from 'node:events';
+import { runPaced } from '../http/paced-load.ts';
+
+test('a response on a connection with no request in flight is not counted as an answered request', async () => {
+  const server = net.createServer((socket) => {
+    // A connection that sends nothing for 100 ms is told off, as Node does once its headers timeout passes.
+    const idle = setTimeout(() => socket.end('HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n'), 100);
+    socket.on('data', () => {
+      clearTimeout(idle);
+      socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+    });
+    socket.on('error', () => {});
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as net.AddressInfo;
+  const statuses: number[] = [];
+  const dues: number[] = [];
+  try {
+    const result = await runPaced({
+      host: '127.0.0.1', port, rate: 200, connections: 6, seconds: 1,
+      request: () => Buffer.from('GET / HTTP/1.1\r\nhost: x\r\n\r\n'),
+      onResponse: (_ms, status, dueMs) => { statuses.push(status); dues.push(dueMs); },
+    });
+    assert.ok(!statuses.includes(408), 'no 408 reported as the answer to a request');
+    // At this rate one connection carries every request (the generator reuses the last one freed).
+    assert.ok(result.unsolicited >= 3, `${result.unsolicited} unsolicited responses seen`);
+    assert.ok(statuses.length > 100, `${statuses.length} requests answered`);
+    assert.ok(result.completed <= result.sent, `completed ${result.completed} of ${result.sent} sent`);
+    assert.ok(dues.every((due) => due >= 0), 'every answered request has the due time it was sent for');
+  } finally {
+    server.close();
+  }
+});

@@ -1,0 +1,122 @@
+// The main thread's side of the Kafka sink's producer thread (kafka-producer-thread.ts): sends as
+// @inlet/kafka's KafkaWriter makes them — a few in flight, each acknowledged by all in-sync
+// replicas or failed with an unknown outcome — with the records handed over as flat rows.
+//
+// A thread that dies, or does not answer a send well past its deadline, fails every send it holds:
+// their outcome is unknown, as a retired producer's is, and the sink answers 503 (the clients
+// retry with the same messageIds; the processor drops what arrives twice). The next send starts a
+// new thread.
+import { once } from 'node:events';
+import { Worker } from 'node:worker_threads';
+import { checkWriterOptions } from '@inlet/kafka';
+import { letWorkersSizeTheirHeaps } from '../worker-heaps.ts';
+import type { KafkaRows, ProducerThreadOptions, ProducerThreadReply, ProducerThreadRequest } from './kafka-producer-protocol.ts';
+
+/**
+ * The producer thread's young generation, as a worker's resourceLimits count it (three 16 MB
+ * semi-spaces). What it holds lives until an acknowledgement, ~100 ms under load.
+ */
+export const PRODUCER_YOUNG_GENERATION_MB = 48;
+/** How long past a send's own deadline the thread may take to report it before it counts as stuck. */
+const STUCK_AFTER_MS = 2000;
+/** How long close() lets the thread close its producers before stopping it. */
+const CLOSE_WAIT_MS = 5000;
+
+interface Send {
+  worker: Worker;
+  timer: NodeJS.Timeout;
+  resolve(): void;
+  reject(error: Error): void;
+}
+
+export class ProducerThread {
+  /** sends that may be in flight at once; send() refuses more */
+  readonly maxInFlight: number;
+  readonly #options: ProducerThreadOptions;
+  /** (not #private: a test stops it the way a crash would) */
+  private worker: Worker | undefined;
+  readonly #sends = new Map<number, Send>();
+  #nextId = 1;
+  #closed = false;
+
+  /** Throws an InvalidSettingError for bad writer options, before any thread starts. */
+  constructor(options: ProducerThreadOptions) {
+    this.maxInFlight = checkWriterOptions(options.writer).maxInFlight;
+    this.#options = options;
+    // Started now, so that the first request does not wait for a thread to load the client.
+    this.worker = this.#start();
+  }
+
+  get inFlight(): number {
+    return this.#sends.size;
+  }
+
+  /** Resolves once every record of `writes` is acknowledged; rejects when the outcome is unknown. */
+  send(writes: KafkaRows[], deadlineMs: number): Promise<void> {
+    if (this.#closed) return Promise.reject(new Error('the Kafka producer thread is closed'));
+    if (this.#sends.size >= this.maxInFlight) return Promise.reject(new Error(`already ${this.#sends.size} sends in flight (at most ${this.maxInFlight})`));
+    const worker = (this.worker ??= this.#start());
+    const id = this.#nextId++;
+    // Posted (copied) here, outside the closures below, so nothing on this thread keeps the rows
+    // while the send waits for its acknowledgement.
+    this.#post(worker, { kind: 'send', id, writes, deadlineMs });
+    const waitMs = deadlineMs + STUCK_AFTER_MS;
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => this.#fail(worker, new Error(`the Kafka producer thread did not answer within ${waitMs} ms`)), waitMs);
+      this.#sends.set(id, { worker, timer, resolve, reject });
+    });
+  }
+
+  /** Closes the producer; sends still in flight fail. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const worker = this.worker;
+    if (worker === undefined) return;
+    const exited = once(worker, 'exit');
+    this.#post(worker, { kind: 'close' });
+    const timer = setTimeout(() => void worker.terminate(), CLOSE_WAIT_MS);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  #start(): Worker {
+    letWorkersSizeTheirHeaps();
+    const worker = new Worker(new URL('./kafka-producer.worker.js', import.meta.url), {
+      workerData: this.#options,
+      resourceLimits: { maxYoungGenerationSizeMb: PRODUCER_YOUNG_GENERATION_MB },
+    });
+    worker.on('message', (reply: ProducerThreadReply) => this.#settle(reply));
+    worker.on('error', (error) => this.#fail(worker, error));
+    worker.on('exit', (code) => this.#fail(worker, new Error(`the Kafka producer thread exited with code ${code}`)));
+    return worker;
+  }
+
+  #post(worker: Worker, request: ProducerThreadRequest): void {
+    worker.postMessage(request);
+  }
+
+  #settle(reply: ProducerThreadReply): void {
+    if (reply.kind === 'closed') return;
+    const send = this.#sends.get(reply.id);
+    if (send === undefined) return;
+    this.#sends.delete(reply.id);
+    clearTimeout(send.timer);
+    if (reply.kind === 'sent') send.resolve();
+    else send.reject(new Error(reply.error));
+  }
+
+  /** The thread is gone or stuck: each send it holds has an unknown outcome. */
+  #fail(worker: Worker, error: Error): void {
+    if (this.worker === worker) {
+      this.worker = undefined;
+      void worker.terminate();
+    }
+    for (const [id, send] of this.#sends) {
+      if (send.worker !== worker) continue;
+      this.#sends.delete(id);
+      clearTimeout(send.timer);
+      send.reject(error);
+    }
+  }
+}
