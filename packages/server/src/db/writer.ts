@@ -113,14 +113,16 @@ export class DatabaseWriter {
     if (refused) return Promise.reject(refused);
     pushEvents(this.nextEvents, events);
     for (const { entry, json } of failed) this.nextFailed.push(entry.id, entry.sourceId, Date.parse(entry.receivedAt), entry.reason, json);
-    this.nextSegments.push(events.length);
+    const count = events.length;
+    this.nextSegments.push(count);
+    // The closures below name `count`, not `events`: what they capture lives until the commit.
     return new Promise<Written>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.failedAt = Date.now();
         reject(new SinkUnavailableError(`not committed within ${this.writeTimeoutMs} ms`));
       }, this.writeTimeoutMs);
       this.nextWaiters.push({
-        resolve: (inserted) => { clearTimeout(timer); resolve({ duplicates: events.length - inserted }); },
+        resolve: (inserted) => { clearTimeout(timer); resolve({ duplicates: count - inserted }); },
         reject: (error) => { clearTimeout(timer); reject(error); },
       });
       if (!this.inFlight) this.commitNext();

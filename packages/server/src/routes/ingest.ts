@@ -52,6 +52,17 @@ export interface EventError {
   errors: string[];
 }
 
+/** A request's events, handed to the sink: what its answer needs once they are durable (no events, no body). */
+interface Handed {
+  written: ReturnType<Sink['write']>;
+  /** when the sink took them (performance.now()) */
+  started: number;
+  accepted: number;
+  failedCounts: FailedCounts;
+  status: 200 | 400;
+  body: Record<string, unknown>;
+}
+
 const live = { historical: false, keyInQuery: false };
 
 /** Every ingest route and what its body holds. */
@@ -148,23 +159,29 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
     // A Map lookup, except while a new plan version loads.
     const planned = deps.plans(source.id);
     const plan = planned instanceof Promise ? await loaded(planned) : planned;
-    const { events, failed, failedCounts, errors } = prepare(request, body, items, route, source, plan);
-    // Neither the parsed body nor the records are needed once the sink has taken the events (it
-    // copies what it writes), so nothing that waits for the sink below refers to them: a request
-    // waiting for its commit keeps its JSON alive, not ten times that in objects, which the
-    // young-generation GC would copy on every pass.
     request.body = undefined;
+    // Not awaited here: a suspended async function keeps every local alive, used again or not
+    // (V8), so awaiting the sink in this function would keep the parsed body, its items and the
+    // records alive until the acknowledgement — through every scavenge of the main thread's young
+    // generation, which then copies them. What waits is `answer`, holding counts and the reply.
+    return answer(request, reply, handToSink(request, body, items, route, source, plan), source.id);
+  }
+
+  /** Prepares a request's events and hands them to the sink; returns what its answer needs once they are durable. */
+  function handToSink(request: FastifyRequest, body: Record<string, unknown>, items: unknown[], route: RouteKind, source: Source, plan: CompiledPlan | undefined): Handed {
+    const { events, failed, failedCounts, errors } = prepare(request, body, items, route, source, plan);
     const accepted = events.length;
     const pending = accepted + failed.length;
     if (!backpressure.admit(pending, source.id)) throw behind('sink');
     const started = performance.now();
-    await store(request, backpressure.track(pending, sink.write(events, failed), source.id), started, accepted, failedCounts, source.id);
-    if (type && errors.length > 0) {
-      reply.code(400);
-      if (failed[0]?.entry.reason === 'plan_violation') return { error: `Event breaks the tracking plan: ${errors[0].errors.join('; ')}`, code: Errors.planViolation.code, accepted: 0, rejected: 1, errors };
-      return { error: `Invalid event: ${errors[0].errors.join('; ')}`, code: Errors.invalidEvent.code, accepted: 0, rejected: 1, errors };
+    const written = backpressure.track(pending, sink.write(events, failed), source.id);
+    if (route.type && errors.length > 0) {
+      const reason = failed[0]?.entry.reason === 'plan_violation'
+        ? { error: `Event breaks the tracking plan: ${errors[0].errors.join('; ')}`, code: Errors.planViolation.code }
+        : { error: `Invalid event: ${errors[0].errors.join('; ')}`, code: Errors.invalidEvent.code };
+      return { written, started, accepted, failedCounts, status: 400, body: { ...reason, accepted: 0, rejected: 1, errors } };
     }
-    return { accepted, rejected: errors.length, errors };
+    return { written, started, accepted, failedCounts, status: 200, body: { accepted, rejected: errors.length, errors } };
   }
 
   /** A plan that cannot be loaded is a 503 (clients retry), never events stored unchecked. */
@@ -229,20 +246,23 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
     return { events, failed, failedCounts, errors };
   }
 
-  async function store(request: FastifyRequest, written: ReturnType<Sink['write']>, started: number, accepted: number, failed: FailedCounts, sourceId: string) {
+  async function answer(request: FastifyRequest, reply: FastifyReply, handed: Handed, sourceId: string) {
+    const { accepted, failedCounts } = handed;
     let duplicates: number;
     try {
-      ({ duplicates } = await written);
+      ({ duplicates } = await handed.written);
     } catch (error) {
-      metrics.sinkWriteFailed.observe((performance.now() - started) / 1000);
+      metrics.sinkWriteFailed.observe((performance.now() - handed.started) / 1000);
       if (error instanceof SinkUnavailableError) {
         request.log.warn({ events: accepted, sourceId, reason: error.message }, 'sink unavailable');
         throw Errors.sinkUnavailable(1);
       }
       throw error;
     }
-    metrics.sinkWriteStored.observe((performance.now() - started) / 1000);
-    accounting.request(sourceId, accepted - duplicates, duplicates, failed);
+    metrics.sinkWriteStored.observe((performance.now() - handed.started) / 1000);
+    accounting.request(sourceId, accepted - duplicates, duplicates, failedCounts);
+    reply.code(handed.status);
+    return handed.body;
   }
 
   for (const [path, kind] of INGEST_ROUTES) app.post(path, { onRequest: beforeBody }, (request, reply) => ingest(request, reply, kind));

@@ -58,10 +58,12 @@ interface PendingWrite {
   bytes: number;
   queued: boolean;
   settled: boolean;
-  timer: NodeJS.Timeout;
+  timer: NodeJS.Timeout | undefined;
   resolve(): void;
   reject(error: Error): void;
 }
+
+const noop = () => {};
 
 /** ready() asks the cluster at most this often; between asks it answers from the last result */
 const READY_CACHE_MS = 1000;
@@ -147,15 +149,17 @@ export class KafkaSink implements Sink {
       bytes += Buffer.byteLength(json) + 128;
       rows.push(FAILED_TOPIC_INDEX, entry.sourceId, json, entry.sourceId, entry.reason, entry.id);
     }
-    return new Promise<Written>((resolve, reject) => {
-      const pending: PendingWrite = {
-        rows, events: rows.length / RECORD_WIDTH, bytes, queued: true, settled: false, resolve: () => resolve({ duplicates: 0 }), reject,
-        timer: setTimeout(() => this.#settle(pending, new SinkUnavailableError(`Kafka did not acknowledge within ${writeTimeoutMs} ms`)), writeTimeoutMs),
-      };
-      this.#queue.push(pending);
-      this.#queuedEvents += pending.events;
-      this.#schedule();
+    // Built outside the closures below, which would otherwise capture `rows` until the acknowledgement.
+    const pending: PendingWrite = { rows, events: rows.length / RECORD_WIDTH, bytes, queued: true, settled: false, resolve: noop, reject: noop, timer: undefined };
+    const written = new Promise<Written>((resolve, reject) => {
+      pending.resolve = () => resolve({ duplicates: 0 });
+      pending.reject = reject;
     });
+    pending.timer = setTimeout(() => this.#settle(pending, new SinkUnavailableError(`Kafka did not acknowledge within ${writeTimeoutMs} ms`)), writeTimeoutMs);
+    this.#queue.push(pending);
+    this.#queuedEvents += pending.events;
+    this.#schedule();
+    return written;
   }
 
   /**
