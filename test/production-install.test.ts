@@ -69,7 +69,7 @@ describe('a production install (fresh clone, npm ci --omit=dev) runs the server 
     for (const devOnly of ['tsx', 'typescript', 'eslint']) {
       assert.ok(!existsSync(join(clone, 'node_modules', devOnly)), `${devOnly} is a dev dependency and must not be installed`);
     }
-    for (const built of ['packages/server/dist/cli.js', 'packages/server/dist/writer.worker.js', 'packages/browser/dist/inlet.min.js', 'packages/console/dist/index.html']) {
+    for (const built of ['packages/server/dist/cli.js', 'packages/server/dist/writer.worker.js', 'packages/server/dist/kafka-producer.worker.js', 'packages/browser/dist/inlet.min.js', 'packages/console/dist/index.html']) {
       assert.ok(existsSync(join(clone, built)), `${built} was built on install`);
     }
   });

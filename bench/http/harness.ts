@@ -105,6 +105,7 @@ export function summarizeProfiles(dir: string, label: string): string[] {
       const summary = summarize(profile);
       const urls = profile.nodes.map((n) => n.callFrame.url);
       const name = thread === '0' ? 'main thread'
+        : urls.some((u) => u.includes('kafka-producer')) ? `thread ${thread} (Kafka producer)`
         : urls.some((u) => u.includes('writer-thread') || u.includes('writer.worker')) ? `thread ${thread} (SQLite writer)`
           : urls.some((u) => u.includes('esm/hooks') || u.includes('esm/worker')) ? `thread ${thread} (module loader hooks)`
             : `thread ${thread}`;

@@ -5,14 +5,14 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Worker } from 'node:worker_threads';
 import { createTopic, needKafka, readAll } from '@inlet/testkit';
-import { EVENTS_TOPIC_INDEX, type KafkaRows } from '../src/sinks/kafka-producer-protocol.ts';
+import { EVENTS_TOPIC_INDEX, FAILED_TOPIC_INDEX, type KafkaRows } from '../src/sinks/kafka-producer-protocol.ts';
 import { ProducerThread } from '../src/sinks/kafka-producer.ts';
 import { storedEvent } from './kafka-fixtures.ts';
 
 const kafka = await needKafka();
 
-function rowsOf(events: ReturnType<typeof storedEvent>[]): KafkaRows {
-  return events.flatMap(({ record, json }) => [EVENTS_TOPIC_INDEX, record.userId ?? '', json, record.sourceId, record.type, record.messageId]);
+function rowsOf(events: ReturnType<typeof storedEvent>[], topic = EVENTS_TOPIC_INDEX): KafkaRows {
+  return events.flatMap(({ record, json }) => [topic, record.userId ?? '', json, record.sourceId, record.type, record.messageId]);
 }
 
 const threadOf = (producer: ProducerThread) => (producer as unknown as { worker: Worker | undefined }).worker;
@@ -23,13 +23,14 @@ describe('the Kafka producer thread', { skip: kafka.skip }, () => {
   test('a thread that dies fails the sends it held, and the next send starts a new one', async () => {
     const topic = `inlet-producer-thread-${process.pid}-${Date.now()}`;
     await createTopic(brokers, topic, { partitions: 2, replicationFactor: 1 });
-    const producer = new ProducerThread({ writer: { brokers, clientId: 'producer-thread-test', retries: 5, requestTimeoutMs: 10_000 }, topics: [topic, undefined] });
+    // The second topic does not exist (and is never created automatically): a send to it waits, unanswered, until its deadline.
+    const producer = new ProducerThread({ writer: { brokers, clientId: 'producer-thread-test', retries: 5, requestTimeoutMs: 10_000 }, topics: [topic, `${topic}-missing`] });
     const before = [storedEvent(1), storedEvent(2)];
     const after = [storedEvent(3)];
     try {
       await producer.send([rowsOf(before)], 10_000);
       const first = threadOf(producer);
-      const held = producer.send([rowsOf([storedEvent(4)])], 10_000);
+      const held = producer.send([rowsOf([storedEvent(4)], FAILED_TOPIC_INDEX)], 10_000);
       assert.equal(producer.inFlight, 1);
       await first!.terminate();
       await assert.rejects(held, /exited/);

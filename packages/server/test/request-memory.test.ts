@@ -3,6 +3,7 @@
 // the request's parsed body or its records: the sink has what it writes. A suspended async function
 // keeps every local alive, so a route that awaited the sink where it parsed would keep them all,
 // and each scavenge of the young generation would copy them (BENCHMARKS.md, 2026-12-04 evening).
+// The records are what this can see from the sink's side; the body was held by the same locals.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -68,7 +69,7 @@ after(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-test('a request waiting for the sink does not keep its records alive (the parsed body was held the same way)', async () => {
+test('a request waiting for the sink does not keep its records alive', async () => {
   const batch = () => ({ batch: Array.from({ length: 50 }, (_, i) => ({ type: 'track', event: 'Clicked', userId: `u-${i}`, messageId: newMessageId(), properties: { i } })) });
   const replies = Array.from({ length: 4 }, () => postJson(inlet.url, '/v1/batch', batch(), inlet.writeKey));
   for (let i = 0; i < 500 && sink.waiting < 4; i++) await new Promise((r) => setTimeout(r, 10));

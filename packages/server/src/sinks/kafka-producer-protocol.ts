@@ -4,7 +4,7 @@ import type { KafkaWriterOptions } from '@inlet/kafka';
 /**
  * Records laid end to end in one flat array (cheaper to copy between threads than an object per
  * record): topic (an index into `topics`), key, value, and the three header values of that topic's
- * records (HEADER_NAMES).
+ * records (@inlet/kafka's HEADERS for events, FAILED_HEADER_NAMES for failed events).
  */
 export type KafkaRows = (string | number)[];
 export const RECORD_WIDTH = 6;
@@ -32,5 +32,4 @@ export type ProducerThreadRequest = SendRequest | { kind: 'close' };
 export type ProducerThreadReply =
   | { kind: 'sent'; id: number }
   /** the send failed or outlived its deadline: its outcome is unknown (see @inlet/kafka's writer) */
-  | { kind: 'failed'; id: number; error: string }
-  | { kind: 'closed' };
+  | { kind: 'failed'; id: number; error: string };

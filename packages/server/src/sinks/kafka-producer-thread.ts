@@ -34,11 +34,9 @@ function toMessages(writes: KafkaRows[]): StringMessage[] {
 
 port.on('message', (request: ProducerThreadRequest) => {
   if (request.kind === 'close') {
-    // Sends still in flight fail (and answer so) before the thread says it is done.
-    void writer.close().then(() => {
-      reply({ kind: 'closed' });
-      port.close();
-    });
+    // Closing the producers fails the sends still in flight; whatever has not answered when this
+    // thread exits, the main thread fails then.
+    void writer.close().finally(() => port.close());
     return;
   }
   const { id } = request;

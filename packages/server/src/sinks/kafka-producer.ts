@@ -6,11 +6,15 @@
 // their outcome is unknown, as a retired producer's is, and the sink answers 503 (the clients
 // retry with the same messageIds; the processor drops what arrives twice). The next send starts a
 // new thread.
-import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { checkWriterOptions } from '@inlet/kafka';
 import { letWorkersSizeTheirHeaps } from '../worker-heaps.ts';
 import type { KafkaRows, ProducerThreadOptions, ProducerThreadReply, ProducerThreadRequest } from './kafka-producer-protocol.ts';
+
+/** Hears of a thread that died or was stopped (counts and reasons, never records). */
+export interface ProducerThreadLogger {
+  warn(message: string): void;
+}
 
 /**
  * The producer thread's young generation, as a worker's resourceLimits count it (three 16 MB
@@ -33,6 +37,7 @@ export class ProducerThread {
   /** sends that may be in flight at once; send() refuses more */
   readonly maxInFlight: number;
   readonly #options: ProducerThreadOptions;
+  readonly #logger: ProducerThreadLogger | undefined;
   /** (not #private: a test stops it the way a crash would) */
   private worker: Worker | undefined;
   readonly #sends = new Map<number, Send>();
@@ -40,9 +45,10 @@ export class ProducerThread {
   #closed = false;
 
   /** Throws an InvalidSettingError for bad writer options, before any thread starts. */
-  constructor(options: ProducerThreadOptions) {
+  constructor(options: ProducerThreadOptions, logger?: ProducerThreadLogger) {
     this.maxInFlight = checkWriterOptions(options.writer).maxInFlight;
     this.#options = options;
+    this.#logger = logger;
     // Started now, so that the first request does not wait for a thread to load the client.
     this.worker = this.#start();
   }
@@ -55,14 +61,19 @@ export class ProducerThread {
   send(writes: KafkaRows[], deadlineMs: number): Promise<void> {
     if (this.#closed) return Promise.reject(new Error('the Kafka producer thread is closed'));
     if (this.#sends.size >= this.maxInFlight) return Promise.reject(new Error(`already ${this.#sends.size} sends in flight (at most ${this.maxInFlight})`));
-    const worker = (this.worker ??= this.#start());
     const id = this.#nextId++;
-    // Posted (copied) here, outside the closures below, so nothing on this thread keeps the rows
-    // while the send waits for its acknowledgement.
-    this.#post(worker, { kind: 'send', id, writes, deadlineMs });
+    let worker: Worker;
+    try {
+      worker = (this.worker ??= this.#start());
+      // Posted (copied) here, outside the closures below, so nothing on this thread keeps the rows
+      // while the send waits for its acknowledgement.
+      this.#post(worker, { kind: 'send', id, writes, deadlineMs });
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
     const waitMs = deadlineMs + STUCK_AFTER_MS;
     return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => this.#fail(worker, new Error(`the Kafka producer thread did not answer within ${waitMs} ms`)), waitMs);
+      const timer = setTimeout(() => this.#fail(worker, new Error(`the Kafka producer thread was stopped: a send had no answer within ${waitMs} ms`)), waitMs);
       this.#sends.set(id, { worker, timer, resolve, reject });
     });
   }
@@ -73,9 +84,15 @@ export class ProducerThread {
     this.#closed = true;
     const worker = this.worker;
     if (worker === undefined) return;
-    const exited = once(worker, 'exit');
-    this.#post(worker, { kind: 'close' });
+    // 'exit' whatever happens in the thread ('error' first, too); the sends it still held fail then.
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
     const timer = setTimeout(() => void worker.terminate(), CLOSE_WAIT_MS);
+    timer.unref();
+    try {
+      this.#post(worker, { kind: 'close' });
+    } catch {
+      void worker.terminate();
+    }
     await exited;
     clearTimeout(timer);
   }
@@ -97,7 +114,6 @@ export class ProducerThread {
   }
 
   #settle(reply: ProducerThreadReply): void {
-    if (reply.kind === 'closed') return;
     const send = this.#sends.get(reply.id);
     if (send === undefined) return;
     this.#sends.delete(reply.id);
@@ -110,6 +126,7 @@ export class ProducerThread {
   #fail(worker: Worker, error: Error): void {
     if (this.worker === worker) {
       this.worker = undefined;
+      if (!this.#closed) this.#logger?.warn(`kafka producer thread stopped (the next send starts another): ${error.message}`);
       void worker.terminate();
     }
     for (const [id, send] of this.#sends) {

@@ -125,7 +125,7 @@ export class KafkaSink implements Sink {
         retryDelayMs: 200,
       },
       topics,
-    });
+    }, this.#logger);
     this.#probes = topics.map((topic) => new TopicProbe({ brokers, clientId: `${clientId}-health`, topic, timeoutMs: PROBE_TIMEOUT_MS }));
   }
 
