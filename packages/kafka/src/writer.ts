@@ -68,13 +68,13 @@ export class KafkaWriter {
 
   /** Throws an InvalidSettingError for bad options, before anything connects. */
   constructor(options: KafkaWriterOptions) {
-    const { mode } = checkWriterOptions(options);
+    const { mode, maxInFlight } = checkWriterOptions(options);
     this.mode = mode;
+    this.maxInFlight = maxInFlight;
     this.#options = options;
     this.#slots = mode === 'lanes'
       ? Array.from({ length: LANES }, () => ({ producer: undefined, inFlight: 0, capacity: 1 }))
       : [{ producer: undefined, inFlight: 0, capacity: PIPELINE_DEPTH }];
-    this.maxInFlight = this.#slots.reduce((sum, slot) => sum + slot.capacity, 0);
     // The client connects on the first send.
     this.#slots[0].producer = createIdempotentProducer(options);
   }
