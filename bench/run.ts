@@ -192,10 +192,11 @@ async function main(): Promise<number> {
         lightSeconds: quick ? 5 : 10,
         factor: 2,
         overloadConnections: positive(values['overload-connections'], 400, 'overload-connections'),
-        messageIds, partitions, kafkaBootstrap, log,
+        messageIds, partitions, profileDir, kafkaBootstrap, log,
       };
       const cells = await runOverloadSuite(overloadOptions);
       sections.push('## Overload (issue 17)', '', formatOverload(cells, overloadOptions), '', '### Targets (issue 17, overload)', '', formatOverloadTargets(cells), '');
+      if (profileDir) sections.push('### CPU profiles (overload)', '', ...cells.flatMap((c) => c.profiles), '');
     }
     const suiteOptions: SuiteOptions = { quick, durationSeconds, warmupSeconds, kafkaBootstrap, log };
     for (const suite of suites.filter((s) => !internal.includes(s))) {

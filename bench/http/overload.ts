@@ -9,7 +9,8 @@
 // generator's connections counts too. What a good server does: keeps its goodput (2xx per second)
 // near its peak, refuses the excess quickly with 503 + Retry-After, keeps the accepted requests'
 // tail and its memory bounded, and is back to its unloaded tail soon after the overload ends.
-import { COULD_NOT_START, cpuMicrosPerEvent, withCellServer } from './harness.ts';
+import { join } from 'node:path';
+import { COULD_NOT_START, cpuMicrosPerEvent, summarizeProfiles, withCellServer } from './harness.ts';
 import type { LoadResult, OverloadPhases } from './load.ts';
 import { runLoad } from './run-load.ts';
 import type { ServerDefinition } from './servers.ts';
@@ -33,6 +34,8 @@ export interface OverloadOptions {
   overloadConnections: number;
   messageIds: MessageIdKind;
   partitions: number;
+  /** when set, servers run with --cpu-prof: a directory per cell under it, summaries in the cell */
+  profileDir?: string;
   kafkaBootstrap(): Promise<string>;
   log(line: string): void;
 }
@@ -64,6 +67,8 @@ export interface OverloadCell {
   mainWaitingInOverload: number;
   /** see residualMicrosPerRefusal */
   mainMicrosPerRefusal: number;
+  /** markdown summaries of the cell's CPU profiles (--cpu-prof): the whole life of the server, peak and overload */
+  profiles: string[];
 }
 
 /**
@@ -84,10 +89,11 @@ async function runOverloadCell(o: OverloadOptions, def: ServerDefinition, worklo
   const cell: OverloadCell = {
     server: def.name, workload: workload.name, peakRequestsPerSecond: NaN, offeredRate: NaN, goodput: NaN, refusedPerSecond: NaN,
     otherFailures: 0, neverSent: 0, accepted: emptyLatency, peakRssBytes: NaN, cpuMicrosPerEvent: NaN, generatorCpu: NaN,
-    mainMicrosPerAccepted: NaN, mainBusyAtPeak: NaN, mainBusyInOverload: NaN, mainWaitingInOverload: NaN, mainMicrosPerRefusal: NaN,
+    mainMicrosPerAccepted: NaN, mainBusyAtPeak: NaN, mainBusyInOverload: NaN, mainWaitingInOverload: NaN, mainMicrosPerRefusal: NaN, profiles: [],
   };
+  const profileDir = o.profileDir ? join(o.profileDir, `${def.name}-${workload.name}-overload`) : undefined;
   try {
-    return await withCellServer(o, def, `${runId}-${def.name}-${workload.name}-overload`, undefined, async ({ server }) => {
+    const measured = await withCellServer(o, def, `${runId}-${def.name}-${workload.name}-overload`, profileDir, async ({ server }) => {
       const job = { url: server.url, workload: workload.name, writeKey: server.writeKey, connections: o.connections, messageIds: o.messageIds };
       const peak = await runLoad({ ...job, warmupSeconds: o.warmupSeconds, durationSeconds: o.peakSeconds }, server.pid);
       cell.peakRequestsPerSecond = peak.load.ok / (peak.load.durationSeconds || o.peakSeconds);
@@ -122,6 +128,9 @@ async function runOverloadCell(o: OverloadOptions, def: ServerDefinition, worklo
       o.log(`  ${label}: goodput ${Math.round(cell.goodput)} req/s (${((cell.goodput / cell.peakRequestsPerSecond) * 100).toFixed(0)}% of peak), 503 ${Math.round(cell.refusedPerSecond)}/s, accepted p99 ${cell.accepted.p99.toFixed(1)} ms, back to tail after ${cell.phases?.recoveredAfterSeconds ?? NaN} s`);
       return cell;
     });
+    // Written as the server exits, which withCellServer waits for.
+    if (profileDir) measured.profiles = summarizeProfiles(profileDir, label);
+    return measured;
   } catch (error) {
     const message = (error as Error).message;
     o.log(`  ${label}: FAILED — ${(error as Error).stack?.split('\n').slice(0, 4).join(' / ')}`);

@@ -69,7 +69,7 @@ export interface ServerDefinition {
 const NODE_FLAGS = ['--max-semi-space-size=64'];
 
 /** The allocator setting Inlet is launched with (`bin/inlet.js`), for every server alike, like the flag. */
-const LAUNCH_ENV = { MALLOC_MMAP_THRESHOLD_: '16384' };
+const LAUNCH_ENV = { MALLOC_MMAP_THRESHOLD_: '131072' };
 
 /** Far above anything the benchmark sends, so limits are checked but never hit. */
 const GENEROUS_LIMITS = { RATE_LIMIT_REQUESTS_PER_MINUTE: '1000000000', RATE_LIMIT_EVENTS_PER_MINUTE: '100000000000' };

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S MALLOC_MMAP_THRESHOLD_=16384 node --max-semi-space-size=64
+#!/usr/bin/env -S MALLOC_MMAP_THRESHOLD_=131072 node --max-semi-space-size=64
 // Inlet's command line. `#cli` is the compiled dist/cli.js (built on install and by `npm start`;
 // `npm run build` rebuilds it); under `--conditions=inlet-source`, as in the tests, it is
 // src/cli.ts, which Node runs by stripping the types.
@@ -6,11 +6,15 @@
 // --max-semi-space-size: a request's events live until their group commit or Kafka acknowledgement
 // lands; with V8's default young generation that is long enough to be promoted and collected the
 // expensive way. 64 MB semi-spaces let them die young (W1: ~96k -> ~135k events/s, BENCHMARKS.md).
-// MALLOC_MMAP_THRESHOLD_=16384: glibc's malloc serves blocks of 16 KB and more (request bodies
-// arrive in pieces of up to 64 KB) from mappings of their own, unmapped when freed. By default they
-// come from its heap, which glibc does not give back while a live block sits above them: after
-// 2,000 connections stalled with 480 KB bodies the process kept ~80 MB it no longer used (chaos
-// stalled-bodies). Cost: none visible on W1, ~3% CPU per request on W2 (BENCHMARKS.md, 2026-12-03).
+// MALLOC_MMAP_THRESHOLD_=131072: glibc's malloc serves blocks of 128 KB and more from mappings of
+// their own, unmapped when freed, and the rest from its heap. Setting it also stops glibc from
+// raising the threshold by itself (it would, after the first large block freed, and then keep
+// large bodies in its heap too, where a live block above them holds the memory). A stalled body
+// with a declared length is one block of that length (src/body.ts): above 128 KB it goes back to
+// the system when freed (chaos stalled-bodies: 37 MB above the start 10 s after 2,000 stalled
+// clients left, against 114 MB when each piece was a block of its own). Socket reads (64 KB) and the pieces of bodies stay in the
+// heap, which is what makes them cheap: at 16 KB every read was an mmap and a munmap, and a
+// refusal (503) cost twice the CPU (BENCHMARKS.md, 2026-12-04 night).
 // Only glibc reads it, and only as the process starts: hence here, not in code.
 // `npm start` passes the same flag and variable; set both yourself when you run this file with plain `node`.
 let cli;

@@ -87,7 +87,7 @@ export interface ServeOptions {
 export async function spawnServe(options: ServeOptions = {}): Promise<ServeChild> {
   const port = options.port ?? (await freePort());
   // The flag and the allocator setting bin/inlet.js starts with (its shebang), which a spawn of `node` skips.
-  const env = childEnv({ MALLOC_MMAP_THRESHOLD_: '16384', ADMIN_PORT: String(await freePort()), ...options.env, PORT: String(port), HOST: '127.0.0.1' });
+  const env = childEnv({ MALLOC_MMAP_THRESHOLD_: '131072', ADMIN_PORT: String(await freePort()), ...options.env, PORT: String(port), HOST: '127.0.0.1' });
   const child = spawn(process.execPath, ['--max-semi-space-size=64', ...(options.nodeArgs ?? []), INLET_BIN, 'serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const tracked = track(child);
   const url = `http://127.0.0.1:${port}`;
