@@ -33,6 +33,8 @@ export interface AppDeps {
   logger: Logger;
   /** each source's tracking plan now */
   plans: PlanLookup;
+  /** see IngestDeps */
+  loopTurn?: { readonly busyMs: number };
 }
 
 /** Fastify's own errors that a client can cause, in our catalogue's terms. */

@@ -47,7 +47,7 @@ export function createMetrics() {
     }),
     overloaded: new Counter({
       name: 'inlet_overload_refusals_total',
-      help: 'Work refused to keep memory and latency bounded: connections closed beyond MAX_CONNECTIONS, requests answered 503 beyond MAX_BODY_BYTES_IN_FLIGHT (body_bytes) or beyond what the sink makes durable in SINK_MAX_QUEUE_MS (sink), or shed while the sink queue stands (shed)',
+      help: 'Work refused to keep memory and latency bounded: connections closed beyond MAX_CONNECTIONS, requests answered 503 beyond MAX_BODY_BYTES_IN_FLIGHT (body_bytes) or beyond what the sink makes durable in SINK_MAX_QUEUE_MS (sink), or shed while the sink queue stands (shed), or batches refused while the main thread is behind (loop)',
       labelNames: ['bound'],
       registers: [registry],
     }),

@@ -8,10 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { newMessageId } from '@inlet/schema';
 import { startInlet, type TestInlet } from '@inlet/testkit';
-import { EmbeddedSink } from '../src/sinks/embedded-sink.ts';
 import { SinkBackpressure, STANDING_QUEUE_MS, WINDOW_MS as WINDOW } from '../src/sinks/sink-backpressure.ts';
-import type { Sink, StoredEvent, Written } from '../src/sinks/sink.ts';
+import type { StoredEvent, Written } from '../src/sinks/sink.ts';
 import type { FailedRecord } from '../src/failed/failed-event.ts';
+import { GatedSink } from './gated-sink.ts';
 import { basic, postJson, request } from './http-client.ts';
 
 describe('SinkBackpressure', () => {
@@ -162,40 +162,6 @@ describe('SinkBackpressure', () => {
     assert.ok(Math.abs(b.shedShare - 0.45) < 1e-9, `${b.shedShare} after five idle windows`);
   });
 });
-
-/** The embedded sink with a gate in front: writes wait until the test opens it (a disk that is behind). */
-class GatedSink implements Sink {
-  readonly kind = 'embedded';
-  readonly inner: EmbeddedSink;
-  open = true;
-  private held: (() => void)[] = [];
-
-  constructor(dataDir: string) {
-    this.inner = new EmbeddedSink({ dataDir, writeTimeoutMs: 10_000 });
-  }
-
-  get waiting(): number {
-    return this.held.length;
-  }
-
-  async write(events: readonly StoredEvent[], failed?: readonly FailedRecord[]): Promise<Written> {
-    if (!this.open) await new Promise<void>((resolve) => this.held.push(resolve));
-    return this.inner.write(events, failed);
-  }
-
-  release(): void {
-    this.open = true;
-    for (const go of this.held.splice(0)) go();
-  }
-
-  ready(): Promise<boolean> {
-    return this.inner.ready();
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-}
 
 const batchOf = (n: number) => ({ batch: Array.from({ length: n }, (_, i) => ({ type: 'track', event: 'Clicked', userId: `u-${i}`, messageId: newMessageId() })) });
 

@@ -12,6 +12,7 @@ import { Errors, SinkUnavailableError, SourceStoreUnavailableError } from '../er
 import { failedEventOf, failureContext, type FailedRecord, type FailureContext } from '../failed/failed-event.ts';
 import type { FailureReason } from '../failed/reasons.ts';
 import type { RateLimiter } from '../limits/rate-limiter.ts';
+import { LoopTurn } from '../loop-turn.ts';
 import type { Metrics } from '../metrics.ts';
 import { inexactNumbers } from '../numbers.ts';
 import { markChecked, type CompiledPlan, type PlanVerdict } from '../plans/compiled-plan.ts';
@@ -35,6 +36,8 @@ export interface IngestDeps {
   ipOf: (request: FastifyRequest) => string | undefined;
   /** each source's tracking plan (undefined: none, events are not checked) */
   plans: PlanLookup;
+  /** how long the main thread's loop has been in its current turn; by default a LoopTurn of this app's */
+  loopTurn?: { readonly busyMs: number };
 }
 
 /** What a route's body holds and how its events are read. */
@@ -90,15 +93,31 @@ function oversize(json: string, maxBytes: number): number | undefined {
 /** The request declares a body that has not been read. */
 const bodyPending = (request: FastifyRequest) => Number(request.headers['content-length'] ?? 0) > 0 || request.headers['transfer-encoding'] !== undefined;
 
+/**
+ * A turn of the main thread's loop longer than this is a queue of requests waiting for the thread
+ * (../loop-turn.ts). Turns at a W1 peak (closed loop, 50 connections) last 5-15 ms; issue 17 asks
+ * refusals under overload within 20 ms at p99.
+ */
+const LONG_TURN_MS = 20;
+/**
+ * Only requests this large are refused for a long turn: refusing pays only when it costs much less
+ * than taking. A refusal still reads the body and answers, ~85 µs of the main thread for a batch of
+ * 100 events against ~650 µs taken; for a single event (~40 µs against ~75) refusing the excess of
+ * a 2x overload would cost as much as serving it.
+ */
+const LOOP_SHED_MIN_BYTES = 16 * 1024;
+
 export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): void {
   const { config, sink, limiter, metrics, accounting, refused, auth, ipOf } = deps;
   const { maxEventBytes, maxBatchEvents, maxBodyBytes } = config.limits;
   // The sinks' own caps on pending events are 100,000 (Kafka) and 200,000 (embedded); the bound
   // measured from the sink's rate is normally far below them.
   const backpressure = new SinkBackpressure({ maxQueueMs: config.sinkMaxQueueMs, minPendingEvents: 2 * maxBatchEvents, maxPendingEvents: 100_000 });
+  const loop = deps.loopTurn ?? new LoopTurn();
+  if (loop instanceof LoopTurn) app.addHook('onClose', (_app, done) => { loop.close(); done(); });
   // Admission, like the connection and body-byte bounds of ../admission.ts: the same 503 and counter.
-  // `bound`: sink when past the bound, shed for a standing queue's share.
-  const behind = (bound: 'sink' | 'shed') => {
+  // `bound`: sink when past the bound, shed for a standing queue's share, loop for a long turn.
+  const behind = (bound: 'sink' | 'shed' | 'loop') => {
     metrics.overloaded.labels(bound).inc();
     return Errors.overloaded('the sink is behind', false);
   };
@@ -109,7 +128,7 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
    * errors to them). Only a body declared within the size limit is drained, though: Node drains
    * without a bound, so a chunked or oversized one closes the connection as before.
    */
-  const refuseBeforeBody = (request: FastifyRequest, reply: FastifyReply, bound: 'sink' | 'shed') => {
+  const refuseBeforeBody = (request: FastifyRequest, reply: FastifyReply, bound: 'sink' | 'shed' | 'loop') => {
     const declared = Number(request.headers['content-length']);
     const drainable = request.headers['transfer-encoding'] === undefined && declared >= 0 && declared <= maxBodyBytes;
     if (bodyPending(request) && !drainable) reply.header('connection', 'close');
@@ -119,8 +138,9 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
   /**
    * Before the body is read: a sink already at its bound gets 503 (the cheapest refusal, so first),
    * a header key is checked (401 now, body unread), an address out of its budget gets 429, and a
-   * source's share of the refusals for a standing queue gets 503 (a key in the body is known only
-   * after parsing: such requests are admitted by the bound alone).
+   * source's share of the refusals for a standing queue gets 503, as does a batch of a source
+   * holding its share met late in a long turn of the main thread's loop (../loop-turn.ts). A key in
+   * the body is known only after parsing: such requests are admitted by the bound alone.
    */
   async function beforeBody(request: FastifyRequest, reply: FastifyReply) {
     if (backpressure.saturated) throw refuseBeforeBody(request, reply, 'sink');
@@ -132,7 +152,11 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
       if (bodyPending(request)) reply.header('connection', 'close');
       throw error;
     }
-    if (source && backpressure.sheds(source.id)) throw refuseBeforeBody(request, reply, 'shed');
+    if (!source) return;
+    if (backpressure.sheds(source.id)) throw refuseBeforeBody(request, reply, 'shed');
+    if (loop.busyMs > LONG_TURN_MS && Number(request.headers['content-length']) >= LOOP_SHED_MIN_BYTES && backpressure.holdsShare(source.id)) {
+      throw refuseBeforeBody(request, reply, 'loop');
+    }
   }
 
   async function ingest(request: FastifyRequest, reply: FastifyReply, route: RouteKind) {

@@ -111,11 +111,16 @@ export class SinkBackpressure {
     return this.#pending > 0 && this.#pending >= this.bound;
   }
 
+  /** `source` holds at least an equal share of what is pending (the sources a refusal for load may pick). */
+  holdsShare(source: string): boolean {
+    if (this.#pending === 0) return false;
+    const held = this.#bySource.get(source) ?? 0;
+    return held > 0 && held >= this.#pending / this.#bySource.size;
+  }
+
   /** A standing queue (above): whether a new request of `source` is refused before its body is read. */
   sheds(source: string): boolean {
-    if (this.#shedShare === 0 || this.#pending === 0) return false;
-    const held = this.#bySource.get(source) ?? 0;
-    if (held === 0 || held < this.#pending / this.#bySource.size) return false;
+    if (this.#shedShare === 0 || !this.holdsShare(source)) return false;
     this.#shedCredit += this.#shedShare;
     if (this.#shedCredit < 100) return false;
     this.#shedCredit -= 100;

@@ -1,0 +1,91 @@
+// Refusals for a main thread that is behind: requests met late in a long turn of its loop are the
+// excess of an overload, and a batch of a source holding its share of what is pending gets 503
+// before its body is read; single events and other sources are still taken.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { newMessageId } from '@inlet/schema';
+import { startInlet, type TestInlet } from '@inlet/testkit';
+import { LoopTurn } from '../src/loop-turn.ts';
+import { GatedSink } from './gated-sink.ts';
+import { adminRequest, basic, postJson, request } from './http-client.ts';
+
+test('a LoopTurn reads about nothing while the loop keeps up, and the length of a turn that blocks it', async () => {
+  const turn = new LoopTurn();
+  try {
+    await sleep(30);
+    assert.ok(turn.busyMs < 50, `idle: ${turn.busyMs} ms`);
+    const start = performance.now();
+    while (performance.now() - start < 100) { /* a turn of 100 ms */ }
+    assert.ok(turn.busyMs >= 80, `after blocking the loop for 100 ms: ${turn.busyMs} ms`);
+    await sleep(30);
+    assert.ok(turn.busyMs < 50, `the loop came round: ${turn.busyMs} ms`);
+  } finally {
+    turn.close();
+  }
+});
+
+/** ~20 KB of events: a batch, which a long turn may refuse. */
+const bigBatch = () => ({ batch: Array.from({ length: 40 }, (_, i) => ({ type: 'track', event: 'Viewed', userId: `u-${i}`, messageId: newMessageId(), properties: { pad: 'x'.repeat(400) } })) });
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 500 && !condition(); i++) await sleep(10);
+  assert.ok(condition(), what);
+}
+
+describe('refusals for a long turn of the main thread over HTTP', () => {
+  let inlet: TestInlet;
+  let sink: GatedSink;
+  let dataDir: string;
+  const loopTurn = { busyMs: 0 };
+  before(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'inlet-loop-turn-'));
+    sink = new GatedSink(dataDir);
+    inlet = await startInlet({ dataDir, sinkMaxQueueMs: 10_000 }, { sink, loopTurn });
+  });
+  after(async () => {
+    sink.release();
+    await inlet.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  test('late in a long turn, a batch of the source holding what waits gets 503 unread; its single events, another source and a short turn are taken', async () => {
+    const other = await inlet.server.sources.create({ name: 'other source' });
+    sink.open = false;
+    const held = [postJson(inlet.url, '/v1/batch', bigBatch(), inlet.writeKey)];
+    await until(() => sink.waiting === 1, 'a batch of the default source waits for the sink');
+
+    loopTurn.busyMs = 50;
+    // Taken, it would wait for the closed sink: give up after 5 s.
+    const refused = await Promise.race([
+      postJson(inlet.url, '/v1/batch', bigBatch(), inlet.writeKey),
+      sleep(5000).then(() => assert.fail('the batch was taken (it waits for the sink) instead of being refused')),
+    ]);
+    assert.equal(refused.status, 503, refused.text);
+    assert.equal(refused.headers['retry-after'], '1');
+    assert.equal(refused.json?.code, 'INLET_OVERLOADED');
+    // Not JSON at all: still 503, not 400, so the body was never parsed.
+    const unread = await request(inlet.url, '/v1/batch', { body: `{"batch": [${' '.repeat(20_000)}`, headers: { 'content-type': 'application/json', authorization: basic(inlet.writeKey) } });
+    assert.equal(unread.status, 503, unread.text);
+
+    // A single event costs about twice its refusal: it is taken.
+    held.push(postJson(inlet.url, '/v1/track', { userId: 'u', event: 'Clicked' }, inlet.writeKey));
+    await until(() => sink.waiting === 2, 'the single event was taken');
+    // A source with nothing waiting is not the excess.
+    held.push(postJson(inlet.url, '/v1/batch', bigBatch(), other.writeKey));
+    await until(() => sink.waiting === 3, "the other source's batch was taken");
+
+    loopTurn.busyMs = 0;
+    held.push(postJson(inlet.url, '/v1/batch', bigBatch(), inlet.writeKey));
+    await until(() => sink.waiting === 4, 'a batch in a short turn was taken');
+
+    sink.release();
+    for (const reply of await Promise.all(held)) assert.equal(reply.status, 200, reply.text);
+    assert.equal((await inlet.events()).length, 40 + 1 + 40 + 40);
+    const metrics = (await adminRequest(inlet.adminUrl, inlet.adminToken, '/metrics')).text;
+    assert.match(metrics, /inlet_overload_refusals_total\{bound="loop"\} 2/);
+  });
+});
