@@ -205,7 +205,17 @@ export function registerBodyParsers(app: FastifyInstance, bounds: BodyBounds): v
   // '*' also catches requests that send no Content-Type at all.
   app.addContentTypeParser('*', (request, payload, done) => {
     readBounded(request, payload, bounds).then(
-      (buffer) => { try { done(null, parseJson(buffer, request.headers['content-type'])); } catch (error) { done(error as Error); } },
+      (buffer) => {
+        let body: unknown;
+        try {
+          body = parseJson(buffer, request.headers['content-type']);
+        } catch (error) {
+          return done(error as Error); // (which keeps the bytes for the failed-events store)
+        }
+        // Parsed, the bytes are nobody's: a body that arrived slowly may be in the old generation by now.
+        free(buffer);
+        done(null, body);
+      },
       (error: Error) => done(error),
     );
   });

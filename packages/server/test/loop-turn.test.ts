@@ -4,7 +4,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
+import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { newMessageId } from '@inlet/schema';
@@ -13,16 +15,31 @@ import { LoopTurn } from '../src/loop-turn.ts';
 import { GatedSink } from './gated-sink.ts';
 import { adminRequest, basic, postJson, request } from './http-client.ts';
 
-test('a LoopTurn reads about nothing while the loop keeps up, and the length of a turn that blocks it', async () => {
+/** Keeps the loop in this turn for `ms`. */
+const block = (ms: number) => {
+  const start = performance.now();
+  while (performance.now() - start < ms) { /* busy */ }
+};
+
+test('a LoopTurn reads about nothing while the loop keeps up or after one long turn, and how long it is behind when turns stay long', async () => {
   const turn = new LoopTurn();
   try {
     await sleep(30);
     assert.ok(turn.busyMs < 50, `idle: ${turn.busyMs} ms`);
-    const start = performance.now();
-    while (performance.now() - start < 100) { /* a turn of 100 ms */ }
-    assert.ok(turn.busyMs >= 80, `after blocking the loop for 100 ms: ${turn.busyMs} ms`);
+    block(100);
+    assert.ok(turn.busyMs < 50, `one long turn (a collection, a pause) is not a queue: ${turn.busyMs} ms`);
+    // The next turn is long too: the loop is behind.
+    await new Promise<void>((resolve) => setTimeout(() => {
+      block(100);
+      assert.ok(turn.busyMs >= 80, `the second long turn in a row: ${turn.busyMs} ms`);
+      resolve();
+    }, 0));
+    await sleep(30);
     await sleep(30);
     assert.ok(turn.busyMs < 50, `the loop came round: ${turn.busyMs} ms`);
+    turn.close();
+    block(60);
+    assert.equal(turn.busyMs, 0, 'closed, it reads nothing');
   } finally {
     turn.close();
   }
@@ -52,7 +69,7 @@ describe('refusals for a long turn of the main thread over HTTP', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  test('late in a long turn, a batch of the source holding what waits gets 503 unread; its single events, another source and a short turn are taken', async () => {
+  test('while the loop is behind, a large batch of the source holding what waits gets 503 unread (gzip counted as sent); its single events, another source and a loop that keeps up are taken', async () => {
     const other = await inlet.server.sources.create({ name: 'other source' });
     sink.open = false;
     const held = [postJson(inlet.url, '/v1/batch', bigBatch(), inlet.writeKey)];
@@ -62,7 +79,7 @@ describe('refusals for a long turn of the main thread over HTTP', () => {
     // Taken, it would wait for the closed sink: give up after 5 s.
     const refused = await Promise.race([
       postJson(inlet.url, '/v1/batch', bigBatch(), inlet.writeKey),
-      sleep(5000).then(() => assert.fail('the batch was taken (it waits for the sink) instead of being refused')),
+      sleep(5000, undefined, { ref: false }).then(() => assert.fail('the batch was taken (it waits for the sink) instead of being refused')),
     ]);
     assert.equal(refused.status, 503, refused.text);
     assert.equal(refused.headers['retry-after'], '1');
@@ -71,8 +88,15 @@ describe('refusals for a long turn of the main thread over HTTP', () => {
     const unread = await request(inlet.url, '/v1/batch', { body: `{"batch": [${' '.repeat(20_000)}`, headers: { 'content-type': 'application/json', authorization: basic(inlet.writeKey) } });
     assert.equal(unread.status, 503, unread.text);
 
-    // A single event costs about twice its refusal: it is taken.
-    held.push(postJson(inlet.url, '/v1/track', { userId: 'u', event: 'Clicked' }, inlet.writeKey));
+    // gzip: a batch in a quarter of the bytes is refused too.
+    // (random padding, so it does not shrink to nothing)
+    const zipped = gzipSync(JSON.stringify({ batch: bigBatch().batch.map((e) => ({ ...e, properties: { pad: randomBytes(150).toString('hex') } })) }));
+    assert.ok(zipped.length >= 4096 && zipped.length < 16 * 1024, `${zipped.length} bytes gzipped`);
+    const refusedZipped = await request(inlet.url, '/v1/batch', { body: zipped, headers: { 'content-type': 'application/json', 'content-encoding': 'gzip', authorization: basic(inlet.writeKey) } });
+    assert.equal(refusedZipped.status, 503, refusedZipped.text);
+
+    // A single event costs about twice its refusal: it is taken, however large.
+    held.push(postJson(inlet.url, '/v1/track', { userId: 'u', event: 'Clicked', properties: { pad: 'x'.repeat(20_000) } }, inlet.writeKey));
     await until(() => sink.waiting === 2, 'the single event was taken');
     // A source with nothing waiting is not the excess.
     held.push(postJson(inlet.url, '/v1/batch', bigBatch(), other.writeKey));
@@ -80,12 +104,12 @@ describe('refusals for a long turn of the main thread over HTTP', () => {
 
     loopTurn.busyMs = 0;
     held.push(postJson(inlet.url, '/v1/batch', bigBatch(), inlet.writeKey));
-    await until(() => sink.waiting === 4, 'a batch in a short turn was taken');
+    await until(() => sink.waiting === 4, 'a batch while the loop keeps up was taken');
 
     sink.release();
     for (const reply of await Promise.all(held)) assert.equal(reply.status, 200, reply.text);
     assert.equal((await inlet.events()).length, 40 + 1 + 40 + 40);
     const metrics = (await adminRequest(inlet.adminUrl, inlet.adminToken, '/metrics')).text;
-    assert.match(metrics, /inlet_overload_refusals_total\{bound="loop"\} 2/);
+    assert.match(metrics, /inlet_overload_refusals_total\{bound="loop"\} 3/);
   });
 });

@@ -100,12 +100,22 @@ const bodyPending = (request: FastifyRequest) => Number(request.headers['content
  */
 const LONG_TURN_MS = 20;
 /**
- * Only requests this large are refused for a long turn: refusing pays only when it costs much less
+ * Only batches this large are refused for a long turn: refusing pays only when it costs much less
  * than taking. A refusal still reads the body and answers, ~85 µs of the main thread for a batch of
  * 100 events against ~650 µs taken; for a single event (~40 µs against ~75) refusing the excess of
- * a 2x overload would cost as much as serving it.
+ * a 2x overload would cost as much as serving it. A gzip body is its events in a quarter of the
+ * bytes or less (SDKs compress batches by default), and costs its inflating on top.
  */
 const LOOP_SHED_MIN_BYTES = 16 * 1024;
+const LOOP_SHED_MIN_GZIP_BYTES = 4 * 1024;
+
+/** A batch route's body declared large enough that refusing it costs a fraction of taking it (a chunked one is not known). */
+function isLargeBatch(request: FastifyRequest, route: RouteKind): boolean {
+  if (route.type) return false;
+  const declared = Number(request.headers['content-length']);
+  const encoding = request.headers['content-encoding']?.toLowerCase().trim();
+  return declared >= (encoding === 'gzip' || encoding === 'x-gzip' ? LOOP_SHED_MIN_GZIP_BYTES : LOOP_SHED_MIN_BYTES);
+}
 
 export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): void {
   const { config, sink, limiter, metrics, accounting, refused, auth, ipOf } = deps;
@@ -113,13 +123,14 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
   // The sinks' own caps on pending events are 100,000 (Kafka) and 200,000 (embedded); the bound
   // measured from the sink's rate is normally far below them.
   const backpressure = new SinkBackpressure({ maxQueueMs: config.sinkMaxQueueMs, minPendingEvents: 2 * maxBatchEvents, maxPendingEvents: 100_000 });
-  const loop = deps.loopTurn ?? new LoopTurn();
-  if (loop instanceof LoopTurn) app.addHook('onClose', (_app, done) => { loop.close(); done(); });
+  const ownLoop = deps.loopTurn ? undefined : new LoopTurn();
+  if (ownLoop) app.addHook('onClose', (_app, done) => { ownLoop.close(); done(); });
+  const loop = deps.loopTurn ?? ownLoop!;
   // Admission, like the connection and body-byte bounds of ../admission.ts: the same 503 and counter.
   // `bound`: sink when past the bound, shed for a standing queue's share, loop for a long turn.
   const behind = (bound: 'sink' | 'shed' | 'loop') => {
     metrics.overloaded.labels(bound).inc();
-    return Errors.overloaded('the sink is behind', false);
+    return Errors.overloaded(bound === 'loop' ? 'it has more requests than it can read' : 'the sink is behind', false);
   };
   /**
    * Refused for the sink before the body is read, the connection is kept and the body read and
@@ -138,11 +149,11 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
   /**
    * Before the body is read: a sink already at its bound gets 503 (the cheapest refusal, so first),
    * a header key is checked (401 now, body unread), an address out of its budget gets 429, and a
-   * source's share of the refusals for a standing queue gets 503, as does a batch of a source
-   * holding its share met late in a long turn of the main thread's loop (../loop-turn.ts). A key in
-   * the body is known only after parsing: such requests are admitted by the bound alone.
+   * source's share of the refusals for a standing queue gets 503, as does a large batch of a source
+   * holding its share met while the main thread's loop is behind (../loop-turn.ts). A key in the
+   * body is known only after parsing: such requests are admitted by the bound alone.
    */
-  async function beforeBody(request: FastifyRequest, reply: FastifyReply) {
+  async function beforeBody(request: FastifyRequest, reply: FastifyReply, route: RouteKind) {
     if (backpressure.saturated) throw refuseBeforeBody(request, reply, 'sink');
     let source: Source | undefined;
     try {
@@ -154,7 +165,7 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
     }
     if (!source) return;
     if (backpressure.sheds(source.id)) throw refuseBeforeBody(request, reply, 'shed');
-    if (loop.busyMs > LONG_TURN_MS && Number(request.headers['content-length']) >= LOOP_SHED_MIN_BYTES && backpressure.holdsShare(source.id)) {
+    if (loop.busyMs > LONG_TURN_MS && isLargeBatch(request, route) && backpressure.holdsShare(source.id)) {
       throw refuseBeforeBody(request, reply, 'loop');
     }
   }
@@ -289,5 +300,5 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
     return handed.body;
   }
 
-  for (const [path, kind] of INGEST_ROUTES) app.post(path, { onRequest: beforeBody }, (request, reply) => ingest(request, reply, kind));
+  for (const [path, kind] of INGEST_ROUTES) app.post(path, { onRequest: (request, reply) => beforeBody(request, reply, kind) }, (request, reply) => ingest(request, reply, kind));
 }
