@@ -92,8 +92,9 @@ async function runOverloadCell(o: OverloadOptions, def: ServerDefinition, worklo
     mainMicrosPerAccepted: NaN, mainBusyAtPeak: NaN, mainBusyInOverload: NaN, mainWaitingInOverload: NaN, mainMicrosPerRefusal: NaN, profiles: [],
   };
   const profileDir = o.profileDir ? join(o.profileDir, `${def.name}-${workload.name}-overload`) : undefined;
+  let result: OverloadCell;
   try {
-    const measured = await withCellServer(o, def, `${runId}-${def.name}-${workload.name}-overload`, profileDir, async ({ server }) => {
+    result = await withCellServer(o, def, `${runId}-${def.name}-${workload.name}-overload`, profileDir, async ({ server }) => {
       const job = { url: server.url, workload: workload.name, writeKey: server.writeKey, connections: o.connections, messageIds: o.messageIds };
       const peak = await runLoad({ ...job, warmupSeconds: o.warmupSeconds, durationSeconds: o.peakSeconds }, server.pid);
       cell.peakRequestsPerSecond = peak.load.ok / (peak.load.durationSeconds || o.peakSeconds);
@@ -128,14 +129,14 @@ async function runOverloadCell(o: OverloadOptions, def: ServerDefinition, worklo
       o.log(`  ${label}: goodput ${Math.round(cell.goodput)} req/s (${((cell.goodput / cell.peakRequestsPerSecond) * 100).toFixed(0)}% of peak), 503 ${Math.round(cell.refusedPerSecond)}/s, accepted p99 ${cell.accepted.p99.toFixed(1)} ms, back to tail after ${cell.phases?.recoveredAfterSeconds ?? NaN} s`);
       return cell;
     });
-    // Written as the server exits, which withCellServer waits for.
-    if (profileDir) measured.profiles = summarizeProfiles(profileDir, label);
-    return measured;
   } catch (error) {
     const message = (error as Error).message;
     o.log(`  ${label}: FAILED — ${(error as Error).stack?.split('\n').slice(0, 4).join(' / ')}`);
-    return { ...cell, failure: message.startsWith(COULD_NOT_START) ? message.split('\n')[0] : message };
+    result = { ...cell, failure: message.startsWith(COULD_NOT_START) ? message.split('\n')[0] : message };
   }
+  // Written as the server exits, which withCellServer waits for; a failed cell's too, where they help most.
+  if (profileDir) result.profiles = summarizeProfiles(profileDir, label);
+  return result;
 }
 
 export async function runOverloadSuite(o: OverloadOptions): Promise<OverloadCell[]> {

@@ -94,9 +94,11 @@ function oversize(json: string, maxBytes: number): number | undefined {
 const bodyPending = (request: FastifyRequest) => Number(request.headers['content-length'] ?? 0) > 0 || request.headers['transfer-encoding'] !== undefined;
 
 /**
- * A turn of the main thread's loop longer than this is a queue of requests waiting for the thread
- * (../loop-turn.ts). Turns at a W1 peak (closed loop, 50 connections) last 5-15 ms; issue 17 asks
- * refusals under overload within 20 ms at p99.
+ * Two turns in a row of the main thread's loop longer than this are a queue of requests waiting for
+ * the thread (../loop-turn.ts). Turns at a W1 peak (closed loop, 50 connections) last 5-15 ms; issue
+ * 17 asks refusals under overload within 20 ms at p99. At 10 ms an overload's refusals came sooner
+ * (p99 60 against 107 ms), but clients that resend a refusal at once lost 29% of their 2xx at 200
+ * connections (15% at 20 ms; BENCHMARKS.md, 2026-12-04 night).
  */
 const LONG_TURN_MS = 20;
 /**
