@@ -105,12 +105,21 @@ export class BodyBytes {
   }
 }
 
+/** The body's Content-Encoding, lower case ('identity' when none). */
+const encodingOf = (request: FastifyRequest) => (request.headers['content-encoding'] ?? 'identity').toLowerCase().trim();
+
+/** The body is sent gzipped (the only encoding read). */
+export const isGzip = (request: FastifyRequest) => {
+  const encoding = encodingOf(request);
+  return encoding === 'gzip' || encoding === 'x-gzip';
+};
+
 function readBounded(request: FastifyRequest, payload: Readable, bounds: BodyBounds): Promise<Buffer> {
   const { maxBytes } = bounds;
   // The admission hook reserved the declared length; a chunked (or inflating) body covers more as it grows.
   const reservation = reservationOf(request);
-  const encoding = (request.headers['content-encoding'] ?? 'identity').toLowerCase().trim();
-  const gzip = encoding === 'gzip' || encoding === 'x-gzip';
+  const encoding = encodingOf(request);
+  const gzip = isGzip(request);
   if (!gzip && encoding !== 'identity' && encoding !== '') return Promise.reject(refuse(Errors.unsupportedEncoding(`got "${encoding}"`), undefined));
   const declared = Number(request.headers['content-length']);
   if (declared > maxBytes) return Promise.reject(refuse(Errors.bodyTooLarge(`the body is ${declared} bytes; the limit is ${maxBytes}`), undefined, true));

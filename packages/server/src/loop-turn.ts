@@ -7,7 +7,7 @@
 // loop is still in the turn that began after it ran; how late it ran says how long the turn before
 // was. Only both together count: one long turn (a garbage collection, the process descheduled for
 // a moment) is not a queue, while an overload makes every turn long.
-export const TICK_MS = 5;
+const TICK_MS = 5;
 
 export class LoopTurn {
   #lastTick = performance.now();

@@ -6,6 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { EVENT_TYPES, createNormalizer, isTimestamp, validateEvent, type EventType } from '@inlet/schema';
 import type { Accounting, FailedCounts } from '../accounting.ts';
 import { authenticatedBeforeBody, writeKeyOf, type Authenticator } from '../auth.ts';
+import { isGzip } from '../body.ts';
 import { deviceIdOf, withDeviceId } from '../collect-proxy.ts';
 import type { Config } from '../config.ts';
 import { Errors, SinkUnavailableError, SourceStoreUnavailableError } from '../errors.ts';
@@ -114,9 +115,14 @@ const LOOP_SHED_MIN_GZIP_BYTES = 4 * 1024;
 /** A batch route's body declared large enough that refusing it costs a fraction of taking it (a chunked one is not known). */
 function isLargeBatch(request: FastifyRequest, route: RouteKind): boolean {
   if (route.type) return false;
-  const declared = Number(request.headers['content-length']);
-  const encoding = request.headers['content-encoding']?.toLowerCase().trim();
-  return declared >= (encoding === 'gzip' || encoding === 'x-gzip' ? LOOP_SHED_MIN_GZIP_BYTES : LOOP_SHED_MIN_BYTES);
+  return Number(request.headers['content-length']) >= (isGzip(request) ? LOOP_SHED_MIN_GZIP_BYTES : LOOP_SHED_MIN_BYTES);
+}
+
+/** A LoopTurn that stops with `app`. */
+function loopTurnOf(app: FastifyInstance): LoopTurn {
+  const loop = new LoopTurn();
+  app.addHook('onClose', (_app, done) => { loop.close(); done(); });
+  return loop;
 }
 
 export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): void {
@@ -125,9 +131,7 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
   // The sinks' own caps on pending events are 100,000 (Kafka) and 200,000 (embedded); the bound
   // measured from the sink's rate is normally far below them.
   const backpressure = new SinkBackpressure({ maxQueueMs: config.sinkMaxQueueMs, minPendingEvents: 2 * maxBatchEvents, maxPendingEvents: 100_000 });
-  const ownLoop = deps.loopTurn ? undefined : new LoopTurn();
-  if (ownLoop) app.addHook('onClose', (_app, done) => { ownLoop.close(); done(); });
-  const loop = deps.loopTurn ?? ownLoop!;
+  const loop = deps.loopTurn ?? loopTurnOf(app);
   // Admission, like the connection and body-byte bounds of ../admission.ts: the same 503 and counter.
   // `bound`: sink when past the bound, shed for a standing queue's share, loop for a long turn.
   const behind = (bound: 'sink' | 'shed' | 'loop') => {
