@@ -4,6 +4,7 @@ import type { Accounting } from './accounting.ts';
 import { registerAdmission } from './admission.ts';
 import { Authenticator } from './auth.ts';
 import { registerBodyParsers } from './body.ts';
+import { BodyQueue } from './body-queue.ts';
 import { clientIp } from './client-ip.ts';
 import { proxiedClientIp } from './collect-proxy.ts';
 import type { Config } from './config.ts';
@@ -33,8 +34,8 @@ export interface AppDeps {
   logger: Logger;
   /** each source's tracking plan now */
   plans: PlanLookup;
-  /** see IngestDeps */
-  loopTurn?: { readonly busyMs: number };
+  /** what the ingest routes read as the bodies' wait for the main thread (tests set it; by default the parser's queue) */
+  bodyWait?: { readonly waitMs: number };
 }
 
 /** Fastify's own errors that a client can cause, in our catalogue's terms. */
@@ -71,13 +72,14 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     done(Errors.sinkUnavailable(1, 'the server is shutting down; retry'));
   });
   registerAdmission(app, { ...config.admission, maxBodyBytes: config.limits.maxBodyBytes }, metrics);
-  registerBodyParsers(app, { maxBytes: config.limits.maxBodyBytes, timeoutMs: config.timeouts.bodyMs });
+  const bodies = new BodyQueue();
+  registerBodyParsers(app, { maxBytes: config.limits.maxBodyBytes, timeoutMs: config.timeouts.bodyMs }, bodies);
   const trustedProxies = config.trustedProxies.length ? trustedProxyList(config.trustedProxies) : undefined;
   const signedClientIp = proxiedClientIp(config.proxySecret);
   const ipOf = (request: FastifyRequest) => signedClientIp(request) ?? clientIp(request.socket.remoteAddress, request.headers['x-forwarded-for'], trustedProxies);
   const auth = new Authenticator({ sources: deps.sources, metrics, limiter: new UnauthenticatedLimiter(config.unauthenticated) });
   const refused = createRefusedBodies({ ...deps, auth, ipOf });
-  registerIngestRoutes(app, { ...deps, refused, auth, ipOf });
+  registerIngestRoutes(app, { ...deps, refused, auth, ipOf, bodies: deps.bodyWait ?? bodies });
   registerOpsRoutes(app, deps);
   // Metrics live on the admin listener; some teams scrape the public port and may keep doing so.
   if (config.metricsOnPublicPort) registerMetricsRoute(app, deps.metrics);

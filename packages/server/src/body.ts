@@ -8,6 +8,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import { bodyBudgetFull, reservationOf } from './admission.ts';
+import type { BodyQueue } from './body-queue.ts';
 import { Errors, InletError } from './errors.ts';
 import { parseJsonText } from './numbers.ts';
 
@@ -202,7 +203,8 @@ export function parseJson(buffer: Buffer, contentType?: string): unknown {
 /** `type/subtype`, optionally with parameters: a Content-Type Fastify can read (RFC 9110 tokens). */
 const MEDIA_TYPE = /^\s*[\w!#$%&'*+.^`|~-]+\/[\w!#$%&'*+.^`|~-]+\s*(?:;|$)/;
 
-export function registerBodyParsers(app: FastifyInstance, bounds: BodyBounds): void {
+/** `queue`: where a read body waits for the main thread to parse it (./body-queue.ts) */
+export function registerBodyParsers(app: FastifyInstance, bounds: BodyBounds, queue: BodyQueue): void {
   // Fastify answers 415 to a Content-Type it cannot read ("", "x", "a/b/c") before any parser
   // runs. The label does not matter here, so an unreadable one is dropped as if none was sent.
   app.addHook('onRequest', (request, _reply, done) => {
@@ -214,7 +216,7 @@ export function registerBodyParsers(app: FastifyInstance, bounds: BodyBounds): v
   // '*' also catches requests that send no Content-Type at all.
   app.addContentTypeParser('*', (request, payload, done) => {
     readBounded(request, payload, bounds).then(
-      (buffer) => {
+      (buffer) => queue.enqueue(() => {
         let body: unknown;
         try {
           body = parseJson(buffer, request.headers['content-type']);
@@ -224,7 +226,7 @@ export function registerBodyParsers(app: FastifyInstance, bounds: BodyBounds): v
         // Parsed, the bytes are nobody's: a body that arrived slowly may be in the old generation by now.
         free(buffer);
         done(null, body);
-      },
+      }),
       (error: Error) => done(error),
     );
   });

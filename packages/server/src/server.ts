@@ -109,8 +109,8 @@ async function openFailedEvents(config: Config, sink: Sink, accounting: Accounti
 
 export interface ServerParts {
   sink?: Sink;
-  /** how long the main thread's loop has been in its turn (tests set it; by default measured) */
-  loopTurn?: { readonly busyMs: number };
+  /** how long bodies wait for the main thread, as admission reads it (tests set it; by default measured) */
+  bodyWait?: { readonly waitMs: number };
   sources?: SourceStore;
   limiter?: RateLimiter;
   logger?: Logger;
@@ -155,7 +155,7 @@ export async function startServer(config: Config, parts: ServerParts = {}): Prom
     await closeParts();
     throw error;
   }
-  const app = buildApp({ config, sink, sources, limiter, metrics, accounting, logger, plans: plans.lookup, loopTurn: parts.loopTurn });
+  const app = buildApp({ config, sink, sources, limiter, metrics, accounting, logger, plans: plans.lookup, bodyWait: parts.bodyWait });
   let publicUrl = '';
   const adminApp = buildAdminApp({
     tokens, sources, failed, outcomes, metrics, plans: planService, logger: logger.child({ component: 'admin' }),

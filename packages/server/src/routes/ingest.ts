@@ -13,7 +13,6 @@ import { Errors, SinkUnavailableError, SourceStoreUnavailableError } from '../er
 import { failedEventOf, failureContext, type FailedRecord, type FailureContext } from '../failed/failed-event.ts';
 import type { FailureReason } from '../failed/reasons.ts';
 import type { RateLimiter } from '../limits/rate-limiter.ts';
-import { LoopTurn } from '../loop-turn.ts';
 import type { Metrics } from '../metrics.ts';
 import { inexactNumbers } from '../numbers.ts';
 import { markChecked, type CompiledPlan, type PlanVerdict } from '../plans/compiled-plan.ts';
@@ -37,8 +36,8 @@ export interface IngestDeps {
   ipOf: (request: FastifyRequest) => string | undefined;
   /** each source's tracking plan (undefined: none, events are not checked) */
   plans: PlanLookup;
-  /** how long the main thread's loop has been in its current turn; by default a LoopTurn of this app's */
-  loopTurn?: { readonly busyMs: number };
+  /** how long the oldest body read has waited for the main thread to parse it (../body-queue.ts) */
+  bodies: { readonly waitMs: number };
 }
 
 /** What a route's body holds and how its events are read. */
@@ -95,19 +94,21 @@ function oversize(json: string, maxBytes: number): number | undefined {
 const bodyPending = (request: FastifyRequest) => Number(request.headers['content-length'] ?? 0) > 0 || request.headers['transfer-encoding'] !== undefined;
 
 /**
- * Two turns in a row of the main thread's loop longer than this are a queue of requests waiting for
- * the thread (../loop-turn.ts). Turns at a W1 peak (closed loop, 50 connections) last 5-15 ms; issue
- * 17 asks refusals under overload within 20 ms at p99. At 10 ms an overload's refusals came sooner
- * (p99 60 against 107 ms), but clients that resend a refusal at once lost 29% of their 2xx at 200
- * connections (15% at 20 ms; BENCHMARKS.md, 2026-12-04 night).
+ * Bodies waiting longer than this for the main thread to parse them (../body-queue.ts) mean more
+ * arrive than the thread can take: its CPU, not the sink, is the bottleneck, and batches are
+ * refused until the wait is short again. The refusals themselves are quick whatever this is (the
+ * queue is taken in short slices); it bounds what an accepted request waits before it is even
+ * parsed, against issue 17's 250 ms for its whole p99 under overload. A closed-loop peak of W1
+ * at 50 connections keeps the oldest body waiting 5-15 ms; at 200 connections with clients that
+ * resend at once, lower means more 503s they resend (BENCHMARKS.md, 2026-12-05).
  */
-const LONG_TURN_MS = 20;
+const MAX_BODY_WAIT_MS = 50;
 /**
- * Only batches this large are refused for a long turn: refusing pays only when it costs much less
- * than taking. A refusal still reads the body and answers, ~85 µs of the main thread for a batch of
- * 100 events against ~650 µs taken; for a single event (~40 µs against ~75) refusing the excess of
- * a 2x overload would cost as much as serving it. A gzip body is its events in a quarter of the
- * bytes or less (SDKs compress batches by default), and costs its inflating on top.
+ * Only batches this large are refused for the main thread: refusing pays only when it costs much
+ * less than taking. A refusal still reads the body and answers, ~85 µs of the main thread for a
+ * batch of 100 events against ~650 µs taken; for a single event (~40 µs against ~75) refusing the
+ * excess of a 2x overload would cost as much as serving it. A gzip body is its events in a quarter
+ * of the bytes or less (SDKs compress batches by default), and costs its inflating on top.
  */
 const LOOP_SHED_MIN_BYTES = 16 * 1024;
 const LOOP_SHED_MIN_GZIP_BYTES = 4 * 1024;
@@ -118,22 +119,15 @@ function isLargeBatch(request: FastifyRequest, route: RouteKind): boolean {
   return Number(request.headers['content-length']) >= (isGzip(request) ? LOOP_SHED_MIN_GZIP_BYTES : LOOP_SHED_MIN_BYTES);
 }
 
-/** A LoopTurn that stops with `app`. */
-function loopTurnOf(app: FastifyInstance): LoopTurn {
-  const loop = new LoopTurn();
-  app.addHook('onClose', (_app, done) => { loop.close(); done(); });
-  return loop;
-}
-
 export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): void {
   const { config, sink, limiter, metrics, accounting, refused, auth, ipOf } = deps;
   const { maxEventBytes, maxBatchEvents, maxBodyBytes } = config.limits;
   // The sinks' own caps on pending events are 100,000 (Kafka) and 200,000 (embedded); the bound
   // measured from the sink's rate is normally far below them.
   const backpressure = new SinkBackpressure({ maxQueueMs: config.sinkMaxQueueMs, minPendingEvents: 2 * maxBatchEvents, maxPendingEvents: 100_000 });
-  const loop = deps.loopTurn ?? loopTurnOf(app);
+  const { bodies } = deps;
   // Admission, like the connection and body-byte bounds of ../admission.ts: the same 503 and counter.
-  // `bound`: sink when past the bound, shed for a standing queue's share, loop for a long turn.
+  // `bound`: sink when past the bound, shed for a standing queue's share, loop for bodies waiting for the main thread.
   const behind = (bound: 'sink' | 'shed' | 'loop') => {
     metrics.overloaded.labels(bound).inc();
     return Errors.overloaded(bound === 'loop' ? 'it has more requests than it can read' : 'the sink is behind', false);
@@ -156,7 +150,7 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
    * Before the body is read: a sink already at its bound gets 503 (the cheapest refusal, so first),
    * a header key is checked (401 now, body unread), an address out of its budget gets 429, and a
    * source's share of the refusals for a standing queue gets 503, as does a large batch of a source
-   * holding its share met while the main thread's loop is behind (../loop-turn.ts). A key in the
+   * holding its share met while bodies wait long for the main thread (../body-queue.ts). A key in the
    * body is known only after parsing: such requests are admitted by the bound alone.
    */
   async function beforeBody(request: FastifyRequest, reply: FastifyReply, route: RouteKind) {
@@ -171,7 +165,7 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
     }
     if (!source) return;
     if (backpressure.sheds(source.id)) throw refuseBeforeBody(request, reply, 'shed');
-    if (loop.busyMs > LONG_TURN_MS && isLargeBatch(request, route) && backpressure.holdsShare(source.id)) {
+    if (bodies.waitMs > MAX_BODY_WAIT_MS && isLargeBatch(request, route) && backpressure.holdsShare(source.id)) {
       throw refuseBeforeBody(request, reply, 'loop');
     }
   }

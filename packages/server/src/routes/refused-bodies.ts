@@ -34,7 +34,7 @@ export interface RefusedBodies {
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
-export function createRefusedBodies(deps: Omit<IngestDeps, 'refused' | 'plans'>): RefusedBodies {
+export function createRefusedBodies(deps: Omit<IngestDeps, 'refused' | 'plans' | 'bodies'>): RefusedBodies {
   const { sink, limiter, metrics, accounting, auth, ipOf } = deps;
 
   /** The source and key of a refused request, when a valid one can be found; never throws. */

@@ -1,6 +1,7 @@
-// Refusals for a main thread that is behind: requests met late in a long turn of its loop are the
-// excess of an overload, and a batch of a source holding its share of what is pending gets 503
-// before its body is read; single events and other sources are still taken.
+// Refusals for a main thread that is behind: while bodies wait long for it to parse them, the
+// requests that keep arriving are the excess of an overload, and a batch of a source holding its
+// share of what is pending gets 503 before its body is read; single events and other sources are
+// still taken.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -11,41 +12,10 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { newMessageId } from '@inlet/schema';
 import { startInlet, type TestInlet } from '@inlet/testkit';
-import { LoopTurn } from '../src/loop-turn.ts';
 import { GatedSink } from './gated-sink.ts';
 import { adminRequest, basic, postJson, request } from './http-client.ts';
 
-/** Keeps the loop in this turn for `ms`. */
-const block = (ms: number) => {
-  const start = performance.now();
-  while (performance.now() - start < ms) { /* busy */ }
-};
-
-test('a LoopTurn reads about nothing while the loop keeps up or after one long turn, and how long it is behind when turns stay long', async () => {
-  const turn = new LoopTurn();
-  try {
-    await sleep(30);
-    assert.ok(turn.busyMs < 50, `idle: ${turn.busyMs} ms`);
-    block(100);
-    assert.ok(turn.busyMs < 50, `one long turn (a collection, a pause) is not a queue: ${turn.busyMs} ms`);
-    // The next turn is long too: the loop is behind.
-    await new Promise<void>((resolve) => setTimeout(() => {
-      block(100);
-      assert.ok(turn.busyMs >= 80, `the second long turn in a row: ${turn.busyMs} ms`);
-      resolve();
-    }, 0));
-    await sleep(30);
-    await sleep(30);
-    assert.ok(turn.busyMs < 50, `the loop came round: ${turn.busyMs} ms`);
-    turn.close();
-    block(60);
-    assert.equal(turn.busyMs, 0, 'closed, it reads nothing');
-  } finally {
-    turn.close();
-  }
-});
-
-/** ~20 KB of events: a batch, which a long turn may refuse. */
+/** ~20 KB of events: a batch, which a main thread behind may refuse. */
 const bigBatch = () => ({ batch: Array.from({ length: 40 }, (_, i) => ({ type: 'track', event: 'Viewed', userId: `u-${i}`, messageId: newMessageId(), properties: { pad: 'x'.repeat(400) } })) });
 
 async function until(condition: () => boolean, what: string): Promise<void> {
@@ -53,15 +23,15 @@ async function until(condition: () => boolean, what: string): Promise<void> {
   assert.ok(condition(), what);
 }
 
-describe('refusals for a long turn of the main thread over HTTP', () => {
+describe('refusals while bodies wait for the main thread, over HTTP', () => {
   let inlet: TestInlet;
   let sink: GatedSink;
   let dataDir: string;
-  const loopTurn = { busyMs: 0 };
+  const bodyWait = { waitMs: 0 };
   before(async () => {
-    dataDir = mkdtempSync(join(tmpdir(), 'inlet-loop-turn-'));
+    dataDir = mkdtempSync(join(tmpdir(), 'inlet-body-wait-'));
     sink = new GatedSink(dataDir);
-    inlet = await startInlet({ dataDir, sinkMaxQueueMs: 10_000 }, { sink, loopTurn });
+    inlet = await startInlet({ dataDir, sinkMaxQueueMs: 10_000 }, { sink, bodyWait });
   });
   after(async () => {
     sink.release();
@@ -69,13 +39,13 @@ describe('refusals for a long turn of the main thread over HTTP', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  test('while the loop is behind, a large batch of the source holding what waits gets 503 unread (gzip counted as sent); its single events, another source and a loop that keeps up are taken', async () => {
+  test('while bodies wait long for the main thread, a large batch of the source holding what waits gets 503 unread (gzip counted as sent); its single events, another source and a main thread that keeps up are taken', async () => {
     const other = await inlet.server.sources.create({ name: 'other source' });
     sink.open = false;
     const held = [postJson(inlet.url, '/v1/batch', bigBatch(), inlet.writeKey)];
     await until(() => sink.waiting === 1, 'a batch of the default source waits for the sink');
 
-    loopTurn.busyMs = 50;
+    bodyWait.waitMs = 60;
     // Taken, it would wait for the closed sink: give up after 5 s.
     const refused = await Promise.race([
       postJson(inlet.url, '/v1/batch', bigBatch(), inlet.writeKey),
@@ -102,9 +72,9 @@ describe('refusals for a long turn of the main thread over HTTP', () => {
     held.push(postJson(inlet.url, '/v1/batch', bigBatch(), other.writeKey));
     await until(() => sink.waiting === 3, "the other source's batch was taken");
 
-    loopTurn.busyMs = 0;
+    bodyWait.waitMs = 0;
     held.push(postJson(inlet.url, '/v1/batch', bigBatch(), inlet.writeKey));
-    await until(() => sink.waiting === 4, 'a batch while the loop keeps up was taken');
+    await until(() => sink.waiting === 4, 'a batch while the main thread keeps up was taken');
 
     sink.release();
     for (const reply of await Promise.all(held)) assert.equal(reply.status, 200, reply.text);

@@ -1,0 +1,70 @@
+// Bodies read and waiting for the main thread to parse and prepare them. Parsing a batch of 100
+// events and preparing its records takes ~0.6 ms of this one thread; when bodies arrive faster
+// than that, parsing each as its last byte arrives made one turn of the loop parse every body that
+// completed in it: 60-130 ms turns under a 2x overload, during which no socket was read, so every
+// request waited that long, refusals included. Here the bodies wait in arrival order and are taken
+// in slices of SLICE_MS; between slices the loop reads its sockets, answers, and refuses what
+// arrives while the queue is long (routes/ingest.ts): a refusal waits for one slice, not for every
+// body ahead of it. At 2 ms (two or three batches) the loop's turns under that overload lasted
+// 7-12 ms at most in each 250 ms window, against 10-20 ms at 5 ms; the extra turns cost nothing
+// measurable (BENCHMARKS.md, 2026-12-05).
+const SLICE_MS = 2;
+
+interface Waiting {
+  run: () => void;
+  /** performance.now() when queued */
+  since: number;
+}
+
+export class BodyQueue {
+  #waiting: (Waiting | undefined)[] = [];
+  #head = 0;
+  /** a slice is running or due */
+  #active = false;
+  #sliceStart = 0;
+
+  /** Runs `run` on its turn: in arrival order, after the loop has come round once at least. */
+  enqueue(run: () => void): void {
+    this.#waiting.push({ run, since: performance.now() });
+    if (!this.#active) this.#schedule();
+  }
+
+  /** ms the oldest waiting body has waited (0 when none waits) */
+  get waitMs(): number {
+    const oldest = this.#waiting[this.#head];
+    return oldest ? performance.now() - oldest.since : 0;
+  }
+
+  #schedule(): void {
+    this.#active = true;
+    setImmediate(this.#slice);
+  }
+
+  readonly #slice = (): void => {
+    this.#sliceStart = performance.now();
+    this.#step();
+  };
+
+  // One body per step, the next step a microtask: what a body's parse leaves to microtasks (the
+  // route's handler after its awaits) runs before the next body, inside the slice that pays for it.
+  readonly #step = (): void => {
+    const next = this.#waiting[this.#head];
+    if (!next) {
+      this.#waiting = [];
+      this.#head = 0;
+      this.#active = false;
+      return;
+    }
+    if (performance.now() - this.#sliceStart >= SLICE_MS) return this.#schedule();
+    this.#waiting[this.#head++] = undefined;
+    if (this.#head > 1024 && this.#head * 2 > this.#waiting.length) {
+      this.#waiting = this.#waiting.slice(this.#head);
+      this.#head = 0;
+    }
+    try {
+      next.run();
+    } finally {
+      queueMicrotask(this.#step);
+    }
+  };
+}
