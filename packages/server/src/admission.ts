@@ -1,11 +1,12 @@
 // What the public port takes on at once, so an attack (thousands of connections each sending most
 // of a large body, then stalling) costs bounded memory instead of growing the process until the
 // machine swaps. Two bounds: open connections (beyond MAX_CONNECTIONS a new one is closed as it is
-// accepted: nothing is allocated for it), and bytes of request bodies being read at once across
+// accepted: nothing is allocated for it), and bytes of request bodies being read or parsed at once across
 // connections (MAX_BODY_BYTES_IN_FLIGHT). A body's declared Content-Length is reserved before any
 // of it is read, and a chunked body reserves as it grows; past the budget the request gets 503 with
 // Retry-After at once, so the client retries (here later, or on another instance). The reservation
-// is released when the body has been read (or refused), so the memory returns when an attack ends.
+// is released when the body has been parsed (or refused): a body read and waiting for the main
+// thread (body-queue.ts) is still in the budget. So the memory returns when an attack ends.
 // Anything else the server admits later (events taken but not yet durable) belongs here too.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Errors } from './errors.ts';

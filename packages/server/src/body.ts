@@ -139,9 +139,10 @@ function readBounded(request: FastifyRequest, payload: Readable, bounds: BodyBou
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      // Read (or refused): the bytes in flight are the parsed body's now, or nobody's.
-      reservation?.release();
+      // Read, the body keeps its reservation until parsed (registerBodyParsers): the bodies waiting
+      // for the main thread are within the budget too. Refused, its bytes are nobody's.
       if (!error) return resolve(bytes.take());
+      reservation?.release();
       bytes.release();
       if (error.statusCode === 408 || error.statusCode === 503) {
         // Nothing more of this body is wanted: the answer goes out and the connection closes.
@@ -204,7 +205,7 @@ export function parseJson(buffer: Buffer, contentType?: string): unknown {
 const MEDIA_TYPE = /^\s*[\w!#$%&'*+.^`|~-]+\/[\w!#$%&'*+.^`|~-]+\s*(?:;|$)/;
 
 /** `queue`: where a read body waits for the main thread to parse it (./body-queue.ts) */
-export function registerBodyParsers(app: FastifyInstance, bounds: BodyBounds, queue: BodyQueue): void {
+export function registerBodyParsers(app: FastifyInstance, bounds: BodyBounds, queue: Pick<BodyQueue, 'enqueue'>): void {
   // Fastify answers 415 to a Content-Type it cannot read ("", "x", "a/b/c") before any parser
   // runs. The label does not matter here, so an unreadable one is dropped as if none was sent.
   app.addHook('onRequest', (request, _reply, done) => {
@@ -222,6 +223,8 @@ export function registerBodyParsers(app: FastifyInstance, bounds: BodyBounds, qu
           body = parseJson(buffer, request.headers['content-type']);
         } catch (error) {
           return done(error as Error); // (which keeps the bytes for the failed-events store)
+        } finally {
+          reservationOf(request)?.release();
         }
         // Parsed, the bytes are nobody's: a body that arrived slowly may be in the old generation by now.
         free(buffer);

@@ -108,7 +108,7 @@ const DEFINITIONS = {
   REQUEST_TIMEOUT_MS: define('--request-timeout-ms', integer(100, 1_200_000).default(45_000), 'the whole request, headers and body, must arrive within this (default 45000; at least HEADERS_TIMEOUT_MS)'),
   KEEP_ALIVE_TIMEOUT_MS: define('--keep-alive-timeout-ms', integer(100, 3_600_000).default(65_000), 'an idle keep-alive connection is closed after this (default 65000, above load balancers\' 60 s)'),
   MAX_CONNECTIONS: define('--max-connections', integer(1, 1_000_000).default(10_000), 'open connections on the public port; beyond it new ones are closed at once (default 10000)'),
-  MAX_BODY_BYTES_IN_FLIGHT: define('--max-body-bytes-in-flight', integer(1024).default(64 * 1024 * 1024), 'bytes of request bodies being read at once; beyond it 503 with Retry-After (default 67108864: 128 bodies of the largest size, thousands of typical ones)'),
+  MAX_BODY_BYTES_IN_FLIGHT: define('--max-body-bytes-in-flight', integer(1024).default(64 * 1024 * 1024), 'bytes of request bodies being read or waiting to be parsed at once; beyond it 503 with Retry-After (default 67108864: 128 bodies of the largest size, thousands of typical ones)'),
   SHUTDOWN_DRAIN_MS: define('--shutdown-drain-ms', integer(0, 600_000).default(10_000), 'SIGTERM: in-flight requests get this long, then what is left is closed and the server exits (default 10000)'),
 };
 

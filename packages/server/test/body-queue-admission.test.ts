@@ -45,7 +45,7 @@ describe('refusals while bodies wait for the main thread, over HTTP', () => {
     const held = [postJson(inlet.url, '/v1/batch', bigBatch(), inlet.writeKey)];
     await until(() => sink.waiting === 1, 'a batch of the default source waits for the sink');
 
-    bodyWait.waitMs = 60;
+    bodyWait.waitMs = 150;
     // Taken, it would wait for the closed sink: give up after 5 s.
     const refused = await Promise.race([
       postJson(inlet.url, '/v1/batch', bigBatch(), inlet.writeKey),

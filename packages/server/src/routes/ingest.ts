@@ -96,13 +96,16 @@ const bodyPending = (request: FastifyRequest) => Number(request.headers['content
 /**
  * Bodies waiting longer than this for the main thread to parse them (../body-queue.ts) mean more
  * arrive than the thread can take: its CPU, not the sink, is the bottleneck, and batches are
- * refused until the wait is short again. The refusals themselves are quick whatever this is (the
- * queue is taken in short slices); it bounds what an accepted request waits before it is even
- * parsed, against issue 17's 250 ms for its whole p99 under overload. A closed-loop peak of W1
- * at 50 connections keeps the oldest body waiting 5-15 ms; at 200 connections with clients that
- * resend at once, lower means more 503s they resend (BENCHMARKS.md, 2026-12-05).
+ * refused until the wait is short again. The refusals are quick whatever this is (the queue is
+ * taken in short slices); it bounds what an accepted request waits before it is even parsed. It
+ * cannot tell a closed loop of clients at the server's peak, whose wait is theirs to keep (each
+ * sends its next request when answered, so a refusal only costs a resend), from more arriving than
+ * the thread takes: at 50 ms, 50 clients sending batches of 100 back to back got 503s on this
+ * machine; at 100 none, and twice the peak offered as an open loop was still refused within 40-50
+ * ms at p99, the accepted ones within 350-420 ms (BENCHMARKS.md, 2026-12-05). A queue that does
+ * not drain for a window (CoDel's test) refused that closed loop as well.
  */
-const MAX_BODY_WAIT_MS = 50;
+const MAX_BODY_WAIT_MS = 100;
 /**
  * Only batches this large are refused for the main thread: refusing pays only when it costs much
  * less than taking. A refusal still reads the body and answers, ~85 µs of the main thread for a
