@@ -72,7 +72,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     done(Errors.sinkUnavailable(1, 'the server is shutting down; retry'));
   });
   registerAdmission(app, { ...config.admission, maxBodyBytes: config.limits.maxBodyBytes }, metrics);
-  const bodies = new BodyQueue();
+  const bodies = new BodyQueue((error) => app.log.error({ err: error }, 'parsing a queued body failed'));
   registerBodyParsers(app, { maxBytes: config.limits.maxBodyBytes, timeoutMs: config.timeouts.bodyMs }, bodies);
   const trustedProxies = config.trustedProxies.length ? trustedProxyList(config.trustedProxies) : undefined;
   const signedClientIp = proxiedClientIp(config.proxySecret);

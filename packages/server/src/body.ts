@@ -141,7 +141,10 @@ function readBounded(request: FastifyRequest, payload: Readable, bounds: BodyBou
       clearTimeout(timer);
       // Read, the body keeps its reservation until parsed (registerBodyParsers): the bodies waiting
       // for the main thread are within the budget too. Refused, its bytes are nobody's.
-      if (!error) return resolve(bytes.take());
+      if (!error) {
+        sent.length = 0; // (gzip: the bytes as sent are not wanted once inflated whole)
+        return resolve(bytes.take());
+      }
       reservation?.release();
       bytes.release();
       if (error.statusCode === 408 || error.statusCode === 503) {
@@ -218,6 +221,13 @@ export function registerBodyParsers(app: FastifyInstance, bounds: BodyBounds, qu
   app.addContentTypeParser('*', (request, payload, done) => {
     readBounded(request, payload, bounds).then(
       (buffer) => queue.enqueue(() => {
+        // Gone while it waited (a client that timed out under load): nobody would hear of its
+        // events, and its retry would store them twice where duplicates are not removed (Kafka).
+        if (request.raw.socket?.destroyed) {
+          reservationOf(request)?.release();
+          free(buffer);
+          return done(Errors.invalidBody('the connection closed before the body was parsed'));
+        }
         let body: unknown;
         try {
           body = parseJson(buffer, request.headers['content-type']);

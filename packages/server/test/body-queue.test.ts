@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
+import net from 'node:net';
 import Fastify from 'fastify';
 import { registerAdmission } from '../src/admission.ts';
 import { registerBodyParsers } from '../src/body.ts';
@@ -23,7 +24,7 @@ async function until(condition: () => boolean, what: string): Promise<void> {
 }
 
 test('a BodyQueue takes 40 bodies of 2 ms in arrival order, letting the loop come round between slices, and says how long the oldest has waited', async () => {
-  const queue = new BodyQueue();
+  const queue = new BodyQueue((error) => assert.fail(`a run threw: ${String(error)}`));
   const ran: number[] = [];
   for (let i = 0; i < 40; i++) queue.enqueue(() => { block(2); ran.push(i); });
   assert.deepEqual(ran, [], 'nothing is taken before the loop comes round');
@@ -44,7 +45,7 @@ test('a BodyQueue takes 40 bodies of 2 ms in arrival order, letting the loop com
 });
 
 test("what a body's parse leaves to microtasks (the route's handler after an await) runs before the next body", async () => {
-  const queue = new BodyQueue();
+  const queue = new BodyQueue((error) => assert.fail(`a run threw: ${String(error)}`));
   const order: string[] = [];
   queue.enqueue(() => {
     order.push('a');
@@ -61,31 +62,86 @@ test("what a body's parse leaves to microtasks (the route's handler after an awa
   await until(() => order.length === 4, 'a body after an idle queue was taken');
 });
 
-test('a body read and waiting for the main thread keeps its share of MAX_BODY_BYTES_IN_FLIGHT until it is parsed', async () => {
+test('a run that throws is reported and the bodies behind it are still taken', async () => {
+  const errors: unknown[] = [];
+  const queue = new BodyQueue((error) => errors.push(error));
+  let ran = false;
+  queue.enqueue(() => { throw new Error('a bug'); });
+  queue.enqueue(() => { ran = true; });
+  await until(() => ran, 'the body behind was taken');
+  assert.equal(errors.length, 1);
+  assert.match(String(errors[0]), /a bug/);
+});
+
+/** A bare app with the body parsers and the admission budget, whose queue holds every body until the test runs it, and whose handler answers only once `open()` was called. */
+async function heldApp() {
   const held: (() => void)[] = [];
+  let handled = 0;
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => { open = resolve; });
   const app = Fastify({ forceCloseConnections: true });
   registerAdmission(app, { maxConnections: 100, maxBodyBytesInFlight: 100_000, maxBodyBytes: 60_000 }, createMetrics());
   registerBodyParsers(app, { maxBytes: 60_000, timeoutMs: 5000 }, { enqueue: (run) => held.push(run) });
-  app.post('/x', async (request) => ({ events: ((request.body as { batch: unknown[] }).batch).length }));
+  app.post('/x', async (request) => {
+    handled++;
+    await gate;
+    return { events: ((request.body as { batch: unknown[] }).batch).length };
+  });
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
+  const body = (bytes: number) => JSON.stringify({ batch: [1, 2, 3], pad: 'x'.repeat(bytes - 30) });
+  const post = (bytes: number) => request(url, '/x', { body: body(bytes), headers: { 'content-type': 'application/json' } });
+  const close = async () => {
+    open();
+    for (const run of held.splice(0)) run();
+    await app.close();
+  };
+  return { app, url, held, handled: () => handled, open, post, body, close };
+}
+
+test('a body read and waiting for the main thread keeps its share of MAX_BODY_BYTES_IN_FLIGHT until it is parsed, not until it is answered', async () => {
+  const { held, open, post, close } = await heldApp();
   try {
-    const body = (bytes: number) => JSON.stringify({ batch: [1, 2, 3], pad: 'x'.repeat(bytes - 30) });
-    const post = (bytes: number) => request(url, '/x', { body: body(bytes), headers: { 'content-type': 'application/json' } });
     const first = post(50_000);
     await until(() => held.length === 1, 'the first body was read and waits');
     // 50 KB still waits: 60 KB more does not fit in 100 KB.
     const refused = await Promise.race([post(60_000), sleep(5000, undefined, { ref: false }).then(() => assert.fail('admitted beyond the budget: the second body was read while the first waited'))]);
     assert.equal(refused.status, 503, refused.text);
-    held.shift()!();
-    assert.equal((await first).status, 200);
+    held.shift()!(); // parsed; its answer is held
     const second = post(60_000);
-    await until(() => held.length === 1, 'parsed, the first body gave its bytes back: the second is read');
+    await until(() => held.length === 1, 'parsed (not yet answered), the first body gave its bytes back: the second is read');
+    open();
     held.shift()!();
-    const reply = await second;
-    assert.equal(reply.status, 200, reply.text);
-    assert.equal(reply.json?.events, 3);
+    for (const reply of [await first, await second]) {
+      assert.equal(reply.status, 200, reply.text);
+      assert.equal(reply.json?.events, 3);
+    }
   } finally {
-    for (const run of held.splice(0)) run();
-    await app.close();
+    await close();
+  }
+});
+
+test('a body whose client went away while it waited is not parsed, and its bytes go back to the budget', async () => {
+  const { app, url, held, handled, open, post, body, close } = await heldApp();
+  let closed = 0;
+  app.server.on('connection', (socket) => socket.on('close', () => { closed++; }));
+  try {
+    const { port } = new URL(url);
+    const client = net.connect(Number(port), '127.0.0.1');
+    const payload = body(50_000);
+    client.write(`POST /x HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(payload)}\r\n\r\n${payload}`);
+    await until(() => held.length === 1, 'the body was read and waits');
+    client.destroy();
+    await until(() => closed === 1, 'the server saw the connection close');
+    held.shift()!();
+    assert.equal(handled(), 0, 'its handler never ran');
+    // 60 KB fits again: the gone body's 50 KB were given back.
+    const next = post(60_000);
+    await until(() => held.length === 1, 'the next body was read');
+    held.shift()!();
+    assert.equal(handled(), 1);
+    open();
+    assert.equal((await next).status, 200);
+  } finally {
+    await close();
   }
 });

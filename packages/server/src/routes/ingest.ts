@@ -108,9 +108,10 @@ const bodyPending = (request: FastifyRequest) => Number(request.headers['content
 const MAX_BODY_WAIT_MS = 100;
 /**
  * Only batches this large are refused for the main thread: refusing pays only when it costs much
- * less than taking. A refusal still reads the body and answers, ~85 µs of the main thread for a
- * batch of 100 events against ~650 µs taken; for a single event (~40 µs against ~75) refusing the
- * excess of a 2x overload would cost as much as serving it. A gzip body is its events in a quarter
+ * less than taking. A refusal still reads the body and answers, 70-160 µs of the main thread for a
+ * batch of 100 events against 0.65-1.1 ms taken (by machine; BENCHMARKS.md, 2026-12-04 night and
+ * 2026-12-05); for a single event (~40 µs against ~75) refusing the excess of a 2x overload would
+ * cost as much as serving it. A gzip body is its events in a quarter
  * of the bytes or less (SDKs compress batches by default), and costs its inflating on top.
  */
 const LOOP_SHED_MIN_BYTES = 16 * 1024;
