@@ -101,8 +101,8 @@ const bodyPending = (request: FastifyRequest) => Number(request.headers['content
  * cannot tell a closed loop of clients at the server's peak, whose wait is theirs to keep (each
  * sends its next request when answered, so a refusal only costs a resend), from more arriving than
  * the thread takes: at 50 ms, 50 clients sending batches of 100 back to back got 503s on this
- * machine; at 100 none, and twice the peak offered as an open loop was still refused within 40-50
- * ms at p99, the accepted ones within 350-420 ms (BENCHMARKS.md, 2026-12-05). A queue that does
+ * machine; at 100 none, and twice the peak offered as an open loop was still refused within 19-64
+ * ms at p99, the accepted ones within 330-420 ms (BENCHMARKS.md, 2026-12-05). A queue that does
  * not drain for a window (CoDel's test) refused that closed loop as well.
  */
 const MAX_BODY_WAIT_MS = 100;
@@ -111,8 +111,8 @@ const MAX_BODY_WAIT_MS = 100;
  * less than taking. A refusal still reads the body and answers, 70-160 µs of the main thread for a
  * batch of 100 events against 0.65-1.1 ms taken (by machine; BENCHMARKS.md, 2026-12-04 night and
  * 2026-12-05); for a single event (~40 µs against ~75) refusing the excess of a 2x overload would
- * cost as much as serving it. A gzip body is its events in a quarter
- * of the bytes or less (SDKs compress batches by default), and costs its inflating on top.
+ * cost as much as serving it. A gzip body is its events in a quarter of the bytes or less (SDKs
+ * compress batches by default), and costs its inflating on top.
  */
 const LOOP_SHED_MIN_BYTES = 16 * 1024;
 const LOOP_SHED_MIN_GZIP_BYTES = 4 * 1024;
