@@ -1,13 +1,13 @@
 // Bodies read and waiting for the main thread to parse and prepare them. Parsing a batch of 100
 // events and preparing its records takes 0.6-1.1 ms of this one thread (by machine); when bodies
 // arrive faster than that, parsing each as its last byte arrives made one turn of the loop parse
-// every body that completed in it: 60-130 ms turns under a 2x overload, during which no socket was read, so every
-// request waited that long, refusals included. Here the bodies wait in arrival order and are taken
-// in slices of SLICE_MS; between slices the loop reads its sockets, answers, and refuses what
-// arrives while the queue is long (routes/ingest.ts): a refusal waits for one slice, not for every
-// body ahead of it. At 2 ms (two or three batches) the loop's turns under that overload lasted
-// 7-12 ms at most in each 250 ms window, against 10-20 ms at 5 ms; the extra turns cost nothing
-// measurable (BENCHMARKS.md, 2026-12-05).
+// every body that completed in it: 60-130 ms turns under a 2x overload, during which no socket was
+// read, so every request waited that long, refusals included. Here the bodies wait in arrival
+// order and are taken in slices of SLICE_MS; between slices the loop reads its sockets, answers,
+// and refuses what arrives while the queue is long (routes/ingest.ts): a refusal waits for one
+// slice, not for every body ahead of it. At 2 ms (two or three batches) the loop's turns under that
+// overload lasted 7-12 ms at most in each 250 ms window, against 10-20 ms at 5 ms; the extra turns
+// cost nothing measurable (BENCHMARKS.md, 2026-12-05).
 const SLICE_MS = 2;
 
 interface Waiting {
