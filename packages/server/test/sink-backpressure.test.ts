@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { newMessageId } from '@inlet/schema';
 import { startInlet, type TestInlet } from '@inlet/testkit';
-import { SinkBackpressure, STANDING_QUEUE_MS, WINDOW_MS as WINDOW } from '../src/sinks/sink-backpressure.ts';
+import { SinkBackpressure, STANDING_BOUND_MS, STANDING_QUEUE_MS, WINDOW_MS as WINDOW } from '../src/sinks/sink-backpressure.ts';
 import type { StoredEvent, Written } from '../src/sinks/sink.ts';
 import type { FailedRecord } from '../src/failed/failed-event.ts';
 import { GatedSink } from './gated-sink.ts';
@@ -99,67 +99,74 @@ describe('SinkBackpressure', () => {
     assert.equal(b.rate, undefined);
   });
 
-  test('a standing queue (even the quickest write of a window waits longer than the target) sheds a growing share of the source holding the most, and the share falls once writes are quick again', async () => {
+  test('a standing queue (even the quickest write of a window waits longer than the target) refuses sources holding their share while more is pending than the sink makes durable in STANDING_BOUND_MS; it ends with a quick window that refused nothing', async () => {
     const c = clock();
     const b = new SinkBackpressure({ maxQueueMs: 1000, minPendingEvents: 200, maxPendingEvents: 100_000, now: c.now });
-    /** One window whose quickest write waited `ms`: a window closes at the first write settling WINDOW ms after it opened. */
-    const windowOf = async (ms: number) => {
+    /** One window whose quickest write of `events` waited `ms`: a window closes at the first write settling WINDOW ms after it opened. */
+    const windowOf = async (ms: number, events = 100) => {
       if (ms < WINDOW) c.advance(WINDOW);
-      await durableAfter(b, c, 100, ms);
+      await durableAfter(b, c, events, ms);
     };
-    // Held writes: 'flood' has 5,000 events waiting, 'light' 100 (less than an equal share).
-    const held: (() => void)[] = [];
-    const hold = (n: number, source: string) => void b.track(n, new Promise<void>((resolve) => held.push(resolve)), source);
-    hold(5_000, 'flood');
-    hold(100, 'light');
-    /** How many of 20 new requests of `source` are refused. */
-    const shedOf20 = (source: string) => Array.from({ length: 20 }, () => b.sheds(source)).filter(Boolean).length;
-    // Quick windows: the sink's floor is 10 ms, so the target is STANDING_QUEUE_MS; bursts whose slowest writes wait longer shed nothing.
+    const held = new Map<string, () => void>();
+    const hold = (name: string, n: number, source: string) => void b.track(n, new Promise<void>((resolve) => held.set(name, resolve)), source);
+    // Quick windows: the sink's floor is 10 ms, so the target is STANDING_QUEUE_MS, and nothing is refused however much waits.
     await windowOf(10);
     await windowOf(10);
     assert.equal(b.standingTarget, STANDING_QUEUE_MS);
-    assert.equal(b.shedShare, 0);
-    assert.equal(shedOf20('flood'), 0);
-    // Two windows in which even the quickest write waited 300 ms: 0.2, then 0.4.
-    await windowOf(300);
-    assert.equal(b.shedShare, 0.2);
-    await windowOf(300);
-    assert.equal(b.shedShare, 0.4);
-    assert.equal(shedOf20('flood'), 8, 'two in five of the flooding source');
-    assert.equal(shedOf20('light'), 0, 'a source holding less than an equal share');
-    assert.equal(shedOf20('new'), 0, 'a source holding nothing');
-    // The share stops at 0.95.
-    for (let i = 0; i < 10; i++) await windowOf(300);
-    assert.equal(b.shedShare, 0.95);
-    // Quick again: 0.1 less each window, down to nothing.
-    for (let i = 0; i < 9; i++) await windowOf(10);
-    assert.ok(Math.abs(b.shedShare - 0.05) < 1e-9, `${b.shedShare}`);
+    hold('flood-a', 3_000, 'flood');
+    hold('flood-b', 2_000, 'flood');
+    hold('light', 100, 'light');
+    assert.equal(b.sheds('flood'), false);
+    // A window in which even the quickest write waited 300 ms: 30,000 events made durable in it, 100,000 a second.
+    await windowOf(300, 30_000);
+    assert.equal(b.standing, true);
+    assert.equal(b.rate, 100_000);
+    assert.equal(b.standingBound, 100_000 * STANDING_BOUND_MS / 1000);
+    // 5,100 pending, more than the 5,000 the sink makes durable in 50 ms.
+    assert.equal(b.sheds('flood'), true, 'the source holding most of what is pending');
+    assert.equal(b.sheds('light'), false, 'a source holding less than an equal share');
+    assert.equal(b.sheds('new'), false, 'a source holding nothing');
+    held.get('flood-b')!();
+    await Promise.resolve();
+    assert.equal(b.pending, 3_100);
+    assert.equal(b.sheds('flood'), false, 'below the standing bound, the flooding source is admitted again');
+    // The standing bound refused in this window, so the overload is not over even though the window was quick ...
+    assert.equal(b.sheds('flood'), false);
+    hold('flood-c', 2_000, 'flood');
+    assert.equal(b.sheds('flood'), true);
     await windowOf(10);
-    assert.equal(b.shedShare, 0);
-    assert.equal(shedOf20('flood'), 0);
-    for (const go of held) go();
+    assert.equal(b.standing, true);
+    // ... until a quick window in which it refused nothing.
+    await windowOf(10);
+    assert.equal(b.standing, false);
+    assert.equal(b.sheds('flood'), false);
+    for (const go of held.values()) go();
   });
 
-  test('a sink slow even without a queue is not taken for a standing one: the target is twice its floor', async () => {
+  test("a sink slow even without a queue is not taken for a standing one: the target, and the standing bound's time, are twice its floor", async () => {
     const c = clock();
     const b = new SinkBackpressure({ maxQueueMs: 1000, minPendingEvents: 200, maxPendingEvents: 100_000, now: c.now });
     for (let i = 0; i < 5; i++) await durableAfter(b, c, 100, 260);
     assert.equal(b.standingTarget, 520);
-    assert.equal(b.shedShare, 0);
-    await durableAfter(b, c, 100, 600);
-    assert.equal(b.shedShare, 0.2);
+    assert.equal(b.standing, false);
+    await durableAfter(b, c, 600, 600);
+    assert.equal(b.standing, true);
+    // 1,000 events a second, and twice the floor of them (the floor rose by 1% with that window: 262.6 ms).
+    assert.equal(b.rate, 1_000);
+    assert.equal(b.standingBound, 525);
   });
 
-  test('an idle spell counts as quick windows: the first requests after a pause are not shed for an overload that ended', async () => {
+  test('an idle spell ends a standing queue: the first requests after a pause are not refused for an overload that ended', async () => {
     const c = clock();
     const b = new SinkBackpressure({ maxQueueMs: 1000, minPendingEvents: 200, maxPendingEvents: 100_000, now: c.now });
     c.advance(WINDOW);
     await durableAfter(b, c, 100, 10);
-    for (let i = 0; i < 10; i++) await durableAfter(b, c, 100, 300);
-    assert.equal(b.shedShare, 0.95);
-    c.advance(5 * WINDOW);
+    await durableAfter(b, c, 100, 300);
+    assert.equal(b.standing, true);
+    c.advance(WINDOW);
     void b.track(100, new Promise<void>(() => {}), 'back');
-    assert.ok(Math.abs(b.shedShare - 0.45) < 1e-9, `${b.shedShare} after five idle windows`);
+    assert.equal(b.standing, false);
+    assert.equal(b.sheds('back'), false);
   });
 });
 
@@ -260,7 +267,7 @@ describe('shedding for a standing queue over HTTP', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  test('a source keeping the sink queue standing gets a share of 503s before its bodies are read, its connection kept; a source with less waiting is not shed; every 200 is stored', async () => {
+  test('a source keeping the sink queue standing gets 503s before its bodies are read, its connection kept, and is still admitted in part; a source with less waiting is not refused; every 200 is stored', async () => {
     const other = await inlet.server.sources.create({ name: 'quiet source' });
     const until = Date.now() + 2_500;
     const flood: number[] = [];

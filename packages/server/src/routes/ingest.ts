@@ -100,10 +100,12 @@ const bodyPending = (request: FastifyRequest) => Number(request.headers['content
  * taken in short slices); it bounds what an accepted request waits before it is even parsed. It
  * cannot tell a closed loop of clients at the server's peak, whose wait is theirs to keep (each
  * sends its next request when answered, so a refusal only costs a resend), from more arriving than
- * the thread takes: at 50 ms, 50 clients sending batches of 100 back to back got 503s on this
- * machine; at 100 none, and twice the peak offered as an open loop was still refused within 19-64
- * ms at p99, the accepted ones within 330-420 ms (BENCHMARKS.md, 2026-12-05). A queue that does
- * not drain for a window (CoDel's test) refused that closed loop as well.
+ * the thread takes: at 50 ms, 50 clients sending batches of 100 back to back got 503s on a slower
+ * machine; at 100 none (BENCHMARKS.md, 2026-12-05). A queue that does not drain for a window
+ * (CoDel's test) refused that closed loop as well, and so did a wait predicted from the bytes
+ * admitted and not yet parsed at the queue's recent pace: 200 clients answered together by one
+ * commit send 200 bodies at once, a queue predicted past 100 ms that the oldest's wait lets in, and
+ * got ten times the 503s (BENCHMARKS.md, 2026-12-06).
  */
 const MAX_BODY_WAIT_MS = 100;
 /**
@@ -131,7 +133,7 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
   const backpressure = new SinkBackpressure({ maxQueueMs: config.sinkMaxQueueMs, minPendingEvents: 2 * maxBatchEvents, maxPendingEvents: 100_000 });
   const { bodies } = deps;
   // Admission, like the connection and body-byte bounds of ../admission.ts: the same 503 and counter.
-  // `bound`: sink when past the bound, shed for a standing queue's share, loop for bodies waiting for the main thread.
+  // `bound`: sink when past the bound, shed for a standing queue at its bound, loop for bodies waiting for the main thread.
   const behind = (bound: 'sink' | 'shed' | 'loop') => {
     metrics.overloaded.labels(bound).inc();
     return Errors.overloaded(bound === 'loop' ? 'it has more requests than it can read' : 'the sink is behind', false);
@@ -153,9 +155,9 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
   /**
    * Before the body is read: a sink already at its bound gets 503 (the cheapest refusal, so first),
    * a header key is checked (401 now, body unread), an address out of its budget gets 429, and a
-   * source's share of the refusals for a standing queue gets 503, as does a large batch of a source
-   * holding its share met while bodies wait long for the main thread (../body-queue.ts). A key in the
-   * body is known only after parsing: such requests are admitted by the bound alone.
+   * source holding its share of a standing sink queue at its bound gets 503, as does a large batch of
+   * a source holding its share met while bodies wait long for the main thread (../body-queue.ts). A
+   * key in the body is known only after parsing: such requests are admitted by the bound alone.
    */
   async function beforeBody(request: FastifyRequest, reply: FastifyReply, route: RouteKind) {
     if (backpressure.saturated) throw refuseBeforeBody(request, reply, 'sink');

@@ -21,16 +21,22 @@
 // A standing queue, as CoDel finds one: the bound holds memory, not the tail. A few hundred
 // connections keep less than the bound waiting and still make every write wait a second, and an
 // open-loop overload then piles up in the clients. So when even the quickest write of a window
-// waited longer than the standing target (no burst does that; a queue that does not drain does), a
-// share of the new requests from sources holding at least an equal share of what is pending is
-// refused before their bodies are read. The share grows by SHED_STEP_UP for each such window and
-// shrinks by SHED_STEP_DOWN for each window without, so it settles where the queue stays near the
-// target: refusing all at once would drain the queue and then let a whole burst in. The queue
-// behind keeps the sink busy meanwhile, so goodput holds, and the refusals cost no parsing.
-// The target is STANDING_QUEUE_MS, or twice the sink's own floor if that is more: a write's wait
-// includes its own service time, and a sink that takes 150 ms unloaded (a distant broker, a slow
-// disk) has no queue at 150 ms. The floor is the quickest wait of recent windows; it follows a
-// faster sink at once and a slower one by 1% a window, so a long overload raises it only slowly.
+// waited longer than the standing target (no burst does that; a queue that does not drain does),
+// the sink is the bottleneck, and until the overload is over, new requests from sources holding at
+// least an equal share of what is pending are refused before their bodies are read while the
+// pending events are more than the sink makes durable in STANDING_BOUND_MS at its rate (measured
+// in these windows, all busy ones). The queue then stays that short and never empties, so goodput
+// holds and an accepted write waits about that long. (Refusing a share of requests that grew while
+// the queue stood and shrank when it did not swung between a queue of 300 ms and an idle sink every
+// few seconds: the share reacted to a queue a window old. A bound on what is pending reacts at
+// once.) The overload is over after a window in which this refused nothing and the quickest write
+// was quick. The target is STANDING_QUEUE_MS, or twice the sink's own floor if that is more: a
+// write's wait includes its own service time, and a sink that takes 150 ms unloaded (a distant
+// broker, a slow disk) has no queue at 150 ms. The floor is the quickest wait of recent windows;
+// it follows a faster sink at once and a slower one by 1% a window, so a long overload raises it
+// only slowly. The standing bound's time is at least twice the floor too: a sink whose writes take
+// longer than that time would make less durable per window than the bound lets in, and the rate
+// (and with it the bound) would fall window after window.
 export interface SinkBackpressureOptions {
   /** how long admitted events may wait for the sink; the bound is rate x this */
   maxQueueMs: number;
@@ -51,10 +57,12 @@ const ALPHA = 0.3;
  * connections); issue 17 asks an accepted request's p99 under overload to stay within 250 ms.
  */
 export const STANDING_QUEUE_MS = 100;
-/** Shares are in hundredths, so steps add up exactly. */
-const SHED_STEP_UP = 20;
-const SHED_STEP_DOWN = 10;
-const SHED_MAX = 95;
+/**
+ * While a queue stands, what may be pending is what the sink makes durable in this long: short
+ * against the 250 ms an accepted request may take in all, long against a commit or produce request
+ * at the sink's peak (a few ms), so the sink never runs dry.
+ */
+export const STANDING_BOUND_MS = 50;
 const FLOOR_RISE = 1.01;
 
 export class SinkBackpressure {
@@ -73,10 +81,10 @@ export class SinkBackpressure {
   #windowSaturated = false;
   /** the quickest write made durable in this window (ms) */
   #windowQuickest = Infinity;
-  /** the share of new requests (of sources at or above an equal share) refused for a standing queue, in hundredths */
-  #shedShare = 0;
-  /** spreads the refusals evenly: one each time it reaches 100 */
-  #shedCredit = 0;
+  /** a standing queue was found and the overload has not ended since */
+  #standing = false;
+  /** requests refused for the standing queue in this window */
+  #windowShed = 0;
   /** the sink's own wait when nothing queues: the quickest of recent windows (ms) */
   #floor = Infinity;
   /** when the last pending write settled, if none is pending now */
@@ -120,16 +128,23 @@ export class SinkBackpressure {
 
   /** A standing queue (above): whether a new request of `source` is refused before its body is read. */
   sheds(source: string): boolean {
-    if (this.#shedShare === 0 || !this.holdsShare(source)) return false;
-    this.#shedCredit += this.#shedShare;
-    if (this.#shedCredit < 100) return false;
-    this.#shedCredit -= 100;
+    if (!this.#standing || this.#pending < this.standingBound || !this.holdsShare(source)) return false;
+    this.#windowShed++;
     return true;
   }
 
-  /** the share of new requests refused for a standing queue (0 when there is none, at most 0.95) */
-  get shedShare(): number {
-    return this.#shedShare / 100;
+  /** whether a standing queue was found and the overload it says has not ended */
+  get standing(): boolean {
+    return this.#standing;
+  }
+
+  /** the pending events beyond which a standing queue refuses: what the sink makes durable in STANDING_BOUND_MS (or twice its floor) */
+  get standingBound(): number {
+    if (this.#rate === undefined) return this.#max;
+    // No floor of a batch or two here, unlike the bound: a request is refused only once this much is
+    // pending, so one of any size always goes, and a slow sink is kept busy by one write at a time.
+    const ms = Math.max(STANDING_BOUND_MS, 2 * this.#floor);
+    return Math.min(this.#max, Math.max(1, Math.round((this.#rate * ms) / 1000)));
   }
 
   /** the wait above which a window's quickest write means a standing queue (ms) */
@@ -156,8 +171,7 @@ export class SinkBackpressure {
     // Windows close as writes settle; an idle spell closes none, so it is counted here: a server
     // that was shedding when an overload ended does not shed the first requests after a pause.
     if (this.#idleSince !== undefined) {
-      const idleWindows = Math.floor((this.#now() - this.#idleSince) / WINDOW_MS);
-      this.#shedShare = Math.max(0, this.#shedShare - idleWindows * SHED_STEP_DOWN);
+      if (this.#now() - this.#idleSince >= WINDOW_MS) this.#standing = false;
       this.#idleSince = undefined;
     }
     this.#pending += events;
@@ -183,18 +197,21 @@ export class SinkBackpressure {
     }
     const elapsed = now - this.#windowStart;
     if (elapsed < WINDOW_MS) return;
-    const rate = (this.#windowDone * 1000) / elapsed;
-    if (this.#windowSaturated) this.#rate = this.#rate === undefined ? rate : this.#rate + ALPHA * (rate - this.#rate);
-    else if (this.#rate !== undefined && rate > this.#rate) this.#rate = rate;
-    // A window without a durable write (every write failed) says nothing about the queue.
+    // A window without a durable write (every write failed) says nothing about the queue or the rate.
     if (this.#windowQuickest !== Infinity) {
-      const standing = this.#windowQuickest > this.standingTarget;
+      const rate = (this.#windowDone * 1000) / elapsed;
+      const standsNow = this.#windowQuickest > this.standingTarget;
+      if (standsNow) this.#standing = true;
+      else if (this.#windowShed === 0) this.#standing = false;
+      // Busy all window: a write waited past the bound, the queue stood, or the standing bound was reached.
+      if (this.#windowSaturated || standsNow || this.#windowShed > 0) this.#rate = this.#rate === undefined ? rate : this.#rate + ALPHA * (rate - this.#rate);
+      else if (this.#rate !== undefined && rate > this.#rate) this.#rate = rate;
       this.#floor = Math.min(this.#floor * FLOOR_RISE, this.#windowQuickest);
-      this.#shedShare = standing ? Math.min(SHED_MAX, this.#shedShare + SHED_STEP_UP) : Math.max(0, this.#shedShare - SHED_STEP_DOWN);
     }
     this.#windowStart = now;
     this.#windowDone = 0;
     this.#windowSaturated = false;
     this.#windowQuickest = Infinity;
+    this.#windowShed = 0;
   }
 }
