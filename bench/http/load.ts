@@ -34,6 +34,8 @@ export interface OverloadPhases {
   refusedCount: number;
   /** 503 answers with a Retry-After header */
   withRetryAfter: number;
+  /** how late the overload window's requests were sent, 2xx and 503 apart: waiting for a free connection, or for the generator's own loop (part of their latency) */
+  sentLate: { accepted: LoadResult['latency']; refused: LoadResult['latency'] };
   /** p99 (ms) of each second of the recovery run, any non-2xx making it Infinity */
   recoveryP99: number[];
   /** seconds after the overload until every later second's p99 is within the unloaded tail's bound; NaN: not within the run */
@@ -114,7 +116,7 @@ function rawRequest(job: LoadJob): () => Buffer {
 }
 
 /** One paced phase: every response counted by status, latencies of 2xx kept (and of 503s, when asked). */
-async function pacedPhase(job: LoadJob, rate: number, seconds: number, connections: number, onResponse?: (ms: number, status: number, dueMs: number, head: string) => void) {
+async function pacedPhase(job: LoadJob, rate: number, seconds: number, connections: number, onResponse?: (ms: number, status: number, dueMs: number, head: string, lateMs: number) => void) {
   const url = new URL(job.url);
   const latencies = new Latencies();
   const statusCodes: Record<string, number> = {};
@@ -122,10 +124,10 @@ async function pacedPhase(job: LoadJob, rate: number, seconds: number, connectio
   const cpuBefore = process.cpuUsage();
   const result = await runPaced({
     host: url.hostname, port: Number(url.port), rate, connections, request: rawRequest(job), seconds,
-    onResponse: (ms, status, dueMs, head) => {
+    onResponse: (ms, status, dueMs, head, lateMs) => {
       statusCodes[status] = (statusCodes[status] ?? 0) + 1;
       if (status >= 200 && status < 300) { ok++; latencies.add(ms); }
-      onResponse?.(ms, status, dueMs, head);
+      onResponse?.(ms, status, dueMs, head, lateMs);
     },
   });
   const cpu = process.cpuUsage(cpuBefore);
@@ -159,9 +161,13 @@ async function runOverloadJob(job: LoadJob, o: NonNullable<LoadJob['overload']>)
   const baseline = await pacedPhase(job, o.lightRate, o.baselineSeconds, job.connections);
   process.send!({ type: 'measuring' } satisfies LoadMessage);
   const refused = new Latencies();
+  const lateAccepted = new Latencies();
+  const lateRefused = new Latencies();
   let withRetryAfter = 0;
-  const overload = await pacedPhase(job, o.rate, job.durationSeconds, o.connections, (ms, status, _due, head) => {
+  const overload = await pacedPhase(job, o.rate, job.durationSeconds, o.connections, (ms, status, _due, head, lateMs) => {
+    if (status >= 200 && status < 300) lateAccepted.add(lateMs);
     if (status !== 503) return;
+    lateRefused.add(lateMs);
     refused.add(ms);
     if (/\r\nretry-after:/i.test(head)) withRetryAfter++;
   });
@@ -183,6 +189,7 @@ async function runOverloadJob(job: LoadJob, o: NonNullable<LoadJob['overload']>)
       refused: refused.summary(),
       refusedCount: overload.statusCodes['503'] ?? 0,
       withRetryAfter,
+      sentLate: { accepted: lateAccepted.summary(), refused: lateRefused.summary() },
       recoveryP99,
       recoveredAfterSeconds: recovered,
       recoveryBoundMs: bound,

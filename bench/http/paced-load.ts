@@ -15,8 +15,12 @@ export interface PacedOptions {
   rate: number;
   connections: number;
   seconds: number;
-  /** called for every response: latency from when it was due, its status, when it was due (ms after the start), its head (status line and headers) */
-  onResponse(latencyMs: number, status: number, dueMs: number, head: string): void;
+  /**
+   * called for every response: latency from when it was due, its status, when it was due (ms after
+   * the start), its head (status line and headers), and how late it was sent (waiting for a free
+   * connection, or for this process's own loop)
+   */
+  onResponse(latencyMs: number, status: number, dueMs: number, head: string, lateMs: number): void;
 }
 
 export interface PacedResult {
@@ -41,13 +45,14 @@ class Connection {
   private readonly socket: net.Socket;
   private pending: Buffer = Buffer.alloc(0);
   private dueAt = 0;
+  private sentAt = 0;
   busy = false;
   failed = false;
-  private readonly done: (conn: Connection, dueAt: number, status: number, head: string) => void;
+  private readonly done: (conn: Connection, dueAt: number, sentAt: number, status: number, head: string) => void;
   private readonly broken: (conn: Connection) => void;
   private readonly unasked: () => void;
 
-  constructor(host: string, port: number, done: (conn: Connection, dueAt: number, status: number, head: string) => void, broken: (conn: Connection) => void, unasked: () => void) {
+  constructor(host: string, port: number, done: (conn: Connection, dueAt: number, sentAt: number, status: number, head: string) => void, broken: (conn: Connection) => void, unasked: () => void) {
     this.done = done;
     this.broken = broken;
     this.unasked = unasked;
@@ -60,6 +65,7 @@ class Connection {
   send(request: Buffer, dueAt: number): void {
     this.busy = true;
     this.dueAt = dueAt;
+    this.sentAt = performance.now();
     this.socket.write(request);
   }
 
@@ -87,7 +93,7 @@ class Connection {
     this.pending = this.pending.subarray(total);
     if (!this.busy) { this.unasked(); return; }
     this.busy = false;
-    this.done(this, this.dueAt, Number(head.slice(9, 12)), head);
+    this.done(this, this.dueAt, this.sentAt, Number(head.slice(9, 12)), head);
   }
 }
 
@@ -112,9 +118,9 @@ export function runPaced(o: PacedOptions): Promise<PacedResult> {
         sent++;
       }
     };
-    const onDone = (conn: Connection, dueAt: number, status: number, head: string) => {
+    const onDone = (conn: Connection, dueAt: number, sentAt: number, status: number, head: string) => {
       completed++;
-      o.onResponse(performance.now() - dueAt, status, dueAt - start, head);
+      o.onResponse(performance.now() - dueAt, status, dueAt - start, head, sentAt - dueAt);
       idle.push(conn);
       dispatch();
     };

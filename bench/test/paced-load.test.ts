@@ -38,3 +38,29 @@ test('a response on a connection with no request in flight is not counted as an 
     server.close();
   }
 });
+
+test('a request that waits for a free connection is reported as sent late by that long, and its latency from when it was due includes the wait', async () => {
+  // One connection and a server that answers after 50 ms: at 100 requests a second, each waits for the one before.
+  const server = net.createServer((socket) => {
+    socket.on('data', () => setTimeout(() => socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok'), 50));
+    socket.on('error', () => {});
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as net.AddressInfo;
+  const answers: { ms: number; lateMs: number }[] = [];
+  try {
+    await runPaced({
+      host: '127.0.0.1', port, rate: 100, connections: 1, seconds: 0.6,
+      request: () => Buffer.from('GET / HTTP/1.1\r\nhost: x\r\n\r\n'),
+      onResponse: (ms, _status, _dueMs, _head, lateMs) => answers.push({ ms, lateMs }),
+    });
+    assert.ok(answers.length >= 5, `${answers.length} answered`);
+    // Request k was sent when k - 1 was answered, ~40 ms more late each time.
+    assert.ok(answers[0].lateMs < 20, `the first was sent at once (${answers[0].lateMs} ms late)`);
+    assert.ok(answers[4].lateMs > 100, `the fifth waited for the four before it (${answers[4].lateMs} ms late)`);
+    for (const a of answers) assert.ok(a.ms >= a.lateMs + 45, `latency ${a.ms} ms covers the wait (${a.lateMs}) and the answer (50)`);
+  } finally {
+    server.close();
+  }
+});
