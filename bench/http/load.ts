@@ -34,8 +34,12 @@ export interface OverloadPhases {
   refusedCount: number;
   /** 503 answers with a Retry-After header */
   withRetryAfter: number;
-  /** how late the overload window's requests were sent, 2xx and 503 apart: waiting for a free connection, or for the generator's own loop (part of their latency) */
-  sentLate: { accepted: LoadResult['latency']; refused: LoadResult['latency'] };
+  /**
+   * latency of the overload window's requests from when each was sent, 2xx and 503 apart: without
+   * the wait for one of the generator's connections or for its own loop (on this machine the
+   * generator shares the server's cores), so the server's time and the network's
+   */
+  fromSent: { accepted: LoadResult['latency']; refused: LoadResult['latency'] };
   /** p99 (ms) of each second of the recovery run, any non-2xx making it Infinity */
   recoveryP99: number[];
   /** seconds after the overload until every later second's p99 is within the unloaded tail's bound; NaN: not within the run */
@@ -161,13 +165,13 @@ async function runOverloadJob(job: LoadJob, o: NonNullable<LoadJob['overload']>)
   const baseline = await pacedPhase(job, o.lightRate, o.baselineSeconds, job.connections);
   process.send!({ type: 'measuring' } satisfies LoadMessage);
   const refused = new Latencies();
-  const lateAccepted = new Latencies();
-  const lateRefused = new Latencies();
+  const acceptedFromSent = new Latencies();
+  const refusedFromSent = new Latencies();
   let withRetryAfter = 0;
   const overload = await pacedPhase(job, o.rate, job.durationSeconds, o.connections, (ms, status, _due, head, lateMs) => {
-    if (status >= 200 && status < 300) lateAccepted.add(lateMs);
+    if (status >= 200 && status < 300) acceptedFromSent.add(ms - lateMs);
     if (status !== 503) return;
-    lateRefused.add(lateMs);
+    refusedFromSent.add(ms - lateMs);
     refused.add(ms);
     if (/\r\nretry-after:/i.test(head)) withRetryAfter++;
   });
@@ -189,7 +193,7 @@ async function runOverloadJob(job: LoadJob, o: NonNullable<LoadJob['overload']>)
       refused: refused.summary(),
       refusedCount: overload.statusCodes['503'] ?? 0,
       withRetryAfter,
-      sentLate: { accepted: lateAccepted.summary(), refused: lateRefused.summary() },
+      fromSent: { accepted: acceptedFromSent.summary(), refused: refusedFromSent.summary() },
       recoveryP99,
       recoveredAfterSeconds: recovered,
       recoveryBoundMs: bound,
