@@ -8,8 +8,8 @@
 // The bound is the sink's rate times `maxQueueMs` (Little's law), the rate measured, not
 // configured: over each window of WINDOW_MS in which some write took longer than `maxQueueMs` to
 // become durable (so events were waiting: the sink was the bottleneck), the events made durable
-// per second are what the sink can do now, and the estimate follows them; a window without such
-// waits only ever raises it. A sink that slows down (a slow disk, a broker failing over) thus
+// per second are what the sink can do now, and the estimate follows them (so do the busy windows of a
+// standing queue, below); any other window only ever raises it. A sink that slows down (a slow disk, a broker failing over) thus
 // lowers the bound within a window or two. Until the first such window the bound is the sink's
 // own cap on pending events.
 //
@@ -24,17 +24,21 @@
 // waited longer than the standing target (no burst does that; a queue that does not drain does),
 // the sink is the bottleneck, and until the overload is over, new requests from sources holding at
 // least an equal share of what is pending are refused before their bodies are read while the
-// pending events are more than the sink makes durable in STANDING_BOUND_MS at its rate (measured
-// in these windows, all busy ones). The queue then stays that short and never empties, so goodput
+// pending events reach what the sink makes durable in STANDING_BOUND_MS at its rate, learnt in
+// these windows: a window in which the queue stood, or in which this bound was reached and the
+// sink never ran out of work, was busy throughout. The queue then stays that short and never empties, so goodput
 // holds and an accepted write waits about that long. (Refusing a share of requests that grew while
 // the queue stood and shrank when it did not swung between a queue of 300 ms and an idle sink every
 // few seconds: the share reacted to a queue a window old. A bound on what is pending reacts at
 // once.) The overload is over after a window in which this refused nothing and the quickest write
-// was quick. The target is STANDING_QUEUE_MS, or twice the sink's own floor if that is more: a
+// was quick, or after an idle window. (Clients that resend each refusal at once, ignoring
+// Retry-After, keep a queue of more than STANDING_BOUND_MS standing for as long as they keep it
+// full: they stay refused, where the share fell back as soon as writes were quick.) The target is STANDING_QUEUE_MS, or twice the sink's own floor if that is more: a
 // write's wait includes its own service time, and a sink that takes 150 ms unloaded (a distant
 // broker, a slow disk) has no queue at 150 ms. The floor is the quickest wait of recent windows;
-// it follows a faster sink at once and a slower one by 1% a window, so a long overload raises it
-// only slowly. The standing bound's time is at least twice the floor too: a sink whose writes take
+// it follows a faster sink at once and a slower one by 1% a window, and never rises while a queue
+// stands: the quickest wait then measures the queue this holds, and the bound's time below grows
+// with the floor. The standing bound's time is at least twice the floor too: a sink whose writes take
 // longer than that time would make less durable per window than the bound lets in, and the rate
 // (and with it the bound) would fall window after window.
 export interface SinkBackpressureOptions {
@@ -89,6 +93,8 @@ export class SinkBackpressure {
   #floor = Infinity;
   /** when the last pending write settled, if none is pending now */
   #idleSince: number | undefined;
+  /** nothing was pending at some point of this window */
+  #windowEmptied = false;
 
   constructor(options: SinkBackpressureOptions) {
     this.#maxQueueMs = options.maxQueueMs;
@@ -138,7 +144,7 @@ export class SinkBackpressure {
     return this.#standing;
   }
 
-  /** the pending events beyond which a standing queue refuses: what the sink makes durable in STANDING_BOUND_MS (or twice its floor) */
+  /** the pending events at which a standing queue refuses: what the sink makes durable in STANDING_BOUND_MS (or twice its floor) */
   get standingBound(): number {
     if (this.#rate === undefined) return this.#max;
     // No floor of a batch or two here, unlike the bound: a request is refused only once this much is
@@ -171,7 +177,12 @@ export class SinkBackpressure {
     // Windows close as writes settle; an idle spell closes none, so it is counted here: a server
     // that was shedding when an overload ended does not shed the first requests after a pause.
     if (this.#idleSince !== undefined) {
-      if (this.#now() - this.#idleSince >= WINDOW_MS) this.#standing = false;
+      const now = this.#now();
+      // An idle window ends a standing queue, and the window the pause began in says nothing now.
+      if (now - this.#idleSince >= WINDOW_MS) {
+        this.#standing = false;
+        this.#newWindow(now);
+      }
       this.#idleSince = undefined;
     }
     this.#pending += events;
@@ -189,7 +200,10 @@ export class SinkBackpressure {
     if (held > 0) this.#bySource.set(source, held);
     else this.#bySource.delete(source);
     const now = this.#now();
-    if (this.#pending === 0) this.#idleSince = now;
+    if (this.#pending === 0) {
+      this.#idleSince = now;
+      this.#windowEmptied = true;
+    }
     if (durable) {
       this.#windowDone += events;
       if (now - started > this.#maxQueueMs) this.#windowSaturated = true;
@@ -203,15 +217,21 @@ export class SinkBackpressure {
       const standsNow = this.#windowQuickest > this.standingTarget;
       if (standsNow) this.#standing = true;
       else if (this.#windowShed === 0) this.#standing = false;
-      // Busy all window: a write waited past the bound, the queue stood, or the standing bound was reached.
-      if (this.#windowSaturated || standsNow || this.#windowShed > 0) this.#rate = this.#rate === undefined ? rate : this.#rate + ALPHA * (rate - this.#rate);
+      // Busy all window: a write waited past the bound, the queue stood, or the standing bound was reached and the sink never ran dry.
+      const busy = this.#windowSaturated || standsNow || (this.#windowShed > 0 && !this.#windowEmptied);
+      if (busy) this.#rate = this.#rate === undefined ? rate : this.#rate + ALPHA * (rate - this.#rate);
       else if (this.#rate !== undefined && rate > this.#rate) this.#rate = rate;
-      this.#floor = Math.min(this.#floor * FLOOR_RISE, this.#windowQuickest);
+      this.#floor = Math.min(this.#standing ? this.#floor : this.#floor * FLOOR_RISE, this.#windowQuickest);
     }
+    this.#newWindow(now);
+  }
+
+  #newWindow(now: number): void {
     this.#windowStart = now;
     this.#windowDone = 0;
     this.#windowSaturated = false;
     this.#windowQuickest = Infinity;
     this.#windowShed = 0;
+    this.#windowEmptied = this.#pending === 0;
   }
 }
