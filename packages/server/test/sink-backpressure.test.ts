@@ -28,6 +28,15 @@ describe('SinkBackpressure', () => {
     await tracked;
   };
 
+  /** A server that has seen one quick window (a write of 100 events durable in 10 ms), with SINK_MAX_QUEUE_MS at 1 s. */
+  const afterAQuickWindow = async () => {
+    const c = clock();
+    const b = new SinkBackpressure({ maxQueueMs: 1000, minPendingEvents: 200, maxPendingEvents: 100_000, now: c.now });
+    c.advance(WINDOW);
+    await durableAfter(b, c, 100, 10);
+    return { c, b };
+  };
+
   test('the bound is the sink cap until the sink has been the bottleneck, then its measured rate times the allowed queueing', async () => {
     const c = clock();
     const b = new SinkBackpressure({ maxQueueMs: 100, minPendingEvents: 200, maxPendingEvents: 100_000, now: c.now });
@@ -154,10 +163,7 @@ describe('SinkBackpressure', () => {
   });
 
   test('a window in which the standing bound refused and the sink never ran dry teaches the rate; one in which nothing was pending for a while does not', async () => {
-    const c = clock();
-    const b = new SinkBackpressure({ maxQueueMs: 1000, minPendingEvents: 200, maxPendingEvents: 100_000, now: c.now });
-    c.advance(WINDOW);
-    await durableAfter(b, c, 100, 10);
+    const { c, b } = await afterAQuickWindow();
     // Standing at 100,000 events a second: the bound is 5,000 events.
     let holdDone!: () => void;
     void b.track(6_000, new Promise<void>((resolve) => { holdDone = resolve; }), 'flood');
@@ -184,10 +190,7 @@ describe('SinkBackpressure', () => {
   });
 
   test('a window in which every write failed leaves a standing queue standing', async () => {
-    const c = clock();
-    const b = new SinkBackpressure({ maxQueueMs: 1000, minPendingEvents: 200, maxPendingEvents: 100_000, now: c.now });
-    c.advance(WINDOW);
-    await durableAfter(b, c, 100, 10);
+    const { c, b } = await afterAQuickWindow();
     void b.track(1_000, new Promise<void>(() => {}), 'flood');
     await durableAfter(b, c, 3_000, 300);
     assert.equal(b.standing, true);
@@ -199,10 +202,7 @@ describe('SinkBackpressure', () => {
   });
 
   test('after an idle spell the window starts again: the pause is not taken for a slow sink', async () => {
-    const c = clock();
-    const b = new SinkBackpressure({ maxQueueMs: 1000, minPendingEvents: 200, maxPendingEvents: 100_000, now: c.now });
-    c.advance(WINDOW);
-    await durableAfter(b, c, 100, 10);
+    const { c, b } = await afterAQuickWindow();
     let done!: () => void;
     const held = b.track(6_000, new Promise<void>((resolve) => { done = resolve; }), 'flood');
     await durableAfter(b, c, 30_000, 300);
@@ -217,10 +217,7 @@ describe('SinkBackpressure', () => {
   });
 
   test('an idle spell ends a standing queue: the first requests after a pause are not refused for an overload that ended', async () => {
-    const c = clock();
-    const b = new SinkBackpressure({ maxQueueMs: 1000, minPendingEvents: 200, maxPendingEvents: 100_000, now: c.now });
-    c.advance(WINDOW);
-    await durableAfter(b, c, 100, 10);
+    const { c, b } = await afterAQuickWindow();
     await durableAfter(b, c, 100, 300);
     assert.equal(b.standing, true);
     c.advance(WINDOW);
