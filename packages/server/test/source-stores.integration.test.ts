@@ -48,6 +48,17 @@ const backends: { name: string; skip: string | false; open: () => Promise<Source
 
 for (const backend of backends) {
   describe(`source store contract: ${backend.name}`, { skip: backend.skip }, () => {
+    test('sources are listed in the order they were made, several within one millisecond too', async () => {
+      const store = await backend.open();
+      try {
+        const names = Array.from({ length: 30 }, (_, i) => `source ${i}`);
+        for (const name of names) await store.create({ name });
+        assert.deepEqual((await store.list()).map((s) => s.name), names);
+      } finally {
+        await store.close();
+      }
+    });
+
     test('a source has a kind: browser by default, server when asked; anything else is refused', async () => {
       const store = await backend.open();
       try {

@@ -78,13 +78,14 @@ export class SqliteSourceStore implements SourceStore {
     // IMMEDIATE takes the write lock up front, so two processes cannot both see an empty table.
     return this.db.transaction(() => {
       if (!this.db.prepare('SELECT 1 FROM sources LIMIT 1').get()) return this.#insert({ name: 'default', kind: 'browser', ipPolicy: 'full' });
-      const row = this.db.prepare<[], Row>(`SELECT ${COLUMNS} FROM sources WHERE name = 'default' AND revoked_at IS NULL ORDER BY created_at, id LIMIT 1`).get();
+      const row = this.db.prepare<[], Row>(`SELECT ${COLUMNS} FROM sources WHERE name = 'default' AND revoked_at IS NULL ORDER BY created_at, rowid LIMIT 1`).get();
       return row && toSource(row);
     }).immediate();
   }
 
   async list(): Promise<Source[]> {
-    return this.db.prepare<[], Row>(`SELECT ${COLUMNS} FROM sources ORDER BY created_at, id`).all().map(toSource);
+    // Sources made within one millisecond share created_at, and ids are random: rowid keeps the order they were made in.
+    return this.db.prepare<[], Row>(`SELECT ${COLUMNS} FROM sources ORDER BY created_at, rowid`).all().map(toSource);
   }
 
   async rotateKey(id: string): Promise<SourceWithKey | undefined> {
