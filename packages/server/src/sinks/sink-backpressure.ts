@@ -1,22 +1,22 @@
 // Admission by the sink's measured rate: a bound on events admitted but not yet durable. Without
 // it, an overload is taken in whole and waits in memory ahead of the sink: every accepted request
-// then waits seconds, memory grows with the queue, and the heap left behind slows the server for
-// a while after the overload ends. With it, the excess is refused at once with 503 + Retry-After
-// (clients retry, against this instance later or another one now), and what is admitted is
-// durable within about `maxQueueMs`.
+// then waits seconds, memory grows with the queue, and the heap left behind slows the server for a
+// while after the overload ends. With it, the excess is refused at once with 503 + Retry-After
+// (clients retry, against this instance later or another one now), and what is admitted is durable
+// within about `maxQueueMs`.
 //
 // The bound is the sink's rate times `maxQueueMs` (Little's law), the rate measured, not
 // configured: over each window of WINDOW_MS in which some write took longer than `maxQueueMs` to
-// become durable (so events were waiting: the sink was the bottleneck), the events made durable
-// per second are what the sink can do now, and the estimate follows them (so do the busy windows of a
-// standing queue, below); any other window only ever raises it. A sink that slows down (a slow disk, a broker failing over) thus
-// lowers the bound within a window or two. Until the first such window the bound is the sink's
-// own cap on pending events.
+// become durable (so events were waiting: the sink was the bottleneck), the events made durable per
+// second are what the sink can do now, and the estimate follows them (so do the busy windows of a
+// standing queue, below); any other window only ever raises it. A sink that slows down (a slow
+// disk, a broker failing over) thus lowers the bound within a window or two. Until the first such
+// window the bound is the sink's own cap on pending events.
 //
-// Fair across sources: while several sources have events pending, none may hold more than an
-// equal share of the bound, so one source flooding the server fills its own share and gets the
-// 503s, while the others' requests are still admitted (a source's first write always is, within
-// the bound). Alone, a source may use the whole bound.
+// Fair across sources: while several sources have events pending, none may hold more than an equal
+// share of the bound, so one source flooding the server fills its own share and gets the 503s,
+// while the others' requests are still admitted (a source's first write always is, within the
+// bound). Alone, a source may use the whole bound.
 //
 // A standing queue, as CoDel finds one: the bound holds memory, not the tail. A few hundred
 // connections keep less than the bound waiting and still make every write wait a second, and an
@@ -25,22 +25,23 @@
 // the sink is the bottleneck, and until the overload is over, new requests from sources holding at
 // least an equal share of what is pending are refused before their bodies are read while the
 // pending events reach what the sink makes durable in STANDING_BOUND_MS at its rate, learnt in
-// these windows: a window in which the queue stood, or in which this bound was reached and the
-// sink never ran out of work, was busy throughout. The queue then stays that short and never empties, so goodput
-// holds and an accepted write waits about that long. (Refusing a share of requests that grew while
-// the queue stood and shrank when it did not swung between a queue of 300 ms and an idle sink every
-// few seconds: the share reacted to a queue a window old. A bound on what is pending reacts at
-// once.) The overload is over after a window in which this refused nothing and the quickest write
-// was quick, or after an idle window. (Clients that resend each refusal at once, ignoring
-// Retry-After, keep a queue of more than STANDING_BOUND_MS standing for as long as they keep it
-// full: they stay refused, where the share fell back as soon as writes were quick.) The target is STANDING_QUEUE_MS, or twice the sink's own floor if that is more: a
-// write's wait includes its own service time, and a sink that takes 150 ms unloaded (a distant
-// broker, a slow disk) has no queue at 150 ms. The floor is the quickest wait of recent windows;
-// it follows a faster sink at once and a slower one by 1% a window, and never rises while a queue
-// stands: the quickest wait then measures the queue this holds, and the bound's time below grows
-// with the floor. The standing bound's time is at least twice the floor too: a sink whose writes take
-// longer than that time would make less durable per window than the bound lets in, and the rate
-// (and with it the bound) would fall window after window.
+// these windows: a window in which the queue stood, or in which this bound was reached and the sink
+// never ran out of work, was busy throughout. The queue then stays that short and never empties, so
+// goodput holds and an accepted write waits about that long. (Refusing a share of requests that
+// grew while the queue stood and shrank when it did not swung between a queue of 300 ms and an idle
+// sink every few seconds: the share reacted to a queue a window old. A bound on what is pending
+// reacts at once.) The overload is over after a window in which this refused nothing and the
+// quickest write was quick, or after an idle window. (Clients that resend each refusal at once,
+// ignoring Retry-After, keep a queue of more than STANDING_BOUND_MS standing for as long as they
+// keep it full: they stay refused, where the share fell back as soon as writes were quick.) The
+// target is STANDING_QUEUE_MS, or twice the sink's own floor if that is more: a write's wait
+// includes its own service time, and a sink that takes 150 ms unloaded (a distant broker, a slow
+// disk) has no queue at 150 ms. The floor is the quickest wait of recent windows; it follows a
+// faster sink at once and a slower one by 1% a window, and never rises while a queue stands: the
+// quickest wait then measures the queue this holds, and the bound's time below grows with the
+// floor. The standing bound's time is at least twice the floor too: a sink whose writes take longer
+// than that time would make less durable per window than the bound lets in, and the rate (and with
+// it the bound) would fall window after window.
 export interface SinkBackpressureOptions {
   /** how long admitted events may wait for the sink; the bound is rate x this */
   maxQueueMs: number;
@@ -144,7 +145,7 @@ export class SinkBackpressure {
     return this.#standing;
   }
 
-  /** the pending events at which a standing queue refuses: what the sink makes durable in STANDING_BOUND_MS (or twice its floor) */
+  /** the pending events at which a standing queue refuses: the sink's work of STANDING_BOUND_MS (or twice its floor) */
   get standingBound(): number {
     if (this.#rate === undefined) return this.#max;
     // No floor of a batch or two here, unlike the bound: a request is refused only once this much is
@@ -217,7 +218,8 @@ export class SinkBackpressure {
       const standsNow = this.#windowQuickest > this.standingTarget;
       if (standsNow) this.#standing = true;
       else if (this.#windowShed === 0) this.#standing = false;
-      // Busy all window: a write waited past the bound, the queue stood, or the standing bound was reached and the sink never ran dry.
+      // Busy all window: a write waited past the bound, the queue stood, or the standing bound was
+      // reached and the sink never ran dry.
       const busy = this.#windowSaturated || standsNow || (this.#windowShed > 0 && !this.#windowEmptied);
       if (busy) this.#rate = this.#rate === undefined ? rate : this.#rate + ALPHA * (rate - this.#rate);
       else if (this.#rate !== undefined && rate > this.#rate) this.#rate = rate;
