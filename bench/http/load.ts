@@ -40,6 +40,8 @@ export interface OverloadPhases {
    * generator shares the server's cores), so the server's time and the network's
    */
   fromSent: { accepted: LoadResult['latency']; refused: LoadResult['latency'] };
+  /** p99 (ms) of the 2xx of each second of the overload window (by when each was due): where an accepted tail is set */
+  acceptedP99BySecond: number[];
   /** p99 (ms) of each second of the recovery run, any non-2xx making it Infinity */
   recoveryP99: number[];
   /** seconds after the overload until every later second's p99 is within the unloaded tail's bound; NaN: not within the run */
@@ -70,8 +72,13 @@ export type LoadMessage = { type: 'measuring' } | { type: 'measured' } | { type:
 
 /** Response times in a growing typed array: a 15 s run at tens of thousands of req/s fits easily. */
 class Latencies {
-  private values = new Float64Array(1 << 16);
+  private values: Float64Array;
   private count = 0;
+
+  /** `capacity`: room before it first grows (a second's bucket needs less than a run) */
+  constructor(capacity = 1 << 16) {
+    this.values = new Float64Array(capacity);
+  }
 
   add(ms: number): void {
     if (this.count === this.values.length) {
@@ -167,9 +174,13 @@ async function runOverloadJob(job: LoadJob, o: NonNullable<LoadJob['overload']>)
   const refused = new Latencies();
   const acceptedFromSent = new Latencies();
   const refusedFromSent = new Latencies();
+  const acceptedBySecond = Array.from({ length: Math.ceil(job.durationSeconds) }, () => new Latencies(1 << 12));
   let withRetryAfter = 0;
-  const overload = await pacedPhase(job, o.rate, job.durationSeconds, o.connections, (ms, status, _due, head, lateMs) => {
-    if (status >= 200 && status < 300) acceptedFromSent.add(ms - lateMs);
+  const overload = await pacedPhase(job, o.rate, job.durationSeconds, o.connections, (ms, status, dueMs, head, lateMs) => {
+    if (status >= 200 && status < 300) {
+      acceptedFromSent.add(ms - lateMs);
+      acceptedBySecond[Math.min(acceptedBySecond.length - 1, Math.floor(dueMs / 1000))].add(ms);
+    }
     if (status !== 503) return;
     refusedFromSent.add(ms - lateMs);
     refused.add(ms);
@@ -177,7 +188,7 @@ async function runOverloadJob(job: LoadJob, o: NonNullable<LoadJob['overload']>)
   });
   process.send!({ type: 'measured' } satisfies LoadMessage);
   const seconds = Math.ceil(o.recoverySeconds);
-  const buckets = Array.from({ length: seconds }, () => ({ latencies: new Latencies(), bad: 0 }));
+  const buckets = Array.from({ length: seconds }, () => ({ latencies: new Latencies(1 << 12), bad: 0 }));
   await pacedPhase(job, o.lightRate, o.recoverySeconds, job.connections, (ms, status, dueMs) => {
     const b = buckets[Math.min(seconds - 1, Math.floor(dueMs / 1000))];
     if (status >= 200 && status < 300) b.latencies.add(ms); else b.bad++;
@@ -194,6 +205,7 @@ async function runOverloadJob(job: LoadJob, o: NonNullable<LoadJob['overload']>)
       refusedCount: overload.statusCodes['503'] ?? 0,
       withRetryAfter,
       fromSent: { accepted: acceptedFromSent.summary(), refused: refusedFromSent.summary() },
+      acceptedP99BySecond: acceptedBySecond.map((l) => l.summary().p99),
       recoveryP99,
       recoveredAfterSeconds: recovered,
       recoveryBoundMs: bound,
