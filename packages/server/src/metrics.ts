@@ -1,4 +1,13 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** What admission decides by (sinks/sink-backpressure.ts, body-queue.ts), read when /metrics is scraped. */
+export interface AdmissionState {
+  readonly pending: number;
+  readonly rate: number | undefined;
+  readonly bound: number;
+  readonly standing: boolean;
+  readonly standingBound: number;
+}
 
 /** One registry per server, so several servers in one process (tests) keep separate counts. */
 export function createMetrics() {
@@ -56,6 +65,20 @@ export function createMetrics() {
       help: 'Requests whose body did not arrive within BODY_TIMEOUT_MS (answered 408, connection closed)',
       registers: [registry],
     }),
+    /**
+     * Gauges of what admission decides by, so an operator seeing 503s sees why. Read at scrape time:
+     * nothing is counted per request.
+     */
+    watchAdmission(sink: AdmissionState, bodies: { readonly waitMs: number }): void {
+      const gauge = (name: string, help: string, read: () => number) =>
+        new Gauge({ name, help, registers: [registry], collect() { this.set(read()); } });
+      gauge('inlet_sink_pending_events', 'Events admitted and not yet durable (or failed)', () => sink.pending);
+      gauge('inlet_sink_rate_events_per_second', 'Events per second the sink made durable while it was the bottleneck (0 until it has been)', () => sink.rate ?? 0);
+      gauge('inlet_sink_admission_bound_events', 'Pending events beyond which requests get 503 (bound="sink"): the rate times SINK_MAX_QUEUE_MS, or the sink\'s own cap until the rate is measured', () => sink.bound);
+      gauge('inlet_sink_queue_standing', '1 while the sink queue stands (an overload): sources holding their share are refused (bound="shed") once the standing bound is pending', () => (sink.standing ? 1 : 0));
+      gauge('inlet_sink_standing_bound_events', 'Pending events at which a standing queue refuses: what the sink makes durable in 50 ms at its rate (or twice its floor)', () => sink.standingBound);
+      gauge('inlet_body_queue_wait_seconds', 'How long the oldest body read has waited for the main thread to parse it (batches are refused, bound="loop", past 100 ms)', () => bodies.waitMs / 1000);
+    },
     rateLimited: new Counter({ name: 'inlet_rate_limited_requests_total', help: 'Requests refused with 429', registers: [registry] }),
     adminAuthFailures: new Counter({ name: 'inlet_admin_auth_failures_total', help: 'Admin API requests refused for a missing or wrong admin token', registers: [registry] }),
   };

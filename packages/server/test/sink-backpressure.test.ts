@@ -330,12 +330,15 @@ describe('shedding for a standing queue over HTTP', () => {
     const flood: number[] = [];
     const quiet: number[] = [];
     const codes = new Set<unknown>();
+    /** /metrics as scraped right after the first refusal */
+    let whileShedding: Promise<string> | undefined;
     const flooder = async () => {
       while (Date.now() < until) {
         // Asking to keep the connection (each request is on its own), so the answer says whether the server would.
         const reply = await request(inlet.url, '/v1/batch', { body: JSON.stringify(batchOf(10)), headers: { 'content-type': 'application/json', authorization: basic(inlet.writeKey), connection: 'keep-alive' } });
         flood.push(reply.status);
         if (reply.status !== 200) {
+          whileShedding ??= adminRequest(inlet.adminUrl, inlet.adminToken, '/metrics').then((r) => r.text);
           codes.add(reply.json?.code);
           assert.equal(reply.headers['retry-after'], '1');
           assert.notEqual(reply.headers.connection, 'close', 'a body within the limit is drained, the connection kept');
@@ -357,5 +360,24 @@ describe('shedding for a standing queue over HTTP', () => {
     assert.equal(shed, refused, metrics.split('\n').filter((l) => l.startsWith('inlet_overload')).join('; '));
     const stored = (flood.filter((s) => s === 200).length + quiet.length) * 10;
     assert.equal((await inlet.events()).length, stored);
+
+    // The gauges said why: a standing queue, at the sink's measured rate (40 ms per write of 10
+    // events: ~250 a second), whose standing bound is that rate's 50 ms or, as here, more (twice
+    // the sink's floor: each write here waits for the one before it).
+    const gauge = (text: string, name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
+    const shedding = await whileShedding!;
+    assert.equal(gauge(shedding, 'inlet_sink_queue_standing'), 1);
+    const rate = gauge(shedding, 'inlet_sink_rate_events_per_second');
+    assert.ok(rate > 100 && rate < 400, `rate ${rate}`);
+    const standingBound = gauge(shedding, 'inlet_sink_standing_bound_events');
+    assert.ok(standingBound >= Math.round(rate * STANDING_BOUND_MS / 1000) && standingBound < rate, `standing bound ${standingBound}`);
+    assert.ok(gauge(shedding, 'inlet_sink_admission_bound_events') >= 200, 'the bound: 10 s of the rate, at least its floor');
+    assert.ok(gauge(shedding, 'inlet_body_queue_wait_seconds') >= 0);
+    // After a pause, one request ends the overload: nothing pending, no standing queue.
+    await new Promise((r) => setTimeout(r, 2 * WINDOW));
+    assert.equal((await postJson(inlet.url, '/v1/batch', batchOf(10), other.writeKey)).status, 200);
+    const afterwards = (await adminRequest(inlet.adminUrl, inlet.adminToken, '/metrics')).text;
+    assert.equal(gauge(afterwards, 'inlet_sink_queue_standing'), 0);
+    assert.equal(gauge(afterwards, 'inlet_sink_pending_events'), 0);
   });
 });
