@@ -362,15 +362,15 @@ describe('shedding for a standing queue over HTTP', () => {
     assert.equal((await inlet.events()).length, stored);
 
     // The gauges said why: a standing queue, at the sink's measured rate (40 ms per write of 10
-    // events: ~250 a second), whose standing bound is that rate's 50 ms or, as here, more (twice
-    // the sink's floor: each write here waits for the one before it).
+    // events: at most 250 a second), whose standing bound is that rate's 50 ms or more (twice the
+    // sink's floor, as here: each write waits for the one before it).
     const gauge = (text: string, name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
     const shedding = await whileShedding!;
     assert.equal(gauge(shedding, 'inlet_sink_queue_standing'), 1);
     const rate = gauge(shedding, 'inlet_sink_rate_events_per_second');
-    assert.ok(rate > 100 && rate < 400, `rate ${rate}`);
+    assert.ok(rate > 25 && rate <= 400, `rate ${rate}`);
     const standingBound = gauge(shedding, 'inlet_sink_standing_bound_events');
-    assert.ok(standingBound >= Math.round(rate * STANDING_BOUND_MS / 1000) && standingBound < rate, `standing bound ${standingBound}`);
+    assert.ok(standingBound >= Math.max(1, Math.round(rate * STANDING_BOUND_MS / 1000)), `standing bound ${standingBound}`);
     assert.ok(gauge(shedding, 'inlet_sink_admission_bound_events') >= 200, 'the bound: 10 s of the rate, at least its floor');
     assert.ok(gauge(shedding, 'inlet_body_queue_wait_seconds') >= 0);
     // After a pause, one request ends the overload: nothing pending, no standing queue.
