@@ -71,6 +71,8 @@ export interface Cell {
   serverCpu: number;
   /** server CPU µs (main and worker threads) per event of the requests answered with 2xx; W2: per request */
   cpuMicrosPerEvent: number;
+  /** the part of it spent by the main thread (HTTP, parsing, preparing; the rest is the sink's threads and V8's helpers) */
+  mainMicrosPerEvent: number;
   peakRssBytes: number;
   generatorCpu: number;
   /** the machine's 1-minute load average when the measured window ended (others' work shows here) */
@@ -90,7 +92,7 @@ const emptyLatency = { p50: NaN, p99: NaN, p999: NaN, max: NaN };
 function failedCell(server: ServerName, workload: WorkloadName, connections: number, round: number, failure: string): Cell {
   return {
     server, workload, connections, round, failure, eventsPerSecond: NaN, requestsPerSecond: NaN, latency: emptyLatency,
-    non2xx: 0, errors: 0, timeouts: 0, statusCodes: {}, serverCpu: NaN, cpuMicrosPerEvent: NaN, peakRssBytes: NaN, generatorCpu: NaN, loadAverage: NaN, cpuStall: NaN, profiles: [],
+    non2xx: 0, errors: 0, timeouts: 0, statusCodes: {}, serverCpu: NaN, cpuMicrosPerEvent: NaN, mainMicrosPerEvent: NaN, peakRssBytes: NaN, generatorCpu: NaN, loadAverage: NaN, cpuStall: NaN, profiles: [],
   };
 }
 
@@ -196,6 +198,7 @@ async function runCell(o: HttpSuiteOptions, def: ServerDefinition, workload: Wor
         statusCodes: peak.load.statusCodes,
         serverCpu: peak.server.cpu,
         cpuMicrosPerEvent: cpuMicrosPerEvent(peak.server.cpuSeconds, peak.load.ok * workload.eventsPerRequest),
+        mainMicrosPerEvent: cpuMicrosPerEvent(peak.server.mainThreadCpuSeconds, peak.load.ok * workload.eventsPerRequest),
         peakRssBytes: peak.server.peakRssBytes,
         generatorCpu: peak.load.generatorCpu,
         loadAverage: loadavg()[0],

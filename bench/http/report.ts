@@ -45,6 +45,7 @@ export function mergeRounds(cells: Cell[]): MergedCell[] {
       ...vs,
       // CPU per event is steadier than events/s on a shared machine: the median of every round's.
       cpuMicrosPerEvent: median(ok.map((c) => c.cpuMicrosPerEvent)),
+      mainMicrosPerEvent: median(ok.map((c) => c.mainMicrosPerEvent)),
       halfRate,
       rounds: { eventsPerSecond: group.map((c) => c.eventsPerSecond), halfRateP99: group.map((c) => c.halfRate?.latency.p99 ?? NaN) },
     };
@@ -60,10 +61,10 @@ export function formatHttpTable(cells: MergedCell[]): string {
     if (c.failure) return `| ${c.server} | ${c.workload} | ${c.connections} | failed: ${c.failure.split('\n')[0].replace(/\|/g, '/')} |${' |'.repeat(merged ? 15 : 14)}`;
     const half = c.halfRate ? `${ms(c.halfRate.latency.p99)} @ ${num(c.halfRate.requestsPerSecond)} req/s` : '';
     const rounds = c.rounds ? ` | ${perRound(c.rounds.eventsPerSecond, (n) => num(n / 1000, 1) + 'k')}${c.halfRate ? ` (½: ${perRound(c.rounds.halfRateP99, ms)})` : ''}` : '';
-    return `| ${c.server} | ${c.workload} | ${c.connections} | ${num(c.eventsPerSecond)} | ${num(c.requestsPerSecond)} | ${ms(c.latency.p50)} | ${ms(c.latency.p99)} | ${ms(c.latency.p999)} | ${num(c.serverCpu, 2)} | ${num(c.cpuMicrosPerEvent, 1)} | ${num(c.peakRssBytes / 2 ** 20)} | ${c.non2xx} / ${c.errors} | ${times(c.vsReference)} | ${times(c.vsCeiling)} | ${half} | ${num(c.generatorCpu, 2)} | ${num(c.loadAverage, 1)} | ${Number.isFinite(c.cpuStall) ? `${(c.cpuStall * 100).toFixed(0)}%` : '–'}${rounds} |`;
+    return `| ${c.server} | ${c.workload} | ${c.connections} | ${num(c.eventsPerSecond)} | ${num(c.requestsPerSecond)} | ${ms(c.latency.p50)} | ${ms(c.latency.p99)} | ${ms(c.latency.p999)} | ${num(c.serverCpu, 2)} | ${num(c.cpuMicrosPerEvent, 1)} (${num(c.mainMicrosPerEvent, 1)}) | ${num(c.peakRssBytes / 2 ** 20)} | ${c.non2xx} / ${c.errors} | ${times(c.vsReference)} | ${times(c.vsCeiling)} | ${half} | ${num(c.generatorCpu, 2)} | ${num(c.loadAverage, 1)} | ${Number.isFinite(c.cpuStall) ? `${(c.cpuStall * 100).toFixed(0)}%` : '–'}${rounds} |`;
   });
   return [
-    `| server | workload | conns | events/s | req/s | p50 ms | p99 ms | p99.9 ms | server CPU (cores) | CPU µs/event | peak RSS MB | non-2xx / errors | vs reference | vs ceiling | p99 ms at ½ peak | load-gen CPU | load avg | CPU stall |${merged ? ' events/s per round (½-peak p99 ms) |' : ''}`,
+    `| server | workload | conns | events/s | req/s | p50 ms | p99 ms | p99.9 ms | server CPU (cores) | CPU µs/event (main thread) | peak RSS MB | non-2xx / errors | vs reference | vs ceiling | p99 ms at ½ peak | load-gen CPU | load avg | CPU stall |${merged ? ' events/s per round (½-peak p99 ms) |' : ''}`,
     `|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|${merged ? '---|' : ''}`,
     ...rows,
   ].join('\n');
