@@ -163,6 +163,9 @@ async function runPacedJob(job: LoadJob, rate: number): Promise<LoadResult> {
   return { ...(await pacedPhase(job, rate, job.durationSeconds, job.connections)), warmupOk: warmup?.ok ?? 0 };
 }
 
+/** The second of a phase a request was due in, the last one taking any that came due at its very end. */
+const secondOf = (dueMs: number, seconds: number) => Math.min(seconds - 1, Math.floor(dueMs / 1000));
+
 /**
  * Open-loop overload between two light phases. The overload phase keeps the latency of 503s apart
  * from that of 2xx; the recovery phase is cut into seconds (by when each request was due) to find
@@ -179,7 +182,7 @@ async function runOverloadJob(job: LoadJob, o: NonNullable<LoadJob['overload']>)
   const overload = await pacedPhase(job, o.rate, job.durationSeconds, o.connections, (ms, status, dueMs, head, lateMs) => {
     if (status >= 200 && status < 300) {
       acceptedFromSent.add(ms - lateMs);
-      acceptedBySecond[Math.min(acceptedBySecond.length - 1, Math.floor(dueMs / 1000))].add(ms);
+      acceptedBySecond[secondOf(dueMs, acceptedBySecond.length)].add(ms);
     }
     if (status !== 503) return;
     refusedFromSent.add(ms - lateMs);
@@ -190,7 +193,7 @@ async function runOverloadJob(job: LoadJob, o: NonNullable<LoadJob['overload']>)
   const seconds = Math.ceil(o.recoverySeconds);
   const buckets = Array.from({ length: seconds }, () => ({ latencies: new Latencies(1 << 12), bad: 0 }));
   await pacedPhase(job, o.lightRate, o.recoverySeconds, job.connections, (ms, status, dueMs) => {
-    const b = buckets[Math.min(seconds - 1, Math.floor(dueMs / 1000))];
+    const b = buckets[secondOf(dueMs, seconds)];
     if (status >= 200 && status < 300) b.latencies.add(ms); else b.bad++;
   });
   const recoveryP99 = buckets.map((b) => (b.bad > 0 ? Infinity : b.latencies.summary().p99));

@@ -1,13 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-
-/** What admission decides by (sinks/sink-backpressure.ts, body-queue.ts), read when /metrics is scraped. */
-export interface AdmissionState {
-  readonly pending: number;
-  readonly rate: number | undefined;
-  readonly bound: number;
-  readonly standing: boolean;
-  readonly standingBound: number;
-}
+import type { BodyQueue } from './body-queue.ts';
+import type { SinkBackpressure } from './sinks/sink-backpressure.ts';
 
 /** One registry per server, so several servers in one process (tests) keep separate counts. */
 export function createMetrics() {
@@ -69,7 +62,7 @@ export function createMetrics() {
      * Gauges of what admission decides by, so an operator seeing 503s sees why. Read at scrape time:
      * nothing is counted per request.
      */
-    watchAdmission(sink: AdmissionState, bodies: { readonly waitMs: number }): void {
+    watchAdmission(sink: Pick<SinkBackpressure, 'pending' | 'rate' | 'bound' | 'standing' | 'standingBound'>, bodies: Pick<BodyQueue, 'waitMs'>): void {
       const gauge = (name: string, help: string, read: () => number) =>
         new Gauge({ name, help, registers: [registry], collect() { this.set(read()); } });
       gauge('inlet_sink_pending_events', 'Events admitted and not yet durable (or failed)', () => sink.pending);
