@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import type { InletEvent, IpPolicy, NormalizedRecord } from './event.ts';
-import { correctTime, correctTimestamp } from './clock.ts';
+import { correctTime, correctTimestamp, isoTime } from './clock.ts';
 import { applyIpPolicy } from './ip.ts';
 import { newMessageId } from './message-id.ts';
 
@@ -52,7 +52,7 @@ function fixId(record: NormalizedRecord, key: 'userId' | 'anonymousId'): void {
 export function createNormalizer(enrichment: Enrichment): Normalizer {
   const { sourceId, receivedAtMs, ipPolicy, keepClientIp } = enrichment;
   const bounded = !enrichment.historical;
-  const receivedAt = new Date(receivedAtMs).toISOString();
+  const receivedAt = isoTime(receivedAtMs);
   const peerIp = applyIpPolicy(enrichment.ip, ipPolicy);
   const batchSentAt = enrichment.sentAt;
   const batchSentMs = batchSentAt === undefined ? Number.NaN : Date.parse(batchSentAt);
@@ -77,7 +77,7 @@ export function createNormalizer(enrichment: Enrichment): Normalizer {
       messageId: event.messageId ?? newMessageId(receivedAtMs),
       sourceId,
       receivedAt,
-      timestamp: timestampMs === receivedAtMs ? receivedAt : new Date(timestampMs).toISOString(),
+      timestamp: timestampMs === receivedAtMs ? receivedAt : isoTime(timestampMs),
       context,
     } as NormalizedRecord;
     if (clientTime !== undefined) record.originalTimestamp = clientTime;

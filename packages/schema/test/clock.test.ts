@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { correctTimestamp } from '@inlet/schema';
+import { correctTimestamp, isoTime } from '@inlet/schema';
 
 const NOW = Date.parse('2024-06-01T12:00:00.000Z');
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -53,5 +53,21 @@ describe('correctTimestamp', () => {
     assert.equal(correctTimestamp(NOW, iso(NOW + 48 * HOUR), undefined, false), NOW + 48 * HOUR);
     // the device's clock is 5 min fast: the import's sentAt cancels it as for live events
     assert.equal(correctTimestamp(NOW, iso(NOW - twoYears + 5 * MIN), iso(NOW + 5 * MIN), false), NOW - twoYears);
+  });
+});
+
+describe('isoTime', () => {
+  test('writes what toISOString writes, across leap days, centuries and the ends of its range', () => {
+    const edges = ['1970-01-01T00:00:00.000Z', '1999-12-31T23:59:59.999Z', '2000-02-29T12:00:00.000Z', '2024-02-29T23:59:59.999Z',
+      '2100-02-28T23:59:59.999Z', '2100-03-01T00:00:00.000Z', '0999-12-31T23:59:59.999Z', '9999-12-31T23:59:59.999Z'].map(Date.parse);
+    // Outside 1970-9999 and fractional milliseconds are Date's own (a six-digit or negative year).
+    const others = [-1, -62_198_755_200_000, 253_402_300_800_000, 8.64e15, NOW + 0.5];
+    const random = Array.from({ length: 20_000 }, () => Math.floor(Math.random() * 253_402_300_800_000));
+    for (const ms of [...edges, ...others, ...random]) assert.equal(isoTime(ms), new Date(ms).toISOString(), String(ms));
+  });
+
+  test('refuses an invalid time the way toISOString does', () => {
+    assert.throws(() => isoTime(Number.NaN), RangeError);
+    assert.throws(() => isoTime(8.64e15 + 1), RangeError);
   });
 });

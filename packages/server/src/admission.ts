@@ -61,14 +61,19 @@ export class BodyBudget {
   }
 }
 
-const reservations = new WeakMap<FastifyRequest, BodyReservation>();
-/** requests answered 503 before their body was read */
-const refused = new WeakSet<FastifyRequest>();
-
-/** The body reservation the admission hook made for `request` (the body reader grows it). */
-export function reservationOf(request: FastifyRequest): BodyReservation | undefined {
-  return reservations.get(request);
+declare module 'fastify' {
+  interface FastifyRequest {
+    /**
+     * The request's share of the body budget, made by the admission hook and grown by the body
+     * reader. On the request itself, not in a WeakMap keyed by it: an entry per request cost about
+     * 1 µs of the main thread with its collection (measured 2026-12-06).
+     */
+    bodyReservation: BodyReservation | undefined;
+  }
 }
+
+/** The reservation of a request refused for want of room: it covers nothing, and its body is never read. */
+const REFUSED: BodyReservation = { cover: () => false, release: () => {} };
 
 /** The error a request gets when its body does not fit the budget now: 503, Retry-After: 1. */
 export const bodyBudgetFull = () => Errors.overloaded('too many request bodies are being read at once', true);
@@ -78,6 +83,7 @@ export function registerAdmission(app: FastifyInstance, options: AdmissionOption
   // Checked by Node as each connection is accepted; 'drop' says it closed one.
   app.server.maxConnections = options.maxConnections;
   app.server.on('drop', () => metrics.overloaded.labels('connections').inc());
+  app.decorateRequest('bodyReservation', undefined);
 
   app.addHook('onRequest', (request, _reply, done) => {
     const declared = Number(request.headers['content-length']);
@@ -85,18 +91,18 @@ export function registerAdmission(app: FastifyInstance, options: AdmissionOption
     // A declared size above the body limit is refused (413) by the reader before any byte is read.
     if (declared > 0 && declared <= options.maxBodyBytes && !reservation.cover(declared)) {
       metrics.overloaded.labels('body_bytes').inc();
-      refused.add(request);
+      request.bodyReservation = REFUSED;
       return done(bodyBudgetFull());
     }
-    reservations.set(request, reservation);
+    request.bodyReservation = reservation;
     done();
   });
   // Whatever happened to the body (read, refused, timed out, the client gone), the bytes come back.
   const release = (request: FastifyRequest, _reply: unknown, done: () => void) => {
-    reservations.get(request)?.release();
+    request.bodyReservation?.release();
     // A body refused for want of room is not read at all: Node would otherwise read it to the end
     // (to discard it) before closing, and under an attack those reads are the memory this bounds.
-    if (refused.has(request)) request.raw.socket.destroy();
+    if (request.bodyReservation === REFUSED) request.raw.socket.destroy();
     done();
   };
   app.addHook('onResponse', release);

@@ -59,16 +59,32 @@ async function lookUp(sources: KeyLookup, keyHash: string): Promise<Source | Aut
   return source;
 }
 
+/**
+ * The key hash of a write key `keyOf` finds, or why there is none. Hashed once: the cache and the
+ * store know keys by their hash alone.
+ */
+function keyHashOf(keyOf: () => string): string | AuthFailed {
+  let writeKey: string;
+  try {
+    writeKey = keyOf();
+  } catch (error) {
+    return new AuthFailed('missing', error as Error);
+  }
+  if (writeKey.length > MAX_WRITE_KEY_LENGTH) return new AuthFailed('unknown', Errors.invalidWriteKey());
+  return hashWriteKey(writeKey);
+}
+
+/**
+ * Authorization headers whose key hash is remembered. An SDK sends the same header with every
+ * request, and decoding and hashing it was 4-5% of a single-event request's main thread (profile,
+ * 2026-12-06). Only short headers that hold a key are remembered, and all are forgotten when this
+ * many are, so junk cannot grow it; a header holds the key as the request did, and never leaves memory.
+ */
+const MAX_REMEMBERED_HEADERS = 1024;
+const MAX_REMEMBERED_HEADER_LENGTH = 512;
+
 /** The source store as authentication uses it; `cachedByKeyHash` answers from memory alone (CachedSourceStore). */
 export type KeyLookup = Pick<SourceStore, 'findByKeyHash'> & { cachedByKeyHash?(keyHash: string): Source | undefined };
-
-/** Sources found from the Authorization header before the body was read, per request. */
-const beforeBody = new WeakMap<FastifyRequest, Source>();
-
-/** The source a request's header key was checked against before its body was read, if it had one. */
-export function authenticatedBeforeBody(request: FastifyRequest): Source | undefined {
-  return beforeBody.get(request);
-}
 
 /**
  * Authentication with its cost bounded. A key in the Authorization header is checked before the
@@ -81,6 +97,7 @@ export class Authenticator {
   readonly #sources: KeyLookup;
   readonly #limiter: UnauthenticatedLimiter;
   readonly #metrics: Metrics;
+  readonly #headerKeyHashes = new Map<string, string>();
 
   constructor(deps: { sources: KeyLookup; limiter: UnauthenticatedLimiter; metrics: Metrics }) {
     this.#sources = deps.sources;
@@ -89,36 +106,41 @@ export class Authenticator {
   }
 
   /**
-   * Before the body: the header's key checked now (the source, remembered for the request), or
-   * undefined when there is no header (the key may be in the body). Throws 401, 429 or 503.
+   * Before the body: the source of the header's key, checked now, or undefined when there is no
+   * header (the key may be in the body). Throws 401, 429 or 503.
    */
   async beforeBody(request: FastifyRequest, ip: string | undefined): Promise<Source | undefined> {
     if (request.headers.authorization === undefined) {
       this.#admit(ip);
       return undefined;
     }
-    const source = await this.authenticate(ip, () => writeKeyOf(request, undefined));
-    beforeBody.set(request, source);
-    return source;
+    return this.#authenticateHash(ip, this.#headerKeyHash(request, request.headers.authorization));
   }
 
   /** The source of the key `keyOf` finds (it throws 401 when there is none); 401, 429 or 503 otherwise. */
-  async authenticate(ip: string | undefined, keyOf: () => string): Promise<Source> {
-    let writeKey: string;
-    try {
-      writeKey = keyOf();
-    } catch (error) {
+  authenticate(ip: string | undefined, keyOf: () => string): Promise<Source> {
+    return this.#authenticateHash(ip, keyHashOf(keyOf));
+  }
+
+  /** The key hash of an Authorization header, decoded and hashed once for every request that sends it. */
+  #headerKeyHash(request: FastifyRequest, header: string): string | AuthFailed {
+    const known = this.#headerKeyHashes.get(header);
+    if (known !== undefined) return known;
+    const keyHash = keyHashOf(() => writeKeyOf(request, undefined));
+    if (typeof keyHash === 'string' && header.length <= MAX_REMEMBERED_HEADER_LENGTH) {
+      if (this.#headerKeyHashes.size >= MAX_REMEMBERED_HEADERS) this.#headerKeyHashes.clear();
+      this.#headerKeyHashes.set(header, keyHash);
+    }
+    return keyHash;
+  }
+
+  async #authenticateHash(ip: string | undefined, keyHash: string | AuthFailed): Promise<Source> {
+    if (keyHash instanceof AuthFailed) {
       this.#admit(ip);
-      throw this.#failed(ip, new AuthFailed('missing', error as Error));
+      throw this.#failed(ip, keyHash);
     }
     // An address out of its budget costs no query: only a key this instance already knows as
     // active gets through (a valid key is never limited by other requests' failures).
-    if (writeKey.length > MAX_WRITE_KEY_LENGTH) {
-      this.#admit(ip);
-      throw this.#failed(ip, new AuthFailed('unknown', Errors.invalidWriteKey()));
-    }
-    // Hashed once: the cache and the store know keys by their hash alone.
-    const keyHash = hashWriteKey(writeKey);
     let known: Source | undefined;
     if (this.#limiter.retryAfter(ip) > 0) {
       known = this.#sources.cachedByKeyHash?.(keyHash);

@@ -7,7 +7,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
-import { bodyBudgetFull, reservationOf } from './admission.ts';
+import { bodyBudgetFull } from './admission.ts';
 import type { BodyQueue } from './body-queue.ts';
 import { Errors, InletError } from './errors.ts';
 import { parseJsonText } from './numbers.ts';
@@ -118,7 +118,7 @@ export const isGzip = (request: FastifyRequest) => {
 function readBounded(request: FastifyRequest, payload: Readable, bounds: BodyBounds): Promise<Buffer> {
   const { maxBytes } = bounds;
   // The admission hook reserved the declared length; a chunked (or inflating) body covers more as it grows.
-  const reservation = reservationOf(request);
+  const reservation = request.bodyReservation;
   const encoding = encodingOf(request);
   const gzip = isGzip(request);
   if (!gzip && encoding !== 'identity' && encoding !== '') return Promise.reject(refuse(Errors.unsupportedEncoding(`got "${encoding}"`), undefined));
@@ -224,7 +224,7 @@ export function registerBodyParsers(app: FastifyInstance, bounds: BodyBounds, qu
         // Gone while it waited (a client that timed out under load): nobody would hear of its
         // events, and its retry would store them twice where duplicates are not removed (Kafka).
         if (request.raw.socket?.destroyed) {
-          reservationOf(request)?.release();
+          request.bodyReservation?.release();
           free(buffer);
           return done(Errors.invalidBody('the connection closed before the body was parsed'));
         }
@@ -234,7 +234,7 @@ export function registerBodyParsers(app: FastifyInstance, bounds: BodyBounds, qu
         } catch (error) {
           return done(error as Error); // (which keeps the bytes for the failed-events store)
         } finally {
-          reservationOf(request)?.release();
+          request.bodyReservation?.release();
         }
         // Parsed, the bytes are nobody's: a body that arrived slowly may be in the old generation by now.
         free(buffer);

@@ -40,6 +40,16 @@ describe('a key in the Authorization header is checked before the body is read',
     assert.equal(reply.json?.code, 'INLET_INVALID_WRITE_KEY');
   });
 
+  test('an Authorization header sent again is checked again: an unknown key is refused and counted each time', async () => {
+    const header = basic(`wk_unknown-${randomUUID()}`);
+    const before = (await metricValues(inlet)).unknown ?? 0;
+    for (let i = 0; i < 3; i++) {
+      const reply = await request(inlet.url, '/v1/track', { headers: { authorization: header, 'content-type': 'application/json' }, body: '{"event":"x","userId":"u"}' });
+      assert.equal(reply.status, 401);
+    }
+    assert.equal((await metricValues(inlet)).unknown, before + 3);
+  });
+
   test('a key that only comes in the body (Segment\'s form) still works', async () => {
     const messageId = `m-${randomUUID()}`;
     const reply = await request(inlet.url, '/v1/track', { headers: { 'content-type': 'text/plain' }, body: JSON.stringify({ writeKey: inlet.writeKey, userId: 'u', event: 'in body', messageId }) });

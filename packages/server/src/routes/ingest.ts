@@ -5,7 +5,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { EVENT_TYPES, createNormalizer, isTimestamp, validateEvent, type EventType } from '@inlet/schema';
 import type { Accounting, FailedCounts } from '../accounting.ts';
-import { authenticatedBeforeBody, writeKeyOf, type Authenticator } from '../auth.ts';
+import { writeKeyOf, type Authenticator } from '../auth.ts';
 import { isGzip } from '../body.ts';
 import { deviceIdOf, withDeviceId } from '../collect-proxy.ts';
 import type { Config } from '../config.ts';
@@ -22,6 +22,13 @@ import { SinkBackpressure } from '../sinks/sink-backpressure.ts';
 import type { Sink, StoredEvent } from '../sinks/sink.ts';
 import type { Source, SourceStore } from '../sources/source-store.ts';
 import type { RefusedBodies } from './refused-bodies.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** the source of the Authorization header's key, checked before the body was read (none: the key is in the body) */
+    headerSource: Source | undefined;
+  }
+}
 
 export interface IngestDeps {
   config: Config;
@@ -133,6 +140,7 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
   const backpressure = new SinkBackpressure({ maxQueueMs: config.sinkMaxQueueMs, minPendingEvents: 2 * maxBatchEvents, maxPendingEvents: 100_000 });
   const { bodies } = deps;
   metrics.watchAdmission(backpressure, bodies);
+  app.decorateRequest('headerSource', undefined);
   // Admission, like the connection and body-byte bounds of ../admission.ts: the same 503 and counter.
   // `bound`: sink when past the bound, shed for a standing queue at its bound, loop for bodies waiting for the main thread.
   const behind = (bound: 'sink' | 'shed' | 'loop') => {
@@ -171,6 +179,7 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
       throw error;
     }
     if (!source) return;
+    request.headerSource = source;
     if (backpressure.sheds(source.id)) throw refuseBeforeBody(request, reply, 'shed');
     if (bodies.waitMs > MAX_BODY_WAIT_MS && isLargeBatch(request, route) && backpressure.holdsShare(source.id)) {
       throw refuseBeforeBody(request, reply, 'loop');
@@ -183,7 +192,7 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
     if (!isObject(body)) {
       throw await refused.keep(request, Errors.invalidBody(`expected a JSON object, got ${body === null ? 'null' : Array.isArray(body) ? 'an array' : typeof body}`), { json: body }, route);
     }
-    const source = authenticatedBeforeBody(request) ?? await auth.authenticate(ipOf(request), () => writeKeyOf(request, body, route.keyInQuery));
+    const source = request.headerSource ?? await auth.authenticate(ipOf(request), () => writeKeyOf(request, body, route.keyInQuery));
 
     let items: unknown[];
     if (type) items = [body];

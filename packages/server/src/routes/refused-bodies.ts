@@ -2,7 +2,7 @@
 // belongs to a source when its write key can be told: it is kept as one failed event, durably,
 // before the client gets its 4xx. With no valid key there is no one to keep it for: it is counted.
 import type { FastifyRequest } from 'fastify';
-import { authenticatedBeforeBody, writeKeyOf } from '../auth.ts';
+import { writeKeyOf } from '../auth.ts';
 import { refusedBodyOf } from '../body.ts';
 import { Errors, InletError, SinkUnavailableError } from '../errors.ts';
 import { failedBodyOf, failureContext } from '../failed/failed-event.ts';
@@ -42,7 +42,7 @@ export function createRefusedBodies(deps: Omit<IngestDeps, 'refused' | 'plans' |
     try {
       const writeKey = writeKeyOf(request, isObject(json) ? json : undefined, route.keyInQuery);
       // A header key was checked before the body was read; a key in the body counts against the address's budget.
-      return { source: authenticatedBeforeBody(request) ?? await auth.authenticate(ipOf(request), () => writeKey), writeKey };
+      return { source: request.headerSource ?? await auth.authenticate(ipOf(request), () => writeKey), writeKey };
     } catch {
       return undefined;
     }
