@@ -45,6 +45,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     loggerInstance: deps.logger,
     // Request logs would carry client addresses for every event; errors are logged instead.
     logController: new LogController({ disableRequestLogging: true }),
+    // The request's own logger is the server's: a child per request (binding a request id that no
+    // other log line or answer carries) was ~1% of a single-event request's main thread.
+    childLoggerFactory: (logger) => logger,
     // Generous: the parser enforces the real (inflated) limit itself.
     bodyLimit: config.limits.maxBodyBytes * 4,
     forceCloseConnections: 'idle',
