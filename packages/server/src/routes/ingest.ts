@@ -167,23 +167,28 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
    * source holding its share of a standing sink queue at its bound gets 503, as does a large batch of
    * a source holding its share met while bodies wait long for the main thread (../body-queue.ts). A
    * key in the body is known only after parsing: such requests are admitted by the bound alone.
+   * Callback style: a key this instance knows needs no promise (most requests).
    */
-  async function beforeBody(request: FastifyRequest, reply: FastifyReply, route: RouteKind) {
-    if (backpressure.saturated) throw refuseBeforeBody(request, reply, 'sink');
-    let source: Source | undefined;
-    try {
-      source = await auth.beforeBody(request, ipOf(request));
-    } catch (error) {
-      // The body is not wanted: closing after the answer spares reading (and discarding) the rest.
-      if (bodyPending(request)) reply.header('connection', 'close');
-      throw error;
-    }
-    if (!source) return;
+  function beforeBody(request: FastifyRequest, reply: FastifyReply, route: RouteKind, done: (error?: Error) => void) {
+    if (backpressure.saturated) return done(refuseBeforeBody(request, reply, 'sink'));
+    const known = auth.knownBeforeBody(request);
+    if (known) return done(admitSource(request, reply, route, known));
+    auth.beforeBody(request, ipOf(request)).then(
+      (source) => done(source && admitSource(request, reply, route, source)),
+      (error: Error) => {
+        // The body is not wanted: closing after the answer spares reading (and discarding) the rest.
+        if (bodyPending(request)) reply.header('connection', 'close');
+        done(error);
+      },
+    );
+  }
+
+  /** The refusal for a source's share, if any, of a request whose header key named it. */
+  function admitSource(request: FastifyRequest, reply: FastifyReply, route: RouteKind, source: Source): Error | undefined {
     request.headerSource = source;
-    if (backpressure.sheds(source.id)) throw refuseBeforeBody(request, reply, 'shed');
-    if (bodies.waitMs > MAX_BODY_WAIT_MS && isLargeBatch(request, route) && backpressure.holdsShare(source.id)) {
-      throw refuseBeforeBody(request, reply, 'loop');
-    }
+    if (backpressure.sheds(source.id)) return refuseBeforeBody(request, reply, 'shed');
+    if (bodies.waitMs > MAX_BODY_WAIT_MS && isLargeBatch(request, route) && backpressure.holdsShare(source.id)) return refuseBeforeBody(request, reply, 'loop');
+    return undefined;
   }
 
   async function ingest(request: FastifyRequest, reply: FastifyReply, route: RouteKind) {
@@ -316,5 +321,5 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
     return handed.body;
   }
 
-  for (const [path, kind] of INGEST_ROUTES) app.post(path, { onRequest: (request, reply) => beforeBody(request, reply, kind) }, (request, reply) => ingest(request, reply, kind));
+  for (const [path, kind] of INGEST_ROUTES) app.post(path, { onRequest: (request, reply, done) => beforeBody(request, reply, kind, done) }, (request, reply) => ingest(request, reply, kind));
 }
