@@ -4,7 +4,7 @@
 // to the inflated bytes, so a gzip bomb costs at most that much memory before it gets 413.
 // A body refused here keeps its bytes (up to the bound) with the error, so the failed-events
 // store can keep them for the source that sent them.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyContentTypeParser, FastifyInstance, FastifyRequest } from 'fastify';
 import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import { bodyBudgetFull } from './admission.ts';
@@ -216,9 +216,7 @@ export function registerBodyParsers(app: FastifyInstance, bounds: BodyBounds, qu
     if (type !== undefined && !MEDIA_TYPE.test(type)) delete request.raw.headers['content-type'];
     done();
   });
-  app.removeAllContentTypeParsers();
-  // '*' also catches requests that send no Content-Type at all.
-  app.addContentTypeParser('*', (request, payload, done) => {
+  const parse: FastifyContentTypeParser = (request, payload, done) => {
     readBounded(request, payload, bounds).then(
       (buffer) => queue.enqueue(() => {
         // Gone while it waited (a client that timed out under load): nobody would hear of its
@@ -242,5 +240,11 @@ export function registerBodyParsers(app: FastifyInstance, bounds: BodyBounds, qu
       }),
       (error: Error) => done(error),
     );
-  });
+  };
+  app.removeAllContentTypeParsers();
+  // '*' also catches requests that send no Content-Type at all. The same parser is named for the
+  // labels SDKs send, because Fastify remembers the parser of a label only when a parser names it:
+  // for '*' alone it parsed every request's Content-Type again (1.2 µs of a W2 request, 2026-12-06).
+  app.addContentTypeParser('*', parse);
+  app.addContentTypeParser(['application/json', 'text/plain'], parse);
 }
