@@ -59,9 +59,9 @@ describe('correctTimestamp', () => {
 describe('isoTime', () => {
   test('writes what toISOString writes, across leap days, centuries and the ends of its range', () => {
     const edges = ['1970-01-01T00:00:00.000Z', '1999-12-31T23:59:59.999Z', '2000-02-29T12:00:00.000Z', '2024-02-29T23:59:59.999Z',
-      '2100-02-28T23:59:59.999Z', '2100-03-01T00:00:00.000Z', '0999-12-31T23:59:59.999Z', '9999-12-31T23:59:59.999Z'].map(Date.parse);
-    // Outside 1970-9999 and fractional milliseconds are Date's own (a six-digit or negative year).
-    const others = [-1, -62_198_755_200_000, 253_402_300_800_000, 8.64e15, NOW + 0.5];
+      '2100-02-28T23:59:59.999Z', '2100-03-01T00:00:00.000Z', '9999-12-31T23:59:59.999Z'].map(Date.parse);
+    // Before 1970, from 10000 on (a six-digit year) and fractional milliseconds are left to Date.
+    const others = [-0, -1, Date.parse('0999-12-31T23:59:59.999Z'), -62_198_755_200_000, 253_402_300_800_000, 8.64e15, NOW + 0.5];
     const random = Array.from({ length: 20_000 }, () => Math.floor(Math.random() * 253_402_300_800_000));
     for (const ms of [...edges, ...others, ...random]) assert.equal(isoTime(ms), new Date(ms).toISOString(), String(ms));
   });

@@ -75,10 +75,12 @@ function keyHashOf(keyOf: () => string): string | AuthFailed {
 }
 
 /**
- * Authorization headers whose key hash is remembered. An SDK sends the same header with every
- * request, and decoding and hashing it was 4-5% of a single-event request's main thread (profile,
- * 2026-12-06). Only short headers that hold a key are remembered, and all are forgotten when this
- * many are, so junk cannot grow it; a header holds the key as the request did, and never leaves memory.
+ * Authorization headers whose key hash is remembered, so a header is not decoded and hashed again
+ * for every request its SDK sends with it: that was 4-5% of a single-event request's
+ * main thread (profile, 2026-12-06). Only headers that named a source are remembered, so a flood of
+ * unknown keys cannot flush them; all are forgotten when this many are. They hold write keys in
+ * clear, as the requests did, in this process's memory only (the stores keep hashes). 512
+ * characters: `Basic ` and a 256-character key with its colon in base64 is about 350.
  */
 const MAX_REMEMBERED_HEADERS = 1024;
 const MAX_REMEMBERED_HEADER_LENGTH = 512;
@@ -92,6 +94,8 @@ export type KeyLookup = Pick<SourceStore, 'findByKeyHash'> & { cachedByKeyHash?(
  * or parsed. Every request without a valid key spends a token of its client address's budget
  * (`UnauthenticatedLimiter`); an address out of tokens gets 429 before anything is looked up or
  * read. Keys that only come in the body are checked after it is parsed, against the same budget.
+ * A header that named a source is remembered with its key's hash (`knownBeforeBody`): while the
+ * source store's cache knows that key as active, its requests are admitted without waiting.
  */
 export class Authenticator {
   readonly #sources: KeyLookup;
@@ -110,11 +114,19 @@ export class Authenticator {
    * header (the key may be in the body). Throws 401, 429 or 503.
    */
   async beforeBody(request: FastifyRequest, ip: string | undefined): Promise<Source | undefined> {
-    if (request.headers.authorization === undefined) {
+    const header = request.headers.authorization;
+    if (header === undefined) {
       this.#admit(ip);
       return undefined;
     }
-    return this.#authenticateHash(ip, this.#headerKeyHash(request, request.headers.authorization));
+    const keyHash = this.#headerKeyHashes.get(header) ?? keyHashOf(() => writeKeyOf(request, undefined));
+    const source = await this.#authenticateHash(ip, keyHash);
+    // Remembered once it named a source, so junk keys can neither fill nor flush what SDKs' headers use.
+    if (typeof keyHash === 'string' && header.length <= MAX_REMEMBERED_HEADER_LENGTH && !this.#headerKeyHashes.has(header)) {
+      if (this.#headerKeyHashes.size >= MAX_REMEMBERED_HEADERS) this.#headerKeyHashes.clear();
+      this.#headerKeyHashes.set(header, keyHash);
+    }
+    return source;
   }
 
   /**
@@ -132,18 +144,6 @@ export class Authenticator {
   /** The source of the key `keyOf` finds (it throws 401 when there is none); 401, 429 or 503 otherwise. */
   authenticate(ip: string | undefined, keyOf: () => string): Promise<Source> {
     return this.#authenticateHash(ip, keyHashOf(keyOf));
-  }
-
-  /** The key hash of an Authorization header, decoded and hashed once for every request that sends it. */
-  #headerKeyHash(request: FastifyRequest, header: string): string | AuthFailed {
-    const known = this.#headerKeyHashes.get(header);
-    if (known !== undefined) return known;
-    const keyHash = keyHashOf(() => writeKeyOf(request, undefined));
-    if (typeof keyHash === 'string' && header.length <= MAX_REMEMBERED_HEADER_LENGTH) {
-      if (this.#headerKeyHashes.size >= MAX_REMEMBERED_HEADERS) this.#headerKeyHashes.clear();
-      this.#headerKeyHashes.set(header, keyHash);
-    }
-    return keyHash;
   }
 
   async #authenticateHash(ip: string | undefined, keyHash: string | AuthFailed): Promise<Source> {

@@ -4,8 +4,16 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyRequest } from 'fastify';
 import { answerBeforeBody, startInlet, type TestInlet } from '@inlet/testkit';
+import { Authenticator } from '../src/auth.ts';
 import { addressKey, UnauthenticatedLimiter } from '../src/limits/unauthenticated-limiter.ts';
+import { createMetrics } from '../src/metrics.ts';
+import { CachedSourceStore } from '../src/sources/cached-store.ts';
+import { SqliteSourceStore } from '../src/sources/sqlite-store.ts';
 import { basic, postJson, request } from './http-client.ts';
 
 async function metricValues(inlet: TestInlet): Promise<Record<string, number>> {
@@ -117,5 +125,36 @@ describe('the per-address budget', () => {
     assert.notEqual(addressKey('2001:db8:1:2::1'), addressKey('2001:db8:1:3::1'));
     assert.equal(addressKey('2001:db8::1'), '2001:db8:0:0::/64');
     assert.equal(addressKey('192.0.2.1'), '192.0.2.1');
+  });
+});
+
+describe('Authorization headers remembered with their key hash', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'inlet-auth-headers-'));
+  const store = new SqliteSourceStore(dir);
+  const sources = new CachedSourceStore(store);
+  const auth = new Authenticator({ sources, limiter: new UnauthenticatedLimiter({ perSecond: 1_000_000, burst: 1_000_000 }), metrics: createMetrics() });
+  const requestWith = (authorization: string) => ({ headers: { authorization } }) as unknown as FastifyRequest;
+  after(async () => { await sources.close(); rmSync(dir, { recursive: true, force: true }); });
+
+  test('a header is known without waiting only once its key named an active source', async () => {
+    const { writeKey, id } = await store.create({ name: `remembered-${randomUUID()}` });
+    const header = basic(writeKey);
+    assert.equal(auth.knownBeforeBody(requestWith(header)), undefined);
+    assert.equal((await auth.beforeBody(requestWith(header), '10.0.0.1'))?.id, id);
+    assert.equal(auth.knownBeforeBody(requestWith(header))?.id, id);
+    // The same key written another way is another header: checked before it is remembered.
+    assert.equal(auth.knownBeforeBody(requestWith(`Basic ${Buffer.from(`${writeKey}:x`).toString('base64')}`)), undefined);
+  });
+
+  test('unknown keys are never remembered, so a flood of them does not push out a known header', async () => {
+    const { writeKey, id } = await store.create({ name: `flooded-${randomUUID()}` });
+    const header = basic(writeKey);
+    await auth.beforeBody(requestWith(header), '10.0.0.2');
+    for (let i = 0; i < 2_000; i++) {
+      const junk = basic(`wk_junk-${i}-${randomUUID()}`);
+      await assert.rejects(auth.beforeBody(requestWith(junk), '10.0.0.3'), { code: 'INLET_INVALID_WRITE_KEY' });
+      if (i % 500 === 0) assert.equal(auth.knownBeforeBody(requestWith(junk)), undefined);
+    }
+    assert.equal(auth.knownBeforeBody(requestWith(header))?.id, id);
   });
 });
