@@ -119,10 +119,11 @@ export class Authenticator {
       this.#admit(ip);
       return undefined;
     }
-    const keyHash = this.#headerKeyHashes.get(header) ?? keyHashOf(() => writeKeyOf(request, undefined));
+    const remembered = this.#headerKeyHashes.get(header);
+    const keyHash = remembered ?? keyHashOf(() => writeKeyOf(request, undefined));
     const source = await this.#authenticateHash(ip, keyHash);
     // Remembered once it named a source, so junk keys can neither fill nor flush what SDKs' headers use.
-    if (typeof keyHash === 'string' && header.length <= MAX_REMEMBERED_HEADER_LENGTH && !this.#headerKeyHashes.has(header)) {
+    if (remembered === undefined && typeof keyHash === 'string' && header.length <= MAX_REMEMBERED_HEADER_LENGTH) {
       if (this.#headerKeyHashes.size >= MAX_REMEMBERED_HEADERS) this.#headerKeyHashes.clear();
       this.#headerKeyHashes.set(header, keyHash);
     }

@@ -153,7 +153,7 @@ describe('Authorization headers remembered with their key hash', () => {
     for (let i = 0; i < 2_000; i++) {
       const junk = basic(`wk_junk-${i}-${randomUUID()}`);
       await assert.rejects(auth.beforeBody(requestWith(junk), '10.0.0.3'), { code: 'INLET_INVALID_WRITE_KEY' });
-      if (i % 500 === 0) assert.equal(auth.knownBeforeBody(requestWith(junk)), undefined);
+      if (i % 500 === 499) assert.equal(auth.knownBeforeBody(requestWith(header))?.id, id, `after ${i + 1} unknown keys`);
     }
     assert.equal(auth.knownBeforeBody(requestWith(header))?.id, id);
   });
