@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { startInlet } from '@inlet/testkit';
-import { databaseFile, openDatabase, PAGE_SIZE } from '../src/db/database.ts';
+import { databaseFile, openDatabase } from '../src/db/database.ts';
 import { SCHEMA_VERSION } from '../src/db/migrations.ts';
 import { hashWriteKey } from '../src/sources/keys.ts';
 import { postJson } from './http-client.ts';
@@ -45,40 +45,10 @@ test('a data directory from before schema versions is upgraded in place, keeping
     }
     const after = new Database(databaseFile(dataDir), { readonly: true });
     assert.equal(after.pragma('user_version', { simple: true }), SCHEMA_VERSION);
-    assert.equal(after.pragma('page_size', { simple: true }), 4096, 'a store made with 4 KB pages keeps them (its page size is fixed in WAL mode)');
     assert.deepEqual(after.prepare('SELECT id, key_hash FROM sources').all(), [{ id: 'src_old', key_hash: hashWriteKey('wk_old_key') }], 'the key is kept as its SHA-256');
     after.close();
     for (const file of [databaseFile(dataDir), `${databaseFile(dataDir)}-wal`].filter(existsSync)) {
       assert.ok(!readFileSync(file).includes('wk_old_key'), `${file} holds the old key in plain text no more`);
-    }
-  } finally {
-    rmSync(dataDir, { recursive: true, force: true });
-  }
-});
-
-test('a new store is made with 16 KB pages, and events written to it read back whole', async () => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'inlet-pages-'));
-  try {
-    const inlet = await startInlet({ dataDir });
-    try {
-      // Bigger than one page (and within the 32 KB event limit), so its row spills to overflow pages.
-      const long = 'x'.repeat(PAGE_SIZE + 1000);
-      const batch = Array.from({ length: 300 }, (_, i) => ({ type: 'track', userId: `u${i}`, event: 'Paged', properties: { i, ...(i === 7 ? { long } : {}) } }));
-      assert.equal((await postJson(inlet.url, '/v1/batch', { batch }, inlet.writeKey)).status, 200);
-      const events = await inlet.events();
-      assert.equal(events.length, 300);
-      assert.deepEqual(events.map((e) => (e.properties as { i: number }).i), batch.map((e) => e.properties.i));
-      assert.equal((events[7].properties as { long: string }).long, long);
-    } finally {
-      await inlet.close();
-    }
-    const db = new Database(databaseFile(dataDir), { readonly: true });
-    try {
-      assert.equal(PAGE_SIZE, 16384);
-      assert.equal(db.pragma('page_size', { simple: true }), PAGE_SIZE);
-      assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
-    } finally {
-      db.close();
     }
   } finally {
     rmSync(dataDir, { recursive: true, force: true });

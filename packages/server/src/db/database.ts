@@ -27,16 +27,6 @@ export function privateDataDir(dataDir: string): void {
 }
 
 /**
- * A new store's page size. An event row is ~800 bytes, and SQLite writes each page the writer
- * changes as a WAL frame of its own, and copies each back into the database file with a write of
- * its own: with 16 KB pages a batch of 100 events costs the writer thread ~18% less CPU than with
- * SQLite's default 4 KB, and a single event (a group commit of ~15) the same (BENCHMARKS.md,
- * 2026-12-06 morning). It only applies to a file with no tables yet: once a database is in WAL mode
- * its page size is fixed, so a store made before keeps 4 KB pages and works as it did.
- */
-export const PAGE_SIZE = 16 * 1024;
-
-/**
  * A read-write connection (creating the directory and file when missing). WAL with
  * synchronous=FULL: a commit is on disk (fsync'd) before it returns, so an acknowledged event
  * survives a process crash and a power cut. Group commit makes that affordable.
@@ -45,7 +35,6 @@ export function openDatabase(file: string): Database.Database {
   privateDataDir(dirname(file));
   const db = new Database(file);
   try {
-    db.pragma(`page_size = ${PAGE_SIZE}`);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
     db.pragma('busy_timeout = 5000');
