@@ -30,6 +30,11 @@ export function privateDataDir(dataDir: string): void {
  * A read-write connection (creating the directory and file when missing). WAL with
  * synchronous=FULL: a commit is on disk (fsync'd) before it returns, so an acknowledged event
  * survives a process crash and a power cut. Group commit makes that affordable.
+ *
+ * SQLite's default 4 KB pages, on purpose: 16 KB pages made a batch of UUIDv7 events ~16% cheaper
+ * to store, but a random (UUIDv4, Segment's SDKs) messageId dirties an index page of its own per
+ * event, whose whole page goes into the WAL: 16 KB instead of ~6.5 KB per event, ~1.8x the CPU,
+ * and 3x the half-peak latency (BENCHMARKS.md, 2026-12-06 morning).
  */
 export function openDatabase(file: string): Database.Database {
   privateDataDir(dirname(file));
