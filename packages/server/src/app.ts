@@ -36,6 +36,8 @@ export interface AppDeps {
   plans: PlanLookup;
   /** what the ingest routes read as the bodies' wait for the main thread (tests set it; by default the parser's queue) */
   bodyWait?: { readonly waitMs: number };
+  /** how long a read body may wait for the main thread before it is refused (tests set it; default MAX_PARSE_WAIT_MS in ./body.ts) */
+  maxParseWaitMs?: number;
 }
 
 /** Fastify's own errors that a client can cause, in our catalogue's terms. */
@@ -76,7 +78,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   });
   registerAdmission(app, { ...config.admission, maxBodyBytes: config.limits.maxBodyBytes }, metrics);
   const bodies = new BodyQueue((error) => app.log.error({ err: error }, 'parsing a queued body failed'));
-  registerBodyParsers(app, { maxBytes: config.limits.maxBodyBytes, timeoutMs: config.timeouts.bodyMs }, bodies);
+  registerBodyParsers(app, { maxBytes: config.limits.maxBodyBytes, timeoutMs: config.timeouts.bodyMs, maxParseWaitMs: deps.maxParseWaitMs }, bodies);
   const trustedProxies = config.trustedProxies.length ? trustedProxyList(config.trustedProxies) : undefined;
   const signedClientIp = proxiedClientIp(config.proxySecret);
   const ipOf = (request: FastifyRequest) => signedClientIp(request) ?? clientIp(request.socket.remoteAddress, request.headers['x-forwarded-for'], trustedProxies);

@@ -11,7 +11,8 @@
 const SLICE_MS = 2;
 
 interface Waiting {
-  run: () => void;
+  /** told how long (ms) the body waited for its turn */
+  run: (waitedMs: number) => void;
   /** performance.now() when queued */
   since: number;
 }
@@ -29,8 +30,8 @@ export class BodyQueue {
     this.#onError = onError;
   }
 
-  /** Runs `run` on its turn: in arrival order, after the loop has come round once at least. */
-  enqueue(run: () => void): void {
+  /** Runs `run` on its turn, with how long it waited: in arrival order, after the loop has come round once at least. */
+  enqueue(run: (waitedMs: number) => void): void {
     this.#waiting.push({ run, since: performance.now() });
     if (!this.#active) this.#schedule();
   }
@@ -70,7 +71,7 @@ export class BodyQueue {
       this.#head = 0;
     }
     try {
-      next.run();
+      next.run(performance.now() - next.since);
     } catch (error) {
       // Thrown from a microtask it would end the process, and every body queued behind it.
       this.#onError(error);

@@ -36,7 +36,29 @@ export interface BodyBounds {
   maxBytes: number;
   /** the whole body must have arrived this long after reading began */
   timeoutMs: number;
+  /** a body read but not taken up by the main thread within this is refused, not parsed (default MAX_PARSE_WAIT_MS) */
+  maxParseWaitMs?: number;
 }
+
+/**
+ * How long a read body may wait for the main thread before it is refused (503) instead of parsed.
+ * The ingest routes refuse batches before reading them while the oldest body has waited 100 ms
+ * (routes/ingest.ts), but what they let in joins the back of the queue: under a 2x overload of
+ * the embedded store, the bodies let in then waited ~100 ms at the median and 200-435 ms at the
+ * p99, which was most of an accepted request's time (BENCHMARKS.md, 2026-12-06, 08:30 UTC
+ * session). A body that has waited this long is answered at once instead, which costs the main
+ * thread ~50 µs where parsing and preparing it costs ~0.8 ms (a batch of 100), and its client
+ * retries; the requests still taken are then answered within ~this plus their sink's time.
+ */
+export const MAX_PARSE_WAIT_MS = 150;
+
+/**
+ * The body of a request refused for its wait (the route answers 503). Refused here, by the parser,
+ * Fastify would close the connection, as after any parser error, and a client retrying an
+ * overload would reconnect for every refusal.
+ */
+const LATE_BODY: unique symbol = Symbol('a body that waited too long to be parsed');
+export const isLateBody = (body: unknown): body is typeof LATE_BODY => body === LATE_BODY;
 
 /**
  * Gives a buffer's memory back now instead of at the next full garbage collection. A body that
@@ -216,15 +238,21 @@ export function registerBodyParsers(app: FastifyInstance, bounds: BodyBounds, qu
     if (type !== undefined && !MEDIA_TYPE.test(type)) delete request.raw.headers['content-type'];
     done();
   });
+  const maxParseWaitMs = bounds.maxParseWaitMs ?? MAX_PARSE_WAIT_MS;
   const parse: FastifyContentTypeParser = (request, payload, done) => {
     readBounded(request, payload, bounds).then(
-      (buffer) => queue.enqueue(() => {
+      (buffer) => queue.enqueue((waitedMs) => {
         // Gone while it waited (a client that timed out under load): nobody would hear of its
         // events, and its retry would store them twice where duplicates are not removed (Kafka).
         if (request.raw.socket?.destroyed) {
           request.bodyReservation?.release();
           free(buffer);
           return done(Errors.invalidBody('the connection closed before the body was parsed'));
+        }
+        if (waitedMs > maxParseWaitMs) {
+          request.bodyReservation?.release();
+          free(buffer);
+          return done(null, LATE_BODY);
         }
         let body: unknown;
         try {

@@ -111,6 +111,8 @@ export interface ServerParts {
   sink?: Sink;
   /** how long bodies wait for the main thread, as admission reads it (tests set it; by default measured) */
   bodyWait?: { readonly waitMs: number };
+  /** how long a read body may wait for the main thread before it is refused (tests set it; default MAX_PARSE_WAIT_MS) */
+  maxParseWaitMs?: number;
   sources?: SourceStore;
   limiter?: RateLimiter;
   logger?: Logger;
@@ -155,7 +157,7 @@ export async function startServer(config: Config, parts: ServerParts = {}): Prom
     await closeParts();
     throw error;
   }
-  const app = buildApp({ config, sink, sources, limiter, metrics, accounting, logger, plans: plans.lookup, bodyWait: parts.bodyWait });
+  const app = buildApp({ config, sink, sources, limiter, metrics, accounting, logger, plans: plans.lookup, bodyWait: parts.bodyWait, maxParseWaitMs: parts.maxParseWaitMs });
   let publicUrl = '';
   const adminApp = buildAdminApp({
     tokens, sources, failed, outcomes, metrics, plans: planService, logger: logger.child({ component: 'admin' }),

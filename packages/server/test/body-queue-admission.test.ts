@@ -1,7 +1,8 @@
 // Refusals for a main thread that is behind: while bodies wait long for it to parse them, the
 // requests that keep arriving are the excess of an overload, and a batch of a source holding its
 // share of what is pending gets 503 before its body is read; single events and other sources are
-// still taken.
+// still taken. A body read but left waiting past its bound is refused rather than parsed, on a
+// connection that stays open.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -81,5 +82,38 @@ describe('refusals while bodies wait for the main thread, over HTTP', () => {
     assert.equal((await inlet.events()).length, 40 + 1 + 40 + 40);
     const metrics = (await adminRequest(inlet.adminUrl, inlet.adminToken, '/metrics')).text;
     assert.match(metrics, /inlet_overload_refusals_total\{bound="loop"\} 3/);
+  });
+});
+
+describe('a body that waited too long for the main thread, over HTTP', () => {
+  let inlet: TestInlet;
+  let dataDir: string;
+  before(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'inlet-late-body-'));
+    // No wait is short enough: every body read is late.
+    inlet = await startInlet({ dataDir }, { maxParseWaitMs: -1 });
+  });
+  after(async () => {
+    await inlet.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  test('gets 503 with Retry-After unparsed (malformed JSON too), its events are not stored, the connection stays open, and it is counted as late', async () => {
+    // (the helper opens a connection per request, so it asks for keep-alive itself)
+    const batch = await postJson(inlet.url, '/v1/batch', bigBatch(), inlet.writeKey, { connection: 'keep-alive' });
+    assert.equal(batch.status, 503, batch.text);
+    assert.equal(batch.json?.code, 'INLET_OVERLOADED');
+    assert.equal(batch.headers['retry-after'], '1');
+    // A parser's error would have closed it (Fastify does after any): the client would reconnect for every refusal.
+    assert.equal(batch.headers.connection, 'keep-alive');
+    const single = await postJson(inlet.url, '/v1/track', { userId: 'u', event: 'Clicked' }, inlet.writeKey);
+    assert.equal(single.status, 503, single.text);
+    const unread = await request(inlet.url, '/v1/batch', { body: '{"batch": [', headers: { 'content-type': 'application/json', authorization: basic(inlet.writeKey) } });
+    assert.equal(unread.status, 503, 'not parsed, so not a 400 for its JSON');
+    assert.equal((await inlet.events()).length, 0);
+    const failed = await inlet.server.failed.list({}, 10);
+    assert.equal(failed.failed.length, 0, 'a refusal to retry is not a failed event');
+    const metrics = (await adminRequest(inlet.adminUrl, inlet.adminToken, '/metrics')).text;
+    assert.match(metrics, /inlet_overload_refusals_total\{bound="late"\} 3/);
   });
 });

@@ -23,10 +23,11 @@ async function until(condition: () => boolean, what: string): Promise<void> {
   assert.ok(condition(), what);
 }
 
-test('a BodyQueue takes 40 bodies of 2 ms in arrival order, letting the loop come round between slices, and says how long the oldest has waited', async () => {
+test('a BodyQueue takes 40 bodies of 2 ms in arrival order, letting the loop come round between slices, and says how long the oldest has waited and each one waited', async () => {
   const queue = new BodyQueue((error) => assert.fail(`a run threw: ${String(error)}`));
   const ran: number[] = [];
-  for (let i = 0; i < 40; i++) queue.enqueue(() => { block(2); ran.push(i); });
+  const waits: number[] = [];
+  for (let i = 0; i < 40; i++) queue.enqueue((waitedMs) => { block(2); ran.push(i); waits.push(waitedMs); });
   assert.deepEqual(ran, [], 'nothing is taken before the loop comes round');
   const timerSaw: number[] = [];
   const timer = setInterval(() => timerSaw.push(ran.length), 1);
@@ -39,6 +40,10 @@ test('a BodyQueue takes 40 bodies of 2 ms in arrival order, letting the loop com
   }
   assert.deepEqual(ran, Array.from({ length: 40 }, (_, i) => i));
   assert.equal(queue.waitMs, 0, 'none waits');
+  // Each run is told how long its body waited: the first at least the 30 ms the loop was held, the
+  // last also behind the 78 ms of bodies ahead of it.
+  assert.ok(waits[0] >= 30, `the first waited ${waits[0]} ms`);
+  assert.ok(waits[39] >= waits[0] + 70, `the last waited ${waits[39]} ms`);
   // 80 ms of bodies in slices of a few ms: the timer ran in between, many times.
   const between = timerSaw.filter((n) => n > 0 && n < 40);
   assert.ok(between.length >= 5, `the timer ran between slices ${between.length} times (${timerSaw.join(',')})`);
@@ -75,7 +80,7 @@ test('a run that throws is reported and the bodies behind it are still taken', a
 
 /** A bare app with the body parsers and the admission budget, whose queue holds every body until the test runs it, and whose handler answers only once `open()` was called. */
 async function heldApp() {
-  const held: (() => void)[] = [];
+  const held: ((waitedMs: number) => void)[] = [];
   let handled = 0;
   let open!: () => void;
   const gate = new Promise<void>((resolve) => { open = resolve; });
@@ -92,7 +97,7 @@ async function heldApp() {
   const post = (bytes: number) => request(url, '/x', { body: body(bytes), headers: { 'content-type': 'application/json' } });
   const close = async () => {
     open();
-    for (const run of held.splice(0)) run();
+    for (const run of held.splice(0)) run(0);
     await app.close();
   };
   return { app, url, held, handled: () => handled, open, post, body, close };
@@ -106,11 +111,11 @@ test('a body read and waiting for the main thread keeps its share of MAX_BODY_BY
     // 50 KB still waits: 60 KB more does not fit in 100 KB.
     const refused = await Promise.race([post(60_000), sleep(5000, undefined, { ref: false }).then(() => assert.fail('admitted beyond the budget: the second body was read while the first waited'))]);
     assert.equal(refused.status, 503, refused.text);
-    held.shift()!(); // parsed; its answer is held
+    held.shift()!(0); // parsed; its answer is held
     const second = post(60_000);
     await until(() => held.length === 1, 'parsed (not yet answered), the first body gave its bytes back: the second is read');
     open();
-    held.shift()!();
+    held.shift()!(0);
     for (const reply of [await first, await second]) {
       assert.equal(reply.status, 200, reply.text);
       assert.equal(reply.json?.events, 3);
@@ -132,12 +137,12 @@ test('a body whose client went away while it waited is not parsed, and its bytes
     await until(() => held.length === 1, 'the body was read and waits');
     client.destroy();
     await until(() => closed === 1, 'the server saw the connection close');
-    held.shift()!();
+    held.shift()!(0);
     assert.equal(handled(), 0, 'its handler never ran');
     // 60 KB fits again: the gone body's 50 KB were given back.
     const next = post(60_000);
     await until(() => held.length === 1, 'the next body was read');
-    held.shift()!();
+    held.shift()!(0);
     assert.equal(handled(), 1);
     open();
     assert.equal((await next).status, 200);

@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { EVENT_TYPES, createNormalizer, isTimestamp, validateEvent, type EventType } from '@inlet/schema';
 import type { Accounting, FailedCounts } from '../accounting.ts';
 import { writeKeyOf, type Authenticator } from '../auth.ts';
-import { isGzip } from '../body.ts';
+import { isGzip, isLateBody } from '../body.ts';
 import { deviceIdOf, withDeviceId } from '../collect-proxy.ts';
 import type { Config } from '../config.ts';
 import { Errors, SinkUnavailableError, SourceStoreUnavailableError } from '../errors.ts';
@@ -146,10 +146,11 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
   metrics.watchAdmission(backpressure, bodies);
   app.decorateRequest('headerSource', undefined);
   // Admission, like the connection and body-byte bounds of ../admission.ts: the same 503 and counter.
-  // `bound`: sink when past the bound, shed for a standing queue at its bound, loop for bodies waiting for the main thread.
-  const behind = (bound: 'sink' | 'shed' | 'loop') => {
+  // `bound`: sink when past the bound, shed for a standing queue at its bound, loop for bodies
+  // waiting for the main thread, late for a body that waited too long to be parsed (../body.ts).
+  const behind = (bound: 'sink' | 'shed' | 'loop' | 'late') => {
     metrics.overloaded.labels(bound).inc();
-    return Errors.overloaded(bound === 'loop' ? 'it has more requests than it can read' : 'the sink is behind', false);
+    return Errors.overloaded(bound === 'loop' || bound === 'late' ? 'it has more requests than it can read' : 'the sink is behind', false);
   };
   /**
    * Refused for the sink before the body is read, the connection is kept and the body read and
@@ -204,6 +205,7 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
   async function ingest(request: FastifyRequest, reply: FastifyReply, route: RouteKind) {
     const { type } = route;
     const body = request.body;
+    if (isLateBody(body)) throw behind('late');
     if (!isObject(body)) {
       throw await refused.keep(request, Errors.invalidBody(`expected a JSON object, got ${body === null ? 'null' : Array.isArray(body) ? 'an array' : typeof body}`), { json: body }, route);
     }
