@@ -116,7 +116,8 @@ const bodyPending = (request: FastifyRequest) => Number(request.headers['content
  * (CoDel's test) refused that closed loop as well, and so did a wait predicted from the bytes
  * admitted and not yet parsed at the queue's recent pace: 200 clients answered together by one
  * commit send 200 bodies at once, a queue predicted past 100 ms that the oldest's wait lets in, and
- * got ten times the 503s (BENCHMARKS.md, 2026-12-06).
+ * got ten times the 503s (BENCHMARKS.md, 2026-12-06). What this lets in joins the back of the
+ * queue; a body that then waits past MAX_PARSE_WAIT_MS is refused when its turn comes (../body.ts).
  */
 const MAX_BODY_WAIT_MS = 100;
 /**
