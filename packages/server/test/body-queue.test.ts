@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import net from 'node:net';
 import Fastify from 'fastify';
 import { registerAdmission } from '../src/admission.ts';
-import { registerBodyParsers } from '../src/body.ts';
+import { isLateBody, MAX_PARSE_WAIT_MS, registerBodyParsers } from '../src/body.ts';
 import { BodyQueue } from '../src/body-queue.ts';
 import { createMetrics } from '../src/metrics.ts';
 import { request } from './http-client.ts';
@@ -90,6 +90,7 @@ async function heldApp() {
   app.post('/x', async (request) => {
     handled++;
     await gate;
+    if (isLateBody(request.body)) return { late: true };
     return { events: ((request.body as { batch: unknown[] }).batch).length };
   });
   const url = await app.listen({ port: 0, host: '127.0.0.1' });
@@ -146,6 +147,24 @@ test('a body whose client went away while it waited is not parsed, and its bytes
     assert.equal(handled(), 1);
     open();
     assert.equal((await next).status, 200);
+  } finally {
+    await close();
+  }
+});
+
+test('a body whose turn comes after MAX_PARSE_WAIT_MS is not parsed and gives its share of MAX_BODY_BYTES_IN_FLIGHT back at once', async () => {
+  const { held, open, post, close } = await heldApp();
+  try {
+    const first = post(50_000);
+    await until(() => held.length === 1, 'the first body was read and waits');
+    held.shift()!(MAX_PARSE_WAIT_MS + 1); // its turn, late; its answer is held
+    // 60 KB more fits in 100 KB only if the late body's 50 KB went back when its turn came.
+    const second = post(60_000);
+    await until(() => held.length === 1, 'the late body gave its bytes back: the second is read');
+    held.shift()!(MAX_PARSE_WAIT_MS); // on time, just
+    open();
+    assert.deepEqual((await first).json, { late: true });
+    assert.deepEqual((await second).json, { events: 3 });
   } finally {
     await close();
   }

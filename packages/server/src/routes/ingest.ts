@@ -121,7 +121,8 @@ const bodyPending = (request: FastifyRequest) => Number(request.headers['content
  */
 const MAX_BODY_WAIT_MS = 100;
 /**
- * Only batches this large are refused for the main thread: refusing pays only when it costs much
+ * Only batches this large are refused for the main thread before their bodies are read (a body of
+ * any size that then waits too long is refused at its turn, ../body.ts): refusing pays only when it costs much
  * less than taking. A refusal still reads the body and answers, 70-160 µs of the main thread for a
  * batch of 100 events against 0.65-1.1 ms taken (by machine; BENCHMARKS.md, 2026-12-04 night and
  * 2026-12-05); for a single event (~40 µs against ~75) refusing the excess of a 2x overload would
