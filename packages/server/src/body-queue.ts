@@ -64,14 +64,15 @@ export class BodyQueue {
       this.#active = false;
       return;
     }
-    if (performance.now() - this.#sliceStart >= SLICE_MS) return this.#schedule();
+    const now = performance.now();
+    if (now - this.#sliceStart >= SLICE_MS) return this.#schedule();
     this.#waiting[this.#head++] = undefined;
     if (this.#head > 1024 && this.#head * 2 > this.#waiting.length) {
       this.#waiting = this.#waiting.slice(this.#head);
       this.#head = 0;
     }
     try {
-      next.run(performance.now() - next.since);
+      next.run(now - next.since);
     } catch (error) {
       // Thrown from a microtask it would end the process, and every body queued behind it.
       this.#onError(error);

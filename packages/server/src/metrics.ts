@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { MAX_PARSE_WAIT_MS } from './body.ts';
 import type { BodyQueue } from './body-queue.ts';
 import type { SinkBackpressure } from './sinks/sink-backpressure.ts';
 
@@ -49,7 +50,7 @@ export function createMetrics() {
     }),
     overloaded: new Counter({
       name: 'inlet_overload_refusals_total',
-      help: 'Work refused to keep memory and latency bounded: connections closed beyond MAX_CONNECTIONS, requests answered 503 beyond MAX_BODY_BYTES_IN_FLIGHT (body_bytes) or beyond what the sink makes durable in SINK_MAX_QUEUE_MS (sink), or shed while the sink queue stands (shed), or batches refused while the main thread is behind (loop), or bodies read but refused for waiting longer than 150 ms to be parsed (late)',
+      help: `Work refused to keep memory and latency bounded: connections closed beyond MAX_CONNECTIONS, requests answered 503 beyond MAX_BODY_BYTES_IN_FLIGHT (body_bytes) or beyond what the sink makes durable in SINK_MAX_QUEUE_MS (sink), or shed while the sink queue stands (shed), or batches refused while the main thread is behind (loop), or bodies read but refused for waiting longer than ${MAX_PARSE_WAIT_MS} ms to be parsed (late)`,
       labelNames: ['bound'],
       registers: [registry],
     }),
