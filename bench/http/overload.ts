@@ -10,6 +10,7 @@
 // near its peak, refuses the excess quickly with 503 + Retry-After, keeps the accepted requests'
 // tail and its memory bounded, and is back to its unloaded tail soon after the overload ends.
 import { join } from 'node:path';
+import { adminMetrics, adminOf, refusalsByBound } from './admin.ts';
 import { COULD_NOT_START, cpuMicrosPerEvent, summarizeProfiles, withCellServer } from './harness.ts';
 import type { LoadResult, OverloadPhases } from './load.ts';
 import { runLoad } from './run-load.ts';
@@ -67,6 +68,8 @@ export interface OverloadCell {
   mainWaitingInOverload: number;
   /** see residualMicrosPerRefusal */
   mainMicrosPerRefusal: number;
+  /** the server's own count of its 503s by bound (inlet_overload_refusals_total) over the light phases and the overload; undefined for a server without one */
+  refusedByBound?: Map<string, number>;
   /** markdown summaries of the cell's CPU profiles (--cpu-prof): the whole life of the server, peak and overload */
   profiles: string[];
 }
@@ -103,6 +106,8 @@ async function runOverloadCell(o: OverloadOptions, def: ServerDefinition, worklo
       if (!(cell.peakRequestsPerSecond >= 2)) throw new Error(`peak of ${cell.peakRequestsPerSecond.toFixed(1)} req/s is too low to overload`);
       cell.offeredRate = Math.round(cell.peakRequestsPerSecond * o.factor);
       const lightRate = Math.max(1, Math.round(cell.peakRequestsPerSecond / 2));
+      const counted = adminOf(server.banner) ? async () => refusalsByBound(await adminMetrics(server.banner)) : undefined;
+      const countedBefore = await counted?.();
       o.log(`  ${label}: peak ${Math.round(cell.peakRequestsPerSecond)} req/s; offering ${cell.offeredRate} req/s for ${o.overloadSeconds} s between ${o.lightSeconds} s phases at ${lightRate} req/s`);
       const run = await runLoad({
         ...job,
@@ -110,6 +115,8 @@ async function runOverloadCell(o: OverloadOptions, def: ServerDefinition, worklo
         durationSeconds: o.overloadSeconds,
         overload: { rate: cell.offeredRate, lightRate, baselineSeconds: o.lightSeconds, recoverySeconds: o.lightSeconds, connections: o.overloadConnections },
       }, server.pid);
+      const countedAfter = await counted?.();
+      if (countedBefore && countedAfter) cell.refusedByBound = new Map([...countedAfter].map(([bound, n]) => [bound, n - (countedBefore.get(bound) ?? 0)]));
       const seconds = run.load.durationSeconds || o.overloadSeconds;
       const refused = run.load.overload?.refusedCount ?? 0;
       Object.assign(cell, {
@@ -157,6 +164,8 @@ export function formatOverload(cells: OverloadCell[], o: Pick<OverloadOptions, '
     const back = p ? (Number.isFinite(p.recoveredAfterSeconds) ? `${p.recoveredAfterSeconds} s` : `not within ${o.lightSeconds} s`) : '–';
     return `| ${c.server} | ${c.workload} | ${num(c.peakRequestsPerSecond)} | ${num(c.offeredRate)} | ${num(c.goodput)} | ${num((c.goodput / c.peakRequestsPerSecond) * 100)}% | ${num(c.refusedPerSecond)} | ${ms(p?.refused.p99 ?? NaN)} | ${retryAfter} | ${c.otherFailures} / ${c.neverSent} | ${ms(c.accepted.p50)} / ${ms(c.accepted.p99)} | ${ms(p?.fromSent.accepted.p99 ?? NaN)} / ${ms(p?.fromSent.refused.p99 ?? NaN)} | ${num(c.peakRssBytes / 2 ** 20)} | ${ms(p?.baseline.p99 ?? NaN)} | ${back} | ${num(c.cpuMicrosPerEvent, 1)} | ${num(c.generatorCpu, 2)} | ${num(c.mainMicrosPerAccepted)} / ${num(c.mainMicrosPerRefusal)} | ${num(c.mainBusyAtPeak * 100)}% / ${num(c.mainBusyInOverload * 100)}% + ${num(c.mainWaitingInOverload * 100)}% |`;
   });
+  const byBound = cells.filter((c) => c.refusedByBound).map((c) =>
+    `- ${c.server} ${c.workload}: 503s by bound, as the server counted them over the light phases and the overload: ${[...c.refusedByBound!].filter(([, n]) => n > 0).map(([bound, n]) => `${bound} ${num(n)}`).join(', ') || 'none'}`);
   const recovery = cells.filter((c) => c.phases).flatMap((c) => [
     `- ${c.server} ${c.workload}: p99 of the 2xx per second of the overload (ms): ${c.phases!.acceptedP99BySecond.map(ms).join(', ')}`,
     `- ${c.server} ${c.workload}: p99 per second after the overload (ms; bound ${ms(c.phases!.recoveryBoundMs)}): ${c.phases!.recoveryP99.map(ms).join(', ')}`,
@@ -168,6 +177,7 @@ export function formatOverload(cells: OverloadCell[], o: Pick<OverloadOptions, '
     '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows,
     '',
+    ...byBound,
     ...recovery,
   ].join('\n');
 }

@@ -3,6 +3,7 @@
 // (issue 15: ingestion with a viewer at W1 peak within 5% of none). Used by the `inlet-*-viewer`
 // servers of the HTTP matrix and by the paired viewer suite (viewer-cost.ts).
 import { request } from 'node:http';
+import { adminOf } from './admin.ts';
 import type { ServerContext } from './servers.ts';
 
 export interface Viewer {
@@ -11,17 +12,11 @@ export interface Viewer {
   close(): void;
 }
 
-/** The admin address and token the server's first start printed. */
-function adminOf(banner: string[]): { admin: string; token: string } {
-  const admin = banner.map((line) => /Admin API and \/metrics on (http:\/\/\S+)/.exec(line)?.[1]).find(Boolean);
-  const token = banner.map((line) => /Admin token \(.*\): (\S+)$/.exec(line)?.[1]).find(Boolean);
-  if (!admin || !token) throw new Error('the banner gave no admin address or admin token');
-  return { admin, token };
-}
-
 /** Opens the live stream; resolves once the server answered 200. node:http, not fetch: the client's own CPU is part of the machine the server shares. */
 export function openViewer(banner: string[]): Promise<Viewer> {
-  const { admin, token } = adminOf(banner);
+  const found = adminOf(banner);
+  if (!found) return Promise.reject(new Error('the banner gave no admin address or admin token'));
+  const { admin, token } = found;
   return new Promise((resolve, reject) => {
     const req = request(`${admin}/api/live`, { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' } }, (res) => {
       if (res.statusCode !== 200) {

@@ -1,0 +1,35 @@
+// The admin listener of an Inlet server under test: its address and token from the banner of the
+// server's first start, and what its /metrics says. node:http, not fetch: the client's own CPU is
+// part of the machine the server shares.
+import { request } from 'node:http';
+
+/** The admin address and token the server's first start printed; undefined for a server that printed none (a baseline). */
+export function adminOf(banner: string[]): { admin: string; token: string } | undefined {
+  const admin = banner.map((line) => /Admin API and \/metrics on (http:\/\/\S+)/.exec(line)?.[1]).find(Boolean);
+  const token = banner.map((line) => /Admin token \(.*\): (\S+)$/.exec(line)?.[1]).find(Boolean);
+  return admin && token ? { admin, token } : undefined;
+}
+
+/** The server's /metrics text. */
+export function adminMetrics(banner: string[]): Promise<string> {
+  const admin = adminOf(banner);
+  if (!admin) return Promise.reject(new Error('the banner gave no admin address or admin token'));
+  return new Promise((resolve, reject) => {
+    const req = request(`${admin.admin}/metrics`, { headers: { authorization: `Bearer ${admin.token}` } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => { text += chunk; });
+      res.on('end', () => (res.statusCode === 200 ? resolve(text) : reject(new Error(`/metrics answered ${res.statusCode}`))));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** inlet_overload_refusals_total by its bound label, from a /metrics text. */
+export function refusalsByBound(metrics: string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const match of metrics.matchAll(/^inlet_overload_refusals_total\{bound="([^"]+)"\} (\d+)/gm)) counts.set(match[1], Number(match[2]));
+  return counts;
+}
