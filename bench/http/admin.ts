@@ -33,3 +33,23 @@ export function refusalsByBound(metrics: string): Map<string, number> {
   for (const match of metrics.matchAll(/^inlet_overload_refusals_total\{bound="([^"]+)"\} (\d+)/gm)) counts.set(match[1], Number(match[2]));
   return counts;
 }
+
+/** A histogram's cumulative bucket counts by upper bound (seconds), for the series whose labels include `labels` (e.g. `outcome="stored"`). */
+export function histogramBuckets(metrics: string, name: string, labels: string): Map<number, number> {
+  const buckets = new Map<number, number>();
+  for (const line of metrics.split('\n')) {
+    if (!line.startsWith(`${name}_bucket{`) || !line.includes(labels)) continue;
+    const le = /le="([^"]+)"/.exec(line)?.[1];
+    if (le !== undefined) buckets.set(le === '+Inf' ? Infinity : Number(le), Number(line.slice(line.lastIndexOf(' ') + 1)));
+  }
+  return buckets;
+}
+
+/** The upper bound of the bucket holding quantile `q` of what was observed between two snapshots; NaN when nothing was. */
+export function bucketQuantile(before: Map<number, number>, after: Map<number, number>, q: number): number {
+  const bounds = [...after.keys()].sort((a, b) => a - b);
+  const total = (after.get(Infinity) ?? 0) - (before.get(Infinity) ?? 0);
+  if (!(total > 0)) return NaN;
+  for (const bound of bounds) if ((after.get(bound) ?? 0) - (before.get(bound) ?? 0) >= q * total) return bound;
+  return Infinity;
+}

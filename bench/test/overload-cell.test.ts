@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { bucketQuantile, histogramBuckets, refusalsByBound } from '../http/admin.ts';
 import { residualMicrosPerRefusal } from '../http/overload.ts';
 import { cpuSeconds, mainThreadCpuSeconds, mainThreadWaitSeconds } from '../lib/proc-stats.ts';
 
@@ -44,4 +45,30 @@ test('the residual per refusal: the main thread CPU the 2xx at their peak cost l
   assert.equal(residualMicrosPerRefusal(2, 1000, 1500, 2000), 250);
   assert.ok(Number.isNaN(residualMicrosPerRefusal(2, 1000, 1500, 0)), 'no refusals, no price');
   assert.ok(Number.isNaN(residualMicrosPerRefusal(1, 1000, 1500, 10)), '2xx dearer than the CPU used: not a price');
+});
+
+test("the overload cell reads the server's refusals by bound and its sink write time from /metrics as prom-client writes them", async () => {
+  const { Counter, Histogram, Registry } = await import('prom-client');
+  const registry = new Registry();
+  const refusals = new Counter({ name: 'inlet_overload_refusals_total', help: 'h', labelNames: ['bound'], registers: [registry] });
+  const writes = new Histogram({ name: 'inlet_sink_write_seconds', help: 'h', labelNames: ['outcome'], buckets: [0.01, 0.1, 0.25, 0.5], registers: [registry] });
+  refusals.labels('loop').inc(3);
+  writes.labels('stored').observe(0.005);
+  writes.labels('failed').observe(2); // another outcome: not counted
+  const before = await registry.metrics();
+  refusals.labels('loop').inc(4);
+  refusals.labels('late').inc(2);
+  for (let i = 0; i < 98; i++) writes.labels('stored').observe(0.05);
+  writes.labels('stored').observe(0.3);
+  writes.labels('stored').observe(0.4);
+  const after = await registry.metrics();
+
+  assert.deepEqual(refusalsByBound(after), new Map([['loop', 7], ['late', 2]]));
+  const [b, a] = [before, after].map((text) => histogramBuckets(text, 'inlet_sink_write_seconds', 'outcome="stored"'));
+  assert.equal(a.get(Infinity), 101);
+  // Of the 100 written in between, 98 took 50 ms and 2 took 300-400 ms.
+  assert.equal(bucketQuantile(b, a, 0.5), 0.1);
+  assert.equal(bucketQuantile(b, a, 0.98), 0.1);
+  assert.equal(bucketQuantile(b, a, 0.99), 0.5);
+  assert.ok(Number.isNaN(bucketQuantile(a, a, 0.5)), 'nothing written in between');
 });
