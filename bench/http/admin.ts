@@ -27,6 +27,20 @@ export function adminMetrics(banner: string[]): Promise<string> {
   });
 }
 
+/** The server's /metrics text, or undefined for a server without an admin listener (a baseline). */
+export function adminMetricsIfAny(banner: string[]): Promise<string | undefined> {
+  return adminOf(banner) ? adminMetrics(banner) : Promise.resolve(undefined);
+}
+
+/** The 503s the server counted by bound between two /metrics texts (bounds with none left out). */
+export function refusedBetween(before: string, after: string): Map<string, number> {
+  const counted = refusalsByBound(before);
+  return new Map([...refusalsByBound(after)].map(([bound, n]) => [bound, n - (counted.get(bound) ?? 0)] as const).filter(([, n]) => n > 0));
+}
+
+/** `loop 805, late 12`, or `none`. */
+export const formatRefused = (refused: Map<string, number>) => [...refused].map(([bound, n]) => `${bound} ${n}`).join(', ') || 'none';
+
 /** inlet_overload_refusals_total by its bound label, from a /metrics text. */
 export function refusalsByBound(metrics: string): Map<string, number> {
   const counts = new Map<string, number>();

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { countRecords, createTopic, deleteTopic } from '../lib/kafka-broker.ts';
 import { serverPort } from '../lib/ports.ts';
 import { formatSummary, loadProfile, summarize } from '../lib/top-functions.ts';
+import { adminMetricsIfAny, refusedBetween } from './admin.ts';
 import type { LoadResult } from './load.ts';
 import { runLoad } from './run-load.ts';
 import { startServerProcess, type ServerProcess } from './server-process.ts';
@@ -68,6 +69,8 @@ export interface Cell {
   errors: number;
   timeouts: number;
   statusCodes: Record<string, number>;
+  /** the server's own count of its 503s by bound in the measured window (Inlet only) */
+  refusedByBound?: Map<string, number>;
   serverCpu: number;
   /** server CPU µs (main and worker threads) per event of the requests answered with 2xx; W2: per request */
   cpuMicrosPerEvent: number;
@@ -182,7 +185,10 @@ async function runCell(o: HttpSuiteOptions, def: ServerDefinition, workload: Wor
   try {
     return await withCellServer(o, def, `${runId}-${def.name}-${workload.name}-c${connections}`, profileDir, async ({ server, kafka }) => {
       const job = { url: server.url, workload: workload.name, writeKey: server.writeKey, connections, messageIds: o.messageIds };
+      // (counted from before the warm-up: the server cannot tell it apart)
+      const countedBefore = await adminMetricsIfAny(server.banner);
       const peak = await runLoad({ ...job, warmupSeconds: o.warmupSeconds, durationSeconds: o.durationSeconds }, server.pid);
+      const countedAfter = await adminMetricsIfAny(server.banner);
       const seconds = peak.load.durationSeconds || o.durationSeconds;
       const cell: Cell = {
         server: def.name,
@@ -196,6 +202,7 @@ async function runCell(o: HttpSuiteOptions, def: ServerDefinition, workload: Wor
         errors: peak.load.errors,
         timeouts: peak.load.timeouts,
         statusCodes: peak.load.statusCodes,
+        refusedByBound: countedBefore !== undefined && countedAfter !== undefined ? refusedBetween(countedBefore, countedAfter) : undefined,
         serverCpu: peak.server.cpu,
         cpuMicrosPerEvent: cpuMicrosPerEvent(peak.server.cpuSeconds, peak.load.ok * workload.eventsPerRequest),
         mainMicrosPerEvent: cpuMicrosPerEvent(peak.server.mainThreadCpuSeconds, peak.load.ok * workload.eventsPerRequest),

@@ -10,7 +10,7 @@
 // near its peak, refuses the excess quickly with 503 + Retry-After, keeps the accepted requests'
 // tail and its memory bounded, and is back to its unloaded tail soon after the overload ends.
 import { join } from 'node:path';
-import { adminMetrics, adminOf, bucketQuantile, histogramBuckets, refusalsByBound } from './admin.ts';
+import { adminMetricsIfAny, bucketQuantile, formatRefused, histogramBuckets, refusedBetween } from './admin.ts';
 import { COULD_NOT_START, cpuMicrosPerEvent, summarizeProfiles, withCellServer } from './harness.ts';
 import type { LoadResult, OverloadPhases } from './load.ts';
 import { runLoad } from './run-load.ts';
@@ -108,8 +108,7 @@ async function runOverloadCell(o: OverloadOptions, def: ServerDefinition, worklo
       if (!(cell.peakRequestsPerSecond >= 2)) throw new Error(`peak of ${cell.peakRequestsPerSecond.toFixed(1)} req/s is too low to overload`);
       cell.offeredRate = Math.round(cell.peakRequestsPerSecond * o.factor);
       const lightRate = Math.max(1, Math.round(cell.peakRequestsPerSecond / 2));
-      const counted = adminOf(server.banner) ? () => adminMetrics(server.banner) : undefined;
-      const countedBefore = await counted?.();
+      const countedBefore = await adminMetricsIfAny(server.banner);
       o.log(`  ${label}: peak ${Math.round(cell.peakRequestsPerSecond)} req/s; offering ${cell.offeredRate} req/s for ${o.overloadSeconds} s between ${o.lightSeconds} s phases at ${lightRate} req/s`);
       const run = await runLoad({
         ...job,
@@ -117,10 +116,9 @@ async function runOverloadCell(o: OverloadOptions, def: ServerDefinition, worklo
         durationSeconds: o.overloadSeconds,
         overload: { rate: cell.offeredRate, lightRate, baselineSeconds: o.lightSeconds, recoverySeconds: o.lightSeconds, connections: o.overloadConnections },
       }, server.pid);
-      const countedAfter = await counted?.();
+      const countedAfter = await adminMetricsIfAny(server.banner);
       if (countedBefore !== undefined && countedAfter !== undefined) {
-        const [before, after] = [refusalsByBound(countedBefore), refusalsByBound(countedAfter)];
-        cell.refusedByBound = new Map([...after].map(([bound, n]) => [bound, n - (before.get(bound) ?? 0)]));
+        cell.refusedByBound = refusedBetween(countedBefore, countedAfter);
         const writes = [countedBefore, countedAfter].map((text) => histogramBuckets(text, 'inlet_sink_write_seconds', 'outcome="stored"'));
         cell.sinkWriteMs = { p50: bucketQuantile(writes[0], writes[1], 0.5) * 1000, p99: bucketQuantile(writes[0], writes[1], 0.99) * 1000 };
       }
@@ -172,7 +170,7 @@ export function formatOverload(cells: OverloadCell[], o: Pick<OverloadOptions, '
     return `| ${c.server} | ${c.workload} | ${num(c.peakRequestsPerSecond)} | ${num(c.offeredRate)} | ${num(c.goodput)} | ${num((c.goodput / c.peakRequestsPerSecond) * 100)}% | ${num(c.refusedPerSecond)} | ${ms(p?.refused.p99 ?? NaN)} | ${retryAfter} | ${c.otherFailures} / ${c.neverSent} | ${ms(c.accepted.p50)} / ${ms(c.accepted.p99)} | ${ms(p?.fromSent.accepted.p99 ?? NaN)} / ${ms(p?.fromSent.refused.p99 ?? NaN)} | ${num(c.peakRssBytes / 2 ** 20)} | ${ms(p?.baseline.p99 ?? NaN)} | ${back} | ${num(c.cpuMicrosPerEvent, 1)} | ${num(c.generatorCpu, 2)} | ${num(c.mainMicrosPerAccepted)} / ${num(c.mainMicrosPerRefusal)} | ${num(c.mainBusyAtPeak * 100)}% / ${num(c.mainBusyInOverload * 100)}% + ${num(c.mainWaitingInOverload * 100)}% |`;
   });
   const byBound = cells.filter((c) => c.refusedByBound).map((c) =>
-    `- ${c.server} ${c.workload}, as the server counted them over the light phases and the overload: 503s by bound ${[...c.refusedByBound!].filter(([, n]) => n > 0).map(([bound, n]) => `${bound} ${num(n)}`).join(', ') || 'none'}; the sink's write time (handed to durable, inlet_sink_write_seconds) p50 ≤ ${ms(c.sinkWriteMs?.p50 ?? NaN)} ms, p99 ≤ ${ms(c.sinkWriteMs?.p99 ?? NaN)} ms (bucket bounds)`);
+    `- ${c.server} ${c.workload}, as the server counted them over the light phases and the overload: 503s by bound ${formatRefused(c.refusedByBound!)}; the sink's write time (handed to durable, inlet_sink_write_seconds) p50 ≤ ${ms(c.sinkWriteMs?.p50 ?? NaN)} ms, p99 ≤ ${ms(c.sinkWriteMs?.p99 ?? NaN)} ms (bucket bounds)`);
   const recovery = cells.filter((c) => c.phases).flatMap((c) => [
     `- ${c.server} ${c.workload}: p99 of the 2xx per second of the overload (ms): ${c.phases!.acceptedP99BySecond.map(ms).join(', ')}`,
     `- ${c.server} ${c.workload}: p99 per second after the overload (ms; bound ${ms(c.phases!.recoveryBoundMs)}): ${c.phases!.recoveryP99.map(ms).join(', ')}`,

@@ -1,5 +1,6 @@
 // The HTTP results as markdown: one table for every cell, the issue's targets checked against it,
 // and whatever went wrong.
+import { formatRefused } from './admin.ts';
 import type { Cell } from './harness.ts';
 
 const num = (n: number, digits = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : '–');
@@ -118,7 +119,8 @@ export function formatProblems(cells: Cell[]): string {
     const label = `${c.server} ${c.workload} c${c.connections}${c.round > 1 ? ` round ${c.round}` : ''}`;
     if (c.failure) lines.push(`- ${label}: ${c.failure.split('\n').slice(0, 12).join('\n  ')}`);
     const odd = Object.entries(c.statusCodes).filter(([code]) => !code.startsWith('2'));
-    if (odd.length || c.errors || c.timeouts) lines.push(`- ${label}: status ${odd.map(([code, n]) => `${code}×${n}`).join(', ') || 'none non-2xx'}, ${c.errors} errors, ${c.timeouts} timeouts`);
+    const refused = c.refusedByBound?.size ? `; the server's 503s by bound, warm-up included: ${formatRefused(c.refusedByBound)}` : '';
+    if (odd.length || c.errors || c.timeouts) lines.push(`- ${label}: status ${odd.map(([code, n]) => `${code}×${n}`).join(', ') || 'none non-2xx'}, ${c.errors} errors, ${c.timeouts} timeouts${refused}`);
     const h = c.halfRate;
     if (h && (h.non2xx || h.errors)) lines.push(`- ${label} at half rate: ${h.non2xx} non-2xx, ${h.errors} errors`);
     if (h && (h.backlog > 0 || h.requestsPerSecond < 0.95 * h.targetRate)) lines.push(`- ${label} at half rate: ${num(h.requestsPerSecond)} of ${num(h.targetRate)} req/s answered, ${h.backlog} requests never sent (server or generator fell behind; generator CPU ${num(h.generatorCpu, 2)})`);

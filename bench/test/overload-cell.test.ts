@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { bucketQuantile, histogramBuckets, refusalsByBound } from '../http/admin.ts';
+import { bucketQuantile, histogramBuckets, refusalsByBound, refusedBetween } from '../http/admin.ts';
 import { residualMicrosPerRefusal } from '../http/overload.ts';
 import { cpuSeconds, mainThreadCpuSeconds, mainThreadWaitSeconds } from '../lib/proc-stats.ts';
 
@@ -64,6 +64,8 @@ test("the overload cell reads the server's refusals by bound and its sink write 
   const after = await registry.metrics();
 
   assert.deepEqual(refusalsByBound(after), new Map([['loop', 7], ['late', 2]]));
+  refusals.labels('sink').inc(0); // a bound with none in between is left out
+  assert.deepEqual(refusedBetween(before, await registry.metrics()), new Map([['loop', 4], ['late', 2]]));
   const [b, a] = [before, after].map((text) => histogramBuckets(text, 'inlet_sink_write_seconds', 'outcome="stored"'));
   assert.equal(a.get(Infinity), 101);
   // Of the 100 written in between, 98 took 50 ms and 2 took 300-400 ms.
