@@ -9,6 +9,15 @@
 // overload lasted 7-12 ms at most in each 250 ms window, against 10-20 ms at 5 ms; the extra turns
 // cost nothing measurable (BENCHMARKS.md, 2026-12-05).
 const SLICE_MS = 2;
+/**
+ * Whether more requests arrive than bodies are taken (`outpaced`), over windows this long: long
+ * against the bursts of a closed loop (a group commit answers 50 clients at once, and they send 50
+ * bodies within a few ms), short against an overload's onset, whose first half second the late
+ * bound (../body.ts) covers.
+ */
+const RATE_WINDOW_MS = 500;
+/** Requests arriving per body taken above which the thread is outpaced: a closed loop brings ~1, an overload of 2x its peak ~2. */
+const OUTPACED_RATIO = 1.25;
 
 interface Waiting {
   /** told how long (ms) the body waited for its turn */
@@ -23,6 +32,12 @@ export class BodyQueue {
   /** a slice is running or due */
   #active = false;
   #sliceStart = 0;
+  /** the window's start, and what arrived and was taken in it */
+  #windowStart = performance.now();
+  #arrived = 0;
+  #taken = 0;
+  /** the last complete window's verdict */
+  #outpaced = false;
   readonly #onError: (error: unknown) => void;
 
   /** `onError`: hears of a body's run that threw (a bug: runs answer their request themselves) */
@@ -34,6 +49,25 @@ export class BodyQueue {
   enqueue(run: (waitedMs: number) => void): void {
     this.#waiting.push({ run, since: performance.now() });
     if (!this.#active) this.#schedule();
+  }
+
+  /** Counts a request with a body that arrived, whether it will be read or refused before reading. */
+  arrived(): void {
+    this.#arrived++;
+  }
+
+  /** In the last complete window, requests with bodies arrived faster than the queue took bodies (OUTPACED_RATIO). */
+  get outpaced(): boolean {
+    this.#roll(performance.now());
+    return this.#outpaced;
+  }
+
+  #roll(now: number): void {
+    if (now - this.#windowStart < RATE_WINDOW_MS) return;
+    this.#outpaced = this.#arrived > OUTPACED_RATIO * this.#taken;
+    this.#arrived = 0;
+    this.#taken = 0;
+    this.#windowStart = now;
   }
 
   /** ms the oldest waiting body has waited (0 when none waits) */
@@ -66,6 +100,8 @@ export class BodyQueue {
     }
     const now = performance.now();
     if (now - this.#sliceStart >= SLICE_MS) return this.#schedule();
+    this.#roll(now);
+    this.#taken++;
     this.#waiting[this.#head++] = undefined;
     if (this.#head > 1024 && this.#head * 2 > this.#waiting.length) {
       this.#waiting = this.#waiting.slice(this.#head);

@@ -28,7 +28,7 @@ describe('refusals while bodies wait for the main thread, over HTTP', () => {
   let inlet: TestInlet;
   let sink: GatedSink;
   let dataDir: string;
-  const bodyWait = { waitMs: 0 };
+  const bodyWait = { waitMs: 0, outpaced: true, arrived: () => {} };
   before(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'inlet-body-wait-'));
     sink = new GatedSink(dataDir);
@@ -77,9 +77,18 @@ describe('refusals while bodies wait for the main thread, over HTTP', () => {
     held.push(postJson(inlet.url, '/v1/batch', bigBatch(), inlet.writeKey));
     await until(() => sink.waiting === 4, 'a batch while the main thread keeps up was taken');
 
+    // A long wait while no more arrive than the thread takes (a closed loop of clients at the
+    // server's peak, each sending its next batch when answered) refuses nothing.
+    bodyWait.waitMs = 150;
+    bodyWait.outpaced = false;
+    held.push(postJson(inlet.url, '/v1/batch', bigBatch(), inlet.writeKey));
+    await until(() => sink.waiting === 5, 'a batch while bodies arrive no faster than they are taken was taken');
+    bodyWait.waitMs = 0;
+    bodyWait.outpaced = true;
+
     sink.release();
     for (const reply of await Promise.all(held)) assert.equal(reply.status, 200, reply.text);
-    assert.equal((await inlet.events()).length, 40 + 1 + 40 + 40);
+    assert.equal((await inlet.events()).length, 40 + 1 + 40 + 40 + 40);
     const metrics = (await adminRequest(inlet.adminUrl, inlet.adminToken, '/metrics')).text;
     assert.match(metrics, /inlet_overload_refusals_total\{bound="loop"\} 3/);
   });

@@ -49,6 +49,25 @@ test('a BodyQueue takes 40 bodies of 2 ms in arrival order, letting the loop com
   assert.ok(between.length >= 5, `the timer ran between slices ${between.length} times (${timerSaw.join(',')})`);
 });
 
+test('a BodyQueue says whether requests with bodies arrived faster than it took bodies, over its last window of half a second', async () => {
+  const queue = new BodyQueue((error) => assert.fail(`a run threw: ${String(error)}`));
+  const takeTen = async () => {
+    let taken = 0;
+    for (let i = 0; i < 10; i++) queue.enqueue(() => { taken++; });
+    await until(() => taken === 10, 'ten bodies were taken');
+  };
+  // Thirty arrived (twenty of them refused before reading, say) and ten were taken.
+  for (let i = 0; i < 30; i++) queue.arrived();
+  await takeTen();
+  await sleep(550);
+  assert.equal(queue.outpaced, true, 'three times as many arrived as were taken');
+  // A closed loop: as many arrive as are taken.
+  for (let i = 0; i < 10; i++) queue.arrived();
+  await takeTen();
+  await sleep(550);
+  assert.equal(queue.outpaced, false, 'as many arrived as were taken');
+});
+
 test("what a body's parse leaves to microtasks (the route's handler after an await) runs before the next body", async () => {
   const queue = new BodyQueue((error) => assert.fail(`a run threw: ${String(error)}`));
   const order: string[] = [];
