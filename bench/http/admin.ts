@@ -44,7 +44,7 @@ export const formatRefused = (refused: Map<string, number>) => [...refused].map(
 /** inlet_overload_refusals_total by its bound label, from a /metrics text. */
 export function refusalsByBound(metrics: string): Map<string, number> {
   const counts = new Map<string, number>();
-  for (const match of metrics.matchAll(/^inlet_overload_refusals_total\{bound="([^"]+)"\} (\d+)/gm)) counts.set(match[1], Number(match[2]));
+  for (const match of metrics.matchAll(/^inlet_overload_refusals_total\{(?:[^}]*,)?bound="([^"]+)"[^}]*\} (\d+)/gm)) counts.set(match[1], Number(match[2]));
   return counts;
 }
 
@@ -53,7 +53,7 @@ export function histogramBuckets(metrics: string, name: string, labels: string):
   const buckets = new Map<number, number>();
   for (const line of metrics.split('\n')) {
     if (!line.startsWith(`${name}_bucket{`) || !line.includes(labels)) continue;
-    const le = /le="([^"]+)"/.exec(line)?.[1];
+    const le = /[{,]le="([^"]+)"/.exec(line)?.[1];
     if (le !== undefined) buckets.set(le === '+Inf' ? Infinity : Number(le), Number(line.slice(line.lastIndexOf(' ') + 1)));
   }
   return buckets;

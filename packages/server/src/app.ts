@@ -35,7 +35,7 @@ export interface AppDeps {
   /** each source's tracking plan now */
   plans: PlanLookup;
   /** what the ingest routes read as the bodies' wait for the main thread (tests set it; by default the parser's queue) */
-  bodyWait?: { readonly waitMs: number; readonly outpaced: boolean; arrived(): void };
+  bodyWait?: { readonly waitMs: number; readonly outpaced: boolean; arrived(): void; taken(): void };
   /** how long a read body may wait for the main thread before it is refused (tests set it; default MAX_PARSE_WAIT_MS in ./body.ts) */
   maxParseWaitMs?: number;
 }

@@ -10,13 +10,25 @@
 // cost nothing measurable (BENCHMARKS.md, 2026-12-05).
 const SLICE_MS = 2;
 /**
- * Whether more requests arrive than bodies are taken (`outpaced`), over windows this long: long
+ * Whether more large batches arrive than are taken (`outpaced`), over windows this long: long
  * against the bursts of a closed loop (a group commit answers 50 clients at once, and they send 50
- * bodies within a few ms), short against an overload's onset, whose first half second the late
- * bound (../body.ts) covers.
+ * bodies within a few ms), short against an overload's onset: the verdict follows a change within
+ * one to two windows, which the late bound (../body.ts) covers.
  */
 const RATE_WINDOW_MS = 500;
-/** Requests arriving per body taken above which the thread is outpaced: a closed loop brings ~1, an overload of 2x its peak ~2. */
+/**
+ * Batches arriving per batch taken above which the thread is outpaced: a closed loop brings ~1, an
+ * overload of 2x its peak ~2. A batch refused as late on its turn counts as taken: in a closed loop
+ * whose bodies wait past the late bound (a slow machine), those refusals are resent at once, and
+ * counting them as arrivals only would have the loop look outpaced (a closed loop of 50 then got 353
+ * and 20 503s in two rounds, most from the 100 ms rule; none in fourteen rounds while they counted
+ * as taken). The price: an overload that the late bound alone absorbs looks like a closed loop too.
+ * Were the 100 ms rule off through a whole window of one, it would stay off, and the late bound
+ * would refuse the excess after 150 ms instead of at once. An overload's onset turns it on (more
+ * arrive than are taken before any body is late), and its own refusals keep it on: under the
+ * embedded store's overloads it refused three to four times what came late (BENCHMARKS.md, 2026-12-06,
+ * 11:30 UTC session).
+ */
 const OUTPACED_RATIO = 1.25;
 
 interface Waiting {
@@ -32,7 +44,7 @@ export class BodyQueue {
   /** a slice is running or due */
   #active = false;
   #sliceStart = 0;
-  /** the window's start, and what arrived and was taken in it */
+  /** the window's start, and the batches that arrived and were taken in it */
   #windowStart = performance.now();
   #arrived = 0;
   #taken = 0;
@@ -51,20 +63,32 @@ export class BodyQueue {
     if (!this.#active) this.#schedule();
   }
 
-  /** Counts a request with a body that arrived, whether it will be read or refused before reading. */
+  /**
+   * Counts a large batch whose request arrived, told by the route before it decides whether to read
+   * the body (refused ones count: they are what the thread would otherwise have had to take).
+   */
   arrived(): void {
+    this.#roll(performance.now());
     this.#arrived++;
   }
 
-  /** In the last complete window, requests with bodies arrived faster than the queue took bodies (OUTPACED_RATIO). */
+  /** Counts a large batch that had its turn: parsed, or refused as late (../body.ts). */
+  taken(): void {
+    this.#roll(performance.now());
+    this.#taken++;
+  }
+
+  /** In the last complete window, large batches arrived faster than they were taken (OUTPACED_RATIO). */
   get outpaced(): boolean {
     this.#roll(performance.now());
     return this.#outpaced;
   }
 
   #roll(now: number): void {
-    if (now - this.#windowStart < RATE_WINDOW_MS) return;
-    this.#outpaced = this.#arrived > OUTPACED_RATIO * this.#taken;
+    const age = now - this.#windowStart;
+    if (age < RATE_WINDOW_MS) return;
+    // A window twice as long as it should be was mostly idle: it says nothing of the load now.
+    this.#outpaced = age < 2 * RATE_WINDOW_MS && this.#arrived > OUTPACED_RATIO * this.#taken;
     this.#arrived = 0;
     this.#taken = 0;
     this.#windowStart = now;
@@ -100,8 +124,6 @@ export class BodyQueue {
     }
     const now = performance.now();
     if (now - this.#sliceStart >= SLICE_MS) return this.#schedule();
-    this.#roll(now);
-    this.#taken++;
     this.#waiting[this.#head++] = undefined;
     if (this.#head > 1024 && this.#head * 2 > this.#waiting.length) {
       this.#waiting = this.#waiting.slice(this.#head);

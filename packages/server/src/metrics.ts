@@ -71,7 +71,7 @@ export function createMetrics() {
       gauge('inlet_sink_admission_bound_events', 'Pending events beyond which requests get 503 (bound="sink"): the rate times SINK_MAX_QUEUE_MS, or the sink\'s own cap until the rate is measured', () => sink.bound);
       gauge('inlet_sink_queue_standing', '1 while the sink queue stands (an overload): sources holding their share are refused (bound="shed") once the standing bound is pending', () => (sink.standing ? 1 : 0));
       gauge('inlet_sink_standing_bound_events', 'Pending events at which a standing queue refuses: what the sink makes durable in 50 ms at its rate (or twice its floor), its own cap until the rate is measured', () => sink.standingBound);
-      gauge('inlet_body_queue_wait_seconds', 'How long the oldest body read has waited for the main thread to parse it (batches are refused, bound="loop", past 100 ms while more requests arrive than bodies are taken)', () => bodies.waitMs / 1000);
+      gauge('inlet_body_queue_wait_seconds', 'How long the oldest body read has waited for the main thread to parse it (batches are refused, bound="loop", past 100 ms while large batches arrive more than a quarter faster than they are taken)', () => bodies.waitMs / 1000);
     },
     rateLimited: new Counter({ name: 'inlet_rate_limited_requests_total', help: 'Requests refused with 429', registers: [registry] }),
     adminAuthFailures: new Counter({ name: 'inlet_admin_auth_failures_total', help: 'Admin API requests refused for a missing or wrong admin token', registers: [registry] }),

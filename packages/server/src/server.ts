@@ -110,7 +110,7 @@ async function openFailedEvents(config: Config, sink: Sink, accounting: Accounti
 export interface ServerParts {
   sink?: Sink;
   /** how long bodies wait for the main thread, as admission reads it (tests set it; by default measured) */
-  bodyWait?: { readonly waitMs: number; readonly outpaced: boolean; arrived(): void };
+  bodyWait?: { readonly waitMs: number; readonly outpaced: boolean; arrived(): void; taken(): void };
   /** how long a read body may wait for the main thread before it is refused (tests set it; default MAX_PARSE_WAIT_MS) */
   maxParseWaitMs?: number;
   sources?: SourceStore;

@@ -28,7 +28,8 @@ describe('refusals while bodies wait for the main thread, over HTTP', () => {
   let inlet: TestInlet;
   let sink: GatedSink;
   let dataDir: string;
-  const bodyWait = { waitMs: 0, outpaced: true, arrived: () => {} };
+  const counted = { arrived: 0, taken: 0 };
+  const bodyWait = { waitMs: 0, outpaced: true, arrived: () => { counted.arrived++; }, taken: () => { counted.taken++; } };
   before(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'inlet-body-wait-'));
     sink = new GatedSink(dataDir);
@@ -91,6 +92,9 @@ describe('refusals while bodies wait for the main thread, over HTTP', () => {
     assert.equal((await inlet.events()).length, 40 + 1 + 40 + 40 + 40);
     const metrics = (await adminRequest(inlet.adminUrl, inlet.adminToken, '/metrics')).text;
     assert.match(metrics, /inlet_overload_refusals_total\{bound="loop"\} 3/);
+    // Large batches with a header key, refused or not, arrived (seven); four were taken.
+    // The single event is not a large batch.
+    assert.deepEqual(counted, { arrived: 7, taken: 4 });
   });
 });
 

@@ -49,23 +49,23 @@ test('a BodyQueue takes 40 bodies of 2 ms in arrival order, letting the loop com
   assert.ok(between.length >= 5, `the timer ran between slices ${between.length} times (${timerSaw.join(',')})`);
 });
 
-test('a BodyQueue says whether requests with bodies arrived faster than it took bodies, over its last window of half a second', async () => {
+test('a BodyQueue says whether large batches arrived more than a quarter faster than they were taken over its last window of half a second, and forgets an idle one', async () => {
   const queue = new BodyQueue((error) => assert.fail(`a run threw: ${String(error)}`));
-  const takeTen = async () => {
-    let taken = 0;
-    for (let i = 0; i < 10; i++) queue.enqueue(() => { taken++; });
-    await until(() => taken === 10, 'ten bodies were taken');
+  const verdictAfter = async (arrived: number, taken: number) => {
+    for (let i = 0; i < arrived; i++) queue.arrived();
+    for (let i = 0; i < taken; i++) queue.taken();
+    await sleep(550);
+    return queue.outpaced;
   };
-  // Thirty arrived (twenty of them refused before reading, say) and ten were taken.
-  for (let i = 0; i < 30; i++) queue.arrived();
-  await takeTen();
-  await sleep(550);
-  assert.equal(queue.outpaced, true, 'three times as many arrived as were taken');
-  // A closed loop: as many arrive as are taken.
-  for (let i = 0; i < 10; i++) queue.arrived();
-  await takeTen();
-  await sleep(550);
-  assert.equal(queue.outpaced, false, 'as many arrived as were taken');
+  assert.equal(await verdictAfter(30, 10), true, 'three arrived per batch taken (the rest refused)');
+  assert.equal(await verdictAfter(10, 10), false, 'a closed loop: as many arrived as were taken');
+  assert.equal(await verdictAfter(20, 10), true, 'two per batch taken');
+  assert.equal(await verdictAfter(12, 10), false, '1.2 per batch taken');
+  assert.equal(await verdictAfter(30, 10), true);
+  // Idle for two windows: what came before says nothing of what comes now.
+  await sleep(1100);
+  queue.arrived();
+  assert.equal(queue.outpaced, false, 'a batch after an idle second is not an overload');
 });
 
 test("what a body's parse leaves to microtasks (the route's handler after an await) runs before the next body", async () => {

@@ -34,7 +34,7 @@ test('a flood of invalid events from one source: the size cap holds, the oldest 
   // Eight clients flooding one source may keep the main thread behind on a busy machine: refusals for
   // that are not what this test is about (body-queue-admission.test.ts), so it is taken as keeping up
   // and no body waits too long.
-  const inlet = await startInlet({ failed: { retentionDays: 7, maxBytes: CAP } }, { bodyWait: { waitMs: 0, outpaced: false, arrived: () => {} }, maxParseWaitMs: Number.POSITIVE_INFINITY });
+  const inlet = await startInlet({ failed: { retentionDays: 7, maxBytes: CAP } }, { bodyWait: { waitMs: 0, outpaced: false, arrived: () => {}, taken: () => {} }, maxParseWaitMs: Number.POSITIVE_INFINITY });
   try {
     const other = await inlet.server.sources.create({ name: 'bystander' });
     const invalid = (i: number) => ({ type: 'track', userId: `flood-${i}`, properties: { note: 'x'.repeat(200) } });

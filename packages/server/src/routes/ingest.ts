@@ -48,7 +48,7 @@ export interface IngestDeps {
   /** each source's tracking plan (undefined: none, events are not checked) */
   plans: PlanLookup;
   /** how long the oldest body read has waited for the main thread to parse it, and whether more requests arrive than it takes (../body-queue.ts) */
-  bodies: { readonly waitMs: number; readonly outpaced: boolean; arrived(): void };
+  bodies: { readonly waitMs: number; readonly outpaced: boolean; arrived(): void; taken(): void };
 }
 
 /** What a route's body holds and how its events are read. */
@@ -105,18 +105,18 @@ function oversize(json: string, maxBytes: number): number | undefined {
 const bodyPending = (request: FastifyRequest) => Number(request.headers['content-length'] ?? 0) > 0 || request.headers['transfer-encoding'] !== undefined;
 
 /**
- * Bodies waiting longer than this for the main thread to parse them (../body-queue.ts), while more
- * requests arrive than it takes bodies, mean its CPU, not the sink, is the bottleneck: batches are
- * refused until the wait is short again. The refusals are quick whatever this is (the queue is
+ * Bodies waiting longer than this for the main thread to parse them (../body-queue.ts), while large
+ * batches arrive more than a quarter faster than it takes them, mean its CPU, not the sink, is the
+ * bottleneck: batches are refused until the wait is short again. The refusals are quick whatever this is (the queue is
  * taken in short slices); it bounds what an accepted request waits before it is even parsed. The
  * wait alone cannot tell a closed loop of clients at the server's peak, whose wait is theirs to
  * keep (each sends its next request when answered, so a refusal only costs a resend), from more
  * arriving than the thread takes: at 50 ms, 50 clients sending batches of 100 back to back got
  * 503s on a slower machine; at 100 none (BENCHMARKS.md, 2026-12-05), but on a machine whose cores
  * were also busy elsewhere (a CPU stall of 30-39%) they got 17-1,481 in most rounds (BENCHMARKS.md,
- * 2026-12-06, 11:30 UTC session). Hence the second condition: a closed loop brings about one request
- * per body taken, an overload more (refused ones included: two at twice the peak); with it those
- * clients got none. A queue that does not drain for a window (CoDel's test) refused that closed loop
+ * 2026-12-06, 11:30 UTC session). Hence the second condition: a closed loop brings about one batch
+ * per batch taken, an overload more (refused ones included: two at twice the peak); with it those
+ * clients got none (../body-queue.ts says what counts). A queue that does not drain for a window (CoDel's test) refused that closed loop
  * as well, and so did a wait predicted from the bytes admitted and not yet parsed at the queue's
  * recent pace: 200 clients answered together by one commit send 200 bodies at once, a queue
  * predicted past 100 ms that the oldest's wait lets in, and got ten times the 503s (BENCHMARKS.md,
@@ -176,12 +176,11 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
    * Before the body is read: a sink already at its bound gets 503 (the cheapest refusal, so first),
    * a header key is checked (401 now, body unread), an address out of its budget gets 429, and a
    * source holding its share of a standing sink queue at its bound gets 503, as does a large batch of
-   * a source holding its share met while bodies wait long for a main thread that more arrive at than it takes (../body-queue.ts). A
+   * a source holding its share met while bodies wait long for a main thread that more batches arrive at than it takes (../body-queue.ts). A
    * key in the body is known only after parsing: such requests are admitted by the bound alone.
    * Callback style: a key this instance knows needs no promise (most requests).
    */
   function beforeBody(request: FastifyRequest, reply: FastifyReply, route: RouteKind, done: (error?: Error) => void) {
-    bodies.arrived();
     if (backpressure.saturated) return done(refuseBeforeBody(request, reply, 'sink'));
     const known = auth.knownBeforeBody(request);
     if (known) return done(admitSource(request, reply, route, known));
@@ -205,13 +204,17 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
   function admitSource(request: FastifyRequest, reply: FastifyReply, route: RouteKind, source: Source): Error | undefined {
     request.headerSource = source;
     if (backpressure.sheds(source.id)) return refuseBeforeBody(request, reply, 'shed');
-    if (bodies.waitMs > MAX_BODY_WAIT_MS && isLargeBatch(request, route) && bodies.outpaced && backpressure.holdsShare(source.id)) return refuseBeforeBody(request, reply, 'loop');
+    if (!isLargeBatch(request, route)) return undefined;
+    bodies.arrived();
+    if (bodies.waitMs > MAX_BODY_WAIT_MS && bodies.outpaced && backpressure.holdsShare(source.id)) return refuseBeforeBody(request, reply, 'loop');
     return undefined;
   }
 
   async function ingest(request: FastifyRequest, reply: FastifyReply, route: RouteKind) {
     const { type } = route;
     const body = request.body;
+    // (what admitSource counted as arrived, now taken)
+    if (request.headerSource && isLargeBatch(request, route)) bodies.taken();
     if (isLateBody(body)) throw behind('late');
     if (!isObject(body)) {
       throw await refused.keep(request, Errors.invalidBody(`expected a JSON object, got ${body === null ? 'null' : Array.isArray(body) ? 'an array' : typeof body}`), { json: body }, route);
