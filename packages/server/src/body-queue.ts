@@ -20,14 +20,14 @@ const RATE_WINDOW_MS = 500;
  * Batches arriving per batch taken above which the thread is outpaced: a closed loop brings ~1, an
  * overload of 2x its peak ~2. A batch refused as late on its turn counts as taken: in a closed loop
  * whose bodies wait past the late bound (a slow machine), those refusals are resent at once, and
- * counting them as arrivals only would have the loop look outpaced (a closed loop of 50 then got 353
- * and 20 503s in two rounds, most from the 100 ms rule; none in fourteen rounds while they counted
- * as taken). The price: an overload that the late bound alone absorbs looks like a closed loop too.
- * Were the 100 ms rule off through a whole window of one, it would stay off, and the late bound
- * would refuse the excess after 150 ms instead of at once. An overload's onset turns it on (more
- * arrive than are taken before any body is late), and its own refusals keep it on: under the
- * embedded store's overloads it refused three to four times what came late (BENCHMARKS.md, 2026-12-06,
- * 11:30 UTC session).
+ * counting them as arrivals only would have the loop look outpaced (a closed loop of 50 then got
+ * 353 and 20 503s in two rounds, most from the 100 ms rule; none in fourteen rounds while they
+ * counted as taken). The price: an overload that the late bound alone absorbs looks like a closed
+ * loop too. Were the 100 ms rule off through a whole window of one, it would stay off, and the late
+ * bound would refuse the excess after 150 ms instead of at once. An overload's onset turns it on
+ * (more arrive than are taken before any body is late), and its own refusals keep it on: under the
+ * embedded store's overloads it refused three to four times what came late (BENCHMARKS.md,
+ * 2026-12-06, 11:30 UTC session).
  */
 const OUTPACED_RATIO = 1.25;
 

@@ -47,7 +47,7 @@ export interface IngestDeps {
   ipOf: (request: FastifyRequest) => string | undefined;
   /** each source's tracking plan (undefined: none, events are not checked) */
   plans: PlanLookup;
-  /** how long the oldest body read has waited for the main thread to parse it, and whether more requests arrive than it takes (../body-queue.ts) */
+  /** how long the oldest body read has waited for the main thread to parse it, and whether large batches arrive faster than it takes them (../body-queue.ts) */
   bodies: { readonly waitMs: number; readonly outpaced: boolean; arrived(): void; taken(): void };
 }
 
@@ -107,21 +107,22 @@ const bodyPending = (request: FastifyRequest) => Number(request.headers['content
 /**
  * Bodies waiting longer than this for the main thread to parse them (../body-queue.ts), while large
  * batches arrive more than a quarter faster than it takes them, mean its CPU, not the sink, is the
- * bottleneck: batches are refused until the wait is short again. The refusals are quick whatever this is (the queue is
- * taken in short slices); it bounds what an accepted request waits before it is even parsed. The
- * wait alone cannot tell a closed loop of clients at the server's peak, whose wait is theirs to
- * keep (each sends its next request when answered, so a refusal only costs a resend), from more
- * arriving than the thread takes: at 50 ms, 50 clients sending batches of 100 back to back got
- * 503s on a slower machine; at 100 none (BENCHMARKS.md, 2026-12-05), but on a machine whose cores
- * were also busy elsewhere (a CPU stall of 30-39%) they got 17-1,481 in most rounds (BENCHMARKS.md,
- * 2026-12-06, 11:30 UTC session). Hence the second condition: a closed loop brings about one batch
- * per batch taken, an overload more (refused ones included: two at twice the peak); with it those
- * clients got none (../body-queue.ts says what counts). A queue that does not drain for a window (CoDel's test) refused that closed loop
- * as well, and so did a wait predicted from the bytes admitted and not yet parsed at the queue's
- * recent pace: 200 clients answered together by one commit send 200 bodies at once, a queue
- * predicted past 100 ms that the oldest's wait lets in, and got ten times the 503s (BENCHMARKS.md,
- * 2026-12-06). What this lets in joins the back of the queue; a body that then waits past
- * MAX_PARSE_WAIT_MS is refused when its turn comes (../body.ts).
+ * bottleneck: batches are refused until the wait is short again. The refusals are quick whatever
+ * this is (the queue is taken in short slices); it bounds what an accepted request waits before it
+ * is even parsed. The wait alone cannot tell a closed loop of clients at the server's peak, whose
+ * wait is theirs to keep (each sends its next request when answered, so a refusal only costs a
+ * resend), from more arriving than the thread takes: at 50 ms, 50 clients sending batches of 100
+ * back to back got 503s on a slower machine; at 100 none (BENCHMARKS.md, 2026-12-05), but on a
+ * machine whose cores were also busy elsewhere (a CPU stall of 30-39%) they got 17-1,481 in 7 of 13
+ * rounds (BENCHMARKS.md, 2026-12-06, 11:30 UTC session). Hence the second condition: a closed loop
+ * brings about one batch per batch taken, an overload more (refused ones included: two at twice the
+ * peak); with it those clients got none (../body-queue.ts says what counts). A queue that does not
+ * drain for a window (CoDel's test) refused that closed loop as well, and so did a wait predicted
+ * from the bytes admitted and not yet parsed at the queue's recent pace: 200 clients answered
+ * together by one commit send 200 bodies at once, a queue predicted past 100 ms that the oldest's
+ * wait lets in, and got ten times the 503s (BENCHMARKS.md, 2026-12-06). What this lets in joins the
+ * back of the queue; a body that then waits past MAX_PARSE_WAIT_MS is refused when its turn comes
+ * (../body.ts).
  */
 const MAX_BODY_WAIT_MS = 100;
 /**
