@@ -4,7 +4,7 @@ import type { Accounting } from './accounting.ts';
 import { registerAdmission } from './admission.ts';
 import { Authenticator } from './auth.ts';
 import { registerBodyParsers } from './body.ts';
-import { BodyQueue } from './body-queue.ts';
+import { BodyQueue, type BodyWait } from './body-queue.ts';
 import { clientIp } from './client-ip.ts';
 import { proxiedClientIp } from './collect-proxy.ts';
 import type { Config } from './config.ts';
@@ -35,7 +35,7 @@ export interface AppDeps {
   /** each source's tracking plan now */
   plans: PlanLookup;
   /** what the ingest routes read as the bodies' wait for the main thread (tests set it; by default the parser's queue) */
-  bodyWait?: { readonly waitMs: number; readonly outpaced: boolean; arrived(): void; taken(): void };
+  bodyWait?: BodyWait;
   /** how long a read body may wait for the main thread before it is refused (tests set it; default MAX_PARSE_WAIT_MS in ./body.ts) */
   maxParseWaitMs?: number;
 }

@@ -31,6 +31,9 @@ const RATE_WINDOW_MS = 500;
  */
 const OUTPACED_RATIO = 1.25;
 
+/** What admission reads of the queue and tells it (the ingest routes; tests stand in for it). */
+export type BodyWait = Pick<BodyQueue, 'waitMs' | 'outpaced' | 'arrived' | 'taken'>;
+
 interface Waiting {
   /** told how long (ms) the body waited for its turn */
   run: (waitedMs: number) => void;

@@ -7,6 +7,7 @@ import { Accounting, MemoryOutcomes, type OutcomeSource } from './accounting.ts'
 import { buildAdminApp } from './admin/admin-app.ts';
 import { AdminTokens } from './admin/token.ts';
 import { buildApp } from './app.ts';
+import type { BodyWait } from './body-queue.ts';
 import type { Config } from './config.ts';
 import { databaseFile, openDatabase } from './db/database.ts';
 import { DatabaseReader } from './db/reader.ts';
@@ -110,7 +111,7 @@ async function openFailedEvents(config: Config, sink: Sink, accounting: Accounti
 export interface ServerParts {
   sink?: Sink;
   /** how long bodies wait for the main thread, as admission reads it (tests set it; by default measured) */
-  bodyWait?: { readonly waitMs: number; readonly outpaced: boolean; arrived(): void; taken(): void };
+  bodyWait?: BodyWait;
   /** how long a read body may wait for the main thread before it is refused (tests set it; default MAX_PARSE_WAIT_MS) */
   maxParseWaitMs?: number;
   sources?: SourceStore;

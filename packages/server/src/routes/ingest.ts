@@ -7,6 +7,7 @@ import { EVENT_TYPES, createNormalizer, isTimestamp, validateEvent, type EventTy
 import type { Accounting, FailedCounts } from '../accounting.ts';
 import { writeKeyOf, type Authenticator } from '../auth.ts';
 import { isGzip, isLateBody } from '../body.ts';
+import type { BodyWait } from '../body-queue.ts';
 import { deviceIdOf, withDeviceId } from '../collect-proxy.ts';
 import type { Config } from '../config.ts';
 import { Errors, SinkUnavailableError, SourceStoreUnavailableError } from '../errors.ts';
@@ -48,7 +49,7 @@ export interface IngestDeps {
   /** each source's tracking plan (undefined: none, events are not checked) */
   plans: PlanLookup;
   /** how long the oldest body read has waited for the main thread to parse it, and whether large batches arrive faster than it takes them (../body-queue.ts) */
-  bodies: { readonly waitMs: number; readonly outpaced: boolean; arrived(): void; taken(): void };
+  bodies: BodyWait;
 }
 
 /** What a route's body holds and how its events are read. */
@@ -127,8 +128,8 @@ const bodyPending = (request: FastifyRequest) => Number(request.headers['content
 const MAX_BODY_WAIT_MS = 100;
 /**
  * Only batches this large are refused for the main thread before their bodies are read (a body of
- * any size that then waits too long is refused at its turn, ../body.ts): refusing pays only when it costs much
- * less than taking. A refusal still reads the body and answers, 70-160 µs of the main thread for a
+ * any size that then waits too long is refused at its turn, ../body.ts): refusing pays only when it
+ * costs much less than taking. A refusal still reads the body and answers, 70-160 µs of the main thread for a
  * batch of 100 events against 0.65-1.1 ms taken (by machine; BENCHMARKS.md, 2026-12-04 night and
  * 2026-12-05); for a single event (~40 µs against ~75) refusing the excess of a 2x overload would
  * cost as much as serving it. A gzip body is its events in a quarter of the bytes or less (SDKs
@@ -177,8 +178,9 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
    * Before the body is read: a sink already at its bound gets 503 (the cheapest refusal, so first),
    * a header key is checked (401 now, body unread), an address out of its budget gets 429, and a
    * source holding its share of a standing sink queue at its bound gets 503, as does a large batch of
-   * a source holding its share met while bodies wait long for a main thread that more batches arrive at than it takes (../body-queue.ts). A
-   * key in the body is known only after parsing: such requests are admitted by the bound alone.
+   * a source holding its share met while bodies wait long for a main thread that more batches arrive
+   * at than it takes (../body-queue.ts). A key in the body is known only after parsing: such
+   * requests are admitted by the bound alone.
    * Callback style: a key this instance knows needs no promise (most requests).
    */
   function beforeBody(request: FastifyRequest, reply: FastifyReply, route: RouteKind, done: (error?: Error) => void) {
