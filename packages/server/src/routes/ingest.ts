@@ -121,9 +121,13 @@ const bodyPending = (request: FastifyRequest) => Number(request.headers['content
  * drain for a window (CoDel's test) refused that closed loop as well, and so did a wait predicted
  * from the bytes admitted and not yet parsed at the queue's recent pace: 200 clients answered
  * together by one commit send 200 bodies at once, a queue predicted past 100 ms that the oldest's
- * wait lets in, and got ten times the 503s (BENCHMARKS.md, 2026-12-06). What this lets in joins the
- * back of the queue; a body that then waits past MAX_PARSE_WAIT_MS is refused when its turn comes
- * (../body.ts).
+ * wait lets in, and got ten times the 503s (BENCHMARKS.md, 2026-12-06, a standing sink queue). What
+ * this lets in joins the back of the queue; a body that then waits past MAX_PARSE_WAIT_MS is refused
+ * when its turn comes (../body.ts). The rule's price: 200 clients that resend a refusal at once keep
+ * it on with their resends, and lose 30-45% of their throughput to it; without it, the embedded
+ * store's overload lost 8-9 points of goodput, each refusal cost the thread 199-221 µs instead of
+ * 112-172 (its body was read first), and the accepted p99 rose by 66-200 ms (BENCHMARKS.md,
+ * 2026-12-06, 14:00 UTC session).
  */
 const MAX_BODY_WAIT_MS = 100;
 /**
