@@ -5,7 +5,8 @@
 //
 // --max-semi-space-size: a request's events live until their group commit or Kafka acknowledgement
 // lands; with V8's default young generation that is long enough to be promoted and collected the
-// expensive way. 64 MB semi-spaces let them die young (W1: ~96k -> ~135k events/s, BENCHMARKS.md).
+// expensive way. 64 MB semi-spaces let them die young (W1: ~96k -> ~135k events/s; BENCHMARKS.md,
+// 2026-11-26: HTTP ingestion, "What the optimization work changed").
 // MALLOC_MMAP_THRESHOLD_=131072: glibc's malloc serves blocks of 128 KB and more from mappings of
 // their own, unmapped when freed, and the rest from its heap. Setting it also stops glibc from
 // raising the threshold by itself (it would, after the first large block freed, and then keep
