@@ -26,6 +26,7 @@ const USAGE = `usage: npm run bench -- [options]
   --warmup 3                            warm-up seconds per HTTP cell
   --connections 50,200                  HTTP concurrency levels
   --workloads W1,W2,W1F                 W1 = /v1/batch x 100 events, W2 = /v1/track x 1, W1F = W1 with 10 of the 100 invalid
+                                        (also W1R: W1 from clients that wait as a 503's Retry-After says)
   --servers ${SERVER_NAMES.join(',')}
                                         also: ${VARIANT_NAMES.join(', ')} (lanes mode, zstd, a tracking plan, an older checkout: see bench/http/README.md)
   --half-rate inlet|all|none            also measure latency at half of peak rate (default inlet)
@@ -161,7 +162,7 @@ async function main(): Promise<number> {
       sections.push(
         '## HTTP ingestion',
         '',
-        'W1 = `POST /v1/batch` with 100 events of ~530 bytes; W2 = `POST /v1/track` with one event; W1F = W1 with every tenth event invalid (no event name), kept in the failed-events store (events/s counts all 100). events/s and req/s count 2xx responses only; latency is of 2xx responses.',
+        'W1 = `POST /v1/batch` with 100 events of ~530 bytes; W2 = `POST /v1/track` with one event; W1F = W1 with every tenth event invalid (no event name), kept in the failed-events store (events/s counts all 100); W1R (when asked for) = W1 from clients that wait as a 503\'s Retry-After says before sending again, as Inlet\'s SDKs do (W1\'s resend at once). events/s and req/s count 2xx responses only; latency is of 2xx responses.',
         'load avg: the machine\'s 1-minute load average at the end of the cell; above ~3 on this 2-core machine, other work competed with the benchmark. CPU stall: share of the measured window in which some task waited for a CPU (Linux PSI, /proc/pressure/cpu); the server, the load generator and a Kafka broker alone can fill 2 cores, so some stall is expected, a lot means the numbers are noisy.',
         'Server CPU is user+system time of the server process (all its threads: main, SQLite writer, checkpointer, libuv pool) over the measured window, in cores; CPU µs/event is that time over the events of the requests answered 2xx (W2: per request; over several rounds, the median of the rounds\'), and in brackets the main thread\'s part of it (HTTP, parsing, preparing; the rest is the sink\'s threads and V8\'s helpers); peak RSS is the larger of the polled RSS and VmHWM.',
         `vs reference / vs ceiling: events/s relative to the same workload and concurrency. ${needsKafka ? `Kafka: ${broker?.owned ? 'local one-node broker (scripts/kafka)' : 'KAFKA_BROKERS'}, replication factor 1.` : ''}`,

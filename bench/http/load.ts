@@ -2,6 +2,7 @@
 // loop with the server under test. It receives one LoadJob over IPC, runs autocannon for the
 // warm-up and then for the measured window, and sends back a LoadResult.
 import autocannon from 'autocannon';
+import { runClosed } from './closed-load.ts';
 import { runPaced } from './paced-load.ts';
 import { bodyTemplate, WORKLOADS, type MessageIdKind, type WorkloadName } from './workloads.ts';
 
@@ -216,9 +217,43 @@ async function runOverloadJob(job: LoadJob, o: NonNullable<LoadJob['overload']>)
   };
 }
 
+/** One closed-loop phase of clients that honour Retry-After (closed-load.ts): every response counted by status, latencies of 2xx kept. */
+async function closedPhase(job: LoadJob, seconds: number): Promise<LoadResult> {
+  const url = new URL(job.url);
+  const latencies = new Latencies();
+  const statusCodes: Record<string, number> = {};
+  let ok = 0;
+  const cpuBefore = process.cpuUsage();
+  const result = await runClosed({
+    host: url.hostname, port: Number(url.port), connections: job.connections, request: rawRequest(job), seconds,
+    onResponse: (ms, status) => {
+      statusCodes[status] = (statusCodes[status] ?? 0) + 1;
+      if (status >= 200 && status < 300) { ok++; latencies.add(ms); }
+    },
+  });
+  const cpu = process.cpuUsage(cpuBefore);
+  return {
+    durationSeconds: result.seconds,
+    requests: result.completed,
+    ok,
+    non2xx: result.completed - ok,
+    errors: result.errors,
+    timeouts: 0,
+    statusCodes,
+    latency: latencies.summary(),
+    warmupOk: 0,
+    generatorCpu: (cpu.user + cpu.system) / 1e6 / result.seconds,
+  };
+}
+
 async function runJob(job: LoadJob): Promise<LoadResult> {
   if (job.overload) return runOverloadJob(job, job.overload);
   if (job.pacedRate) return runPacedJob(job, job.pacedRate);
+  if (WORKLOADS[job.workload].honoursRetryAfter) {
+    const warmup = job.warmupSeconds > 0 ? await closedPhase(job, job.warmupSeconds) : undefined;
+    process.send!({ type: 'measuring' } satisfies LoadMessage);
+    return { ...(await closedPhase(job, job.durationSeconds)), warmupOk: warmup?.ok ?? 0 };
+  }
   const warmup = job.warmupSeconds > 0 ? await cannon(job, job.warmupSeconds) : undefined;
   process.send!({ type: 'measuring' } satisfies LoadMessage);
   const latencies = new Latencies();

@@ -1,4 +1,4 @@
-// The two HTTP workloads. Every event carries a fresh messageId: a store that deduplicates by
+// The HTTP workloads. Every event carries a fresh messageId: a store that deduplicates by
 // messageId (the embedded sink does) would otherwise skip the writes and look faster than it is.
 // The ids are UUIDv7 by default, as Inlet's SDKs send them; `v4` is what Segment's SDKs send, and
 // costs a store with a unique index on messageId more (random pages instead of one growing end).
@@ -6,7 +6,7 @@
 import { randomFillSync, randomUUID } from 'node:crypto';
 import { newMessageId } from '@inlet/schema';
 
-export type WorkloadName = 'W1' | 'W2' | 'W1F';
+export type WorkloadName = 'W1' | 'W2' | 'W1F' | 'W1R';
 
 export interface Workload {
   name: WorkloadName;
@@ -15,12 +15,19 @@ export interface Workload {
   eventsPerRequest: number;
   /** events of a request that are valid (the rest go to the failed-events store) */
   validPerRequest: number;
+  /**
+   * the clients wait as a refusal's Retry-After says before they send again (closed-load.ts), as
+   * Inlet's SDKs do; otherwise they resend at once (autocannon)
+   */
+  honoursRetryAfter?: boolean;
 }
 
 export const WORKLOADS: Record<WorkloadName, Workload> = {
   W1: { name: 'W1', description: 'POST /v1/batch, 100 events of ~500 bytes', path: '/v1/batch', eventsPerRequest: 100, validPerRequest: 100 },
   W2: { name: 'W2', description: 'POST /v1/track, one event of ~500 bytes', path: '/v1/track', eventsPerRequest: 1, validPerRequest: 1 },
   // W1 where every tenth event has no event name: 10% invalid, kept in the failed-events store.
+  // W1 from clients that wait as a 503's Retry-After says before sending again, as Inlet's SDKs do.
+  W1R: { name: 'W1R', description: 'W1 from clients that honour Retry-After (POST /v1/batch, 100 events; a refused connection waits as told)', path: '/v1/batch', eventsPerRequest: 100, validPerRequest: 100, honoursRetryAfter: true },
   W1F: { name: 'W1F', description: 'W1 with 10% invalid events (POST /v1/batch, 100 events, 10 without an event name)', path: '/v1/batch', eventsPerRequest: 100, validPerRequest: 90 },
 };
 
