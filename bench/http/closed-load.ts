@@ -27,7 +27,7 @@ export interface ClosedResult {
   seconds: number;
 }
 
-const RETRY_AFTER = /\r\nretry-after:\s*(\d+(?:\.\d+)?)\s*\r?$/im;
+const RETRY_AFTER = /\r\nretry-after:[ \t]*(\d+(?:\.\d+)?)[ \t]*$/im;
 
 /** How long a refusal asks its client to wait, in ms (0: not a refusal, or no delay-seconds given). */
 export function retryAfterMs(status: number, head: string): number {
@@ -46,15 +46,16 @@ export function runClosed(o: ClosedOptions): Promise<ClosedResult> {
     let waitedMs = 0;
     let finished = false;
     const timers = new Set<NodeJS.Timeout>();
+    /** per connection slot: not before this (performance.now()) may it send, so a wait outlives the connection it was asked on */
+    const notBefore: number[] = [];
 
-    const later = (ms: number, then: () => void) => {
+    const whileRunningAfter = (ms: number, then: () => void) => {
       const timer = setTimeout(() => { timers.delete(timer); if (!finished) then(); }, ms);
       timers.add(timer);
     };
     const send = (conn: Connection) => {
       if (finished || conn.failed) return;
-      const now = performance.now();
-      conn.send(o.request(), now);
+      conn.send(o.request(), performance.now());
       sent++;
     };
     const onDone = (conn: Connection, _dueAt: number, sentAt: number, status: number, head: string) => {
@@ -64,15 +65,16 @@ export function runClosed(o: ClosedOptions): Promise<ClosedResult> {
       if (wait === 0) { send(conn); return; }
       waits++;
       waitedMs += wait;
-      later(wait, () => send(conn));
+      notBefore[connections.indexOf(conn)] = performance.now() + wait;
+      whileRunningAfter(wait, () => send(conn));
     };
-    // A lost connection is replaced (after a short pause, so a server that is gone is not hammered);
-    // a request that was on it counts as an error.
+    // A lost connection is replaced (after a short pause, so a server that is gone is not hammered,
+    // and not before a wait asked on it is over); a request that was on it counts as an error.
     const open = (): Connection => new Connection(o.host, o.port, onDone, (lost) => {
       if (lost.busy) errors++;
       const at = connections.indexOf(lost);
       if (finished || at < 0) return;
-      later(5, () => { connections[at] = open(); send(connections[at]); });
+      whileRunningAfter(Math.max(5, (notBefore[at] ?? 0) - performance.now()), () => { connections[at] = open(); send(connections[at]); });
     }, () => {});
     const connections: Connection[] = [];
     for (let i = 0; i < o.connections; i++) connections.push(open());

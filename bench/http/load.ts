@@ -127,41 +127,69 @@ function rawRequest(job: LoadJob): () => Buffer {
   return () => Buffer.concat([head, template.renderBytes()]);
 }
 
-/** One paced phase: every response counted by status, latencies of 2xx kept (and of 503s, when asked). */
-async function pacedPhase(job: LoadJob, rate: number, seconds: number, connections: number, onResponse?: (ms: number, status: number, dueMs: number, head: string, lateMs: number) => void) {
-  const url = new URL(job.url);
+/**
+ * Counts a raw-socket phase's responses by status and keeps the latencies of its 2xx; `result`
+ * makes its LoadResult, with the generator's CPU since the tally began.
+ */
+function tally() {
   const latencies = new Latencies();
   const statusCodes: Record<string, number> = {};
   let ok = 0;
   const cpuBefore = process.cpuUsage();
+  return {
+    count(ms: number, status: number): void {
+      statusCodes[status] = (statusCodes[status] ?? 0) + 1;
+      if (status >= 200 && status < 300) { ok++; latencies.add(ms); }
+    },
+    /** `timeouts`: requests that were due but never got a connection (the server fell behind the rate) */
+    result(run: { seconds: number; completed: number; errors: number }, timeouts: number): LoadResult {
+      const cpu = process.cpuUsage(cpuBefore);
+      return {
+        durationSeconds: run.seconds,
+        requests: run.completed,
+        ok,
+        non2xx: run.completed - ok,
+        errors: run.errors,
+        timeouts,
+        statusCodes,
+        latency: latencies.summary(),
+        warmupOk: 0,
+        generatorCpu: (cpu.user + cpu.system) / 1e6 / run.seconds,
+      };
+    },
+  };
+}
+
+/** One paced phase: every response counted by status, latencies of 2xx kept (and of 503s, when asked). */
+async function pacedPhase(job: LoadJob, rate: number, seconds: number, connections: number, onResponse?: (ms: number, status: number, dueMs: number, head: string, lateMs: number) => void) {
+  const url = new URL(job.url);
+  const counts = tally();
   const result = await runPaced({
     host: url.hostname, port: Number(url.port), rate, connections, request: rawRequest(job), seconds,
     onResponse: (ms, status, dueMs, head, lateMs) => {
-      statusCodes[status] = (statusCodes[status] ?? 0) + 1;
-      if (status >= 200 && status < 300) { ok++; latencies.add(ms); }
+      counts.count(ms, status);
       onResponse?.(ms, status, dueMs, head, lateMs);
     },
   });
-  const cpu = process.cpuUsage(cpuBefore);
-  return {
-    durationSeconds: result.seconds,
-    requests: result.completed,
-    ok,
-    non2xx: result.completed - ok,
-    errors: result.errors,
-    // requests that were due but never got a connection: the server fell behind the rate
-    timeouts: result.backlog,
-    statusCodes,
-    latency: latencies.summary(),
-    warmupOk: 0,
-    generatorCpu: (cpu.user + cpu.system) / 1e6 / result.seconds,
-  } satisfies LoadResult;
+  return counts.result(result, result.backlog);
 }
 
-async function runPacedJob(job: LoadJob, rate: number): Promise<LoadResult> {
-  const warmup = job.warmupSeconds > 0 ? await pacedPhase(job, rate, job.warmupSeconds, job.connections) : undefined;
+/** One closed-loop phase of clients that honour Retry-After (closed-load.ts). */
+async function closedPhase(job: LoadJob, seconds: number): Promise<LoadResult> {
+  const url = new URL(job.url);
+  const counts = tally();
+  const result = await runClosed({
+    host: url.hostname, port: Number(url.port), connections: job.connections, request: rawRequest(job), seconds,
+    onResponse: (ms, status) => counts.count(ms, status),
+  });
+  return counts.result(result, 0);
+}
+
+/** A warm-up phase, then the measured one (the harness hears when it starts). */
+async function warmedUp(job: LoadJob, phase: (seconds: number) => Promise<LoadResult>): Promise<LoadResult> {
+  const warmup = job.warmupSeconds > 0 ? await phase(job.warmupSeconds) : undefined;
   process.send!({ type: 'measuring' } satisfies LoadMessage);
-  return { ...(await pacedPhase(job, rate, job.durationSeconds, job.connections)), warmupOk: warmup?.ok ?? 0 };
+  return { ...(await phase(job.durationSeconds)), warmupOk: warmup?.ok ?? 0 };
 }
 
 /** The second of a phase a request was due in, the last one taking any that came due at its very end. */
@@ -217,43 +245,11 @@ async function runOverloadJob(job: LoadJob, o: NonNullable<LoadJob['overload']>)
   };
 }
 
-/** One closed-loop phase of clients that honour Retry-After (closed-load.ts): every response counted by status, latencies of 2xx kept. */
-async function closedPhase(job: LoadJob, seconds: number): Promise<LoadResult> {
-  const url = new URL(job.url);
-  const latencies = new Latencies();
-  const statusCodes: Record<string, number> = {};
-  let ok = 0;
-  const cpuBefore = process.cpuUsage();
-  const result = await runClosed({
-    host: url.hostname, port: Number(url.port), connections: job.connections, request: rawRequest(job), seconds,
-    onResponse: (ms, status) => {
-      statusCodes[status] = (statusCodes[status] ?? 0) + 1;
-      if (status >= 200 && status < 300) { ok++; latencies.add(ms); }
-    },
-  });
-  const cpu = process.cpuUsage(cpuBefore);
-  return {
-    durationSeconds: result.seconds,
-    requests: result.completed,
-    ok,
-    non2xx: result.completed - ok,
-    errors: result.errors,
-    timeouts: 0,
-    statusCodes,
-    latency: latencies.summary(),
-    warmupOk: 0,
-    generatorCpu: (cpu.user + cpu.system) / 1e6 / result.seconds,
-  };
-}
-
 async function runJob(job: LoadJob): Promise<LoadResult> {
   if (job.overload) return runOverloadJob(job, job.overload);
-  if (job.pacedRate) return runPacedJob(job, job.pacedRate);
-  if (WORKLOADS[job.workload].honoursRetryAfter) {
-    const warmup = job.warmupSeconds > 0 ? await closedPhase(job, job.warmupSeconds) : undefined;
-    process.send!({ type: 'measuring' } satisfies LoadMessage);
-    return { ...(await closedPhase(job, job.durationSeconds)), warmupOk: warmup?.ok ?? 0 };
-  }
+  const { pacedRate } = job;
+  if (pacedRate) return warmedUp(job, (seconds) => pacedPhase(job, pacedRate, seconds, job.connections));
+  if (WORKLOADS[job.workload].honoursRetryAfter) return warmedUp(job, (seconds) => closedPhase(job, seconds));
   const warmup = job.warmupSeconds > 0 ? await cannon(job, job.warmupSeconds) : undefined;
   process.send!({ type: 'measuring' } satisfies LoadMessage);
   const latencies = new Latencies();
