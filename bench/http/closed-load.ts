@@ -18,7 +18,6 @@ export interface ClosedOptions {
 }
 
 export interface ClosedResult {
-  sent: number;
   completed: number;
   errors: number;
   /** refusals a connection waited after, and for how long in all (ms) */
@@ -39,7 +38,6 @@ export function retryAfterMs(status: number, head: string): number {
 export function runClosed(o: ClosedOptions): Promise<ClosedResult> {
   return new Promise((resolve) => {
     const start = performance.now();
-    let sent = 0;
     let completed = 0;
     let errors = 0;
     let waits = 0;
@@ -56,7 +54,6 @@ export function runClosed(o: ClosedOptions): Promise<ClosedResult> {
     const send = (conn: Connection) => {
       if (finished || conn.failed) return;
       conn.send(o.request(), performance.now());
-      sent++;
     };
     const onDone = (conn: Connection, _dueAt: number, sentAt: number, status: number, head: string) => {
       completed++;
@@ -84,7 +81,7 @@ export function runClosed(o: ClosedOptions): Promise<ClosedResult> {
       finished = true;
       for (const timer of timers) clearTimeout(timer);
       for (const c of connections) c.close();
-      resolve({ sent, completed, errors, waits, waitedMs, seconds: (performance.now() - start) / 1000 });
+      resolve({ completed, errors, waits, waitedMs, seconds: (performance.now() - start) / 1000 });
     }, o.seconds * 1000);
   });
 }
