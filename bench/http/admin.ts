@@ -54,6 +54,16 @@ export function histogramBuckets(metrics: string, name: string, labels: string):
   return buckets;
 }
 
+/**
+ * The p50 and p99 of the sink's write time (handed to durable, events stored) between two /metrics
+ * texts, in ms, as the upper bounds of the buckets holding them: what the server's own path to the
+ * disk or the broker took, apart from HTTP and the main thread.
+ */
+export function sinkWriteMsBetween(before: string, after: string): { p50: number; p99: number } {
+  const [from, to] = [before, after].map((text) => histogramBuckets(text, 'inlet_sink_write_seconds', 'outcome="stored"'));
+  return { p50: bucketQuantile(from, to, 0.5) * 1000, p99: bucketQuantile(from, to, 0.99) * 1000 };
+}
+
 /** The upper bound of the bucket holding quantile `q` of what was observed between two snapshots; NaN when nothing was. */
 export function bucketQuantile(before: Map<number, number>, after: Map<number, number>, q: number): number {
   const bounds = [...after.keys()].sort((a, b) => a - b);

@@ -10,7 +10,7 @@
 // near its peak, refuses the excess quickly with 503 + Retry-After, keeps the accepted requests'
 // tail and its memory bounded, and is back to its unloaded tail soon after the overload ends.
 import { join } from 'node:path';
-import { adminMetricsIfAny, bucketQuantile, formatRefused, histogramBuckets, refusedBetween } from './admin.ts';
+import { adminMetricsIfAny, formatRefused, refusedBetween, sinkWriteMsBetween } from './admin.ts';
 import { COULD_NOT_START, cpuMicrosPerEvent, summarizeProfiles, withCellServer } from './harness.ts';
 import type { LoadResult, OverloadPhases } from './load.ts';
 import { runLoad } from './run-load.ts';
@@ -119,8 +119,7 @@ async function runOverloadCell(o: OverloadOptions, def: ServerDefinition, worklo
       const countedAfter = await adminMetricsIfAny(server.banner);
       if (countedBefore !== undefined && countedAfter !== undefined) {
         cell.refusedByBound = refusedBetween(countedBefore, countedAfter);
-        const writes = [countedBefore, countedAfter].map((text) => histogramBuckets(text, 'inlet_sink_write_seconds', 'outcome="stored"'));
-        cell.sinkWriteMs = { p50: bucketQuantile(writes[0], writes[1], 0.5) * 1000, p99: bucketQuantile(writes[0], writes[1], 0.99) * 1000 };
+        cell.sinkWriteMs = sinkWriteMsBetween(countedBefore, countedAfter);
       }
       const seconds = run.load.durationSeconds || o.overloadSeconds;
       const refused = run.load.overload?.refusedCount ?? 0;

@@ -53,6 +53,8 @@ export function mergeRounds(cells: Cell[]): MergedCell[] {
   });
 }
 
+/** `, sink ≤ 10` (a histogram bucket's bound in ms), or nothing when the server has no such histogram. */
+export const sinkBound = (p99Ms: number | undefined) => (p99Ms === undefined || Number.isNaN(p99Ms) ? '' : `, sink ≤ ${p99Ms === Infinity ? '∞' : num(p99Ms, p99Ms < 1 ? 1 : 0)}`);
 const perRound = (values: number[], format: (n: number) => string) => values.map(format).join(' / ');
 const times = (r: number) => (Number.isFinite(r) ? `${r.toFixed(2)}×` : '–');
 
@@ -60,7 +62,7 @@ export function formatHttpTable(cells: MergedCell[]): string {
   const merged = cells.some((c) => c.rounds);
   const rows = cells.map((c) => {
     if (c.failure) return `| ${c.server} | ${c.workload} | ${c.connections} | failed: ${c.failure.split('\n')[0].replace(/\|/g, '/')} |${' |'.repeat(merged ? 15 : 14)}`;
-    const half = c.halfRate ? `${ms(c.halfRate.latency.p99)} @ ${num(c.halfRate.requestsPerSecond)} req/s` : '';
+    const half = c.halfRate ? `${ms(c.halfRate.latency.p99)} @ ${num(c.halfRate.requestsPerSecond)} req/s${sinkBound(c.halfRate.sinkWriteP99Ms)}` : '';
     const rounds = c.rounds ? ` | ${perRound(c.rounds.eventsPerSecond, (n) => num(n / 1000, 1) + 'k')}${c.halfRate ? ` (½: ${perRound(c.rounds.halfRateP99, ms)})` : ''}` : '';
     return `| ${c.server} | ${c.workload} | ${c.connections} | ${num(c.eventsPerSecond)} | ${num(c.requestsPerSecond)} | ${ms(c.latency.p50)} | ${ms(c.latency.p99)} | ${ms(c.latency.p999)} | ${num(c.serverCpu, 2)} | ${num(c.cpuMicrosPerEvent, 1)} (${num(c.mainMicrosPerEvent, 1)}) | ${num(c.peakRssBytes / 2 ** 20)} | ${c.non2xx} / ${c.errors} | ${times(c.vsReference)} | ${times(c.vsCeiling)} | ${half} | ${num(c.generatorCpu, 2)} | ${num(c.loadAverage, 1)} | ${Number.isFinite(c.cpuStall) ? `${(c.cpuStall * 100).toFixed(0)}%` : '–'}${rounds} |`;
   });
@@ -107,7 +109,7 @@ export function formatTargets(cells: MergedCell[]): string {
     check(`${c.server} ${c.workload} c${c.connections} server CPU ≤ ${limit} µs per ${c.workload === 'W2' ? 'request' : 'event'}`, Number.isFinite(c.cpuMicrosPerEvent) ? c.cpuMicrosPerEvent <= limit : undefined, `${num(c.cpuMicrosPerEvent, 1)} µs`);
   }
   for (const c of cells.filter((x) => !x.failure && x.halfRate && x.server.startsWith('inlet'))) {
-    check(`${c.server} ${c.workload} c${c.connections} p99 at half of peak < 10 ms`, c.halfRate!.latency.p99 < 10, `${ms(c.halfRate!.latency.p99)} ms at ${num(c.halfRate!.requestsPerSecond)} req/s`);
+    check(`${c.server} ${c.workload} c${c.connections} p99 at half of peak < 10 ms`, c.halfRate!.latency.p99 < 10, `${ms(c.halfRate!.latency.p99)} ms at ${num(c.halfRate!.requestsPerSecond)} req/s${sinkBound(c.halfRate!.sinkWriteP99Ms)}`);
   }
   return lines.length ? lines.join('\n') : '- (no Inlet cells measured)';
 }

@@ -1,10 +1,12 @@
 // The overload cell says what its refusals cost the main thread; these check the two pieces that
-// rest on: the main thread's own CPU, read apart from the worker threads', and the residual.
+// rest on: the main thread's own CPU, read apart from the worker threads', and the residual. Both it
+// and the half-peak run read the server's own counters from /metrics, checked here too.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { bucketQuantile, histogramBuckets, refusalsByBound, refusedBetween } from '../http/admin.ts';
+import { bucketQuantile, histogramBuckets, refusalsByBound, refusedBetween, sinkWriteMsBetween } from '../http/admin.ts';
+import { sinkBound } from '../http/report.ts';
 import { residualMicrosPerRefusal } from '../http/overload.ts';
 import { cpuSeconds, mainThreadCpuSeconds, mainThreadWaitSeconds } from '../lib/proc-stats.ts';
 
@@ -73,4 +75,13 @@ test("the overload cell reads the server's refusals by bound and its sink write 
   assert.equal(bucketQuantile(b, a, 0.98), 0.1);
   assert.equal(bucketQuantile(b, a, 0.99), 0.5);
   assert.ok(Number.isNaN(bucketQuantile(a, a, 0.5)), 'nothing written in between');
+  assert.deepEqual(sinkWriteMsBetween(before, after), { p50: 100, p99: 500 });
+});
+
+test("the half-peak column names the sink's p99 bucket when the server has one, and nothing when it has none", () => {
+  assert.equal(sinkBound(10), ', sink ≤ 10');
+  assert.equal(sinkBound(0.5), ', sink ≤ 0.5');
+  assert.equal(sinkBound(Infinity), ', sink ≤ ∞');
+  assert.equal(sinkBound(undefined), '', 'a baseline without /metrics');
+  assert.equal(sinkBound(NaN), '', 'nothing written in the run');
 });
