@@ -33,6 +33,12 @@ export function refusedBetween(before: string, after: string): Map<string, numbe
   return new Map([...refusalsByBound(after)].map(([bound, n]) => [bound, n - (counted.get(bound) ?? 0)] as const).filter(([, n]) => n > 0));
 }
 
+/** A histogram bucket's upper bound in ms as the server's buckets name it: `2.5`, `10`, `∞`; `–` for none. */
+export const formatBucketBound = (ms: number) => (ms === Infinity ? '∞' : Number.isFinite(ms) ? String(Number(ms.toFixed(1))) : '–');
+
+/** `, sink ≤ 10` after a half-peak p99, or nothing when the server has no such histogram or stored nothing. */
+export const sinkBound = (p99Ms: number | undefined) => (p99Ms === undefined || Number.isNaN(p99Ms) ? '' : `, sink ≤ ${formatBucketBound(p99Ms)}`);
+
 /** `loop 805, late 12`, or `none`. */
 export const formatRefused = (refused: Map<string, number>) => [...refused].map(([bound, n]) => `${bound} ${n}`).join(', ') || 'none';
 
@@ -55,9 +61,10 @@ export function histogramBuckets(metrics: string, name: string, labels: string):
 }
 
 /**
- * The p50 and p99 of the sink's write time (handed to durable, events stored) between two /metrics
- * texts, in ms, as the upper bounds of the buckets holding them: what the server's own path to the
- * disk or the broker took, apart from HTTP and the main thread.
+ * The p50 and p99 of the sink's write time between two /metrics texts, in ms, as the upper bounds of
+ * the buckets holding them. The server times a write from handing it to the sink until its main
+ * thread sees it durable, so the path to the disk or the broker plus the wait for the main thread
+ * to take the answer: the sink's share of a request's time, at most.
  */
 export function sinkWriteMsBetween(before: string, after: string): { p50: number; p99: number } {
   const [from, to] = [before, after].map((text) => histogramBuckets(text, 'inlet_sink_write_seconds', 'outcome="stored"'));

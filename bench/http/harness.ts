@@ -8,9 +8,8 @@ import { join } from 'node:path';
 import { countRecords, createTopic, deleteTopic } from '../lib/kafka-broker.ts';
 import { serverPort } from '../lib/ports.ts';
 import { formatSummary, loadProfile, summarize } from '../lib/top-functions.ts';
-import { adminMetricsIfAny, refusedBetween, sinkWriteMsBetween } from './admin.ts';
+import { adminMetricsIfAny, refusedBetween, sinkBound, sinkWriteMsBetween } from './admin.ts';
 import type { LoadResult } from './load.ts';
-import { sinkBound } from './report.ts';
 import { runLoad } from './run-load.ts';
 import { startServerProcess, type ServerProcess } from './server-process.ts';
 import type { ServerDefinition, ServerName } from './servers.ts';
@@ -53,8 +52,8 @@ export interface HalfRateResult {
   /** server CPU µs (all threads) per event answered with 2xx in the paced window */
   cpuMicrosPerEvent: number;
   /**
-   * the server's own sink write time at the p99 (ms, a bucket bound of inlet_sink_write_seconds) over
-   * the paced run, its warm-up included; undefined for a server without /metrics
+   * the server's sink write time at the p99 over the measured window (ms, a bucket bound of
+   * inlet_sink_write_seconds); undefined for a server without /metrics, NaN if nothing was stored
    */
   sinkWriteP99Ms?: number;
 }
@@ -224,9 +223,14 @@ async function runCell(o: HttpSuiteOptions, def: ServerDefinition, workload: Wor
       const wantsHalf = o.halfRate === 'all' || (o.halfRate === 'inlet' && def.isInlet);
       if (wantsHalf && cell.requestsPerSecond >= 2) {
         const rate = Math.max(1, Math.round(cell.requestsPerSecond / 2));
-        const halfCountedBefore = await adminMetricsIfAny(server.banner);
-        const half = await runLoad({ ...job, pacedRate: rate, warmupSeconds: Math.min(1, o.warmupSeconds), durationSeconds: o.durationSeconds }, server.pid);
+        // The sink's counters over the measured window only, like the latencies: the warm-up second
+        // also finishes the writes the peak left in flight.
+        let halfCountedBefore: Promise<string | undefined> | undefined;
+        const half = await runLoad({ ...job, pacedRate: rate, warmupSeconds: Math.min(1, o.warmupSeconds), durationSeconds: o.durationSeconds }, server.pid, () => {
+          halfCountedBefore = adminMetricsIfAny(server.banner);
+        });
         const halfCountedAfter = await adminMetricsIfAny(server.banner);
+        const halfCounted = [await halfCountedBefore, halfCountedAfter];
         halfOk = half.load.ok + half.load.warmupOk;
         cell.halfRate = {
           targetRate: rate,
@@ -238,7 +242,7 @@ async function runCell(o: HttpSuiteOptions, def: ServerDefinition, workload: Wor
           errors: half.load.errors,
           serverCpu: half.server.cpu,
           cpuMicrosPerEvent: cpuMicrosPerEvent(half.server.cpuSeconds, half.load.ok * workload.eventsPerRequest),
-          sinkWriteP99Ms: halfCountedBefore !== undefined && halfCountedAfter !== undefined ? sinkWriteMsBetween(halfCountedBefore, halfCountedAfter).p99 : undefined,
+          sinkWriteP99Ms: halfCounted[0] !== undefined && halfCounted[1] !== undefined ? sinkWriteMsBetween(halfCounted[0], halfCounted[1]).p99 : undefined,
         };
         o.log(`  ${label} paced at ${rate} req/s (half of peak): p50 ${half.load.latency.p50.toFixed(2)} ms, p99 ${half.load.latency.p99.toFixed(2)} ms${sinkBound(cell.halfRate.sinkWriteP99Ms)}`);
       }

@@ -10,7 +10,7 @@
 // near its peak, refuses the excess quickly with 503 + Retry-After, keeps the accepted requests'
 // tail and its memory bounded, and is back to its unloaded tail soon after the overload ends.
 import { join } from 'node:path';
-import { adminMetricsIfAny, formatRefused, refusedBetween, sinkWriteMsBetween } from './admin.ts';
+import { adminMetricsIfAny, formatBucketBound, formatRefused, refusedBetween, sinkWriteMsBetween } from './admin.ts';
 import { COULD_NOT_START, cpuMicrosPerEvent, summarizeProfiles, withCellServer } from './harness.ts';
 import type { LoadResult, OverloadPhases } from './load.ts';
 import { runLoad } from './run-load.ts';
@@ -169,7 +169,7 @@ export function formatOverload(cells: OverloadCell[], o: Pick<OverloadOptions, '
     return `| ${c.server} | ${c.workload} | ${num(c.peakRequestsPerSecond)} | ${num(c.offeredRate)} | ${num(c.goodput)} | ${num((c.goodput / c.peakRequestsPerSecond) * 100)}% | ${num(c.refusedPerSecond)} | ${ms(p?.refused.p99 ?? NaN)} | ${retryAfter} | ${c.otherFailures} / ${c.neverSent} | ${ms(c.accepted.p50)} / ${ms(c.accepted.p99)} | ${ms(p?.fromSent.accepted.p99 ?? NaN)} / ${ms(p?.fromSent.refused.p99 ?? NaN)} | ${num(c.peakRssBytes / 2 ** 20)} | ${ms(p?.baseline.p99 ?? NaN)} | ${back} | ${num(c.cpuMicrosPerEvent, 1)} | ${num(c.generatorCpu, 2)} | ${num(c.mainMicrosPerAccepted)} / ${num(c.mainMicrosPerRefusal)} | ${num(c.mainBusyAtPeak * 100)}% / ${num(c.mainBusyInOverload * 100)}% + ${num(c.mainWaitingInOverload * 100)}% |`;
   });
   const byBound = cells.filter((c) => c.refusedByBound).map((c) =>
-    `- ${c.server} ${c.workload}, as the server counted them over the light phases and the overload: 503s by bound ${formatRefused(c.refusedByBound!)}; the sink's write time (handed to durable, inlet_sink_write_seconds) p50 ≤ ${ms(c.sinkWriteMs?.p50 ?? NaN)} ms, p99 ≤ ${ms(c.sinkWriteMs?.p99 ?? NaN)} ms (bucket bounds)`);
+    `- ${c.server} ${c.workload}, as the server counted them over the light phases and the overload: 503s by bound ${formatRefused(c.refusedByBound!)}; the sink's write time (handed to durable, inlet_sink_write_seconds) p50 ≤ ${formatBucketBound(c.sinkWriteMs?.p50 ?? NaN)} ms, p99 ≤ ${formatBucketBound(c.sinkWriteMs?.p99 ?? NaN)} ms (bucket bounds)`);
   const recovery = cells.filter((c) => c.phases).flatMap((c) => [
     `- ${c.server} ${c.workload}: p99 of the 2xx per second of the overload (ms): ${c.phases!.acceptedP99BySecond.map(ms).join(', ')}`,
     `- ${c.server} ${c.workload}: p99 per second after the overload (ms; bound ${ms(c.phases!.recoveryBoundMs)}): ${c.phases!.recoveryP99.map(ms).join(', ')}`,

@@ -1,6 +1,6 @@
 // The HTTP results as markdown: one table for every cell, the issue's targets checked against it,
 // and whatever went wrong.
-import { formatRefused } from './admin.ts';
+import { formatRefused, sinkBound } from './admin.ts';
 import type { Cell } from './harness.ts';
 
 const num = (n: number, digits = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : '–');
@@ -53,8 +53,6 @@ export function mergeRounds(cells: Cell[]): MergedCell[] {
   });
 }
 
-/** `, sink ≤ 10` (a histogram bucket's bound in ms), or nothing when the server has no such histogram. */
-export const sinkBound = (p99Ms: number | undefined) => (p99Ms === undefined || Number.isNaN(p99Ms) ? '' : `, sink ≤ ${p99Ms === Infinity ? '∞' : num(p99Ms, p99Ms < 1 ? 1 : 0)}`);
 const perRound = (values: number[], format: (n: number) => string) => values.map(format).join(' / ');
 const times = (r: number) => (Number.isFinite(r) ? `${r.toFixed(2)}×` : '–');
 

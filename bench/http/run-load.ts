@@ -12,7 +12,8 @@ export interface MeasuredLoad {
 
 const LOAD_SCRIPT = resolve(import.meta.dirname, 'load.ts');
 
-export function runLoad(job: LoadJob, serverPid: number): Promise<MeasuredLoad> {
+/** `onMeasuring` is called as the measured window starts (after the warm-up), for what must bracket just that window. */
+export function runLoad(job: LoadJob, serverPid: number, onMeasuring?: () => void): Promise<MeasuredLoad> {
   const child = fork(LOAD_SCRIPT, [], { execArgv: ['--import', 'tsx'], env: { ...process.env, NODE_OPTIONS: '' }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const sampler = new ProcessSampler(serverPid);
   let sampling = false;
@@ -30,7 +31,7 @@ export function runLoad(job: LoadJob, serverPid: number): Promise<MeasuredLoad> 
     };
     const timer = setTimeout(() => finish(new Error(`load generator did not finish within ${limitMs} ms`)), limitMs);
     child.on('message', (message: LoadMessage) => {
-      if (message.type === 'measuring') { sampler.start(); sampling = true; return; }
+      if (message.type === 'measuring') { sampler.start(); sampling = true; onMeasuring?.(); return; }
       // The measured window is over but the job goes on (the overload cell's recovery run).
       if (message.type === 'measured') {
         try { if (sampling) sampled = sampler.stop(); } catch { /* the server died */ }

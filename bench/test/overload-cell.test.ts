@@ -5,8 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { bucketQuantile, histogramBuckets, refusalsByBound, refusedBetween, sinkWriteMsBetween } from '../http/admin.ts';
-import { sinkBound } from '../http/report.ts';
+import { bucketQuantile, histogramBuckets, refusalsByBound, refusedBetween, sinkBound, sinkWriteMsBetween } from '../http/admin.ts';
 import { residualMicrosPerRefusal } from '../http/overload.ts';
 import { cpuSeconds, mainThreadCpuSeconds, mainThreadWaitSeconds } from '../lib/proc-stats.ts';
 
@@ -80,6 +79,7 @@ test("the overload cell reads the server's refusals by bound and its sink write 
 
 test("the half-peak column names the sink's p99 bucket when the server has one, and nothing when it has none", () => {
   assert.equal(sinkBound(10), ', sink ≤ 10');
+  assert.equal(sinkBound(2.5), ', sink ≤ 2.5', 'the bucket as the server names it, not rounded to another');
   assert.equal(sinkBound(0.5), ', sink ≤ 0.5');
   assert.equal(sinkBound(Infinity), ', sink ≤ ∞');
   assert.equal(sinkBound(undefined), '', 'a baseline without /metrics');
