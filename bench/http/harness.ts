@@ -228,6 +228,8 @@ async function runCell(o: HttpSuiteOptions, def: ServerDefinition, workload: Wor
         let halfCountedBefore: Promise<string | undefined> | undefined;
         const half = await runLoad({ ...job, pacedRate: rate, warmupSeconds: Math.min(1, o.warmupSeconds), durationSeconds: o.durationSeconds }, server.pid, () => {
           halfCountedBefore = adminMetricsIfAny(server.banner);
+          // Awaited after the run; until then a failed read must not count as unhandled.
+          halfCountedBefore.catch(() => {});
         });
         const halfCountedAfter = await adminMetricsIfAny(server.banner);
         const halfCounted = [await halfCountedBefore, halfCountedAfter];
