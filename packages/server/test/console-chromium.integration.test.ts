@@ -54,12 +54,13 @@ describe('the console in Chromium', { skip: chromium.skip }, () => {
   test('Live shows a posted event within a second; its JSON opens as text, a <script> in it never runs', async () => {
     await page.locator('.status-live').waitFor();
     const evil = '<script>window.pwned = true</script><img src=x onerror=window.pwned=true>';
-    const sent = Date.now();
     const reply = await postJson(inlet.url, '/v1/track', { userId: 'chromium-user', event: 'Console Seen', properties: { html: evil } }, inlet.writeKey);
     assert.equal(reply.status, 200);
+    // Within 1 s of the request's 200, as the console promises.
+    const answered = Date.now();
     const row = page.locator('.live-row', { hasText: 'Console Seen' });
     await row.waitFor({ timeout: 1000 });
-    assert.ok(Date.now() - sent < 1000, `shown ${Date.now() - sent} ms after the 200`);
+    assert.ok(Date.now() - answered < 1000, `shown ${Date.now() - answered} ms after the 200`);
     await row.click();
     const json = await page.locator('pre.json').textContent();
     assert.ok(json?.includes(evil), 'the property is shown as text');

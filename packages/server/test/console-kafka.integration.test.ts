@@ -43,10 +43,11 @@ describe('the console on the Kafka sink, two instances', { skip: kafka.skip || c
     await page.click('button[type=submit]');
     await page.locator('.status-live').waitFor();
 
-    const sent = Date.now();
     assert.equal((await postJson(other.url, '/v1/track', { userId: 'kafka-user', event: 'From The Other Instance' }, other.writeKey)).status, 200);
+    // Within 1 s of the request's 200, as the console promises (the produce before it is the sink's).
+    const answered = Date.now();
     await page.locator('.live-row', { hasText: 'From The Other Instance' }).waitFor({ timeout: 1000 });
-    assert.ok(Date.now() - sent < 1000, `shown ${Date.now() - sent} ms after the 200`);
+    assert.ok(Date.now() - answered < 1000, `shown ${Date.now() - answered} ms after the 200`);
 
     assert.equal((await postJson(watched.url, '/v1/track', { userId: 'kafka-user', event: 'From This Instance' }, watched.writeKey)).status, 200);
     await page.locator('.live-row', { hasText: 'From This Instance' }).waitFor({ timeout: 1000 });
