@@ -231,8 +231,7 @@ async function runCell(o: HttpSuiteOptions, def: ServerDefinition, workload: Wor
           // Awaited after the run; until then a failed read must not count as unhandled.
           halfCountedBefore.catch(() => {});
         });
-        const halfCountedAfter = await adminMetricsIfAny(server.banner);
-        const halfCounted = [await halfCountedBefore, halfCountedAfter];
+        const [sinkBefore, sinkAfter] = [await halfCountedBefore, await adminMetricsIfAny(server.banner)];
         halfOk = half.load.ok + half.load.warmupOk;
         cell.halfRate = {
           targetRate: rate,
@@ -244,7 +243,7 @@ async function runCell(o: HttpSuiteOptions, def: ServerDefinition, workload: Wor
           errors: half.load.errors,
           serverCpu: half.server.cpu,
           cpuMicrosPerEvent: cpuMicrosPerEvent(half.server.cpuSeconds, half.load.ok * workload.eventsPerRequest),
-          sinkWriteP99Ms: halfCounted[0] !== undefined && halfCounted[1] !== undefined ? sinkWriteMsBetween(halfCounted[0], halfCounted[1]).p99 : undefined,
+          sinkWriteP99Ms: sinkBefore !== undefined && sinkAfter !== undefined ? sinkWriteMsBetween(sinkBefore, sinkAfter).p99 : undefined,
         };
         o.log(`  ${label} paced at ${rate} req/s (half of peak): p50 ${half.load.latency.p50.toFixed(2)} ms, p99 ${half.load.latency.p99.toFixed(2)} ms${sinkBound(cell.halfRate.sinkWriteP99Ms)}`);
       }
