@@ -29,7 +29,6 @@ export async function bundles() {
       ...common,
       entryPoints: [join(root, 'src/global.ts')],
       format: 'iife',
-      globalName: 'Inlet',
       minify: true,
       // Private members start with "_" and never leave the bundle: short names save bytes.
       mangleProps: /^_/,

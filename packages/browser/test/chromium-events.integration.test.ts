@@ -176,6 +176,26 @@ describe('@inlet/browser in Chromium: events', { skip: chromiumNeed.skip }, () =
     await context.close();
   });
 
+  test('each event carries the address of its call, after pushState and hash changes, whatever a plugin did to the last one', async () => {
+    const { context, page } = await openPage(env);
+    const tag = 'spa';
+    await page.goto(env.site.page(tag, options({ plugins: ['markPath'] })));
+    const ids = await page.evaluate(async () => {
+      const made = [analytics.track('landed')!];
+      history.pushState(null, '', '/shop/item' + location.search + '#reviews');
+      made.push(analytics.track('navigated')!);
+      location.hash = '#more';
+      made.push(analytics.track('scrolled')!, analytics.track('scrolled again')!);
+      await analytics.flush();
+      return made;
+    });
+    const records = await expectDelivered(env.inlet.events, tag, ids);
+    const pages = ids.map((id) => (records.find((r) => r.messageId === id)!.context as Record<string, any>).page);
+    assert.deepEqual(pages.map((p) => [p.path, p.hash]), [['/page.html+', ''], ['/shop/item+', '#reviews'], ['/shop/item+', '#more'], ['/shop/item+', '#more']]);
+    assert.ok(pages.every((p) => p.url === new URL(p.path.slice(0, -1) + p.search + p.hash, env.site.url).href), 'url, path, search and hash agree');
+    await context.close();
+  });
+
   for (const [name, breakStorage] of [
     ['storage that throws on access (sandboxed iframe, blocked cookies)', () => {
       for (const area of ['localStorage', 'sessionStorage']) {
