@@ -17,3 +17,18 @@ test('newMessageId: later ids sort after earlier ones, and ids of one millisecon
   const same = new Set(Array.from({ length: 10_000 }, () => newMessageId(1_700_000_000_000)));
   assert.equal(same.size, 10_000);
 });
+
+test('newMessageId: the time is exact at the edges of its 48 bits, and every random digit varies', () => {
+  for (const ms of [0, 1, 65_535, 65_536, 2 ** 32 - 1, 2 ** 32, 2 ** 48 - 1]) {
+    const id = newMessageId(ms);
+    assert.match(id, UUID_V7);
+    assert.equal(parseInt(id.slice(0, 8) + id.slice(9, 13), 16), ms, id);
+  }
+  // across more ids than one draw of random bytes holds, each random position takes many values
+  const ids = Array.from({ length: 2000 }, () => newMessageId(1_700_000_000_000));
+  for (const position of [15, 16, 17, 20, 21, 22, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35]) {
+    const seen = new Set(ids.map((id) => id[position]));
+    assert.ok(seen.size >= 10, `position ${position} took ${seen.size} values`);
+  }
+  assert.ok(new Set(ids.map((id) => id[19])).size === 4, 'the variant digit is 8, 9, a or b');
+});
