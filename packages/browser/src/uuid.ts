@@ -8,7 +8,10 @@ for (let i = 0; i < 256; i++) HEX[i] = (i + 256).toString(16).slice(1);
 
 /** A v4 UUID; with `ms`, a v7 one: the time in front, so a store's index on them grows at one end. */
 export function uuid(ms?: number): string {
-  if (used == pool.length) crypto.getRandomValues(pool), (used = 0);
+  if (used == pool.length) {
+    crypto.getRandomValues(pool);
+    used = 0;
+  }
   const b = pool.subarray(used, (used += 16));
   for (let i = 5; ms !== undefined && i >= 0; i--, ms = Math.floor(ms / 256)) b[i] = ms;
   b[6] = (b[6] & 15) | (ms === undefined ? 64 : 112);
