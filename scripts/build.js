@@ -25,8 +25,8 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
  * esbuild step with the package's own (returns dist/ file name → text); `types` emits declarations.
  */
 export const PACKAGES = [
-  // `settings` stands alone (no ajv): the browser SDK bundles it.
-  { name: '@inlet/schema', dir: 'packages/schema', entries: { index: 'src/index.ts', settings: 'src/settings.ts' }, require: true, types: true },
+  // `settings` and `uuid` stand alone (no ajv): the browser SDK bundles them.
+  { name: '@inlet/schema', dir: 'packages/schema', entries: { index: 'src/index.ts', settings: 'src/settings.ts', uuid: 'src/uuid.ts' }, require: true, types: true },
   // Two entry points: the Node SDK loads `contract` (no Kafka client) up front and the rest lazily.
   { name: '@inlet/kafka', dir: 'packages/kafka', entries: { index: 'src/index.ts', contract: 'src/contract.ts' }, require: true, types: true },
   { name: '@inlet/node', dir: 'packages/node', entries: { index: 'src/index.ts' }, require: true, types: true },

@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { runInNewContext } from 'node:vm';
 import { randomUUID } from 'node:crypto';
 import * as esbuild from 'esbuild';
 import { startInlet, type TestInlet } from '@inlet/testkit';
@@ -72,9 +73,12 @@ function exportTargets(value: unknown, conditions: string[] = []): { conditions:
   return [];
 }
 
+const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
 const SEND_ESM = `
 import { ServerAnalytics } from '@inlet/node';
 import { validateEvent } from '@inlet/schema';
+import { newMessageId } from '@inlet/schema/uuid';
 import { Processor } from '@inlet/processor';
 
 const analytics = new ServerAnalytics({ writeKey: process.env.INLET_WRITE_KEY, endpoint: process.env.INLET_URL });
@@ -85,6 +89,7 @@ await analytics.shutdown();
 console.log(JSON.stringify({
   node: import.meta.resolve('@inlet/node'),
   schemaValidates: validateEvent({ type: 'track', event: 'x', userId: 'u' }).ok,
+  messageId: newMessageId(),
   processor: typeof Processor,
 }));
 `;
@@ -92,6 +97,7 @@ console.log(JSON.stringify({
 const SEND_CJS = `
 const { ServerAnalytics } = require('@inlet/node');
 const { validateEvent } = require('@inlet/schema');
+const { newMessageId } = require('@inlet/schema/uuid');
 
 const analytics = new ServerAnalytics({ writeKey: process.env.INLET_WRITE_KEY, endpoint: process.env.INLET_URL });
 analytics.on('error', (error) => { console.error(error); process.exitCode = 1; });
@@ -103,6 +109,7 @@ analytics.shutdown().then(() => {
     schema: require.resolve('@inlet/schema'),
     loaded: Object.keys(require.cache).filter((file) => file.includes('@inlet')),
     schemaValidates: validateEvent({ type: 'track', event: 'x', userId: 'u' }).ok,
+    messageId: newMessageId(),
   }));
 });
 `;
@@ -221,9 +228,10 @@ describe('the published packages, packed and installed into a new project', () =
   test('@inlet/node, imported as an ES module, delivers an event to a listening Inlet', async () => {
     const runId = randomUUID();
     writeFileSync(join(app, 'send.mjs'), SEND_ESM);
-    const out = JSON.parse(await sh('node', ['send.mjs'], app, { INLET_URL: inlet.url, INLET_WRITE_KEY: inlet.writeKey, RUN: runId })) as { node: string; schemaValidates: boolean; processor: string };
+    const out = JSON.parse(await sh('node', ['send.mjs'], app, { INLET_URL: inlet.url, INLET_WRITE_KEY: inlet.writeKey, RUN: runId })) as { node: string; schemaValidates: boolean; messageId: string; processor: string };
     assert.match(out.node, /node_modules\/@inlet\/node\/dist\/index\.js$/);
     assert.equal(out.schemaValidates, true);
+    assert.match(out.messageId, UUID_V7, '@inlet/schema/uuid imports');
     assert.equal(out.processor, 'function');
     const stored = (await inlet.events()).filter((e) => e.properties?.run === runId);
     assert.equal(stored.length, 1);
@@ -235,13 +243,14 @@ describe('the published packages, packed and installed into a new project', () =
   test('@inlet/node, required from CommonJS, delivers an event to a listening Inlet', async () => {
     const runId = randomUUID();
     writeFileSync(join(app, 'send.cjs'), SEND_CJS);
-    const out = JSON.parse(await sh('node', ['send.cjs'], app, { INLET_URL: inlet.url, INLET_WRITE_KEY: inlet.writeKey, RUN: runId })) as { node: string; schema: string; loaded: string[]; schemaValidates: boolean };
+    const out = JSON.parse(await sh('node', ['send.cjs'], app, { INLET_URL: inlet.url, INLET_WRITE_KEY: inlet.writeKey, RUN: runId })) as { node: string; schema: string; loaded: string[]; schemaValidates: boolean; messageId: string };
     // The CommonJS build itself, not an ES module loaded through require(esm).
     assert.match(out.node, /node_modules\/@inlet\/node\/dist\/index\.cjs$/);
     assert.match(out.schema, /node_modules\/@inlet\/schema\/dist\/index\.cjs$/);
     assert.ok(out.loaded.includes(out.node) && out.loaded.includes(out.schema), out.loaded.join(', '));
     for (const file of out.loaded) assert.match(file, /\/dist\/[^/]+\.cjs$/, 'every @inlet module loaded by require is a CommonJS build');
     assert.equal(out.schemaValidates, true);
+    assert.match(out.messageId, UUID_V7, '@inlet/schema/uuid requires');
     const stored = (await inlet.events()).filter((e) => e.properties?.run === runId);
     assert.equal(stored.length, 1);
     assert.equal(stored[0].userId, 'user-require');
@@ -270,7 +279,10 @@ describe('the published packages, packed and installed into a new project', () =
 
     // The IIFE in the tarball is the file an Inlet server serves at /sdk/inlet.min.js.
     const iife = readFileSync(join(app, 'node_modules/@inlet/browser/dist/inlet.min.js'), 'utf8');
-    assert.match(iife, /^"use strict";var Inlet=/);
+    const page: Record<string, unknown> = {};
+    page.window = page;
+    runInNewContext(iife, page);
+    assert.equal(typeof (page.Inlet as { Analytics?: unknown } | undefined)?.Analytics, 'function', 'loading it sets window.Inlet.Analytics');
     const served = await fetch(`${inlet.url}/sdk/inlet.min.js`);
     assert.equal(served.status, 200);
     assert.equal(await served.text(), iife);

@@ -16,7 +16,7 @@ const common = {
   target: 'es2020',
   legalComments: 'none',
   define: { __VERSION__: JSON.stringify(version) },
-  // @inlet/schema/settings (the settings kit) is bundled from its source.
+  // @inlet/schema/settings (the settings kit) and @inlet/schema/uuid are bundled from their source.
   conditions: ['inlet-source'],
   logLevel: 'warning',
 };

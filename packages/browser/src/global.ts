@@ -1,7 +1,7 @@
 // Entry of the IIFE build (dist/inlet.min.js, global `Inlet`). When the loader snippet from the
 // README ran first, `window.inlet` is its queue: create the instance and replay the calls.
-// The global is set here rather than by esbuild's globalName, whose module wrapper costs ~130 bytes
-// gzipped of the 4 KB budget.
+// The global is set here rather than by esbuild's globalName, whose module wrapper cost ~200 bytes
+// gzipped of the 4 KB budget (4,171 against 3,974 B for the same source, 2026-12-06).
 import { Analytics } from './analytics.ts';
 
 type Call = [method: string, args: unknown[], at?: number];

@@ -176,7 +176,7 @@ describe('@inlet/browser in Chromium: events', { skip: chromiumNeed.skip }, () =
     await context.close();
   });
 
-  test('each event carries the address of its call, after pushState and hash changes, whatever a plugin did to the last one', async () => {
+  test('each event carries the address of its call, after pushState, search and hash changes, whatever a plugin did to the last one', async () => {
     const { context, page } = await openPage(env);
     const tag = 'spa';
     await page.goto(env.site.page(tag, options({ plugins: ['markPath'] })));
@@ -184,6 +184,8 @@ describe('@inlet/browser in Chromium: events', { skip: chromiumNeed.skip }, () =
       const made = [analytics.track('landed')!];
       history.pushState(null, '', '/shop/item' + location.search + '#reviews');
       made.push(analytics.track('navigated')!);
+      history.replaceState(null, '', location.pathname + location.search + '&page=2' + location.hash);
+      made.push(analytics.track('paged')!);
       location.hash = '#more';
       made.push(analytics.track('scrolled')!, analytics.track('scrolled again')!);
       await analytics.flush();
@@ -191,7 +193,10 @@ describe('@inlet/browser in Chromium: events', { skip: chromiumNeed.skip }, () =
     });
     const records = await expectDelivered(env.inlet.events, tag, ids);
     const pages = ids.map((id) => (records.find((r) => r.messageId === id)!.context as Record<string, any>).page);
-    assert.deepEqual(pages.map((p) => [p.path, p.hash]), [['/page.html+', ''], ['/shop/item+', '#reviews'], ['/shop/item+', '#more'], ['/shop/item+', '#more']]);
+    const paged = (search: string) => search.endsWith('&page=2');
+    assert.deepEqual(pages.map((p) => [p.path, paged(p.search), p.hash]), [
+      ['/page.html+', false, ''], ['/shop/item+', false, '#reviews'], ['/shop/item+', true, '#reviews'], ['/shop/item+', true, '#more'], ['/shop/item+', true, '#more'],
+    ]);
     assert.ok(pages.every((p) => p.url === new URL(p.path.slice(0, -1) + p.search + p.hash, env.site.url).href), 'url, path, search and hash agree');
     await context.close();
   });

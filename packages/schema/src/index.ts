@@ -4,5 +4,5 @@ export * from './validate.ts';
 export * from './normalize.ts';
 export { correctTimestamp, isoTime, isTimestamp } from './clock.ts';
 export * from './ip.ts';
-export { newMessageId } from './message-id.ts';
+export { newMessageId, uuid } from './uuid.ts';
 export * from './collect-headers.ts';

@@ -2,7 +2,7 @@ import { isIP } from 'node:net';
 import type { InletEvent, IpPolicy, NormalizedRecord } from './event.ts';
 import { correctTime, correctTimestamp, isoTime } from './clock.ts';
 import { applyIpPolicy } from './ip.ts';
-import { newMessageId } from './message-id.ts';
+import { newMessageId } from './uuid.ts';
 
 export interface Enrichment {
   sourceId: string;
