@@ -128,6 +128,7 @@ const CONSUMER_TS = `
 import { ServerAnalytics, type ServerAnalyticsOptions } from '@inlet/node';
 import { Analytics, type AnalyticsOptions, type BrowserEvent } from '@inlet/browser';
 import { validateEvent, type InletEvent } from '@inlet/schema';
+import { newMessageId, uuid } from '@inlet/schema/uuid';
 import { Processor } from '@inlet/processor';
 
 const options: ServerAnalyticsOptions = { writeKey: 'wk_example', endpoint: 'http://127.0.0.1:8080' };
@@ -147,10 +148,13 @@ const dropNothing = (event: BrowserEvent): BrowserEvent | null => event;
 
 const event: InletEvent = { type: 'track', event: 'Viewed Pricing', userId: 'user-1' };
 const valid: boolean = validateEvent(event).ok;
+const ids: string[] = [newMessageId(), newMessageId(Date.now()), uuid()];
+// @ts-expect-error the time is a number of milliseconds
+newMessageId('now');
 // @ts-expect-error Processor options are checked
 new Processor({ brokers: 42 });
 
-export { closed, flushed, dropNothing, valid };
+export { closed, flushed, dropNothing, valid, ids };
 `;
 
 const CONSUMER_CTS = `

@@ -40,6 +40,9 @@ describe('@inlet/browser in Chromium: events', { skip: chromiumNeed.skip }, () =
     assert.equal(byType.page.name, 'Home');
     assert.equal(byType.page.properties?.path, '/page.html');
     assert.equal(byType.page.properties?.section, 'top');
+    assert.deepEqual(Object.keys(byType.page.properties ?? {}).sort(), ['path', 'referrer', 'search', 'section', 'title', 'url'], 'page() properties: the address without its hash, title, referrer, the caller\'s');
+    assert.ok(String(byType.page.properties?.url).startsWith(env.site.url + '/page.html?t=fields'));
+    assert.match(String(byType.page.properties?.search), /^\?t=fields&cfg=/);
     assert.equal(byType.group.groupId, 'g-1');
     assert.equal(byType.alias.userId, 'user-2');
     assert.equal(byType.alias.previousId, 'user-1');
