@@ -261,6 +261,8 @@ describe('@inlet/browser in Chromium: events', { skip: chromiumNeed.skip }, () =
     const track = records.find((r) => r.type === 'track')!;
     assert.equal(track.event, 'early');
     assert.equal(track.userId, 'snippet-user', 'calls are replayed in order');
+    const idTime = (id: string) => parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
+    for (const r of records) assert.equal(idTime(r.messageId), Date.parse(r.originalTimestamp as string), `${r.type}: the messageId carries the time of the call, not of its replay`);
     await context.close();
   });
 
