@@ -24,14 +24,16 @@ test('a response on a connection with no request in flight is not counted as an 
   const dues: number[] = [];
   try {
     const result = await runPaced({
-      host: '127.0.0.1', port, rate: 200, connections: 6, seconds: 1,
+      host: '127.0.0.1', port, rate: 50, connections: 6, seconds: 1,
       request: () => Buffer.from('GET / HTTP/1.1\r\nhost: x\r\n\r\n'),
       onResponse: (_ms, status, dueMs) => { statuses.push(status); dues.push(dueMs); },
     });
     assert.ok(!statuses.includes(408), 'no 408 reported as the answer to a request');
-    // At this rate one connection carries every request (the generator reuses the last one freed).
-    assert.ok(result.unsolicited >= 3, `${result.unsolicited} unsolicited responses seen`);
-    assert.ok(statuses.length > 100, `${statuses.length} requests answered`);
+    // At this rate one connection carries every request (the generator reuses the last one freed),
+    // unless answers take tens of ms, as on a loaded CI machine: at 200 a second one run there used
+    // all but one of the six, so this asks for at least one idle connection's 408, not most.
+    assert.ok(result.unsolicited >= 1, `${result.unsolicited} unsolicited responses seen`);
+    assert.ok(statuses.length > 25, `${statuses.length} requests answered`);
     assert.ok(result.completed <= result.sent, `completed ${result.completed} of ${result.sent} sent`);
     assert.ok(dues.every((due) => due >= 0), 'every answered request has the due time it was sent for');
   } finally {
