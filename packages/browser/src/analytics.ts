@@ -147,10 +147,11 @@ export class Analytics<Events extends EventMap = EventMap> {
   }
 
   private _add(fields: Partial<BrowserEvent>): string | undefined {
+    // a call replayed from the loader snippet is dated by the call, in its id and its timestamp
+    const at = this._at || Date.now();
     let event: BrowserEvent | null | undefined = {
-      // a call replayed from the loader snippet gets an id of its own time, as its timestamp
-      messageId: newMessageId(this._at || Date.now()),
-      timestamp: (this._at ? new Date(this._at) : new Date()).toISOString(),
+      messageId: newMessageId(at),
+      timestamp: new Date(at).toISOString(),
       anonymousId: this._anonymousId,
       userId: this._userId,
       context: {
