@@ -44,7 +44,8 @@ export interface GroupConsumerOptions extends ClientOptions {
   rebalanceTimeoutMs: number;
 }
 
-export type StringProducer = Producer<string, string, string, string>;
+/** Keys and headers are strings; a value is a string, or its bytes when the caller has them already. */
+export type StringProducer = Producer<string, string | Buffer, string, string>;
 export type BufferProducer = Producer<Buffer, Buffer, Buffer, Buffer>;
 
 const name = text({ pattern: /^\S+$/, expects: 'a non-empty string without spaces' });
@@ -84,9 +85,13 @@ function headerNameBytes(name: string): Buffer {
   return bytes;
 }
 
-/** The client's string serializers, except that header names are encoded once. */
+/**
+ * The client's string serializers, except that header names are encoded once and a value given as
+ * bytes is written as it is (the server's producer thread gets them that way from the main thread).
+ */
 const producerSerializers = {
   ...stringSerializers,
+  value: (value: string | Buffer | undefined) => (typeof value === 'string' ? Buffer.from(value, 'utf-8') : value),
   headerKey: (name: string | undefined) => (typeof name === 'string' ? headerNameBytes(name) : undefined),
 };
 

@@ -25,7 +25,8 @@ import { checkIdempotentProducerOptions, createIdempotentProducer, forceClose, t
 import { sendMode, type SendMode } from '@inlet/kafka/contract';
 import { checkSetting } from '@inlet/schema/settings';
 
-export type StringMessage = MessageToProduce<string, string, string, string>;
+/** A record to send: the value as a string or as its UTF-8 bytes (written as they are). */
+export type StringMessage = MessageToProduce<string, string | Buffer, string, string>;
 
 /**
  * Sends in flight on the one producer in 'pipelined' mode. Two keep the wire busy (one answered

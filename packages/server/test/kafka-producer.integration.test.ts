@@ -5,15 +5,11 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Worker } from 'node:worker_threads';
 import { createTopic, needKafka, readAll } from '@inlet/testkit';
-import { EVENTS_TOPIC_INDEX, FAILED_TOPIC_INDEX, type KafkaRows } from '../src/sinks/kafka-producer-protocol.ts';
+import { FAILED_TOPIC_INDEX, toKafkaRows } from '../src/sinks/kafka-producer-protocol.ts';
 import { ProducerThread } from '../src/sinks/kafka-producer.ts';
 import { storedEvent } from './kafka-fixtures.ts';
 
 const kafka = await needKafka();
-
-function rowsOf(events: ReturnType<typeof storedEvent>[], topic = EVENTS_TOPIC_INDEX): KafkaRows {
-  return events.flatMap(({ record, json }) => [topic, record.userId ?? '', json, record.sourceId, record.type, record.messageId]);
-}
 
 const threadOf = (producer: ProducerThread) => (producer as unknown as { worker: Worker | undefined }).worker;
 
@@ -28,15 +24,19 @@ describe('the Kafka producer thread', { skip: kafka.skip }, () => {
     const before = [storedEvent(1), storedEvent(2)];
     const after = [storedEvent(3)];
     try {
-      await producer.send([rowsOf(before)], 10_000);
+      const { rows, valueBytes } = toKafkaRows(before, []);
+      await producer.send([rows], valueBytes, 10_000);
       const first = threadOf(producer);
-      const held = producer.send([rowsOf([storedEvent(4)], FAILED_TOPIC_INDEX)], 10_000);
+      const toMissingTopic = toKafkaRows([storedEvent(4)], []);
+      toMissingTopic.rows[0] = FAILED_TOPIC_INDEX;
+      const held = producer.send([toMissingTopic.rows], toMissingTopic.valueBytes, 10_000);
       assert.equal(producer.inFlight, 1);
       await first!.terminate();
       await assert.rejects(held, /exited/);
       assert.equal(producer.inFlight, 0);
 
-      await producer.send([rowsOf(after)], 10_000);
+      const later = toKafkaRows(after, []);
+      await producer.send([later.rows], later.valueBytes, 10_000);
       assert.notEqual(threadOf(producer), first, 'a new thread carried the send');
     } finally {
       await producer.close();

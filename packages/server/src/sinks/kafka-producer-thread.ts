@@ -15,18 +15,21 @@ const headerNames = [[HEADERS.sourceId, HEADERS.eventType, HEADERS.messageId], F
 const port = parentPort!;
 const reply = (message: ProducerThreadReply) => port.postMessage(message);
 
-function toMessages(writes: KafkaRows[]): StringMessage[] {
+function toMessages(writes: KafkaRows[], values: ArrayBuffer): StringMessage[] {
   const messages: StringMessage[] = [];
+  let valueStart = 0;
   for (const rows of writes) {
     for (let i = 0; i < rows.length; i += RECORD_WIDTH) {
       const topic = rows[i] as number;
+      const valueEnd = rows[i + 2] as number;
       const [a, b, c] = headerNames[topic];
       messages.push({
         topic: options.topics[topic]!,
         key: rows[i + 1] as string,
-        value: rows[i + 2] as string,
+        value: Buffer.from(values, valueStart, valueEnd - valueStart),
         headers: new Map<string, string>().set(a, rows[i + 3] as string).set(b, rows[i + 4] as string).set(c, rows[i + 5] as string),
       });
+      valueStart = valueEnd;
     }
   }
   return messages;
@@ -40,7 +43,7 @@ port.on('message', (request: ProducerThreadRequest) => {
     return;
   }
   const { id } = request;
-  writer.send(toMessages(request.writes), request.deadlineMs).then(
+  writer.send(toMessages(request.writes, request.values), request.deadlineMs).then(
     () => reply({ kind: 'sent', id }),
     (error: unknown) => reply({ kind: 'failed', id, error: describeError(error) }),
   );

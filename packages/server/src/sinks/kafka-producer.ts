@@ -9,7 +9,7 @@
 import { Worker } from 'node:worker_threads';
 import { checkWriterOptions } from '@inlet/kafka';
 import { letWorkersSizeTheirHeaps } from '../worker-heaps.ts';
-import type { KafkaRows, ProducerThreadOptions, ProducerThreadReply, ProducerThreadRequest } from './kafka-producer-protocol.ts';
+import { packValues, type KafkaRows, type ProducerThreadOptions, type ProducerThreadReply, type ProducerThreadRequest } from './kafka-producer-protocol.ts';
 
 /** Hears of a thread that died or was stopped (counts and reasons, never records). */
 export interface ProducerThreadLogger {
@@ -57,17 +57,21 @@ export class ProducerThread {
     return this.#sends.size;
   }
 
-  /** Resolves once every record of `writes` is acknowledged; rejects when the outcome is unknown. */
-  send(writes: KafkaRows[], deadlineMs: number): Promise<void> {
+  /**
+   * Resolves once every record of `writes` is acknowledged; rejects when the outcome is unknown.
+   * `valueBytes`: the UTF-8 length of their values (toKafkaRows); the rows are the thread's now.
+   */
+  send(writes: KafkaRows[], valueBytes: number, deadlineMs: number): Promise<void> {
     if (this.#closed) return Promise.reject(new Error('the Kafka producer thread is closed'));
     if (this.#sends.size >= this.maxInFlight) return Promise.reject(new Error(`already ${this.#sends.size} sends in flight (at most ${this.maxInFlight})`));
     const id = this.#nextId++;
     let worker: Worker;
     try {
       worker = (this.worker ??= this.#start());
-      // Posted (copied) here, outside the closures below, so nothing on this thread keeps the rows
-      // while the send waits for its acknowledgement.
-      this.#post(worker, { kind: 'send', id, writes, deadlineMs });
+      // Posted here, outside the closures below, so nothing on this thread keeps the rows while the
+      // send waits for its acknowledgement; the values' buffer moves to the thread.
+      const values = packValues(writes, valueBytes);
+      worker.postMessage({ kind: 'send', id, writes, values, deadlineMs } satisfies ProducerThreadRequest, [values]);
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
@@ -89,7 +93,7 @@ export class ProducerThread {
     const timer = setTimeout(() => void worker.terminate(), CLOSE_WAIT_MS);
     timer.unref();
     try {
-      this.#post(worker, { kind: 'close' });
+      worker.postMessage({ kind: 'close' } satisfies ProducerThreadRequest);
     } catch {
       void worker.terminate();
     }
@@ -107,10 +111,6 @@ export class ProducerThread {
     worker.on('error', (error) => this.#fail(worker, error));
     worker.on('exit', (code) => this.#fail(worker, new Error(`the Kafka producer thread exited with code ${code}`)));
     return worker;
-  }
-
-  #post(worker: Worker, request: ProducerThreadRequest): void {
-    worker.postMessage(request);
   }
 
   #settle(reply: ProducerThreadReply): void {

@@ -10,13 +10,13 @@
 // (the request gets 503 and its client retries), and so is one that would grow the queue past
 // maxPendingEvents.
 import {
-  brokerList, compression, describeError, partitionKey, sendMode, TopicProbe, topicName, type Compression, type SendMode,
+  brokerList, compression, describeError, sendMode, TopicProbe, topicName, type Compression, type SendMode,
 } from '@inlet/kafka';
 import { checkSettings, integer, rule, text, type Settings } from '@inlet/schema/settings';
 import { SinkUnavailableError } from '../errors.ts';
 import type { FailedRecord } from '../failed/failed-event.ts';
 import { ProducerThread } from './kafka-producer.ts';
-import { EVENTS_TOPIC_INDEX, FAILED_TOPIC_INDEX, RECORD_WIDTH, type KafkaRows } from './kafka-producer-protocol.ts';
+import { RECORD_WIDTH, toKafkaRows, type KafkaRows } from './kafka-producer-protocol.ts';
 import type { Sink, StoredEvent, Written } from './sink.ts';
 
 /** Minimal logger (pino and console both fit). Messages carry counts and reasons, never events. */
@@ -52,8 +52,10 @@ export interface KafkaSinkOptions {
 type CheckedOptions = Settings<typeof OPTIONS>;
 
 interface PendingWrite {
-  /** until it is handed to the producer thread, which copies it; nothing here holds it after that */
+  /** until it is handed to the producer thread; nothing here holds it after that */
   rows: KafkaRows | undefined;
+  /** its values' UTF-8 length */
+  valueBytes: number;
   events: number;
   bytes: number;
   queued: boolean;
@@ -137,20 +139,14 @@ export class KafkaSink implements Sink {
       return Promise.reject(new SinkUnavailableError(`Kafka is behind: ${this.#queuedEvents} events already waiting`));
     }
     const { writeTimeoutMs } = this.#options;
-    let bytes = 0;
-    const rows: KafkaRows = [];
-    for (const { record, json } of events) {
-      const key = partitionKey(record);
-      bytes += Buffer.byteLength(key) + Buffer.byteLength(json) + 64; // + headers and record overhead
-      rows.push(EVENTS_TOPIC_INDEX, key, json, record.sourceId, record.type, record.messageId);
-    }
-    // Failed events go in the same produce request as the request's accepted ones: acknowledged together.
-    for (const { entry, json } of failed) {
-      bytes += Buffer.byteLength(json) + 128;
-      rows.push(FAILED_TOPIC_INDEX, entry.sourceId, json, entry.sourceId, entry.reason, entry.id);
-    }
-    // Built outside the closures below, which would otherwise capture `rows` until the acknowledgement.
-    const pending: PendingWrite = { rows, events: rows.length / RECORD_WIDTH, bytes, queued: true, settled: false, resolve: noop, reject: noop, timer: undefined };
+    const { rows, valueBytes } = toKafkaRows(events, failed);
+    // Built outside the closures below, which would otherwise capture the rows until the acknowledgement.
+    const records = rows.length / RECORD_WIDTH;
+    // Beyond its value, a record's key, headers and framing: about 96 bytes.
+    const pending: PendingWrite = {
+      rows, valueBytes, events: records, bytes: valueBytes + records * 96,
+      queued: true, settled: false, resolve: noop, reject: noop, timer: undefined,
+    };
     const written = new Promise<Written>((resolve, reject) => {
       pending.resolve = () => resolve({ duplicates: 0 });
       pending.reject = reject;
@@ -263,10 +259,14 @@ export class KafkaSink implements Sink {
       else this.#wakeIfIdle();
     };
     const writes = batch.map((w) => w.rows!);
+    let valueBytes = 0;
     // Records waiting ~100 ms for their acknowledgement would otherwise survive the main thread's
-    // scavenges (each copying them, every request waiting behind it): the thread has its copy.
-    for (const w of batch) w.rows = undefined;
-    this.#writer.send(writes, this.#options.writeTimeoutMs).then(() => finish(), (error: Error) => finish(error));
+    // scavenges (each copying them, every request waiting behind it): the thread has them now.
+    for (const w of batch) {
+      valueBytes += w.valueBytes;
+      w.rows = undefined;
+    }
+    this.#writer.send(writes, valueBytes, this.#options.writeTimeoutMs).then(() => finish(), (error: Error) => finish(error));
   }
 
   #observe(reachable: boolean, error?: Error): void {
