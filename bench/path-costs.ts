@@ -1,6 +1,6 @@
 // What each part of the per-event path costs alone, in CPU µs per event (issue 17): the JSON parse
 // of a W1 body, envelope validation, normalization, serialization of the record, the hand-off to
-// the SQLite thread, the SQLite insert with its unique index (as the writer does it, and as one
+// the SQLite thread and to the Kafka producer thread, the SQLite insert with its unique index (as the writer does it, and as one
 // multi-row statement per request), the Kafka record batch encoding with no compression, lz4 and
 // zstd, and HTTP itself (the ceiling server: Fastify parsing the body and answering, measured as a
 // process under load). Beside the HTTP cells' CPU µs/event this says which part sets the floor.
@@ -18,6 +18,7 @@ import { createRecordsBatch, type MessageRecord } from '@platformatic/kafka';
 import { toKafkaRecord } from '@inlet/kafka';
 import { createNormalizer, newMessageId, validateEvent, type InletEvent, type NormalizedRecord } from '@inlet/schema';
 import { openDatabase } from '../packages/server/src/db/database.ts';
+import { packValues, toKafkaRows } from '../packages/server/src/sinks/kafka-producer-protocol.ts';
 import { cpuMicrosPerEvent, withCellServer } from './http/harness.ts';
 import { runLoad } from './http/run-load.ts';
 import { SERVERS } from './http/servers.ts';
@@ -67,6 +68,7 @@ export async function run(options: SuiteOptions = {}, args: { seconds?: number; 
   const normalizeAll = (list: InletEvent[]) => { const normalize = createNormalizer(enrichment); return list.map((e) => normalize(e)); };
   const records = normalizeAll(events);
   const jsons = records.map((r) => JSON.stringify(r));
+  const stored = records.map((record, i) => ({ record: record as NormalizedRecord, json: jsons[i] }));
   const size = jsons.reduce((n, j) => n + Buffer.byteLength(j), 0) / jsons.length;
   // Rows as the writer sends them to its thread: sourceId, messageId, receivedAtMs, body, laid end to end.
   const flatRows = (ids: () => string) => records.flatMap((r, i) => [r.sourceId, ids(), receivedAtMs, jsons[i]]);
@@ -89,13 +91,22 @@ export async function run(options: SuiteOptions = {}, args: { seconds?: number; 
   let checkpoints = 0;
   const checkpoint = () => { if (++checkpoints % 20 === 0) db.pragma('wal_checkpoint(TRUNCATE)'); };
 
-  // Kafka: the record batch of one W1 request (100 records), as the producer builds it from our
-  // string messages (packages/kafka's serializers: header names encoded once, the rest each time).
+  // Kafka: the record batch of one W1 request (100 records), as the producer thread builds it from
+  // the sink's messages (packages/kafka's serializers: header names encoded once, the key and header
+  // values each time; the values are views of the send's packed buffer).
   const headerNames = new Map<string, Buffer>();
   const nameBytes = (name: string) => headerNames.get(name) ?? headerNames.set(name, Buffer.from(name)).get(name)!;
+  const packed = Buffer.from(jsons.join(''));
+  const valueViews: Buffer[] = [];
+  let packedAt = 0;
+  for (const json of jsons) {
+    const bytes = Buffer.byteLength(json);
+    valueViews.push(packed.subarray(packedAt, packedAt + bytes));
+    packedAt += bytes;
+  }
   const kafkaMessages = (): MessageRecord[] => records.map((r, i) => {
-    const { key, value, headers } = toKafkaRecord(r as NormalizedRecord, jsons[i]);
-    return { topic: 'raw-events', key: Buffer.from(key), value: Buffer.from(value), headers: new Map(Object.entries(headers).map(([k, v]) => [nameBytes(k), Buffer.from(v)])) };
+    const { key, headers } = toKafkaRecord(r as NormalizedRecord, jsons[i]);
+    return { topic: 'raw-events', key: Buffer.from(key), value: valueViews[i], headers: new Map(Object.entries(headers).map(([k, v]) => [nameBytes(k), Buffer.from(v)])) };
   });
   const batchBytes: Record<string, number> = {};
   for (const compression of KAFKA_COMPRESSIONS) {
@@ -111,6 +122,10 @@ export async function run(options: SuiteOptions = {}, args: { seconds?: number; 
     ['normalization (createNormalizer per request + normalize)', () => { sink += normalizeAll(events).length; }, events.length],
     ['serialization of the record (JSON.stringify)', () => { for (const r of records) sink += JSON.stringify(r).length; }, records.length],
     ['hand-off to the SQLite thread (structured clone of the flat rows)', () => { sink += (structuredClone(flatRows(() => 'x')) as unknown[]).length; }, records.length],
+    ['hand-off to the Kafka producer thread (the rows, their values packed into one buffer; the rest cloned)', () => {
+      const { rows, valueBytes } = toKafkaRows(stored, []);
+      sink += packValues([rows], valueBytes).byteLength + (structuredClone(rows) as unknown[]).length;
+    }, records.length],
     [BUILD_ROWS, () => { sink += groups().length; }, records.length * GROUP],
     ['SQLite insert with the unique index, row by row, 1,000-row commit with fsync', () => { perRow(groups()); checkpoint(); }, records.length * GROUP],
     ['SQLite insert, one 100-row statement per request, 1,000-row commit with fsync', () => { perRequest(groups()); checkpoint(); }, records.length * GROUP],
