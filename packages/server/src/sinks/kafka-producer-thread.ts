@@ -1,9 +1,10 @@
 // Runs in a worker thread: the Kafka sink's producer. Laying records out as Kafka's record batches
-// (strings to bytes, varints, CRC32C, lz4) and holding them until all in-sync replicas acknowledge
-// cost the main thread more than the rest of a request (BENCHMARKS.md, "Kafka W1: the garbage
-// collector's share"): here they cost a core the main thread does not need to wait for, and what
-// waits ~100 ms for its acknowledgement lives in this thread's heap, not in the one whose
-// scavenges delay every request.
+// (varints, CRC32C, lz4) and holding them until all in-sync replicas acknowledge cost the main
+// thread more than the rest of a request (BENCHMARKS.md, "Kafka W1: the garbage collector's
+// share"): here they cost a core the main thread does not need to wait for, and what waits ~100 ms
+// for its acknowledgement lives in this thread's heap, not in the one whose scavenges delay every
+// request. The values arrive as bytes in a buffer of their own (kafka-producer-protocol.ts), so
+// what this heap keeps meanwhile is small.
 import { parentPort, workerData } from 'node:worker_threads';
 import { describeError, HEADERS, KafkaWriter, type StringMessage } from '@inlet/kafka';
 import { FAILED_HEADER_NAMES, RECORD_WIDTH, type KafkaRows, type ProducerThreadOptions, type ProducerThreadReply, type ProducerThreadRequest } from './kafka-producer-protocol.ts';
