@@ -1,9 +1,10 @@
 // What each part of the per-event path costs alone, in CPU µs per event (issue 17): the JSON parse
 // of a W1 body, envelope validation, normalization, serialization of the record, the hand-off to
-// the SQLite thread and to the Kafka producer thread, the SQLite insert with its unique index (as the writer does it, and as one
-// multi-row statement per request), the Kafka record batch encoding with no compression, lz4 and
-// zstd, and HTTP itself (the ceiling server: Fastify parsing the body and answering, measured as a
-// process under load). Beside the HTTP cells' CPU µs/event this says which part sets the floor.
+// the SQLite thread and to the Kafka producer thread, the SQLite insert with its unique index (as
+// the writer does it, and as one multi-row statement per request), the Kafka record batch encoding
+// with no compression, lz4 and zstd, and HTTP itself (the ceiling server: Fastify parsing the body
+// and answering, measured as a process under load). Beside the HTTP cells' CPU µs/event this says
+// which part sets the floor.
 //
 // In-process parts: CPU time of this process (process.cpuUsage), parts alternating over several
 // rounds, each part's median shown; a busy machine stretches the wall clock, much less the CPU.
@@ -176,7 +177,7 @@ export async function run(options: SuiteOptions = {}, args: { seconds?: number; 
   const parseW2 = perEvent[parts[1][0]];
   const rows = parts.map(([name]) => `| ${name} | ${f(perEvent[name])} | ${name.startsWith('Kafka') ? f(batchBytes[name.endsWith('lz4') ? 'lz4' : name.endsWith('zstd') ? 'zstd' : 'none']) : ''} |`);
   const markdown = [
-    `CPU time per event of each part of the path, measured alone on W1's events (~${size.toFixed(0)} bytes as stored), median of ${rounds} rounds of ~${seconds} s CPU each, the parts alternating. SQLite: the real schema, WAL, synchronous=FULL, ids like UUIDv7. Kafka: what the producer does before the socket (strings to buffers, record batch, CRC, compression), 100 records per batch; bytes per event on the wire beside it.`,
+    `CPU time per event of each part of the path, measured alone on W1's events (~${size.toFixed(0)} bytes as stored), median of ${rounds} rounds of ~${seconds} s CPU each, the parts alternating. SQLite: the real schema, WAL, synchronous=FULL, ids like UUIDv7. Kafka: what the producer thread does before the socket (keys and headers to bytes, the values as views of the send's buffer, record batch, CRC, compression), 100 records per batch; bytes per event on the wire beside it.`,
     '',
     '| part | CPU µs per event | Kafka bytes per event |',
     '|---|--:|--:|',

@@ -45,7 +45,7 @@ export interface GroupConsumerOptions extends ClientOptions {
 }
 
 /** Keys and headers are strings; a value is a string, or its bytes when the caller has them already. */
-export type StringProducer = Producer<string, string | Buffer, string, string>;
+export type IdempotentProducer = Producer<string, string | Buffer, string, string>;
 export type BufferProducer = Producer<Buffer, Buffer, Buffer, Buffer>;
 
 const name = text({ pattern: /^\S+$/, expects: 'a non-empty string without spaces' });
@@ -96,10 +96,11 @@ const producerSerializers = {
 };
 
 /**
- * An idempotent producer (acks=all) of string records, as the sink and the Node SDK write them.
+ * An idempotent producer (acks=all) of records with string keys and headers, and values as strings
+ * or their bytes, as the sink and the Node SDK write them.
  * Several sends may be in flight on it: each takes its sequence numbers when it is sent.
  */
-export function createIdempotentProducer(o: IdempotentProducerOptions): StringProducer {
+export function createIdempotentProducer(o: IdempotentProducerOptions): IdempotentProducer {
   return new Producer({
     ...checkIdempotentProducerOptions(o),
     serializers: producerSerializers,

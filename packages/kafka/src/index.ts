@@ -5,9 +5,9 @@ export * from '@inlet/kafka/contract';
 export {
   createIdempotentProducer, createTransactionalProducer, createGroupConsumer, createFetcher, createAdmin, forceClose, within,
   type ClientOptions, type IdempotentProducerOptions, type TransactionalProducerOptions, type GroupConsumerOptions,
-  type StringProducer, type BufferProducer,
+  type IdempotentProducer, type BufferProducer,
 } from './clients.ts';
-export { checkWriterOptions, KafkaWriter, PIPELINE_DEPTH, LANES, type KafkaWriterOptions, type StringMessage } from './writer.ts';
+export { checkWriterOptions, KafkaWriter, PIPELINE_DEPTH, LANES, type KafkaWriterOptions, type WriterMessage } from './writer.ts';
 export { describeError, errorDetails, hasProtocolError, protocolErrorIds, isRequestError, walkErrors } from './errors.ts';
 export { fetchCommitted, committedBatches, OffsetOutOfRangeError, type FetchedRecord, type PartitionFetch, type FetchLimits } from './committed-fetch.ts';
 export { readTopic, type ReadTopicOptions, type TopicRecord } from './read-topic.ts';

@@ -21,12 +21,12 @@
 // its connection would wait behind that one. Callers treat an unknown outcome as "not stored":
 // the client retries with the same messageIds and the processor drops what arrives twice.
 import type { MessageToProduce } from '@platformatic/kafka';
-import { checkIdempotentProducerOptions, createIdempotentProducer, forceClose, type IdempotentProducerOptions, type StringProducer } from './clients.ts';
+import { checkIdempotentProducerOptions, createIdempotentProducer, forceClose, type IdempotentProducerOptions, type IdempotentProducer } from './clients.ts';
 import { sendMode, type SendMode } from '@inlet/kafka/contract';
 import { checkSetting } from '@inlet/schema/settings';
 
 /** A record to send: the value as a string or as its UTF-8 bytes (written as they are). */
-export type StringMessage = MessageToProduce<string, string | Buffer, string, string>;
+export type WriterMessage = MessageToProduce<string, string | Buffer, string, string>;
 
 /**
  * Sends in flight on the one producer in 'pipelined' mode. Two keep the wire busy (one answered
@@ -43,7 +43,7 @@ export interface KafkaWriterOptions extends IdempotentProducerOptions {
 }
 
 interface Slot {
-  producer: StringProducer | undefined;
+  producer: IdempotentProducer | undefined;
   inFlight: number;
   capacity: number;
 }
@@ -89,7 +89,7 @@ export class KafkaWriter {
    * with the client's error, or an Error saying so when `deadlineMs` passed first: either way the
    * outcome is unknown and the producer that carried it has been retired.
    */
-  send(messages: StringMessage[], deadlineMs?: number): Promise<void> {
+  send(messages: WriterMessage[], deadlineMs?: number): Promise<void> {
     if (this.#closed) return Promise.reject(new Error('the Kafka writer is closed'));
     const slot = this.#slots.find((s) => s.inFlight < s.capacity);
     if (slot === undefined) return Promise.reject(new Error(`already ${this.#inFlight} sends in flight (at most ${this.maxInFlight})`));
@@ -117,12 +117,12 @@ export class KafkaWriter {
   /** Closes every producer at once; sends still in flight fail. */
   async close(): Promise<void> {
     this.#closed = true;
-    const producers = this.#slots.map((slot) => slot.producer).filter((p): p is StringProducer => p !== undefined);
+    const producers = this.#slots.map((slot) => slot.producer).filter((p): p is IdempotentProducer => p !== undefined);
     for (const slot of this.#slots) slot.producer = undefined;
     await Promise.all(producers.map(forceClose));
   }
 
-  #retire(slot: Slot, producer: StringProducer): void {
+  #retire(slot: Slot, producer: IdempotentProducer): void {
     if (slot.producer === producer) slot.producer = undefined;
     void forceClose(producer);
   }

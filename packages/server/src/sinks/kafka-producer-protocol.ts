@@ -1,21 +1,22 @@
-// Messages between the Kafka sink (main thread) and the thread that runs its producer.
-import { partitionKey, type KafkaWriterOptions } from '@inlet/kafka';
+// Messages between the Kafka sink (main thread) and the thread that runs its producer, and the
+// layout of the records they carry: built and packed on the sink's side, read back on the thread's,
+// in one file so that the two halves cannot drift apart.
+import { HEADERS, partitionKey, type KafkaWriterOptions, type WriterMessage } from '@inlet/kafka';
 import type { FailedRecord } from '../failed/failed-event.ts';
 import type { StoredEvent } from './sink.ts';
 
 /**
  * Records laid end to end in one flat array (cheaper to copy between threads than an object per
  * record): topic (an index into `topics`), key, value, and the three header values of that topic's
- * records (@inlet/kafka's HEADERS for events, FAILED_HEADER_NAMES for failed events). The value is
- * the record's JSON while the sink holds the rows; posted to the thread, it is where the value's
- * bytes end in the send's `values` (packValues).
+ * records (HEADER_NAMES). The value is the record's JSON while the sink holds the rows; posted to
+ * the thread, it is where the value's bytes end in the send's `values` (packValues).
  */
 export type KafkaRows = (string | number)[];
 export const RECORD_WIDTH = 6;
 export const EVENTS_TOPIC_INDEX = 0;
 export const FAILED_TOPIC_INDEX = 1;
-/** Header names of a failed-events record, in row order (the failed store reads them by name). */
-export const FAILED_HEADER_NAMES = ['source-id', 'reason', 'failed-id'] as const;
+/** Header names of each topic's records, in row order, by topic index (the failed store reads a failed event's by name). */
+const HEADER_NAMES = [[HEADERS.sourceId, HEADERS.eventType, HEADERS.messageId], ['source-id', 'reason', 'failed-id']] as const;
 
 export interface ProducerThreadOptions {
   writer: KafkaWriterOptions;
@@ -41,34 +42,41 @@ export type ProducerThreadReply =
   | { kind: 'failed'; id: number; error: string };
 
 /**
- * A request's records as the sink queues them, and its values' length in UTF-8 bytes. Failed events
- * go in the same produce request as the request's accepted ones: acknowledged together.
+ * A request's records as the sink queues them, their values' length in UTF-8 bytes, and about how
+ * many bytes they add to a produce request (values, keys, headers and framing). Failed events go in
+ * the same produce request as the request's accepted ones: acknowledged together.
  */
-export function toKafkaRows(events: readonly StoredEvent[], failed: readonly FailedRecord[]): { rows: KafkaRows; valueBytes: number } {
+export function toKafkaRows(events: readonly StoredEvent[], failed: readonly FailedRecord[]): { rows: KafkaRows; valueBytes: number; requestBytes: number } {
   const rows: KafkaRows = [];
   let valueBytes = 0;
+  let otherBytes = 0;
   for (const { record, json } of events) {
+    const key = partitionKey(record);
     valueBytes += Buffer.byteLength(json);
-    rows.push(EVENTS_TOPIC_INDEX, partitionKey(record), json, record.sourceId, record.type, record.messageId);
+    otherBytes += Buffer.byteLength(key) + 64;
+    rows.push(EVENTS_TOPIC_INDEX, key, json, record.sourceId, record.type, record.messageId);
   }
   for (const { entry, json } of failed) {
     valueBytes += Buffer.byteLength(json);
+    otherBytes += 128;
     rows.push(FAILED_TOPIC_INDEX, entry.sourceId, json, entry.sourceId, entry.reason, entry.id);
   }
-  return { rows, valueBytes };
+  return { rows, valueBytes, requestBytes: valueBytes + otherBytes };
 }
 
 /**
  * Moves a send's values into one buffer, each row left with where its value ends, so that the
- * buffer is transferred to the producer thread rather than copied. Cloned as strings, a send's values
- * cost the main thread a copy into a buffer grown as it goes, and the producer thread a string each,
- * kept on its heap until the acknowledgement and copied by its scavenges meanwhile (BENCHMARKS.md,
- * "2026-12-07"). One buffer per send, not per write: a buffer's own cost outweighs a single
- * event's copy.
+ * buffer is transferred to the producer thread rather than copied. Cloned as strings, the values
+ * became strings on the thread's heap, encoded to bytes again and kept until the acknowledgement,
+ * copied by each scavenge meanwhile: a quarter of the thread's time went to its garbage collector
+ * (BENCHMARKS.md, "2026-12-07"). One buffer per send, not per write: a buffer's own cost outweighs
+ * a single event's copy.
  */
 export function packValues(writes: KafkaRows[], valueBytes: number): ArrayBuffer {
-  // Not from Buffer's shared pool: this buffer's memory goes to the other thread whole.
-  const values = Buffer.allocUnsafeSlow(valueBytes);
+  // Not from Buffer's shared pool: this buffer's memory goes to the other thread whole. write()
+  // stops quietly at the buffer's end, so a count too small would cut a value short; with room for
+  // one more character of the longest kind (4 bytes) it shows instead as values past the count.
+  const values = Buffer.allocUnsafeSlow(valueBytes + 4);
   let end = 0;
   for (const rows of writes) {
     for (let i = 2; i < rows.length; i += RECORD_WIDTH) {
@@ -76,5 +84,27 @@ export function packValues(writes: KafkaRows[], valueBytes: number): ArrayBuffer
       rows[i] = end;
     }
   }
+  if (end !== valueBytes) throw new Error(`the values took ${end} bytes, not the ${valueBytes} counted`);
   return values.buffer;
+}
+
+/** The thread's half: a send's records as the client takes them, each value a view of `values`. */
+export function toMessages({ writes, values }: Pick<SendRequest, 'writes' | 'values'>, topics: ProducerThreadOptions['topics']): WriterMessage[] {
+  const messages: WriterMessage[] = [];
+  let valueStart = 0;
+  for (const rows of writes) {
+    for (let i = 0; i < rows.length; i += RECORD_WIDTH) {
+      const topic = rows[i] as number;
+      const valueEnd = rows[i + 2] as number;
+      const [a, b, c] = HEADER_NAMES[topic];
+      messages.push({
+        topic: topics[topic]!,
+        key: rows[i + 1] as string,
+        value: Buffer.from(values, valueStart, valueEnd - valueStart),
+        headers: new Map<string, string>().set(a, rows[i + 3] as string).set(b, rows[i + 4] as string).set(c, rows[i + 5] as string),
+      });
+      valueStart = valueEnd;
+    }
+  }
+  return messages;
 }

@@ -6,35 +6,13 @@
 // request. The values arrive as bytes in a buffer of their own (kafka-producer-protocol.ts), so
 // what this heap keeps meanwhile is small.
 import { parentPort, workerData } from 'node:worker_threads';
-import { describeError, HEADERS, KafkaWriter, type StringMessage } from '@inlet/kafka';
-import { FAILED_HEADER_NAMES, RECORD_WIDTH, type KafkaRows, type ProducerThreadOptions, type ProducerThreadReply, type ProducerThreadRequest } from './kafka-producer-protocol.ts';
+import { describeError, KafkaWriter } from '@inlet/kafka';
+import { toMessages, type ProducerThreadOptions, type ProducerThreadReply, type ProducerThreadRequest } from './kafka-producer-protocol.ts';
 
 const options = workerData as ProducerThreadOptions;
 const writer = new KafkaWriter(options.writer);
-/** header names per topic index */
-const headerNames = [[HEADERS.sourceId, HEADERS.eventType, HEADERS.messageId], FAILED_HEADER_NAMES];
 const port = parentPort!;
 const reply = (message: ProducerThreadReply) => port.postMessage(message);
-
-function toMessages(writes: KafkaRows[], values: ArrayBuffer): StringMessage[] {
-  const messages: StringMessage[] = [];
-  let valueStart = 0;
-  for (const rows of writes) {
-    for (let i = 0; i < rows.length; i += RECORD_WIDTH) {
-      const topic = rows[i] as number;
-      const valueEnd = rows[i + 2] as number;
-      const [a, b, c] = headerNames[topic];
-      messages.push({
-        topic: options.topics[topic]!,
-        key: rows[i + 1] as string,
-        value: Buffer.from(values, valueStart, valueEnd - valueStart),
-        headers: new Map<string, string>().set(a, rows[i + 3] as string).set(b, rows[i + 4] as string).set(c, rows[i + 5] as string),
-      });
-      valueStart = valueEnd;
-    }
-  }
-  return messages;
-}
 
 port.on('message', (request: ProducerThreadRequest) => {
   if (request.kind === 'close') {
@@ -44,7 +22,7 @@ port.on('message', (request: ProducerThreadRequest) => {
     return;
   }
   const { id } = request;
-  writer.send(toMessages(request.writes, request.values), request.deadlineMs).then(
+  writer.send(toMessages(request, options.topics), request.deadlineMs).then(
     () => reply({ kind: 'sent', id }),
     (error: unknown) => reply({ kind: 'failed', id, error: describeError(error) }),
   );

@@ -139,12 +139,10 @@ export class KafkaSink implements Sink {
       return Promise.reject(new SinkUnavailableError(`Kafka is behind: ${this.#queuedEvents} events already waiting`));
     }
     const { writeTimeoutMs } = this.#options;
-    const { rows, valueBytes } = toKafkaRows(events, failed);
+    const { rows, valueBytes, requestBytes } = toKafkaRows(events, failed);
     // Built outside the closures below, which would otherwise capture the rows until the acknowledgement.
-    const records = rows.length / RECORD_WIDTH;
-    // Beyond its value, a record's key, headers and framing: about 96 bytes.
     const pending: PendingWrite = {
-      rows, valueBytes, events: records, bytes: valueBytes + records * 96,
+      rows, valueBytes, events: rows.length / RECORD_WIDTH, bytes: requestBytes,
       queued: true, settled: false, resolve: noop, reject: noop, timer: undefined,
     };
     const written = new Promise<Written>((resolve, reject) => {
