@@ -16,10 +16,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createRecordsBatch, type MessageRecord } from '@platformatic/kafka';
-import { toKafkaRecord } from '@inlet/kafka';
 import { createNormalizer, newMessageId, validateEvent, type InletEvent, type NormalizedRecord } from '@inlet/schema';
 import { openDatabase } from '../packages/server/src/db/database.ts';
-import { packValues, toKafkaRows } from '../packages/server/src/sinks/kafka-producer-protocol.ts';
+import { packValues, toKafkaRows, toMessages } from '../packages/server/src/sinks/kafka-producer-protocol.ts';
 import { cpuMicrosPerEvent, withCellServer } from './http/harness.ts';
 import { runLoad } from './http/run-load.ts';
 import { SERVERS } from './http/servers.ts';
@@ -92,23 +91,16 @@ export async function run(options: SuiteOptions = {}, args: { seconds?: number; 
   let checkpoints = 0;
   const checkpoint = () => { if (++checkpoints % 20 === 0) db.pragma('wal_checkpoint(TRUNCATE)'); };
 
-  // Kafka: the record batch of one W1 request (100 records), as the producer thread builds it from
-  // the sink's messages (packages/kafka's serializers: header names encoded once, the key and header
-  // values each time; the values are views of the send's packed buffer).
+  // Kafka: the record batch of one W1 request (100 records), as the producer thread builds it: the
+  // sink's messages as the thread reads them back (toMessages), then the client's serializers
+  // (header names encoded once, the key and header values each time, the values as they are).
   const headerNames = new Map<string, Buffer>();
   const nameBytes = (name: string) => headerNames.get(name) ?? headerNames.set(name, Buffer.from(name)).get(name)!;
-  const packed = Buffer.from(jsons.join(''));
-  const valueViews: Buffer[] = [];
-  let packedAt = 0;
-  for (const json of jsons) {
-    const bytes = Buffer.byteLength(json);
-    valueViews.push(packed.subarray(packedAt, packedAt + bytes));
-    packedAt += bytes;
-  }
-  const kafkaMessages = (): MessageRecord[] => records.map((r, i) => {
-    const { key, headers } = toKafkaRecord(r as NormalizedRecord, jsons[i]);
-    return { topic: 'raw-events', key: Buffer.from(key), value: valueViews[i], headers: new Map(Object.entries(headers).map(([k, v]) => [nameBytes(k), Buffer.from(v)])) };
-  });
+  const sent = toKafkaRows(stored, []);
+  const threadMessages = toMessages({ writes: [sent.rows], values: packValues([sent.rows], sent.valueBytes) }, ['raw-events']);
+  const kafkaMessages = (): MessageRecord[] => threadMessages.map(({ topic, key, value, headers }) => ({
+    topic, key: Buffer.from(key!), value: value as Buffer, headers: new Map([...headers as Map<string, string>].map(([k, v]) => [nameBytes(k), Buffer.from(v)])),
+  }));
   const batchBytes: Record<string, number> = {};
   for (const compression of KAFKA_COMPRESSIONS) {
     batchBytes[compression] = createRecordsBatch(kafkaMessages(), { compression, producerId: 1n, producerEpoch: 0, firstSequence: 0 }).length / records.length;
