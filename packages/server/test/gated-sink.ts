@@ -18,6 +18,10 @@ export class GatedSink implements Sink {
     return this.held.length;
   }
 
+  get batches(): number {
+    return this.inner.batches;
+  }
+
   async write(events: readonly StoredEvent[], failed?: readonly FailedRecord[]): Promise<Written> {
     if (!this.open) await new Promise<void>((resolve) => this.held.push(resolve));
     return this.inner.write(events, failed);

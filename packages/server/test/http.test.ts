@@ -73,8 +73,13 @@ describe('HTTP API', () => {
     });
 
     test('GET /metrics on the admin listener has the request, event, sink and rate-limit series', async () => {
+      const scrape = () => request(inlet.adminUrl, '/metrics', { method: 'GET', headers: { authorization: `Bearer ${inlet.adminToken}` } });
+      const batches = (text: string) => Number(/^inlet_sink_batches_total (\d+)$/m.exec(text)?.[1]);
+      const before = batches((await scrape()).text);
       await postJson(inlet.url, '/v1/batch', { batch: [{ type: 'track', userId: 'u', event: 'ok' }, { type: 'track', userId: 'u' }] }, inlet.writeKey);
-      const reply = await request(inlet.adminUrl, '/metrics', { method: 'GET', headers: { authorization: `Bearer ${inlet.adminToken}` } });
+      const reply = await scrape();
+      // One request alone: its accepted and its failed event in one group commit.
+      assert.equal(batches(reply.text) - before, 1);
       assert.equal(reply.status, 200);
       assert.match(String(reply.headers['content-type']), /text\/plain/);
       for (const name of ['inlet_http_requests_total', 'inlet_events_total', 'inlet_sink_write_seconds', 'inlet_rate_limited_requests_total', 'inlet_failed_events_dropped_total']) {

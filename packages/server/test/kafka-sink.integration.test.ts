@@ -5,6 +5,7 @@ import { SinkUnavailableError } from '../src/errors.ts';
 import { KafkaSink } from '../src/sinks/kafka-sink.ts';
 import { createTopics } from '@inlet/kafka';
 import { storedEvent } from './kafka-fixtures.ts';
+import type { StoredEvent } from '../src/sinks/sink.ts';
 
 const kafka = await needKafka();
 const quiet = { info() {}, warn() {}, error() {} };
@@ -56,6 +57,41 @@ describe('KafkaSink on the shared broker', { skip: kafka.skip }, () => {
       assert.equal(partitionsOfUser3.size, 1);
     });
   }
+
+  test('small writes wait while a send is on the wire and go out together; a large queue goes ahead', async () => {
+    const own = `${topic}-ahead`;
+    await createTopic(brokers, own, { partitions: 3, replicationFactor: 1 });
+    // A new sink: its first send also fetches metadata and a producer id, so it stays on the wire
+    // for the few event-loop turns below.
+    const fresh = new KafkaSink({ brokers, topic: own, writeTimeoutMs: 10_000, logger: quiet });
+    const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+    const writes: StoredEvent[][] = [];
+    const written: Promise<unknown>[] = [];
+    const write = (events: StoredEvent[]) => { writes.push(events); written.push(fresh.write(events)); };
+    let firstDone = false;
+    try {
+      write([storedEvent(0)]);
+      void written[0].then(() => { firstDone = true; });
+      await turn();
+      assert.equal(fresh.batches, 1);
+      for (let i = 1; i <= 10; i++) {
+        write([storedEvent(i)]);
+        await turn();
+      }
+      assert.equal(firstDone, false, 'the first send is still on the wire (otherwise this test shows nothing)');
+      assert.equal(fresh.batches, 1, 'single events wait for the send on the wire instead of going ahead one by one');
+      write([storedEvent(11, { properties: { blob: 'x'.repeat(70 * 1024) } })]);
+      await turn();
+      assert.equal(firstDone, false);
+      assert.equal(fresh.batches, 2, 'a queue of 64 KB and more is serialised ahead');
+      await Promise.all(written);
+      assert.equal(fresh.batches, 2);
+    } finally {
+      await fresh.close();
+    }
+    const records = await readAll(brokers, own);
+    assert.deepEqual(new Set(records.map((r) => r.headers['message-id'])), new Set(writes.flat().map((e) => e.record.messageId)));
+  });
 
   test('ready() is true for a topic that exists and false for one that does not', async () => {
     assert.equal(await sink.ready(), true);

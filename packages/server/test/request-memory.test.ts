@@ -36,6 +36,10 @@ class HeldSink implements Sink {
     return this.held.length;
   }
 
+  get batches(): number {
+    return this.inner.batches;
+  }
+
   write(events: readonly StoredEvent[], failed?: readonly FailedRecord[]): Promise<Written> {
     for (const { record } of events) this.records.push(new WeakRef(record));
     const written = this.inner.write(events, failed);

@@ -78,6 +78,7 @@ export class DatabaseWriter {
   private solos: Solo[] = [];
   private inFlight: { id: number; waiters: Waiter[] } | { id: number; solo: Solo } | undefined;
   private nextId = 1;
+  private commitsPosted = 0;
   private failure: Error | undefined;
   private closed = false;
   private readonly committedListeners = new Set<() => void>();
@@ -184,6 +185,12 @@ export class DatabaseWriter {
 
   private post(request: WriterRequest): void {
     this.worker.postMessage(request);
+    if (request.kind !== 'close') this.commitsPosted++;
+  }
+
+  /** transactions handed to the writer thread so far (group commits and replay chunks) */
+  get commits(): number {
+    return this.commitsPosted;
   }
 
   private onReply(reply: WriterReply): void {

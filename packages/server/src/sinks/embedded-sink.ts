@@ -40,6 +40,10 @@ export class EmbeddedSink implements Sink {
     return bavail * bsize;
   }
 
+  get batches(): number {
+    return this.writer.commits;
+  }
+
   close(): Promise<void> {
     return this.writer.close();
   }

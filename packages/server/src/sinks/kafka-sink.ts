@@ -4,8 +4,9 @@
 //
 // Concurrent HTTP requests share produce requests: a write waits in a queue until a send slot is
 // free (plus an optional linger), and then everything queued goes out together. The writer has a
-// few sends in flight at once (pipelined on one producer by default; see packages/kafka) and
-// retires a producer after a send whose outcome is unknown. What this file adds is the bound: a
+// few sends in flight at once (pipelined on one producer by default; see packages/kafka; a second
+// one only for a queue worth serialising ahead) and retires a producer after a send whose outcome
+// is unknown. What this file adds is the bound: a
 // write that Kafka has not acknowledged within writeTimeoutMs is refused with SinkUnavailableError
 // (the request gets 503 and its client retries), and so is one that would grow the queue past
 // maxPendingEvents.
@@ -72,6 +73,14 @@ const READY_CACHE_MS = 1000;
 const PROBE_TIMEOUT_MS = 1500;
 /** Client retries within one send; a moved leader or a restarting broker usually sorts itself out within a second or two. */
 const SEND_RETRIES = 5;
+/**
+ * In 'pipelined' mode a second send goes out while one is on the wire only when this much is
+ * waiting. It cannot leave before the first is answered (one request per connection), so going
+ * ahead only overlaps its serialisation, which is worth it for a batch of batches; a few single
+ * events would be a produce request, a hand-off and a thread woken for themselves, when waiting
+ * lets them join everything else that arrives during the round trip (2026-12-07, later session).
+ */
+const SEND_AHEAD_MIN_BYTES = 64 * 1024;
 
 const OPTIONS = {
   brokers: brokerList,
@@ -99,6 +108,8 @@ export class KafkaSink implements Sink {
   readonly #probes: TopicProbe[];
   #queue: PendingWrite[] = [];
   #queuedEvents = 0;
+  /** requestBytes of the queued writes */
+  #queuedBytes = 0;
   #lingerTimer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   #closed = false;
   #idleWaiters: (() => void)[] = [];
@@ -109,6 +120,7 @@ export class KafkaSink implements Sink {
   #sendFailedAt = -Infinity;
   #sendSucceededAt = -Infinity;
   #probing: Promise<boolean> | undefined;
+  #sends = 0;
 
   constructor(options: KafkaSinkOptions) {
     this.#options = checkOptions(options);
@@ -152,6 +164,7 @@ export class KafkaSink implements Sink {
     pending.timer = setTimeout(() => this.#settle(pending, new SinkUnavailableError(`Kafka did not acknowledge within ${writeTimeoutMs} ms`)), writeTimeoutMs);
     this.#queue.push(pending);
     this.#queuedEvents += pending.events;
+    this.#queuedBytes += pending.bytes;
     this.#schedule();
     return written;
   }
@@ -173,6 +186,10 @@ export class KafkaSink implements Sink {
     return this.#probing;
   }
 
+  get batches(): number {
+    return this.#sends;
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -187,6 +204,7 @@ export class KafkaSink implements Sink {
     if (write.queued) {
       write.queued = false;
       this.#queuedEvents -= write.events;
+      this.#queuedBytes -= write.bytes;
       const at = this.#queue.indexOf(write);
       if (at >= 0) this.#queue.splice(at, 1);
     }
@@ -197,8 +215,11 @@ export class KafkaSink implements Sink {
     else write.resolve();
   }
 
+  /** Whether the queue waits for a send to be answered before the next one goes out. */
   #full(): boolean {
-    return this.#writer.inFlight >= this.#writer.maxInFlight;
+    const { inFlight, maxInFlight } = this.#writer;
+    if (inFlight >= maxInFlight) return true;
+    return inFlight > 0 && this.#options.sendMode === 'pipelined' && this.#queuedBytes < SEND_AHEAD_MIN_BYTES;
   }
 
   #schedule(): void {
@@ -227,6 +248,7 @@ export class KafkaSink implements Sink {
       this.#queue.shift();
       next.queued = false;
       this.#queuedEvents -= next.events;
+      this.#queuedBytes -= next.bytes;
       bytes += next.bytes;
       batch.push(next);
     }
@@ -257,6 +279,7 @@ export class KafkaSink implements Sink {
       else this.#wakeIfIdle();
     };
     const writes = batch.map((w) => w.rows!);
+    this.#sends++;
     let valueBytes = 0;
     // Records waiting ~100 ms for their acknowledgement would otherwise survive the main thread's
     // scavenges (each copying them, every request waiting behind it): the thread has them now.

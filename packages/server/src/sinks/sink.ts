@@ -21,6 +21,8 @@ export interface Written {
 export interface Sink {
   readonly kind: string;
   write(events: readonly StoredEvent[], failed?: readonly FailedRecord[]): Promise<Written>;
+  /** batches handed on to be made durable so far: group commits (embedded), sends to the brokers (Kafka) */
+  readonly batches: number;
   /** true when a write now would likely succeed (for /health/ready) */
   ready(): Promise<boolean>;
   close(): Promise<void>;
