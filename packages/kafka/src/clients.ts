@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { Admin, Consumer, FetchIsolationLevels, Producer, ProduceAcks, stringSerializers } from '@platformatic/kafka';
 import { brokerList, compression, type Compression } from '@inlet/kafka/contract';
+import { keyPartitioner } from './partitioner.ts';
 import { checkSetting, checkSettings, integer, invalid, text } from '@inlet/schema/settings';
 
 /** What every client needs. Times are milliseconds. */
@@ -104,6 +105,7 @@ export function createIdempotentProducer(o: IdempotentProducerOptions): Idempote
   return new Producer({
     ...checkIdempotentProducerOptions(o),
     serializers: producerSerializers,
+    partitioner: keyPartitioner(),
     idempotent: true,
     acks: ProduceAcks.ALL,
     autocreateTopics: false,

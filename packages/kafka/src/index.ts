@@ -14,4 +14,5 @@ export { readTopic, type ReadTopicOptions, type TopicRecord } from './read-topic
 export { followTopic, type FollowTopicOptions } from './follow-topic.ts';
 export { createTopics, type CreateTopicsOptions, type CreateTopicsResult } from './topics.ts';
 export { TopicProbe, type TopicProbeOptions } from './probe.ts';
-export { commitOffsetsInTransaction, defaultPartition, type GroupMembership, type NextOffset } from './transactions.ts';
+export { commitOffsetsInTransaction, type GroupMembership, type NextOffset } from './transactions.ts';
+export { defaultPartition } from './partitioner.ts';

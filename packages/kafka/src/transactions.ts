@@ -1,8 +1,8 @@
 // What a consume-transform-produce loop needs from the client beyond sending: committing the input
 // offsets inside the transaction, stamped with the consumer group generation and member they were
 // read under (that stamp is what fences a zombie: the coordinator refuses offsets from a
-// generation that moved on), and choosing partitions the way the client's default partitioner does.
-import { murmur2, type Consumer, type Message } from '@platformatic/kafka';
+// generation that moved on).
+import type { Consumer, Message } from '@platformatic/kafka';
 
 /** The part of the client's Transaction used here (the class itself is not exported). */
 export interface OffsetTransaction {
@@ -37,9 +37,4 @@ export async function commitOffsetsInTransaction(transaction: OffsetTransaction,
     } as unknown as Message;
     await transaction.addOffset(message);
   }
-}
-
-/** The partition the client's default partitioner picks for a key (murmur2, as an unsigned 32-bit number). */
-export function defaultPartition(key: Buffer, partitions: number): number {
-  return (murmur2(key) >>> 0) % partitions;
 }
