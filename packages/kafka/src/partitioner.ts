@@ -1,5 +1,6 @@
 // Which partition a keyed record goes to: Kafka's murmur2 of the key's bytes, as the client's
-// default partitioner takes it (an unsigned 32-bit number, modulo the topic's partitions). One
+// default partitioner takes it (an unsigned 32-bit number, modulo the topic's partitions; Java's
+// clients mask the sign bit instead, so for a negative hash they may pick another partition). One
 // user's events must keep landing on one partition whichever Inlet version wrote them — the
 // processor removes duplicates per partition — so the numbers are the client's, exactly.
 //
@@ -45,7 +46,7 @@ export function defaultPartition(key: Uint8Array, partitions: number): number {
 /**
  * A producer's `partitioner`: the client's default choice, computed as above. The client takes the
  * number modulo the topic's partitions itself. Records without a key (Inlet's always have one) are
- * spread round robin, as the client's default does.
+ * spread round robin, over all topics together (the client counts per topic).
  */
 export function keyPartitioner(): (message: unknown, key: Buffer | undefined) => number {
   let next = 0;

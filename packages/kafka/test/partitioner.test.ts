@@ -1,5 +1,6 @@
-// Our murmur2 must pick the partitions the client (and Kafka's Java client) pick: one user's events
-// stay on one partition across Inlet versions, and the processor removes duplicates per partition.
+// Our murmur2 must give Kafka's hash (the Java client's too) and pick the partitions our client's
+// default partitioner picks: one user's events stay on one partition across Inlet versions, and the
+// processor removes duplicates per partition.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';

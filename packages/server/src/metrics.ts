@@ -64,7 +64,7 @@ export function createMetrics() {
      * Gauges of what admission decides by, so an operator seeing 503s sees why. Read at scrape time:
      * nothing is counted per request.
      */
-    watchAdmission(sink: Pick<SinkBackpressure, 'pending' | 'rate' | 'bound' | 'standing' | 'standingBound'>, bodies: Pick<BodyQueue, 'waitMs'>, durable: Pick<Sink, 'batches'>): void {
+    watchAdmission(sink: Pick<SinkBackpressure, 'pending' | 'rate' | 'bound' | 'standing' | 'standingBound'>, bodies: Pick<BodyQueue, 'waitMs'>): void {
       const gauge = (name: string, help: string, read: () => number) =>
         new Gauge({ name, help, registers: [registry], collect() { this.set(read()); } });
       gauge('inlet_sink_pending_events', 'Events admitted and not yet durable (or failed)', () => sink.pending);
@@ -72,14 +72,17 @@ export function createMetrics() {
       gauge('inlet_sink_admission_bound_events', 'Pending events beyond which requests get 503 (bound="sink"): the rate times SINK_MAX_QUEUE_MS, or the sink\'s own cap until the rate is measured', () => sink.bound);
       gauge('inlet_sink_queue_standing', '1 while the sink queue stands (an overload): sources holding their share are refused (bound="shed") once the standing bound is pending', () => (sink.standing ? 1 : 0));
       gauge('inlet_sink_standing_bound_events', 'Pending events at which a standing queue refuses: what the sink makes durable in 50 ms at its rate (or twice its floor), its own cap until the rate is measured', () => sink.standingBound);
-      let batches = 0;
+      gauge('inlet_body_queue_wait_seconds', 'How long the oldest body read has waited for the main thread to parse it (batches are refused, bound="loop", past 100 ms while large batches arrive more than a quarter faster than they are taken)', () => bodies.waitMs / 1000);
+    },
+    /** How well the sink gathers requests into batches; read from the sink at scrape time. */
+    watchSink(sink: Pick<Sink, 'batches'>): void {
+      let counted = 0;
       new Counter({
         name: 'inlet_sink_batches_total',
-        help: 'Batches the sink handed on to be made durable: group commits of the embedded store, sends to the Kafka brokers (inlet_events_total over this is the events a batch carries)',
+        help: 'Batches the sink handed on to be made durable: transactions of the embedded store (group commits, and replay chunks), sends to the Kafka brokers (inlet_events_total over this is the events a batch carries)',
         registers: [registry],
-        collect() { const now = durable.batches; this.inc(now - batches); batches = now; },
+        collect() { const now = sink.batches; this.inc(now - counted); counted = now; },
       });
-      gauge('inlet_body_queue_wait_seconds', 'How long the oldest body read has waited for the main thread to parse it (batches are refused, bound="loop", past 100 ms while large batches arrive more than a quarter faster than they are taken)', () => bodies.waitMs / 1000);
     },
     rateLimited: new Counter({ name: 'inlet_rate_limited_requests_total', help: 'Requests refused with 429', registers: [registry] }),
     adminAuthFailures: new Counter({ name: 'inlet_admin_auth_failures_total', help: 'Admin API requests refused for a missing or wrong admin token', registers: [registry] }),

@@ -156,7 +156,8 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
   // measured from the sink's rate is normally far below them.
   const backpressure = new SinkBackpressure({ maxQueueMs: config.sinkMaxQueueMs, minPendingEvents: 2 * maxBatchEvents, maxPendingEvents: 100_000 });
   const { bodies } = deps;
-  metrics.watchAdmission(backpressure, bodies, sink);
+  metrics.watchAdmission(backpressure, bodies);
+  metrics.watchSink(sink);
   app.decorateRequest('headerSource', undefined);
   // Admission, like the connection and body-byte bounds of ../admission.ts: the same 503 and counter.
   // `bound`: sink when past the bound, shed for a standing queue at its bound, loop for bodies

@@ -4,9 +4,9 @@
 //
 // Concurrent HTTP requests share produce requests: a write waits in a queue until a send slot is
 // free (plus an optional linger), and then everything queued goes out together. The writer has a
-// few sends in flight at once (pipelined on one producer by default; see packages/kafka; a second
-// one only for a queue worth serialising ahead) and retires a producer after a send whose outcome
-// is unknown. What this file adds is the bound: a
+// few sends in flight at once (pipelined on one producer by default, see packages/kafka; here a
+// second one only for a queue worth serialising ahead) and retires a producer after a send whose
+// outcome is unknown. What this file adds is the bound: a
 // write that Kafka has not acknowledged within writeTimeoutMs is refused with SinkUnavailableError
 // (the request gets 503 and its client retries), and so is one that would grow the queue past
 // maxPendingEvents.
@@ -37,7 +37,7 @@ export interface KafkaSinkOptions {
   clientId?: string;
   /** a write the brokers have not acknowledged within this is rejected with SinkUnavailableError */
   writeTimeoutMs: number;
-  /** how long a write waits for others to share its produce request (default 0: requests of the same event-loop turn, and those that arrive while every send slot is busy, share one) */
+  /** how long a write waits for others to share its produce request (default 0: requests of the same event-loop turn, and those that arrive while a send is on the wire, share one; see SEND_AHEAD_MIN_BYTES) */
   lingerMs?: number;
   /** default lz4 */
   compression?: Compression;
@@ -75,10 +75,12 @@ const PROBE_TIMEOUT_MS = 1500;
 const SEND_RETRIES = 5;
 /**
  * In 'pipelined' mode a second send goes out while one is on the wire only when this much is
- * waiting. It cannot leave before the first is answered (one request per connection), so going
- * ahead only overlaps its serialisation, which is worth it for a batch of batches; a few single
- * events would be a produce request, a hand-off and a thread woken for themselves, when waiting
- * lets them join everything else that arrives during the round trip (2026-12-07, later session).
+ * waiting. On one connection it cannot leave before the first is answered (one request per
+ * connection), so going ahead only overlaps its serialisation, which is worth it for a batch of
+ * batches; a few single events would be a produce request, a hand-off and a thread woken for
+ * themselves, when waiting lets them join everything else that arrives during the round trip.
+ * With several brokers they wait for the slowest of the first send's answers, not their own
+ * broker's (BENCHMARKS.md, "2026-12-07, 03:15 UTC session", measured on one broker).
  */
 const SEND_AHEAD_MIN_BYTES = 64 * 1024;
 
@@ -108,7 +110,7 @@ export class KafkaSink implements Sink {
   readonly #probes: TopicProbe[];
   #queue: PendingWrite[] = [];
   #queuedEvents = 0;
-  /** requestBytes of the queued writes */
+  /** what decides whether a second send is worth starting (SEND_AHEAD_MIN_BYTES) */
   #queuedBytes = 0;
   #lingerTimer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   #closed = false;
@@ -193,7 +195,7 @@ export class KafkaSink implements Sink {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    // Each queued write either goes out now or times out, so this wait is bounded.
+    // Each queued write goes out now or once the send on the wire is answered, or times out, so this wait is bounded.
     this.#cancelLinger();
     this.#flush();
     if (this.#writer.inFlight > 0 || this.#queue.length > 0) await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
@@ -219,7 +221,7 @@ export class KafkaSink implements Sink {
   #full(): boolean {
     const { inFlight, maxInFlight } = this.#writer;
     if (inFlight >= maxInFlight) return true;
-    return inFlight > 0 && this.#options.sendMode === 'pipelined' && this.#queuedBytes < SEND_AHEAD_MIN_BYTES;
+    return inFlight > 0 && this.#options.sendMode === 'pipelined' && this.#queuedBytes < Math.min(SEND_AHEAD_MIN_BYTES, this.#options.maxBatchBytes);
   }
 
   #schedule(): void {
