@@ -6,10 +6,9 @@
 // free (plus an optional linger), and then everything queued goes out together. The writer has a
 // few sends in flight at once (pipelined on one producer by default, see packages/kafka; here a
 // second one only for a queue worth serialising ahead) and retires a producer after a send whose
-// outcome is unknown. What this file adds is the bound: a
-// write that Kafka has not acknowledged within writeTimeoutMs is refused with SinkUnavailableError
-// (the request gets 503 and its client retries), and so is one that would grow the queue past
-// maxPendingEvents.
+// outcome is unknown. What this file adds is the bound: a write that Kafka has not acknowledged
+// within writeTimeoutMs is refused with SinkUnavailableError (the request gets 503 and its client
+// retries), and so is one that would grow the queue past maxPendingEvents.
 import {
   brokerList, compression, describeError, sendMode, TopicProbe, topicName, type Compression, type SendMode,
 } from '@inlet/kafka';
@@ -80,7 +79,8 @@ const SEND_RETRIES = 5;
  * batches; a few single events would be a produce request, a hand-off and a thread woken for
  * themselves, when waiting lets them join everything else that arrives during the round trip.
  * With several brokers they wait for the slowest of the first send's answers, not their own
- * broker's (BENCHMARKS.md, "2026-12-07, 03:15 UTC session", measured on one broker).
+ * broker's; on three, the sink alone kept the same write latency (BENCHMARKS.md, "2026-12-07,
+ * 03:15 UTC session").
  */
 const SEND_AHEAD_MIN_BYTES = 64 * 1024;
 
