@@ -56,6 +56,8 @@ describe('KafkaSink on the shared broker', { skip: kafka.skip }, () => {
         // across versions (the processor dedups per partition).
         assert.equal(got.partition, (clientMurmur2(Buffer.from(got.key!)) >>> 0) % 3);
       }
+      const partitionsOfUser3 = new Set(records.filter((r) => r.key === 'user-3').map((r) => r.partition));
+      assert.equal(partitionsOfUser3.size, 1);
     });
   }
 

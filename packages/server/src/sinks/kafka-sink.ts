@@ -204,9 +204,7 @@ export class KafkaSink implements Sink {
 
   #settle(write: PendingWrite, error?: Error): void {
     if (write.queued) {
-      write.queued = false;
-      this.#queuedEvents -= write.events;
-      this.#queuedBytes -= write.bytes;
+      this.#unqueued(write);
       const at = this.#queue.indexOf(write);
       if (at >= 0) this.#queue.splice(at, 1);
     }
@@ -241,6 +239,13 @@ export class KafkaSink implements Sink {
     this.#lingerTimer = undefined;
   }
 
+  /** The queue's counts without `write`, which has just left it (sent, or given up on). */
+  #unqueued(write: PendingWrite): void {
+    write.queued = false;
+    this.#queuedEvents -= write.events;
+    this.#queuedBytes -= write.bytes;
+  }
+
   #takeBatch(): PendingWrite[] {
     const batch: PendingWrite[] = [];
     let bytes = 0;
@@ -248,9 +253,7 @@ export class KafkaSink implements Sink {
       const next = this.#queue[0];
       if (batch.length > 0 && bytes + next.bytes > this.#options.maxBatchBytes) break;
       this.#queue.shift();
-      next.queued = false;
-      this.#queuedEvents -= next.events;
-      this.#queuedBytes -= next.bytes;
+      this.#unqueued(next);
       bytes += next.bytes;
       batch.push(next);
     }
