@@ -20,7 +20,8 @@ export class UnrepresentableNumber {
   }
 }
 
-const EXPONENT = /[eE][+-]?\d{3}/g;
+/** A digit, then the exponent: a JSON number has one before its `e` (an `e` after a letter is not tried). */
+const EXPONENT = /\d[eE][+-]?\d{3}/g;
 /** A run of 309 digits (the shortest integer part that overflows) contains one of every 300 characters. */
 const STRIDE = 300;
 
@@ -45,7 +46,7 @@ function numberTokenBefore(text: string, end: number): boolean {
  */
 function mayOverflow(text: string): boolean {
   EXPONENT.lastIndex = 0;
-  for (let m = EXPONENT.exec(text); m !== null; m = EXPONENT.exec(text)) if (numberTokenBefore(text, m.index)) return true;
+  for (let m = EXPONENT.exec(text); m !== null; m = EXPONENT.exec(text)) if (numberTokenBefore(text, m.index + 1)) return true;
   for (let i = STRIDE; i < text.length + STRIDE; i += STRIDE) {
     const at = Math.min(i, text.length - 1);
     if (!isDigit(text.charCodeAt(at))) continue;

@@ -63,3 +63,12 @@ test('a 309-digit integer overflows too; digits inside strings or after a decima
   const text = `{"s":"${long}","f":0.${long},"e":"1e400"}`;
   assert.deepEqual(parseJsonText(text), JSON.parse(text));
 });
+
+test('an exponent is found right after a bracket, after a sign and after a fraction', () => {
+  for (const source of ['1e400', '-1E+999', '2.5e308']) {
+    const parsed = parseJsonText(`[${source}]`) as unknown[];
+    assert.ok(parsed[0] instanceof UnrepresentableNumber, source);
+    assert.equal(parsed[0].source, source);
+  }
+  assert.deepEqual(parseJsonText('{"x":7e-999}'), { x: 0 }, 'an underflow is 0, which a double holds');
+});
