@@ -1,10 +1,10 @@
 // What each part of the per-event path costs alone, in CPU µs per event (issue 17): the JSON parse
-// of a W1 body, envelope validation, normalization, serialization of the record, the hand-off to
-// the SQLite thread and to the Kafka producer thread, the SQLite insert with its unique index (as
-// the writer does it, and as one multi-row statement per request), the Kafka record batch encoding
-// with no compression, lz4 and zstd, and HTTP itself (the ceiling server: Fastify parsing the body
-// and answering, measured as a process under load). Beside the HTTP cells' CPU µs/event this says
-// which part sets the floor.
+// of a W1 body (alone, and with the server's scan for numbers a double cannot hold), envelope
+// validation, normalization, serialization of the record, the hand-off to the SQLite thread and to
+// the Kafka producer thread, the SQLite insert with its unique index (as the writer does it, and as
+// one multi-row statement per request), the Kafka record batch encoding with no compression, lz4
+// and zstd, and HTTP itself (the ceiling server: Fastify parsing the body and answering, measured
+// as a process under load). Beside the HTTP cells' CPU µs/event this says which part sets the floor.
 //
 // In-process parts: CPU time of this process (process.cpuUsage), parts alternating over several
 // rounds, each part's median shown; a busy machine stretches the wall clock, much less the CPU.
@@ -18,6 +18,7 @@ import { parseArgs } from 'node:util';
 import { createRecordsBatch, type MessageRecord } from '@platformatic/kafka';
 import { createNormalizer, newMessageId, validateEvent, type InletEvent, type NormalizedRecord } from '@inlet/schema';
 import { openDatabase } from '../packages/server/src/db/database.ts';
+import { parseJsonText } from '../packages/server/src/numbers.ts';
 import { packValues, toKafkaRows, toMessages } from '../packages/server/src/sinks/kafka-producer-protocol.ts';
 import { cpuMicrosPerEvent, withCellServer } from './http/harness.ts';
 import { runLoad } from './http/run-load.ts';
@@ -110,6 +111,7 @@ export async function run(options: SuiteOptions = {}, args: { seconds?: number; 
   let bodyAt = 0;
   const parts: [string, () => void, number][] = [
     ['JSON.parse of the body (W1, ~53 KB)', () => { sink += (JSON.parse(bodies[bodyAt++ % bodies.length]) as { batch: unknown[] }).batch.length; }, records.length],
+    ['the same body as the server parses it: JSON.parse and the scan for numbers a double cannot hold (parseJsonText)', () => { sink += (parseJsonText(bodies[bodyAt++ % bodies.length]) as { batch: unknown[] }).batch.length; }, records.length],
     ['JSON.parse of the body (W2, one event)', () => { sink += Object.keys(JSON.parse(w2Bodies[bodyAt++ % w2Bodies.length]) as object).length; }, 1],
     ['envelope validation (validateEvent)', () => { for (const e of parsed) sink += validateEvent(e).ok ? 1 : 0; }, parsed.length],
     ['normalization (createNormalizer per request + normalize)', () => { sink += normalizeAll(events).length; }, events.length],
