@@ -4,7 +4,8 @@
 // a per-event error, and kept among the failed events like any invalid one.
 //
 // Cheap on the common path: ids are four property checks per event; Infinity can only come from a
-// number token with a three-digit exponent or 309+ digits, so only a body whose text has one is
+// number token with a three-digit exponent or an integer part of 210+ digits (with an exponent under
+// 100, fewer cannot reach 1.8e308), so only a body whose text has one is
 // parsed with a reviver that keeps each such number's source text (as an UnrepresentableNumber).
 // Every other body is parsed by plain JSON.parse, and its events are never walked. The text scan
 // costs about a twentieth of JSON.parse on a typical batch.
@@ -22,8 +23,10 @@ export class UnrepresentableNumber {
 
 /** A digit, then the exponent: a JSON number has one before its `e` (an `e` after a letter is not tried). */
 const EXPONENT = /\d[eE][+-]?\d{3}/g;
-/** A run of 309 digits (the shortest integer part that overflows) contains one of every 300 characters. */
-const STRIDE = 300;
+/** The shortest integer part that can overflow with a two-digit exponent: 210 nines and e99 is ~1e309; 209 digits stay under 1e308. */
+const LONG_DIGITS = 210;
+/** A run of LONG_DIGITS digits contains one of every STRIDE characters. */
+const STRIDE = 200;
 
 const isDigit = (c: number) => c >= 48 && c <= 57;
 
@@ -40,9 +43,10 @@ function numberTokenBefore(text: string, end: number): boolean {
 
 /**
  * Whether the text may hold a number that overflows: a number token with a three-digit exponent,
- * or an integer part of 309+ digits. A regex finds exponent candidates (a uuid's "0e840" is
- * dismissed by what precedes it); digit runs are found by sampling every 300th character, which
- * costs next to nothing, instead of a regex over every digit.
+ * or an integer part of LONG_DIGITS+ digits. A regex finds exponent candidates (a uuid's "0e840" is
+ * dismissed by what precedes it); digit runs are found by sampling every STRIDE-th character,
+ * which costs next to nothing, instead of a regex over every digit. A long fraction counts too:
+ * such a body only takes the slower, exact path.
  */
 function mayOverflow(text: string): boolean {
   EXPONENT.lastIndex = 0;
@@ -54,7 +58,7 @@ function mayOverflow(text: string): boolean {
     while (end < text.length && isDigit(text.charCodeAt(end))) end++;
     let start = at;
     while (start > 0 && isDigit(text.charCodeAt(start - 1))) start--;
-    if (end - start >= 309 && numberTokenBefore(text, end)) return true;
+    if (end - start >= LONG_DIGITS && numberTokenBefore(text, end)) return true;
   }
   return false;
 }

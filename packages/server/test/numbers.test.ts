@@ -64,11 +64,22 @@ test('a 309-digit integer overflows too; digits inside strings or after a decima
   assert.deepEqual(parseJsonText(text), JSON.parse(text));
 });
 
+test('a long integer part with a two-digit exponent overflows too', () => {
+  const digits = `1${'0'.repeat(250)}`;
+  const parsed = parseJsonText(`{"pad":"${'x'.repeat(150)}","n":${digits}e99,"m":-${digits}.5E+60}`) as { n: unknown; m: unknown };
+  assert.ok(parsed.n instanceof UnrepresentableNumber);
+  assert.ok(parsed.m instanceof UnrepresentableNumber);
+  assert.ok((parseJsonText(`[${'9'.repeat(210)}e99]`) as unknown[])[0] instanceof UnrepresentableNumber);
+  const [fits] = parseJsonText(`[${'9'.repeat(209)}e99]`) as number[];
+  assert.ok(Number.isFinite(fits) && fits > 9.9e307, 'one digit fewer still fits');
+});
+
 test('an exponent is found right after a bracket, after a sign and after a fraction', () => {
   for (const source of ['1e400', '-1E+999', '2.5e308']) {
     const parsed = parseJsonText(`[${source}]`) as unknown[];
     assert.ok(parsed[0] instanceof UnrepresentableNumber, source);
     assert.equal(parsed[0].source, source);
   }
+  assert.ok(parseJsonText('1e400') instanceof UnrepresentableNumber, 'the whole text one number');
   assert.deepEqual(parseJsonText('{"x":7e-999}'), { x: 0 }, 'an underflow is 0, which a double holds');
 });
