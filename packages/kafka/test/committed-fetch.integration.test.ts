@@ -3,9 +3,10 @@
 // partition (the partition was added to the transaction, its write refused), committed
 // transactions of the same producer id between and after them. Every committed record must come
 // back, and nothing aborted, whichever offset the read starts at and however small the responses.
+// The same fixtures check that a transactional producer's batches go out compressed.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { needKafka } from '@inlet/testkit';
 import type { Consumer } from '@platformatic/kafka';
 import { createAdmin, createFetcher, createTransactionalProducer, fetchCommitted, forceClose, type BufferProducer } from '../src/index.ts';
@@ -13,8 +14,13 @@ import { createAdmin, createFetcher, createTransactionalProducer, fetchCommitted
 const kafka = await needKafka();
 
 const CONTROL = 0b10_0000;
+/** a record batch's compression codec, in its attributes' low bits; lz4 is 3 */
+const CODEC = 0b111;
+const LZ4 = 3;
 /** the topic's max.message.bytes: a record above it is refused after its partition joined the transaction */
 const MAX_MESSAGE_BYTES = 2048;
+/** Random bytes: the producer compresses (lz4), and a repeated byte would shrink under the limit. */
+const tooLarge = () => randomBytes(MAX_MESSAGE_BYTES * 2);
 
 type Step = { commit: boolean; values: string[] } | { emptyAbort: true };
 
@@ -67,7 +73,7 @@ describe('fetchCommitted on transactional logs (real Kafka)', { skip: kafka.skip
       if ('emptyAbort' in step) {
         // The partition joins the transaction (AddPartitionsToTxn), then the broker refuses the
         // record: the abort marker is the only thing this transaction leaves on the partition.
-        await assert.rejects(transaction.send({ messages: [{ topic, partition: 0, value: Buffer.alloc(MAX_MESSAGE_BYTES * 2, 1) }] }));
+        await assert.rejects(transaction.send({ messages: [{ topic, partition: 0, value: tooLarge() }] }));
         await transaction.abort();
         // The refused record used up sequence numbers the broker never saw: carry on as a
         // restarted processor does, with a new producer under the same transactional id.
@@ -87,7 +93,8 @@ describe('fetchCommitted on transactional logs (real Kafka)', { skip: kafka.skip
   }
 
   /** Every batch of partition 0, control ones included (read_uncommitted): what the log holds. */
-  async function logShape(topic: string): Promise<string[]> {
+  /** Partition 0's record batches as the broker stores them, markers and aborted data included. */
+  async function rawBatches(topic: string) {
     const metadata = await fetcher.metadata({ topics: [topic] });
     const t = metadata.topics.get(topic)!;
     const response = await fetcher.fetch({
@@ -95,7 +102,11 @@ describe('fetchCommitted on transactional logs (real Kafka)', { skip: kafka.skip
       topics: [{ topicId: t.id, partitions: [{ partition: 0, fetchOffset: 0n, partitionMaxBytes: 1 << 20, currentLeaderEpoch: -1, lastFetchedEpoch: -1 }] }],
       maxWaitTime: 10, minBytes: 1, maxBytes: 1 << 20, isolationLevel: 0,
     });
-    return (response.responses[0].partitions[0].records ?? []).map((b) => {
+    return response.responses[0].partitions[0].records ?? [];
+  }
+
+  async function logShape(topic: string): Promise<string[]> {
+    return (await rawBatches(topic)).map((b) => {
       if (!(b.attributes & CONTROL)) return `data@${b.firstOffset}`;
       return `${b.records[0].key!.readInt16BE(2) === 0 ? 'abort' : 'commit'}@${b.firstOffset}`;
     });
@@ -167,7 +178,7 @@ describe('fetchCommitted on transactional logs (real Kafka)', { skip: kafka.skip
     await t.commit();
     // The successor's next transaction writes nothing here: the broker refuses its record.
     t = await successor.beginTransaction();
-    await assert.rejects(t.send({ messages: [{ topic, partition: 0, value: Buffer.alloc(MAX_MESSAGE_BYTES * 2, 1) }] }));
+    await assert.rejects(t.send({ messages: [{ topic, partition: 0, value: tooLarge() }] }));
     await send(q2, 'q3');
     await t.abort();
     await q2.abort();
@@ -178,5 +189,15 @@ describe('fetchCommitted on transactional logs (real Kafka)', { skip: kafka.skip
     const shape = await logShape(topic);
     assert.equal(shape.filter((s) => s.startsWith('abort')).length, 3, `three abort markers: ${shape.join(' ')}`);
     await assertEveryReadCommitted(topic, ['q1', 'c1', 'c2', 'c3']);
+  });
+
+  test('a transactional producer writes its batches compressed with lz4, as the sink does', async () => {
+    const topic = await onePartitionTopic();
+    const p = await producer(`inlet-committed-fetch-${randomUUID()}`);
+    const t = await p.beginTransaction();
+    await t.send({ messages: [{ topic, partition: 0, key: Buffer.from('k'), value: Buffer.from('{"event":"Order Completed"}'.repeat(20)) }] });
+    await t.commit();
+    const data = (await rawBatches(topic)).filter((b) => !(b.attributes & CONTROL));
+    assert.deepEqual(data.map((b) => b.attributes & CODEC), [LZ4]);
   });
 });
