@@ -137,9 +137,10 @@ export async function createTransactionalProducer(o: TransactionalProducerOption
     // -1/-1 asks for a fresh producer id and epoch, as the Java client does.
     producerId: -1n,
     producerEpoch: -1,
-    // The processor's events and its dedup changelog are the records the sink writes with lz4:
-    // compressed, a tenth of the bytes on the wire and on disk, for no CPU that four pairs could
-    // tell apart (BENCHMARKS.md, "2026-12-07, 06:15 UTC session").
+    // Every transactional write (the processor's events and dedup changelog, the failed-events
+    // replay) goes out with lz4, as the sink writes raw-events: an event takes about a tenth of the
+    // bytes (76 against 829), for no CPU that four pairs of the processor bench could tell apart
+    // (BENCHMARKS.md, "2026-12-07, 06:15 UTC session"). The changelog's digests hardly shrink.
     compression: 'lz4',
     autocreateTopics: false,
   });

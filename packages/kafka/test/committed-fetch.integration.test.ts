@@ -92,7 +92,6 @@ describe('fetchCommitted on transactional logs (real Kafka)', { skip: kafka.skip
     return committed;
   }
 
-  /** Every batch of partition 0, control ones included (read_uncommitted): what the log holds. */
   /** Partition 0's record batches as the broker stores them, markers and aborted data included. */
   async function rawBatches(topic: string) {
     const metadata = await fetcher.metadata({ topics: [topic] });
@@ -105,6 +104,7 @@ describe('fetchCommitted on transactional logs (real Kafka)', { skip: kafka.skip
     return response.responses[0].partitions[0].records ?? [];
   }
 
+  /** Every batch of partition 0, control ones included (read_uncommitted): what the log holds. */
   async function logShape(topic: string): Promise<string[]> {
     return (await rawBatches(topic)).map((b) => {
       if (!(b.attributes & CONTROL)) return `data@${b.firstOffset}`;
