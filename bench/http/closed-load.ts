@@ -3,7 +3,7 @@
 // long. That is what Inlet's SDKs do (and Segment's Node SDK backs off); autocannon, which runs the
 // other closed-loop cells, sends a refused request again at once, so each refusal brings another
 // arrival at once. With both in one run, what a refusal rule costs each kind of client is measured
-// rather than guessed (BENCHMARKS.md).
+// rather than guessed (bench/LOG.md, "2026-12-06, 16:30 UTC session").
 import { Connection } from './raw-connection.ts';
 
 export interface ClosedOptions {

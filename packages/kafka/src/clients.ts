@@ -140,7 +140,7 @@ export async function createTransactionalProducer(o: TransactionalProducerOption
     // Every transactional write (the processor's events and dedup changelog, the failed-events
     // replay) goes out with lz4, as the sink writes raw-events: an event takes about a tenth of the
     // bytes (76 against 829), for no CPU that four pairs of the processor bench could tell apart
-    // (BENCHMARKS.md, "2026-12-07, 06:15 UTC session"). The changelog's digests hardly shrink.
+    // (bench/LOG.md, "2026-12-07, 06:15 UTC session"). The changelog's digests hardly shrink.
     compression: 'lz4',
     autocreateTopics: false,
   });

@@ -7,7 +7,7 @@
 // The client computes murmur2 with BigInt arithmetic: 0.75 µs for a 9-byte key and 1.3 µs for a
 // uuid on this project's machine, paid for every event the server's producer thread sends and
 // every record the processor writes. The same steps on 32-bit integers (Math.imul) take 0.08–0.09
-// µs (BENCHMARKS.md, "2026-12-07, 03:15 UTC session").
+// µs (bench/LOG.md, "2026-12-07, 03:15 UTC session").
 
 const M = 0x5bd1e995;
 const SEED = 0x9747b28c;

@@ -73,7 +73,7 @@ function findForbiddenKey(root: Record<string, unknown>): string | undefined {
     }
     for (const key in value) {
       // Own keys only. hasOwnProperty.call, not Object.hasOwn: inside a for...in over the same
-      // object V8 answers it without a lookup, and Object.hasOwn took 40% of the walk (BENCHMARKS.md,
+      // object V8 answers it without a lookup, and Object.hasOwn took 40% of the walk (bench/LOG.md,
       // "2026-12-07, 06:15 UTC session").
       if (!hasOwnProperty.call(value, key)) continue;
       if (key === '__proto__') return 'the key "__proto__" is not allowed';

@@ -5,7 +5,7 @@
 //
 // --max-semi-space-size: a request's events live until their group commit or Kafka acknowledgement
 // lands; with V8's default young generation that is long enough to be promoted and collected the
-// expensive way. 64 MB semi-spaces let them die young (W1: ~96k -> ~135k events/s; BENCHMARKS.md,
+// expensive way. 64 MB semi-spaces let them die young (W1: ~96k -> ~135k events/s; bench/LOG.md,
 // 2026-11-26: HTTP ingestion, "What the optimization work changed").
 // MALLOC_MMAP_THRESHOLD_=131072: glibc's malloc serves blocks of 128 KB and more from mappings of
 // their own, unmapped when freed, and the rest from its heap. Setting it also stops glibc from
@@ -15,7 +15,7 @@
 // the system when freed (chaos stalled-bodies: 37 MB above the start 10 s after 2,000 stalled
 // clients left, against 114 MB when each piece was a block of its own). Socket reads (64 KB) and the pieces of bodies stay in the
 // heap, which is what makes them cheap: at 16 KB every read was an mmap and a munmap, and a
-// refusal (503) cost twice the CPU (BENCHMARKS.md, 2026-12-04 night).
+// refusal (503) cost twice the CPU (bench/LOG.md, 2026-12-04 night).
 // Only glibc reads it, and only as the process starts: hence here, not in code.
 // `npm start` passes the same flag and variable; set both yourself when you run this file with plain `node`.
 let cli;

@@ -7,7 +7,7 @@
 // and refuses what arrives while the queue is long (routes/ingest.ts): a refusal waits for one
 // slice, not for every body ahead of it. At 2 ms (two or three batches) the loop's turns under that
 // overload lasted 7-12 ms at most in each 250 ms window, against 10-20 ms at 5 ms; the extra turns
-// cost nothing measurable (BENCHMARKS.md, 2026-12-05).
+// cost nothing measurable (bench/LOG.md, 2026-12-05).
 const SLICE_MS = 2;
 /**
  * Whether more large batches arrive than are taken (`outpaced`), over windows this long: long
@@ -26,7 +26,7 @@ const RATE_WINDOW_MS = 500;
  * loop too. Were the 100 ms rule off through a whole window of one, it would stay off, and the late
  * bound would refuse the excess after 150 ms instead of at once. An overload's onset turns it on
  * (more arrive than are taken before any body is late), and its own refusals keep it on: under the
- * embedded store's overloads it refused three to four times what came late (BENCHMARKS.md,
+ * embedded store's overloads it refused three to four times what came late (bench/LOG.md,
  * 2026-12-06, 11:30 UTC session).
  */
 const OUTPACED_RATIO = 1.25;

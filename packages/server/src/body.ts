@@ -45,7 +45,7 @@ export interface BodyBounds {
  * The ingest routes refuse batches before reading them while the oldest body has waited 100 ms
  * (routes/ingest.ts), but what they let in joins the back of the queue: under a 2x overload of
  * the embedded store, the bodies let in then waited 61-139 ms at the median and 199-435 ms at the
- * p99, which was most of an accepted request's time (BENCHMARKS.md, 2026-12-06, 08:30 UTC
+ * p99, which was most of an accepted request's time (bench/LOG.md, 2026-12-06, 08:30 UTC
  * session). A body that has waited this long is answered at once instead, which costs the main
  * thread ~0.1 ms where parsing and preparing it costs ~0.8 ms (a batch of 100), and its client
  * retries; the requests still taken are then answered within ~this plus their sink's time: the

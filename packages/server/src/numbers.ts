@@ -8,7 +8,7 @@
 // 100, fewer cannot reach 1.8e308), so only a body whose text has one is
 // parsed with a reviver that keeps each such number's source text (as an UnrepresentableNumber).
 // Every other body is parsed by plain JSON.parse, and its events are never walked. The text scan
-// costs 5-13% of what JSON.parse does on a W1 batch (BENCHMARKS.md, "2026-12-07, 06:15 UTC session").
+// costs 5-13% of what JSON.parse does on a W1 batch (bench/LOG.md, "2026-12-07, 06:15 UTC session").
 
 /** A number JSON.parse could not hold (±Infinity); serializes as its source text, so a failed event keeps it. */
 export class UnrepresentableNumber {

@@ -1,6 +1,6 @@
 // The server starts with --max-semi-space-size=64 for its main thread (bin/inlet.js), and V8 applies
 // that flag to every isolate created later, over a worker's own resourceLimits: the SQLite writer's
-// heap grew to 138 MB under overload (BENCHMARKS.md, 2026-12-04). Once the main isolate exists the
+// heap grew to 138 MB under overload (bench/LOG.md, 2026-12-04). Once the main isolate exists the
 // flag has done its work, so whoever starts a worker clears it first (when it was given; clearing
 // again is harmless). Workers then get the limits they ask for, or V8's defaults when they ask none.
 import { setFlagsFromString } from 'node:v8';

@@ -2,7 +2,7 @@
 // acknowledgement: milliseconds, or seconds when the sink is behind), the main thread must not keep
 // the request's parsed body or its records: the sink has what it writes. A suspended async function
 // keeps every local alive, so a route that awaited the sink where it parsed would keep them all,
-// and each scavenge of the young generation would copy them (BENCHMARKS.md, 2026-12-04 evening).
+// and each scavenge of the young generation would copy them (bench/LOG.md, 2026-12-04 evening).
 // The records are what this can see from the sink's side; the body was held by the same locals.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';

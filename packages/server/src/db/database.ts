@@ -34,7 +34,7 @@ export function privateDataDir(dataDir: string): void {
  * SQLite's default 4 KB pages, on purpose: 16 KB pages made a batch of UUIDv7 events ~16% cheaper
  * to store, but a random (UUIDv4, Segment's SDKs) messageId dirties an index page of its own per
  * event, whose whole page goes into the WAL: 16 KB instead of ~6.5 KB per event, ~1.8x the CPU,
- * and 3x the half-peak latency (BENCHMARKS.md, "2026-12-06, 08:30 UTC session").
+ * and 3x the half-peak latency (bench/LOG.md, "2026-12-06, 08:30 UTC session").
  */
 export function openDatabase(file: string): Database.Database {
   privateDataDir(dirname(file));

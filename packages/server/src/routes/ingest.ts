@@ -113,20 +113,20 @@ const bodyPending = (request: FastifyRequest) => Number(request.headers['content
  * is even parsed. The wait alone cannot tell a closed loop of clients at the server's peak, whose
  * wait is theirs to keep (each sends its next request when answered, so a refusal only costs a
  * resend), from more arriving than the thread takes: at 50 ms, 50 clients sending batches of 100
- * back to back got 503s on a slower machine; at 100 none (BENCHMARKS.md, 2026-12-05), but on a
+ * back to back got 503s on a slower machine; at 100 none (bench/LOG.md, 2026-12-05), but on a
  * machine whose cores were also busy elsewhere (a CPU stall of 30-39%) they got 17-1,481 in 7 of 13
- * rounds (BENCHMARKS.md, 2026-12-06, 11:30 UTC session). Hence the second condition: a closed loop
+ * rounds (bench/LOG.md, 2026-12-06, 11:30 UTC session). Hence the second condition: a closed loop
  * brings about one batch per batch taken, an overload more (refused ones included: two at twice the
  * peak); with it those clients got none (../body-queue.ts says what counts). A queue that does not
  * drain for a window (CoDel's test) refused that closed loop as well, and so did a wait predicted
  * from the bytes admitted and not yet parsed at the queue's recent pace: 200 clients answered
  * together by one commit send 200 bodies at once, a queue predicted past 100 ms that the oldest's
- * wait lets in, and got ten times the 503s (BENCHMARKS.md, 2026-12-06, a standing sink queue). What
+ * wait lets in, and got ten times the 503s (bench/LOG.md, 2026-12-06, a standing sink queue). What
  * this lets in joins the back of the queue; a body that then waits past MAX_PARSE_WAIT_MS is refused
  * when its turn comes (../body.ts). The rule's price: 200 clients that resend a refusal at once keep
  * it on with their resends, and lose 30-45% of their throughput to it; without it, the embedded
  * store's overload lost 8-9 points of goodput, each refusal cost the thread 199-221 µs instead of
- * 112-172 (its body was read first), and the accepted p99 rose by 66-200 ms (BENCHMARKS.md,
+ * 112-172 (its body was read first), and the accepted p99 rose by 66-200 ms (bench/LOG.md,
  * 2026-12-06, 14:00 UTC session). Clients that wait as Retry-After says, as Inlet's SDKs do, do not
  * pay it: 200 of them did what 50 did within the rounds' noise (the same file, 16:30 UTC session).
  */
@@ -135,7 +135,7 @@ const MAX_BODY_WAIT_MS = 100;
  * Only batches this large are refused for the main thread before their bodies are read (a body of
  * any size that then waits too long is refused at its turn, ../body.ts): refusing pays only when it
  * costs much less than taking. A refusal still reads the body and answers, 70-160 µs of the main thread for a
- * batch of 100 events against 0.65-1.1 ms taken (by machine; BENCHMARKS.md, 2026-12-04 night and
+ * batch of 100 events against 0.65-1.1 ms taken (by machine; bench/LOG.md, 2026-12-04 night and
  * 2026-12-05); for a single event (~40 µs against ~75) refusing the excess of a 2x overload would
  * cost as much as serving it. A gzip body is its events in a quarter of the bytes or less (SDKs
  * compress batches by default), and costs its inflating on top.

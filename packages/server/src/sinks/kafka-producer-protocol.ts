@@ -69,7 +69,7 @@ export function toKafkaRows(events: readonly StoredEvent[], failed: readonly Fai
  * buffer is transferred to the producer thread rather than copied. Cloned as strings, the values
  * became strings on the thread's heap, encoded to bytes again and kept until the acknowledgement,
  * copied by each scavenge meanwhile: a quarter of the thread's time went to its garbage collector
- * (BENCHMARKS.md, "2026-12-07"). One buffer per send, not per write: a buffer's own cost outweighs
+ * (bench/LOG.md, "2026-12-07"). One buffer per send, not per write: a buffer's own cost outweighs
  * a single event's copy.
  */
 export function packValues(writes: KafkaRows[], valueBytes: number): ArrayBuffer {

@@ -1,6 +1,6 @@
 // Runs in a worker thread: the Kafka sink's producer. Laying records out as Kafka's record batches
 // (varints, CRC32C, lz4) and holding them until all in-sync replicas acknowledge cost the main
-// thread more than the rest of a request (BENCHMARKS.md, "Kafka W1: the garbage collector's
+// thread more than the rest of a request (bench/LOG.md, "Kafka W1: the garbage collector's
 // share"): here they cost a core the main thread does not need to wait for, and what waits ~100 ms
 // for its acknowledgement lives in this thread's heap, not in the one whose scavenges delay every
 // request. The values arrive as bytes in a buffer of their own (kafka-producer-protocol.ts), so

@@ -79,7 +79,7 @@ const SEND_RETRIES = 5;
  * batches; a few single events would be a produce request, a hand-off and a thread woken for
  * themselves, when waiting lets them join everything else that arrives during the round trip.
  * With several brokers they wait for the slowest of the first send's answers, not their own
- * broker's; on three, the sink alone kept the same write latency (BENCHMARKS.md, "2026-12-07,
+ * broker's; on three, the sink alone kept the same write latency (bench/LOG.md, "2026-12-07,
  * 03:15 UTC session").
  */
 const SEND_AHEAD_MIN_BYTES = 64 * 1024;
