@@ -6,8 +6,20 @@ const MAX_FUTURE_MS = 30 * 60 * 1000;
  * enough: V8 reads strings such as "1" or "foo 1" as dates in 2001.
  */
 export function isTimestamp(value: unknown): value is string {
-  return typeof value === 'string' && value.length <= 64 && /^\d{4}-\d{2}-\d{2}(?:$|[T ])/.test(value) && !Number.isNaN(parseDate(value));
+  return typeof value === 'string' && value.length <= 64 && /^\d{4}-\d{2}-\d{2}(?:$|[T ])/.test(value) && !Number.isNaN(parseDate(value)) && dayExists(value);
 }
+
+/** Date.parse takes "2025-02-30" as 2 March: a day past its month's end is no date. */
+function dayExists(text: string): boolean {
+  const day = (text.charCodeAt(8) - 48) * 10 + text.charCodeAt(9) - 48;
+  if (day <= 28) return true;
+  const year = Number(text.slice(0, 4));
+  const month = (text.charCodeAt(5) - 48) * 10 + text.charCodeAt(6) - 48;
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  return day <= (month === 2 ? (leap ? 29 : 28) : DAYS_IN_MONTH[month]);
+}
+
+const DAYS_IN_MONTH = [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
 // Validation parses an event's timestamp and normalization parses it again right after, so the
 // last result is kept: the second parse of each event's time is a string comparison.

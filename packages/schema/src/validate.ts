@@ -18,9 +18,19 @@ function describe(error: ErrorObject): string {
   const field = error.instancePath.slice(1).replaceAll('/', '.');
   if (error.keyword === 'required') return `${error.params.missingProperty} is required`;
   if (error.keyword === 'format') return `${field} is not a valid date-time`;
-  if (error.keyword === 'type') return `${field} must be ${String(error.params.type).replace(',', ' or ')}`;
+  if (error.keyword === 'type') return `${field} must be ${listed(String(error.params.type).split(','))}`;
   return `${field || 'event'} ${error.message ?? 'is invalid'}`;
 }
+
+/** "a", "a or b", "a, b or c" */
+const listed = (words: string[]) => (words.length > 1 ? `${words.slice(0, -1).join(', ')} or ${words.at(-1)}` : words[0]);
+
+/**
+ * A UTF-16 surrogate without its pair: no character, and UTF-8 has no bytes for it. Written to the
+ * store's key column or a Kafka header it becomes U+FFFD, so two different messageIds would be one
+ * event there, and the second acknowledged one dropped as its repeat.
+ */
+const LONE_SURROGATE = /\p{Cs}/u;
 
 const hasId = (v: unknown) => (typeof v === 'string' && v.length > 0) || typeof v === 'number';
 
@@ -44,6 +54,9 @@ export function validateEvent(input: unknown, type?: EventType): Validation {
   if (!validator(event)) return { ok: false, errors: (validator.errors ?? []).map(describe) };
   if (!hasId(event.userId) && !hasId(event.anonymousId)) {
     return { ok: false, errors: ['userId or anonymousId is required'] };
+  }
+  if (typeof event.messageId === 'string' && LONE_SURROGATE.test(event.messageId)) {
+    return { ok: false, errors: ['messageId holds an unpaired UTF-16 surrogate (an escape such as \\ud800 without its pair), which is not a character'] };
   }
   const forbidden = findForbiddenKey(event);
   if (forbidden) return { ok: false, errors: [forbidden] };

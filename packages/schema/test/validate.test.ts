@@ -96,6 +96,10 @@ describe('validateEvent: field types', () => {
     }
   });
 
+  test('a field of several allowed types names them all, in words', () => {
+    assert.equal(rejected(validateEvent({ event: 'e', userId: {} }, 'track'))[0], 'userId must be string, number or null');
+  });
+
   test('timestamps that are not dates are rejected', () => {
     for (const field of ['timestamp', 'originalTimestamp', 'sentAt']) {
       for (const value of ['not a date', 'foo 1', '1', '2024-13-45T99:00:00Z', 1704067200000, '']) {

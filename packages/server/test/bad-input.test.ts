@@ -195,6 +195,33 @@ describe('bad events', () => {
     assert.equal(batch.json?.rejected, 1);
   });
 
+  test('a messageId with an unpaired surrogate → 400; one that only looks like it is stored', async () => {
+    // As UTF-8 (the store's key, Kafka's header) "\ud800" and "\udc00" both become U+FFFD: two
+    // events would be one, and the second dropped as a repeat after its 200.
+    for (const messageId of ['m1-\ud800', 'm1-\udc00']) {
+      const reply = await track({ messageId });
+      assertError(reply, 400, 'INLET_INVALID_EVENT');
+      assert.match(String(reply.json?.error), /messageId .*unpaired/);
+    }
+    const fine = `m1-\ufffd-${randomUUID()}`;
+    assert.equal((await track({ messageId: fine })).status, 200);
+    const emoji = `m1-\u{1F600}-${randomUUID()}`;
+    assert.equal((await track({ messageId: emoji })).status, 200, 'a surrogate pair is a character');
+    accepted.push(fine, emoji);
+  });
+
+  test('a day past the end of its month → 400, not the next month', async () => {
+    for (const timestamp of ['2025-02-30T00:00:00Z', '2025-02-29T12:00:00Z', '2025-04-31']) {
+      const reply = await postJson(inlet.url, '/v1/import', { batch: [{ type: 'track', userId: 'u', event: 'e', timestamp }] }, inlet.writeKey);
+      assert.equal(reply.json?.rejected, 1, `${timestamp}: ${reply.text}`);
+      assert.match(JSON.stringify(reply.json?.errors), /timestamp is not a valid date-time/);
+    }
+    const leap = `leap-${randomUUID()}`;
+    const reply = await postJson(inlet.url, '/v1/import', { batch: [{ type: 'track', userId: 'u', event: 'e', timestamp: '2024-02-29T12:00:00Z', messageId: leap }] }, inlet.writeKey);
+    assert.equal(reply.json?.accepted, 1, reply.text);
+    accepted.push(leap);
+  });
+
   test('a timestamp that is not a date', async () => {
     for (const timestamp of ['not a date', 'foo 1', 12345]) {
       const reply = await track({ timestamp });

@@ -130,6 +130,31 @@ describe('whole bodies', () => {
     assert.deepEqual(Buffer.from(entry.raw!.data, 'base64'), body);
   });
 
+  test('a body in another encoding than UTF-8 is refused, not stored changed, and kept as sent', async () => {
+    const body = Buffer.from('{"userId":"u","event":"caf\u00e9","messageId":"latin1-1"}', 'latin1');
+    let reply: Awaited<ReturnType<typeof post>> | undefined;
+    const [entry] = await keptBy(async () => { reply = await post('/v1/track', body, { 'content-type': 'application/json; charset=iso-8859-1' }); });
+    assert.equal(reply!.status, 400, reply!.text);
+    assert.equal(reply!.json?.code, 'INLET_MALFORMED_JSON');
+    assert.match(String(reply!.json?.error), /not UTF-8 \(it said charset=iso-8859-1\)/);
+    assert.equal(entry.reason, 'malformed_body');
+    assert.deepEqual(Buffer.from(entry.raw!.data, 'base64'), body, 'the bytes as sent');
+    const utf8 = await post('/v1/track', Buffer.from('{"userId":"u","event":"caf\u00e9 \ufffd","messageId":"utf8-1"}'));
+    assert.equal(utf8.status, 200, 'UTF-8, a U+FFFD of its own included, goes in');
+  });
+
+  test('write keys in the events of a body refused whole are not kept', async () => {
+    const batch = Array.from({ length: 1001 }, (_, i) => ({ type: 'track', userId: 'u', event: 'e', writeKey: inlet.writeKey, messageId: `wk-${i}` }));
+    let status = 0;
+    const [entry] = await keptBy(async () => { status = (await post('/v1/batch', JSON.stringify({ writeKey: inlet.writeKey, batch }), { 'content-type': 'text/plain' })).status; });
+    assert.equal(status, 413);
+    assert.equal(entry.kind, 'body');
+    assert.equal((entry.event as { batch: unknown[] }).batch.length, 1001, 'the events are kept');
+    assert.ok(!JSON.stringify(entry).includes(inlet.writeKey), 'without a key');
+    const [shaped] = await keptBy(() => post('/v1/batch', JSON.stringify({ batch: { type: 'track', writeKey: inlet.writeKey } })));
+    assert.ok(!JSON.stringify(shaped).includes(inlet.writeKey), 'a batch that is one object: without its key too');
+  });
+
   test('a write key in a refused body is masked', async () => {
     const body = `{"writeKey":"${inlet.writeKey}","batch":[`;
     const [entry] = await keptBy(() => post('/v1/batch', body));

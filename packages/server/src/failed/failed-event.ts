@@ -96,6 +96,26 @@ function withoutWriteKey(value: unknown): unknown {
   return copy;
 }
 
+/**
+ * A body without its write keys: the top-level one, and one in each event of the body (an SDK may
+ * put the key in every item of a batch; a body refused whole keeps those items).
+ */
+function bodyWithoutWriteKeys(json: unknown): unknown {
+  const body = withoutWriteKey(json);
+  if (!isObject(body)) return body;
+  let copy: Record<string, unknown> | undefined;
+  for (const [field, value] of Object.entries(body)) {
+    const cleaned = Array.isArray(value) ? withoutWriteKeys(value) : withoutWriteKey(value);
+    if (cleaned !== value) (copy ??= { ...body })[field] = cleaned;
+  }
+  return copy ?? body;
+}
+
+/** The items without their write keys; the same array when none had one. */
+function withoutWriteKeys(items: unknown[]): unknown[] {
+  return items.some((item) => isObject(item) && Object.hasOwn(item, 'writeKey')) ? items.map(withoutWriteKey) : items;
+}
+
 function base(context: FailureContext, kind: FailedEvent['kind'], reason: FailureReason, errors: string[]): FailedEvent {
   return {
     id: newMessageId(),
@@ -129,7 +149,7 @@ export function failedEventOf(context: FailureContext, item: unknown, index: num
  */
 export function failedBodyOf(context: FailureContext, body: { json?: unknown; bytes?: Buffer; declaredBytes?: number; truncated?: boolean; writeKey?: string }, reason: FailureReason, errors: string[]): FailedRecord {
   const entry = base(context, 'body', reason, errors);
-  if (body.json !== undefined) entry.event = withoutWriteKey(body.json);
+  if (body.json !== undefined) entry.event = bodyWithoutWriteKeys(body.json);
   else if (body.bytes) entry.raw = rawOf(body.bytes, body.truncated ?? false, body.writeKey);
   return failedRecord(entry);
 }
