@@ -6,6 +6,8 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startInlet, type TestInlet } from '@inlet/testkit';
+import type { InletEvent } from '@inlet/schema';
+import { CompiledPlan } from '../src/plans/compiled-plan.ts';
 import { adminRequest, postJson, request, type RawReply } from './http-client.ts';
 
 let inlet: TestInlet;
@@ -115,9 +117,66 @@ describe('plans refused at put, with the reason', () => {
     assert.equal(ok.status, 201, ok.text);
   });
 
+  test('a schema that leads back to itself without going into a property or an item is refused: checking would never end', async () => {
+    const loop = { $defs: { a: { anyOf: [{ $ref: '#/$defs/a' }] } }, $ref: '#/$defs/a' };
+    await refused(withSchema(loop), 400, 'INLET_INVALID_PLAN', /subschema at "\/\$defs\/a" leads back to itself .* would never end/);
+    await refused(withSchema({ type: 'object', allOf: [{ $ref: '#' }] }), 400, 'INLET_INVALID_PLAN', /leads back to itself/);
+    await refused(withSchema({ $defs: { x: { $anchor: 'x', not: { $ref: '#x' } } }, $ref: '#x' }), 400, 'INLET_INVALID_PLAN', /leads back to itself/);
+    await refused(withSchema({ $dynamicRef: '#meta' }), 400, 'INLET_INVALID_PLAN', /\$dynamicRef is not supported/);
+    await refused(withSchema({ $dynamicAnchor: 'x', $dynamicRef: '#x' }), 400, 'INLET_INVALID_PLAN', /is not supported in a tracking plan/);
+  });
+
+  test('a schema nested too deep or too large is refused with the reason (it would stall or overflow the server)', async () => {
+    // As text: a JSON.stringify this deep runs out of stack here too.
+    const deep = `${'{"type":"object","properties":{"a":'.repeat(3000)}{"type":"string"}${'}}'.repeat(3000)}`;
+    await refused(`{"events":{"A":{"properties":${deep}}}}`, 400, 'INLET_INVALID_PLAN', /nested deeper than 100 levels/);
+    const arrays = `${'['.repeat(100_000)}1${']'.repeat(100_000)}`;
+    await refused(`{"events":{"A":{"properties":{"enum":[${arrays}]}}}}`, 400, 'INLET_INVALID_PLAN', /nested deeper than 100 levels/);
+    const wide = Object.fromEntries(Array.from({ length: 25_000 }, (_, i) => [`p${i}`, { type: 'string' }]));
+    await refused(withSchema({ type: 'object', properties: wide }), 400, 'INLET_INVALID_PLAN', /holds more than 1000 objects/);
+    await refused(withSchema({ anyOf: Array.from({ length: 9000 }, (_, i) => ({ const: i })) }), 400, 'INLET_INVALID_PLAN', /holds more than 1000 objects/);
+  });
+
   test('nothing refused was stored', async () => {
     // Stored above: the 2,000-event plan and its deletion, the local $ref, the uniqueItems plan.
     assert.equal(await versions(), 4);
+  });
+});
+
+describe('recursive schemas', () => {
+  test('recursion through properties, to the root ("#") or through $defs, is accepted and checks every level', async () => {
+    const other = (await adminRequest(inlet.adminUrl, inlet.adminToken, '/api/sources', { method: 'POST', body: { name: 'tree' } })).json!.source as { id: string; writeKey: string };
+    const plan = {
+      violations: 'flag',
+      events: {
+        Tree: { properties: { type: 'object', properties: { label: { type: 'string' }, child: { $ref: '#' } } } },
+        List: { properties: { $defs: { node: { type: 'object', properties: { n: { type: 'integer' }, next: { $ref: '#/$defs/node' } } } }, $ref: '#/$defs/node' } },
+      },
+    };
+    const put = await request(inlet.adminUrl, `/api/sources/${other.id}/plan`, { method: 'PUT', body: JSON.stringify(plan), headers: { authorization: `Bearer ${inlet.adminToken}` } });
+    assert.equal(put.status, 201, put.text);
+    const event = (name: string, properties: unknown) => ({ type: 'track', userId: 'u', event: name, properties, messageId: randomUUID() });
+    const batch = [event('Tree', { label: 'a', child: { label: 'b', child: { label: 3 } } }), event('List', { n: 1, next: { n: 2, next: { n: 'x' } } }), event('Tree', { label: 'ok' })];
+    const reply = await postJson(inlet.url, '/v1/batch', { batch }, other.writeKey);
+    assert.equal(reply.json?.accepted, 3, reply.text);
+    const records = new Map((await inlet.events()).map((e) => [e.messageId, e]));
+    assert.deepEqual(records.get(batch[0].messageId)!.context.violations, [{ path: 'properties.child.child.label', message: 'must be string' }]);
+    assert.deepEqual(records.get(batch[1].messageId)!.context.violations, [{ path: 'properties.next.next.n', message: 'must be integer' }]);
+    assert.equal(records.get(batch[2].messageId)!.context.violations, undefined);
+  });
+
+  test('a stored schema that fails as it checks (put before loops were refused) breaks the plan for its events, saying why; nothing throws', () => {
+    const loop = { $defs: { a: { anyOf: [{ $ref: '#/$defs/a' }] } }, $ref: '#/$defs/a' };
+    const failures: string[] = [];
+    const plan = new CompiledPlan('src_x', 3, { unplanned: 'allow', violations: 'block', events: { Loop: { properties: loop }, Fine: { properties: { type: 'object' } } } }, 0, { onCheckError: (where) => failures.push(where) });
+    const event = (name: string) => ({ type: 'track', userId: 'u', event: name, properties: {}, messageId: 'm' }) as unknown as InletEvent;
+    for (let i = 0; i < 2; i++) {
+      const verdict = plan.check(event('Loop'));
+      assert.equal(verdict?.block, true);
+      assert.match(verdict!.violations[0].message, /could not be checked: the plan's schema for it fails .*fix the plan, then replay/);
+    }
+    assert.deepEqual(failures, ['events["Loop"]'], 'told once; later events do not recurse again');
+    assert.equal(plan.check(event('Fine')), undefined);
   });
 });
 

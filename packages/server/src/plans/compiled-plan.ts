@@ -8,6 +8,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import ajvFormats from 'ajv-formats';
 import type { InletEvent, NormalizedRecord } from '@inlet/schema';
+import { findEndlessRef } from './endless-refs.ts';
 import { InvalidPlanError, type JsonSchema, type TrackingPlan, type Violation } from './plan.ts';
 import { ajvRegExpEngine } from './regexp.ts';
 
@@ -39,6 +40,12 @@ function newAjv(validateSchema: boolean): Ajv2020 {
   addFormats(ajv, { mode: 'fast' });
   return ajv;
 }
+
+/**
+ * The schema as ajv compiles it. With addUsedSchema off, a schema without an $id has no base to
+ * resolve "#" against ({"$ref": "#"}, recursion to its root, was refused): each gets one of its own.
+ */
+const compilable = (schema: JsonSchema): JsonSchema => (typeof schema === 'object' && schema.$id === undefined ? { $id: 'inlet:event-schema', ...schema } : schema);
 
 /** The planned schema of one event name (or identify/group), compiled on first use. */
 interface Entry {
@@ -80,6 +87,8 @@ function named(section: TrackingPlan['events'] | undefined): Map<string, Entry> 
 export interface CompiledPlanOptions {
   /** told when a stored schema fails to compile (an event of that name is then not checked) */
   onCompileError?(where: string, error: Error): void;
+  /** told when a compiled schema throws while checking an event (events of that name then break the plan, saying so) */
+  onCheckError?(where: string, error: Error): void;
 }
 
 export class CompiledPlan {
@@ -141,7 +150,17 @@ export class CompiledPlan {
   #schema(entry: Entry, root: string, data: unknown, where: string): PlanVerdict | undefined {
     if (entry.schema === undefined) return undefined;
     const validate = entry.validate ??= this.#compile(entry.schema, where);
-    if (validate(data ?? {})) return undefined;
+    let valid: boolean;
+    try {
+      valid = validate(data ?? {}) as boolean;
+    } catch (error) {
+      // A schema put before loops were refused (./endless-refs.ts) can recurse until the stack
+      // runs out. The event is not lost with its batch: it breaks the plan, and says why.
+      this.#options.onCheckError?.(where, error as Error);
+      entry.validate = cannotCheck(error as Error);
+      return this.#schema(entry, root, data, where);
+    }
+    if (valid) return undefined;
     const errors = validate.errors ?? [];
     const violations: Violation[] = [];
     for (let i = 0; i < errors.length && i < MAX_VIOLATIONS; i++) violations.push(violationOf(errors[i], root));
@@ -151,7 +170,7 @@ export class CompiledPlan {
 
   #compile(schema: JsonSchema, where: string): ValidateFunction {
     try {
-      return this.#ajv.compile(schema);
+      return this.#ajv.compile(compilable(schema));
     } catch (error) {
       // It compiled when it was put; an Inlet with stricter rules may refuse it now. Checking
       // nothing beats failing every request of the source.
@@ -159,6 +178,12 @@ export class CompiledPlan {
       return Object.assign(() => true, { errors: null }) as unknown as ValidateFunction;
     }
   }
+}
+
+/** A validator that finds every value wrong, saying the schema could not check it. */
+function cannotCheck(error: Error): ValidateFunction {
+  const errors = [{ instancePath: '', schemaPath: '#', keyword: 'plan', params: {}, message: `could not be checked: the plan's schema for it fails (${error.message}); fix the plan, then replay` }];
+  return Object.assign(() => false, { errors }) as unknown as ValidateFunction;
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -198,6 +223,10 @@ function checkCosts(schema: unknown, where: string): void {
     return;
   }
   const s = schema as Record<string, unknown>;
+  for (const keyword of ['$dynamicRef', '$dynamicAnchor']) {
+    // Made for extending meta-schemas; in a plan they only open ways for a check never to end.
+    if (s[keyword] !== undefined) throw new InvalidPlanError(`${where}: ${keyword} is not supported in a tracking plan; use $ref (with $defs) instead`);
+  }
   if (s.uniqueItems === true) {
     const items = s.items as Record<string, unknown> | undefined;
     const types = items && typeof items === 'object' ? [items.type].flat() : [];
@@ -231,8 +260,12 @@ export async function compilePlan(plan: TrackingPlan): Promise<void> {
   let sliceStart = performance.now();
   for (const [where, schema] of schemasOf(plan)) {
     checkCosts(schema, where);
+    const loop = findEndlessRef(schema);
+    if (loop !== undefined) {
+      throw new InvalidPlanError(`${where}: the subschema at "${loop}" leads back to itself (through $ref, allOf, anyOf, oneOf, not or if/then/else) without going into a property or an item, so checking an event would never end`);
+    }
     try {
-      ajv.compile(schema);
+      ajv.compile(compilable(schema));
     } catch (error) {
       throw compileError(where, error as Error);
     }

@@ -38,6 +38,18 @@ export const MAX_PLAN_EVENTS = 2000;
 /** Longest event, page or screen name. */
 export const MAX_EVENT_NAME_LENGTH = 200;
 
+/**
+ * Deepest nesting of one schema's JSON: deep enough for any event's shape, shallow enough that
+ * what walks a schema recursively (ajv among them) never runs out of stack.
+ */
+export const MAX_SCHEMA_DEPTH = 100;
+/**
+ * Most objects in one schema. ajv compiles a schema in one go on the server's main thread, about
+ * 0.1 ms per subschema here, and the first event of its name waits for that: 25,000 properties
+ * held every request 4-5 s.
+ */
+export const MAX_SCHEMA_OBJECTS = 1000;
+
 /** A plan that cannot be used: the message says why, for the person who wrote it. */
 export class InvalidPlanError extends Error {
   override name = 'InvalidPlanError';
@@ -62,8 +74,30 @@ function onlyKeys(value: Record<string, unknown>, allowed: Set<string>, where: s
 
 function schemaAt(value: unknown, where: string): JsonSchema | undefined {
   if (value === undefined) return undefined;
-  if (typeof value === 'boolean' || isObject(value)) return value;
-  throw new InvalidPlanError(`${where} must be a JSON Schema (an object, or true/false)`);
+  if (typeof value === 'boolean') return value;
+  if (!isObject(value)) throw new InvalidPlanError(`${where} must be a JSON Schema (an object, or true/false)`);
+  checkSchemaSize(value, where);
+  return value;
+}
+
+/** Refuses a schema nested deeper than MAX_SCHEMA_DEPTH or holding more than MAX_SCHEMA_OBJECTS objects (walked without recursion). */
+function checkSchemaSize(schema: Record<string, unknown>, where: string): void {
+  const values: unknown[] = [schema];
+  const depths: number[] = [1];
+  let objects = 0;
+  while (values.length > 0) {
+    const value = values.pop();
+    const depth = depths.pop()!;
+    if (value === null || typeof value !== 'object') continue;
+    if (depth > MAX_SCHEMA_DEPTH) throw new InvalidPlanError(`${where} is nested deeper than ${MAX_SCHEMA_DEPTH} levels`);
+    if (!Array.isArray(value) && ++objects > MAX_SCHEMA_OBJECTS) {
+      throw new InvalidPlanError(`${where} holds more than ${MAX_SCHEMA_OBJECTS} objects (subschemas, and objects in const, enum and examples); split it, or check less of the event`);
+    }
+    for (const child of Array.isArray(value) ? value : Object.values(value)) {
+      values.push(child);
+      depths.push(depth + 1);
+    }
+  }
 }
 
 function describedBy(value: unknown, where: string): string | undefined {

@@ -107,6 +107,7 @@ export class PlanRegistry {
     }
     const compiled = new CompiledPlan(sourceId, stored.version, stored.plan, stored.summary?.bytes ?? 0, {
       onCompileError: (where, error) => this.#logger?.warn({ sourceId, version: stored.version, where, reason: error.message }, 'a stored plan schema does not compile; events of that name are not checked'),
+      onCheckError: (where, error) => this.#logger?.warn({ sourceId, version: stored.version, where, reason: error.message }, 'a stored plan schema fails as it checks an event; events of that name break the plan until it is fixed'),
     });
     // A load of an older version that finished late does not replace a newer one.
     const cached = this.#compiled.get(sourceId);
