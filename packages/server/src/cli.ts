@@ -233,7 +233,8 @@ export async function main(argv: string[]): Promise<number> {
     }
   } catch (error) {
     const code = (error as { code?: string }).code;
-    if (code === INVALID_SETTING || code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    // parseArgs: an unknown flag, a flag without its value (or a value it takes none for), a stray word.
+    if (code === INVALID_SETTING || code?.startsWith('ERR_PARSE_ARGS_')) {
       console.error(`inlet ${command}: ${(error as Error).message}${code === INVALID_SETTING ? ` (${code})` : ''}`);
       return 2;
     }

@@ -53,6 +53,7 @@ export const Errors = {
   tooManyViewers: (retryAfter: number) => new InletError('INLET_TOO_MANY_VIEWERS', 503, 'Too many live views are open on this server; close one or retry later', retryAfter),
   invalidParameter: define('INLET_INVALID_PARAMETER', 400, 'Invalid parameter'),
   sourceNotFound: define('INLET_SOURCE_NOT_FOUND', 404, 'No such source'),
+  sourceNameTaken: define('INLET_SOURCE_NAME_TAKEN', 409, 'Source name taken'),
   failedEventNotFound: define('INLET_FAILED_EVENT_NOT_FOUND', 404, 'No such failed event'),
   planNotFound: define('INLET_PLAN_NOT_FOUND', 404, 'No such plan'),
   invalidPlan: define('INLET_INVALID_PLAN', 400, 'Invalid tracking plan'),

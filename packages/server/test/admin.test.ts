@@ -161,6 +161,24 @@ describe('the admin listener', () => {
     const malformed = await request(inlet.adminUrl, '/api/sources', { method: 'POST', body: '{"name":', headers: { authorization: `Bearer ${inlet.adminToken}`, 'content-type': 'application/json' } });
     assert.equal(malformed.status, 400);
   });
+
+  test('sources: a name taken is a 409 and one too long a 400, on create and on rename', async () => {
+    const create = (name: string) => adminRequest(inlet.adminUrl, inlet.adminToken, '/api/sources', { method: 'POST', body: { name } });
+    const first = await create('taken');
+    assert.equal(first.status, 201, first.text);
+    const other = (await create('other')).json!.source as { id: string };
+    const rename = (name: string) => adminRequest(inlet.adminUrl, inlet.adminToken, `/api/sources/${other.id}`, { method: 'PATCH', body: { name } });
+    for (const reply of [await create('taken'), await rename('taken')]) {
+      assert.equal(reply.status, 409, reply.text);
+      assert.equal(reply.json?.code, 'INLET_SOURCE_NAME_TAKEN');
+      assert.match(String(reply.json?.error), /"taken" already exists/);
+    }
+    for (const reply of [await create('n'.repeat(101)), await rename('n'.repeat(150))]) {
+      assert.equal(reply.status, 400, reply.text);
+      assert.equal(reply.json?.code, 'INLET_INVALID_PARAMETER');
+      assert.match(String(reply.json?.error), /at most 100 characters/);
+    }
+  });
 });
 
 test('METRICS_ON_PUBLIC_PORT=true also serves /metrics on the public port', async () => {

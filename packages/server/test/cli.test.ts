@@ -68,6 +68,30 @@ describe('inlet CLI', () => {
     assert.match(unknown.stderr, /--no-such-flag/);
   });
 
+  test('a flag without its value, a value for a flag that takes none, a stray word: one line and exit 2, no stack trace', async () => {
+    const store = join(dir, 'flags');
+    const runs = await Promise.all([
+      ['sources', 'create', '--name'],
+      ['failed', 'list', '--limit'],
+      ['tail', 'foo'],
+      ['sources', 'create', '--name=x', '--json=1'],
+    ].map(async (args) => ({ args, run: await inlet([...args, '--data-dir', store]) })));
+    for (const { args, run } of runs) {
+      assert.equal(run.code, 2, `inlet ${args.join(' ')}: ${run.stderr}`);
+      assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack trace');
+      assert.match(run.stderr, new RegExp(`^inlet ${args[0]}: `));
+    }
+  });
+
+  test('a --since beyond what a date can hold is refused in one line (stats, failed list)', async () => {
+    for (const args of [['stats', '--since', '300000000d'], ['failed', 'list', '--since', '300000000d'], ['failed', 'list', '--until', '2020-02-30']]) {
+      const run = await inlet([...args, '--data-dir', join(dir, 'flags')]);
+      assert.notEqual(run.code, 0, args.join(' '));
+      assert.doesNotMatch(run.stderr, /\n\s+at |RangeError/, `${args.join(' ')}: ${run.stderr}`);
+      assert.match(run.stderr, /since|until/);
+    }
+  });
+
   test('serve with a wrong bound prints one line with INLET_INVALID_SETTING naming it, and --help lists the bounds', async () => {
     const [body, order, help] = await Promise.all([
       inlet(['serve'], { BODY_TIMEOUT_MS: 'soon', INLET_DATA_DIR: join(dir, 'never') }),

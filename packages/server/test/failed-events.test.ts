@@ -251,7 +251,8 @@ describe('reading failed events', () => {
   });
 
   test('wrong query values get 400 naming them', async () => {
-    for (const [query, name] of [['limit=0', 'limit'], ['since=yesterday', 'since'], ['status=gone', 'status']]) {
+    const queries = [['limit=0', 'limit'], ['since=yesterday', 'since'], ['status=gone', 'status'], ['before=abc', 'before'], ['before=1e400', 'before'], ['since=300000000d', 'since'], ['until=2020-02-30', 'until']];
+    for (const [query, name] of queries) {
       const reply = await adminRequest(inlet.adminUrl, inlet.adminToken, `/api/failed?${query}`);
       assert.equal(reply.status, 400, query);
       assert.equal(reply.json?.code, 'INLET_INVALID_PARAMETER');

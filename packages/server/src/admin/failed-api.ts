@@ -1,7 +1,7 @@
 // Failed events over the admin API: list (newest first, paged), show, replay (with a dry run).
 import type { FastifyInstance } from 'fastify';
 import { Errors } from '../errors.ts';
-import type { FailedFilter, FailedStore } from '../failed/failed-store.ts';
+import { InvalidCursorError, type FailedFilter, type FailedStore } from '../failed/failed-store.ts';
 import { FAILURE_REASONS } from '../failed/reasons.ts';
 import { asParams, integerIn, oneOf, optionalBoolean, optionalString, optionalTime, type Params } from './params.ts';
 
@@ -20,7 +20,9 @@ export function registerFailedApi(app: FastifyInstance, failed: FailedStore): vo
 
   app.get('/api/failed', async (request) => {
     const query = asParams(request.query);
-    return failed.list(filterOf(query), integerIn(query, 'limit', 100, 1, 1000), optionalString(query, 'before', 64));
+    return failed.list(filterOf(query), integerIn(query, 'limit', 100, 1, 1000), optionalString(query, 'before', 64)).catch((error: unknown) => {
+      throw error instanceof InvalidCursorError ? Errors.invalidParameter(`before: ${error.message} (use the "next" of the page before)`) : error;
+    });
   });
 
   app.get<{ Params: { id: string } }>('/api/failed/:id', async (request) => {

@@ -3,10 +3,17 @@
 import type { FastifyInstance } from 'fastify';
 import type { IpPolicy } from '@inlet/schema';
 import { Errors } from '../errors.ts';
-import { SOURCE_KINDS, type SourceStore } from '../sources/source-store.ts';
+import { InvalidSourceError, SOURCE_KINDS, SourceNameTakenError, type SourceStore } from '../sources/source-store.ts';
 import { asParams, oneOf, requiredString } from './params.ts';
 
 const IP_POLICIES: readonly IpPolicy[] = ['full', 'anonymize', 'drop'];
+
+/** A create or rename the store refused, as the API's error: a taken name is a 409, a bad one a 400. */
+function refused(error: unknown): unknown {
+  if (error instanceof SourceNameTakenError) return Errors.sourceNameTaken(error.message);
+  if (error instanceof InvalidSourceError) return Errors.invalidParameter(error.message);
+  return error;
+}
 
 export function registerSourcesApi(app: FastifyInstance, sources: SourceStore): void {
   const find = async (id: string) => (await sources.list()).find((s) => s.id === id);
@@ -18,7 +25,7 @@ export function registerSourcesApi(app: FastifyInstance, sources: SourceStore): 
     const name = requiredString(body, 'name');
     const ipPolicy = oneOf(body, 'ipPolicy', IP_POLICIES) ?? 'full';
     const kind = oneOf(body, 'kind', SOURCE_KINDS) ?? 'browser';
-    const source = await sources.create({ name, ipPolicy, kind });
+    const source = await sources.create({ name, ipPolicy, kind }).catch((error: unknown) => { throw refused(error); });
     reply.code(201);
     return { source };
   });
@@ -31,7 +38,7 @@ export function registerSourcesApi(app: FastifyInstance, sources: SourceStore): 
 
   app.patch<{ Params: { id: string } }>('/api/sources/:id', async (request) => {
     const name = requiredString(asParams(request.body), 'name');
-    const source = await sources.rename(request.params.id, name);
+    const source = await sources.rename(request.params.id, name).catch((error: unknown) => { throw refused(error); });
     if (!source) throw Errors.sourceNotFound(request.params.id);
     return { source };
   });

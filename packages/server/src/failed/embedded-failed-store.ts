@@ -5,7 +5,7 @@ import type { Limits } from '@inlet/schema';
 import type { DatabaseReader, FailedRow } from '../db/reader.ts';
 import type { DatabaseWriter, ReplayedEvent, StillFailing } from '../db/writer.ts';
 import { failedRecord } from './failed-event.ts';
-import { emptySummary, type FailedFilter, type FailedPage, type FailedStore, type FailedView, type ReplayOptions, type ReplaySummary } from './failed-store.ts';
+import { emptySummary, InvalidCursorError, type FailedFilter, type FailedPage, type FailedStore, type FailedView, type ReplayOptions, type ReplaySummary } from './failed-store.ts';
 import type { PlanLookup } from '../plans/registry.ts';
 import { recheck } from './recheck.ts';
 
@@ -37,7 +37,7 @@ export class EmbeddedFailedStore implements FailedStore {
 
   async list(filter: FailedFilter, limit: number, before?: string): Promise<FailedPage> {
     const beforeSeq = before === undefined ? undefined : Number(before);
-    if (beforeSeq !== undefined && !Number.isSafeInteger(beforeSeq)) throw new RangeError(`not a page cursor: ${before}`);
+    if (beforeSeq !== undefined && !(Number.isSafeInteger(beforeSeq) && /^\d+$/.test(before!))) throw new InvalidCursorError(`not a page cursor: ${before}`);
     const rows = this.options.reader.failedPage(filter, limit, beforeSeq);
     return { failed: rows.map(view), next: rows.length === limit ? String(rows[rows.length - 1].seq) : null };
   }

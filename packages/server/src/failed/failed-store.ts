@@ -22,6 +22,11 @@ export interface FailedFilter {
   status?: FailedStatus | 'all';
 }
 
+/** A `before` that is not a cursor this store gave out. */
+export class InvalidCursorError extends RangeError {
+  override name = 'InvalidCursorError';
+}
+
 export interface FailedPage {
   failed: FailedView[];
   /** pass as `before` for the next (older) page; null when there is none */
