@@ -12,10 +12,15 @@ const ANONYMOUS_ID = 'ajs_anonymous_id';
 const USER_ID = 'ajs_user_id';
 const SESSION_ID = 'ajs_session_id';
 
+/** An id or event name as Segment takes them: a non-empty string, or a number (made a string); anything else is undefined. */
+const usable = (v: unknown): string | undefined => (typeof v == 'number' || (typeof v == 'string' && v) ? '' + v : undefined);
+
 // The settings kit every Inlet package checks its options with (InvalidSettingError, INLET_INVALID_SETTING).
 const OPTIONS = {
   writeKey: text({ secret: true }),
-  endpoint: text().optional(),
+  // An absolute http(s) URL or a path of the page's origin ('/_i'): a host without a scheme
+  // ('inlet.example.com', '127.0.0.1:8080') would be taken as a path and the events lost.
+  endpoint: text({ pattern: /^(https?:\/\/|\/)/i, expects: 'an http(s) URL or a /path' }).optional(),
   identity: oneOf(['browser', 'server'] as const).default('browser'),
   batchSize: atLeast(1).default(30),
   flushIntervalMs: atLeast(0).default(5000),
@@ -33,6 +38,8 @@ const OPTIONS = {
 export class Analytics<Events extends EventMap = EventMap> {
   private readonly _queue: Queue;
   private readonly _plugins: Plugin[];
+  /** the debug log: decisions and counts, never payloads */
+  private readonly _log: (message: string, count?: number) => void;
   private readonly _timezone: string | undefined;
   /** identity: 'server' — the anonymous id is the site's first-party cookie, added by the collect proxy */
   private readonly _server: boolean;
@@ -51,19 +58,10 @@ export class Analytics<Events extends EventMap = EventMap> {
     this._plugins = o.plugins;
     this._server = o.identity == 'server';
     const debug = o.debug;
-    this._queue = new Queue({
-      writeKey: o.writeKey,
-      url: (o.endpoint || location.origin).replace(/\/+$/, '') + '/v1/batch',
-      batchSize: o.batchSize,
-      flushIntervalMs: o.flushIntervalMs,
-      retryAttempts: o.retryAttempts,
-      retryBaseMs: o.retryBaseMs,
-      retryMaxMs: o.retryMaxMs,
-      maxQueueEvents: o.maxQueueEvents,
-      maxQueueChars: o.maxQueueChars,
-      persistDelayMs: o.persistDelayMs,
-      log: (message, count) => debug && console.log('[inlet] ' + message + (count === undefined ? '' : ' (' + count + ')')),
-    });
+    this._log = (message, count) => debug && console.log('[inlet] ' + message + (count === undefined ? '' : ' (' + count + ')'));
+    // The checked options as they are (writeKey, batchSize, the retry and queue bounds...): naming
+    // each one again here cost bytes of the 4 KB budget; the queue ignores the ones it does not read.
+    this._queue = new Queue({ ...o, url: (o.endpoint || location.origin).replace(/\/+$/, '') + '/v1/batch', log: this._log });
     try {
       this._timezone = Intl.DateTimeFormat().resolvedOptions().timeZone;
     } catch {
@@ -96,14 +94,20 @@ export class Analytics<Events extends EventMap = EventMap> {
     return this._userId;
   }
 
-  /** Returns the event's messageId, or undefined when a plugin dropped it. */
+  /** Returns the event's messageId, or undefined when it was dropped (by a plugin, or a call without a name, or not serializable). */
   track<E extends keyof Events & string>(event: E, ...properties: PropertiesArgument<Events[E]>): string | undefined;
   track(event: string, properties?: Properties): string | undefined {
-    return this._add({ type: 'track', event, properties: properties || {} });
+    return this._add({ type: 'track', event: usable(event), properties: properties || {} }, 'event');
   }
 
-  identify(userId?: string | null, traits?: Properties): string | undefined {
-    if (userId) write('localStorage', USER_ID, (this._userId = String(userId)));
+  /** identify(userId, traits?), or identify(traits) as Segment's analytics.js: the user stays who they were. */
+  identify(userId?: string | number | null, traits?: Properties): string | undefined;
+  identify(traits: Properties): string | undefined;
+  identify(userId?: string | number | Properties | null, traits?: Properties): string | undefined {
+    // An object (or null) first is not an id: its String() would be kept as the user id for good.
+    if (typeof userId == 'object') traits = userId || traits;
+    const id = usable(userId);
+    if (id) write('localStorage', USER_ID, (this._userId = id));
     return this._add({ type: 'identify', traits: traits || {} });
   }
 
@@ -119,12 +123,12 @@ export class Analytics<Events extends EventMap = EventMap> {
   }
 
   group(groupId: string, traits?: Properties): string | undefined {
-    return this._add({ type: 'group', groupId: String(groupId), traits: traits || {} });
+    return this._add({ type: 'group', groupId: usable(groupId), traits: traits || {} }, 'groupId');
   }
 
   /** Links `previousId` (default: the current user or anonymous id) to `userId`. */
   alias(userId: string, previousId?: string): string | undefined {
-    return this._add({ type: 'alias', previousId: previousId || this._userId || this._anonymousId, userId: String(userId) });
+    return this._add({ type: 'alias', previousId: previousId || this._userId || this._anonymousId, userId: usable(userId) }, 'userId');
   }
 
   /** Forgets the user: clears the user id and starts a new anonymous id. */
@@ -146,34 +150,46 @@ export class Analytics<Events extends EventMap = EventMap> {
     return this._address;
   }
 
-  private _add(fields: Partial<BrowserEvent>): string | undefined {
-    // a call replayed from the loader snippet is dated by the call, in its id and its timestamp
-    const at = this._at || Date.now();
-    let event: BrowserEvent | null | undefined = {
-      messageId: newMessageId(at),
-      timestamp: new Date(at).toISOString(),
-      anonymousId: this._anonymousId,
-      userId: this._userId,
-      context: {
-        // a new object per event, so a plugin that edits one event's page does not edit the next's
-        page: { ...this._where(), title: document.title, referrer: document.referrer },
-        userAgent: this._userAgent,
-        locale: navigator.language,
-        timezone: this._timezone,
-        sessionId: this._sessionId,
-        library: { name: '@inlet/browser', version: VERSION },
-      },
-      ...fields,
-    } as BrowserEvent;
-    for (const plugin of this._plugins) {
-      try {
-        event = plugin.process(event);
-      } catch {
-        console.error('[inlet] plugin ' + plugin.name + ' threw; the event goes on unchanged');
+  /** `needs`: the field without which the call means nothing (a track without a name); such a call is dropped. */
+  private _add(fields: Partial<BrowserEvent>, needs?: 'event' | 'groupId' | 'userId'): string | undefined {
+    // Event calls never throw at the host page: a bad call or event is dropped, and said so in debug mode.
+    try {
+      if (needs && !fields[needs]) throw 0;
+      // a call replayed from the loader snippet is dated by the call, in its id and its timestamp
+      const at = this._at || Date.now();
+      let event: BrowserEvent | null | undefined = {
+        messageId: newMessageId(at),
+        timestamp: new Date(at).toISOString(),
+        anonymousId: this._anonymousId,
+        userId: this._userId,
+        context: {
+          // a new object per event, so a plugin that edits one event's page does not edit the next's
+          page: { ...this._where(), title: document.title, referrer: document.referrer },
+          userAgent: this._userAgent,
+          locale: navigator.language,
+          timezone: this._timezone,
+          sessionId: this._sessionId,
+          library: { name: '@inlet/browser', version: VERSION },
+        },
+        ...fields,
+      } as BrowserEvent;
+      for (const plugin of this._plugins) {
+        try {
+          event = plugin.process(event);
+        } catch {
+          console.error('[inlet] plugin ' + plugin.name + ' threw; the event goes on unchanged');
+        }
+        if (!event) return undefined;
       }
-      if (!event) return undefined;
+      // Throws on a cycle or a BigInt in the properties. Only a JSON object may be queued: the queue
+      // splices events into one body, so a plugin's string or array would make the whole batch
+      // invalid JSON and the server reject all of it. (A function or symbol gives undefined: json[0] throws.)
+      const json = JSON.stringify(event);
+      if (json[0] != '{') throw 0;
+      this._queue.push(json);
+      return event.messageId;
+    } catch {
+      this._log('invalid event dropped');
     }
-    this._queue.push(JSON.stringify(event));
-    return event.messageId;
   }
 }

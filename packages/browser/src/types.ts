@@ -41,7 +41,7 @@ export interface Plugin {
 export interface AnalyticsOptions {
   /** The source's write key (public in browsers). */
   writeKey: string;
-  /** Origin of the Inlet server, e.g. "https://inlet.example.com", or a path of the page's own origin such as "/_i" (the collect proxy of @inlet/node). Default: the page's origin. */
+  /** Origin of the Inlet server with its scheme, e.g. "https://inlet.example.com", or a path of the page's own origin such as "/_i" (the collect proxy of @inlet/node). Default: the page's origin. Anything else (a host without a scheme) throws a TypeError. */
   endpoint?: string;
   /**
    * Where the anonymous id lives. 'browser' (default): localStorage, as Segment's analytics.js.
