@@ -70,6 +70,9 @@ function mayOverflow(text: string): boolean {
 /** Bodies that hold at least one UnrepresentableNumber: only their events are walked. */
 const withUnrepresentable = new WeakSet<object>();
 
+/** Whether a body parsed by parseJsonText holds a number that overflowed (kept as its text). */
+export const holdsUnrepresentable = (body: object): boolean => withUnrepresentable.has(body);
+
 function keepSource(_key: string, value: unknown, context?: { source?: string }): unknown {
   if (typeof value === 'number' && !Number.isFinite(value)) return new UnrepresentableNumber(context?.source ?? String(value));
   return value;

@@ -126,6 +126,28 @@ test('a failed event from /v1/import of a server source replays as it would have
   }
 });
 
+test('events refused for numbers a double cannot hold stay failed on replay: what was kept is not what was sent', async () => {
+  const inlet = await startInlet();
+  try {
+    const post = (body: string) => fetch(`${inlet.url}/v1/batch`, { method: 'POST', body, headers: { authorization: `Basic ${Buffer.from(`${inlet.writeKey}:`).toString('base64')}` } });
+    const reply = await post('{"batch":[{"type":"track","userId":12345678901234567890,"event":"Big","messageId":"inexact-id"},'
+      + '{"type":"track","userId":"u","event":"Big","messageId":"inexact-huge","properties":{"x":1e400}}]}');
+    assert.equal(((await reply.json()) as { rejected: number }).rejected, 2);
+    const summary = (await adminRequest(inlet.adminUrl, inlet.adminToken, '/api/failed/replay', { method: 'POST', body: {} })).json as unknown as ReplaySummary;
+    assert.deepEqual([summary.passed, summary.stored], [0, 0], JSON.stringify(summary));
+    const stored = (await inlet.events()).map((r) => r.messageId);
+    assert.ok(!stored.includes('inexact-id') && !stored.includes('inexact-huge'), 'neither stored changed');
+    const still = ((await adminRequest(inlet.adminUrl, inlet.adminToken, '/api/failed')).json as { failed: FailedView[] }).failed;
+    for (const id of ['inexact-id', 'inexact-huge']) {
+      const entry = still.find((f) => f.messageId === id);
+      assert.equal(entry?.status, 'failed', id);
+      assert.match(entry!.errors.join(' '), /not as sent, so it is not replayed/, id);
+    }
+  } finally {
+    await inlet.close();
+  }
+});
+
 describe('replay from the command line', () => {
   let dataDir: string;
 

@@ -2,6 +2,7 @@
 // later exactly as it would have been stored then (same messageId, receivedAt, client address).
 import { createHash } from 'node:crypto';
 import { applyIpPolicy, newMessageId, type EventType, type IpPolicy } from '@inlet/schema';
+import { holdsUnrepresentable } from '../numbers.ts';
 import type { Violation } from '../plans/plan.ts';
 import type { FailureReason } from './reasons.ts';
 
@@ -34,6 +35,12 @@ export interface FailedEvent {
   context: { ip?: string; ipPolicy: IpPolicy; sentAt?: string; type?: EventType; keepClientIp?: boolean; historical?: boolean };
   /** reason plan_violation: the plan version that blocked it and how the event broke it */
   plan?: { version: number; violations: Violation[] };
+  /**
+   * Numbers in `event` are not as sent: one beyond a double is kept as its text, an id beyond 2^53
+   * as the neighbouring integer the parser read. Replayed, the event would be stored changed, so it
+   * is not: the client has to send it again.
+   */
+  inexact?: true;
 }
 
 /** A failed event and its JSON, serialized once (both sinks write the JSON). */
@@ -136,11 +143,12 @@ function base(context: FailureContext, kind: FailedEvent['kind'], reason: Failur
   };
 }
 
-/** One event that failed; `index` is undefined for a single-event route. */
-export function failedEventOf(context: FailureContext, item: unknown, index: number | undefined, reason: FailureReason, errors: string[], plan?: FailedEvent['plan']): FailedRecord {
+/** One event that failed; `index` is undefined for a single-event route. `detail`: the plan's verdict, or that its numbers are inexact. */
+export function failedEventOf(context: FailureContext, item: unknown, index: number | undefined, reason: FailureReason, errors: string[], detail: { plan?: FailedEvent['plan']; inexact?: boolean } = {}): FailedRecord {
   const given = isObject(item) ? item.messageId : undefined;
   const messageId = typeof given === 'string' && given !== '' ? given : newMessageId(context.receivedAtMs);
-  return failedRecord({ ...base(context, 'event', reason, errors), ...(index === undefined ? {} : { index }), messageId, event: withoutWriteKey(item), ...(plan ? { plan } : {}) });
+  const { plan, inexact } = detail;
+  return failedRecord({ ...base(context, 'event', reason, errors), ...(index === undefined ? {} : { index }), messageId, event: withoutWriteKey(item), ...(plan ? { plan } : {}), ...(inexact ? { inexact: true } : {}) });
 }
 
 /**
@@ -149,7 +157,10 @@ export function failedEventOf(context: FailureContext, item: unknown, index: num
  */
 export function failedBodyOf(context: FailureContext, body: { json?: unknown; bytes?: Buffer; declaredBytes?: number; truncated?: boolean; writeKey?: string }, reason: FailureReason, errors: string[]): FailedRecord {
   const entry = base(context, 'body', reason, errors);
-  if (body.json !== undefined) entry.event = bodyWithoutWriteKeys(body.json);
+  if (body.json !== undefined) {
+    entry.event = bodyWithoutWriteKeys(body.json);
+    if (isObject(body.json) && holdsUnrepresentable(body.json)) entry.inexact = true;
+  }
   else if (body.bytes) entry.raw = rawOf(body.bytes, body.truncated ?? false, body.writeKey);
   return failedRecord(entry);
 }

@@ -2,6 +2,7 @@
 // out as the record it would have been stored as when it arrived (its messageId, receivedAt and
 // client address), marked `context.inlet.replayed` with the failed entry's id.
 import { createNormalizer, isTimestamp, validateEvent, type Limits } from '@inlet/schema';
+import { inexactNumbers } from '../numbers.ts';
 import { markChecked, type CompiledPlan } from '../plans/compiled-plan.ts';
 import { violationText, type Violation } from '../plans/plan.ts';
 import type { StoredEvent } from '../sinks/sink.ts';
@@ -16,8 +17,12 @@ const failure = (reason: FailureReason, ...errors: string[]): Recheck => ({ ok: 
 
 /** `plan`: the source's tracking plan now (undefined when it has none), which the events are checked against too. */
 export function recheck(entry: FailedEvent, limits: Pick<Limits, 'maxEventBytes' | 'maxBatchEvents'>, plan?: CompiledPlan): Recheck {
+  if (entry.inexact) return failure(entry.reason, ...entry.errors, 'its numbers were kept as text or as the parser rounded them, not as sent, so it is not replayed; the client has to send it again');
   const receivedAtMs = Date.parse(entry.receivedAt);
   const build = (item: unknown, messageId: string, sentAt: string | undefined): Recheck => {
+    // An id beyond 2^53 in a body kept whole is the integer the parser rounded it to: not replayed either.
+    const inexact = inexactNumbers(item as object, item);
+    if (inexact) return failure('invalid', ...inexact);
     const validation = validateEvent(item, entry.context.type);
     if (!validation.ok) return failure('invalid', ...validation.errors);
     const event = validation.event;

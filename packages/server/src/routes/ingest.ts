@@ -295,16 +295,16 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
     const failed: FailedRecord[] = [];
     const failedCounts: FailedCounts = {};
     let failure: FailureContext | undefined;
-    const fail = (item: unknown, index: number, reason: FailureReason, messages: string[], planned?: FailedRecord['entry']['plan']) => {
+    const fail = (item: unknown, index: number, reason: FailureReason, messages: string[], detail?: Parameters<typeof failedEventOf>[5]) => {
       errors.push({ index, errors: messages });
       failure ??= failureContext({ sourceId: source.id, receivedAtMs, route: request.routeOptions.url ?? request.url, ip, ipPolicy: source.ipPolicy, sentAt, type, keepClientIp, historical: route.historical });
-      failed.push(failedEventOf(failure, item, type ? undefined : index, reason, messages, planned));
+      failed.push(failedEventOf(failure, item, type ? undefined : index, reason, messages, detail));
       failedCounts[reason] = (failedCounts[reason] ?? 0) + 1;
     };
     for (let index = 0; index < items.length; index++) {
       const inexact = inexactNumbers(body, items[index]);
       if (inexact) {
-        fail(items[index], index, 'invalid', inexact);
+        fail(items[index], index, 'invalid', inexact, { inexact: true });
         continue;
       }
       const validation = validateEvent(withDeviceId(items[index], deviceId), type);
@@ -316,7 +316,7 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
       if (plan) {
         verdict = plan.check(validation.event);
         if (verdict?.block) {
-          fail(items[index], index, 'plan_violation', verdict.violations.map((v) => violationText(v, plan.version)), { version: plan.version, violations: verdict.violations });
+          fail(items[index], index, 'plan_violation', verdict.violations.map((v) => violationText(v, plan.version)), { plan: { version: plan.version, violations: verdict.violations } });
           continue;
         }
       }
