@@ -368,4 +368,25 @@ describe('infer', () => {
       reader.close();
     }
   });
+
+  test('events received since a moment are all read after a replay stored thousands of older ones behind them', async () => {
+    const source = await newSource();
+    await put(source.id, { unplanned: 'block', events: {} });
+    for (let i = 0; i < 6; i++) {
+      const reply = await postJson(inlet.url, '/v1/batch', { batch: Array.from({ length: 1000 }, (_, j) => track('Old', { j })) }, source.writeKey);
+      assert.equal(reply.json?.rejected, 1000, 'blocked: kept as failed events');
+    }
+    await new Promise((r) => setTimeout(r, 20));
+    const middle = Date.now();
+    await new Promise((r) => setTimeout(r, 20));
+    await put(source.id, { unplanned: 'allow', events: {} });
+    await postJson(inlet.url, '/v1/batch', { batch: [track('Fresh', { n: 1 }), track('Fresh', { n: 2 })] }, source.writeKey);
+    // Stored after the Fresh ones, with the time they first came: 6,000 positions older than `middle`.
+    const replayed = await admin('/api/failed/replay', { method: 'POST', body: { source: source.id } });
+    assert.equal((replayed.json as unknown as ReplaySummary).stored, 6000, replayed.text);
+    const reply = await admin(`/api/sources/${source.id}/plan/infer?since=${new Date(middle).toISOString()}`);
+    assert.equal(reply.status, 200, reply.text);
+    assert.equal(reply.json?.events, 2, reply.text);
+    assert.deepEqual(Object.keys((reply.json!.plan as { events: object }).events), ['Fresh']);
+  });
 });

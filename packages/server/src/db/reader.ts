@@ -131,11 +131,14 @@ export class DatabaseReader {
 
   /**
    * A source's stored events with positions in [fromSeq, toSeq) received at or after `sinceMs`,
-   * and the latest receivedAt of any event in that range (null when it has none): a scan back in
-   * time stops once that is older than `sinceMs`. Ranges keep each read short beside a running server.
+   * and the latest receivedAt of any event in that range that was not replayed (null when it has
+   * none): a scan back in time stops once that is older than `sinceMs`. Ranges keep each read short beside a running server.
    */
   sourceEventsIn(sourceId: string, sinceMs: number, fromSeq: number, toSeq: number): { records: NormalizedRecord[]; latestMs: number | null } {
-    const latestMs = this.db.prepare<[number, number], { at: number | null }>('SELECT max(received_at) AS at FROM events WHERE seq >= ? AND seq < ?').get(fromSeq, toSeq)?.at ?? null;
+    // A replayed event is stored at a new position with the time it first arrived: it says nothing
+    // of what came before it, so it does not count here (a body that merely has a "replayed" key
+    // is left out too, which only makes the caller read further).
+    const latestMs = this.db.prepare<[number, number], { at: number | null }>(`SELECT max(received_at) AS at FROM events WHERE seq >= ? AND seq < ? AND instr(body, '"replayed":') = 0`).get(fromSeq, toSeq)?.at ?? null;
     const records = this.db.prepare<[number, number, string, number], { body: string }>('SELECT body FROM events WHERE seq >= ? AND seq < ? AND source_id = ? AND received_at >= ? ORDER BY seq DESC')
       .all(fromSeq, toSeq, sourceId, sinceMs)
       .map((row) => JSON.parse(row.body) as NormalizedRecord);

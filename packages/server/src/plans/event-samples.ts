@@ -47,7 +47,8 @@ export function embeddedSamples(reader: DatabaseReader): EventSamples {
         each(record);
         events++;
       }
-      // Positions follow arrival: once a whole range is older than `since`, so is all before it.
+      // Positions follow arrival: once a whole range is older than `since`, so is all before it
+      // (replayed events, stored late with the time they first came, are not counted in latestMs).
       if (latestMs !== null && latestMs < sinceMs) break;
       to = from;
       await yieldToEventLoop();
