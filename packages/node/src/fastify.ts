@@ -1,16 +1,22 @@
 // The Fastify flavour of the request middleware, as a plugin. It hooks onResponse for the whole
 // app (not just its own encapsulation context), which is what fastify-plugin's skip-override does.
-import type { FastifyInstance, FastifyPluginCallback, FastifyRequest } from 'fastify';
+// Nothing comes from fastify, not even types (see frameworks.ts): it is an optional peer.
 import type { ServerAnalytics } from './analytics.ts';
+import type { FastifyPlugin, FastifyReply, FastifyRequest } from './frameworks.ts';
 import { recordRequest, safeUserId } from './request-event.ts';
 
 export interface InletFastifyOptions {
   analytics: ServerAnalytics;
   /** who made the request; called once the response is sent, so auth hooks have run */
-  userId: (request: FastifyRequest) => string | number | undefined | null;
+  userId(request: FastifyRequest): string | number | undefined | null;
 }
 
-const plugin: FastifyPluginCallback<InletFastifyOptions> = (app: FastifyInstance, options, done) => {
+/** The part of a Fastify instance the plugin uses. */
+export interface InletFastifyApp {
+  addHook(name: 'onResponse', hook: (request: FastifyRequest, reply: FastifyReply, done: () => void) => void): unknown;
+}
+
+const plugin: FastifyPlugin<InletFastifyOptions, InletFastifyApp> = (app, options, done) => {
   const { analytics, userId } = options;
   if (analytics === undefined || typeof userId !== 'function') {
     done(new TypeError('inletFastify: options must be { analytics, userId: (request) => userId }'));

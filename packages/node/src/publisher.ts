@@ -7,7 +7,7 @@
 // oldest batch not yet settled.
 import type { Settings } from './settings.ts';
 import type { SendOutcome, Transport } from './transports/transport.ts';
-import { backoffDelay } from './backoff.ts';
+import { retryDelay } from './backoff.ts';
 
 export type DropReason =
   | 'invalid' // bad arguments or an event the schema refuses
@@ -213,15 +213,44 @@ export class Publisher<Item> {
     this.#stats.errors++;
     this.#hooks.onError(new Error(`@inlet/node: sending ${batch.items.length} events failed (attempt ${batch.attempts}): ${outcome.message}`));
     const info = { count: batch.items.length, message: outcome.message, ...(outcome.status === undefined ? {} : { status: outcome.status }) };
+    if (outcome.tooLarge && batch.items.length > 1) return this.#split(batch);
     if (!outcome.retry) return this.#settle(batch, { reason: 'rejected', ...info });
     if (batch.attempts > this.#settings.maxRetries) return this.#settle(batch, { reason: 'retries-exhausted', ...info });
     const s = this.#settings;
-    const delay = outcome.retryAfterMs ?? backoffDelay(batch.attempts, s.minRetryDelayMs, s.maxRetryDelayMs);
+    // Retry-After lengthens the wait, never shortens it (and is bounded): see retryDelay.
+    const delay = retryDelay(batch.attempts, outcome.retryAfterMs, s.minRetryDelayMs, s.maxRetryDelayMs);
     this.#stats.retries++;
     const timer = setTimeout(() => this.#attempt(batch), delay);
     if (this.#waiters.length === 0) timer.unref();
     batch.retryTimer = timer;
     this.#retrying.add(batch);
+  }
+
+  /**
+   * The server refused the batch for its size (its limits are configurable, so ours may be
+   * above them): it goes again as two halves, ahead of the batches waiting, each halved again if
+   * refused again. A single event refused for its size is rejected like any other refusal.
+   * Both halves keep the batch's id, so flush() waits for both. Only the sum of their bytes
+   * matters (the queue's byte bound), so the bytes are shared in proportion to the events.
+   */
+  #split(batch: Batch<Item>): void {
+    const half = Math.ceil(batch.items.length / 2);
+    const second: Batch<Item> = {
+      id: batch.id,
+      items: batch.items.slice(half),
+      bytes: Math.round((batch.bytes * (batch.items.length - half)) / batch.items.length),
+      attempts: 0,
+      settled: false,
+      retryTimer: undefined,
+    };
+    batch.items = batch.items.slice(0, half);
+    batch.bytes -= second.bytes;
+    // Neither half is in flight now: they wait for a slot like any sealed batch.
+    batch.attempts = 0;
+    this.#inFlight--;
+    this.#pending.splice(this.#pending.indexOf(batch) + 1, 0, second);
+    this.#ready.unshift(batch, second);
+    this.#pump();
   }
 
   #settle(batch: Batch<Item>, drop: DropInfo | undefined): void {

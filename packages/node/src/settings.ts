@@ -53,7 +53,7 @@ export interface ServerAnalyticsOptions {
   maxRetryDelayMs?: number;
   /** batches sent concurrently over HTTP; default 4 (the Kafka transport sends one at a time) */
   maxInFlight?: number;
-  /** one HTTP request's timeout; default 10000 */
+  /** longest one HTTP request may take, until the response's last byte; default 10000 */
   requestTimeoutMs?: number;
   /** gzip request bodies; default true */
   gzip?: boolean;

@@ -1,11 +1,13 @@
 // @inlet/node over HTTP against a real Inlet server (embedded SQLite sink).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startInlet, type TestInlet } from '@inlet/testkit';
-import type { NormalizedRecord } from '@inlet/schema';
+import { DEFAULT_LIMITS, type NormalizedRecord } from '@inlet/schema';
 import { ServerAnalytics, type ServerAnalyticsOptions } from '@inlet/node';
 import { recorder, startProxy, until, type Proxy } from './support/proxy.ts';
 
@@ -292,6 +294,69 @@ describe('the server down for a while, then back on the same port and data', () 
       assert.equal(new Set(events.map((e) => e.messageId)).size, 170);
       assert.equal(seen.drops.length, 0);
       assert.ok(seen.errors.every((e) => /network error/.test(e.message)), 'outage seen as network errors');
+    } finally {
+      await a.shutdown({ timeoutMs: 1000 });
+      await inlet.close();
+    }
+  });
+});
+
+describe('requestTimeoutMs bounds the whole request, not just idleness', () => {
+  test('a server that trickles a response and never ends it times out; the batch is retried', async () => {
+    const requests: number[] = [];
+    const trickles = new Set<NodeJS.Timeout>();
+    // First request: headers, then a byte every 50 ms for ever (the socket is never idle).
+    // Second: a real answer.
+    const server = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        requests.push(Date.now());
+        if (requests.length > 1) {
+          res.writeHead(200, { 'content-type': 'application/json' }).end('{"accepted":1,"rejected":0}');
+          return;
+        }
+        res.writeHead(200, { 'content-type': 'application/json' });
+        const timer = setInterval(() => res.write(' '), 50);
+        trickles.add(timer);
+        res.on('close', () => clearInterval(timer));
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const a = new ServerAnalytics({ writeKey: 'wk', endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requestTimeoutMs: 300, minRetryDelayMs: 20, maxRetryDelayMs: 50 });
+    const seen = recorder(a);
+    try {
+      a.track('u1', 'slow_server');
+      const started = Date.now();
+      const outcome = await Promise.race([a.flush().then(() => 'flushed'), new Promise((r) => setTimeout(r, 5000, 'still waiting after 5 s')).then(String)]);
+      assert.equal(outcome, 'flushed');
+      assert.equal(requests.length, 2, 'retried once');
+      assert.ok(Date.now() - started >= 300, 'the first attempt had its full time');
+      assert.match(seen.errors[0]?.message ?? '', /no complete response within 300 ms/);
+      assert.equal(a.stats().delivered, 1);
+      assert.deepEqual(seen.drops, []);
+    } finally {
+      await a.shutdown({ timeoutMs: 200 });
+      for (const timer of trickles) clearInterval(timer);
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
+});
+
+describe('a server whose body limit is below the SDK’s batch size', () => {
+  test('batches refused with 413 are halved until they pass; every event arrives', async () => {
+    const inlet = await startInlet({ limits: { ...DEFAULT_LIMITS, maxBodyBytes: 64 * 1024 } });
+    const a = new ServerAnalytics({ writeKey: inlet.writeKey, endpoint: inlet.url, flushIntervalMs: 3_600_000 });
+    const seen = recorder(a);
+    try {
+      const filler = 'x'.repeat(2000);
+      for (let i = 0; i < 100; i++) a.track(`u${i}`, 'sized', { i, filler }); // ~210 KB: one batch for the SDK
+      await a.flush();
+      const stored = (await inlet.events()).filter((e) => e.event === 'sized');
+      assert.equal(stored.length, 100);
+      assert.deepEqual(seen.drops, []);
+      assert.ok(seen.errors.some((e) => /HTTP 413/.test(e.message)), 'the server did refuse the whole batch');
+      assert.equal(a.stats().delivered, 100);
     } finally {
       await a.shutdown({ timeoutMs: 1000 });
       await inlet.close();

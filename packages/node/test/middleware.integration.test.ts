@@ -75,6 +75,34 @@ describe('request tracking middleware', () => {
       assertRequestEvent(byStatus(404), { method: 'GET', path: '/nowhere/at-all', status_code: 404 });
     });
 
+    for (const handler of ['the default error handler', 'an error handler of the app'] as const) {
+      test(`a request that ends in an error, answered by ${handler}, keeps its path`, async () => {
+        const user = `express-user-errors-${handler.length}`;
+        const app = express();
+        app.set('env', 'test'); // the default error handler then logs nothing
+        app.use(inletExpress(analytics, { userId: () => user }));
+        app.get('/boom', () => { throw new Error('boom'); });
+        const nested = express.Router();
+        nested.get('/boom/:id', () => { throw new Error('boom'); });
+        app.use('/nested', nested);
+        if (handler === 'an error handler of the app') {
+          app.use((_err: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => { res.status(500).send('error'); });
+        }
+        const s = await new Promise<Server>((r) => { const srv = app.listen(0, '127.0.0.1', () => r(srv)); });
+        const url = `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
+        try {
+          assert.equal((await fetch(`${url}/boom?token=secret-token`)).status, 500);
+          assert.equal((await fetch(`${url}/nested/boom/7?token=secret-token`)).status, 500);
+        } finally {
+          await new Promise((r) => s.close(r));
+        }
+        // Before: Express has reset req.baseUrl by then (to undefined after its default handler),
+        // and the paths were "undefined/boom" and "undefined/boom/:id" (or "/boom/:id").
+        const paths = (await requestEvents(inlet, analytics, user)).map((e) => (e.properties as unknown as RequestProps).path).sort();
+        assert.deepEqual(paths, ['/boom', '/nested/boom/:id']);
+      });
+    }
+
     test('a path option names what Express cannot (patterns of parametrized mounts)', async () => {
       const user = 'express-user-2';
       const app = express();

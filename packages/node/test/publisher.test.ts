@@ -106,3 +106,65 @@ test('the byte bound drops like the count bound', () => {
   assert.equal(publisher.stats().queued, 3);
   assert.deepEqual(drops.map((d) => d.reason), ['queue-full', 'queue-full']);
 });
+
+test('a Retry-After of 0 (or a date already past) does not remove the backoff', async () => {
+  const { transport, publisher, drops } = setup({ minRetryDelayMs: 200, maxRetryDelayMs: 1000, maxRetries: 10 });
+  publisher.enqueue('a', 1);
+  publisher.flush();
+  transport.sent[0].answer({ ok: false, retry: true, retryAfterMs: 0, status: 503, message: 'HTTP 503' });
+  await new Promise((r) => setTimeout(r, 60));
+  // Before: retried at once, 11 requests in ~15 ms, then dropped as retries-exhausted.
+  assert.equal(transport.sent.length, 1, 'the first retry waits at least half of minRetryDelayMs');
+  assert.deepEqual(drops, []);
+  publisher.abandon();
+});
+
+test('a Retry-After of days is capped, never turned into a 1 ms timer', async () => {
+  const { transport, publisher, drops } = setup({ minRetryDelayMs: 200, maxRetryDelayMs: 1000, maxRetries: 10 });
+  const warnings: Error[] = [];
+  const onWarning = (w: Error) => warnings.push(w);
+  process.on('warning', onWarning);
+  try {
+    publisher.enqueue('a', 1);
+    publisher.flush();
+    // 30 days: setTimeout fires anything of 2^31 ms or more after 1 ms, with a TimeoutOverflowWarning
+    transport.sent[0].answer({ ok: false, retry: true, retryAfterMs: 30 * 86_400_000, status: 429, message: 'HTTP 429' });
+    await new Promise((r) => setTimeout(r, 60));
+    assert.equal(transport.sent.length, 1, 'not retried at once');
+    assert.deepEqual(drops, []);
+    assert.deepEqual(warnings.map((w) => w.name), [], 'nothing printed to the host’s stderr');
+  } finally {
+    process.off('warning', onWarning);
+    publisher.abandon();
+  }
+});
+
+test('a batch refused for its size (413) goes again as halves, ahead of the rest; one event alone is rejected', async () => {
+  const { transport, publisher, drops } = setup({ maxBatchSize: 5, maxInFlight: 1 });
+  for (const e of ['a', 'b', 'c', 'd', 'e', 'f']) publisher.enqueue(e, 10);
+  const flush = publisher.flush();
+  const tooLarge: SendOutcome = { ok: false, retry: false, tooLarge: true, status: 413, message: 'HTTP 413' };
+  transport.sent[0].answer(tooLarge);
+  await tick();
+  assert.deepEqual(transport.sent.map((s) => s.items), [['a', 'b', 'c', 'd', 'e'], ['a', 'b', 'c']], 'the first half, before the next batch');
+  transport.sent[1].answer(tooLarge);
+  await tick();
+  assert.deepEqual(transport.sent[2].items, ['a', 'b']);
+  transport.sent[2].answer({ ok: true, rejected: 0 });
+  await tick();
+  assert.deepEqual(transport.sent[3].items, ['c']);
+  transport.sent[3].answer(tooLarge); // one event the server will never take
+  await tick();
+  assert.deepEqual(transport.sent[4].items, ['d', 'e']);
+  transport.sent[4].answer({ ok: true, rejected: 0 });
+  await tick();
+  assert.deepEqual(transport.sent[5].items, ['f']);
+  transport.sent[5].answer({ ok: true, rejected: 0 });
+  await flush;
+  assert.deepEqual(drops, [{ reason: 'rejected', count: 1, status: 413, message: 'HTTP 413' }]);
+  const stats = publisher.stats();
+  assert.equal(stats.delivered, 5);
+  assert.equal(stats.queued, 0);
+  assert.equal(stats.queuedBytes, 0, 'the halves’ bytes add up to the batch’s');
+  assert.equal(stats.retries, 0);
+});

@@ -1,9 +1,9 @@
 // inletCollect for Express and connect: a middleware that answers requests under the prefix and
 // passes every other request on untouched. Register it before body parsers, so bodies stream;
 // after one, the parsed body is forwarded instead.
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import type { NextFunction, Request, Response } from 'express';
+import type { ExpressRequest as Request, NextFunction } from '../frameworks.ts';
 import { Collector } from './collector.ts';
 import { collectSettings, type InletCollectOptions } from './options.ts';
 import { attempt, writeAnswer } from './respond.ts';
@@ -17,7 +17,7 @@ function bodyOf(req: Request): IncomingMessage | Buffer | string {
   throw new Error('inletCollect: the request body was read by a middleware registered before inletCollect and not kept in req.body; register inletCollect before body parsers');
 }
 
-export function collectExpress(options: InletCollectOptions<Request>): (req: Request, res: Response, next: NextFunction) => void {
+export function collectExpress(options: InletCollectOptions<Request>): (req: Request, res: ServerResponse, next: NextFunction) => void {
   const collector = new Collector(collectSettings(options as InletCollectOptions<unknown>));
   const { consent, clientIp } = options;
   return function inletCollectMiddleware(req, res, next) {

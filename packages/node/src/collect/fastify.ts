@@ -1,14 +1,24 @@
 // inletCollect for Fastify: a plugin that owns `${path}` and `${path}/*`. It stays encapsulated
 // (no skip-override) because it replaces the body parsers for its own routes only: bodies are
 // not parsed but streamed, counted, to Inlet.
-import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
+// Nothing comes from fastify, not even types (see ../frameworks.ts): it is an optional peer.
+import type { IncomingMessage } from 'node:http';
+import type { FastifyPlugin, FastifyReply, FastifyRequest } from '../frameworks.ts';
 import { Collector, type Answer } from './collector.ts';
 import { collectSettings, type InletCollectOptions } from './options.ts';
 import { attempt, writeAnswer } from './respond.ts';
 
 export type InletCollectFastifyOptions = InletCollectOptions<FastifyRequest>;
 
-export const collectFastify: FastifyPluginCallback<InletCollectFastifyOptions> = (app, options, done) => {
+/** The part of a Fastify instance the plugin uses. */
+export interface InletCollectFastifyApp {
+  removeAllContentTypeParsers(): unknown;
+  addContentTypeParser(contentType: '*', parser: (request: FastifyRequest, payload: IncomingMessage, done: (error: Error | null, body?: unknown) => void) => void): unknown;
+  all(path: string, handler: (request: FastifyRequest, reply: FastifyReply) => Promise<void>): unknown;
+  addHook(name: 'onClose', hook: (instance: unknown, done: () => void) => void): unknown;
+}
+
+export const collectFastify: FastifyPlugin<InletCollectFastifyOptions, InletCollectFastifyApp> = (app, options, done) => {
   let collector: Collector;
   try {
     collector = new Collector(collectSettings(options as InletCollectOptions<unknown>));

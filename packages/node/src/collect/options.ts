@@ -21,9 +21,9 @@ export interface InletCollectOptions<Req> {
    * false: no cookie (an existing one is deleted), and each request's events get a fresh random
    * anonymousId, so nothing links one request to the next. Default: always true.
    */
-  consent?: (req: Req) => boolean | Promise<boolean>;
+  consent?(req: Req): boolean | Promise<boolean>;
   /** The end user's address. Default: what the framework says (Express req.ip, Fastify request.ip, the last X-Forwarded-For entry for fetch handlers). */
-  clientIp?: (req: Req) => string | undefined;
+  clientIp?(req: Req): string | undefined;
   /** Largest request body forwarded, in bytes on the wire. Default 512000 (the Inlet server's MAX_BODY_BYTES). */
   maxBodyBytes?: number;
   /** Longest wait for the Inlet server (and for the browser's body), in ms. Default 10000. */

@@ -80,12 +80,21 @@ export class HttpTransport implements Transport<string> {
       const finish = (outcome: SendOutcome) => {
         if (settled) return;
         settled = true;
+        clearTimeout(deadline);
         this.#requests.delete(req);
         resolve(outcome);
       };
-      const req = this.#request(this.#url, { method: 'POST', agent: this.#agent, headers, timeout: this.#settings.requestTimeoutMs });
+      const req = this.#request(this.#url, { method: 'POST', agent: this.#agent, headers });
       this.#requests.add(req);
-      req.on('timeout', () => req.destroy(new Error(`no response within ${this.#settings.requestTimeoutMs} ms`)));
+      // One deadline for the whole exchange, response body included. The socket's own `timeout`
+      // only notices idleness: a server that trickles a byte now and then would hold the batch
+      // (and flush()) forever. Timing out is like any network error: the batch is retried.
+      const timeoutMs = this.#settings.requestTimeoutMs;
+      const deadline = setTimeout(() => {
+        finish({ ok: false, retry: true, message: `network error: no complete response within ${timeoutMs} ms` });
+        req.destroy();
+      }, timeoutMs);
+      deadline.unref();
       req.on('error', (error) => finish({ ok: false, retry: true, message: `network error: ${error.message}` }));
       req.on('response', (res) => {
         const chunks: Buffer[] = [];
@@ -128,7 +137,10 @@ function outcomeOf(res: http.IncomingMessage, text: string): SendOutcome {
   const message = `HTTP ${status}${reason ? `: ${reason}` : ''}`;
   const retry = status === 408 || status === 429 || status >= 500;
   const retryAfterMs = retry ? parseRetryAfter(res.headers['retry-after']) : undefined;
-  return { ok: false, retry, status, message, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
+  // The server's body limits are configurable (MAX_BODY_BYTES): a 413 can come below our own
+  // maxBatchBytes, and then halves of the batch may pass where the whole did not.
+  const tooLarge = status === 413;
+  return { ok: false, retry, status, message, ...(tooLarge ? { tooLarge } : {}), ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
 }
 
 /** The server's first per-event error, so a 'drop' says why without carrying any payload. */

@@ -10,8 +10,11 @@ export type Prepared<Item> =
 export type SendOutcome =
   /** delivered; `rejected` events were refused one by one by the server (partial success) */
   | { ok: true; rejected: number; message?: string }
-  /** not delivered; `retry` says whether trying again can help */
-  | { ok: false; retry: boolean; retryAfterMs?: number; status?: number; message: string };
+  /**
+   * not delivered; `retry` says whether trying again can help, `tooLarge` that the batch as a
+   * whole was refused for its size (HTTP 413), so smaller batches may pass
+   */
+  | { ok: false; retry: boolean; tooLarge?: boolean; retryAfterMs?: number; status?: number; message: string };
 
 export interface Transport<Item> {
   /** batches the publisher may have in flight at once on this transport (1 keeps them in order) */
