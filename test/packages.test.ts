@@ -297,8 +297,8 @@ describe('the published packages, packed and installed into a new project', () =
     writeFileSync(join(app, 'src/consumer.ts'), CONSUMER_TS);
     writeFileSync(join(app, 'src/consumer-cjs.cts'), CONSUMER_CTS);
     // What `tsc --init` gives a Node project (skipLibCheck; @inlet/node's declarations also check
-    // without it and without the optional peers: packages/node/test/declarations.test.ts); the
-    // @ts-expect-error lines fail if any of our types collapsed to `any`.
+    // without it and without the optional peers: packages/node/test/declarations.test.ts); the lines
+    // marked @ts-expect-error fail if any of our types collapsed to `any`.
     writeFileSync(join(app, 'tsconfig.json'), JSON.stringify({
       compilerOptions: { strict: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', lib: ['es2022', 'dom'], types: ['node'], noEmit: true, skipLibCheck: true },
       include: ['src'],
