@@ -23,6 +23,7 @@ import { registerSdkRoute } from './routes/sdk.ts';
 import { registerSourceConfigRoute } from './routes/source-config.ts';
 import type { Sink } from './sinks/sink.ts';
 import type { SourceStore } from './sources/source-store.ts';
+import { answerClientError, answerFrameworkError } from './client-errors.ts';
 
 export interface AppDeps {
   config: Config;
@@ -53,6 +54,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     // Generous: the parser enforces the real (inflated) limit itself.
     bodyLimit: config.limits.maxBodyBytes * 4,
     forceCloseConnections: 'idle',
+    clientErrorHandler: answerClientError,
+    frameworkErrors: answerFrameworkError,
     // Our own 503 below: Fastify's has no `code` and no Retry-After.
     return503OnClosing: false,
     // Node's own bounds on a request arriving: headers, and headers plus body (answered 408 and

@@ -32,11 +32,11 @@ export function deviceIdOf(request: FastifyRequest): string | undefined {
   return isDeviceId(header) ? header : undefined;
 }
 
-/** Gives an event without an anonymousId the device id (in place: the body is the request's own). */
+/** Gives an event without an anonymousId (none, null or "", as validation counts it) the device id (in place: the body is the request's own). */
 export function withDeviceId(item: unknown, deviceId: string | undefined): unknown {
   if (deviceId !== undefined && item !== null && typeof item === 'object' && !Array.isArray(item)) {
     const event = item as { anonymousId?: unknown };
-    if (event.anonymousId === undefined || event.anonymousId === null) event.anonymousId = deviceId;
+    if (event.anonymousId === undefined || event.anonymousId === null || event.anonymousId === '') event.anonymousId = deviceId;
   }
   return item;
 }

@@ -41,6 +41,8 @@ export const Errors = {
   bodyTooLarge: define('INLET_BODY_TOO_LARGE', 413, 'Body too large'),
   tooManyEvents: define('INLET_TOO_MANY_EVENTS', 413, 'Too many events in one batch'),
   unsupportedEncoding: define('INLET_UNSUPPORTED_ENCODING', 415, 'Unsupported Content-Encoding; send gzip or identity'),
+  badRequest: define('INLET_BAD_REQUEST', 400, 'Bad request'),
+  headersTooLarge: define('INLET_HEADERS_TOO_LARGE', 431, 'The request headers are too large'),
   notFound: define('INLET_NOT_FOUND', 404, 'Not found'),
   methodNotAllowed: define('INLET_METHOD_NOT_ALLOWED', 405, 'Method not allowed'),
   adminTokenRequired: define('INLET_ADMIN_TOKEN_REQUIRED', 401, 'The admin API needs the admin token: Authorization: Bearer <token>'),

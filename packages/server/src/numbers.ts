@@ -126,7 +126,9 @@ export function inexactNumbers(body: object, item: unknown): string[] | undefine
   for (const field of ID_FIELDS) {
     const id = event[field];
     if (typeof id === 'number' && !Number.isSafeInteger(id)) {
-      (errors ??= []).push(`${field} is a number a JSON parser cannot hold exactly (integers are exact only up to 2^53 - 1 = 9007199254740991); send ids as strings`);
+      (errors ??= []).push(Number.isInteger(id)
+        ? `${field} is a number a JSON parser cannot hold exactly (integers are exact only up to 2^53 - 1 = 9007199254740991); send ids as strings`
+        : `${field} is ${id}, not an integer; an id sent as a number must be an integer (or send ids as strings)`);
     }
   }
   if (withUnrepresentable.has(body)) {

@@ -3,6 +3,7 @@
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import net from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { startInlet, type TestInlet } from '@inlet/testkit';
 import { basic, postJson, request, type RawReply } from './http-client.ts';
@@ -255,5 +256,29 @@ describe('bad auth and routing', () => {
     assert.match(String(reply.headers.allow), /POST/);
     assertError(await request(inlet.url, '/v1/batch', { method: 'PUT', body: '{}', headers: { 'content-type': 'application/json' } }), 405);
     assertError(await request(inlet.url, '/v1/ping', { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } }), 405);
+  });
+
+  test('what Node or the router refuses before any route (framing, huge headers, a bad %-escape) answers in the catalogue\'s shape', async () => {
+    const raw = (text: string) => new Promise<string>((resolve, reject) => {
+      const { hostname, port } = new URL(inlet.url);
+      const socket = net.connect(Number(port), hostname, () => socket.end(text));
+      let answer = '';
+      socket.on('data', (chunk: Buffer) => { answer += chunk.toString(); });
+      socket.on('close', () => resolve(answer));
+      socket.on('error', reject);
+    });
+    const body = (answer: string) => JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as { error: string; code: string };
+    const cases: [string, string, string][] = [
+      ['POST /v1/batch HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', '400', 'INLET_BAD_REQUEST'],
+      [`GET /v1/ping HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, '431', 'INLET_HEADERS_TOO_LARGE'],
+      ['GET /sourceConfig/%ff HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', '400', 'INLET_BAD_REQUEST'],
+    ];
+    for (const [text, status, code] of cases) {
+      const answer = await raw(text);
+      assert.match(answer, new RegExp(`^HTTP/1.1 ${status} `), answer.slice(0, 200));
+      const reply = body(answer);
+      assert.equal(reply.code, code, answer.slice(0, 300));
+      assert.ok(reply.error.length > 10, reply.error);
+    }
   });
 });

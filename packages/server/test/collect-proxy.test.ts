@@ -71,6 +71,8 @@ describe('a collect proxy\'s headers', () => {
   test('the device id becomes the anonymousId of an event without one, and only then', async () => {
     assert.equal((await send(plain, 'device-fills', { [DEVICE_ID_HEADER]: DEVICE })).status, 200);
     assert.equal((await stored(plain, 'device-fills')).anonymousId, DEVICE);
+    assert.equal((await send(plain, 'device-fills-empty', { [DEVICE_ID_HEADER]: DEVICE }, { anonymousId: '' })).status, 200, 'an empty anonymousId is none');
+    assert.equal((await stored(plain, 'device-fills-empty')).anonymousId, DEVICE);
     await send(plain, 'device-keeps', { [DEVICE_ID_HEADER]: DEVICE }, { anonymousId: 'from-the-page' });
     assert.equal((await stored(plain, 'device-keeps')).anonymousId, 'from-the-page');
     await send(plain, 'device-with-user', { [DEVICE_ID_HEADER]: DEVICE }, { userId: 'u-1' });

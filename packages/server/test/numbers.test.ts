@@ -40,6 +40,12 @@ test('a numeric id beyond 2^53 and 1e400 anywhere get per-event errors; the rest
   assert.ok(failed.some((f) => f.messageId === 'n-big' && f.reason === 'invalid'));
 });
 
+test('an id sent as a fractional number is refused as one, not as a large integer', async () => {
+  const res = await post('/v1/track', '{"userId":1.5,"event":"e"}');
+  assert.equal(res.status, 400, res.text);
+  assert.match(res.text, /userId is 1\.5, not an integer/);
+});
+
 test('a single-event route answers 400 with the reason', async () => {
   const res = await post('/v1/track', '{"userId":"u","event":"e","properties":{"v":1e309}}');
   assert.equal(res.status, 400, res.text);

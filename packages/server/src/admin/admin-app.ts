@@ -27,6 +27,7 @@ import { registerLiveApi } from './live-api.ts';
 import { registerPlanViolationsApi } from './plan-violations-api.ts';
 import type { EventSamples } from '../plans/event-samples.ts';
 import { LoginLimiter, registerSessionApi, Sessions } from './session.ts';
+import { answerClientError, answerFrameworkError } from '../client-errors.ts';
 
 export interface AdminDeps {
   tokens: AdminTokens;
@@ -67,6 +68,8 @@ export function buildAdminApp(deps: AdminDeps): FastifyInstance {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1024 * 1024,
     forceCloseConnections: 'idle',
+    clientErrorHandler: answerClientError,
+    frameworkErrors: answerFrameworkError,
   }) as unknown as FastifyInstance;
 
   const sessions = new Sessions(deps.tokens);
