@@ -232,6 +232,8 @@ describe('reading failed events', () => {
     const mine = await failed(`&source=${other.id}`);
     assert.equal(mine.length, 1);
     assert.equal(mine[0].sourceId, other.id);
+    const exactlyFull = await adminRequest(inlet.adminUrl, inlet.adminToken, `/api/failed?limit=1&source=${other.id}`);
+    assert.equal((exactlyFull.json as { next: string | null }).next, null, 'a page exactly full, with nothing after it, has no next');
     assert.ok((await failed('&reason=too_large')).every((f) => f.reason === 'too_large'));
     assert.deepEqual(await failed(`&since=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`), []);
 

@@ -38,8 +38,10 @@ export class EmbeddedFailedStore implements FailedStore {
   async list(filter: FailedFilter, limit: number, before?: string): Promise<FailedPage> {
     const beforeSeq = before === undefined ? undefined : Number(before);
     if (beforeSeq !== undefined && !(Number.isSafeInteger(beforeSeq) && /^\d+$/.test(before!))) throw new InvalidCursorError(`not a page cursor: ${before}`);
-    const rows = this.options.reader.failedPage(filter, limit, beforeSeq);
-    return { failed: rows.map(view), next: rows.length === limit ? String(rows[rows.length - 1].seq) : null };
+    // One row more than a page says whether there is a next one (a full page is not enough: the last may be exactly full).
+    const rows = this.options.reader.failedPage(filter, limit + 1, beforeSeq);
+    const page = rows.slice(0, limit);
+    return { failed: page.map(view), next: rows.length > limit ? String(page[page.length - 1].seq) : null };
   }
 
   async get(id: string): Promise<FailedView | undefined> {
