@@ -137,6 +137,18 @@ describe('plans refused at put, with the reason', () => {
     await refused(withSchema({ anyOf: Array.from({ length: 9000 }, (_, i) => ({ const: i })) }), 400, 'INLET_INVALID_PLAN', /holds more than 1000 objects/);
   });
 
+  test('a gzip plan is refused with 415 saying to send it as it is, not as "not JSON" with its bytes', async () => {
+    const { gzipSync } = await import('node:zlib');
+    const reply = await request(inlet.adminUrl, `/api/sources/${source.id}/plan`, {
+      method: 'PUT',
+      body: gzipSync(JSON.stringify(withSchema({ type: 'object' }))),
+      headers: { authorization: `Bearer ${inlet.adminToken}`, 'content-type': 'application/json', 'content-encoding': 'gzip' },
+    });
+    assert.equal(reply.status, 415, reply.text);
+    assert.equal(reply.json?.code, 'INLET_UNSUPPORTED_ENCODING');
+    assert.match(String(reply.json?.error), /without Content-Encoding \(it said gzip\)/);
+  });
+
   test('nothing refused was stored', async () => {
     // Stored above: the 2,000-event plan and its deletion, the local $ref, the uniqueItems plan.
     assert.equal(await versions(), 4);

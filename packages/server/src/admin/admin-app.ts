@@ -8,7 +8,7 @@ import Fastify, { LogController, type FastifyError, type FastifyInstance } from 
 import type { Logger } from 'pino';
 import type { OutcomeSource } from '../accounting.ts';
 import { errorReply, toInletError } from '../error-reply.ts';
-import { Errors } from '../errors.ts';
+import { Errors, InletError } from '../errors.ts';
 import type { FailedStore } from '../failed/failed-store.ts';
 import type { Metrics } from '../metrics.ts';
 import type { PlanService } from '../plans/plan-service.ts';
@@ -104,6 +104,15 @@ export function buildAdminApp(deps: AdminDeps): FastifyInstance {
       throw Errors.sessionExpired();
     }
     throw Errors.adminTokenRequired();
+  });
+
+  // After the token: bodies are read as sent. A gzip plan was read as text and refused as "not
+  // JSON" with its binary bytes in the message.
+  app.addHook('preParsing', async (request) => {
+    const encoding = request.headers['content-encoding'];
+    if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
+      throw new InletError(Errors.unsupportedEncoding.code, 415, `The admin API reads request bodies as sent: send this one without Content-Encoding (it said ${encoding.slice(0, 40)})`);
+    }
   });
 
   registerConsoleFiles(app, deps.consoleDir);
