@@ -123,6 +123,20 @@ describe('HTTP transport against a real Inlet server', () => {
     assert.deepEqual(tagged(await inlet.events(), run).map((e) => e.event).sort(), ['ok_after', 'ok_before']);
   });
 
+  test('an event just under 32 KB as sent, but over it with what the server adds, is dropped at track() time, not sent to be rejected', async () => {
+    const run = 'too-large-stored';
+    const a = sdk();
+    const seen = recorder(a);
+    // 32,758 bytes as the SDK serializes it was 32,928 as the server stored it: refused then, after a send.
+    const fill = 32 * 1024 - 10 - JSON.stringify({ type: 'track', event: 'edge', userId: 'u1', properties: { run, blob: '' } }).length - 400;
+    a.track('u1', 'edge', { run, blob: 'z'.repeat(fill) });
+    assert.deepEqual(seen.drops.map((d) => d.reason), ['too-large']);
+    a.track('u1', 'fits', { run, blob: 'z'.repeat(20 * 1024) });
+    await a.flush();
+    assert.deepEqual(tagged(await inlet.events(), run).map((e) => e.event), ['fits']);
+    assert.equal(seen.drops.length, 1, 'nothing rejected by the server');
+  });
+
   test('bad input is reported, never thrown', async () => {
     const a = sdk();
     const seen = recorder(a);

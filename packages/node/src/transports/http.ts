@@ -13,6 +13,12 @@ type HttpSettings = Extract<TransportSettings, { kind: 'http' }>;
 
 /** Bodies smaller than this are sent as they are: gzip would cost more than it saves. */
 const GZIP_MIN_BYTES = 1024;
+/**
+ * What the server adds to an event before it counts its size: receivedAt, sourceId,
+ * originalTimestamp, the client's address, its own marks (~200 bytes measured, with room). An event
+ * within maxEventBytes but not within this much less would be sent only to be rejected.
+ */
+export const SERVER_ADDED_BYTES = 512;
 /** Enough of an error body to say why; the rest is discarded. */
 const MAX_RESPONSE_BYTES = 64 * 1024;
 
@@ -49,8 +55,8 @@ export class HttpTransport implements Transport<string> {
       return { ok: false, reason: 'invalid', message: `event is not serializable: ${(error as Error).message}` };
     }
     const bytes = Buffer.byteLength(json);
-    if (bytes > this.#maxEventBytes) {
-      return { ok: false, reason: 'too-large', message: `event is ${bytes} bytes, more than the ${this.#maxEventBytes} allowed` };
+    if (bytes > this.#maxEventBytes - SERVER_ADDED_BYTES) {
+      return { ok: false, reason: 'too-large', message: `event is ${bytes} bytes; with what the server adds (up to ${SERVER_ADDED_BYTES}) it would be over the ${this.#maxEventBytes} allowed` };
     }
     return { ok: true, item: json, bytes };
   }
