@@ -108,8 +108,9 @@ export function duration(min: number, max = Number.MAX_SAFE_INTEGER): Rule<numbe
 }
 
 /** Any number at least `min`, from code (the browser SDK's timings and sizes). */
+/** A number from `min` up to 2^31 - 1: the browser's timers take no more (a larger delay fires at once), nor Infinity. */
 export function atLeast(min: number): Rule<number> {
-  return rule((v) => (typeof v == 'number' && v >= min ? v : refuse(`must be a number of at least ${min}, got ${shown(v)}`)));
+  return rule((v) => (typeof v == 'number' && v >= min && v < 2 ** 31 ? v : refuse(`must be a number from ${min} to 2147483647, got ${shown(v)}`)));
 }
 
 export function boolean(): Rule<boolean> {

@@ -47,7 +47,9 @@ describe('rules', () => {
     assert.equal(checkSetting('u', url(['redis:']), 'redis://127.0.0.1:6379'), 'redis://127.0.0.1:6379');
     assert.equal(refusal(() => checkSetting('f', func(), 1)).message, 'f must be a function, got 1');
     assert.equal(checkSetting('m', atLeast(0), 0.5), 0.5);
-    assert.match(refusal(() => checkSetting('m', atLeast(1), 0)).message, /m must be a number of at least 1/);
+    assert.match(refusal(() => checkSetting('m', atLeast(1), 0)).message, /m must be a number from 1 to 2147483647/);
+    for (const big of [Infinity, 3e9, 2 ** 31, Number.NaN]) assert.throws(() => checkSetting('m', atLeast(0), big), /2147483647/, `${big}: a timer would fire at once`);
+    assert.equal(checkSetting('m', atLeast(0), 2 ** 31 - 1), 2 ** 31 - 1);
   });
 
   test('a secret or a URL (which may carry a password) is never repeated in the message', () => {
