@@ -30,10 +30,19 @@ const STRIDE = 200;
 
 const isDigit = (c: number) => c >= 48 && c <= 57;
 
-/** Whether the digits (and '.') ending just before `end` start a JSON number token: after `:`, `[`, `,` or whitespace, with an optional '-'. */
+/**
+ * Whether the digits (and one '.') ending just before `end` start a JSON number token: after `:`,
+ * `[`, `,` or whitespace, with an optional '-'. A second '.' ends the walk: no number has two, and
+ * walking on over dotted runs ("111.111.111...", in a string) made each candidate cost the whole run.
+ */
 function numberTokenBefore(text: string, end: number): boolean {
   let i = end - 1;
-  while (i >= 0 && (isDigit(text.charCodeAt(i)) || text.charCodeAt(i) === 46)) i--;
+  let dots = 0;
+  for (; i >= 0; i--) {
+    const c = text.charCodeAt(i);
+    if (c === 46 && ++dots > 1) return false;
+    if (c !== 46 && !isDigit(c)) break;
+  }
   if (i === end - 1) return false;
   if (i >= 0 && text.charCodeAt(i) === 45) i--;
   if (i < 0) return true;
@@ -117,24 +126,32 @@ function paths(value: unknown, path: string, out: string[], depth: number): void
 
 /**
  * Why the event `item` of `body` cannot be stored exactly, or undefined when it can: an id given
- * as a number outside ±(2^53 − 1), or a number that overflowed (anywhere in the event).
+ * as a number that is not an integer or is outside ±(2^53 − 1), or a number that overflowed
+ * (anywhere in the event). `lossy`: what the parser kept is not what was sent (an overflow kept as
+ * its text, an integer id rounded), so the event as kept must not be stored later either.
  */
-export function inexactNumbers(body: object, item: unknown): string[] | undefined {
+export function inexactNumbers(body: object, item: unknown): { errors: string[]; lossy: boolean } | undefined {
   if (item === null || typeof item !== 'object') return undefined;
   let errors: string[] | undefined;
+  let lossy = false;
   const event = item as Record<string, unknown>;
   for (const field of ID_FIELDS) {
     const id = event[field];
-    if (typeof id === 'number' && !Number.isSafeInteger(id)) {
-      (errors ??= []).push(Number.isInteger(id)
-        ? `${field} is a number a JSON parser cannot hold exactly (integers are exact only up to 2^53 - 1 = 9007199254740991); send ids as strings`
-        : `${field} is ${id}, not an integer; an id sent as a number must be an integer (or send ids as strings)`);
+    if (typeof id !== 'number' || Number.isSafeInteger(id)) continue;
+    if (Number.isInteger(id)) {
+      lossy = true;
+      (errors ??= []).push(`${field} is a number a JSON parser cannot hold exactly (integers are exact only up to 2^53 - 1 = 9007199254740991); send ids as strings`);
+    } else {
+      (errors ??= []).push(`${field} is ${id}, not an integer; an id sent as a number must be an integer (or send ids as strings)`);
     }
   }
   if (withUnrepresentable.has(body)) {
     const found: string[] = [];
     paths(item, '', found, 0);
-    if (found.length) (errors ??= []).push(...found);
+    if (found.length) {
+      lossy = true;
+      (errors ??= []).push(...found);
+    }
   }
-  return errors;
+  return errors && { errors, lossy };
 }

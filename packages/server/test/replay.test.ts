@@ -131,18 +131,28 @@ test('events refused for numbers a double cannot hold stay failed on replay: wha
   try {
     const post = (body: string) => fetch(`${inlet.url}/v1/batch`, { method: 'POST', body, headers: { authorization: `Basic ${Buffer.from(`${inlet.writeKey}:`).toString('base64')}` } });
     const reply = await post('{"batch":[{"type":"track","userId":12345678901234567890,"event":"Big","messageId":"inexact-id"},'
-      + '{"type":"track","userId":"u","event":"Big","messageId":"inexact-huge","properties":{"x":1e400}}]}');
-    assert.equal(((await reply.json()) as { rejected: number }).rejected, 2);
+      + '{"type":"track","userId":"u","event":"Big","messageId":"inexact-huge","properties":{"x":1e400}},'
+      + '{"type":"track","userId":1.5,"event":"Big","messageId":"fractional-id"}]}');
+    assert.equal(((await reply.json()) as { rejected: number }).rejected, 3);
+    // A body in Latin-1, kept as its bytes: decoded as UTF-8 on replay it would be stored with U+FFFD.
+    const latin1 = await fetch(`${inlet.url}/v1/track`, { method: 'POST', body: Buffer.from('{"userId":"u","event":"caf\u00e9","messageId":"latin1-replay"}', 'latin1'), headers: { authorization: `Basic ${Buffer.from(`${inlet.writeKey}:`).toString('base64')}` } });
+    assert.equal(latin1.status, 400);
     const summary = (await adminRequest(inlet.adminUrl, inlet.adminToken, '/api/failed/replay', { method: 'POST', body: {} })).json as unknown as ReplaySummary;
     assert.deepEqual([summary.passed, summary.stored], [0, 0], JSON.stringify(summary));
     const stored = (await inlet.events()).map((r) => r.messageId);
-    assert.ok(!stored.includes('inexact-id') && !stored.includes('inexact-huge'), 'neither stored changed');
+    assert.deepEqual(stored, [], 'nothing stored changed');
     const still = ((await adminRequest(inlet.adminUrl, inlet.adminToken, '/api/failed')).json as { failed: FailedView[] }).failed;
     for (const id of ['inexact-id', 'inexact-huge']) {
       const entry = still.find((f) => f.messageId === id);
       assert.equal(entry?.status, 'failed', id);
       assert.match(entry!.errors.join(' '), /not as sent, so it is not replayed/, id);
     }
+    const fractional = still.find((f) => f.messageId === 'fractional-id');
+    assert.match(fractional!.errors.join(' '), /userId is 1\.5, not an integer/);
+    assert.doesNotMatch(fractional!.errors.join(' '), /not as sent/, '1.5 was kept exactly: it fails for what it is');
+    const body = still.find((f) => f.kind === 'body');
+    assert.equal(body?.status, 'failed');
+    assert.match(body!.errors.join(' '), /not UTF-8/);
   } finally {
     await inlet.close();
   }

@@ -2,6 +2,7 @@
 // out as the record it would have been stored as when it arrived (its messageId, receivedAt and
 // client address), marked `context.inlet.replayed` with the failed entry's id.
 import { createNormalizer, isTimestamp, validateEvent, type Limits } from '@inlet/schema';
+import { parseJson } from '../body.ts';
 import { inexactNumbers } from '../numbers.ts';
 import { markChecked, type CompiledPlan } from '../plans/compiled-plan.ts';
 import { violationText, type Violation } from '../plans/plan.ts';
@@ -19,10 +20,12 @@ const failure = (reason: FailureReason, ...errors: string[]): Recheck => ({ ok: 
 export function recheck(entry: FailedEvent, limits: Pick<Limits, 'maxEventBytes' | 'maxBatchEvents'>, plan?: CompiledPlan): Recheck {
   if (entry.inexact) return failure(entry.reason, ...entry.errors, 'its numbers were kept as text or as the parser rounded them, not as sent, so it is not replayed; the client has to send it again');
   const receivedAtMs = Date.parse(entry.receivedAt);
+  /** the body a whole-body entry's events come from (parsed from its bytes, or kept as JSON) */
+  let body: unknown;
   const build = (item: unknown, messageId: string, sentAt: string | undefined): Recheck => {
     // An id beyond 2^53 in a body kept whole is the integer the parser rounded it to: not replayed either.
-    const inexact = inexactNumbers(item as object, item);
-    if (inexact) return failure('invalid', ...inexact);
+    const inexact = inexactNumbers((body ?? item) as object, item);
+    if (inexact) return failure('invalid', ...inexact.errors);
     const validation = validateEvent(item, entry.context.type);
     if (!validation.ok) return failure('invalid', ...validation.errors);
     const event = validation.event;
@@ -45,14 +48,16 @@ export function recheck(entry: FailedEvent, limits: Pick<Limits, 'maxEventBytes'
 
   if (entry.kind === 'event') return build(entry.event, entry.messageId!, entry.context.sentAt);
 
-  let body = entry.event;
+  body = entry.event;
   if (body === undefined) {
     if (!entry.raw) return failure(entry.reason, 'the body was refused before it was read, so there is nothing to replay');
     if (entry.raw.truncated) return failure(entry.reason, `only the first ${entry.raw.bytes} bytes of the body were kept, so it cannot be replayed`);
     try {
-      body = JSON.parse(rawBytes(entry.raw).toString('utf8'));
+      // As the ingest route parses a body: bytes that are not UTF-8 refused, not decoded to U+FFFD;
+      // a number a double cannot hold kept as an UnrepresentableNumber, which the check above refuses.
+      body = parseJson(rawBytes(entry.raw));
     } catch (error) {
-      return failure('malformed_body', `Malformed JSON body: ${(error as Error).message}`);
+      return failure('malformed_body', (error as Error).message);
     }
   }
   if (!isObject(body)) return failure('malformed_body', 'Invalid body: expected a JSON object');

@@ -304,7 +304,7 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
     for (let index = 0; index < items.length; index++) {
       const inexact = inexactNumbers(body, items[index]);
       if (inexact) {
-        fail(items[index], index, 'invalid', inexact, { inexact: true });
+        fail(items[index], index, 'invalid', inexact.errors, { inexact: inexact.lossy });
         continue;
       }
       const validation = validateEvent(withDeviceId(items[index], deviceId), type);
