@@ -122,6 +122,14 @@ describe('plans refused at put, with the reason', () => {
     await refused(withSchema(loop), 400, 'INLET_INVALID_PLAN', /subschema at "\/\$defs\/a" leads back to itself .* would never end/);
     await refused(withSchema({ type: 'object', allOf: [{ $ref: '#' }] }), 400, 'INLET_INVALID_PLAN', /leads back to itself/);
     await refused(withSchema({ $defs: { x: { $anchor: 'x', not: { $ref: '#x' } } }, $ref: '#x' }), 400, 'INLET_INVALID_PLAN', /leads back to itself/);
+    // Names that are keywords elsewhere ("default", "enum") are schemas where they name a $def or a property.
+    await refused(withSchema({ $defs: { default: { anyOf: [{ $ref: '#/$defs/default' }] } }, $ref: '#/$defs/default' }), 400, 'INLET_INVALID_PLAN', /"\/\$defs\/default" leads back to itself/);
+    await refused(withSchema({ type: 'object', properties: { enum: { $defs: { a: { anyOf: [{ $ref: '#/properties/enum/$defs/a' }] } }, $ref: '#/properties/enum/$defs/a' } } }), 400, 'INLET_INVALID_PLAN', /leads back to itself/);
+    await refused(withSchema({ type: 'object', properties: { enum: { type: 'array', uniqueItems: true } } }), 400, 'INLET_INVALID_PLAN', /uniqueItems/);
+    // What the loop check could not follow is refused: a reference by $id, an $id below the root.
+    await refused(withSchema({ $id: 'https://e.example/s', $defs: { a: { anyOf: [{ $ref: 'https://e.example/s#/$defs/a' }] } }, $ref: '#/$defs/a' }), 400, 'INLET_INVALID_PLAN', /is outside the plan/);
+    await refused(withSchema({ $id: 'https://e.example/s', $defs: { a: { $ref: 's#/$defs/a' } } }), 400, 'INLET_INVALID_PLAN', /must point within the schema, as a '#' fragment/);
+    await refused(withSchema({ type: 'object', properties: { x: { $id: 'https://e.example/x', anyOf: [{ $ref: '#' }] } } }), 400, 'INLET_INVALID_PLAN', /\$id is only allowed at the top/);
     await refused(withSchema({ $dynamicRef: '#meta' }), 400, 'INLET_INVALID_PLAN', /\$dynamicRef is not supported/);
     await refused(withSchema({ $dynamicAnchor: 'x', $dynamicRef: '#x' }), 400, 'INLET_INVALID_PLAN', /is not supported in a tracking plan/);
   });

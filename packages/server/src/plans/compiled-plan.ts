@@ -9,6 +9,7 @@ import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.
 import ajvFormats from 'ajv-formats';
 import type { InletEvent, NormalizedRecord } from '@inlet/schema';
 import { findEndlessRef } from './endless-refs.ts';
+import { subschemas } from './subschemas.ts';
 import { InvalidPlanError, type JsonSchema, type TrackingPlan, type Violation } from './plan.ts';
 import { ajvRegExpEngine } from './regexp.ts';
 
@@ -212,31 +213,37 @@ function* schemasOf(plan: TrackingPlan): Generator<[where: string, schema: JsonS
   if (plan.group?.traits !== undefined) yield ['group.traits', plan.group.traits];
 }
 
-/** Keywords whose values are data, not schemas: not walked. */
-const DATA_KEYWORDS = new Set(['const', 'enum', 'default', 'examples']);
-
-/** Refuses what would make checking one event cost more than linear time. */
+/**
+ * Refuses what would make checking one event cost more than linear time, or never end, and what
+ * the loop check (./endless-refs.ts) could not follow: an $id below the root, a $ref that is not a
+ * '#' fragment of the same schema, $dynamicRef.
+ */
 function checkCosts(schema: unknown, where: string): void {
-  if (schema === null || typeof schema !== 'object') return;
-  if (Array.isArray(schema)) {
-    for (const item of schema) checkCosts(item, where);
-    return;
-  }
-  const s = schema as Record<string, unknown>;
-  for (const keyword of ['$dynamicRef', '$dynamicAnchor']) {
-    // Made for extending meta-schemas; in a plan they only open ways for a check never to end.
-    if (s[keyword] !== undefined) throw new InvalidPlanError(`${where}: ${keyword} is not supported in a tracking plan; use $ref (with $defs) instead`);
-  }
-  if (s.uniqueItems === true) {
-    const items = s.items as Record<string, unknown> | undefined;
-    const types = items && typeof items === 'object' ? [items.type].flat() : [];
-    const scalar = types.length > 0 && types.every((t) => typeof t === 'string' && t !== 'object' && t !== 'array');
-    if (!scalar && !(typeof s.maxItems === 'number' && s.maxItems <= MAX_UNIQUE_ITEMS)) {
-      throw new InvalidPlanError(`${where}: uniqueItems on items that are not typed as strings, numbers or booleans needs "maxItems" of at most ${MAX_UNIQUE_ITEMS} (checking them compares every pair of items)`);
+  for (const [s, pointer] of subschemas(schema)) {
+    const at = pointer ? `${where} at "${pointer}"` : where;
+    for (const keyword of ['$dynamicRef', '$dynamicAnchor']) {
+      // Made for extending meta-schemas; in a plan they only open ways for a check never to end.
+      if (s[keyword] !== undefined) throw new InvalidPlanError(`${at}: ${keyword} is not supported in a tracking plan; use $ref (with $defs) instead`);
+    }
+    if (pointer !== '' && s.$id !== undefined) throw new InvalidPlanError(`${at}: $id is only allowed at the top of an event's schema (a plan's schemas are self-contained)`);
+    if (typeof s.$ref === 'string' && !s.$ref.startsWith('#')) {
+      throw new InvalidPlanError(/^[a-z][a-z0-9+.-]*:/i.test(s.$ref)
+        ? `${at}: $ref "${s.$ref}" is outside the plan; a plan must be self-contained (Inlet never fetches schemas over the network)`
+        : `${at}: $ref "${s.$ref}" must point within the schema, as a '#' fragment such as "#/$defs/name"`);
+    }
+    if (s.uniqueItems === true) {
+      const items = s.items as Record<string, unknown> | undefined;
+      const types = items && typeof items === 'object' ? [items.type].flat() : [];
+      const scalar = types.length > 0 && types.every((t) => typeof t === 'string' && t !== 'object' && t !== 'array');
+      if (!scalar && !(typeof s.maxItems === 'number' && s.maxItems <= MAX_UNIQUE_ITEMS)) {
+        throw new InvalidPlanError(`${at}: uniqueItems on items that are not typed as strings, numbers or booleans needs "maxItems" of at most ${MAX_UNIQUE_ITEMS} (checking them compares every pair of items)`);
+      }
     }
   }
-  for (const [key, value] of Object.entries(s)) if (!DATA_KEYWORDS.has(key)) checkCosts(value, where);
 }
+
+/** Values of every JSON type: a schema that overflows the stack on one of them is refused at put (a backstop to ./endless-refs.ts). */
+const PROBES: unknown[] = [{}, [], '', 0, null, true];
 
 function compileError(where: string, error: Error & { missingRef?: string }): InvalidPlanError {
   if (error.missingRef !== undefined) {
@@ -262,12 +269,20 @@ export async function compilePlan(plan: TrackingPlan): Promise<void> {
     checkCosts(schema, where);
     const loop = findEndlessRef(schema);
     if (loop !== undefined) {
-      throw new InvalidPlanError(`${where}: the subschema at "${loop}" leads back to itself (through $ref, allOf, anyOf, oneOf, not or if/then/else) without going into a property or an item, so checking an event would never end`);
+      throw new InvalidPlanError(`${where}: the subschema at "${loop}" leads back to itself (through $ref, allOf, anyOf, oneOf, not, if/then/else or dependentSchemas) without going into a property or an item, so checking an event would never end`);
     }
+    let validate: ValidateFunction;
     try {
-      ajv.compile(compilable(schema));
+      validate = ajv.compile(compilable(schema));
     } catch (error) {
       throw compileError(where, error as Error);
+    }
+    for (const probe of PROBES) {
+      try {
+        validate(probe);
+      } catch (error) {
+        throw new InvalidPlanError(`${where}: checking a value against it fails (${(error as Error).message}); it probably leads back to itself without going into a property or an item`);
+      }
     }
     if (performance.now() - sliceStart > SLICE_MS) {
       await yieldToEventLoop();
