@@ -58,6 +58,11 @@ describe('tracking plans on the Kafka sink', { skip: need.skip }, () => {
     assert.deepEqual(replay.json as unknown as ReplaySummary, { dryRun: false, matched: 1, passed: 1, stored: 1, duplicates: 0, stillFailing: 0 });
     const replayed = (await readAll(brokers, topic)).map((r) => JSON.parse(r.value) as NormalizedRecord).find((r) => r.messageId === blocked.messageId)!;
     assert.deepEqual(replayed.context.inlet, { plan: { version: 3 }, replayed: entry.entry.id });
+
+    // Written to raw-events just now, it was received before: events "since" a moment after that leave it out.
+    const seen: string[] = [];
+    await kafkaSamples({ brokers, clientId: 'plans-test', topic })(sourceId, Date.parse(replayed.receivedAt) + 1, (e) => { seen.push(e.messageId!); });
+    assert.ok(!seen.includes(blocked.messageId), 'a replayed event counts from when it first came, as on the embedded store');
   });
 
   test('infer reads the source\'s events from raw-events since --since, and stops at its bounds', async () => {

@@ -136,9 +136,9 @@ export class DatabaseReader {
    */
   sourceEventsIn(sourceId: string, sinceMs: number, fromSeq: number, toSeq: number): { records: NormalizedRecord[]; latestMs: number | null } {
     // A replayed event is stored at a new position with the time it first arrived: it says nothing
-    // of what came before it, so it does not count here (a body that merely has a "replayed" key
-    // is left out too, which only makes the caller read further).
-    const latestMs = this.db.prepare<[number, number], { at: number | null }>(`SELECT max(received_at) AS at FROM events WHERE seq >= ? AND seq < ? AND instr(body, '"replayed":') = 0`).get(fromSeq, toSeq)?.at ?? null;
+    // of what came before it, so it does not count here. The server's own mark, by its path: a
+    // "replayed" property of the event's own does not make it one.
+    const latestMs = this.db.prepare<[number, number], { at: number | null }>(`SELECT max(received_at) AS at FROM events WHERE seq >= ? AND seq < ? AND json_extract(body, '$.context.inlet.replayed') IS NULL`).get(fromSeq, toSeq)?.at ?? null;
     const records = this.db.prepare<[number, number, string, number], { body: string }>('SELECT body FROM events WHERE seq >= ? AND seq < ? AND source_id = ? AND received_at >= ? ORDER BY seq DESC')
       .all(fromSeq, toSeq, sourceId, sinceMs)
       .map((row) => JSON.parse(row.body) as NormalizedRecord);

@@ -73,12 +73,17 @@ export function kafkaSamples(options: { brokers: string[]; clientId: string; top
         }
         scanned++;
         if (!record.value || headerOf(record.headers, 'source-id') !== sourceId) continue;
+        let event: InletEvent & { receivedAt?: unknown };
         try {
-          each(JSON.parse(record.value.toString()) as InletEvent);
-          events++;
+          event = JSON.parse(record.value.toString()) as InletEvent;
         } catch {
-          // Not JSON: not a record the sink wrote.
+          continue; // Not JSON: not a record the sink wrote.
         }
+        // A replayed event is written now with the time it first came: "since" is about the latter,
+        // as on the embedded store.
+        if (typeof event.receivedAt === 'string' && Date.parse(event.receivedAt) < sinceMs) continue;
+        each(event);
+        events++;
       }
     });
     return { events, scanned, truncated: stop.signal.aborted };
