@@ -4,10 +4,11 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { startInlet, type TestInlet } from '@inlet/testkit';
-import type { NormalizedRecord } from '@inlet/schema';
+import type { InletEvent, NormalizedRecord } from '@inlet/schema';
 import type { FailedView, ReplaySummary } from '../src/failed/failed-store.ts';
 import { DatabaseReader } from '../src/db/reader.ts';
 import { embeddedSamples } from '../src/plans/event-samples.ts';
+import { PlanInference } from '../src/plans/infer.ts';
 import type { PlanVersion, StoredPlan } from '../src/plans/plan-store.ts';
 import { adminRequest, basic, postJson, request, type RawReply } from './http-client.ts';
 
@@ -367,6 +368,18 @@ describe('infer', () => {
     } finally {
       reader.close();
     }
+  });
+
+  test('a proposal for events too wide to describe in full is described less deep, and can be put as it is', async () => {
+    const source = await newSource();
+    const wide = Object.fromEntries(Array.from({ length: 25 }, (_, i) => [`o${i}`, Object.fromEntries(Array.from({ length: 40 }, (_, j) => [`k${j}`, { v: j }]))]));
+    const inference = new PlanInference();
+    inference.add({ type: 'track', event: 'Wide', userId: 'u', properties: wide, messageId: 'w' } as unknown as InletEvent);
+    const { plan } = inference.result();
+    const reply = await putPlan(source.id, plan);
+    assert.equal(reply.status, 201, reply.text);
+    const described = (plan.events.Wide.properties as { properties: Record<string, { properties?: Record<string, unknown> }> }).properties;
+    assert.equal(Object.keys(described).length, 25, 'every property is still named');
   });
 
   test('events received since a moment are all read after a replay stored thousands of older ones behind them', async () => {

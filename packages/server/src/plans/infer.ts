@@ -3,7 +3,7 @@
 // event of that name had (they become `required`). Identify and group traits the same way. The
 // proposal is in flag mode: put it, watch context.violations, tighten it, then block.
 import type { InletEvent } from '@inlet/schema';
-import { MAX_PLAN_EVENTS, type JsonSchema, type TrackingPlan } from './plan.ts';
+import { checkSchemaSize, MAX_PLAN_EVENTS, type JsonSchema, type TrackingPlan } from './plan.ts';
 
 /** Levels of nested objects described; deeper values are only typed as objects. */
 const MAX_DEPTH = 4;
@@ -37,13 +37,15 @@ class ValueStats {
     else if (type === 'array') for (const item of value as unknown[]) (this.items ??= new ValueStats()).add(item, depth + 1);
   }
 
-  schema(): Record<string, unknown> {
+  /** `levels`: how many more levels of nested objects and arrays to describe */
+  schema(levels: number): Record<string, unknown> {
     const types = new Set(this.types);
     if (types.has('integer') && types.has('number')) types.delete('integer');
     const list = [...types].sort();
     const schema: Record<string, unknown> = list.length === 1 ? { type: list[0] } : { type: list };
-    if (this.object && types.has('object')) Object.assign(schema, this.object.schema());
-    if (this.items && types.has('array')) schema.items = this.items.schema();
+    if (levels <= 0) return schema;
+    if (this.object && types.has('object')) Object.assign(schema, this.object.schema(levels - 1));
+    if (this.items && types.has('array')) schema.items = this.items.schema(levels - 1);
     return schema;
   }
 }
@@ -73,13 +75,13 @@ class ObjectStats {
     }
   }
 
-  schema(): Record<string, unknown> {
+  schema(levels = MAX_DEPTH): Record<string, unknown> {
     if (this.isMap) return { type: 'object' };
     const properties: Record<string, unknown> = {};
     const required: string[] = [];
     for (const [key, seen] of [...this.keys].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
       // defineProperty: a key "__proto__" stays a key.
-      Object.defineProperty(properties, key, { value: seen.values.schema(), enumerable: true, writable: true, configurable: true });
+      Object.defineProperty(properties, key, { value: seen.values.schema(levels), enumerable: true, writable: true, configurable: true });
       if (seen.present === this.count) required.push(key);
     }
     return { type: 'object', properties, ...(required.length ? { required } : {}) };
@@ -125,13 +127,27 @@ export class PlanInference {
   result(): InferredPlan {
     const events = Object.create(null) as TrackingPlan['events'];
     for (const [name, stats] of [...this.#events].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-      events[name] = { properties: stats.schema() as JsonSchema, description: `inferred from ${stats.count} events` };
+      events[name] = { properties: fitting(stats) as JsonSchema, description: `inferred from ${stats.count} events` };
     }
     const plan: TrackingPlan = { unplanned: 'flag', violations: 'flag', events };
-    if (this.#traits.identify.count > 0) plan.identify = { traits: this.#traits.identify.schema() };
-    if (this.#traits.group.count > 0) plan.group = { traits: this.#traits.group.schema() };
+    if (this.#traits.identify.count > 0) plan.identify = { traits: fitting(this.#traits.identify) };
+    if (this.#traits.group.count > 0) plan.group = { traits: fitting(this.#traits.group) };
     return { plan, events: this.#count, namesLeftOut: this.#namesLeftOut.size };
   }
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** The schema described as deep as a plan's limits on one schema allow (checkSchemaSize), so the proposal can be put as it is. */
+function fitting(stats: ObjectStats): Record<string, unknown> {
+  for (let levels = MAX_DEPTH; ; levels--) {
+    const schema = stats.schema(levels);
+    if (levels === 0) return schema;
+    try {
+      checkSchemaSize(schema, 'inferred');
+      return schema;
+    } catch {
+      // Too many objects at this depth: describe one level less.
+    }
+  }
+}

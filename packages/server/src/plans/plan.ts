@@ -39,8 +39,9 @@ export const MAX_PLAN_EVENTS = 2000;
 export const MAX_EVENT_NAME_LENGTH = 200;
 
 /**
- * Deepest nesting of one schema's JSON: deep enough for any event's shape, shallow enough that
- * what walks a schema recursively (ajv among them) never runs out of stack.
+ * Deepest nesting of one schema's JSON (about half as many levels of the event it describes): deep
+ * enough for the shapes plans describe, shallow enough that what walks a schema recursively (ajv
+ * among them) never runs out of stack.
  */
 export const MAX_SCHEMA_DEPTH = 100;
 /**
@@ -81,7 +82,7 @@ function schemaAt(value: unknown, where: string): JsonSchema | undefined {
 }
 
 /** Refuses a schema nested deeper than MAX_SCHEMA_DEPTH or holding more than MAX_SCHEMA_OBJECTS objects (walked without recursion). */
-function checkSchemaSize(schema: Record<string, unknown>, where: string): void {
+export function checkSchemaSize(schema: Record<string, unknown>, where: string): void {
   const values: unknown[] = [schema];
   const depths: number[] = [1];
   let objects = 0;
