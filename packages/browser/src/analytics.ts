@@ -15,6 +15,8 @@ const SESSION_ID = 'ajs_session_id';
 /** An id or event name as Segment takes them: a non-empty string, or a number (made a string); anything else is undefined. */
 const usable = (v: unknown): string | undefined => (typeof v == 'number' || (typeof v == 'string' && v) ? '' + v : undefined);
 
+const MAX_DELAY = 2 ** 31 - 1;
+
 // The settings kit every Inlet package checks its options with (InvalidSettingError, INLET_INVALID_SETTING).
 const OPTIONS = {
   writeKey: text({ secret: true }),
@@ -23,13 +25,14 @@ const OPTIONS = {
   endpoint: text({ pattern: /^(https?:\/\/|\/)/i, expects: 'an http(s) URL or a /path' }).optional(),
   identity: oneOf(['browser', 'server'] as const).default('browser'),
   batchSize: atLeast(1).default(30),
-  flushIntervalMs: atLeast(0).default(5000),
+  // Delays: a browser fires a timer of 2^31 ms or more at once (a retry waits at most retryMaxMs).
+  flushIntervalMs: atLeast(0, MAX_DELAY).default(5000),
   retryAttempts: atLeast(0).default(10),
   retryBaseMs: atLeast(1).default(1000),
-  retryMaxMs: atLeast(1).default(60_000),
+  retryMaxMs: atLeast(1, MAX_DELAY).default(60_000),
   maxQueueEvents: atLeast(1).default(1000),
   maxQueueChars: atLeast(1).default(2_000_000),
-  persistDelayMs: atLeast(0).default(500),
+  persistDelayMs: atLeast(0, MAX_DELAY).default(500),
   debug: boolean().default(false),
   plugins: rule((v) => (Array.isArray(v) && v.every((p) => typeof p?.process == 'function') ? (v as Plugin[]) : refuse('must be objects with a process(event) function'))).default([]),
 };

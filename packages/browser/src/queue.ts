@@ -176,7 +176,7 @@ export class Queue {
       if (++this._failures > this._o.retryAttempts) {
         for (const i of batch) i.p = true;
         this._failures = 0;
-        this._o.log('out of retries; batch kept for the next page load', batch.length);
+        this._o.log('out of retries; kept for the next page', batch.length);
       } else this._notBefore = Date.now() + Math.max(wait, backoff(this._failures, this._o.retryBaseMs, this._o.retryMaxMs));
     }
     this._persistSoon();
@@ -205,7 +205,7 @@ export class Queue {
       // Built by concatenation: the items are JSON already.
       ls.setItem(this._key, '{"o":' + (this._hidden ? 0 : 1) + ',"t":' + Date.now() + ',"q":[' + this._items.map((i) => i.s).join(',') + ']}');
     } catch {
-      this._o.log('queue not persisted (storage unavailable)');
+      this._o.log('queue not persisted (no storage)');
     }
   }
 

@@ -10,7 +10,8 @@ export function backoff(attempt: number, baseMs: number, maxMs: number, random =
 export function retryAfterMs(header: string | null, now = Date.now()): number {
   if (!header) return 0;
   const ms = /^\s*\d+(\.\d+)?\s*$/.test(header) ? +header * 1000 : Date.parse(header) - now;
-  return ms > 0 ? ms : 0;
+  // At most 10 minutes, as @inlet/node: a wait of 2^31 ms or more would make a timer that fires at once, again and again.
+  return ms > 0 ? Math.min(ms, 6e5) : 0;
 }
 
 /** Whether an HTTP status means "try again": 408, 429 and 5xx. Other 4xx are definitive rejections. */

@@ -19,6 +19,7 @@ test('Retry-After is read in seconds or as an HTTP date', () => {
   const now = Date.parse('2025-01-01T00:00:00Z');
   assert.equal(retryAfterMs('Wed, 01 Jan 2025 00:00:30 GMT', now), 30_000);
   assert.equal(retryAfterMs(null), 0);
+  assert.equal(retryAfterMs('2592000'), 600_000, 'at most 10 minutes: a timer of 2^31 ms or more fires at once, again and again');
   assert.equal(retryAfterMs('soon'), 0);
   assert.equal(retryAfterMs('Tue, 31 Dec 2024 00:00:00 GMT', now), 0, 'a date in the past means now');
 });

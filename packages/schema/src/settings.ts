@@ -108,9 +108,9 @@ export function duration(min: number, max = Number.MAX_SAFE_INTEGER): Rule<numbe
 }
 
 /** Any number at least `min`, from code (the browser SDK's timings and sizes). */
-/** A number from `min` up to 2^31 - 1: the browser's timers take no more (a larger delay fires at once), nor Infinity. */
-export function atLeast(min: number): Rule<number> {
-  return rule((v) => (typeof v == 'number' && v >= min && v < 2 ** 31 ? v : refuse(`must be a number from ${min} to 2147483647, got ${shown(v)}`)));
+/** A number of at least `min` (Infinity too), and at most `max`: a delay's is 2^31 - 1 ms, as timers fire a larger one at once. */
+export function atLeast(min: number, max = Infinity): Rule<number> {
+  return rule((v) => (typeof v == 'number' && v >= min && v <= max ? v : refuse(`must be from ${min} to ${max}, got ${shown(v)}`)));
 }
 
 export function boolean(): Rule<boolean> {

@@ -43,6 +43,7 @@ export const Errors = {
   unsupportedEncoding: define('INLET_UNSUPPORTED_ENCODING', 415, 'Unsupported Content-Encoding; send gzip or identity'),
   badRequest: define('INLET_BAD_REQUEST', 400, 'Bad request'),
   headersTooLarge: define('INLET_HEADERS_TOO_LARGE', 431, 'The request headers are too large'),
+  uriTooLong: define('INLET_URI_TOO_LONG', 414, 'The request path is too long'),
   notFound: define('INLET_NOT_FOUND', 404, 'Not found'),
   methodNotAllowed: define('INLET_METHOD_NOT_ALLOWED', 405, 'Method not allowed'),
   adminTokenRequired: define('INLET_ADMIN_TOKEN_REQUIRED', 401, 'The admin API needs the admin token: Authorization: Bearer <token>'),

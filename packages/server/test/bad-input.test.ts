@@ -259,8 +259,8 @@ describe('bad auth and routing', () => {
   });
 
   test('what Node or the router refuses before any route (framing, huge headers, a bad %-escape) answers in the catalogue\'s shape', async () => {
-    const raw = (text: string) => new Promise<string>((resolve, reject) => {
-      const { hostname, port } = new URL(inlet.url);
+    const raw = (text: string, base = inlet.url) => new Promise<string>((resolve, reject) => {
+      const { hostname, port } = new URL(base);
       const socket = net.connect(Number(port), hostname, () => socket.end(text));
       let answer = '';
       socket.on('data', (chunk: Buffer) => { answer += chunk.toString(); });
@@ -273,8 +273,13 @@ describe('bad auth and routing', () => {
       [`GET /v1/ping HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, '431', 'INLET_HEADERS_TOO_LARGE'],
       ['GET /sourceConfig/%ff HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', '400', 'INLET_BAD_REQUEST'],
     ];
-    for (const [text, status, code] of cases) {
-      const answer = await raw(text);
+    // The admin listener's routes have path parameters (the public port's have none).
+    const admin: [string, string, string][] = [
+      [`GET /api/sources/${'k'.repeat(300)} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`, '414', 'INLET_URI_TOO_LONG'],
+      ['GET /api/sources/%ff HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', '400', 'INLET_BAD_REQUEST'],
+    ];
+    for (const [text, status, code, base] of [...cases, ...admin.map(([t, st, c]) => [t, st, c, inlet.adminUrl])]) {
+      const answer = await raw(text, base);
       assert.match(answer, new RegExp(`^HTTP/1.1 ${status} `), answer.slice(0, 200));
       const reply = body(answer);
       assert.equal(reply.code, code, answer.slice(0, 300));
