@@ -35,6 +35,8 @@ const keyFor = (token: string) => createHmac('sha256', createHash('sha256').upda
 
 const withCookie = (cookie: string, extra: Record<string, string> = {}) => ({ cookie, ...extra });
 
+const health = async (inlet: TestInlet) => (await adminRequest(inlet.adminUrl, inlet.adminToken, '/api/health')).json as unknown as { live: { viewers: number } };
+
 before(buildConsole);
 
 describe('the console', () => {
@@ -169,6 +171,13 @@ describe('the console', () => {
     const stream = await openSse(inlet.adminUrl, '/api/live', {});
     assert.equal(stream.status, 401);
     stream.close();
+  });
+
+  test('live answers HEAD with 405 at once (a stream has no head), holding no viewer slot', async () => {
+    const reply = await request(inlet.adminUrl, '/api/live', { method: 'HEAD', headers: withCookie(cookie) });
+    assert.equal(reply.status, 405);
+    assert.equal(reply.headers.allow, 'GET');
+    assert.equal((await health(inlet)).live.viewers, 0);
   });
 
   test('health: the sink, whether it is ready, and requests by status', async () => {
@@ -351,13 +360,24 @@ describe('the console under pressure', () => {
     });
   });
 
-  test('rotating the admin token ends every session', { timeout: 30_000 }, async () => {
+  test('rotating the admin token ends every session, and the live streams opened with the old token or a session', { timeout: 30_000 }, async () => {
     // A fresh address budget: the earlier test used this address's tries; a new server has its own.
     const fresh = await startInlet();
     try {
       const cookie = cookieOf(await login(fresh));
       assert.equal((await request(fresh.adminUrl, '/api/sources', { method: 'GET', headers: withCookie(cookie) })).status, 200);
-      await promisify(execFile)(process.execPath, [BIN, 'admin', 'token', '--rotate'], { env: { ...process.env, INLET_DATA_DIR: fresh.dataDir, DATABASE_URL: '' } });
+      const bySession = await openSse(fresh.adminUrl, '/api/live', withCookie(cookie));
+      const byToken = await openSse(fresh.adminUrl, '/api/live', { authorization: `Bearer ${fresh.adminToken}` });
+      assert.deepEqual([bySession.status, byToken.status], [200, 200]);
+      const streamsEnd = Promise.all([bySession.text(), byToken.text()]);
+      const { stdout } = await promisify(execFile)(process.execPath, [BIN, 'admin', 'token', '--rotate'], { env: { ...process.env, INLET_DATA_DIR: fresh.dataDir, DATABASE_URL: '' } });
+      const rotated = /inlet_at_[\w-]+/.exec(stdout)![0];
+      // Within the token's cache (5 s) and a re-check (2 s), with room.
+      const ended = await Promise.race([streamsEnd.then(() => true), new Promise((r) => setTimeout(() => r(false), 12_000))]);
+      bySession.close();
+      byToken.close();
+      assert.equal(ended, true, 'both streams were ended by the server');
+      assert.equal((await health({ ...fresh, adminToken: rotated } as TestInlet)).live.viewers, 0, 'their viewer slots are free');
       const deadline = Date.now() + 10_000;
       let status = 200;
       while (status === 200 && Date.now() < deadline) {

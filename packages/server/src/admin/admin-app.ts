@@ -61,6 +61,16 @@ function foreignOrigin(origin: string | undefined, host: string | undefined): bo
 
 const BEARER = /^Bearer[ ]+(\S+)\s*$/i;
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /**
+     * Whether what let this request in (its token, its session) still would: a long-lived answer
+     * (the live view's stream) asks again, so a rotated token or an ended session ends it too.
+     */
+    stillAuthorized: (() => Promise<boolean>) | undefined;
+  }
+}
+
 export function buildAdminApp(deps: AdminDeps): FastifyInstance {
   const app = Fastify({
     loggerInstance: deps.logger,
@@ -75,12 +85,17 @@ export function buildAdminApp(deps: AdminDeps): FastifyInstance {
   const sessions = new Sessions(deps.tokens);
   const loginLimiter = new LoginLimiter();
 
+  app.decorateRequest('stillAuthorized', undefined);
   app.addHook('onRequest', async (request, reply) => {
     const path = request.url.split('?')[0];
     if (isConsoleFile(request.method, path)) return;
     const match = BEARER.exec(request.headers.authorization ?? '');
     if (match) {
-      if (await deps.tokens.verify(match[1])) return;
+      const token = match[1];
+      if (await deps.tokens.verify(token)) {
+        request.stillAuthorized = () => deps.tokens.verify(token);
+        return;
+      }
       deps.metrics.adminAuthFailures.inc();
       reply.header('www-authenticate', 'Bearer realm="inlet-admin"');
       throw Errors.invalidAdminToken();
@@ -95,6 +110,7 @@ export function buildAdminApp(deps: AdminDeps): FastifyInstance {
     const session = await sessions.check(request);
     if (session === 'valid') {
       if (csrfMissing) throw Errors.csrfHeaderRequired();
+      request.stillAuthorized = async () => (await sessions.check(request)) === 'valid';
       return;
     }
     deps.metrics.adminAuthFailures.inc();

@@ -10,6 +10,11 @@ import { asParams, oneOf, optionalString } from './params.ts';
 
 const MAX_BUFFERED = 512 * 1024;
 const HEARTBEAT_MS = 15_000;
+/**
+ * How often a stream asks whether its token or session still lets it in: a rotated admin token
+ * ends every session within 5 s (the token's cache), and its streams within this more.
+ */
+export const REAUTHORIZE_MS = 2000;
 const TYPES = ['track', 'identify', 'page', 'screen', 'group', 'alias'] as const;
 
 class SseViewer implements Viewer {
@@ -67,7 +72,12 @@ class SseViewer implements Viewer {
 }
 
 export function registerLiveApi(app: FastifyInstance, hub: LiveHub): void {
-  app.get('/api/live', async (request, reply) => {
+  // A HEAD would get the stream's headers never (Node writes no body to it, and the stream only has one).
+  app.head('/api/live', async (_request, reply) => {
+    reply.header('allow', 'GET').code(405);
+    return { error: 'Method HEAD not allowed on /api/live; use GET (a stream of server-sent events)', code: Errors.methodNotAllowed.code };
+  });
+  app.get('/api/live', { exposeHeadRoute: false }, async (request, reply) => {
     const query = asParams(request.query);
     const filter: LiveFilter = {
       sourceId: optionalString(query, 'source'),
@@ -79,7 +89,11 @@ export function registerLiveApi(app: FastifyInstance, hub: LiveHub): void {
     reply.hijack();
     const res = reply.raw;
     const viewer = new SseViewer(res, filter);
-    res.on('close', () => { viewer.stop(); hub.leave(viewer); });
+    const stillAuthorized = request.stillAuthorized;
+    const reauthorize = stillAuthorized && setInterval(() => {
+      stillAuthorized().then((ok) => { if (!ok) viewer.close(); }, () => viewer.close());
+    }, REAUTHORIZE_MS);
+    res.on('close', () => { clearInterval(reauthorize); viewer.stop(); hub.leave(viewer); });
     const joined = await hub.join(viewer);
     if (res.destroyed) { hub.leave(viewer); return; }
     if (!joined) {
