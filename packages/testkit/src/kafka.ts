@@ -1,7 +1,7 @@
 // Kafka for tests: private clusters started through scripts/kafka (for tests that stop or kill
 // brokers), and helpers to create topics and read a topic back in full (committed records only).
 // Normal suites use the shared broker from KAFKA_BROKERS instead (see needKafka).
-import { createAdmin, createFetcher, createTopics, fetchCommitted, forceClose, type FetchedRecord } from '@inlet/kafka';
+import { createAdmin, createFetcher, createTopics, fetchCommitted, forceClose, KafkaWriter, type FetchedRecord } from '@inlet/kafka';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -132,6 +132,16 @@ export async function createTopic(
 ): Promise<void> {
   const { created } = await createTopics({ brokers: brokerList(bootstrap), topics: [name], clientId: 'inlet-testkit-admin', ...options });
   if (created.length === 0) throw new Error(`topic ${name} already exists`);
+}
+
+/** Writes records as they are, for tests that put on a topic what Inlet would not (a foreign record, say). */
+export async function produceRecords(bootstrap: string | string[], topic: string, records: { key?: string; value: string | Buffer; headers?: Record<string, string> }[]): Promise<void> {
+  const writer = new KafkaWriter({ brokers: brokerList(bootstrap), clientId: 'inlet-testkit-producer', retries: 5 });
+  try {
+    await writer.send(records.map(({ key, value, headers }) => ({ topic, key, value, ...(headers ? { headers: new Map(Object.entries(headers)) } : {}) })));
+  } finally {
+    await writer.close();
+  }
 }
 
 export interface ReadRecord {

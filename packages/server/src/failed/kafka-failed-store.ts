@@ -99,7 +99,8 @@ export class KafkaFailedStore implements FailedStore {
         const kind = header(record, MARKER);
         const id = header(record, 'failed-id');
         if (!kind || !id || !record.value) continue;
-        const value = JSON.parse(record.value.toString()) as Record<string, unknown>;
+        const value = jsonObject(record.value);
+        if (!value) continue;
         if (kind === 'replayed') markers.set(id, { kind, replayedAt: String(value.replayedAt) });
         // A refail after a replay cannot happen (replayed entries are not replayed again).
         else if (kind === 'refailed' && markers.get(id)?.kind !== 'replayed') markers.set(id, { kind, reason: value.reason as FailureReason, errors: value.errors as string[], plan: value.plan as FailedEvent['plan'] });
@@ -113,7 +114,8 @@ export class KafkaFailedStore implements FailedStore {
     await readTopic({ ...this.#client('failed-read'), topic: this.#options.failedTopic, fromTimestampMs, until }, async (records) => {
       for (const record of records) {
         if (header(record, MARKER) || !record.value) continue;
-        const entry = JSON.parse(record.value.toString()) as FailedEvent;
+        const entry = jsonObject(record.value) as FailedEvent | undefined;
+        if (!entry || typeof entry.id !== 'string') continue;
         await each(view(entry, markers.get(entry.id)));
       }
     });
@@ -217,4 +219,18 @@ export class KafkaFailedStore implements FailedStore {
   }
 
   async close(): Promise<void> {}
+}
+
+/**
+ * A record's value as a JSON object; undefined for one this server did not write (not JSON, not an
+ * object): it is skipped, as the live view and plan inference skip such records, instead of
+ * failing every list and replay (and quoting its bytes in the log).
+ */
+function jsonObject(value: Buffer): Record<string, unknown> | undefined {
+  try {
+    const parsed: unknown = JSON.parse(value.toString());
+    return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
 }
