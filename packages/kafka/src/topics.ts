@@ -1,6 +1,6 @@
 // Creating the topics Inlet writes to (`inlet topics create`; brokers do not auto-create them in
 // production). Idempotent: topics that already exist are left as they are and reported.
-import type { Admin } from '@platformatic/kafka';
+import { ConfigResourceTypes, type Admin } from '@platformatic/kafka';
 import { createAdmin, forceClose } from './clients.ts';
 import { brokerList, topicName } from '@inlet/kafka/contract';
 import { checkSettings, integer, invalid, list, rule, text } from '@inlet/schema/settings';
@@ -104,5 +104,16 @@ async function waitForLeaders(admin: Admin, topics: string[], timeoutMs: number)
       throw new Error(`topics ${topics.join(', ')} have no leader for every partition after ${timeoutMs} ms${lastError ? `: ${errorDetails(lastError)}` : ''}`);
     }
     await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/** The topic's configs as the brokers apply them (its own, or their defaults), for the names asked. */
+export async function topicConfigs(options: { brokers: string[] | string; clientId?: string }, topic: string, names: string[]): Promise<Map<string, string>> {
+  const admin = createAdmin({ brokers: options.brokers, clientId: options.clientId ?? 'inlet-topics' });
+  try {
+    const [description] = await admin.describeConfigs({ resources: [{ resourceType: ConfigResourceTypes.TOPIC, resourceName: topic, configurationKeys: names }] });
+    return new Map((description?.configs ?? []).filter((c) => c.value !== null && c.value !== undefined).map((c) => [c.name, String(c.value)]));
+  } finally {
+    await forceClose(admin);
   }
 }

@@ -180,7 +180,7 @@ async function topics(argv: string[]): Promise<number> {
     partitions: { type: 'string', default: '12' }, 'replication-factor': { type: 'string', default: '1' }, 'min-insync-replicas': { type: 'string', default: '1' },
     topic: { type: 'string', multiple: true }, brokers: { type: 'string' }, help: { type: 'boolean', short: 'h' },
   } });
-  const help = 'Usage: inlet topics create [--brokers host:port,...] [--topic NAME ...] [--partitions 12] [--replication-factor 1] [--min-insync-replicas 1]\nCreates raw-events, events and failed-events (or the --topic names; KAFKA_TOPIC and KAFKA_FAILED_TOPIC rename the first and last).\nfailed-events gets retention.ms from FAILED_RETENTION_DAYS and retention.bytes from FAILED_MAX_BYTES / partitions.\nExisting topics are left as they are.';
+  const help = 'Usage: inlet topics create [--brokers host:port,...] [--topic NAME ...] [--partitions 12] [--replication-factor 1] [--min-insync-replicas 1]\nCreates raw-events, events and failed-events (or the --topic names; KAFKA_TOPIC and KAFKA_FAILED_TOPIC rename the first and last).\nfailed-events gets retention.ms from FAILED_RETENTION_DAYS and retention.bytes from FAILED_MAX_BYTES / partitions, with segments a quarter of each (at least 1 h and 1 MiB) so that Kafka can apply them.\nExisting topics are left as they are.';
   const wantsHelp = values.help || action === '--help' || action === '-h';
   if (wantsHelp || action !== 'create') { console.log(help); return wantsHelp ? 0 : 2; }
   const flags = checkSettings({ '--brokers': brokerList, '--partitions': integer(1, 1_000_000), '--replication-factor': integer(1, 1000), '--min-insync-replicas': integer(1, 1000) }, {
@@ -191,8 +191,20 @@ async function topics(argv: string[]): Promise<number> {
   const { failed } = loadConfig([], process.env);
   const failedTopic = process.env.KAFKA_FAILED_TOPIC || FAILED_EVENTS_TOPIC;
   const names = values.topic ?? [process.env.KAFKA_TOPIC || RAW_EVENTS_TOPIC, EVENTS_TOPIC, failedTopic];
-  // Failed events are bounded on Kafka by the topic itself: FAILED_RETENTION_DAYS and FAILED_MAX_BYTES (split over partitions).
-  const topicConfigs = { [failedTopic]: { 'retention.ms': String(failed.retentionDays * 86_400_000), 'retention.bytes': String(Math.ceil(failed.maxBytes / partitions)) } };
+  // Failed events are bounded on Kafka by the topic itself: FAILED_RETENTION_DAYS and FAILED_MAX_BYTES
+  // (split over partitions). Kafka deletes whole segments and never the one being written, whose
+  // default is 1 GiB or 7 days: segments of a quarter of each bound (at least Kafka's minimums, 1 MiB
+  // and 1 h) make the bounds hold within a quarter.
+  const retentionMs = failed.retentionDays * 86_400_000;
+  const retentionBytes = Math.ceil(failed.maxBytes / partitions);
+  const topicConfigs = {
+    [failedTopic]: {
+      'retention.ms': String(retentionMs),
+      'retention.bytes': String(retentionBytes),
+      'segment.ms': String(Math.max(3_600_000, Math.floor(retentionMs / 4))),
+      'segment.bytes': String(Math.min(1024 ** 3, Math.max(1024 ** 2, Math.floor(retentionBytes / 4)))),
+    },
+  };
   try {
     await createTopics({ brokers: flags['--brokers'], topics: names, partitions, replicationFactor: flags['--replication-factor'], minInsyncReplicas: flags['--min-insync-replicas'], topicConfigs });
   } catch (error) {

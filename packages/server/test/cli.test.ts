@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import net from 'node:net';
+import { topicConfigs } from '@inlet/kafka';
 import { needKafka, needPostgres, startInlet } from '@inlet/testkit';
 import { hashWriteKey } from '../src/sources/keys.ts';
 import { SqliteSourceStore } from '../src/sources/sqlite-store.ts';
@@ -324,6 +325,18 @@ describe('inlet CLI', () => {
       await client.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
       await client.end();
     }
+  });
+
+  test('topics create gives failed-events segments small enough for its retention bounds to hold', { skip: kafka.skip }, async () => {
+    const failedTopic = `failed-seg-${randomUUID()}`;
+    const run = await inlet(['topics', 'create', '--brokers', kafka.value!, '--topic', failedTopic, '--partitions', '2'], { KAFKA_FAILED_TOPIC: failedTopic, FAILED_MAX_BYTES: String(64 * 1024 ** 2), FAILED_RETENTION_DAYS: '2' });
+    assert.equal(run.code, 0, run.stderr);
+    const configs = await topicConfigs({ brokers: kafka.value! }, failedTopic, ['retention.bytes', 'retention.ms', 'segment.bytes', 'segment.ms']);
+    assert.equal(configs.get('retention.bytes'), String(32 * 1024 ** 2), 'FAILED_MAX_BYTES over the partitions');
+    assert.equal(configs.get('retention.ms'), String(2 * 86_400_000));
+    // Kafka never deletes the segment being written (by default up to 1 GiB, for up to 7 days).
+    assert.equal(configs.get('segment.bytes'), String(8 * 1024 ** 2));
+    assert.equal(configs.get('segment.ms'), String(86_400_000 / 2));
   });
 
   test('topics create asking for more replicas than brokers: one line saying so, exit 1', { skip: kafka.skip }, async () => {
