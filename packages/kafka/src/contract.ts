@@ -93,3 +93,9 @@ export function toKafkaRecord(record: NormalizedRecord, value: string = JSON.str
     headers: { [HEADERS.sourceId]: record.sourceId, [HEADERS.eventType]: record.type, [HEADERS.messageId]: record.messageId },
   };
 }
+
+/**
+ * Bytes of records a writer puts in one produce request: under what Kafka takes in one by default
+ * (message.max.bytes, 1 MiB), with room for the request's framing.
+ */
+export const MAX_PRODUCE_BYTES = 900_000;

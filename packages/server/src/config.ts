@@ -2,7 +2,7 @@
 // (@inlet/schema/settings): each setting is declared once below — its flag, its help and its rule —
 // and a wrong value stops the server with one line naming it (InvalidSettingError,
 // INLET_INVALID_SETTING).
-import { brokerList, compression, COMPRESSIONS, FAILED_EVENTS_TOPIC, RAW_EVENTS_TOPIC, sendMode, topicName, type Compression, type SendMode } from '@inlet/kafka/contract';
+import { brokerList, compression, COMPRESSIONS, FAILED_EVENTS_TOPIC, MAX_PRODUCE_BYTES, RAW_EVENTS_TOPIC, sendMode, topicName, type Compression, type SendMode } from '@inlet/kafka/contract';
 import { DEFAULT_LIMITS } from '@inlet/schema';
 import { boolean, checkSettings, integer, invalid, InvalidSettingError, list, oneOf, refuse, rule, text, then, url, type Rule, type Settings } from '@inlet/schema/settings';
 import { BlockList, isIP } from 'node:net';
@@ -179,6 +179,12 @@ export function loadConfig(argv: string[] = [], env: NodeJS.ProcessEnv = process
     throw invalid('MAX_BODY_BYTES_IN_FLIGHT', `(${config.admission.maxBodyBytesInFlight}) must be at least MAX_BODY_BYTES (${config.limits.maxBodyBytes}), or the largest allowed body could never be read`);
   }
   if (config.port !== 0 && config.port === config.admin.port) throw invalid('ADMIN_PORT', `must differ from PORT (both are ${config.port})`);
+  // A request's events go to Kafka in one produce request, which the brokers refuse over 1 MiB
+  // (message.max.bytes): a larger body would get 503s for good, and take the instance out of its
+  // load balancer while its client retries.
+  if (config.kafka && config.limits.maxBodyBytes > MAX_PRODUCE_BYTES) {
+    throw invalid('MAX_BODY_BYTES', `(${config.limits.maxBodyBytes}) can be at most ${MAX_PRODUCE_BYTES} with the Kafka sink: a request's events go in one produce request, which Kafka refuses over 1 MiB`);
+  }
   return config;
 }
 

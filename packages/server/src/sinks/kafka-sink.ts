@@ -10,7 +10,7 @@
 // within writeTimeoutMs is refused with SinkUnavailableError (the request gets 503 and its client
 // retries), and so is one that would grow the queue past maxPendingEvents.
 import {
-  brokerList, compression, describeError, sendMode, TopicProbe, topicName, type Compression, type SendMode,
+  brokerList, compression, describeError, MAX_PRODUCE_BYTES, sendMode, TopicProbe, topicName, type Compression, type SendMode,
 } from '@inlet/kafka';
 import { checkSettings, integer, rule, text, type Settings } from '@inlet/schema/settings';
 import { SinkUnavailableError } from '../errors.ts';
@@ -93,7 +93,8 @@ const OPTIONS = {
   lingerMs: integer(0, 1000).default(0),
   compression: compression.default('lz4'),
   maxPendingEvents: integer(1).default(100_000),
-  maxBatchBytes: integer(1).default(900_000),
+  // A request's events always go out in one send: config.ts refuses MAX_BODY_BYTES above this on Kafka.
+  maxBatchBytes: integer(1).default(MAX_PRODUCE_BYTES),
   sendMode: sendMode.default('pipelined'),
   logger: rule((v) => v as SinkLogger).optional(),
 };
