@@ -92,13 +92,17 @@ export function decideBatch(fetched: PartitionFetch[], states: Map<number, Parti
         outputs.push(passThrough(options.outputTopic, record));
         continue;
       }
-      if (state.store.decide(identity.key, identity.receivedAt, now)) {
+      // Remembered no further ahead than the watermark may go: an entry from the future would stay
+      // live for good, and eviction, which walks entries in order, stops at a run of live ones, so
+      // a thousand such entries kept everything after them too (memory without bound).
+      const at = Math.min(identity.receivedAt, now + state.store.graceMs);
+      if (state.store.decide(identity.key, at, now)) {
         duplicates++;
         continue;
       }
       outputs.push(passThrough(options.outputTopic, record));
       keys.push(identity.key);
-      receivedAts.push(identity.receivedAt);
+      receivedAts.push(at);
     }
     if (next > state.position) {
       changelog.push(...changelogMessages(options.changelogTopic, f.partition, keys, receivedAts, state.store.watermark));

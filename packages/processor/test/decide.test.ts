@@ -112,6 +112,35 @@ describe('decideBatch', () => {
   });
 });
 
+describe('records from the future', () => {
+  test('are remembered as of now + max-disorder, so they expire and eviction gets past them: memory stays bounded', () => {
+    const grace = 5 * 60_000;
+    const store = new DedupStore(HOUR, grace);
+    const s = new Map([[0, { store, position: 0n, highWatermark: 0n }]]);
+    const future = Array.from({ length: 1500 }, (_, i) => record(i, `future-${i}`, Date.parse('2100-01-01T00:00:00.000Z')));
+    const big = { ...options, maxBatchRecords: 5000 };
+    let batch = decideBatch([fetch(0, future)], s, big, T0)!;
+    applyBatch(batch, s);
+    assert.equal(batch.outputs.length, 1500, 'kept: they are not repeats');
+    // The changelog holds the capped time (an entry: a 16-byte key, then receivedAt as a double).
+    assert.equal(batch.changelog[0].value!.readDoubleBE(13 + 16), T0 + grace);
+    // Three hours of ordinary events, an hour's window: what is older than the window goes.
+    for (let hour = 0; hour < 3; hour++) {
+      const now = T0 + (hour + 1) * HOUR;
+      const records = Array.from({ length: 2000 }, (_, i) => record(i, `h${hour}-${i}`, now - 1000 + i));
+      batch = decideBatch([fetch(0, records, BigInt((hour + 1) * 10_000))], s, big, now)!;
+      applyBatch(batch, s);
+    }
+    assert.ok(store.size <= 4000, `${store.size} entries: the future ones and the first hours expired`);
+  });
+
+  test('a repeat of a record from the future is still one', () => {
+    const s = new Map([[0, { store: new DedupStore(HOUR, 5 * 60_000), position: 0n, highWatermark: 0n }]]);
+    const at = Date.parse('2100-01-01T00:00:00.000Z');
+    assert.equal(decideBatch([fetch(0, [record(0, 'f', at), record(1, 'f', at)])], s, options, T0)!.duplicates, 1);
+  });
+});
+
 describe('applyBatch', () => {
   test('after the commit, positions move to where the batch said', () => {
     const s = states(0, 1);
