@@ -50,7 +50,7 @@ describe('the admin token', () => {
     const db = new Database(databaseFile(dataDir), { readonly: true });
     const stored = (db.prepare("SELECT value FROM settings WHERE name = 'admin_token_sha256'").get() as { value: string }).value;
     db.close();
-    assert.match(stored, /^[0-9a-f]{64}$/);
+    assert.match(stored, /^ed25519:[0-9a-f]{64}$/);
     for (const file of readdirSync(dataDir)) assert.ok(!readFileSync(join(dataDir, file)).includes(token), `${file} does not hold the token`);
   });
 

@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash, createHmac } from 'node:crypto';
+import { signingKey } from '../src/admin/token.ts';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { startInlet, type TestInlet } from '@inlet/testkit';
@@ -31,7 +32,6 @@ const cookieOf = (reply: RawReply): string => {
 };
 
 /** The key the server signs sessions with, derived as it does from the token's hash. */
-const keyFor = (token: string) => createHmac('sha256', createHash('sha256').update(token).digest()).update('inlet console session v1').digest();
 
 const withCookie = (cookie: string, extra: Record<string, string> = {}) => ({ cookie, ...extra });
 
@@ -73,7 +73,7 @@ describe('the console', () => {
   test('a right token gets an httpOnly, SameSite=Strict, expiring session cookie that works for the admin API', async () => {
     const reply = await login(inlet);
     const set = String(reply.headers['set-cookie']?.[0]);
-    assert.match(set, /^inlet_session=v1\./);
+    assert.match(set, /^inlet_session=v2\./);
     assert.match(set, /; HttpOnly/);
     assert.match(set, /; SameSite=Strict/);
     assert.match(set, /; Path=\//);
@@ -116,16 +116,23 @@ describe('the console', () => {
   test('a forged or expired session is 401 and the cookie is cleared', async () => {
     const [payload, signature] = [cookie.slice(0, cookie.lastIndexOf('.')), cookie.slice(cookie.lastIndexOf('.') + 1)];
     const tampered = `${payload}.${signature.slice(0, -2)}${signature.endsWith('AA') ? 'BB' : 'AA'}`;
-    const expired = `inlet_session=${signSession(keyFor(inlet.adminToken!), Date.now() - 1000)}`;
-    const otherKey = `inlet_session=${signSession(keyFor('inlet_at_not-the-token'), Date.now() + 60_000)}`;
-    for (const bad of [tampered, expired, otherKey, 'inlet_session=garbage']) {
+    const expired = `inlet_session=${signSession(signingKey(inlet.adminToken!), Date.now() - 1000)}`;
+    const otherKey = `inlet_session=${signSession(signingKey('inlet_at_not-the-token'), Date.now() + 60_000)}`;
+    // What the store holds (and a backup of it) makes no session: the old way derived the key from it.
+    const stored = (await inlet.server.sources.adminTokenHash())!;
+    assert.match(stored, /^ed25519:[0-9a-f]{64}$/);
+    const fromStore = createHmac('sha256', Buffer.from(stored.slice(8), 'hex')).update('inlet console session v1').digest();
+    const v1Payload = `v1.${(Date.now() + 60_000).toString(36)}.nonce`;
+    const madeFromStore = `inlet_session=${v1Payload}.${createHmac('sha256', fromStore).update(v1Payload).digest('base64url')}`;
+    const v2FromStore = `inlet_session=v2.${(Date.now() + 60_000).toString(36)}.nonce.${createHmac('sha256', Buffer.from(stored)).update('x').digest('base64url')}`;
+    for (const bad of [tampered, expired, otherKey, madeFromStore, v2FromStore, 'inlet_session=garbage']) {
       const reply = await request(inlet.adminUrl, '/api/sources', { method: 'GET', headers: withCookie(bad) });
       assert.equal(reply.status, 401, bad);
       assert.equal(reply.json?.code, 'INLET_SESSION_EXPIRED');
       assert.match(String(reply.headers['set-cookie']), /inlet_session=; .*Max-Age=0/);
     }
-    // A session signed with the right key and not expired works: the test derives the key as the server does.
-    const good = `inlet_session=${signSession(keyFor(inlet.adminToken!), Date.now() + 60_000)}`;
+    // A session signed with the token's key and not expired works: the test derives it as the server does.
+    const good = `inlet_session=${signSession(signingKey(inlet.adminToken!), Date.now() + 60_000)}`;
     assert.equal((await request(inlet.adminUrl, '/api/sources', { method: 'GET', headers: withCookie(good) })).status, 200);
   });
 
@@ -389,4 +396,20 @@ describe('the console under pressure', () => {
       await fresh.close();
     }
   });
+});
+
+test('a store made before holds the token\'s SHA-256: the token still works, and the first login moves the store to the public key', async () => {
+  const inlet = await startInlet();
+  try {
+    const token = inlet.adminToken!;
+    await inlet.server.sources.setAdminTokenHash(createHash('sha256').update(token).digest('hex'), true);
+    await new Promise((r) => setTimeout(r, 5100)); // the stored value's cache
+    assert.equal((await adminRequest(inlet.adminUrl, token, '/api/sources')).status, 200, 'bearer, against the old form');
+    const cookie = cookieOf(await login(inlet, token));
+    assert.match((await inlet.server.sources.adminTokenHash())!, /^ed25519:/, 'moved at the login');
+    assert.equal((await request(inlet.adminUrl, '/api/sources', { method: 'GET', headers: withCookie(cookie) })).status, 200);
+    assert.equal((await adminRequest(inlet.adminUrl, token, '/api/sources')).status, 200, 'bearer, against the new form');
+  } finally {
+    await inlet.close();
+  }
 });

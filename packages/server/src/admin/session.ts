@@ -1,14 +1,15 @@
 // The console's session: the admin token, typed once into the login form, is exchanged for a
-// cookie (httpOnly, SameSite=Strict, Path=/, expiring) signed with a key derived from the token's
-// hash, so rotating the token ends every session. Nothing about the session is stored: the cookie
-// carries its expiry and its signature. Wrong tokens are counted and, past LOGIN_TRIES in a
-// window, refused per address (429) before they are checked.
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+// cookie (httpOnly, SameSite=Strict, Path=/, expiring) signed with the token's own signing key
+// (./token.ts), which only the token gives: every instance verifies it with the public key stored
+// beside the sources, a copy of which cannot make one, and rotating the token ends every session.
+// Nothing about the session is stored: the cookie carries its expiry and its signature. Wrong
+// tokens are counted and, past LOGIN_TRIES in a window, refused per address (429) before they are checked.
+import { randomBytes, sign, verify, type KeyObject } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Errors } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
 import { asParams } from './params.ts';
-import type { AdminTokens } from './token.ts';
+import { signingKey, type AdminTokens } from './token.ts';
 
 export const SESSION_COOKIE = 'inlet_session';
 /** How long a console session lasts. */
@@ -18,20 +19,17 @@ export const LOGIN_WINDOW_MS = 15 * 60_000;
 /** Addresses whose wrong tries are remembered at once (a flood from many addresses cannot grow memory without bound). */
 export const MAX_TRACKED_ADDRESSES = 10_000;
 
-const mac = (key: Buffer, payload: string) => createHmac('sha256', key).update(payload).digest('base64url');
-
-/** A session cookie's value: version, expiry, a random nonce, and their signature. */
-export function signSession(key: Buffer, expiresAtMs: number): string {
-  const payload = `v1.${expiresAtMs.toString(36)}.${randomBytes(12).toString('base64url')}`;
-  return `${payload}.${mac(key, payload)}`;
+/** A session cookie's value: version, expiry, a random nonce, and their Ed25519 signature. */
+export function signSession(key: KeyObject, expiresAtMs: number): string {
+  const payload = `v2.${expiresAtMs.toString(36)}.${randomBytes(12).toString('base64url')}`;
+  return `${payload}.${sign(null, Buffer.from(payload), key).toString('base64url')}`;
 }
 
-export function verifySession(key: Buffer, value: string, nowMs = Date.now()): boolean {
+export function verifySession(key: KeyObject, value: string, nowMs = Date.now()): boolean {
   const parts = value.split('.');
-  if (parts.length !== 4 || parts[0] !== 'v1') return false;
-  const expected = Buffer.from(mac(key, parts.slice(0, 3).join('.')));
-  const given = Buffer.from(parts[3]);
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return false;
+  if (parts.length !== 4 || parts[0] !== 'v2') return false;
+  const signature = Buffer.from(parts[3], 'base64url');
+  if (signature.length !== 64 || !verify(null, Buffer.from(parts.slice(0, 3).join('.')), key, signature)) return false;
   const expires = parseInt(parts[1], 36);
   return Number.isFinite(expires) && expires > nowMs;
 }
@@ -100,15 +98,16 @@ export class Sessions {
   async check(request: FastifyRequest): Promise<'none' | 'valid' | 'invalid'> {
     const value = cookieValue(request.headers.cookie, SESSION_COOKIE);
     if (value === undefined || value === '') return 'none';
-    const key = await this.tokens.sessionKey();
+    const key = await this.tokens.sessionVerifier();
     return key && verifySession(key, value) ? 'valid' : 'invalid';
   }
 
-  async issue(reply: FastifyReply): Promise<string> {
-    const key = await this.tokens.sessionKey();
-    if (!key) throw Errors.invalidAdminToken();
+  /** A session for `token`, which has just been verified. */
+  async issue(reply: FastifyReply, token: string): Promise<string> {
+    await this.tokens.upgrade(token);
+    if (!(await this.tokens.sessionVerifier())) throw Errors.invalidAdminToken();
     const expiresAt = Date.now() + SESSION_TTL_MS;
-    reply.header('set-cookie', cookie(signSession(key, expiresAt), SESSION_TTL_MS / 1000));
+    reply.header('set-cookie', cookie(signSession(signingKey(token), expiresAt), SESSION_TTL_MS / 1000));
     return new Date(expiresAt).toISOString();
   }
 
@@ -136,7 +135,7 @@ export function registerSessionApi(app: FastifyInstance, tokens: AdminTokens, se
       throw Errors.invalidAdminToken();
     }
     limiter.succeeded(address);
-    return { expiresAt: await sessions.issue(reply) };
+    return { expiresAt: await sessions.issue(reply, token) };
   });
 
   app.get('/api/session', async () => ({ signedIn: true }));

@@ -1,21 +1,52 @@
-// The admin token: one bearer secret for the admin API, made on first start and shown once.
-// Only its SHA-256 is stored (a long random token needs no slow hash), beside the sources so that
-// every instance sharing them accepts the same token. Compared in constant time; never logged.
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+// The admin token: one bearer secret for the admin API, made on first start and shown once. What
+// is stored, beside the sources so that every instance sharing them accepts the same token, is a
+// one-way image of it: the Ed25519 public key whose private key is derived from the token. That
+// checks a token presented (derive, compare in constant time) and verifies the console's session
+// cookies, which are signed, at login, with the private key; so a copy of the store (a backup,
+// read access to the database) can neither sign in nor make a session. (The SHA-256 stored before
+// made the sessions' key from the stored value itself: a copy of the store could make sessions.
+// A store that still holds one is moved to the public key at the next login.) Never logged.
+import { createHash, createHmac, createPrivateKey, createPublicKey, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
 import type { SourceStore } from '../sources/source-store.ts';
 
 export type AdminTokenStore = Pick<SourceStore, 'adminTokenHash' | 'setAdminTokenHash'>;
 
 export const newAdminToken = (): string => `inlet_at_${randomBytes(32).toString('base64url')}`;
 
+/** The prefix of a stored public key; a stored value without it is the SHA-256 (hex) of a token made before. */
+const ED25519 = 'ed25519:';
+/** DER prefixes of an Ed25519 private key (PKCS #8) and public key (SPKI) around their 32 raw bytes. */
+const PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+const SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+
+/** The token's signing key: a private key derived from it (an HMAC of the token as the seed). */
+export function signingKey(token: string): KeyObject {
+  const seed = createHmac('sha256', token).update('inlet admin session key v2').digest();
+  return createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' });
+}
+
+/** What is stored for a token: its signing key's public half, raw, in hex. */
+export function storedFormOf(token: string): string {
+  const spki = createPublicKey(signingKey(token)).export({ format: 'der', type: 'spki' });
+  return ED25519 + spki.subarray(SPKI_PREFIX.length).toString('hex');
+}
+
 const digest = (token: string): Buffer => createHash('sha256').update(token, 'utf8').digest();
 
+interface Stored {
+  value: string;
+  /** the public key that verifies sessions; undefined for a SHA-256 stored before (no sessions until moved) */
+  publicKey: KeyObject | undefined;
+}
+
 export class AdminTokens {
-  private cached: { hash: Buffer | undefined; at: number } | undefined;
+  private cached: { stored: Stored | undefined; at: number } | undefined;
+  /** the last token checked, and what it is stored as (a bearer script sends the same one every time) */
+  private lastChecked: { token: string; form: string } | undefined;
   private readonly store: AdminTokenStore;
   private readonly cacheMs: number;
 
-  /** `cacheMs`: how long the stored hash is trusted before it is read again (a rotation reaches running servers within this). */
+  /** `cacheMs`: how long the stored value is trusted before it is read again (a rotation reaches running servers within this). */
   constructor(store: AdminTokenStore, cacheMs = 5000) {
     this.store = store;
     this.cacheMs = cacheMs;
@@ -25,42 +56,65 @@ export class AdminTokens {
   async ensure(): Promise<string | undefined> {
     if (await this.store.adminTokenHash()) return undefined;
     const token = newAdminToken();
-    const stored = await this.store.setAdminTokenHash(digest(token).toString('hex'), false);
+    const stored = await this.store.setAdminTokenHash(storedFormOf(token), false);
     this.cached = undefined;
     // Another instance made one at the same moment: theirs stands, and they show it.
     return stored ? token : undefined;
   }
 
-  /** Replaces the token; the old one stops working (on running servers within `cacheMs`). */
+  /** Replaces the token; the old one stops working, and every session signed with it ends (on running servers within `cacheMs`). */
   async rotate(): Promise<string> {
     const token = newAdminToken();
-    await this.store.setAdminTokenHash(digest(token).toString('hex'), true);
+    await this.store.setAdminTokenHash(storedFormOf(token), true);
     this.cached = undefined;
     return token;
   }
 
   async verify(presented: string): Promise<boolean> {
-    const expected = await this.currentHash();
-    if (!expected) return false;
-    return timingSafeEqual(digest(presented), expected);
+    const stored = await this.current();
+    if (!stored) return false;
+    if (stored.publicKey === undefined) return timingSafeEqual(digest(presented), Buffer.from(stored.value, 'hex'));
+    return timingSafeEqual(Buffer.from(this.formOf(presented)), Buffer.from(stored.value));
   }
 
   /**
-   * The key console sessions are signed with, derived from the token's hash: rotating the token
-   * changes it, so every session signed before ends (within `cacheMs`). Undefined without a token.
+   * After a login with `token` (already verified): a store that still holds the token's SHA-256 is
+   * moved to its public key, unless it changed meanwhile (a rotation wins).
    */
-  async sessionKey(): Promise<Buffer | undefined> {
-    const hash = await this.currentHash();
-    return hash && createHmac('sha256', hash).update('inlet console session v1').digest();
+  async upgrade(token: string): Promise<void> {
+    const stored = await this.current();
+    if (!stored || stored.publicKey !== undefined) return;
+    await this.store.setAdminTokenHash(storedFormOf(token), { expected: stored.value });
+    this.cached = undefined;
   }
 
-  private async currentHash(): Promise<Buffer | undefined> {
+  /** The key that verifies console sessions now; undefined without a token (or before a stored SHA-256 is moved). */
+  async sessionVerifier(): Promise<KeyObject | undefined> {
+    return (await this.current())?.publicKey;
+  }
+
+  private formOf(token: string): string {
+    if (this.lastChecked?.token !== token) this.lastChecked = { token, form: storedFormOf(token) };
+    return this.lastChecked.form;
+  }
+
+  private async current(): Promise<Stored | undefined> {
     const now = Date.now();
     if (!this.cached || now - this.cached.at > this.cacheMs) {
-      const hex = await this.store.adminTokenHash();
-      this.cached = { hash: hex === undefined ? undefined : Buffer.from(hex, 'hex'), at: now };
+      const value = await this.store.adminTokenHash();
+      this.cached = { stored: value === undefined ? undefined : parseStored(value, this.cached?.stored), at: now };
     }
-    const hash = this.cached.hash;
-    return hash && hash.length === 32 ? hash : undefined;
+    return this.cached.stored;
   }
+}
+
+/** A stored value, checked; the previous one's key is reused when the value is the same. */
+function parseStored(value: string, previous: Stored | undefined): Stored | undefined {
+  if (previous?.value === value) return previous;
+  if (value.startsWith(ED25519)) {
+    const raw = Buffer.from(value.slice(ED25519.length), 'hex');
+    if (raw.length !== 32) return undefined;
+    return { value, publicKey: createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' }) };
+  }
+  return /^[0-9a-f]{64}$/.test(value) ? { value, publicKey: undefined } : undefined;
 }

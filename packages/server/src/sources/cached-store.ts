@@ -214,7 +214,7 @@ export class CachedSourceStore implements SourceStore {
     return this.store.adminTokenHash();
   }
 
-  setAdminTokenHash(hash: string, replace: boolean): Promise<boolean> {
+  setAdminTokenHash(hash: string, replace: boolean | { expected: string }): Promise<boolean> {
     return this.store.setAdminTokenHash(hash, replace);
   }
 

@@ -313,7 +313,11 @@ export class PostgresSourceStore implements SourceStore {
     return rows[0]?.value;
   }
 
-  async setAdminTokenHash(hash: string, replace: boolean): Promise<boolean> {
+  async setAdminTokenHash(hash: string, replace: boolean | { expected: string }): Promise<boolean> {
+    if (typeof replace === 'object') {
+      const result = await this.#query(`UPDATE ${this.#settings} SET value = $1 WHERE name = 'admin_token_sha256' AND value = $2`, [hash, replace.expected]);
+      return (result.rowCount ?? 0) > 0;
+    }
     const onConflict = replace ? 'DO UPDATE SET value = excluded.value' : 'DO NOTHING';
     const result = await this.#query(`INSERT INTO ${this.#settings} (name, value) VALUES ('admin_token_sha256', $1) ON CONFLICT (name) ${onConflict}`, [hash]);
     return (result.rowCount ?? 0) > 0;

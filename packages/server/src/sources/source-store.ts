@@ -114,10 +114,13 @@ export interface SourceStore {
    * index range read, polled by each instance every second.
    */
   sourceChanges(since: number | undefined): Promise<{ version: number; changes: SourceChange[] }>;
-  /** the SHA-256 (hex) of the admin token, kept beside the sources so every instance shares it */
+  /** what checks the admin token (admin/token.ts: a one-way image of it), kept beside the sources so every instance shares it */
   adminTokenHash(): Promise<string | undefined>;
-  /** stores the admin token's hash; unless `replace`, only when there is none yet. true when stored. */
-  setAdminTokenHash(hash: string, replace: boolean): Promise<boolean>;
+  /**
+   * Stores what checks the admin token: only when there is none yet (`replace` false), whatever is
+   * there (`replace` true), or only over `expected` (a string: compare-and-set). true when stored.
+   */
+  setAdminTokenHash(hash: string, replace: boolean | { expected: string }): Promise<boolean>;
   /** the sources' tracking plans, kept beside them */
   readonly plans: PlanStore;
   ready(): Promise<boolean>;

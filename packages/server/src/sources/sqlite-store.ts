@@ -129,7 +129,10 @@ export class SqliteSourceStore implements SourceStore {
     return this.db.prepare<[], { value: string }>("SELECT value FROM settings WHERE name = 'admin_token_sha256'").get()?.value;
   }
 
-  async setAdminTokenHash(hash: string, replace: boolean): Promise<boolean> {
+  async setAdminTokenHash(hash: string, replace: boolean | { expected: string }): Promise<boolean> {
+    if (typeof replace === 'object') {
+      return this.db.prepare("UPDATE settings SET value = ? WHERE name = 'admin_token_sha256' AND value = ?").run(hash, replace.expected).changes > 0;
+    }
     const sql = replace
       ? "INSERT INTO settings (name, value) VALUES ('admin_token_sha256', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value"
       : "INSERT INTO settings (name, value) VALUES ('admin_token_sha256', ?) ON CONFLICT (name) DO NOTHING";
