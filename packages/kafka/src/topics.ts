@@ -1,6 +1,6 @@
 // Creating the topics Inlet writes to (`inlet topics create`; brokers do not auto-create them in
 // production). Idempotent: topics that already exist are left as they are and reported.
-import { ConfigResourceTypes, type Admin } from '@platformatic/kafka';
+import { ConfigResourceTypes, IncrementalAlterConfigOperationTypes, type Admin } from '@platformatic/kafka';
 import { createAdmin, forceClose } from './clients.ts';
 import { brokerList, topicName } from '@inlet/kafka/contract';
 import { checkSettings, integer, invalid, list, rule, text } from '@inlet/schema/settings';
@@ -108,11 +108,23 @@ async function waitForLeaders(admin: Admin, topics: string[], timeoutMs: number)
 }
 
 /** The topic's configs as the brokers apply them (its own, or their defaults), for the names asked. */
+export async function describeTopicConfigs(admin: Admin, topic: string, names: string[]): Promise<Map<string, string>> {
+  const [description] = await admin.describeConfigs({ resources: [{ resourceType: ConfigResourceTypes.TOPIC, resourceName: topic, configurationKeys: names }] });
+  return new Map((description?.configs ?? []).filter((c) => c.value !== null && c.value !== undefined).map((c) => [c.name, String(c.value)]));
+}
+
+/** Sets the topic's own configs (others are left as they are). */
+export async function setTopicConfigs(admin: Admin, topic: string, configs: Record<string, string>): Promise<void> {
+  await admin.incrementalAlterConfigs({
+    resources: [{ resourceType: ConfigResourceTypes.TOPIC, resourceName: topic, configs: Object.entries(configs).map(([name, value]) => ({ name, value, configOperation: IncrementalAlterConfigOperationTypes.SET })) }],
+  });
+}
+
+/** describeTopicConfigs with a client of its own. */
 export async function topicConfigs(options: { brokers: string[] | string; clientId?: string }, topic: string, names: string[]): Promise<Map<string, string>> {
   const admin = createAdmin({ brokers: options.brokers, clientId: options.clientId ?? 'inlet-topics' });
   try {
-    const [description] = await admin.describeConfigs({ resources: [{ resourceType: ConfigResourceTypes.TOPIC, resourceName: topic, configurationKeys: names }] });
-    return new Map((description?.configs ?? []).filter((c) => c.value !== null && c.value !== undefined).map((c) => [c.name, String(c.value)]));
+    return await describeTopicConfigs(admin, topic, names);
   } finally {
     await forceClose(admin);
   }

@@ -2,12 +2,12 @@
 // fetch → decide (decide.ts) → commit one transaction (transaction.ts), over and over; after any
 // failure, fence the old producer and restore. See README for why that is exactly once.
 import {
-  createAdmin, createGroupConsumer, createTransactionalProducer, describeError, fetchCommitted, forceClose, hasProtocolError, OffsetOutOfRangeError,
+  createAdmin, createGroupConsumer, createTransactionalProducer, describeError, describeTopicConfigs, fetchCommitted, forceClose, hasProtocolError, OffsetOutOfRangeError, setTopicConfigs,
   type BufferProducer, type PartitionFetch,
 } from '@inlet/kafka';
 import type { Admin, Consumer } from '@platformatic/kafka';
 import type { Server } from 'node:http';
-import { createChangelogTopic } from './changelog.ts';
+import { changelogConfigs, createChangelogTopic } from './changelog.ts';
 import { applyBatch, decideBatch, type PartitionState } from './decide.ts';
 import { ProcessorMetrics, startMetricsServer, type MetricsSnapshot } from './metrics.ts';
 import { resolveOptions, type ProcessorOptions, type ResolvedOptions } from './options.ts';
@@ -176,6 +176,22 @@ export class Processor {
     if (changelogPartitions !== inputPartitions) {
       throw new Error(`changelog topic ${o.changelogTopic} has ${changelogPartitions} partitions but ${o.inputTopic} has ${inputPartitions}; they must match`);
     }
+    await this.#keepChangelogLongEnough();
+  }
+
+  /**
+   * A changelog made for a shorter window (or by hand) may drop entries the window still needs:
+   * after a restart, repeats within the window would pass. Its retention is raised to what this
+   * run asks (never lowered: another instance may run with a longer window).
+   */
+  async #keepChangelogLongEnough(): Promise<void> {
+    const o = this.options;
+    const configs = await describeTopicConfigs(this.#admin!, o.changelogTopic, ['retention.ms', 'cleanup.policy']);
+    const retentionMs = Number(configs.get('retention.ms') ?? -1);
+    if (retentionMs < 0 || retentionMs >= o.changelogRetentionMs) return;
+    const wanted = Object.fromEntries(changelogConfigs({ topic: o.changelogTopic, partitions: 0, retentionMs: o.changelogRetentionMs, windowMs: o.windowMs }).map(({ name, value }) => [name, value]));
+    await setTopicConfigs(this.#admin!, o.changelogTopic, { 'retention.ms': wanted['retention.ms'], 'segment.ms': wanted['segment.ms'] });
+    o.logger.warn('raised the changelog\'s retention to the window', { topic: o.changelogTopic, fromMs: retentionMs, toMs: o.changelogRetentionMs });
   }
 
   /** A fresh transactional producer with our transactional id; creating it fences every older one. */

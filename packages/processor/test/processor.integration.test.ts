@@ -3,7 +3,7 @@ import { after, describe, test } from 'node:test';
 import { randomBytes } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { needKafka } from '@inlet/testkit';
-import { changelogTopic, createAdmin, createTransactionalProducer, forceClose, type BufferProducer } from '@inlet/kafka';
+import { changelogTopic, createAdmin, createTransactionalProducer, forceClose, topicConfigs, type BufferProducer } from '@inlet/kafka';
 import { Processor, type ProcessorOptions } from '../src/index.ts';
 import { createTopics, deleteTopics, groupLag, messageIdOf, produceRaw, rawRecord, readCommitted, uniqueName, waitFor } from './kafka-helpers.ts';
 
@@ -79,6 +79,20 @@ describe('processor (in process, real Kafka)', { skip: need.skip }, () => {
     await waitFor('all consumed', () => processor.snapshot().consumed === 6, 30_000);
     const out = await readCommitted(brokers, output);
     assert.deepEqual(out.map((r) => [messageIdOf(r), Date.parse(JSON.parse(r.value!.toString()).receivedAt) - t0]), [['m1', 0], ['m2', 100], ['m1', 2001], ['m2', 9000]]);
+  });
+
+  test('a changelog kept for a shorter window than this run asks for has its retention raised, never lowered', async () => {
+    const { input, output, groupId } = await topics(1);
+    const short = await run({ groupId, inputTopic: input, outputTopic: output, windowMs: 2000, instanceId: uniqueName('i') });
+    await short.stop();
+    const retention = async () => Number((await topicConfigs({ brokers }, changelogTopic(groupId), ['retention.ms'])).get('retention.ms'));
+    assert.equal(await retention(), 2000 + 86_400_000, 'made for the short window');
+    const long = await run({ groupId, inputTopic: input, outputTopic: output, windowMs: 30 * 86_400_000, instanceId: uniqueName('i') });
+    await long.stop();
+    assert.equal(await retention(), 31 * 86_400_000, 'a restart with a 30-day window keeps 30 days and a day');
+    const again = await run({ groupId, inputTopic: input, outputTopic: output, windowMs: 2000, instanceId: uniqueName('i') });
+    await again.stop();
+    assert.equal(await retention(), 31 * 86_400_000, 'a shorter window does not lower it');
   });
 
   test('the dedup state survives a restart, and /metrics reports the counts', async () => {
