@@ -12,7 +12,7 @@ export { describeError, errorDetails, hasProtocolError, protocolErrorIds, isRequ
 export { fetchCommitted, committedBatches, OffsetOutOfRangeError, type FetchedRecord, type PartitionFetch, type FetchLimits } from './committed-fetch.ts';
 export { readTopic, type ReadTopicOptions, type TopicRecord } from './read-topic.ts';
 export { followTopic, type FollowTopicOptions } from './follow-topic.ts';
-export { createTopics, describeTopicConfigs, setTopicConfigs, topicConfigs, type CreateTopicsOptions, type CreateTopicsResult } from './topics.ts';
+export { createTopics, describeTopicConfigs, growTopic, setTopicConfigs, topicConfigs, type CreateTopicsOptions, type CreateTopicsResult } from './topics.ts';
 export { TopicProbe, type TopicProbeOptions } from './probe.ts';
 export { commitOffsetsInTransaction, type GroupMembership, type NextOffset } from './transactions.ts';
 export { defaultPartition } from './partitioner.ts';

@@ -120,6 +120,15 @@ export async function setTopicConfigs(admin: Admin, topic: string, configs: Reco
   });
 }
 
+/** Gives the topic `count` partitions if it has fewer (another client doing the same at once is fine). */
+export async function growTopic(admin: Admin, topic: string, count: number): Promise<void> {
+  try {
+    await admin.createPartitions({ topics: [{ name: topic, count }] });
+  } catch (error) {
+    if (!hasProtocolError(error, 'INVALID_PARTITIONS')) throw new Error(`cannot give ${topic} ${count} partitions: ${errorDetails(error)}`, { cause: error });
+  }
+}
+
 /** describeTopicConfigs with a client of its own. */
 export async function topicConfigs(options: { brokers: string[] | string; clientId?: string }, topic: string, names: string[]): Promise<Map<string, string>> {
   const admin = createAdmin({ brokers: options.brokers, clientId: options.clientId ?? 'inlet-topics' });

@@ -2,7 +2,7 @@
 // fetch → decide (decide.ts) → commit one transaction (transaction.ts), over and over; after any
 // failure, fence the old producer and restore. See README for why that is exactly once.
 import {
-  createAdmin, createGroupConsumer, createTransactionalProducer, describeError, describeTopicConfigs, fetchCommitted, forceClose, hasProtocolError, OffsetOutOfRangeError, setTopicConfigs,
+  createAdmin, createGroupConsumer, createTransactionalProducer, describeError, describeTopicConfigs, fetchCommitted, forceClose, growTopic, hasProtocolError, OffsetOutOfRangeError, setTopicConfigs,
   type BufferProducer, type PartitionFetch,
 } from '@inlet/kafka';
 import type { Admin, Consumer } from '@platformatic/kafka';
@@ -48,6 +48,8 @@ export class Processor {
   #consumer: Consumer | undefined;
   #producer: BufferProducer | undefined;
   #partitions = new Map<number, PartitionState>();
+  /** partitions the changelog has (as far as this instance knows) */
+  #changelogPartitions = 0;
   #applied: Assignment | undefined;
   #latest: Assignment | undefined;
   #groupFailed = false;
@@ -173,10 +175,27 @@ export class Processor {
     }
     const changelog = await admin.metadata({ topics: [o.changelogTopic], forceUpdate: true });
     const changelogPartitions = changelog.topics.get(o.changelogTopic)!.partitionsCount;
-    if (changelogPartitions !== inputPartitions) {
+    if (changelogPartitions > inputPartitions) {
       throw new Error(`changelog topic ${o.changelogTopic} has ${changelogPartitions} partitions but ${o.inputTopic} has ${inputPartitions}; they must match`);
     }
+    this.#changelogPartitions = changelogPartitions;
+    await this.#changelogCovers(inputPartitions - 1);
     await this.#keepChangelogLongEnough();
+  }
+
+  /**
+   * Changelog partition p holds input partition p's memory: an input topic given more partitions
+   * (at runtime too) gets as many in its changelog, new and empty like the input's, or restoring
+   * one of them would fail on every try, and with it every partition of this instance.
+   */
+  async #changelogCovers(highestPartition: number): Promise<void> {
+    if (highestPartition < this.#changelogPartitions) return;
+    const o = this.options;
+    const input = await this.#admin!.metadata({ topics: [o.inputTopic], forceUpdate: true });
+    const count = Math.max(highestPartition + 1, input.topics.get(o.inputTopic)!.partitionsCount);
+    await growTopic(this.#admin!, o.changelogTopic, count);
+    o.logger.warn('the input topic has more partitions: the changelog now has as many', { topic: o.changelogTopic, from: this.#changelogPartitions, to: count });
+    this.#changelogPartitions = count;
   }
 
   /**
@@ -286,6 +305,7 @@ export class Processor {
     for (const partition of [...this.#partitions.keys()]) {
       if (!continuous || !next.partitions.includes(partition)) this.#partitions.delete(partition);
     }
+    await this.#changelogCovers(Math.max(-1, ...next.partitions));
     const toRestore = next.partitions.filter((p) => !this.#partitions.has(p));
     this.options.logger.info('partitions assigned', { generationId: next.generationId, partitions: next.partitions, restoring: toRestore });
     const restored = await restorePartitions({ admin: this.#admin!, consumer: this.#consumer!, options: this.options, cancelled: () => this.#stopping || this.#latest !== next }, toRestore);

@@ -58,7 +58,7 @@ export async function deleteTopics(brokers: string[], topics: string[]): Promise
   }
 }
 
-type RawMessage = ReturnType<typeof rawRecord>;
+type RawMessage = ReturnType<typeof rawRecord> & { partition?: number };
 
 /** An idempotent producer of raw records, as the server's sink writes them. */
 export function rawProducer(brokers: string[]): Producer {

@@ -3,7 +3,7 @@ import { after, describe, test } from 'node:test';
 import { randomBytes } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { needKafka } from '@inlet/testkit';
-import { changelogTopic, createAdmin, createTransactionalProducer, forceClose, topicConfigs, type BufferProducer } from '@inlet/kafka';
+import { changelogTopic, createAdmin, createTransactionalProducer, forceClose, growTopic, topicConfigs, type BufferProducer } from '@inlet/kafka';
 import { Processor, type ProcessorOptions } from '../src/index.ts';
 import { createTopics, deleteTopics, groupLag, messageIdOf, produceRaw, rawRecord, readCommitted, uniqueName, waitFor } from './kafka-helpers.ts';
 
@@ -93,6 +93,32 @@ describe('processor (in process, real Kafka)', { skip: need.skip }, () => {
     const again = await run({ groupId, inputTopic: input, outputTopic: output, windowMs: 2000, instanceId: uniqueName('i') });
     await again.stop();
     assert.equal(await retention(), 31 * 86_400_000, 'a shorter window does not lower it');
+  });
+
+  test('an input topic given more partitions: the changelog gets as many, and the new partition is processed', async () => {
+    const { input, output, groupId } = await topics(1);
+    const first = await run({ groupId, inputTopic: input, outputTopic: output, windowMs: 60_000, instanceId: uniqueName('i') });
+    await first.stop();
+    const admin = createAdmin({ brokers, clientId: 'grow-test' });
+    try {
+      await growTopic(admin, input, 2);
+    } finally {
+      await forceClose(admin);
+    }
+    const now = Date.now();
+    await produceRaw(brokers, [
+      { ...rawRecord(input, { messageId: 'on-0', sourceId: 's', userId: 'u', receivedAt: now }), partition: 0 },
+      { ...rawRecord(input, { messageId: 'on-1', sourceId: 's', userId: 'u', receivedAt: now }), partition: 1 },
+    ]);
+    const processor = await run({ groupId, inputTopic: input, outputTopic: output, windowMs: 60_000, instanceId: uniqueName('i') });
+    await waitFor('both consumed', () => processor.snapshot().consumed === 2, 30_000);
+    assert.deepEqual((await readCommitted(brokers, output)).map(messageIdOf).sort(), ['on-0', 'on-1']);
+    const admin2 = createAdmin({ brokers, clientId: 'grow-test' });
+    try {
+      assert.equal((await admin2.metadata({ topics: [changelogTopic(groupId)], forceUpdate: true })).topics.get(changelogTopic(groupId))!.partitionsCount, 2);
+    } finally {
+      await forceClose(admin2);
+    }
   });
 
   test('the dedup state survives a restart, and /metrics reports the counts', async () => {
