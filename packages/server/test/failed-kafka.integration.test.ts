@@ -5,7 +5,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { createTopic, needKafka, produceRecords, readAll, startInlet, type TestInlet } from '@inlet/testkit';
 import type { StatsReport } from '../src/accounting.ts';
@@ -150,6 +152,46 @@ describe('replay on Kafka', { skip: need.skip }, () => {
       await inlet.close();
     }
   });
+});
+
+test('an event refused twice (its client resent it) is replayed once on Kafka, in one run or across runs', { skip: need.skip }, async () => {
+  const brokers = (need.value ?? '').split(',');
+  const topic = `replay-twice-raw-${randomUUID()}`;
+  const failedTopic = `replay-twice-failed-${randomUUID()}`;
+  await createTopic(brokers, topic, { partitions: 2, replicationFactor: 1 });
+  await createTopic(brokers, failedTopic, { partitions: 2, replicationFactor: 1 });
+  const kafka = { brokers, topic, failedTopic, clientId: 'replay-twice-test', lingerMs: 0, compression: 'lz4' as const };
+  const event = { type: 'track', userId: 'u', event: 'Padded', messageId: `twice-${randomUUID()}`, properties: { pad: 'x'.repeat(700) } };
+  // One data directory: every server here has the same sources, as instances sharing them do.
+  const dataDir = mkdtempSync(join(tmpdir(), 'inlet-replay-twice-'));
+  after(() => rmSync(dataDir, { recursive: true, force: true }));
+  let token = '';
+  const refuse = async (times: number) => {
+    const small = await startInlet({ dataDir, kafka, limits: { maxEventBytes: 600, maxBatchEvents: 1000, maxBodyBytes: 512_000 } });
+    token ||= small.adminToken!; // shown by the first start only
+    try {
+      for (let i = 0; i < times; i++) assert.equal((await postJson(small.url, '/v1/batch', { batch: [event] }, small.writeKey)).json?.rejected, 1);
+    } finally {
+      await small.close();
+    }
+  };
+  const replay = async () => {
+    const inlet = await startInlet({ dataDir, kafka });
+    try {
+      return (await adminRequest(inlet.adminUrl, token, '/api/failed/replay', { method: 'POST', body: {} })).json as unknown as ReplaySummary;
+    } finally {
+      await inlet.close();
+    }
+  };
+  const copies = async () => (await readAll(brokers, topic)).filter((r) => r.headers['message-id'] === event.messageId).length;
+  await refuse(2);
+  const first = await replay();
+  assert.deepEqual([first.matched, first.stored, first.duplicates], [2, 1, 1], JSON.stringify(first));
+  assert.equal(await copies(), 1, 'one copy on raw-events: the processor would not catch a second, its time is outside the window');
+  await refuse(1);
+  const second = await replay();
+  assert.deepEqual([second.matched, second.stored, second.duplicates], [1, 0, 1], JSON.stringify(second));
+  assert.equal(await copies(), 1);
 });
 
 test('a replay on Kafka killed with SIGKILL half way finishes on the next run, without duplicates', { skip: need.skip, timeout: 240_000 }, async () => {

@@ -167,7 +167,14 @@ export class KafkaFailedStore implements FailedStore {
         chunk = { messages: [], bySource: new Map(), entries: 0 };
         options.onProgress?.({ ...summary });
       };
+      // What replays have stored, by source and messageId. A replayed event keeps the time it first
+      // came, outside the processor's window by the time it is replayed, so the processor would let
+      // a second copy through: a client that resent a refused event has two entries for it. The
+      // entries of a source are on one partition, in the order they came, so an event's earlier
+      // replays are read before its later entries. (The embedded store has its unique index.)
+      const replayed = new Set<string>();
       await this.#entries(from, ends, markers, async (entry) => {
+        if (entry.status === 'replayed' && entry.kind === 'event' && entry.messageId) replayed.add(identity(entry.sourceId, entry.messageId));
         if (entry.status !== 'failed' || !matches(entry, filter)) return;
         summary.matched++;
         const outcome = recheck(entry, limits, await this.#options.plans?.(entry.sourceId));
@@ -175,8 +182,13 @@ export class KafkaFailedStore implements FailedStore {
         const markerHeaders = (kind: string) => ({ 'source-id': entry.sourceId, 'failed-id': entry.id, [MARKER]: kind });
         if (outcome.ok) {
           summary.passed++;
-          if (!dryRun) summary.stored += outcome.events.length;
-          for (const { record, json } of outcome.events) {
+          const fresh = outcome.events.filter(({ record }) => !replayed.has(identity(entry.sourceId, record.messageId)));
+          for (const { record } of fresh) replayed.add(identity(entry.sourceId, record.messageId));
+          if (!dryRun) {
+            summary.stored += fresh.length;
+            summary.duplicates += outcome.events.length - fresh.length;
+          }
+          for (const { record, json } of fresh) {
             const { key, value, headers } = toKafkaRecord(record, json);
             chunk.messages.push(message(topic, key, value, headers));
           }
@@ -234,3 +246,5 @@ function jsonObject(value: Buffer): Record<string, unknown> | undefined {
     return undefined;
   }
 }
+
+const identity = (sourceId: string, messageId: string) => `${sourceId}\u001f${messageId}`;
