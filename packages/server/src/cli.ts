@@ -177,13 +177,13 @@ async function sources(argv: string[]): Promise<number> {
 async function topics(argv: string[]): Promise<number> {
   const [action, ...rest] = argv;
   const { values } = parseArgs({ args: rest, options: {
-    partitions: { type: 'string', default: '12' }, 'replication-factor': { type: 'string', default: '1' }, 'min-insync-replicas': { type: 'string', default: '1' },
+    partitions: { type: 'string', default: '12' }, 'replication-factor': { type: 'string', default: '1' }, 'min-insync-replicas': { type: 'string' },
     topic: { type: 'string', multiple: true }, brokers: { type: 'string' }, help: { type: 'boolean', short: 'h' },
   } });
-  const help = 'Usage: inlet topics create [--brokers host:port,...] [--topic NAME ...] [--partitions 12] [--replication-factor 1] [--min-insync-replicas 1]\nCreates raw-events, events and failed-events (or the --topic names; KAFKA_TOPIC and KAFKA_FAILED_TOPIC rename the first and last).\nfailed-events gets retention.ms from FAILED_RETENTION_DAYS and retention.bytes from FAILED_MAX_BYTES / partitions, with segments a quarter of each (at least 1 h and 1 MiB) so that Kafka can apply them.\nExisting topics are left as they are.';
+  const help = 'Usage: inlet topics create [--brokers host:port,...] [--topic NAME ...] [--partitions 12] [--replication-factor 1] [--min-insync-replicas N]\n(without --min-insync-replicas the brokers\' default applies)\nCreates raw-events, events and failed-events (or the --topic names; KAFKA_TOPIC and KAFKA_FAILED_TOPIC rename the first and last).\nfailed-events gets retention.ms from FAILED_RETENTION_DAYS and retention.bytes from FAILED_MAX_BYTES / partitions, with segments a quarter of each (at least 1 h and 1 MiB) so that Kafka can apply them.\nExisting topics are left as they are.';
   const wantsHelp = values.help || action === '--help' || action === '-h';
   if (wantsHelp || action !== 'create') { console.log(help); return wantsHelp ? 0 : 2; }
-  const flags = checkSettings({ '--brokers': brokerList, '--partitions': integer(1, 1_000_000), '--replication-factor': integer(1, 1000), '--min-insync-replicas': integer(1, 1000) }, {
+  const flags = checkSettings({ '--brokers': brokerList, '--partitions': integer(1, 1_000_000), '--replication-factor': integer(1, 1000), '--min-insync-replicas': integer(1, 1000).optional() }, {
     '--brokers': values.brokers || process.env.KAFKA_BROKERS, '--partitions': values.partitions, '--replication-factor': values['replication-factor'], '--min-insync-replicas': values['min-insync-replicas'],
   }, { text: true });
   const partitions = flags['--partitions'];
@@ -205,13 +205,18 @@ async function topics(argv: string[]): Promise<number> {
       'segment.bytes': String(Math.min(1024 ** 3, Math.max(1024 ** 2, Math.floor(retentionBytes / 4)))),
     },
   };
+  let existing: { topic: string; partitions: number }[];
   try {
-    await createTopics({ brokers: flags['--brokers'], topics: names, partitions, replicationFactor: flags['--replication-factor'], minInsyncReplicas: flags['--min-insync-replicas'], topicConfigs });
+    ({ existing } = await createTopics({ brokers: flags['--brokers'], topics: names, partitions, replicationFactor: flags['--replication-factor'], minInsyncReplicas: flags['--min-insync-replicas'], topicConfigs }));
   } catch (error) {
     // What the brokers said (a replication factor above the broker count, no broker reachable)
     // is the operator's to fix: createTopics puts it in its message; one line, not a stack trace.
     console.error(`inlet topics create: ${(error as Error).message}`);
     return (error as { code?: string }).code === INVALID_SETTING ? 2 : 1;
+  }
+  // Left as they are: say so, and what differs from what was asked, rather than seem to have applied it.
+  for (const { topic, partitions: has } of existing) {
+    console.log(`${topic} already existed: left as it is (${has} partitions${has === partitions ? '' : `, not the ${partitions} asked`}${topic === failedTopic ? '; its retention was not changed' : ''})`);
   }
   console.log(`topics ready: ${names.join(', ')}`);
   return 0;

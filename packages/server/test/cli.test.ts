@@ -337,6 +337,10 @@ describe('inlet CLI', () => {
     // Kafka never deletes the segment being written (by default up to 1 GiB, for up to 7 days).
     assert.equal(configs.get('segment.bytes'), String(8 * 1024 ** 2));
     assert.equal(configs.get('segment.ms'), String(86_400_000 / 2));
+    // Asked again with other partitions: left as it is, and said so.
+    const again = await inlet(['topics', 'create', '--brokers', kafka.value!, '--topic', failedTopic, '--partitions', '24'], { KAFKA_FAILED_TOPIC: failedTopic });
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(again.stdout, new RegExp(`${failedTopic} already existed: left as it is \\(2 partitions, not the 24 asked; its retention was not changed\\)`));
   });
 
   test('topics create asking for more replicas than brokers: one line saying so, exit 1', { skip: kafka.skip }, async () => {
