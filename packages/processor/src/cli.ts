@@ -72,6 +72,9 @@ export function parseProcessorArgs(argv: string[], env: NodeJS.ProcessEnv = proc
   return Object.fromEntries(Object.entries(FLAGS).map(([flag, [option]]) => [option, read[flag]]).filter(([, v]) => v !== undefined)) as unknown as ProcessorOptions;
 }
 
+/** How much longer than its transaction timeout a graceful stop may take before the process exits anyway. */
+export const STOP_MARGIN_MS = 10_000;
+
 /** Runs a processor until SIGTERM or SIGINT, then stops it gracefully. Bad flags set exit code 2. */
 export async function runProcessorCli(argv: string[]): Promise<void> {
   let processor: Processor;
@@ -99,6 +102,15 @@ export async function runProcessorCli(argv: string[]): Promise<void> {
     }
     processor.options.logger.info('stopping', { signal });
     signalled();
+    // Brokers that stop answering would hold a graceful stop for as long as they do (minutes with
+    // a frozen broker): past the transaction timeout and a margin, the process exits anyway. Nothing
+    // is lost: the open transaction is aborted by the broker, and its input read again by whoever
+    // takes the partitions next.
+    const limitMs = processor.options.transactionTimeoutMs + STOP_MARGIN_MS;
+    setTimeout(() => {
+      processor.options.logger.warn('could not stop cleanly in time (brokers not answering); exiting', { afterMs: limitMs });
+      process.exit(1);
+    }, limitMs).unref();
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
