@@ -92,8 +92,9 @@ export class KafkaFailedStore implements FailedStore {
   }
 
   /** Pass one: the markers (and the ends read up to, for pass two to stop at the same place). */
-  async #markers(fromTimestampMs: number | undefined): Promise<{ markers: Map<string, Marker>; ends: Map<number, bigint> }> {
+  async #markers(fromTimestampMs: number | undefined): Promise<{ markers: Map<string, Marker>; ends: Map<number, bigint>; replayedEvents: Set<string> }> {
     const markers = new Map<string, Marker>();
+    const replayedEvents = new Set<string>();
     const ends = await readTopic({ ...this.#client('failed-read'), topic: this.#options.failedTopic, fromTimestampMs }, (records) => {
       for (const record of records) {
         const kind = header(record, MARKER);
@@ -101,12 +102,16 @@ export class KafkaFailedStore implements FailedStore {
         if (!kind || !id || !record.value) continue;
         const value = jsonObject(record.value);
         if (!value) continue;
-        if (kind === 'replayed') markers.set(id, { kind, replayedAt: String(value.replayedAt) });
+        if (kind === 'replayed') {
+          markers.set(id, { kind, replayedAt: String(value.replayedAt) });
+          const sourceId = header(record, 'source-id');
+          if (sourceId && Array.isArray(value.messageIds)) for (const messageId of value.messageIds) if (typeof messageId === 'string') replayedEvents.add(identity(sourceId, messageId));
+        }
         // A refail after a replay cannot happen (replayed entries are not replayed again).
         else if (kind === 'refailed' && markers.get(id)?.kind !== 'replayed') markers.set(id, { kind, reason: value.reason as FailureReason, errors: value.errors as string[], plan: value.plan as FailedEvent['plan'] });
       }
     });
-    return { markers, ends };
+    return { markers, ends, replayedEvents };
   }
 
   /** Pass two: every entry with its marker, in partition order. */
@@ -115,7 +120,7 @@ export class KafkaFailedStore implements FailedStore {
       for (const record of records) {
         if (header(record, MARKER) || !record.value) continue;
         const entry = jsonObject(record.value) as FailedEvent | undefined;
-        if (!entry || typeof entry.id !== 'string') continue;
+        if (!entry || typeof entry.id !== 'string' || typeof entry.sourceId !== 'string' || entry.context === null || typeof entry.context !== 'object') continue;
         await each(view(entry, markers.get(entry.id)));
       }
     });
@@ -157,7 +162,7 @@ export class KafkaFailedStore implements FailedStore {
     const producer = dryRun ? undefined : await createTransactionalProducer({ ...this.#client('replay'), transactionalId: `inlet-replay-${failedTopic}`, retries: 5 });
     try {
       const from = this.#from(filter);
-      const { markers, ends } = await this.#markers(from);
+      const { markers, ends, replayedEvents } = await this.#markers(from);
       let chunk: { messages: Message[]; bySource: Map<string, number>; entries: number } = { messages: [], bySource: new Map(), entries: 0 };
       const commit = async () => {
         if (producer && chunk.messages.length > 0) {
@@ -169,10 +174,12 @@ export class KafkaFailedStore implements FailedStore {
       };
       // What replays have stored, by source and messageId. A replayed event keeps the time it first
       // came, outside the processor's window by the time it is replayed, so the processor would let
-      // a second copy through: a client that resent a refused event has two entries for it. The
-      // entries of a source are on one partition, in the order they came, so an event's earlier
-      // replays are read before its later entries. (The embedded store has its unique index.)
-      const replayed = new Set<string>();
+      // a second copy through: a client that resent a refused event has two entries for it. Each
+      // replayed marker names the events it stored, and the markers are read before any entry, so
+      // the order entries are replayed in does not matter. (The embedded store has its unique index.)
+      // Replays read from the filter's time on: one before it is not known (markers written before
+      // this change name no events; their entries' own ids stand in for them).
+      const replayed = replayedEvents;
       await this.#entries(from, ends, markers, async (entry) => {
         if (entry.status === 'replayed' && entry.kind === 'event' && entry.messageId) replayed.add(identity(entry.sourceId, entry.messageId));
         if (entry.status !== 'failed' || !matches(entry, filter)) return;
@@ -192,7 +199,7 @@ export class KafkaFailedStore implements FailedStore {
             const { key, value, headers } = toKafkaRecord(record, json);
             chunk.messages.push(message(topic, key, value, headers));
           }
-          chunk.messages.push(message(failedTopic, entry.sourceId, JSON.stringify({ replayedAt: at }), markerHeaders('replayed')));
+          chunk.messages.push(message(failedTopic, entry.sourceId, JSON.stringify({ replayedAt: at, messageIds: fresh.map(({ record }) => record.messageId) }), markerHeaders('replayed')));
           chunk.bySource.set(entry.sourceId, (chunk.bySource.get(entry.sourceId) ?? 0) + 1);
         } else {
           summary.stillFailing++;
