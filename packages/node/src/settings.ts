@@ -113,7 +113,7 @@ const OPTIONS = {
   maxBatchBytes: integer(1024, MAX_BATCH_BYTES).default(MAX_BATCH_BYTES),
   maxQueueSize: integer(1, 10_000_000).default(10_000),
   maxQueueBytes: integer(64 * 1024, 4 * 1024 * 1024 * 1024).default(64 * 1024 * 1024),
-  maxEventBytes: integer(2048, DEFAULT_LIMITS.maxEventBytes).default(DEFAULT_LIMITS.maxEventBytes),
+  maxEventBytes: integer(1024, DEFAULT_LIMITS.maxEventBytes).default(DEFAULT_LIMITS.maxEventBytes),
   maxRetries: integer(0, 1000).default(10),
   minRetryDelayMs: integer(1, 60_000).default(100),
   maxRetryDelayMs: integer(1, 3_600_000).default(30_000),

@@ -25,7 +25,7 @@ test('bad options fail at construction with a message naming the option', () => 
     [{ ...http, maxBatchSize: 0 }, /maxBatchSize/],
     [{ ...http, maxBatchBytes: MAX_BATCH_BYTES + 1 }, /maxBatchBytes/],
     [{ ...http, maxEventBytes: 64 * 1024 }, /maxEventBytes/],
-    [{ ...http, maxEventBytes: 512 }, /maxEventBytes must be an integer from 2048/],
+    [{ ...http, maxEventBytes: 512 }, /maxEventBytes must be an integer from 1024/],
     [{ ...http, flushIntervalMs: 1.5 }, /flushIntervalMs/],
     [{ ...http, maxQueueSize: '10' }, /maxQueueSize/],
     [{ ...http, gzip: 'yes' }, /gzip/],

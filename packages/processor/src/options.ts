@@ -137,7 +137,9 @@ export function resolveOptions(options: ProcessorOptions): ResolvedOptions {
     throw invalid('changelogTopic', `must differ from inputTopic and outputTopic, which must differ too (got ${changelog}, ${o.inputTopic}, ${o.outputTopic})`);
   }
   if (o.heartbeatIntervalMs >= o.sessionTimeoutMs) throw invalid('heartbeatIntervalMs', `must be less than sessionTimeoutMs (${o.sessionTimeoutMs}), got ${o.heartbeatIntervalMs}`);
-  const changelogRetentionMs = o.changelogRetentionMs ?? o.windowMs + DAY_MS;
+  // An entry is needed until the watermark is a window and max-disorder past it, and one from the
+  // future is remembered as of now + max-disorder: kept that long, plus a day for restarts.
+  const changelogRetentionMs = o.changelogRetentionMs ?? o.windowMs + 2 * o.maxDisorderMs + DAY_MS;
   if (changelogRetentionMs < o.windowMs) throw invalid('changelogRetentionMs', `must be at least windowMs (${o.windowMs}), got ${changelogRetentionMs}`);
   const instanceId = o.instanceId ?? randomUUID();
   return {

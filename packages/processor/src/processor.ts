@@ -205,11 +205,24 @@ export class Processor {
    */
   async #keepChangelogLongEnough(): Promise<void> {
     const o = this.options;
-    const configs = await describeTopicConfigs(this.#admin!, o.changelogTopic, ['retention.ms', 'cleanup.policy']);
+    let configs: Map<string, string>;
+    try {
+      configs = await describeTopicConfigs(this.#admin!, o.changelogTopic, ['retention.ms']);
+    } catch (error) {
+      // A cluster whose ACLs do not let this principal read topic configs: said, not fatal.
+      o.logger.warn('cannot read the changelog\'s retention; make sure it is at least the window', { topic: o.changelogTopic, neededMs: o.changelogRetentionMs, error: describeError(error) });
+      return;
+    }
     const retentionMs = Number(configs.get('retention.ms') ?? -1);
     if (retentionMs < 0 || retentionMs >= o.changelogRetentionMs) return;
     const wanted = Object.fromEntries(changelogConfigs({ topic: o.changelogTopic, partitions: 0, retentionMs: o.changelogRetentionMs, windowMs: o.windowMs }).map(({ name, value }) => [name, value]));
-    await setTopicConfigs(this.#admin!, o.changelogTopic, { 'retention.ms': wanted['retention.ms'], 'segment.ms': wanted['segment.ms'] });
+    try {
+      await setTopicConfigs(this.#admin!, o.changelogTopic, { 'retention.ms': wanted['retention.ms'], 'segment.ms': wanted['segment.ms'] });
+    } catch (error) {
+      o.logger.warn('the changelog keeps less than the window needs, and its retention cannot be raised from here; raise it', { topic: o.changelogTopic, retentionMs, neededMs: o.changelogRetentionMs, error: describeError(error) });
+      return;
+    }
+    // Two instances starting at once with different windows: the longer one's setting may be written first; a later start repairs it.
     o.logger.warn('raised the changelog\'s retention to the window', { topic: o.changelogTopic, fromMs: retentionMs, toMs: o.changelogRetentionMs });
   }
 

@@ -15,7 +15,7 @@ describe('processor options', () => {
     assert.equal(o.changelogTopic, 'inlet-processor-dedup-changelog');
     assert.equal(o.windowMs, 3_600_000);
     assert.equal(o.transactionalId, 'inlet-processor-i1');
-    assert.equal(o.changelogRetentionMs, 3_600_000 + 86_400_000);
+    assert.equal(o.changelogRetentionMs, 3_600_000 + 2 * 300_000 + 86_400_000, 'the window, twice max-disorder and a day');
     assert.equal(o.startFrom, 'earliest');
     assert.equal(o.metricsPort, undefined);
   });

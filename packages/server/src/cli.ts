@@ -180,7 +180,7 @@ async function topics(argv: string[]): Promise<number> {
     partitions: { type: 'string', default: '12' }, 'replication-factor': { type: 'string', default: '1' }, 'min-insync-replicas': { type: 'string' },
     topic: { type: 'string', multiple: true }, brokers: { type: 'string' }, help: { type: 'boolean', short: 'h' },
   } });
-  const help = 'Usage: inlet topics create [--brokers host:port,...] [--topic NAME ...] [--partitions 12] [--replication-factor 1] [--min-insync-replicas N]\n(without --min-insync-replicas the brokers\' default applies)\nCreates raw-events, events and failed-events (or the --topic names; KAFKA_TOPIC and KAFKA_FAILED_TOPIC rename the first and last).\nfailed-events gets retention.ms from FAILED_RETENTION_DAYS and retention.bytes from FAILED_MAX_BYTES / partitions, with segments a quarter of each (at least 1 h and 1 MiB) so that Kafka can apply them.\nExisting topics are left as they are.';
+  const help = 'Usage: inlet topics create [--brokers host:port,...] [--topic NAME ...] [--partitions 12] [--replication-factor 1] [--min-insync-replicas N]\n(default min.insync.replicas: 2 with 3 or more replicas, else 1)\nCreates raw-events, events and failed-events (or the --topic names; KAFKA_TOPIC and KAFKA_FAILED_TOPIC rename the first and last).\nfailed-events gets retention.ms from FAILED_RETENTION_DAYS and retention.bytes from FAILED_MAX_BYTES / partitions, with segments a quarter of each (at least 1 h and 1 MiB) so that Kafka can apply them.\nExisting topics are left as they are.';
   const wantsHelp = values.help || action === '--help' || action === '-h';
   if (wantsHelp || action !== 'create') { console.log(help); return wantsHelp ? 0 : 2; }
   const flags = checkSettings({ '--brokers': brokerList, '--partitions': integer(1, 1_000_000), '--replication-factor': integer(1, 1000), '--min-insync-replicas': integer(1, 1000).optional() }, {
@@ -207,7 +207,12 @@ async function topics(argv: string[]): Promise<number> {
   };
   let existing: { topic: string; partitions: number }[];
   try {
-    ({ existing } = await createTopics({ brokers: flags['--brokers'], topics: names, partitions, replicationFactor: flags['--replication-factor'], minInsyncReplicas: flags['--min-insync-replicas'], topicConfigs }));
+    // Unless asked: one replica may be down and writes go on, but an acknowledged write is on two
+    // (with 3 or more replicas). Set on the topic, so an older broker whose default exceeds the
+    // replication factor cannot make every acks=all write fail.
+    const replicationFactor = flags['--replication-factor'];
+    const minInsyncReplicas = flags['--min-insync-replicas'] ?? Math.max(1, Math.min(2, replicationFactor - 1));
+    ({ existing } = await createTopics({ brokers: flags['--brokers'], topics: names, partitions, replicationFactor, minInsyncReplicas, topicConfigs }));
   } catch (error) {
     // What the brokers said (a replication factor above the broker count, no broker reachable)
     // is the operator's to fix: createTopics puts it in its message; one line, not a stack trace.

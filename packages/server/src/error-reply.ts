@@ -8,7 +8,7 @@ import { Errors, InletError, SourceStoreUnavailableError } from './errors.ts';
 export function toInletError(error: FastifyError): InletError | undefined {
   if (error instanceof InletError) return error;
   // The sources' database is down (the admin token is kept there too): a 503 to retry, not our fault.
-  if (error instanceof SourceStoreUnavailableError) return new InletError('INLET_SOURCE_STORE_UNAVAILABLE', 503, 'The source store (its database) cannot be reached right now; retry later', 5);
+  if (error instanceof SourceStoreUnavailableError) return Errors.sourceDatabaseUnavailable();
   switch (error.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return Errors.bodyTooLarge();

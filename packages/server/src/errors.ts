@@ -72,6 +72,8 @@ export const Errors = {
   /** `closesConnection`: for bodies that must not be read (an attack's); refusals for the sink keep it */
   overloaded: (detail: string, closesConnection: boolean) => new InletError('INLET_OVERLOADED', 503, `The server is busy: ${detail}; retry later`, 1, closesConnection),
   sourceStoreUnavailable: (retryAfter = 1) => new InletError('INLET_SOURCE_STORE_UNAVAILABLE', 503, 'Cannot verify the write key right now; retry later', retryAfter),
+  /** the admin API's answer when the sources' database (which holds the admin token too) is down */
+  sourceDatabaseUnavailable: (retryAfter = 5) => new InletError('INLET_SOURCE_STORE_UNAVAILABLE', 503, 'The source store (its database) cannot be reached right now; retry later', retryAfter),
 } as const;
 
 /** Thrown by a sink that cannot make a write durable within its bound. */

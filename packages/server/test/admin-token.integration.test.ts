@@ -2,10 +2,10 @@
 // and a rotation on one reaches the others within their 5 s cache.
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { needPostgres } from '@inlet/testkit';
-import { AdminTokens } from '../src/admin/token.ts';
+import { AdminTokens, storedFormOf } from '../src/admin/token.ts';
 import { PostgresSourceStore } from '../src/sources/postgres-store.ts';
 
 const postgres = await needPostgres();
@@ -37,5 +37,20 @@ describe('the admin token on PostgreSQL', { skip: postgres.skip }, () => {
     }
     const hash = await stores[2].adminTokenHash();
     assert.match(hash!, /^ed25519:[0-9a-f]{64}$/, "a one-way image of the token: its signing key's public half");
+  });
+
+  test('a stored SHA-256 moves to the public key once, compare-and-set: a rotation in between wins, and the old token signs no session', async () => {
+    const store = stores[0];
+    const [a, b] = [new AdminTokens(store, 60_000), new AdminTokens(store, 60_000)];
+    const old = await a.rotate();
+    await store.setAdminTokenHash(createHash('sha256').update(old).digest('hex'), true); // as an older Inlet stored it
+    assert.equal(await b.verify(old), true, 'the old form still checks the token');
+    const rotated = await a.rotate(); // another instance rotates; b's cache has the old form
+    await b.upgrade(old);
+    assert.equal(await store.adminTokenHash(), storedFormOf(rotated), 'the rotation stands: the upgrade did not write over it');
+    assert.equal(await b.signsSessions(old), false, 'no session is signed with a token rotated away');
+    assert.equal(await b.signsSessions(rotated), true);
+    await store.setAdminTokenHash('ed25519:not-hex-and-too-short', true);
+    assert.equal(await new AdminTokens(store).verify(rotated), false, 'a stored value of another shape refuses, it does not throw');
   });
 });

@@ -130,6 +130,8 @@ describe('plans refused at put, with the reason', () => {
     await refused(withSchema({ $id: 'https://e.example/s', $defs: { a: { anyOf: [{ $ref: 'https://e.example/s#/$defs/a' }] } }, $ref: '#/$defs/a' }), 400, 'INLET_INVALID_PLAN', /is outside the plan/);
     await refused(withSchema({ $id: 'https://e.example/s', $defs: { a: { $ref: 's#/$defs/a' } } }), 400, 'INLET_INVALID_PLAN', /must point within the schema, as a '#' fragment/);
     await refused(withSchema({ type: 'object', properties: { x: { $id: 'https://e.example/x', anyOf: [{ $ref: '#' }] } } }), 400, 'INLET_INVALID_PLAN', /\$id is only allowed at the top/);
+    await refused(withSchema({ $defs: { a: { dependencies: { x: { $ref: '#/$defs/a' } } } }, $ref: '#/$defs/a' }), 400, 'INLET_INVALID_PLAN', /leads back to itself/);
+    await refused(withSchema({ dependencies: { x: { $dynamicRef: '#x' } } }), 400, 'INLET_INVALID_PLAN', /\$dynamicRef is not supported/);
     await refused(withSchema({ $dynamicRef: '#meta' }), 400, 'INLET_INVALID_PLAN', /\$dynamicRef is not supported/);
     await refused(withSchema({ $dynamicAnchor: 'x', $dynamicRef: '#x' }), 400, 'INLET_INVALID_PLAN', /is not supported in a tracking plan/);
   });

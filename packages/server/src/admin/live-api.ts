@@ -95,7 +95,8 @@ export function registerLiveApi(app: FastifyInstance, hub: LiveHub): void {
     }, REAUTHORIZE_MS);
     res.on('close', () => { clearInterval(reauthorize); viewer.stop(); hub.leave(viewer); });
     const joined = await hub.join(viewer);
-    if (res.destroyed) { hub.leave(viewer); return; }
+    // Gone, or ended by the re-check (its token rotated) while the origin was starting.
+    if (res.destroyed || res.writableEnded) { hub.leave(viewer); return; }
     if (!joined) {
       // Others joined between the check and now.
       viewer.stop();

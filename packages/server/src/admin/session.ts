@@ -105,7 +105,8 @@ export class Sessions {
   /** A session for `token`, which has just been verified. */
   async issue(reply: FastifyReply, token: string): Promise<string> {
     await this.tokens.upgrade(token);
-    if (!(await this.tokens.sessionVerifier())) throw Errors.invalidAdminToken();
+    // A rotation between the check and now: a cookie signed with this token would be refused at once.
+    if (!(await this.tokens.signsSessions(token))) throw Errors.invalidAdminToken();
     const expiresAt = Date.now() + SESSION_TTL_MS;
     reply.header('set-cookie', cookie(signSession(signingKey(token), expiresAt), SESSION_TTL_MS / 1000));
     return new Date(expiresAt).toISOString();

@@ -93,6 +93,14 @@ export class AdminTokens {
     return (await this.current())?.publicKey;
   }
 
+  /** Whether sessions signed with `token`'s key verify against what is stored now (not after a rotation that won over it). */
+  async signsSessions(token: string): Promise<boolean> {
+    // Read afresh: a login is rare, and a cached value may predate a rotation.
+    this.cached = undefined;
+    const stored = await this.current();
+    return stored?.publicKey !== undefined && stored.value === this.formOf(token);
+  }
+
   private formOf(token: string): string {
     if (this.lastChecked?.token !== token) this.lastChecked = { token, form: storedFormOf(token) };
     return this.lastChecked.form;
@@ -111,9 +119,9 @@ export class AdminTokens {
 /** A stored value, checked; the previous one's key is reused when the value is the same. */
 function parseStored(value: string, previous: Stored | undefined): Stored | undefined {
   if (previous?.value === value) return previous;
-  if (value.startsWith(ED25519)) {
+  // Exactly the forms written here: a value of another length would make the comparisons above throw.
+  if (/^ed25519:[0-9a-f]{64}$/.test(value)) {
     const raw = Buffer.from(value.slice(ED25519.length), 'hex');
-    if (raw.length !== 32) return undefined;
     return { value, publicKey: createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' }) };
   }
   return /^[0-9a-f]{64}$/.test(value) ? { value, publicKey: undefined } : undefined;

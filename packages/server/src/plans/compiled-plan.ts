@@ -269,7 +269,7 @@ export async function compilePlan(plan: TrackingPlan): Promise<void> {
     checkCosts(schema, where);
     const loop = findEndlessRef(schema);
     if (loop !== undefined) {
-      throw new InvalidPlanError(`${where}: the subschema at "${loop}" leads back to itself (through $ref, allOf, anyOf, oneOf, not, if/then/else or dependentSchemas) without going into a property or an item, so checking an event would never end`);
+      throw new InvalidPlanError(`${where}: the subschema at "${loop}" leads back to itself (through $ref, allOf, anyOf, oneOf, not, if/then/else, dependentSchemas or dependencies) without going into a property or an item, so checking an event would never end`);
     }
     let validate: ValidateFunction;
     try {

@@ -2,7 +2,7 @@
 // every event forever: {"$defs":{"a":{"anyOf":[{"$ref":"#/$defs/a"}]}},"$ref":"#/$defs/a"}
 // compiles, and each event of that name then exhausts the stack. So a plan is refused when one of
 // its schemas has such a loop: the keywords that apply a subschema to the same value (allOf, anyOf,
-// oneOf, not, if/then/else, dependentSchemas, $ref) are followed from every subschema; the ones
+// oneOf, not, if/then/else, dependentSchemas and draft 7's dependencies, $ref) are followed from every subschema; the ones
 // that apply it to a part of the value (properties, items, ...) end a path, since each step there
 // goes one level down an event of bounded depth. Recursion through them, as a tree schema has, is
 // fine. References are resolved within the one schema: compiled-plan.ts refuses the others (an
@@ -50,7 +50,10 @@ function inPlace(node: SchemaNode, index: Index): SchemaNode[] {
     const list = node[keyword];
     if (Array.isArray(list)) for (const item of list) if (isNode(item)) next.push(item);
   }
-  if (isNode(node.dependentSchemas)) for (const item of Object.values(node.dependentSchemas)) if (isNode(item)) next.push(item);
+  for (const keyword of ['dependentSchemas', 'dependencies']) {
+    const map = node[keyword];
+    if (isNode(map)) for (const item of Object.values(map)) if (isNode(item)) next.push(item);
+  }
   const referred = target(node.$ref, index);
   if (referred) next.push(referred);
   return next;
