@@ -107,8 +107,7 @@ export function duration(min: number, max = Number.MAX_SAFE_INTEGER): Rule<numbe
   });
 }
 
-/** Any number at least `min`, from code (the browser SDK's timings and sizes). */
-/** A number of at least `min` (Infinity too), and at most `max`: a delay's is 2^31 - 1 ms, as timers fire a larger one at once. */
+/** A number of at least `min` (Infinity too), and at most `max`, from code (the browser SDK's timings and sizes; a delay's `max` is 2^31 - 1 ms, as timers fire a larger one at once). */
 export function atLeast(min: number, max = Infinity): Rule<number> {
   return rule((v) => (typeof v == 'number' && v >= min && v <= max ? v : refuse(`must be from ${min} to ${max}, got ${shown(v)}`)));
 }

@@ -31,8 +31,6 @@ const cookieOf = (reply: RawReply): string => {
   return set.split(';')[0];
 };
 
-/** The key the server signs sessions with, derived as it does from the token's hash. */
-
 const withCookie = (cookie: string, extra: Record<string, string> = {}) => ({ cookie, ...extra });
 
 const health = async (inlet: TestInlet) => (await adminRequest(inlet.adminUrl, inlet.adminToken, '/api/health')).json as unknown as { live: { viewers: number } };
