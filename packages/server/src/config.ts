@@ -94,7 +94,7 @@ const DEFINITIONS = {
   UNAUTHENTICATED_BURST: define('--unauthenticated-burst', integer(1, 1_000_000).default(100), 'requests without a valid write key a client address may make at once (default 100); past it, 429'),
   MAX_EVENT_BYTES: define('--max-event-bytes', integer(256).default(DEFAULT_LIMITS.maxEventBytes), `largest event as stored (default ${DEFAULT_LIMITS.maxEventBytes})`),
   MAX_BATCH_EVENTS: define('--max-batch-events', integer(1).default(DEFAULT_LIMITS.maxBatchEvents), `most events in one request (default ${DEFAULT_LIMITS.maxBatchEvents})`),
-  MAX_BODY_BYTES: define('--max-body-bytes', integer(1024).default(DEFAULT_LIMITS.maxBodyBytes), `largest request body, after gunzip (default ${DEFAULT_LIMITS.maxBodyBytes})`),
+  MAX_BODY_BYTES: define('--max-body-bytes', integer(1024).default(DEFAULT_LIMITS.maxBodyBytes), `largest request body, after gunzip (default ${DEFAULT_LIMITS.maxBodyBytes}; at most ${MAX_PRODUCE_BYTES} with the Kafka sink, whose brokers take at most 1 MiB in one produce request)`),
   TRUSTED_PROXIES: define('--trusted-proxies', list(cidr).default([]), 'comma-separated IPs/CIDRs whose X-Forwarded-For is believed'),
   // secret: the value never goes into the message.
   INLET_PROXY_SECRET: define('--proxy-secret', text({ minLength: 16, secret: true, expects: 'at least 16 characters long (a random one: openssl rand -base64 32)' }).optional(), 'secret shared with @inlet/node collect proxies (16+ chars); their signed client address is believed'),
