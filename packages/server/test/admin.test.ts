@@ -10,6 +10,9 @@ import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { startInlet, type TestInlet } from '@inlet/testkit';
 import { databaseFile } from '../src/db/database.ts';
+import type { FastifyError } from 'fastify';
+import { toInletError } from '../src/error-reply.ts';
+import { SourceStoreUnavailableError } from '../src/errors.ts';
 import { freePort, spawnInlet } from './child-server.ts';
 import { adminRequest, basic, postJson, request } from './http-client.ts';
 
@@ -190,4 +193,12 @@ test('METRICS_ON_PUBLIC_PORT=true also serves /metrics on the public port', asyn
   } finally {
     await inlet.close();
   }
+});
+
+test('a source store that cannot be reached is a 503 to retry, in the catalogue, not a 500', () => {
+  const answer = toInletError(new SourceStoreUnavailableError('connect ECONNREFUSED') as unknown as FastifyError);
+  assert.equal(answer?.statusCode, 503);
+  assert.equal(answer?.code, 'INLET_SOURCE_STORE_UNAVAILABLE');
+  assert.ok((answer?.retryAfter ?? 0) > 0);
+  assert.doesNotMatch(answer!.message, /ECONNREFUSED/, 'the cause stays in the log, not the answer');
 });

@@ -271,6 +271,7 @@ describe('bad auth and routing', () => {
     const cases: [string, string, string][] = [
       ['POST /v1/batch HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', '400', 'INLET_BAD_REQUEST'],
       [`GET /v1/ping HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, '431', 'INLET_HEADERS_TOO_LARGE'],
+      [`POST /v1/batch HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1;${'e'.repeat(20_000)}\r\n{\r\n`, '413', 'INLET_BODY_TOO_LARGE'],
       ['GET /sourceConfig/%ff HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', '400', 'INLET_BAD_REQUEST'],
     ];
     // The admin listener's routes have path parameters (the public port's have none).
