@@ -4,6 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import https from 'node:https';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -97,6 +98,17 @@ describe('inletCollect', () => {
         assert.deepEqual(events.map((e) => e.anonymousId), [cookie.value, cookie.value]);
       });
 
+      test('the site\'s own Basic credentials, which browsers add to same-origin requests, stay in the app; a write key goes on', async () => {
+        const tag = `${kind}-site-auth`;
+        const site = `Basic ${Buffer.from('staging-user:staging-password').toString('base64')}`;
+        const withSite = await post(`${app.url}/_i/v1/batch`, { writeKey: inlet.writeKey, batch: [{ type: 'track', event: 'Behind a password', properties: { tag } }] }, { authorization: site });
+        assert.equal(withSite.status, 200, await withSite.clone().text());
+        const key = `Basic ${Buffer.from(`${inlet.writeKey}:`).toString('base64')}`;
+        const withKey = await post(`${app.url}/_i/v1/batch`, { batch: [{ type: 'track', event: 'Key in the header', properties: { tag } }] }, { authorization: key });
+        assert.equal(withKey.status, 200, await withKey.clone().text());
+        assert.equal((await storedWith(inlet, tag, 2)).length, 2);
+      });
+
       test('an event that carries its own anonymousId keeps it; a userId-only event gets the cookie\'s id too', async () => {
         const tag = `${kind}-own-id`;
         const res = await post(`${app.url}/_i/v1/batch`, { writeKey: inlet.writeKey, batch: [
@@ -121,12 +133,12 @@ describe('inletCollect', () => {
         const target = await startTarget();
         const spy = await startApp(kind, { target: target.url, agent: fromApp() });
         try {
-          await post(`${spy.url}/_i/v1/batch`, '{"batch":[]}', { cookie: 'session=app-secret; inlet_id=0b5e1e9c-4a4f-4c4e-9f0b-3f0e4c1d2a7b', 'x-csrf-token': 'tok', authorization: 'Basic d2s6' });
+          await post(`${spy.url}/_i/v1/batch`, '{"batch":[]}', { cookie: 'session=app-secret; inlet_id=0b5e1e9c-4a4f-4c4e-9f0b-3f0e4c1d2a7b', 'x-csrf-token': 'tok', authorization: 'Basic d2tfdGVzdDo=' });
           assert.equal(target.seen.length, 1);
           const h = target.seen[0].headers;
           assert.equal(h.cookie, undefined);
           assert.equal(h['x-csrf-token'], undefined);
-          assert.equal(h.authorization, 'Basic d2s6', 'the write key may travel in Authorization');
+          assert.equal(h.authorization, 'Basic d2tfdGVzdDo=', 'the write key may travel in Authorization');
           assert.equal(h['x-inlet-device-id'], '0b5e1e9c-4a4f-4c4e-9f0b-3f0e4c1d2a7b');
           assert.equal(h['x-forwarded-for'], '127.0.0.1');
           assert.equal(h.host, new URL(target.url).host);
@@ -449,6 +461,12 @@ describe('inletCollect', () => {
     fails({ target: 'http://inlet.internal', secret: 'short' }, /secret/);
     fails({ target: 'http://inlet.internal', maxBodyBytes: 0 }, /maxBodyBytes/);
     fails({ target: 'http://inlet.internal', consent: true }, /consent/);
+    // An agent that is none, or of the other protocol, failed every request later (a 500 from the app).
+    fails({ target: 'http://inlet.internal', agent: 'nonsense' }, /agent must be an http\.Agent/);
+    fails({ target: 'http://inlet.internal', agent: {} }, /agent/);
+    fails({ target: 'http://inlet.internal', agent: new https.Agent() }, /agent must be an http\.Agent \(not an https\.Agent\)/);
+    fails({ target: 'https://inlet.internal', agent: new http.Agent() }, /agent must be an https\.Agent/);
+    assert.doesNotThrow(() => inletCollect({ target: 'https://inlet.internal', agent: new https.Agent() }));
     assert.doesNotThrow(() => inletCollect({ target: 'http://inlet.internal:8080/base/', path: '/collect/v2' }));
   });
 });

@@ -58,7 +58,7 @@ describe('Kafka transport', { skip: need.skip }, () => {
       assert.ok(got, `record ${event.messageId}`);
       const value = JSON.parse(got.value) as NormalizedRecord;
       // receivedAt is the one thing that depends on when: take it from the record.
-      const expected = normalizeEvent(structuredClone(event), { sourceId, receivedAtMs: Date.parse(value.receivedAt), ipPolicy: 'drop' });
+      const expected = normalizeEvent(structuredClone(event), { sourceId, receivedAtMs: Date.parse(value.receivedAt), ipPolicy: 'drop', keepClientIp: true });
       const wire = toKafkaRecord(expected);
       assert.equal(got.key, wire.key);
       assert.deepEqual(got.headers, wire.headers);
@@ -69,6 +69,17 @@ describe('Kafka transport', { skip: need.skip }, () => {
     assert.equal(track.sourceId, sourceId);
     assert.equal(track.timestamp, at);
     assert.deepEqual(records.find((r) => r.headers['message-id'] === 'm-system')!.headers, { 'source-id': sourceId, 'event-type': 'track', 'message-id': 'm-system' });
+  });
+
+  test('context.ip follows the IP policy, as the server keeps a server source\'s addresses', async () => {
+    for (const [ipPolicy, expected] of [['full', '203.0.113.9'], ['anonymize', '203.0.113.0'], ['drop', undefined]] as const) {
+      const analytics = new ServerAnalytics({ kafka: { brokers, topic, sourceId, ipPolicy } });
+      const messageId = `m-ip-${ipPolicy}-${randomUUID()}`;
+      analytics.track('user-ip', 'with_address', {}, { messageId, context: { ip: '203.0.113.9' } });
+      await analytics.shutdown();
+      const record = (await readAll(brokers, topic)).find((r) => r.headers['message-id'] === messageId)!;
+      assert.equal((JSON.parse(record.value) as NormalizedRecord).context.ip, expected, ipPolicy);
+    }
   });
 
   test('many batches in flight at once all arrive, once each', async () => {

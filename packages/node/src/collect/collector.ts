@@ -43,6 +43,12 @@ const FORWARD_REQUEST = ['content-type', 'content-encoding', 'content-length', '
 const FORWARD_RESPONSE = ['content-type', 'content-encoding', 'content-length', 'cache-control', 'vary', 'etag', 'last-modified', 'retry-after', 'ratelimit-limit', 'ratelimit-remaining', 'ratelimit-reset'];
 const RETRY_AFTER_S = 5;
 
+/** `Authorization: Basic base64("wk_...:")`, as SDKs that send their key in a header send it. */
+function carriesWriteKey(header: string): boolean {
+  const match = /^Basic\s+([A-Za-z0-9+/=_-]+)\s*$/i.exec(header);
+  return match !== null && Buffer.from(match[1], 'base64').toString('utf8').startsWith('wk_');
+}
+
 function refusal(status: number, code: string, message: string, extra: OutgoingHttpHeaders = {}, close = false): Answer {
   return {
     status,
@@ -140,6 +146,10 @@ export class Collector {
       const value = incoming.header(name);
       if (value !== undefined && (hasBody || !name.startsWith('content-'))) headers[name] = value;
     }
+    // A browser adds the site's own Basic credentials (a staging site behind a password) to its
+    // same-origin requests: sent on, Inlet would read the site's user name as the write key and
+    // refuse every event. Only a write key goes on (Inlet makes them wk_...).
+    if (typeof headers.authorization === 'string' && !carriesWriteKey(headers.authorization)) delete headers.authorization;
     if (hasBody && incoming.body !== undefined && !(incoming.body instanceof Readable)) {
       // A body parser read it: what is forwarded is the parsed body, plain.
       delete headers['content-encoding'];

@@ -3,7 +3,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { DEFAULT_LIMITS } from '@inlet/schema';
-import { checkSetting, checkSettings, func, integer, refuse, rule, text, then, url, type Rule } from '@inlet/schema/settings';
+import { checkSetting, checkSettings, func, integer, invalid, refuse, rule, text, then, url, type Rule } from '@inlet/schema/settings';
 
 export interface InletCollectOptions<Req> {
   /** Base URL of the Inlet server as this app reaches it, e.g. 'http://inlet.internal:8080'. */
@@ -80,7 +80,7 @@ const OPTIONS = {
   clientIp: func<(req: unknown) => string | undefined>('a function (req) => string').optional(),
   maxBodyBytes: integer(1).default(DEFAULT_LIMITS.maxBodyBytes),
   timeoutMs: integer(1).default(10_000),
-  agent: (rule((v) => v) as Rule<http.Agent>).optional(),
+  agent: (rule((v) => (v instanceof http.Agent ? v : refuse(`must be an http.Agent (or an https.Agent for an https target), got ${typeof v}`))) as Rule<http.Agent>).optional(),
   onError: func<(error: CollectError) => void>().optional(),
 };
 
@@ -98,6 +98,10 @@ export function collectSettings(options: InletCollectOptions<unknown>): CollectS
   const o = checkSettings(OPTIONS, options as unknown as Record<string, unknown>, { label: LABEL });
   const secret = o.secret ?? checkSetting('INLET_PROXY_SECRET', OPTIONS.secret, process.env.INLET_PROXY_SECRET || undefined, LABEL);
   const secure = o.target.protocol === 'https:';
+  // An agent of the other protocol fails every request (Node: 'Protocol "http:" not supported').
+  if (o.agent !== undefined && (o.agent instanceof https.Agent) !== secure) {
+    throw invalid('agent', `must be ${secure ? 'an https.Agent for an https' : 'an http.Agent (not an https.Agent) for an http'} target`, LABEL);
+  }
   const agent = o.agent ?? (secure ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true }));
   return {
     target: o.target,

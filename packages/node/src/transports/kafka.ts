@@ -48,6 +48,9 @@ export class KafkaTransport implements Transport<KafkaRecord> {
         sourceId: this.#settings.sourceId,
         receivedAtMs: Date.now(),
         ipPolicy: this.#settings.ipPolicy,
+        // As the server treats a server source's events: the address is the one the app says
+        // (context.ip), after the IP policy; without this every address was dropped.
+        keepClientIp: true,
       });
       value = JSON.stringify(record);
     } catch (error) {
