@@ -8,7 +8,7 @@
 // out by the record contract, like the sink writes them) and the markers of their entries. A
 // replay killed half way leaves whole chunks committed and the open one aborted (the next replay's
 // producer fences it, under the same transactional id), so running it again stores nothing twice.
-import { createTransactionalProducer, forceClose, readTopic, toKafkaRecord, type BufferProducer, type TopicRecord } from '@inlet/kafka';
+import { createTransactionalProducer, forceClose, MAX_PRODUCE_BYTES, readTopic, toKafkaRecord, type BufferProducer, type TopicRecord } from '@inlet/kafka';
 import type { Limits } from '@inlet/schema';
 import { failedRecord, type FailedEvent } from './failed-event.ts';
 import { emptySummary, type FailedFilter, type FailedPage, type FailedStore, type FailedView, type ReplayOptions, type ReplaySummary } from './failed-store.ts';
@@ -34,8 +34,6 @@ export interface KafkaFailedStoreOptions {
 export const MARKER = 'inlet-marker';
 /** Entries per replay transaction. */
 const REPLAY_CHUNK = 500;
-/** Bytes per produce request inside a transaction, under the default 1 MB max.message.bytes. */
-const MAX_SEND_BYTES = 900 * 1024;
 /** Record timestamps are the writer's clock: start reading this much before a time asked for. */
 const CLOCK_MARGIN_MS = 5 * 60_000;
 
@@ -177,11 +175,10 @@ export class KafkaFailedStore implements FailedStore {
       // a second copy through: a client that resent a refused event has two entries for it. Each
       // replayed marker names the events it stored, and the markers are read before any entry, so
       // the order entries are replayed in does not matter. (The embedded store has its unique index.)
-      // Replays read from the filter's time on: one before it is not known (markers written before
-      // this change name no events; their entries' own ids stand in for them).
-      const replayed = replayedEvents;
+      // Replays read from the filter's time on: one before it is not known (markers an older Inlet
+      // wrote name no events; their entries' own messageIds stand in for them).
       await this.#entries(from, ends, markers, async (entry) => {
-        if (entry.status === 'replayed' && entry.kind === 'event' && entry.messageId) replayed.add(identity(entry.sourceId, entry.messageId));
+        if (entry.status === 'replayed' && entry.kind === 'event' && entry.messageId) replayedEvents.add(identity(entry.sourceId, entry.messageId));
         if (entry.status !== 'failed' || !matches(entry, filter)) return;
         summary.matched++;
         const outcome = recheck(entry, limits, await this.#options.plans?.(entry.sourceId));
@@ -189,8 +186,8 @@ export class KafkaFailedStore implements FailedStore {
         const markerHeaders = (kind: string) => ({ 'source-id': entry.sourceId, 'failed-id': entry.id, [MARKER]: kind });
         if (outcome.ok) {
           summary.passed++;
-          const fresh = outcome.events.filter(({ record }) => !replayed.has(identity(entry.sourceId, record.messageId)));
-          for (const { record } of fresh) replayed.add(identity(entry.sourceId, record.messageId));
+          const fresh = outcome.events.filter(({ record }) => !replayedEvents.has(identity(entry.sourceId, record.messageId)));
+          for (const { record } of fresh) replayedEvents.add(identity(entry.sourceId, record.messageId));
           if (!dryRun) {
             summary.stored += fresh.length;
             summary.duplicates += outcome.events.length - fresh.length;
@@ -225,7 +222,7 @@ export class KafkaFailedStore implements FailedStore {
     let bytes = 0;
     for (const m of messages) {
       const size = m.key.length + m.value.length + 128;
-      if (batch.length > 0 && bytes + size > MAX_SEND_BYTES) {
+      if (batch.length > 0 && bytes + size > MAX_PRODUCE_BYTES) {
         await transaction.send({ messages: batch });
         batch = [];
         bytes = 0;

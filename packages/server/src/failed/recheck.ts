@@ -20,11 +20,10 @@ const failure = (reason: FailureReason, ...errors: string[]): Recheck => ({ ok: 
 export function recheck(entry: FailedEvent, limits: Pick<Limits, 'maxEventBytes' | 'maxBatchEvents'>, plan?: CompiledPlan): Recheck {
   if (entry.inexact) return failure(entry.reason, ...entry.errors, 'its numbers were kept as text or as the parser rounded them, not as sent, so it is not replayed; the client has to send it again');
   const receivedAtMs = Date.parse(entry.receivedAt);
-  /** the body a whole-body entry's events come from (parsed from its bytes, or kept as JSON) */
-  let body: unknown;
-  const build = (item: unknown, messageId: string, sentAt: string | undefined): Recheck => {
+  /** `body`: what `item` came in (the event itself on a single-event route), for the overflow check */
+  const build = (item: unknown, body: object, messageId: string, sentAt: string | undefined): Recheck => {
     // An id beyond 2^53 in a body kept whole is the integer the parser rounded it to: not replayed either.
-    const inexact = inexactNumbers((body ?? item) as object, item);
+    const inexact = inexactNumbers(body, item);
     if (inexact) return failure('invalid', ...inexact.errors);
     const validation = validateEvent(item, entry.context.type);
     if (!validation.ok) return failure('invalid', ...validation.errors);
@@ -46,9 +45,9 @@ export function recheck(entry: FailedEvent, limits: Pick<Limits, 'maxEventBytes'
     return { ok: true, events: [{ record, json }] };
   };
 
-  if (entry.kind === 'event') return build(entry.event, entry.messageId!, entry.context.sentAt);
+  if (entry.kind === 'event') return build(entry.event, entry.event as object, entry.messageId!, entry.context.sentAt);
 
-  body = entry.event;
+  let body = entry.event;
   if (body === undefined) {
     if (!entry.raw) return failure(entry.reason, 'the body was refused before it was read, so there is nothing to replay');
     if (entry.raw.truncated) return failure(entry.reason, `only the first ${entry.raw.bytes} bytes of the body were kept, so it cannot be replayed`);
@@ -70,7 +69,7 @@ export function recheck(entry: FailedEvent, limits: Pick<Limits, 'maxEventBytes'
   const errors: string[] = [];
   let reason: FailureReason | undefined;
   items.forEach((item, index) => {
-    const one = build(item, derivedMessageId(entry.id, index), sentAt);
+    const one = build(item, body, derivedMessageId(entry.id, index), sentAt);
     if (one.ok) events.push(...one.events);
     else {
       reason ??= one.reason;

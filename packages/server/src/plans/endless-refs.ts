@@ -7,12 +7,10 @@
 // goes one level down an event of bounded depth. Recursion through them, as a tree schema has, is
 // fine. References are resolved within the one schema: compiled-plan.ts refuses the others (an
 // $id below the root, a $ref that is not a '#' fragment, $dynamicRef).
-import { subschemas, type SchemaNode } from './subschemas.ts';
+import { isNode, subschemas, type SchemaNode } from './subschemas.ts';
 
 const IN_PLACE_ONE = ['not', 'if', 'then', 'else'] as const;
 const IN_PLACE_LIST = ['allOf', 'anyOf', 'oneOf'] as const;
-
-const isNode = (v: unknown): v is SchemaNode => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 interface Index {
   pointers: Map<string, SchemaNode>;

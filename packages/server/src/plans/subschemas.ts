@@ -12,7 +12,8 @@ const MAP = new Set(['properties', 'patternProperties', '$defs', 'definitions', 
 
 export type SchemaNode = Record<string, unknown>;
 
-const isNode = (v: unknown): v is SchemaNode => v !== null && typeof v === 'object' && !Array.isArray(v);
+/** A schema object (not true/false, not a list). */
+export const isNode = (v: unknown): v is SchemaNode => v !== null && typeof v === 'object' && !Array.isArray(v);
 const escape = (key: string) => key.replaceAll('~', '~0').replaceAll('/', '~1');
 
 /** Every schema object in `root` (root first) with its JSON pointer ('' for the root). Walked without recursion. */
