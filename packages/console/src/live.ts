@@ -26,15 +26,21 @@ interface Filters { source: string; type: string; event: string; user: string }
 const TYPES = ['', 'track', 'identify', 'page', 'screen', 'group', 'alias'];
 let counter = 0;
 
+/** As the server's live hub names it (live-hub.ts): a page's or screen's own name, a track's event. */
+const nameOf = (e: Record<string, any>): string | undefined => {
+  const pick = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  return e.type === 'page' || e.type === 'screen' ? pick(e.name) ?? pick(e.event) : pick(e.event) ?? pick(e.name);
+};
+
 function toItem(kind: 'stored' | 'failed', raw: string): LiveItem {
   const data = JSON.parse(raw) as Record<string, any>;
   if (kind === 'stored') {
-    return { n: counter++, kind, sourceId: data.sourceId, at: data.receivedAt, type: data.type, name: data.event ?? data.name, userId: data.userId, anonymousId: data.anonymousId, data };
+    return { n: counter++, kind, sourceId: data.sourceId, at: data.receivedAt, type: data.type, name: nameOf(data), userId: data.userId, anonymousId: data.anonymousId, data };
   }
   const event = (data.event ?? {}) as Record<string, any>;
   return {
     n: counter++, kind, sourceId: data.sourceId, at: data.receivedAt, type: typeof event.type === 'string' ? event.type : data.context?.type,
-    name: typeof event.event === 'string' ? event.event : undefined, userId: event.userId, anonymousId: event.anonymousId, reason: data.reason, data,
+    name: nameOf(event), userId: event.userId, anonymousId: event.anonymousId, reason: data.reason, data,
   };
 }
 

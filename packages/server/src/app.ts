@@ -6,6 +6,7 @@ import { Authenticator } from './auth.ts';
 import { registerBodyParsers } from './body.ts';
 import { BodyQueue, type BodyWait } from './body-queue.ts';
 import { clientIp } from './client-ip.ts';
+import { registerNotFound } from './not-found.ts';
 import { proxiedClientIp } from './collect-proxy.ts';
 import type { Config } from './config.ts';
 import { trustedProxyList } from './config.ts';
@@ -69,6 +70,8 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     },
   }) as unknown as FastifyInstance;
 
+  registerNotFound(app, ['OPTIONS']);
+
   registerCors(app);
   // Requests that still arrive on open connections while shutting down get a 503 in the catalogue's
   // shape with Retry-After, so clients retry (against another instance) instead of giving up.
@@ -111,16 +114,6 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     return errorReply(request, reply, known, error, 'request failed');
   });
 
-  app.setNotFoundHandler(async (request, reply) => {
-    const path = request.url.split('?')[0];
-    const allowed = ['GET', 'POST', 'HEAD'].filter((method) => app.hasRoute({ method, url: path }));
-    if (allowed.length > 0) {
-      reply.header('allow', [...allowed, 'OPTIONS'].join(', ')).code(405);
-      return { error: `Method ${request.method} not allowed on ${path}; use ${allowed.join(' or ')}`, code: Errors.methodNotAllowed.code };
-    }
-    reply.code(404);
-    return { error: `Not found: ${request.method} ${path}`, code: Errors.notFound.code };
-  });
 
   return app;
 }

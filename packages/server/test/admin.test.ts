@@ -165,6 +165,19 @@ describe('the admin listener', () => {
     assert.equal(malformed.status, 400);
   });
 
+  test('a path used with the wrong method is a 405 naming the methods it takes; a path that does not exist a 404', async () => {
+    const wrong = await adminRequest(inlet.adminUrl, inlet.adminToken, '/api/sources', { method: 'DELETE' });
+    assert.equal(wrong.status, 405, wrong.text);
+    assert.equal(wrong.json?.code, 'INLET_METHOD_NOT_ALLOWED');
+    assert.equal(wrong.headers.allow, 'GET, HEAD, POST');
+    const withId = await adminRequest(inlet.adminUrl, inlet.adminToken, '/api/sources/src_any/plan', { method: 'POST' });
+    assert.equal(withId.status, 405, withId.text);
+    assert.equal(withId.headers.allow, 'GET, HEAD, PUT, DELETE');
+    const missing = await adminRequest(inlet.adminUrl, inlet.adminToken, '/api/nothing-here', { method: 'DELETE' });
+    assert.equal(missing.status, 404);
+    assert.equal(missing.json?.code, 'INLET_NOT_FOUND');
+  });
+
   test('sources: a name taken is a 409 and one too long a 400, on create and on rename', async () => {
     const create = (name: string) => adminRequest(inlet.adminUrl, inlet.adminToken, '/api/sources', { method: 'POST', body: { name } });
     const first = await create('taken');

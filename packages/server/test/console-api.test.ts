@@ -159,6 +159,24 @@ describe('the console', () => {
     }
   });
 
+  test('live: a page is found by its own name, not by the page_viewed every stored page carries', async () => {
+    const pricing = await openSse(inlet.adminUrl, '/api/live?event=Pricing', withCookie(cookie));
+    const viewed = await openSse(inlet.adminUrl, '/api/live?event=page_viewed', withCookie(cookie));
+    try {
+      assert.equal((await postJson(inlet.url, '/v1/page', { userId: 'page-viewer', name: 'Home' }, inlet.writeKey)).status, 200);
+      assert.equal((await postJson(inlet.url, '/v1/page', { userId: 'page-viewer', name: 'Pricing' }, inlet.writeKey)).status, 200);
+      const seen = JSON.parse((await pricing.next((e) => e.event === 'stored', 1000)).data);
+      assert.equal(seen.name, 'Pricing');
+      assert.equal(seen.event, 'page_viewed');
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(pricing.events.filter((e) => e.event === 'stored').map((e) => JSON.parse(e.data).name), ['Pricing']);
+      assert.equal(viewed.events.filter((e) => e.event === 'stored').length, 0, 'pages are named by their name');
+    } finally {
+      pricing.close();
+      viewed.close();
+    }
+  });
+
   test('live: a failed event arrives with its reason', async () => {
     const stream = await openSse(inlet.adminUrl, '/api/live', withCookie(cookie));
     try {

@@ -28,6 +28,7 @@ import { registerPlanViolationsApi } from './plan-violations-api.ts';
 import type { EventSamples } from '../plans/event-samples.ts';
 import { LoginLimiter, registerSessionApi, Sessions } from './session.ts';
 import { answerClientError, answerFrameworkError } from '../client-errors.ts';
+import { registerNotFound } from '../not-found.ts';
 
 export interface AdminDeps {
   tokens: AdminTokens;
@@ -81,6 +82,8 @@ export function buildAdminApp(deps: AdminDeps): FastifyInstance {
     clientErrorHandler: answerClientError,
     frameworkErrors: answerFrameworkError,
   }) as unknown as FastifyInstance;
+
+  registerNotFound(app);
 
   const sessions = new Sessions(deps.tokens);
   const loginLimiter = new LoginLimiter();
@@ -149,9 +152,5 @@ export function buildAdminApp(deps: AdminDeps): FastifyInstance {
     return errorReply(request, reply, toInletError(error), error, 'admin request failed');
   });
 
-  app.setNotFoundHandler(async (request, reply) => {
-    reply.code(404);
-    return { error: `Not found: ${request.method} ${request.url.split('?')[0]}`, code: Errors.notFound.code };
-  });
   return app;
 }

@@ -57,17 +57,24 @@ export const matches = (f: LiveFilter, e: LiveEvent): boolean =>
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
+/**
+ * What a viewer filters on and sees as the event's name: a page's or screen's own name (stored
+ * pages also carry event "page_viewed", which would match every page), a track's event.
+ */
+const nameOf = (e: Record<string, unknown>): string | undefined =>
+  (e.type === 'page' || e.type === 'screen' ? str(e.name) ?? str(e.event) : str(e.event) ?? str(e.name));
+
 /** A stored record's JSON as a live event (parsed once, whatever the number of viewers). */
 export function storedEvent(json: string): LiveEvent {
   const r = JSON.parse(json) as Record<string, unknown>;
-  return { kind: 'stored', sourceId: String(r.sourceId), type: str(r.type), name: str(r.event) ?? str(r.name), userId: str(r.userId), anonymousId: str(r.anonymousId), json };
+  return { kind: 'stored', sourceId: String(r.sourceId), type: str(r.type), name: nameOf(r), userId: str(r.userId), anonymousId: str(r.anonymousId), json };
 }
 
 /** A failed entry's JSON as a live event: what it says of the event as received. */
 export function failedEvent(json: string): LiveEvent {
   const entry = JSON.parse(json) as { sourceId: string; event?: unknown; context?: { type?: string } };
   const e = (entry.event !== null && typeof entry.event === 'object' ? entry.event : {}) as Record<string, unknown>;
-  return { kind: 'failed', sourceId: String(entry.sourceId), type: str(e.type) ?? str(entry.context?.type), name: str(e.event) ?? str(e.name), userId: str(e.userId), anonymousId: str(e.anonymousId), json };
+  return { kind: 'failed', sourceId: String(entry.sourceId), type: str(e.type) ?? str(entry.context?.type), name: nameOf(e), userId: str(e.userId), anonymousId: str(e.anonymousId), json };
 }
 
 export const DEFAULT_MAX_VIEWERS = 100;
