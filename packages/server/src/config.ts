@@ -69,6 +69,14 @@ const cidr = rule((v) => {
   return String(v);
 });
 
+/**
+ * With Kafka every record must fit one produce request (MAX_PRODUCE_BYTES, under the brokers' 1 MiB):
+ * a refused body is kept as one failed event holding its bytes, as base64 (4/3 of them) when they
+ * are not UTF-8, with 16 KiB for the rest of the entry. Accepted events may take more room than
+ * their body; the sink splits those over several produce requests.
+ */
+export const MAX_KAFKA_BODY_BYTES = Math.floor(((MAX_PRODUCE_BYTES - 16 * 1024) * 3) / 4);
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const host = text({ pattern: /^\S+$/, expects: 'an address without spaces' });
 
@@ -94,7 +102,7 @@ const DEFINITIONS = {
   UNAUTHENTICATED_BURST: define('--unauthenticated-burst', integer(1, 1_000_000).default(100), 'requests without a valid write key a client address may make at once (default 100); past it, 429'),
   MAX_EVENT_BYTES: define('--max-event-bytes', integer(256).default(DEFAULT_LIMITS.maxEventBytes), `largest event as stored (default ${DEFAULT_LIMITS.maxEventBytes})`),
   MAX_BATCH_EVENTS: define('--max-batch-events', integer(1).default(DEFAULT_LIMITS.maxBatchEvents), `most events in one request (default ${DEFAULT_LIMITS.maxBatchEvents})`),
-  MAX_BODY_BYTES: define('--max-body-bytes', integer(1024).default(DEFAULT_LIMITS.maxBodyBytes), `largest request body, after gunzip (default ${DEFAULT_LIMITS.maxBodyBytes}; at most ${MAX_PRODUCE_BYTES} with the Kafka sink, whose brokers take at most 1 MiB in one produce request)`),
+  MAX_BODY_BYTES: define('--max-body-bytes', integer(1024).default(DEFAULT_LIMITS.maxBodyBytes), `largest request body, after gunzip (default ${DEFAULT_LIMITS.maxBodyBytes}; at most ${MAX_KAFKA_BODY_BYTES} with the Kafka sink: a refused body is kept in one record, and the brokers take at most 1 MiB)`),
   TRUSTED_PROXIES: define('--trusted-proxies', list(cidr).default([]), 'comma-separated IPs/CIDRs whose X-Forwarded-For is believed'),
   // secret: the value never goes into the message.
   INLET_PROXY_SECRET: define('--proxy-secret', text({ minLength: 16, secret: true, expects: 'at least 16 characters long (a random one: openssl rand -base64 32)' }).optional(), 'secret shared with @inlet/node collect proxies (16+ chars); their signed client address is believed'),
@@ -179,11 +187,8 @@ export function loadConfig(argv: string[] = [], env: NodeJS.ProcessEnv = process
     throw invalid('MAX_BODY_BYTES_IN_FLIGHT', `(${config.admission.maxBodyBytesInFlight}) must be at least MAX_BODY_BYTES (${config.limits.maxBodyBytes}), or the largest allowed body could never be read`);
   }
   if (config.port !== 0 && config.port === config.admin.port) throw invalid('ADMIN_PORT', `must differ from PORT (both are ${config.port})`);
-  // A request's events go to Kafka in one produce request, which the brokers refuse over 1 MiB
-  // (message.max.bytes): a larger body would get 503s for good, and take the instance out of its
-  // load balancer while its client retries.
-  if (config.kafka && config.limits.maxBodyBytes > MAX_PRODUCE_BYTES) {
-    throw invalid('MAX_BODY_BYTES', `(${config.limits.maxBodyBytes}) can be at most ${MAX_PRODUCE_BYTES} with the Kafka sink: a request's events go in one produce request, which Kafka refuses over 1 MiB`);
+  if (config.kafka && config.limits.maxBodyBytes > MAX_KAFKA_BODY_BYTES) {
+    throw invalid('MAX_BODY_BYTES', `(${config.limits.maxBodyBytes}) can be at most ${MAX_KAFKA_BODY_BYTES} with the Kafka sink: a refused body is kept as one record, which Kafka refuses over 1 MiB`);
   }
   return config;
 }

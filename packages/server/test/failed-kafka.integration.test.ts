@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { createTopic, needKafka, produceRecords, readAll, startInlet, type TestInlet } from '@inlet/testkit';
 import type { StatsReport } from '../src/accounting.ts';
+import { MAX_KAFKA_BODY_BYTES } from '../src/config.ts';
 import type { FailedEvent } from '../src/failed/failed-event.ts';
 import type { FailedView, ReplaySummary } from '../src/failed/failed-store.ts';
 import type { NormalizedRecord } from '@inlet/schema';
@@ -67,6 +68,38 @@ describe('failed events on the Kafka sink', { skip: need.skip }, () => {
       env: { ...process.env, KAFKA_BROKERS: brokers.join(','), ADMIN_PORT: adminPort, INLET_ADMIN_TOKEN: inlet.adminToken!, INLET_DATA_DIR: inlet.dataDir },
     });
     assert.deepEqual((JSON.parse(stdout) as StatsReport).sources, report.sources);
+  });
+
+  test('at the largest body Kafka allows, uncompressed: a refused body that is not UTF-8 is kept whole, and a batch that outgrows 1 MiB as records is stored', async () => {
+    const ownTopic = `failed-test-large-${randomUUID()}`;
+    const ownFailed = `failed-test-large-failed-${randomUUID()}`;
+    await createTopic(brokers, ownTopic, { partitions: 1, replicationFactor: 1 });
+    await createTopic(brokers, ownFailed, { partitions: 1, replicationFactor: 1 });
+    const large = await startInlet({
+      kafka: { brokers, topic: ownTopic, failedTopic: ownFailed, clientId: 'failed-test-large', lingerMs: 0, compression: 'none' },
+      limits: { maxEventBytes: 32 * 1024, maxBatchEvents: 5000, maxBodyBytes: MAX_KAFKA_BODY_BYTES },
+    });
+    try {
+      // Bytes that are not UTF-8 are kept as base64: 4/3 of the body.
+      const binary = Buffer.alloc(MAX_KAFKA_BODY_BYTES, 0xff);
+      const refused = await request(large.url, '/v1/batch', { body: binary, headers: { 'content-type': 'application/json', authorization: basic(large.writeKey) } });
+      assert.equal(refused.status, 400, refused.text);
+      const [kept] = await readAll(brokers, ownFailed);
+      const entry = JSON.parse(kept.value) as FailedEvent;
+      assert.deepEqual([entry.reason, entry.raw?.encoding, entry.raw?.bytes, entry.raw?.truncated], ['malformed_body', 'base64', MAX_KAFKA_BODY_BYTES, false]);
+      assert.ok(Buffer.byteLength(kept.value) > 850_000);
+
+      // ~590 KB of body; with the fields the server adds (~140 bytes an event), ~1.2 MB of records for one partition.
+      const batch = Array.from({ length: 5000 }, (_, i) => ({ type: 'track', userId: 'one-user', event: 'e', messageId: `large-${i}`, properties: { text: 'x'.repeat(20) } }));
+      const accepted = await postJson(large.url, '/v1/batch', { batch }, large.writeKey);
+      assert.equal(accepted.status, 200, accepted.text);
+      const stored = await readAll(brokers, ownTopic);
+      assert.equal(stored.length, 5000);
+      assert.ok(stored.reduce((n, r) => n + Buffer.byteLength(r.value), 0) > 1024 * 1024);
+      assert.equal((await request(large.url, '/health/ready', { method: 'GET' })).status, 200, 'the instance stays ready');
+    } finally {
+      await large.close();
+    }
   });
 
   test('inlet stats on Kafka without a token, or with no server, says what is missing', async () => {

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HEADERS } from '@inlet/kafka';
 import { failedEventOf, type FailureContext } from '../src/failed/failed-event.ts';
-import { packValues, toKafkaRows, toMessages } from '../src/sinks/kafka-producer-protocol.ts';
+import { packValues, RECORD_WIDTH, splitKafkaRows, toKafkaRows, toMessages } from '../src/sinks/kafka-producer-protocol.ts';
 import { storedEvent } from './kafka-fixtures.ts';
 
 const TOPICS = ['raw-events', 'failed-events'];
@@ -57,4 +57,23 @@ test("a request's size in a produce request counts its keys as well as its value
   const short = toKafkaRows([storedEvent(1, { userId: 'u' })], []);
   const long = toKafkaRows([storedEvent(1, { userId: 'u'.repeat(500) })], []);
   assert.equal(long.requestBytes - short.requestBytes, (long.valueBytes - short.valueBytes) + 499);
+});
+
+test('a request split for produce requests keeps every record once, in order, each part within the bound unless a record alone is larger', () => {
+  const events = Array.from({ length: 40 }, (_, i) => storedEvent(i, { properties: { text: '€'.repeat(i * 10) } }));
+  const failed = [failedEventOf(context, { event: 'x'.repeat(3000) }, 40, 'invalid', ['too large'])];
+  const whole = toKafkaRows(events, failed);
+  const maxBytes = 2500;
+  const parts = splitKafkaRows(whole.rows, maxBytes);
+  assert.ok(parts.length > 1);
+  assert.deepEqual(parts.flatMap((p) => p.rows), whole.rows, 'the same rows, in order');
+  assert.equal(parts.reduce((n, p) => n + p.valueBytes, 0), whole.valueBytes);
+  assert.equal(parts.reduce((n, p) => n + p.requestBytes, 0), whole.requestBytes, 'counted as toKafkaRows counts');
+  for (const part of parts) {
+    const records = part.rows.length / RECORD_WIDTH;
+    assert.ok(part.requestBytes <= maxBytes || records === 1, `a part of ${records} records and ${part.requestBytes} bytes`);
+    // Each part packs and reaches the thread on its own.
+    assert.equal(throughTheThread([part]).length, records);
+  }
+  assert.equal(parts.at(-1)!.rows.length, RECORD_WIDTH, 'the failed event larger than the bound goes alone');
 });

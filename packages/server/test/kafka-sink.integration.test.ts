@@ -7,6 +7,7 @@ import { createTopics } from '@inlet/kafka';
 import { murmur2 as clientMurmur2 } from '@platformatic/kafka';
 import { storedEvent } from './kafka-fixtures.ts';
 import type { StoredEvent } from '../src/sinks/sink.ts';
+import type { FailedRecord } from '../src/failed/failed-event.ts';
 
 const kafka = await needKafka();
 const quiet = { info() {}, warn() {}, error() {} };
@@ -94,6 +95,28 @@ describe('KafkaSink on the shared broker', { skip: kafka.skip }, () => {
     }
     const records = await readAll(brokers, own);
     assert.deepEqual(new Set(records.map((r) => r.headers['message-id'])), new Set(writes.flat().map((e) => e.record.messageId)));
+  });
+
+  test('a request whose records outgrow one produce request is sent in parts, uncompressed too, and acknowledged once all are', async () => {
+    const own = `${topic}-large`;
+    const failedTopic = `${topic}-large-failed`;
+    await createTopic(brokers, own, { partitions: 1, replicationFactor: 1 });
+    await createTopic(brokers, failedTopic, { partitions: 1, replicationFactor: 1 });
+    const large = new KafkaSink({ brokers, topic: own, failedTopic, writeTimeoutMs: 20_000, logger: quiet, compression: 'none' });
+    // 1,000 events of ~1.3 KB for one partition: one record batch of ~1.3 MB, over the broker's 1 MiB.
+    const events = Array.from({ length: 1000 }, (_, i) => storedEvent(i, { properties: { n: i, text: 'x'.repeat(1000) } }));
+    const failed = { entry: { id: 'failed-large', sourceId: 'src_kafka_test', reason: 'invalid' }, json: JSON.stringify({ id: 'failed-large', padding: 'y'.repeat(850_000) }) } as unknown as FailedRecord;
+    try {
+      assert.ok(events.reduce((sum, e) => sum + Buffer.byteLength(e.json), 0) > 1024 * 1024);
+      await large.write(events, [failed]);
+    } finally {
+      await large.close();
+    }
+    const records = await readAll(brokers, own);
+    assert.deepEqual(records.map((r) => r.headers['message-id']), events.map((e) => e.record.messageId), 'every event, in order');
+    const kept = await readAll(brokers, failedTopic);
+    assert.equal(kept.length, 1);
+    assert.equal(kept[0].value, failed.json);
   });
 
   test('ready() is true for a topic that exists and false for one that does not', async () => {

@@ -41,27 +41,58 @@ export type ProducerThreadReply =
   /** the send failed or outlived its deadline: its outcome is unknown (see @inlet/kafka's writer) */
   | { kind: 'failed'; id: number; error: string };
 
+/** What toKafkaRows counts for a record beyond its value: its key, headers and framing. */
+const EVENT_RECORD_EXTRA_BYTES = 64;
+const FAILED_RECORD_EXTRA_BYTES = 128;
+
+/** Rows as the sink queues them, their values' UTF-8 length, and about how many bytes they add to a produce request. */
+export interface KafkaPart { rows: KafkaRows; valueBytes: number; requestBytes: number }
+
 /**
  * A request's records as the sink queues them, their values' length in UTF-8 bytes, and about how
  * many bytes they add to a produce request (values, keys, headers and framing). Failed events go in
  * the same produce request as the request's accepted ones: acknowledged together.
  */
-export function toKafkaRows(events: readonly StoredEvent[], failed: readonly FailedRecord[]): { rows: KafkaRows; valueBytes: number; requestBytes: number } {
+export function toKafkaRows(events: readonly StoredEvent[], failed: readonly FailedRecord[]): KafkaPart {
   const rows: KafkaRows = [];
   let valueBytes = 0;
   let otherBytes = 0;
   for (const { record, json } of events) {
     const key = partitionKey(record);
     valueBytes += Buffer.byteLength(json);
-    otherBytes += Buffer.byteLength(key) + 64;
+    otherBytes += Buffer.byteLength(key) + EVENT_RECORD_EXTRA_BYTES;
     rows.push(EVENTS_TOPIC_INDEX, key, json, record.sourceId, record.type, record.messageId);
   }
   for (const { entry, json } of failed) {
     valueBytes += Buffer.byteLength(json);
-    otherBytes += 128;
+    otherBytes += FAILED_RECORD_EXTRA_BYTES;
     rows.push(FAILED_TOPIC_INDEX, entry.sourceId, json, entry.sourceId, entry.reason, entry.id);
   }
   return { rows, valueBytes, requestBytes: valueBytes + otherBytes };
+}
+
+/**
+ * A request's rows in parts of at most `maxBytes` each, as toKafkaRows counts them: each part
+ * goes out in a produce request of its own, which the brokers refuse over 1 MiB whatever the
+ * compression (with none, 1,000 small events grow by their added fields past it). A record larger
+ * than `maxBytes` goes alone (config.ts bounds bodies so that none is).
+ */
+export function splitKafkaRows(rows: KafkaRows, maxBytes: number): KafkaPart[] {
+  const parts: KafkaPart[] = [];
+  let part: KafkaPart = { rows: [], valueBytes: 0, requestBytes: 0 };
+  for (let i = 0; i < rows.length; i += RECORD_WIDTH) {
+    const valueBytes = Buffer.byteLength(rows[i + 2] as string);
+    const requestBytes = valueBytes + (rows[i] === EVENTS_TOPIC_INDEX ? Buffer.byteLength(rows[i + 1] as string) + EVENT_RECORD_EXTRA_BYTES : FAILED_RECORD_EXTRA_BYTES);
+    if (part.rows.length > 0 && part.requestBytes + requestBytes > maxBytes) {
+      parts.push(part);
+      part = { rows: [], valueBytes: 0, requestBytes: 0 };
+    }
+    for (let j = i; j < i + RECORD_WIDTH; j++) part.rows.push(rows[j]);
+    part.valueBytes += valueBytes;
+    part.requestBytes += requestBytes;
+  }
+  if (part.rows.length > 0) parts.push(part);
+  return parts;
 }
 
 /**

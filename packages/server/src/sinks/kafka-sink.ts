@@ -16,7 +16,7 @@ import { checkSettings, integer, rule, text, type Settings } from '@inlet/schema
 import { SinkUnavailableError } from '../errors.ts';
 import type { FailedRecord } from '../failed/failed-event.ts';
 import { ProducerThread } from './kafka-producer.ts';
-import { RECORD_WIDTH, toKafkaRows, type KafkaRows } from './kafka-producer-protocol.ts';
+import { RECORD_WIDTH, splitKafkaRows, toKafkaRows, type KafkaPart, type KafkaRows } from './kafka-producer-protocol.ts';
 import type { Sink, StoredEvent, Written } from './sink.ts';
 
 /** Minimal logger (pino and console both fit). Messages carry counts and reasons, never events. */
@@ -93,7 +93,7 @@ const OPTIONS = {
   lingerMs: integer(0, 1000).default(0),
   compression: compression.default('lz4'),
   maxPendingEvents: integer(1).default(100_000),
-  // A request's events always go out in one send: config.ts refuses MAX_BODY_BYTES above this on Kafka.
+  // A request larger than this goes out in parts (splitKafkaRows).
   maxBatchBytes: integer(1).default(MAX_PRODUCE_BYTES),
   sendMode: sendMode.default('pipelined'),
   logger: rule((v) => v as SinkLogger).optional(),
@@ -153,8 +153,16 @@ export class KafkaSink implements Sink {
     if (this.#queuedEvents + events.length + failed.length > this.#options.maxPendingEvents) {
       return Promise.reject(new SinkUnavailableError(`Kafka is behind: ${this.#queuedEvents} events already waiting`));
     }
+    const request = toKafkaRows(events, failed);
+    if (request.requestBytes <= this.#options.maxBatchBytes) return this.#enqueue(request);
+    // Acknowledged when every part is; a part that fails makes the request's outcome unknown, as a
+    // partition's failure does within one produce request.
+    const parts = splitKafkaRows(request.rows, this.#options.maxBatchBytes).map((part) => this.#enqueue(part));
+    return Promise.all(parts).then(() => ({ duplicates: 0 }));
+  }
+
+  #enqueue({ rows, valueBytes, requestBytes }: KafkaPart): Promise<Written> {
     const { writeTimeoutMs } = this.#options;
-    const { rows, valueBytes, requestBytes } = toKafkaRows(events, failed);
     // Built outside the closures below, which would otherwise capture the rows until the acknowledgement.
     const pending: PendingWrite = {
       rows, valueBytes, events: rows.length / RECORD_WIDTH, bytes: requestBytes,
