@@ -60,6 +60,39 @@ describe('HTTP API', () => {
       });
     }
 
+    test("a batch's own context and integrations reach each of its events, whose own keys win (as Segment's HTTP API)", async () => {
+      const bare = { type: 'track', event: 'Song Played', userId: 'u-batch', messageId: id() };
+      const ownContext = { type: 'track', event: 'Song Played', userId: 'u-batch', messageId: id(), context: { locale: 'fr-FR', device: { name: 'Pixel' } } };
+      const ownIntegrations = { type: 'identify', userId: 'u-batch', messageId: id(), integrations: { Mixpanel: false } };
+      const reply = await postJson(inlet.url, '/v1/batch', {
+        batch: [bare, ownContext, ownIntegrations],
+        context: { device: { type: 'phone', name: 'Apple iPhone 6' }, locale: 'en-US' },
+        integrations: { All: false, Mixpanel: true },
+      }, inlet.writeKey);
+      assert.equal(reply.status, 200, reply.text);
+      const first = await storedOne(inlet, bare.messageId);
+      assert.deepEqual(first.context?.device, { type: 'phone', name: 'Apple iPhone 6' });
+      assert.equal(first.context?.locale, 'en-US');
+      assert.deepEqual(first.integrations, { All: false, Mixpanel: true });
+      const second = await storedOne(inlet, ownContext.messageId);
+      assert.equal(second.context?.locale, 'fr-FR');
+      assert.deepEqual(second.context?.device, { name: 'Pixel' }, "an event's own device replaces the batch's whole");
+      assert.deepEqual((await storedOne(inlet, ownIntegrations.messageId)).integrations, { All: false, Mixpanel: false });
+    });
+
+    test("a batch's shared context that is not an object, or that copied into every event outgrows the body limit, refuses the body", async () => {
+      const notObject = await postJson(inlet.url, '/v1/batch', { batch: [{ type: 'track', event: 'e', userId: 'u' }], context: 'mobile' }, inlet.writeKey);
+      assert.equal(notObject.status, 400, notObject.text);
+      assert.equal(notObject.json?.code, 'INLET_INVALID_BODY');
+      assert.match(String(notObject.json?.error), /context beside batch must be an object/);
+      // 1,000 events with a 1 KB context each: 1 MB of records from a body of 60 KB.
+      const batch = Array.from({ length: 1000 }, () => ({ type: 'track', event: 'e', userId: 'u' }));
+      const amplified = await postJson(inlet.url, '/v1/batch', { batch, context: { pad: 'x'.repeat(1000) } }, inlet.writeKey);
+      assert.equal(amplified.status, 413, amplified.text);
+      assert.equal(amplified.json?.code, 'INLET_BODY_TOO_LARGE');
+      assert.match(String(amplified.json?.error), /copied into each of its 1000 events/);
+    });
+
     test('GET /v1/ping answers 204 with no body', async () => {
       const reply = await request(inlet.url, '/v1/ping', { method: 'GET' });
       assert.equal(reply.status, 204);

@@ -22,6 +22,7 @@ import type { PlanLookup } from '../plans/registry.ts';
 import { SinkBackpressure } from '../sinks/sink-backpressure.ts';
 import type { Sink, StoredEvent } from '../sinks/sink.ts';
 import type { Source, SourceStore } from '../sources/source-store.ts';
+import { applyBatchDefaults } from './batch-defaults.ts';
 import type { RefusedBodies } from './refused-bodies.ts';
 
 declare module 'fastify' {
@@ -235,6 +236,8 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
     else if (!Array.isArray(body.batch)) throw await refused.keep(request, Errors.invalidBody(body.batch === undefined ? 'batch is required' : 'batch must be an array'), { json: body }, route, source);
     else items = body.batch;
     if (items.length > maxBatchEvents) throw await refused.keep(request, Errors.tooManyEvents(`${items.length} events; the limit is ${maxBatchEvents}`), { json: body }, route, source);
+    const shared = type ? undefined : applyBatchDefaults(body, items, maxBodyBytes);
+    if (shared) throw await refused.keep(request, shared, { json: body }, route, source);
 
     const decision = await limiter.consume(source.id, items.length);
     reply.header('ratelimit-limit', decision.limit).header('ratelimit-remaining', decision.remaining).header('ratelimit-reset', Math.ceil(decision.resetMs / 1000));

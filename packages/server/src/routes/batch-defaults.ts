@@ -1,0 +1,42 @@
+// Segment's HTTP API takes a `context` and an `integrations` object beside a batch's events, and
+// merges each into every event of the batch (its docs, "Batch"): a tool written against that API
+// sends once what applies to all its events. Ignored, they were lost without a word. An event's own
+// keys win; the batch's fill the keys it lacks (one level: an event's `device` replaces the
+// batch's `device` whole). Copied into every event, they must fit the body limit as if the client
+// had sent them that way: otherwise a small body would become a thousand times its size in records.
+import { Errors, type InletError } from '../errors.ts';
+
+const FIELDS = ['context', 'integrations'] as const;
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  value !== null && typeof value === 'object' && !Array.isArray(value);
+
+/**
+ * Merges the body's shared fields into each event, in place (a failed event is kept as merged), or
+ * returns the error to refuse the body with. `null` counts as absent; an event whose own field is
+ * not an object is left for validation to refuse.
+ */
+export function applyBatchDefaults(body: Record<string, unknown>, items: unknown[], maxBodyBytes: number): InletError | undefined {
+  let sharedBytes = 0;
+  for (const field of FIELDS) {
+    const shared = body[field];
+    if (shared === undefined || shared === null) continue;
+    if (!isPlainObject(shared)) return Errors.invalidBody(`${field} beside batch must be an object (it applies to every event of the batch)`);
+    sharedBytes += JSON.stringify(shared).length;
+  }
+  if (sharedBytes === 0) return undefined;
+  if (sharedBytes * items.length > maxBodyBytes) {
+    return Errors.bodyTooLarge(`context and integrations beside batch, copied into each of its ${items.length} events, take ${sharedBytes * items.length} bytes; the limit is ${maxBodyBytes}`);
+  }
+  for (const field of FIELDS) {
+    const shared = body[field];
+    if (!isPlainObject(shared)) continue;
+    for (const item of items) {
+      if (!isPlainObject(item)) continue;
+      const own = item[field];
+      if (own === undefined || own === null) item[field] = { ...shared };
+      else if (isPlainObject(own)) item[field] = { ...shared, ...own };
+    }
+  }
+  return undefined;
+}
