@@ -26,9 +26,17 @@ const DAYS_IN_MONTH = [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 let lastText = '';
 let lastMs = Number.NaN;
 
-function parseDate(text: string): number {
+/** A date-time without a zone ("2026-12-07T10:00:00.123456", as Python's utcnow().isoformat() writes). */
+const WITHOUT_ZONE = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?$/;
+
+/**
+ * Milliseconds since the epoch, NaN when the text is no date. A date-time without a zone is read
+ * as UTC: Date.parse reads it in the server's time zone, so the same event would be stored hours
+ * apart by servers in different zones.
+ */
+export function parseDate(text: string): number {
   if (text !== lastText) {
-    lastMs = Date.parse(text);
+    lastMs = Date.parse(text.length > 10 && WITHOUT_ZONE.test(text) ? `${text}Z` : text);
     lastText = text;
   }
   return lastMs;

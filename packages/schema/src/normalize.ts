@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import type { InletEvent, IpPolicy, NormalizedRecord } from './event.ts';
-import { correctTime, correctTimestamp, isoTime } from './clock.ts';
+import { correctTime, correctTimestamp, isoTime, parseDate } from './clock.ts';
 import { applyIpPolicy } from './ip.ts';
 import { newMessageId } from './uuid.ts';
 
@@ -55,7 +55,7 @@ export function createNormalizer(enrichment: Enrichment): Normalizer {
   const receivedAt = isoTime(receivedAtMs);
   const peerIp = applyIpPolicy(enrichment.ip, ipPolicy);
   const batchSentAt = enrichment.sentAt;
-  const batchSentMs = batchSentAt === undefined ? Number.NaN : Date.parse(batchSentAt);
+  const batchSentMs = batchSentAt === undefined ? Number.NaN : parseDate(batchSentAt);
 
   return (event) => {
     // The Segment spec's precedence: a `timestamp` the caller set is when the event happened (it

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { correctTimestamp, isoTime } from '@inlet/schema';
+import { correctTimestamp, isoTime, parseDate } from '@inlet/schema';
 
 const NOW = Date.parse('2024-06-01T12:00:00.000Z');
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -69,5 +69,28 @@ describe('isoTime', () => {
   test('refuses an invalid time the way toISOString does', () => {
     assert.throws(() => isoTime(Number.NaN), RangeError);
     assert.throws(() => isoTime(8.64e15 + 1), RangeError);
+  });
+});
+
+describe('parseDate', () => {
+  test("a date-time without a zone is UTC whatever the server's time zone; one with a zone keeps it", () => {
+    const zone = process.env.TZ;
+    process.env.TZ = 'America/New_York';
+    try {
+      assert.notEqual(new Date(2026, 11, 7).getTimezoneOffset(), 0, 'the process is in another zone for this test');
+      const tenUtc = Date.UTC(2026, 11, 7, 10);
+      for (const text of ['2026-12-07T10:00:00', '2026-12-07 10:00:00', '2026-12-07T10:00', '2026-12-07T10:00:00.000000', '2026-12-07T10:00:00Z', '2026-12-07T11:00:00+01:00', '2026-12-07T05:00:00-0500']) {
+        assert.equal(parseDate(text), tenUtc, text);
+      }
+      assert.equal(parseDate('2026-12-07'), Date.UTC(2026, 11, 7), 'a date alone, as ECMAScript reads it');
+      assert.ok(Number.isNaN(parseDate('2026-12-07T10:00:00 nonsense')));
+      // Normalization reads the event's time the same way: with sentAt equal to it, no device error to correct.
+      const receivedAtMs = tenUtc + 5000;
+      assert.equal(correctTimestamp(receivedAtMs, '2026-12-07T09:59:00', '2026-12-07T09:59:00'), receivedAtMs);
+      assert.equal(correctTimestamp(receivedAtMs, '2026-12-07T09:59:00'), Date.UTC(2026, 11, 7, 9, 59));
+    } finally {
+      if (zone === undefined) delete process.env.TZ;
+      else process.env.TZ = zone;
+    }
   });
 });

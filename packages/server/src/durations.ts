@@ -1,5 +1,5 @@
 // "1h", "30m", "7d" or an ISO timestamp, as the `--since` of commands and the admin API take them.
-import { isTimestamp } from '@inlet/schema';
+import { isTimestamp, parseDate } from '@inlet/schema';
 
 /** The latest and earliest moments a Date holds (±100,000,000 days from 1970): beyond, toISOString throws. */
 const MAX_DATE_MS = 8.64e15;
@@ -13,6 +13,7 @@ export function parseSince(text: string, nowMs = Date.now()): number | undefined
     const at = nowMs - Number(duration[1]) * UNITS[duration[2]];
     return at >= -MAX_DATE_MS ? at : undefined;
   }
-  // isTimestamp: a date Date.parse reads (not "2020-02-30", which it reads as 1 March).
-  return isTimestamp(text) ? Date.parse(text) : undefined;
+  // isTimestamp: a date Date.parse reads (not "2020-02-30", which it reads as 1 March); parseDate:
+  // without a zone, UTC, as events' own times are read.
+  return isTimestamp(text) ? parseDate(text) : undefined;
 }
