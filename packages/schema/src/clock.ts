@@ -36,7 +36,9 @@ const WITHOUT_ZONE = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?$/;
  */
 export function parseDate(text: string): number {
   if (text !== lastText) {
-    lastMs = Date.parse(text.length > 10 && WITHOUT_ZONE.test(text) ? `${text}Z` : text);
+    // (SDKs' times end in Z: those skip the pattern.)
+    const zoneless = text.length > 10 && text.charCodeAt(text.length - 1) !== 90 && WITHOUT_ZONE.test(text);
+    lastMs = Date.parse(zoneless ? `${text}Z` : text);
     lastText = text;
   }
   return lastMs;
