@@ -153,6 +153,7 @@ export class Queue {
     for (const i of batch) i.f = true;
     let outcome: 'done' | 'retry' | 'offline' = 'retry';
     let wait = 0;
+    let note = 'batch delivered';
     try {
       const body = this._body(batch);
       // keepalive lets the request finish if the page goes away meanwhile. Credentials stay the
@@ -161,7 +162,7 @@ export class Queue {
       const res = await fetch(this._o.url, { method: 'POST', body, keepalive: body.size < 65_000 });
       if (!retryable(res.status)) {
         outcome = 'done';
-        if (res.status > 299) this._o.log('batch rejected with status ' + res.status, batch.length);
+        if (res.status > 299) note = 'batch rejected with status ' + res.status;
       } else wait = retryAfterMs(res.headers.get('Retry-After'));
     } catch {
       if (!navigator.onLine) outcome = 'offline';
@@ -171,7 +172,7 @@ export class Queue {
       this._items = this._items.filter((i) => !batch.includes(i));
       this._chars = this._items.reduce((n, i) => n + i.s.length, 0);
       this._failures = 0;
-      this._o.log('batch delivered', batch.length);
+      this._o.log(note, batch.length);
     } else if (outcome === 'retry') {
       if (++this._failures > this._o.retryAttempts) {
         for (const i of batch) i.p = true;

@@ -93,6 +93,19 @@ describe('@inlet/browser in Chromium: bad calls and options', { skip: chromiumNe
     await context.close();
   });
 
+  test('a batch the server refuses for good is logged as rejected with its status, never as delivered', async () => {
+    const { context, page } = await openPage(env);
+    const logs = debugLines(page);
+    await page.goto(env.site.page('refused-batch', options({ writeKey: 'wk_not_a_key_of_this_server', debug: true })));
+    await page.evaluate(async () => {
+      analytics.track('refused', { i: 0 });
+      await analytics.flush();
+    });
+    assert.ok(logs.some((l) => l.startsWith('[inlet] batch rejected with status 401')), logs.join('\n'));
+    assert.ok(!logs.some((l) => l.startsWith('[inlet] batch delivered')), logs.join('\n'));
+    await context.close();
+  });
+
   test('properties JSON cannot hold (a cycle, a BigInt): no exception in the page, that event dropped, the others sent', async () => {
     const { context, page } = await openPage(env);
     const logs = debugLines(page);
