@@ -78,4 +78,21 @@ describe('the source cache over PostgreSQL', { skip: postgres.skip }, () => {
     assert.equal((await cache.findByKeyHash(hashWriteKey(real.writeKey)))?.id, real.id);
     assert.equal(relay.queries, before + 1);
   });
+
+  test('a key revoked elsewhere that this instance never looked up is refused as revoked, not as unknown', async () => {
+    // (polled by hand below; its own timer would not come round within the test)
+    const cache = new CachedSourceStore(store, { pollMs: 3_600_000 });
+    await cache.watch();
+    const source = await store.create({ name: `revoked-elsewhere-${randomBytes(3).toString('hex')}` });
+    assert.equal(await store.revoke(source.id), true);
+    await cache.poll();
+    // The store's copy is read once, right after the change is learned.
+    let found = await cache.findByKeyHash(hashWriteKey(source.writeKey));
+    for (let i = 0; i < 50 && found === undefined; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      found = await cache.findByKeyHash(hashWriteKey(source.writeKey));
+    }
+    assert.equal(found?.id, source.id);
+    assert.ok(found?.revokedAt, 'the source comes back revoked');
+  });
 });

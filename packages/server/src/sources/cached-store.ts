@@ -116,6 +116,13 @@ export class CachedSourceStore implements SourceStore {
     this.retired.delete(keyHash);
     if (this.retired.size >= this.maxRetired) this.retired.delete(this.retired.keys().next().value!);
     this.retired.set(keyHash, revoked);
+    // A key revoked elsewhere that this instance never looked up is refused at once; the store's
+    // copy, read once now, lets it be refused as revoked rather than unknown (when the store answers).
+    if (kind === 'revoked' && revoked === undefined) {
+      this.store.findByKeyHash(keyHash).then((source) => {
+        if (source?.revokedAt && source.id === sourceId && this.retired.has(keyHash) && this.retired.get(keyHash) === undefined) this.retired.set(keyHash, source);
+      }, () => {});
+    }
   }
 
   findByKeyHash(keyHash: string): Promise<Source | undefined> {
