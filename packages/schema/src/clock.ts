@@ -47,9 +47,11 @@ export function parseDate(text: string): number {
 /**
  * The event's time on the server's clock. When the client says both when the event happened
  * (`clientTime`) and when it sent it (`sentAt`), both readings share the device's clock error,
- * so `receivedAt - (sentAt - clientTime)` cancels it. On live routes (`bounded`), results more
- * than 24 h in the past or 30 min in the future are not believable and become server time; an
- * import of history (`bounded` false) keeps them however far off.
+ * so `receivedAt - (sentAt - clientTime)` cancels it. For a device (`bounded`), results more
+ * than 24 h in the past or 30 min in the future are not believable and become server time. An
+ * import of history, or a back end's own clock (`bounded` false), gives the time as it is: a
+ * replayed payload's sentAt is as old as its events, and a back end sets a past `timestamp` to
+ * record history, as Segment's HTTP API documents for any call (RudderStack likewise).
  */
 export function correctTimestamp(receivedAtMs: number, clientTime?: string, sentAt?: string, bounded = true): number {
   return correctTime(receivedAtMs, clientTime, sentAt === undefined ? Number.NaN : parseDate(sentAt), bounded);
@@ -60,8 +62,9 @@ export function correctTime(receivedAtMs: number, clientTime: string | undefined
   if (clientTime === undefined) return receivedAtMs;
   const client = parseDate(clientTime);
   if (Number.isNaN(client)) return receivedAtMs;
+  if (!bounded) return client;
   const corrected = Number.isNaN(sentMs) ? client : receivedAtMs - (sentMs - client);
-  if (bounded && (corrected < receivedAtMs - MAX_PAST_MS || corrected > receivedAtMs + MAX_FUTURE_MS)) return receivedAtMs;
+  if (corrected < receivedAtMs - MAX_PAST_MS || corrected > receivedAtMs + MAX_FUTURE_MS) return receivedAtMs;
   return corrected;
 }
 

@@ -13,11 +13,16 @@ export interface Enrichment {
   /** a batch-level sentAt, used when the event has none of its own */
   sentAt?: string;
   /**
-   * Keep a `context.ip` the client sent (a valid address) instead of the peer's: for server
-   * sources, whose back ends forward their end user's address. The IP policy applies to it too.
+   * Keep a `context.ip` the client sent (a valid address) instead of the peer's, and set none
+   * without one: for server sources, whose back ends forward their end user's address and whose
+   * peer is the back end itself. The IP policy applies to it too.
    */
   keepClientIp?: boolean;
-  /** An import of history: the client's time is kept however old (no 24 h / 30 min bounds). */
+  /**
+   * The client's time is taken as given, neither corrected by sentAt nor bounded to 24 h / 30 min:
+   * an import of history, or a server source (a back end's own clock, which sets a past
+   * `timestamp` to record history).
+   */
   historical?: boolean;
 }
 
@@ -67,7 +72,9 @@ export function createNormalizer(enrichment: Enrichment): Normalizer {
     // times slower. (A `__proto__` key, which Object.assign would not copy as data, fails validation.)
     const context = Object.assign({}, event.context);
     const claimed = context.ip;
-    const ip = keepClientIp && typeof claimed === 'string' && isIP(claimed) !== 0 ? applyIpPolicy(claimed, ipPolicy) : peerIp;
+    // A server source's peer is its back end, not a user: Segment fills in the address for
+    // client-side events only. Such an event has the address its back end says, or none.
+    const ip = !keepClientIp ? peerIp : typeof claimed === 'string' && isIP(claimed) !== 0 ? applyIpPolicy(claimed, ipPolicy) : undefined;
     if (ip !== undefined) context.ip = ip;
     else if (context.ip !== undefined) delete context.ip;
     // A literal of the enriched fields, then the client's other fields copied in: V8 builds this

@@ -14,7 +14,6 @@ const common = {
   timestamp,
   originalTimestamp: timestamp,
   sentAt: timestamp,
-  receivedAt: timestamp,
   context: object,
   properties: object,
   traits: object,

@@ -32,6 +32,25 @@ const listed = (words: string[]) => (words.length > 1 ? `${words.slice(0, -1).jo
  */
 const LONE_SURROGATE = /\p{Cs}/u;
 
+/**
+ * Optional fields that SDKs send as null for "not given" (rudder-sdk-node passes a caller's null
+ * properties or traits through; analytics-node a null timestamp): absent, not wrong. Dropped only
+ * once an event failed its schema, so the events that pass pay nothing.
+ */
+const NULL_MEANS_ABSENT = ['messageId', 'timestamp', 'originalTimestamp', 'sentAt', 'context', 'properties', 'traits', 'integrations', 'name', 'category'];
+
+/** Removes the null optional fields of `event`; true when there was one. */
+function dropNulls(event: Record<string, unknown>): boolean {
+  let dropped = false;
+  for (const field of NULL_MEANS_ABSENT) {
+    if (event[field] === null) {
+      delete event[field];
+      dropped = true;
+    }
+  }
+  return dropped;
+}
+
 const hasId = (v: unknown) => (typeof v === 'string' && v.length > 0) || typeof v === 'number';
 
 /**
@@ -51,7 +70,7 @@ export function validateEvent(input: unknown, type?: EventType): Validation {
     return { ok: false, errors: [`type "${String(event.type)}" does not match the endpoint /v1/${type}`] };
   }
   const validator = validators[eventType];
-  if (!validator(event)) return { ok: false, errors: (validator.errors ?? []).map(describe) };
+  if (!validator(event) && !(dropNulls(event) && validator(event))) return { ok: false, errors: (validator.errors ?? []).map(describe) };
   if (!hasId(event.userId) && !hasId(event.anonymousId)) {
     return { ok: false, errors: ['userId or anonymousId is required'] };
   }

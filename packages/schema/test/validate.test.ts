@@ -147,3 +147,22 @@ describe('validateEvent: prototype pollution and depth', () => {
     for (const json of [objects, arrays]) assert.match(rejected(validateEvent(JSON.parse(json), 'track'))[0], /nested deeper/);
   });
 });
+
+describe('null and server-set fields', () => {
+  test('an optional field sent as null is taken as absent (SDKs send null for "not given"); a required one is still refused', () => {
+    for (const field of ['messageId', 'timestamp', 'originalTimestamp', 'sentAt', 'context', 'properties', 'traits', 'integrations']) {
+      const v = validateEvent({ type: 'track', userId: 'u', event: 'e', properties: { a: 1 }, [field]: null });
+      assert.ok(v.ok, `${field}: null ${JSON.stringify(v)}`);
+      assert.ok(!(field in v.event), `${field} is dropped`);
+    }
+    const page = validateEvent({ type: 'page', anonymousId: 'a', name: null, category: null, properties: null });
+    assert.ok(page.ok, JSON.stringify(page));
+    assert.deepEqual(rejected(validateEvent({ type: 'track', userId: 'u', event: null, properties: null })), ['event must be string']);
+    assert.deepEqual(rejected(validateEvent({ type: 'group', userId: 'u', groupId: null })), ['groupId must be string or number']);
+    assert.deepEqual(rejected(validateEvent({ type: 'track', userId: 'u', event: 'e', properties: 'nope', traits: null })), ['properties must be object'], 'other errors still count');
+  });
+
+  test('a receivedAt the client sent is not checked: the server sets its own', () => {
+    assert.ok(validateEvent({ type: 'track', userId: 'u', event: 'e', receivedAt: 'whenever' }).ok);
+  });
+});

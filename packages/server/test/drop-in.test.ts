@@ -196,7 +196,7 @@ describe("GET /sourceConfig (RudderStack's configUrl)", () => {
 });
 
 describe('timestamps', () => {
-  test('/v1/import keeps the client timestamp however old; live routes bound it to 24 h', async () => {
+  test('/v1/import keeps the client timestamp as given, however old; live routes from a device bound it to 24 h', async () => {
     const old = new Date(Date.now() - 2 * 365 * 24 * HOUR).toISOString();
     const future = new Date(Date.now() + 48 * HOUR).toISOString();
     const [imported, importedFuture, live] = [id(), id(), id()];
@@ -209,11 +209,25 @@ describe('timestamps', () => {
 
     const history = await stored(imported);
     assert.equal(history.originalTimestamp, old);
-    assert.ok(Math.abs(Date.parse(history.timestamp) - Date.parse(old)) < 60_000, `${history.timestamp} is the client's ${old}, corrected only by the sentAt skew`);
-    assert.ok(Math.abs(Date.parse((await stored(importedFuture)).timestamp) - Date.parse(future)) < 60_000);
+    assert.equal(history.timestamp, old, 'as given: a replayed sentAt is as old as its events');
+    assert.equal((await stored(importedFuture)).timestamp, future);
     const late = await stored(live);
     assert.equal(late.timestamp, late.receivedAt, 'a live route makes a 2-year-old time server time');
     assert.equal(late.originalTimestamp, old, 'what the client said is kept as originalTimestamp');
+  });
+
+  test("a server source's timestamp is taken as given on every route, however old, as Segment documents for history", async () => {
+    const backend = await inlet.server.sources.create({ name: `backend-time-${randomUUID()}`, kind: 'server' });
+    const threeDaysAgo = new Date(Date.now() - 72 * HOUR).toISOString();
+    // A replayed payload: its sentAt as old as its event, which a device's correction would turn into now.
+    const replayedSentAt = new Date(Date.parse(threeDaysAgo) + 500).toISOString();
+    const [backfill, replayed] = [id(), id()];
+    assert.equal((await postJson(inlet.url, '/v1/batch', { sentAt: new Date().toISOString(), batch: [
+      { type: 'track', userId: 'u', event: 'backfill', messageId: backfill, timestamp: threeDaysAgo },
+      { type: 'track', userId: 'u', event: 'replayed', messageId: replayed, timestamp: threeDaysAgo, sentAt: replayedSentAt },
+    ] }, backend.writeKey)).status, 200);
+    assert.equal((await stored(backfill)).timestamp, threeDaysAgo);
+    assert.equal((await stored(replayed)).timestamp, threeDaysAgo);
   });
 
   test('timestamp and originalTimestamp disagree: the timestamp the caller set wins (Segment spec)', async () => {
@@ -236,14 +250,14 @@ describe('context.ip by source kind', () => {
     return (await stored(messageId)).context.ip;
   };
 
-  test('a server source keeps the address its back end forwards; its IP policy still applies', async () => {
+  test("a server source keeps the address its back end forwards, and has none without it (its connection is the back end's); its IP policy still applies", async () => {
     const server = await inlet.server.sources.create({ name: `backend-${randomUUID()}`, kind: 'server' });
     const anonymized = await inlet.server.sources.create({ name: `backend-anon-${randomUUID()}`, kind: 'server', ipPolicy: 'anonymize' });
     assert.equal(await send(server.writeKey, { ip: '203.0.113.7' }), '203.0.113.7');
     assert.equal(await send(server.writeKey, { ip: '2001:db8::5' }), '2001:db8::5');
     assert.equal(await send(anonymized.writeKey, { ip: '203.0.113.7' }), '203.0.113.0');
-    assert.equal(await send(server.writeKey, {}), '127.0.0.1', 'no claim: the connection');
-    assert.equal(await send(server.writeKey, { ip: 'not-an-ip' }), '127.0.0.1', 'a claim that is no address: the connection');
+    assert.equal(await send(server.writeKey, {}), undefined, 'no claim: no address (Segment fills it in for client-side events only)');
+    assert.equal(await send(server.writeKey, { ip: 'not-an-ip' }), undefined, 'a claim that is no address: none');
   });
 
   test('a browser source (the default) never keeps the claim', async () => {

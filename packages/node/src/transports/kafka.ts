@@ -51,6 +51,8 @@ export class KafkaTransport implements Transport<KafkaRecord> {
         // As the server treats a server source's events: the address is the one the app says
         // (context.ip), after the IP policy; without this every address was dropped.
         keepClientIp: true,
+        // and its time: a back end's clock, taken as given.
+        historical: true,
       });
       value = JSON.stringify(record);
     } catch (error) {

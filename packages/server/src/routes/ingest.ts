@@ -57,11 +57,18 @@ export interface IngestDeps {
 export interface RouteKind {
   /** the event type of a single-event route; undefined for a batch */
   type: EventType | undefined;
-  /** /v1/import: the client's timestamps are kept however old */
+  /** /v1/import: the client's timestamps are taken as given (takesTimeAsGiven) */
   historical: boolean;
   /** the beacon route: navigator.sendBeacon cannot set headers, so the key comes in the URL */
   keyInQuery: boolean;
 }
+
+/**
+ * Whether a request's client times are taken as given (Enrichment.historical): on the import route,
+ * and from a server source, whose back end's clock is the server's and which sets a past
+ * `timestamp` to record history. A device's times are corrected and bounded.
+ */
+export const takesTimeAsGiven = (route: RouteKind, source: Source): boolean => route.historical || source.kind === 'server';
 
 export interface EventError {
   index: number;
@@ -290,7 +297,8 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
     const ip = ipOf(request);
     const sentAt = isTimestamp(body.sentAt) ? body.sentAt : undefined;
     const keepClientIp = source.kind === 'server';
-    const normalize = createNormalizer({ sourceId: source.id, receivedAtMs, ip, ipPolicy: source.ipPolicy, sentAt, keepClientIp, historical: route.historical });
+    const historical = takesTimeAsGiven(route, source);
+    const normalize = createNormalizer({ sourceId: source.id, receivedAtMs, ip, ipPolicy: source.ipPolicy, sentAt, keepClientIp, historical });
     // (withDeviceId fills a missing anonymousId in the item itself: a failed event keeps it too.)
     const deviceId = deviceIdOf(request);
     const events: StoredEvent[] = [];
@@ -300,7 +308,7 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
     let failure: FailureContext | undefined;
     const fail = (item: unknown, index: number, reason: FailureReason, messages: string[], detail?: Parameters<typeof failedEventOf>[5]) => {
       errors.push({ index, errors: messages });
-      failure ??= failureContext({ sourceId: source.id, receivedAtMs, route: request.routeOptions.url ?? request.url, ip, ipPolicy: source.ipPolicy, sentAt, type, keepClientIp, historical: route.historical });
+      failure ??= failureContext({ sourceId: source.id, receivedAtMs, route: request.routeOptions.url ?? request.url, ip, ipPolicy: source.ipPolicy, sentAt, type, keepClientIp, historical });
       failed.push(failedEventOf(failure, item, type ? undefined : index, reason, messages, detail));
       failedCounts[reason] = (failedCounts[reason] ?? 0) + 1;
     };

@@ -8,7 +8,7 @@ import { Errors, InletError, SinkUnavailableError } from '../errors.ts';
 import { failedBodyOf, failureContext } from '../failed/failed-event.ts';
 import type { FailureReason } from '../failed/reasons.ts';
 import type { Source } from '../sources/source-store.ts';
-import type { IngestDeps, RouteKind } from './ingest.ts';
+import { takesTimeAsGiven, type IngestDeps, type RouteKind } from './ingest.ts';
 
 /** The catalogue's body errors, and the failure reason each is kept under. */
 const BODY_FAILURES: Record<string, FailureReason> = {
@@ -71,7 +71,7 @@ export function createRefusedBodies(deps: Omit<IngestDeps, 'refused' | 'plans' |
       sentAt: undefined,
       type: route.type,
       keepClientIp: source.kind === 'server',
-      historical: route.historical,
+      historical: takesTimeAsGiven(route, source),
     });
     const record = failedBodyOf(context, { ...body, writeKey: owner.writeKey }, reason, [error.message]);
     try {
