@@ -85,9 +85,12 @@ describe('HTTP API', () => {
       assert.equal(notObject.status, 400, notObject.text);
       assert.equal(notObject.json?.code, 'INLET_INVALID_BODY');
       assert.match(String(notObject.json?.error), /context beside batch must be an object/);
-      // 1,000 events with a 1 KB context each: 1 MB of records from a body of 60 KB.
+      // 600 events sharing a 1 KB context: 600 KB copied, within four times the body limit.
+      const some = Array.from({ length: 600 }, () => ({ type: 'track', event: 'e', userId: 'u' }));
+      assert.equal((await postJson(inlet.url, '/v1/batch', { batch: some, context: { pad: 'x'.repeat(1000) } }, inlet.writeKey)).status, 200);
+      // 1,000 events with a 3 KB context each: 3 MB of records from a body of 60 KB.
       const batch = Array.from({ length: 1000 }, () => ({ type: 'track', event: 'e', userId: 'u' }));
-      const amplified = await postJson(inlet.url, '/v1/batch', { batch, context: { pad: 'x'.repeat(1000) } }, inlet.writeKey);
+      const amplified = await postJson(inlet.url, '/v1/batch', { batch, context: { pad: 'x'.repeat(3000) } }, inlet.writeKey);
       assert.equal(amplified.status, 413, amplified.text);
       assert.equal(amplified.json?.code, 'INLET_BODY_TOO_LARGE');
       assert.match(String(amplified.json?.error), /copied into each of its 1000 events/);
