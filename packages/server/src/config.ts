@@ -100,7 +100,7 @@ const DEFINITIONS = {
   RATE_LIMIT_EVENTS_PER_MINUTE: define('--rate-limit-events', integer(1).default(1_000_000), 'events per write key per minute (default 1000000)'),
   UNAUTHENTICATED_RATE_PER_SECOND: define('--unauthenticated-rate', integer(1, 1_000_000).default(10), 'requests per second a client address may make without a valid write key, after its burst (default 10)'),
   UNAUTHENTICATED_BURST: define('--unauthenticated-burst', integer(1, 1_000_000).default(100), 'requests without a valid write key a client address may make at once (default 100); past it, 429'),
-  MAX_EVENT_BYTES: define('--max-event-bytes', integer(256).default(DEFAULT_LIMITS.maxEventBytes), `largest event as stored (default ${DEFAULT_LIMITS.maxEventBytes})`),
+  MAX_EVENT_BYTES: define('--max-event-bytes', integer(256).default(DEFAULT_LIMITS.maxEventBytes), `largest event as sent (default ${DEFAULT_LIMITS.maxEventBytes}); its stored record may be up to 1 KB larger with what the server adds`),
   MAX_BATCH_EVENTS: define('--max-batch-events', integer(1).default(DEFAULT_LIMITS.maxBatchEvents), `most events in one request (default ${DEFAULT_LIMITS.maxBatchEvents})`),
   MAX_BODY_BYTES: define('--max-body-bytes', integer(1024).default(DEFAULT_LIMITS.maxBodyBytes), `largest request body, after gunzip (default ${DEFAULT_LIMITS.maxBodyBytes}; at most ${MAX_KAFKA_BODY_BYTES} with the Kafka sink: a refused body is kept in one record, and the brokers take at most 1 MiB)`),
   TRUSTED_PROXIES: define('--trusted-proxies', list(cidr).default([]), 'comma-separated IPs/CIDRs whose X-Forwarded-For is believed'),

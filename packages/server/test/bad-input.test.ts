@@ -102,6 +102,24 @@ describe('bad bodies', () => {
     accepted.push(ids[0], ids[2]);
   });
 
+  test('the 32 KB limit is on the event as sent: one just under it is stored with what the server adds; one just over is refused', async () => {
+    const sized = (bytes: number, messageId: string) => {
+      const event = { type: 'page', userId: 'u', name: 'Docs', messageId, properties: { pad: '' } };
+      event.properties.pad = 'x'.repeat(bytes - Buffer.byteLength(JSON.stringify(event)));
+      assert.equal(Buffer.byteLength(JSON.stringify(event)), bytes);
+      return event;
+    };
+    const [under, over] = [randomUUID(), randomUUID()];
+    const reply = await post(JSON.stringify({ batch: [sized(32 * 1024 - 10, under), sized(32 * 1024 + 1, over)] }));
+    assert.equal(reply.status, 200, reply.text);
+    assert.equal(reply.json?.accepted, 1);
+    assert.deepEqual(reply.json?.errors, [{ index: 1, errors: [`event is ${32 * 1024 + 1} bytes; the limit is 32768`] }]);
+    const record = (await inlet.events()).find((r) => r.messageId === under);
+    assert.ok(record, 'the event just under the limit is stored');
+    assert.ok(Buffer.byteLength(JSON.stringify(record)) > 32 * 1024, 'its record is over 32 KB with the fields the server added');
+    accepted.push(under);
+  });
+
   test('a 40 KB event alone on /v1/track → 400', async () => {
     assertError(await track({ properties: { pad: 'é'.repeat(20 * 1024) } }), 400, 'INLET_INVALID_EVENT');
   });
