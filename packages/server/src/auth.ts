@@ -5,16 +5,20 @@ import type { Metrics } from './metrics.ts';
 import { hashWriteKey } from './sources/keys.ts';
 import type { Source, SourceStore } from './sources/source-store.ts';
 
+/** An Authorization header of the Basic scheme, the one that carries a write key. */
+const isBasic = (header: string) => header.slice(0, 6).toLowerCase() === 'basic ' || header.toLowerCase() === 'basic';
+
 /**
  * The write key from `Authorization: Basic base64(key:)` or, failing that, the body's `writeKey`,
  * or, where a route allows it (`fromQuery`: beacons and RudderStack's config request, which
- * cannot set headers or have no body), the URL's `?writeKey=`.
+ * cannot set headers or have no body), the URL's `?writeKey=`. Another scheme is no write key:
+ * Segment's OAuth sends `Bearer <token>` for its own servers with the write key in the body.
  */
 export function writeKeyOf(request: FastifyRequest, body: Record<string, unknown> | undefined, fromQuery = false): string {
   const header = request.headers.authorization;
-  if (header !== undefined) {
-    const [scheme, token] = header.split(' ', 2);
-    if (scheme?.toLowerCase() !== 'basic' || !token) throw Errors.malformedAuthorization('expected "Basic base64(writeKey:)"');
+  if (header !== undefined && isBasic(header)) {
+    const token = header.slice(6).trim();
+    if (!token) throw Errors.malformedAuthorization('expected "Basic base64(writeKey:)"');
     const decoded = Buffer.from(token, 'base64').toString('utf8');
     const key = decoded.includes(':') ? decoded.slice(0, decoded.indexOf(':')) : decoded;
     if (!key) throw Errors.malformedAuthorization('the encoded write key is empty');
@@ -22,7 +26,9 @@ export function writeKeyOf(request: FastifyRequest, body: Record<string, unknown
   }
   let key = body?.writeKey;
   if ((key === undefined || key === null || key === '') && fromQuery) key = (request.query as Record<string, unknown> | undefined)?.writeKey;
-  if (key === undefined || key === null || key === '') throw Errors.missingWriteKey();
+  if (key === undefined || key === null || key === '') {
+    throw header === undefined ? Errors.missingWriteKey() : Errors.malformedAuthorization('expected "Basic base64(writeKey:)", or a writeKey in the body');
+  }
   if (typeof key !== 'string') throw Errors.invalidWriteKey('writeKey must be a string');
   return key;
 }
@@ -115,7 +121,7 @@ export class Authenticator {
    */
   async beforeBody(request: FastifyRequest, ip: string | undefined): Promise<Source | undefined> {
     const header = request.headers.authorization;
-    if (header === undefined) {
+    if (header === undefined || !isBasic(header)) {
       this.#admit(ip);
       return undefined;
     }

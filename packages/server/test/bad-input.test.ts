@@ -257,6 +257,17 @@ describe('bad auth and routing', () => {
     }
   });
 
+  test("Segment's OAuth form, a Bearer token with the write key in the body, is taken by the body's key; without one it is a 401 that says what is expected", async () => {
+    const messageId = randomUUID();
+    const reply = await postJson(inlet.url, '/v1/track', { writeKey: inlet.writeKey, userId: 'u', event: 'oauth', messageId }, undefined, { authorization: 'Bearer eyJhbGciOi.segment-oauth.token' });
+    assert.equal(reply.status, 200, reply.text);
+    assert.ok((await inlet.events()).some((r) => r.messageId === messageId));
+    accepted.push(messageId);
+    const bare = await postJson(inlet.url, '/v1/track', { userId: 'u', event: 'oauth' }, undefined, { authorization: 'Bearer eyJhbGciOi.segment-oauth.token' });
+    assertError(bare, 401, 'INLET_MALFORMED_AUTHORIZATION');
+    assert.match(String(bare.json?.error), /or a writeKey in the body/);
+  });
+
   test('a writeKey that is a number, an object or an array → 401', async () => {
     for (const writeKey of [12345, { key: inlet.writeKey }, [inlet.writeKey], true]) {
       assertError(await postJson(inlet.url, '/v1/track', { writeKey, userId: 'u', event: 'e' }), 401, 'INLET_INVALID_WRITE_KEY');
