@@ -168,7 +168,8 @@ describe('replay from the command line', () => {
     const inlet = await startInlet({ dataDir, limits: { maxEventBytes: 600, maxBatchEvents: 3, maxBodyBytes: 512_000 } });
     try {
       await postJson(inlet.url, '/v1/batch', { batch: [padded(undefined, 900)] }, inlet.writeKey);
-      const big = { batch: Array.from({ length: 5 }, (_, i) => ({ type: 'track', userId: `b-${i}`, event: 'From a big batch' })) };
+      // (with a context for all its events, which the replay merges into each as the route would)
+      const big = { batch: Array.from({ length: 5 }, (_, i) => ({ type: 'track', userId: `b-${i}`, event: 'From a big batch' })), context: { device: { type: 'phone' } } };
       assert.equal((await postJson(inlet.url, '/v1/batch', big, inlet.writeKey)).status, 413);
     } finally {
       await inlet.close();
@@ -189,6 +190,7 @@ describe('replay from the command line', () => {
     const rows = db.prepare("SELECT body FROM events WHERE body LIKE '%From a big batch%'").all() as { body: string }[];
     db.close();
     assert.equal(rows.length, 5, 'each event of the batch stored once');
+    for (const { body } of rows) assert.deepEqual((JSON.parse(body) as NormalizedRecord).context?.device, { type: 'phone' }, "the batch's context is in each");
   });
 
   test('inlet failed list/show say clearly when there is no store or no such event', async () => {
@@ -205,7 +207,7 @@ test('a replay killed with SIGKILL half way finishes on the next run, without du
     const inlet = await startInlet({ dataDir, limits: { maxEventBytes: 300, maxBatchEvents: 1000, maxBodyBytes: 512_000 } });
     try {
       for (let b = 0; b < total / 1000; b++) {
-        const reply = await postJson(inlet.url, '/v1/batch', { batch: Array.from({ length: 1000 }, (_, i) => padded(`k-${b}-${i}`, 200)) }, inlet.writeKey);
+        const reply = await postJson(inlet.url, '/v1/batch', { batch: Array.from({ length: 1000 }, (_, i) => padded(`k-${b}-${i}`, 260)) }, inlet.writeKey);
         assert.equal(reply.json?.rejected, 1000);
       }
     } finally {

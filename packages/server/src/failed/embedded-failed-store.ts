@@ -19,7 +19,7 @@ export interface EmbeddedFailedStoreOptions {
   /** needed to replay (not to read) */
   writer?: DatabaseWriter;
   /** today's limits, which a replay checks against */
-  limits: Pick<Limits, 'maxEventBytes' | 'maxBatchEvents'>;
+  limits: Limits;
   /** told how many entries of a source a replay stored (for the server's counters) */
   onReplayed?(sourceId: string, entries: number): void;
   /** each source's tracking plan now, which a replay checks events against */

@@ -23,7 +23,7 @@ export interface KafkaFailedStoreOptions {
   failedTopic: string;
   clientId: string;
   /** today's limits, which a replay checks against */
-  limits: Pick<Limits, 'maxEventBytes' | 'maxBatchEvents'>;
+  limits: Limits;
   /** told how many entries of a source a replay stored (for the server's counters) */
   onReplayed?(sourceId: string, entries: number): void;
   /** each source's tracking plan now, which a replay checks events against */

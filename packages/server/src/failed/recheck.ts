@@ -3,6 +3,9 @@
 // client address), marked `context.inlet.replayed` with the failed entry's id.
 import { createNormalizer, isTimestamp, validateEvent, type Limits } from '@inlet/schema';
 import { parseJson } from '../body.ts';
+import { Errors } from '../errors.ts';
+import { tooLarge } from '../event-size.ts';
+import { applyBatchDefaults } from '../routes/batch-defaults.ts';
 import { inexactNumbers } from '../numbers.ts';
 import { markChecked, type CompiledPlan } from '../plans/compiled-plan.ts';
 import { violationText, type Violation } from '../plans/plan.ts';
@@ -17,7 +20,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typ
 const failure = (reason: FailureReason, ...errors: string[]): Recheck => ({ ok: false, reason, errors });
 
 /** `plan`: the source's tracking plan now (undefined when it has none), which the events are checked against too. */
-export function recheck(entry: FailedEvent, limits: Pick<Limits, 'maxEventBytes' | 'maxBatchEvents'>, plan?: CompiledPlan): Recheck {
+export function recheck(entry: FailedEvent, limits: Limits, plan?: CompiledPlan): Recheck {
   if (entry.inexact) return failure(entry.reason, ...entry.errors, 'its numbers were kept as text or as the parser rounded them, not as sent, so it is not replayed; the client has to send it again');
   const receivedAtMs = Date.parse(entry.receivedAt);
   /** `body`: what `item` came in (the event itself on a single-event route), for the overflow check */
@@ -40,8 +43,8 @@ export function recheck(entry: FailedEvent, limits: Pick<Limits, 'maxEventBytes'
     if (plan) markChecked(record, plan.version, verdict?.violations);
     record.context.inlet = { ...(isObject(record.context.inlet) ? record.context.inlet : {}), replayed: entry.id };
     const json = JSON.stringify(record);
-    const bytes = Buffer.byteLength(json);
-    if (bytes > limits.maxEventBytes) return failure('too_large', `event is ${bytes} bytes; the limit is ${limits.maxEventBytes}`);
+    const large = tooLarge(json, item, limits.maxEventBytes);
+    if (large !== undefined) return failure('too_large', large);
     return { ok: true, events: [{ record, json }] };
   };
 
@@ -64,6 +67,8 @@ export function recheck(entry: FailedEvent, limits: Pick<Limits, 'maxEventBytes'
   const items = type ? [body] : body.batch;
   if (!Array.isArray(items)) return failure('malformed_body', `Invalid body: ${body.batch === undefined ? 'batch is required' : 'batch must be an array'}`);
   if (items.length > limits.maxBatchEvents) return failure('too_large', `Too many events in one batch: ${items.length} events; the limit is ${limits.maxBatchEvents}`);
+  const shared = type ? undefined : applyBatchDefaults(body, items, limits.maxBodyBytes);
+  if (shared) return failure(shared.code === Errors.bodyTooLarge.code ? 'too_large' : 'malformed_body', shared.message);
   const sentAt = isTimestamp(body.sentAt) ? body.sentAt : entry.context.sentAt;
   const events: StoredEvent[] = [];
   const errors: string[] = [];

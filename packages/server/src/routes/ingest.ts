@@ -22,6 +22,7 @@ import type { PlanLookup } from '../plans/registry.ts';
 import { SinkBackpressure } from '../sinks/sink-backpressure.ts';
 import type { Sink, StoredEvent } from '../sinks/sink.ts';
 import type { Source, SourceStore } from '../sources/source-store.ts';
+import { tooLarge } from '../event-size.ts';
 import { applyBatchDefaults } from './batch-defaults.ts';
 import type { RefusedBodies } from './refused-bodies.ts';
 
@@ -102,31 +103,6 @@ export const INGEST_ROUTES = new Map<string, RouteKind>([
 ]);
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
-
-/** The event's size in UTF-8 when it is over the limit; counting bytes is skipped when it cannot be. */
-function oversize(json: string, maxBytes: number): number | undefined {
-  if (json.length * 3 <= maxBytes) return undefined;
-  const bytes = Buffer.byteLength(json);
-  return bytes > maxBytes ? bytes : undefined;
-}
-
-/**
- * What the server may add to an event beyond the size limit (messageId, sourceId, receivedAt,
- * timestamp, context.ip, a page's event and category: ~230 bytes): the limit is on the event as
- * sent, as Segment's 32 KB and the SDKs' own checks are, so an event just under it is not
- * refused for what Inlet added. The stored record stays within the limit plus this.
- */
-const ADDED_BYTES_ALLOWANCE = 1024;
-
-/** Why an event is too large (its record `json`, the `item` as received), or undefined when it is not. */
-function tooLarge(json: string, item: unknown, maxEventBytes: number): string | undefined {
-  const stored = oversize(json, maxEventBytes);
-  if (stored === undefined) return undefined;
-  const sent = Buffer.byteLength(JSON.stringify(item));
-  if (sent > maxEventBytes) return `event is ${sent} bytes; the limit is ${maxEventBytes}`;
-  if (stored > maxEventBytes + ADDED_BYTES_ALLOWANCE) return `event is ${stored} bytes as stored; the limit is ${maxEventBytes + ADDED_BYTES_ALLOWANCE} with what the server adds`;
-  return undefined;
-}
 
 /** The request declares a body that has not been read. */
 const bodyPending = (request: FastifyRequest) => Number(request.headers['content-length'] ?? 0) > 0 || request.headers['transfer-encoding'] !== undefined;
