@@ -54,7 +54,8 @@ export function parseDate(text: string): number {
  * record history, as Segment's HTTP API documents for any call (RudderStack likewise).
  */
 export function correctTimestamp(receivedAtMs: number, clientTime?: string, sentAt?: string, bounded = true): number {
-  return correctTime(receivedAtMs, clientTime, sentAt === undefined ? Number.NaN : parseDate(sentAt), bounded);
+  // (unbounded, sentAt is not used: not parsed, which would also push clientTime out of the cache)
+  return correctTime(receivedAtMs, clientTime, sentAt === undefined || !bounded ? Number.NaN : parseDate(sentAt), bounded);
 }
 
 /** correctTimestamp with sentAt already parsed (NaN when absent), for a batch's sentAt parsed once. */

@@ -23,7 +23,7 @@ export interface Enrichment {
    * an import of history, or a server source (a back end's own clock, which sets a past
    * `timestamp` to record history).
    */
-  historical?: boolean;
+  timeAsGiven?: boolean;
 }
 
 export type Normalizer = (event: InletEvent) => NormalizedRecord;
@@ -56,7 +56,7 @@ function fixId(record: NormalizedRecord, key: 'userId' | 'anonymousId'): void {
  */
 export function createNormalizer(enrichment: Enrichment): Normalizer {
   const { sourceId, receivedAtMs, ipPolicy, keepClientIp } = enrichment;
-  const bounded = !enrichment.historical;
+  const bounded = !enrichment.timeAsGiven;
   const receivedAt = isoTime(receivedAtMs);
   const peerIp = applyIpPolicy(enrichment.ip, ipPolicy);
   const batchSentAt = enrichment.sentAt;

@@ -102,9 +102,9 @@ describe('normalizeEvent', () => {
     assert.equal(record.timestamp, '2024-06-01T09:00:00.000Z');
   });
 
-  test('historical (imports): a time years old is kept; without it, server time', () => {
+  test('timeAsGiven (imports, server sources): a time years old is kept; without it, server time', () => {
     const old = valid({ userId: 'u', event: 'e', timestamp: '2019-03-01T08:00:00.000Z' }, 'track');
-    assert.equal(normalizeEvent(structuredClone(old), { ...enrichment, historical: true }).timestamp, '2019-03-01T08:00:00.000Z');
+    assert.equal(normalizeEvent(structuredClone(old), { ...enrichment, timeAsGiven: true }).timestamp, '2019-03-01T08:00:00.000Z');
     assert.equal(normalizeEvent(structuredClone(old), enrichment).timestamp, '2024-06-01T12:00:00.000Z');
   });
 

@@ -3,7 +3,7 @@
 // and a wrong value stops the server with one line naming it (InvalidSettingError,
 // INLET_INVALID_SETTING).
 import { brokerList, compression, COMPRESSIONS, FAILED_EVENTS_TOPIC, MAX_PRODUCE_BYTES, RAW_EVENTS_TOPIC, sendMode, topicName, type Compression, type SendMode } from '@inlet/kafka/contract';
-import { DEFAULT_LIMITS } from '@inlet/schema';
+import { ADDED_BYTES_ALLOWANCE, DEFAULT_LIMITS } from '@inlet/schema';
 import { boolean, checkSettings, integer, invalid, InvalidSettingError, list, oneOf, refuse, rule, text, then, url, type Rule, type Settings } from '@inlet/schema/settings';
 import { BlockList, isIP } from 'node:net';
 import { resolve } from 'node:path';
@@ -76,6 +76,7 @@ const cidr = rule((v) => {
  * their body; the sink splits those over several produce requests.
  */
 export const MAX_KAFKA_BODY_BYTES = Math.floor(((MAX_PRODUCE_BYTES - 16 * 1024) * 3) / 4);
+const MAX_KAFKA_EVENT_BYTES = MAX_PRODUCE_BYTES - ADDED_BYTES_ALLOWANCE - 1024;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const host = text({ pattern: /^\S+$/, expects: 'an address without spaces' });
@@ -187,6 +188,10 @@ export function loadConfig(argv: string[] = [], env: NodeJS.ProcessEnv = process
     throw invalid('MAX_BODY_BYTES_IN_FLIGHT', `(${config.admission.maxBodyBytesInFlight}) must be at least MAX_BODY_BYTES (${config.limits.maxBodyBytes}), or the largest allowed body could never be read`);
   }
   if (config.port !== 0 && config.port === config.admin.port) throw invalid('ADMIN_PORT', `must differ from PORT (both are ${config.port})`);
+  // An event's record may take ADDED_BYTES_ALLOWANCE more than the limit; each is one Kafka record.
+  if (config.kafka && config.limits.maxEventBytes > MAX_KAFKA_EVENT_BYTES) {
+    throw invalid('MAX_EVENT_BYTES', `(${config.limits.maxEventBytes}) can be at most ${MAX_KAFKA_EVENT_BYTES} with the Kafka sink: each event is one record, which Kafka refuses over 1 MiB`);
+  }
   if (config.kafka && config.limits.maxBodyBytes > MAX_KAFKA_BODY_BYTES) {
     throw invalid('MAX_BODY_BYTES', `(${config.limits.maxBodyBytes}) can be at most ${MAX_KAFKA_BODY_BYTES} with the Kafka sink: a refused body is kept as one record, which Kafka refuses over 1 MiB`);
   }

@@ -2,9 +2,8 @@
 // on the event as sent, as Segment's 32 KB and the SDKs' own checks count it: an event just under
 // it must not be refused for the ~230 bytes the server adds (messageId, sourceId, receivedAt,
 // timestamp, context.ip, a page's event and category). The stored record stays within the limit
-// plus ADDED_BYTES_ALLOWANCE.
-
-export const ADDED_BYTES_ALLOWANCE = 1024;
+// plus ADDED_BYTES_ALLOWANCE (@inlet/schema, which the Node SDK's checks share).
+import { ADDED_BYTES_ALLOWANCE } from '@inlet/schema';
 
 /** The record's size in UTF-8 when it is over `maxBytes`; counting bytes is skipped when it cannot be. */
 function oversize(json: string, maxBytes: number): number | undefined {

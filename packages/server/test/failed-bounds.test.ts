@@ -9,6 +9,8 @@ import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { startInlet, type TestInlet } from '@inlet/testkit';
 import { databaseFile } from '../src/db/database.ts';
+import { failedBodyOf, failedEventOf, MAX_FAILED_ENTRY_BYTES, rawBytes, type FailureContext } from '../src/failed/failed-event.ts';
+import { recheck } from '../src/failed/recheck.ts';
 import { adminRequest, postJson, request } from './http-client.ts';
 
 const CAP = 256 * 1024;
@@ -105,4 +107,34 @@ test('failed events older than the retention are dropped (counted), newer ones k
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
   }
+});
+
+test('a failed entry larger than one Kafka record once serialized keeps the first bytes of what it held, marked truncated, and is not replayed', () => {
+  const context: FailureContext = { sourceId: 'src_bound', receivedAtMs: Date.now(), route: '/v1/batch', ip: '203.0.113.0', ipPolicy: 'full', sentAt: undefined, type: undefined, keepClientIp: false, historical: false };
+  // 1e20 is read back as 21 digits: ~650 KB as sent, ~2.9 MB as kept whole.
+  const numbers = { type: 'track', event: 'e', userId: 'u', properties: { a: Array.from({ length: 130_000 }, () => 1e20) } };
+  // Characters of three UTF-8 bytes and control characters: JSON counts them as one character each.
+  const text = Buffer.from(('中'.repeat(14) + '\x01'.repeat(9)).repeat(12_750));
+  for (const record of [failedEventOf(context, numbers, 0, 'too_large', ['event is too large']), failedBodyOf(context, { bytes: text }, 'malformed_body', ['Malformed JSON'])]) {
+    assert.ok(Buffer.byteLength(record.json) <= MAX_FAILED_ENTRY_BYTES, `${record.entry.kind}: ${Buffer.byteLength(record.json)} bytes`);
+    assert.deepEqual(JSON.parse(record.json), record.entry, 'the JSON is the entry');
+    const outcome = recheck(record.entry, { maxEventBytes: 10_000_000, maxBatchEvents: 1000, maxBodyBytes: 10_000_000 });
+    assert.equal(outcome.ok, false, 'never replayed');
+  }
+  const cut = failedEventOf(context, numbers, 0, 'too_large', ['event is too large']).entry;
+  assert.equal(cut.event, undefined);
+  assert.equal(cut.raw?.truncated, true);
+  assert.ok(rawBytes(cut.raw!).toString().startsWith('{"type":"track","event":"e"'), 'the first bytes of the event, as JSON');
+  const small = failedEventOf(context, { type: 'track', userId: 'u' }, 0, 'invalid', ['event is required']).entry;
+  assert.deepEqual(small.event, { type: 'track', userId: 'u' }, 'an entry within the bound is kept whole');
+});
+
+test('a replayed event is measured as it was sent: the messageId a replay gives it does not count', () => {
+  const context: FailureContext = { sourceId: 'src_bound', receivedAtMs: Date.now(), route: '/v1/track', ip: '203.0.113.0', ipPolicy: 'full', sentAt: undefined, type: 'track', keepClientIp: false, historical: false };
+  const event: Record<string, unknown> = { type: 'track', userId: 'u', event: 'e', properties: { pad: '' } };
+  (event.properties as { pad: string }).pad = 'x'.repeat(32_763 - Buffer.byteLength(JSON.stringify(event)));
+  assert.equal(Buffer.byteLength(JSON.stringify(event)), 32_763);
+  const { entry } = failedEventOf(context, event, undefined, 'plan_violation', ['blocked by the plan']);
+  const outcome = recheck(entry, { maxEventBytes: 32_768, maxBatchEvents: 1000, maxBodyBytes: 512_000 });
+  assert.ok(outcome.ok, JSON.stringify(outcome.ok ? '' : outcome.errors));
 });

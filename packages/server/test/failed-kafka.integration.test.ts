@@ -249,7 +249,7 @@ test('a replay on Kafka killed with SIGKILL half way finishes on the next run, w
   const inlet = await startInlet({ kafka: { brokers, topic, failedTopic, clientId: 'replay-kill', lingerMs: 0, compression: 'lz4' }, limits: { maxEventBytes: 300, maxBatchEvents: 1000, maxBodyBytes: 512_000 } });
   try {
     for (let b = 0; b < total / 1000; b++) {
-      const reply = await postJson(inlet.url, '/v1/batch', { batch: Array.from({ length: 1000 }, (_, i) => ({ type: 'track', userId: `u-${i % 7}`, event: 'k', messageId: `k-${b}-${i}`, properties: { pad: 'x'.repeat(200) } })) }, inlet.writeKey);
+      const reply = await postJson(inlet.url, '/v1/batch', { batch: Array.from({ length: 1000 }, (_, i) => ({ type: 'track', userId: `u-${i % 7}`, event: 'k', messageId: `k-${b}-${i}`, properties: { pad: 'x'.repeat(260) } })) }, inlet.writeKey);
       assert.equal(reply.json?.rejected, 1000);
     }
   } finally {

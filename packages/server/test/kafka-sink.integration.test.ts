@@ -119,6 +119,21 @@ describe('KafkaSink on the shared broker', { skip: kafka.skip }, () => {
     assert.equal(kept[0].value, failed.json);
   });
 
+  test('a record larger than one produce request is refused without being sent; the producer others share goes on', async () => {
+    const own = `${topic}-oversized`;
+    await createTopic(brokers, own, { partitions: 1, replicationFactor: 1 });
+    const bounded = new KafkaSink({ brokers, topic: own, writeTimeoutMs: 10_000, logger: quiet, maxBatchBytes: 10_000 });
+    const small = [storedEvent(1), storedEvent(2)];
+    try {
+      await assert.rejects(bounded.write([...small, storedEvent(3, { properties: { pad: 'x'.repeat(20_000) } })]), /a record of \d+ bytes cannot go to Kafka \(at most 10000/);
+      await bounded.write(small);
+      assert.equal(await bounded.ready(), true);
+    } finally {
+      await bounded.close();
+    }
+    assert.deepEqual((await readAll(brokers, own)).map((r) => r.headers['message-id']), small.map((e) => e.record.messageId), 'only the write that fits, once');
+  });
+
   test('ready() is true for a topic that exists and false for one that does not', async () => {
     assert.equal(await sink.ready(), true);
     const missing = new KafkaSink({ brokers, topic: `${topic}-missing`, writeTimeoutMs: 2000, logger: quiet });

@@ -7,7 +7,7 @@
 // so an application using the HTTP transport never loads the client.
 import { toKafkaRecord, type KafkaRecord } from '@inlet/kafka/contract';
 import type { KafkaWriter } from '@inlet/kafka';
-import { normalizeEvent, validateEvent, type InletEvent } from '@inlet/schema';
+import { ADDED_BYTES_ALLOWANCE, normalizeEvent, validateEvent, type InletEvent } from '@inlet/schema';
 import type { TransportSettings } from '../settings.ts';
 import type { Prepared, SendOutcome, Transport } from './transport.ts';
 
@@ -52,15 +52,19 @@ export class KafkaTransport implements Transport<KafkaRecord> {
         // (context.ip), after the IP policy; without this every address was dropped.
         keepClientIp: true,
         // and its time: a back end's clock, taken as given.
-        historical: true,
+        timeAsGiven: true,
       });
       value = JSON.stringify(record);
     } catch (error) {
       return { ok: false, reason: 'invalid', message: `event is not serializable: ${(error as Error).message}` };
     }
+    // As the server counts: the event as the app gave it within the limit, its record within the
+    // limit and ADDED_BYTES_ALLOWANCE (serializing the event again only when the record is over).
     const bytes = Buffer.byteLength(value);
     if (bytes > this.#maxEventBytes) {
-      return { ok: false, reason: 'too-large', message: `record is ${bytes} bytes, more than the ${this.#maxEventBytes} allowed` };
+      const sent = Buffer.byteLength(JSON.stringify(event));
+      if (sent > this.#maxEventBytes) return { ok: false, reason: 'too-large', message: `event is ${sent} bytes, more than the ${this.#maxEventBytes} allowed` };
+      if (bytes > this.#maxEventBytes + ADDED_BYTES_ALLOWANCE) return { ok: false, reason: 'too-large', message: `record is ${bytes} bytes, more than the ${this.#maxEventBytes + ADDED_BYTES_ALLOWANCE} allowed with what is added` };
     }
     const item = toKafkaRecord(record, value);
     return { ok: true, item, bytes: bytes + Buffer.byteLength(item.key) };

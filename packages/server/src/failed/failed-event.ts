@@ -2,6 +2,7 @@
 // later exactly as it would have been stored then (same messageId, receivedAt, client address).
 import { createHash } from 'node:crypto';
 import { applyIpPolicy, newMessageId, type EventType, type IpPolicy } from '@inlet/schema';
+import { MAX_PRODUCE_BYTES } from '@inlet/kafka/contract';
 import { holdsUnrepresentable } from '../numbers.ts';
 import type { Violation } from '../plans/plan.ts';
 import type { FailureReason } from './reasons.ts';
@@ -30,7 +31,8 @@ export interface FailedEvent {
    * What normalizing it needs and cannot learn later: the peer's address (after the source's IP
    * policy, which is kept too: a server source's forwarded addresses get it on replay), the batch's
    * sentAt, the route's event type, whether the source kept forwarded addresses (a server source)
-   * and whether the route was /v1/import (history: old timestamps kept).
+   * and whether its times were taken as given (`historical`, a name kept from when only /v1/import
+   * did that: the import route, or a server source; Enrichment.timeAsGiven).
    */
   context: { ip?: string; ipPolicy: IpPolicy; sentAt?: string; type?: EventType; keepClientIp?: boolean; historical?: boolean };
   /** reason plan_violation: the plan version that blocked it and how the event broke it */
@@ -52,15 +54,41 @@ export interface FailedRecord {
 /** Levels of an event kept when it is nested too deeply to serialize (the schema allows 256). */
 const KEEP_DEPTH = 300;
 
+/**
+ * The most a failed entry takes as JSON. Every sink must be able to keep it: Kafka takes one record
+ * in a produce request of at most MAX_PRODUCE_BYTES. What an entry holds can outgrow the body it came
+ * in once serialized again (`1e20` is written back as 21 digits; text as JSON escapes), so the bound
+ * is on the entry itself.
+ */
+export const MAX_FAILED_ENTRY_BYTES = MAX_PRODUCE_BYTES;
+
 export function failedRecord(entry: FailedEvent): FailedRecord {
+  let json: string;
   try {
-    return { entry, json: JSON.stringify(entry) };
+    json = JSON.stringify(entry);
   } catch (error) {
     // JSON.parse takes nesting that JSON.stringify cannot give back (it recurses): keep the top levels.
     if (!(error instanceof RangeError)) throw error;
-    const kept: FailedEvent = { ...entry, event: cutDeep(entry.event, KEEP_DEPTH), errors: [...entry.errors, `what was nested deeper than ${KEEP_DEPTH} levels is not kept`] };
-    return { entry: kept, json: JSON.stringify(kept) };
+    entry = { ...entry, event: cutDeep(entry.event, KEEP_DEPTH), errors: [...entry.errors, `what was nested deeper than ${KEEP_DEPTH} levels is not kept`] };
+    json = JSON.stringify(entry);
   }
+  if (json.length * 3 <= MAX_FAILED_ENTRY_BYTES || Buffer.byteLength(json) <= MAX_FAILED_ENTRY_BYTES) return { entry, json };
+  return cutToBound(entry);
+}
+
+/**
+ * An entry over MAX_FAILED_ENTRY_BYTES keeps the first bytes of what it held (its event as JSON, or
+ * its raw body), as base64, marked truncated: seen, never replayed (it is not whole).
+ */
+function cutToBound(entry: FailedEvent): FailedRecord {
+  const held = entry.event !== undefined ? Buffer.from(JSON.stringify(entry.event)) : entry.raw ? rawBytes(entry.raw) : Buffer.alloc(0);
+  const rest: FailedEvent = { ...entry, raw: { encoding: 'base64', data: '', bytes: entry.raw?.bytes ?? held.length, truncated: true } };
+  delete rest.event;
+  rest.errors = rest.errors.length > 100 ? [...rest.errors.slice(0, 100), `and ${rest.errors.length - 100} more`] : rest.errors;
+  // What the rest takes, and room for JSON's own framing; base64 is 4 bytes for 3.
+  const room = MAX_FAILED_ENTRY_BYTES - Buffer.byteLength(JSON.stringify(rest)) - 64;
+  rest.raw!.data = held.subarray(0, Math.max(0, Math.floor((room * 3) / 4))).toString('base64');
+  return { entry: rest, json: JSON.stringify(rest) };
 }
 
 function cutDeep(value: unknown, depth: number): unknown {
@@ -85,6 +113,7 @@ export interface FailureContext {
   /** the single-event route's type; undefined for batches */
   type: EventType | undefined;
   keepClientIp: boolean;
+  /** the client's times taken as given (takesTimeAsGiven) */
   historical: boolean;
 }
 
@@ -171,7 +200,7 @@ function rawOf(received: Buffer, truncated: boolean, writeKey: string | undefine
   const text = bytes.toString('utf8');
   // Text full of characters JSON must escape (control characters) would grow up to six times
   // as JSON: base64 keeps every entry under a Kafka record's 1 MB, whatever the body held.
-  if (Buffer.byteLength(text) === bytes.length && !text.includes('\uFFFD') && JSON.stringify(text).length <= (bytes.length * 4) / 3 + 2) {
+  if (Buffer.byteLength(text) === bytes.length && !text.includes('\uFFFD') && Buffer.byteLength(JSON.stringify(text)) <= (bytes.length * 4) / 3 + 2) {
     return { encoding: 'utf8', data: text, bytes: received.length, truncated };
   }
   return { encoding: 'base64', data: bytes.toString('base64'), bytes: received.length, truncated };

@@ -10,7 +10,7 @@ import { inexactNumbers } from '../numbers.ts';
 import { markChecked, type CompiledPlan } from '../plans/compiled-plan.ts';
 import { violationText, type Violation } from '../plans/plan.ts';
 import type { StoredEvent } from '../sinks/sink.ts';
-import { derivedMessageId, rawBytes, type FailedEvent } from './failed-event.ts';
+import { derivedMessageId, MAX_FAILED_ENTRY_BYTES, rawBytes, type FailedEvent } from './failed-event.ts';
 import type { FailureReason } from './reasons.ts';
 
 export type Recheck = { ok: true; events: StoredEvent[] } | { ok: false; reason: FailureReason; errors: string[]; plan?: { version: number; violations: Violation[] } };
@@ -35,11 +35,11 @@ export function recheck(entry: FailedEvent, limits: Limits, plan?: CompiledPlan)
     if (plan && verdict?.block) {
       return { ok: false, reason: 'plan_violation', errors: verdict.violations.map((v) => violationText(v, plan.version)), plan: { version: plan.version, violations: verdict.violations } };
     }
-    event.messageId ??= messageId;
     // The peer's address was kept after the policy; applying it again changes nothing (and it
     // treats a server source's forwarded address, which is in the event as the client sent it).
     const { ip, ipPolicy, keepClientIp, historical } = entry.context;
-    const record = createNormalizer({ sourceId: entry.sourceId, receivedAtMs, ip, ipPolicy: ipPolicy ?? 'full', sentAt, keepClientIp, historical })(event);
+    // (a copy with the messageId: the size limit is on the event as it was sent)
+    const record = createNormalizer({ sourceId: entry.sourceId, receivedAtMs, ip, ipPolicy: ipPolicy ?? 'full', sentAt, keepClientIp, timeAsGiven: historical })({ ...event, messageId: event.messageId ?? messageId });
     if (plan) markChecked(record, plan.version, verdict?.violations);
     record.context.inlet = { ...(isObject(record.context.inlet) ? record.context.inlet : {}), replayed: entry.id };
     const json = JSON.stringify(record);
@@ -48,7 +48,10 @@ export function recheck(entry: FailedEvent, limits: Limits, plan?: CompiledPlan)
     return { ok: true, events: [{ record, json }] };
   };
 
-  if (entry.kind === 'event') return build(entry.event, entry.event as object, entry.messageId!, entry.context.sentAt);
+  if (entry.kind === 'event') {
+    if (entry.event === undefined) return failure(entry.reason, `only the first bytes of the event were kept (it was over ${MAX_FAILED_ENTRY_BYTES} bytes as kept), so it cannot be replayed`);
+    return build(entry.event, entry.event as object, entry.messageId!, entry.context.sentAt);
+  }
 
   let body = entry.event;
   if (body === undefined) {

@@ -24,7 +24,7 @@ export function applyBatchDefaults(body: Record<string, unknown>, items: unknown
     const shared = body[field];
     if (shared === undefined || shared === null) continue;
     if (!isPlainObject(shared)) return Errors.invalidBody(`${field} beside batch must be an object (it applies to every event of the batch)`);
-    sharedBytes += JSON.stringify(shared).length;
+    sharedBytes += Buffer.byteLength(JSON.stringify(shared));
   }
   if (sharedBytes === 0) return undefined;
   if (sharedBytes * items.length > SHARED_BYTES_PER_BODY_BYTE * maxBodyBytes) {

@@ -1,7 +1,7 @@
 // The ingestion routes: Segment's HTTP API, the short aliases analytics.js posts to (/v1/t ...,
 // /v1/b when batching) and RudderStack's beacon route. Each route says what its body holds (one
-// event of a type, or a batch), where the write key may be, and whether event times are live
-// (bounded) or history (/v1/import).
+// event of a type, or a batch), where the write key may be, and whether event times are a
+// device's (corrected and bounded) or taken as given (/v1/import, and any route for a server source).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { EVENT_TYPES, createNormalizer, isTimestamp, validateEvent, type EventType } from '@inlet/schema';
 import type { Accounting, FailedCounts } from '../accounting.ts';
@@ -65,7 +65,7 @@ export interface RouteKind {
 }
 
 /**
- * Whether a request's client times are taken as given (Enrichment.historical): on the import route,
+ * Whether a request's client times are taken as given (Enrichment.timeAsGiven): on the import route,
  * and from a server source, whose back end's clock is the server's and which sets a past
  * `timestamp` to record history. A device's times are corrected and bounded.
  */
@@ -291,8 +291,8 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
     const ip = ipOf(request);
     const sentAt = isTimestamp(body.sentAt) ? body.sentAt : undefined;
     const keepClientIp = source.kind === 'server';
-    const historical = takesTimeAsGiven(route, source);
-    const normalize = createNormalizer({ sourceId: source.id, receivedAtMs, ip, ipPolicy: source.ipPolicy, sentAt, keepClientIp, historical });
+    const timeAsGiven = takesTimeAsGiven(route, source);
+    const normalize = createNormalizer({ sourceId: source.id, receivedAtMs, ip, ipPolicy: source.ipPolicy, sentAt, keepClientIp, timeAsGiven });
     // (withDeviceId fills a missing anonymousId in the item itself: a failed event keeps it too.)
     const deviceId = deviceIdOf(request);
     const events: StoredEvent[] = [];
@@ -302,7 +302,7 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
     let failure: FailureContext | undefined;
     const fail = (item: unknown, index: number, reason: FailureReason, messages: string[], detail?: Parameters<typeof failedEventOf>[5]) => {
       errors.push({ index, errors: messages });
-      failure ??= failureContext({ sourceId: source.id, receivedAtMs, route: request.routeOptions.url ?? request.url, ip, ipPolicy: source.ipPolicy, sentAt, type, keepClientIp, historical });
+      failure ??= failureContext({ sourceId: source.id, receivedAtMs, route: request.routeOptions.url ?? request.url, ip, ipPolicy: source.ipPolicy, sentAt, type, keepClientIp, historical: timeAsGiven });
       failed.push(failedEventOf(failure, item, type ? undefined : index, reason, messages, detail));
       failedCounts[reason] = (failedCounts[reason] ?? 0) + 1;
     };

@@ -51,7 +51,8 @@ export interface KafkaPart { rows: KafkaRows; valueBytes: number; requestBytes: 
 /**
  * A request's records as the sink queues them, their values' length in UTF-8 bytes, and about how
  * many bytes they add to a produce request (values, keys, headers and framing). Failed events go in
- * the same produce request as the request's accepted ones: acknowledged together.
+ * the same produce request as the request's accepted ones: acknowledged together (unless the request
+ * is too large for one, see splitKafkaRows).
  */
 export function toKafkaRows(events: readonly StoredEvent[], failed: readonly FailedRecord[]): KafkaPart {
   const rows: KafkaRows = [];
@@ -75,7 +76,8 @@ export function toKafkaRows(events: readonly StoredEvent[], failed: readonly Fai
  * A request's rows in parts of at most `maxBytes` each, as toKafkaRows counts them: each part
  * goes out in a produce request of its own, which the brokers refuse over 1 MiB whatever the
  * compression (with none, 1,000 small events grow by their added fields past it). A record larger
- * than `maxBytes` goes alone (config.ts bounds bodies so that none is).
+ * than `maxBytes` is a part alone, over the bound: the sink refuses such a write rather than send
+ * it (config.ts and failed-event.ts bound records so that none is).
  */
 export function splitKafkaRows(rows: KafkaRows, maxBytes: number): KafkaPart[] {
   const parts: KafkaPart[] = [];

@@ -157,8 +157,12 @@ export class KafkaSink implements Sink {
     if (request.requestBytes <= this.#options.maxBatchBytes) return this.#enqueue(request);
     // Acknowledged when every part is; a part that fails makes the request's outcome unknown, as a
     // partition's failure does within one produce request.
-    const parts = splitKafkaRows(request.rows, this.#options.maxBatchBytes).map((part) => this.#enqueue(part));
-    return Promise.all(parts).then(() => ({ duplicates: 0 }));
+    const parts = splitKafkaRows(request.rows, this.#options.maxBatchBytes);
+    // A record Kafka would refuse is not sent: the broker's refusal would retire the producer that
+    // other requests' sends share. (Bounds elsewhere keep records under it: this is the backstop.)
+    const alone = parts.find((part) => part.requestBytes > this.#options.maxBatchBytes);
+    if (alone) return Promise.reject(new Error(`a record of ${alone.requestBytes} bytes cannot go to Kafka (at most ${this.#options.maxBatchBytes} in one produce request)`));
+    return Promise.all(parts.map((part) => this.#enqueue(part))).then(() => ({ duplicates: 0 }));
   }
 
   #enqueue({ rows, valueBytes, requestBytes }: KafkaPart): Promise<Written> {

@@ -59,6 +59,7 @@ export class CachedSourceStore implements SourceStore {
   #timer: NodeJS.Timeout | undefined;
   #polling: Promise<void> | undefined;
   #pollFailing = false;
+  #revokedReads: Promise<void> = Promise.resolve();
 
   constructor(store: SourceStore, options: SourceCacheOptions = {}) {
     this.store = store;
@@ -109,7 +110,8 @@ export class CachedSourceStore implements SourceStore {
   }
 
   #retire(keyHash: string, sourceId: string, kind: SourceChangeKind): void {
-    const cached = this.hits.get(keyHash)?.source;
+    // (a key revoked through this instance is already among the retired, as revoked)
+    const cached = this.hits.get(keyHash)?.source ?? this.retired.get(keyHash);
     this.hits.delete(keyHash);
     this.misses.delete(keyHash);
     const revoked = kind === 'revoked' && cached?.id === sourceId ? { ...cached, revokedAt: cached.revokedAt ?? new Date().toISOString() } : undefined;
@@ -118,8 +120,9 @@ export class CachedSourceStore implements SourceStore {
     this.retired.set(keyHash, revoked);
     // A key revoked elsewhere that this instance never looked up is refused at once; the store's
     // copy, read once now, lets it be refused as revoked rather than unknown (when the store answers).
+    // One read at a time: many keys revoked at once must not crowd out the lookups of requests.
     if (kind === 'revoked' && revoked === undefined) {
-      this.store.findByKeyHash(keyHash).then((source) => {
+      this.#revokedReads = this.#revokedReads.then(() => this.store.findByKeyHash(keyHash)).then((source) => {
         if (source?.revokedAt && source.id === sourceId && this.retired.has(keyHash) && this.retired.get(keyHash) === undefined) this.retired.set(keyHash, source);
       }, () => {});
     }
