@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { NormalizedRecord } from '@inlet/schema';
+import type { Worker } from 'node:worker_threads';
+import { SinkUnavailableError } from '../src/errors.ts';
 import { EmbeddedSink } from '../src/sinks/embedded-sink.ts';
 import { databaseFile } from '../src/db/database.ts';
 import type { StoredEvent } from '../src/sinks/sink.ts';
@@ -80,6 +82,66 @@ test('a write of 250 events with repeats, and one mixing sources and minutes, st
       db.close();
     }
   } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('a writer thread that ends unasked is started again: writes are refused meanwhile (503s to retry), then stored, nothing stored twice', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'inlet-embedded-restart-'));
+  const sink = new EmbeddedSink({ dataDir, writeTimeoutMs: 5000 });
+  try {
+    await sink.write(batch(0, 10));
+    // As a crash would: the thread ends without being asked to close.
+    await (sink.writer as unknown as { worker: Worker }).worker.terminate();
+    await assert.rejects(sink.write(batch(10, 10)), SinkUnavailableError);
+    assert.equal(await sink.ready(), false);
+    const started = Date.now();
+    for (;;) {
+      try {
+        await sink.write(batch(10, 10));
+        break;
+      } catch (error) {
+        assert.ok(error instanceof SinkUnavailableError, String(error));
+        assert.ok(Date.now() - started < 5000, 'a new writer thread within 5 s');
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+    await sink.write(batch(0, 20));
+    assert.equal(await sink.ready(), true);
+  } finally {
+    await sink.close();
+  }
+  const reader = new Database(databaseFile(dataDir), { readonly: true });
+  const { n, ids } = reader.prepare('SELECT count(*) AS n, count(DISTINCT message_id) AS ids FROM events').get() as { n: number; ids: number };
+  reader.close();
+  rmSync(dataDir, { recursive: true, force: true });
+  assert.deepEqual({ n, ids }, { n: 20, ids: 20 });
+});
+
+test('a database file removed under a running store: writes are refused within about a second, not answered and lost', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'inlet-embedded-removed-'));
+  const sink = new EmbeddedSink({ dataDir, writeTimeoutMs: 5000 });
+  try {
+    await sink.write(batch(0, 10));
+    rmSync(databaseFile(dataDir));
+    const started = Date.now();
+    let refusal: unknown;
+    for (let i = 0; Date.now() - started < 5000 && refusal === undefined; i++) {
+      try {
+        await sink.write(batch(100 + i * 10, 10));
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      } catch (error) {
+        refusal = error;
+      }
+    }
+    assert.ok(refusal instanceof SinkUnavailableError, String(refusal));
+    assert.match(refusal.message, /was removed or replaced while the server ran/);
+    assert.ok(Date.now() - started < 2500, `refused after ${Date.now() - started} ms`);
+    assert.equal(await sink.ready(), false);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await assert.rejects(sink.write(batch(900, 1)), SinkUnavailableError, 'still refused: no new thread on a file that is not the one opened');
+  } finally {
+    await sink.close();
     rmSync(dataDir, { recursive: true, force: true });
   }
 });

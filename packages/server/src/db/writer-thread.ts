@@ -32,9 +32,14 @@ let bytesSinceOwnCheckpoint = 0;
 function checkpointIfDue(written: number): void {
   bytesSinceOwnCheckpoint += written;
   if (bytesSinceOwnCheckpoint < OWN_CHECKPOINT_AFTER_BYTES) return;
-  // Busy means the checkpointer is in a pass: try again after the next commit.
-  const [result] = db.pragma('wal_checkpoint(PASSIVE)') as { busy: number }[];
-  if (result.busy === 0) bytesSinceOwnCheckpoint = 0;
+  // Busy means the checkpointer is in a pass: try again after the next commit. So does an error
+  // (SQLITE_FULL on a full disk, an I/O error): uncaught here it ended the thread, and every write after.
+  try {
+    const [result] = db.pragma('wal_checkpoint(PASSIVE)') as { busy: number }[];
+    if (result.busy === 0) bytesSinceOwnCheckpoint = 0;
+  } catch {
+    // the next commit tries again
+  }
 }
 
 // A repeated (source, messageId) is acknowledged but stored once; it is counted as a duplicate.
@@ -251,11 +256,15 @@ parentPort!.on('message', async (request: WriterRequest) => {
     return;
   }
   let reply: WriterReply;
+  // What a transaction counts as it goes; a rolled-back one (COMMIT failed on a full disk) must not
+  // leave its counts behind: the size cap would then delete entries of a store under it.
+  const counted = { failedBytes, droppedBySize };
   try {
     const inserted = request.kind === 'ingest' ? commitIngest(request) : commitReplay(request);
     reply = { kind: 'committed', id: request.id, inserted };
   } catch (error) {
-    reply = { kind: 'failed', id: request.id, error: (error as Error).message };
+    ({ failedBytes, droppedBySize } = counted);
+    reply = { kind: 'failed', id: request.id, error: (error as Error).message || String(error) };
   }
   parentPort!.postMessage(reply);
   reportDrops();

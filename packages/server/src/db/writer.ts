@@ -1,5 +1,6 @@
 // The main thread's side of the database writer: gathers the writes of concurrent requests into
 // group commits for the writer thread, and tells each request when its part is on disk.
+import { statSync, type Stats } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { SinkUnavailableError } from '../errors.ts';
 import type { FailedRecord } from '../failed/failed-event.ts';
@@ -58,6 +59,10 @@ interface Solo {
   reject(error: Error): void;
 }
 
+const MIN_RESTART_DELAY_MS = 1000;
+const FILE_CHECK_MS = 1000;
+const MAX_RESTART_DELAY_MS = 30_000;
+
 export const DEFAULT_FAILED_RETENTION_DAYS = 7;
 export const DEFAULT_FAILED_MAX_BYTES = 1024 ** 3;
 
@@ -67,7 +72,14 @@ export const DEFAULT_FAILED_MAX_BYTES = 1024 ** 3;
  * one fsync, not one each. Replay chunks are committed on their own, between group commits.
  */
 export class DatabaseWriter {
-  private readonly worker: Worker;
+  private worker: Worker;
+  private readonly workerData: WriterOptions;
+  /** after the thread ended unasked: when the next one starts, and how long the one after waits */
+  private restartTimer: NodeJS.Timeout | undefined;
+  private restartDelayMs = MIN_RESTART_DELAY_MS;
+  private fileWatch: NodeJS.Timeout | undefined;
+  /** the database file is no longer the one opened: refused for good */
+  private fileGone = false;
   private readonly writeTimeoutMs: number;
   private readonly maxPendingEvents: number;
   private readonly onDropped: DatabaseWriterOptions['onDropped'];
@@ -92,19 +104,74 @@ export class DatabaseWriter {
     this.writeTimeoutMs = options.writeTimeoutMs;
     this.maxPendingEvents = options.maxPendingEvents ?? 200_000;
     this.onDropped = options.onDropped;
+    const file = databaseFile(options.dataDir);
+    this.watchFile(file);
+    this.workerData = {
+      file,
+      failedRetentionMs: (options.failedRetentionDays ?? DEFAULT_FAILED_RETENTION_DAYS) * 24 * 3600_000,
+      failedMaxBytes: options.failedMaxBytes ?? DEFAULT_FAILED_MAX_BYTES,
+      maintain: options.maintain ?? true,
+    };
+    this.worker = this.startWorker();
+  }
+
+  /**
+   * The database file must stay the one the writer opened. Deleted or replaced under a running
+   * server (a cleanup job, an operator), SQLite goes on committing to the unlinked file: every
+   * write answered 200 and lost at the next start. Checked every second; writes are refused from
+   * then on (503s that clients retry), until the server is restarted on a file it can keep.
+   */
+  private watchFile(file: string): void {
+    const opened = statSync(file);
+    this.fileWatch = setInterval(() => {
+      let now: Stats | undefined;
+      try {
+        now = statSync(file);
+      } catch {
+        // gone
+      }
+      if (now && now.ino === opened.ino && now.dev === opened.dev) return;
+      clearInterval(this.fileWatch);
+      this.fileGone = true;
+      this.fail(new Error(`the database file ${file} was removed or replaced while the server ran; writes are refused until the server is restarted`));
+    }, FILE_CHECK_MS);
+    this.fileWatch.unref();
+  }
+
+  private startWorker(): Worker {
     letWorkersSizeTheirHeaps();
-    this.worker = new Worker(new URL('./writer.worker.js', import.meta.url), {
-      workerData: {
-        file: databaseFile(options.dataDir),
-        failedRetentionMs: (options.failedRetentionDays ?? DEFAULT_FAILED_RETENTION_DAYS) * 24 * 3600_000,
-        failedMaxBytes: options.failedMaxBytes ?? DEFAULT_FAILED_MAX_BYTES,
-        maintain: options.maintain ?? true,
-      } satisfies WriterOptions,
+    const worker = new Worker(new URL('./writer.worker.js', import.meta.url), {
+      workerData: this.workerData,
       resourceLimits: { maxYoungGenerationSizeMb: WRITER_YOUNG_GENERATION_MB },
     });
-    this.worker.on('message', (reply: WriterReply) => this.onReply(reply));
-    this.worker.on('error', (error) => this.fail(error));
-    this.worker.on('exit', (code) => { if (!this.closed) this.fail(new Error(`SQLite writer exited with code ${code}`)); });
+    worker.on('message', (reply: WriterReply) => { if (worker === this.worker) this.onReply(reply); });
+    worker.on('error', (error) => { if (worker === this.worker) this.fail(error); });
+    worker.on('exit', (code) => {
+      if (worker !== this.worker || this.closed || this.fileGone) return;
+      this.fail(this.failure ?? new Error(`SQLite writer exited with code ${code}`));
+      this.restartSoon();
+    });
+    return worker;
+  }
+
+  /**
+   * A thread that ended unasked (an error nothing caught, out of memory) is started again: the
+   * database is as its last commit left it, the writes it held were refused (their clients retry;
+   * a commit that did land stores each event once), and refusing every write until the process is
+   * restarted would leave the store down while the process looks alive. Waits double while
+   * threads keep failing, up to MAX_RESTART_DELAY_MS.
+   */
+  private restartSoon(): void {
+    if (this.restartTimer) return;
+    const delay = this.restartDelayMs;
+    this.restartDelayMs = Math.min(MAX_RESTART_DELAY_MS, delay * 2);
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      if (this.closed || this.fileGone) return;
+      this.failure = undefined;
+      this.worker = this.startWorker();
+    }, delay);
+    this.restartTimer.unref();
   }
 
   /** Stores accepted events and failed events of one request in the next group commit. */
@@ -201,8 +268,10 @@ export class DatabaseWriter {
     const done = this.inFlight;
     if (!done || done.id !== reply.id) return;
     this.inFlight = undefined;
-    if (reply.kind === 'committed') this.committedAt = Date.now();
-    else this.failedAt = Date.now();
+    if (reply.kind === 'committed') {
+      this.committedAt = Date.now();
+      this.restartDelayMs = MIN_RESTART_DELAY_MS;
+    } else this.failedAt = Date.now();
     if ('solo' in done) {
       if (reply.kind === 'committed') done.solo.resolve(reply.inserted);
       else done.solo.reject(new SinkUnavailableError(reply.error));
@@ -216,7 +285,9 @@ export class DatabaseWriter {
   }
 
   private fail(error: Error): void {
-    this.failure = error;
+    this.failure = error.message ? error : new Error(`SQLite writer failed: ${String(error)}`);
+    this.failedAt = Date.now();
+    error = this.failure;
     const inFlight = this.inFlight;
     this.inFlight = undefined;
     const waiters = [...(inFlight && 'waiters' in inFlight ? inFlight.waiters : []), ...this.nextWaiters];
@@ -248,6 +319,8 @@ export class DatabaseWriter {
       await new Promise((r) => setTimeout(r, 5));
     }
     this.closed = true;
+    clearTimeout(this.restartTimer);
+    clearInterval(this.fileWatch);
     if (this.failure) { await this.worker.terminate(); return; }
     const exited = new Promise((r) => this.worker.once('exit', r));
     this.post({ kind: 'close' });
