@@ -6,7 +6,7 @@ import { checkSettings, integer, INVALID_SETTING } from '@inlet/schema/settings'
 import { brokerList } from '@inlet/kafka/contract';
 import { openSourceStore, startServer } from './server.ts';
 import { readStoredEvents } from './db/reader.ts';
-import { databaseFile, NoDatabaseError } from './db/database.ts';
+import { DamagedDatabaseError, databaseFile, NoDatabaseError } from './db/database.ts';
 import { InvalidSourceError, IP_POLICIES, SOURCE_KINDS, SourceNameTakenError, type Source } from './sources/source-store.ts';
 import { pino } from 'pino';
 import { adminCommand } from './commands/admin-token.ts';
@@ -268,7 +268,7 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`inlet ${command}: cannot listen on ${address}:${port} (${code === 'EADDRINUSE' ? 'already in use' : code}); choose another with ${which}`);
       return 1;
     }
-    if (error instanceof NoDatabaseError) {
+    if (error instanceof NoDatabaseError || error instanceof DamagedDatabaseError) {
       console.error(`inlet ${command}: ${error.message}`);
       return 1;
     }

@@ -2,10 +2,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import net from 'node:net';
 import { topicConfigs } from '@inlet/kafka';
 import { needKafka, needPostgres, startInlet } from '@inlet/testkit';
@@ -177,6 +177,18 @@ describe('inlet CLI', () => {
     assert.equal(run.code, 1);
     assert.match(run.stderr, /ENOTDIR.*a-file/);
     assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack trace');
+  });
+
+  test('serve, tail and failed list on a damaged database file say so in one line, with what to do, and exit 1', async () => {
+    const damaged = join(dir, 'damaged');
+    mkdirSync(damaged);
+    writeFileSync(join(damaged, 'inlet.db'), randomBytes(64 * 1024));
+    for (const args of [['serve', '--port', '0'], ['tail'], ['failed', 'list']]) {
+      const run = await inlet(args, { INLET_DATA_DIR: damaged });
+      assert.equal(run.code, 1, `${args.join(' ')}: ${run.stderr}`);
+      assert.match(run.stderr, /the embedded store .*inlet\.db is damaged \(file is not a database\): restore it from a backup, or move it away/, args.join(' '));
+      assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack trace');
+    }
   });
 
   test('sources create, list, rotate-key, revoke: a key is printed when made, never listed, never stored as it is', async () => {

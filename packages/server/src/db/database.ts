@@ -46,9 +46,16 @@ export function openDatabase(file: string): Database.Database {
     migrate(db);
   } catch (error) {
     db.close();
-    throw error;
+    throw asDamaged(error, file);
   }
   return db;
+}
+
+/** SQLite's "not a database" and "malformed" as a DamagedDatabaseError naming `file`; other errors as they are. */
+export function asDamaged(error: unknown, file: string): unknown {
+  const code = (error as { code?: string }).code;
+  if (code !== 'SQLITE_CORRUPT' && code !== 'SQLITE_NOTADB') return error;
+  return new DamagedDatabaseError(`the embedded store ${file} is damaged (${(error as Error).message}): restore it from a backup, or move it away (with its -wal file) to start an empty one`);
 }
 
 /** The embedded store of `dataDir` for a command that only reads or changes it: never creates one. */
@@ -60,4 +67,9 @@ export function openExistingDatabase(dataDir: string): Database.Database {
 
 export class NoDatabaseError extends Error {
   override name = 'NoDatabaseError';
+}
+
+/** The database file is not one SQLite can read: the operator's to restore, said in one line. */
+export class DamagedDatabaseError extends Error {
+  override name = 'DamagedDatabaseError';
 }

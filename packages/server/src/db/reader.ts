@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import type { NormalizedRecord } from '@inlet/schema';
 import type { FailedEvent } from '../failed/failed-event.ts';
 import type { FailedFilter, FailedStatus } from '../failed/failed-store.ts';
-import { databaseFile } from './database.ts';
+import { asDamaged, databaseFile } from './database.ts';
 
 export interface StoredRow {
   seq: number;
@@ -23,6 +23,8 @@ export function readStoredEvents(dataDir: string, afterSeq = 0, limit = 10_000):
     return db.prepare<[number, number], { seq: number; body: string }>('SELECT seq, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?')
       .all(afterSeq, limit)
       .map((row) => ({ seq: row.seq, record: JSON.parse(row.body) as NormalizedRecord }));
+  } catch (error) {
+    throw asDamaged(error, file);
   } finally {
     db.close();
   }
