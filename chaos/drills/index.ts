@@ -3,6 +3,7 @@ import type { Drill } from '../lib/drill.ts';
 import { brokerDown } from './broker-down.ts';
 import { diskFull } from './disk-full.ts';
 import { exposure } from './exposure.ts';
+import { failedFlood } from './failed-flood.ts';
 import { invalidKeyBodies } from './invalid-key-bodies.ts';
 import { keyFlood } from './key-flood.ts';
 import { killEmbedded } from './kill-embedded.ts';
@@ -27,6 +28,7 @@ export const DRILLS: Drill[] = [
   leaderKill,
   networkPartition,
   diskFull,
+  failedFlood,
   redisDown,
   postgresDown,
   slowBody,

@@ -20,6 +20,8 @@ export interface LoadOptions {
   requestTimeoutMs?: number;
   /** more properties for every event (to make events bigger, say) */
   properties?: Record<string, unknown>;
+  /** events without their `event` name: each one refused by validation and kept as a failed event */
+  invalid?: boolean;
   /**
    * Every `resendEvery`-th batch that got 200 is sent once more with the same messageIds, as a
    * client does whose first answer was lost: real repeats for deduplication to remove.
@@ -83,7 +85,7 @@ export function startLoad(options: LoadOptions): Load {
     for (let seq = 0; running; seq++) {
       const ids = Array.from({ length: batchSize }, (_, i) => `${idPrefix}c${client}-b${seq}-e${i}`);
       for (const id of ids) sent.add(id);
-      const body = JSON.stringify({ batch: ids.map((messageId) => ({ type: 'track', userId: `user-${client}`, event: 'Load', messageId, properties: { seq, ...properties } })) });
+      const body = JSON.stringify({ batch: ids.map((messageId) => ({ type: 'track', userId: `user-${client}`, event: options.invalid ? undefined : 'Load', messageId, properties: { seq, ...properties } })) });
       for (let attempt = 0; attempt <= retries && running; attempt++) {
         await pace();
         const sentAt = performance.now();

@@ -3,6 +3,8 @@
 // accepted events, its failed events and the per-source counts of both) goes into one
 // transaction, so the counts can never disagree with what is stored.
 import type Database from 'better-sqlite3';
+import { statfsSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { parentPort, Worker, workerData } from 'node:worker_threads';
 import { openDatabase } from './database.ts';
 import {
@@ -21,7 +23,7 @@ const db = openDatabase(options.file);
 // by then the checkpointer has copied most of it.
 const OWN_CHECKPOINT_AFTER_BYTES = 16 * 1024 * 1024;
 db.pragma('wal_autocheckpoint = 0');
-db.pragma(`journal_size_limit = ${4 * OWN_CHECKPOINT_AFTER_BYTES}`);
+db.pragma(`journal_size_limit = ${4 * OWN_CHECKPOINT_AFTER_BYTES}`); // WAL_LIMIT below
 const checkpointer = new Worker(new URL('./checkpointer.worker.js', import.meta.url), { workerData: { file: options.file } });
 // Without the checkpointer the writer's own checkpoints still bound the WAL, only on its path.
 checkpointer.on('error', () => {});
@@ -112,9 +114,37 @@ class Tally {
   }
 }
 
+/**
+ * Failed events give way to the disk too: with less than this room left, they are dropped, oldest
+ * first, down to what leaves it. One source's flood of bad events filled a small disk under the
+ * 1 GiB cap, and every other source's events were refused from then on, the flood long over. The
+ * room: free space on the disk, plus pages the database has free inside it (the next commits
+ * reuse them, so freeing them inside the file is enough), less what the WAL may still grow by
+ * (to its journal_size_limit). The sink says not ready below 16 MB of free disk.
+ */
+const FAILED_EVENTS_ROOM_FLOOR = 32 * 1024 * 1024;
+const WAL_LIMIT = 4 * OWN_CHECKPOINT_AFTER_BYTES;
+const walFile = `${options.file}-wal`;
+const dataDir = dirname(options.file);
+const pageSize = db.pragma('page_size', { simple: true }) as number;
+
+/** The cap now: FAILED_MAX_BYTES, or less while the room left is under FAILED_EVENTS_ROOM_FLOOR. */
+function currentCap(): number {
+  const cap = options.failedMaxBytes;
+  try {
+    const disk = statfsSync(dataDir);
+    const walGrowth = Math.max(0, WAL_LIMIT - (statSync(walFile, { throwIfNoEntry: false })?.size ?? 0));
+    const room = disk.bavail * disk.bsize + (db.pragma('freelist_count', { simple: true }) as number) * pageSize - walGrowth;
+    if (room < FAILED_EVENTS_ROOM_FLOOR) return Math.max(0, Math.min(cap, failedBytes - (FAILED_EVENTS_ROOM_FLOOR - room)));
+  } catch {
+    // cannot tell: the configured cap
+  }
+  return cap;
+}
+
 /** Oldest failed events first, until their total is a little under the cap (so this does not run on every commit). */
 function enforceSizeCap(): void {
-  const cap = options.failedMaxBytes;
+  const cap = currentCap();
   if (failedBytes <= cap) return;
   const target = cap - Math.min(Math.floor(cap / 10), 4 * 1024 * 1024);
   while (failedBytes > target) {
