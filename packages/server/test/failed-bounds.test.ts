@@ -8,7 +8,9 @@ import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
 import { startInlet, type TestInlet } from '@inlet/testkit';
-import { databaseFile } from '../src/db/database.ts';
+import type { NormalizedRecord } from '@inlet/schema';
+import { databaseFile, openDatabase } from '../src/db/database.ts';
+import { DatabaseWriter } from '../src/db/writer.ts';
 import { failedBodyOf, failedEventOf, MAX_FAILED_ENTRY_BYTES, rawBytes, type FailureContext } from '../src/failed/failed-event.ts';
 import { recheck } from '../src/failed/recheck.ts';
 import { adminRequest, postJson, request } from './http-client.ts';
@@ -137,4 +139,30 @@ test('a replayed event is measured as it was sent: the messageId a replay gives 
   const { entry } = failedEventOf(context, event, undefined, 'plan_violation', ['blocked by the plan']);
   const outcome = recheck(entry, { maxEventBytes: 32_768, maxBatchEvents: 1000, maxBodyBytes: 512_000 });
   assert.ok(outcome.ok, JSON.stringify(outcome.ok ? '' : outcome.errors));
+});
+
+test('a backlog of expired failed events is deleted over several passes, every one counted', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'inlet-expired-backlog-'));
+  try {
+    const db = openDatabase(databaseFile(dataDir));
+    const insert = db.prepare('INSERT INTO failed_events (id, source_id, received_at, reason, size, entry) VALUES (?, ?, ?, ?, ?, ?)');
+    const old = Date.now() - 30 * 24 * 3600_000;
+    db.transaction(() => { for (let i = 0; i < 12_000; i++) insert.run(`old-${i}`, 'src_old', old, 'invalid', 2, '{}'); })();
+    db.close();
+    let dropped = 0;
+    const writer = new DatabaseWriter({ dataDir, writeTimeoutMs: 10_000, failedRetentionDays: 7, onDropped: ({ retention }) => { dropped += retention; } });
+    try {
+      // A write goes through while the backlog is being deleted.
+      await writer.write([{ record: { sourceId: 'src_new', messageId: 'new-1', receivedAt: new Date().toISOString() } as NormalizedRecord, json: '{"messageId":"new-1"}' }]);
+      for (let i = 0; i < 100 && dropped < 12_000; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    } finally {
+      await writer.close();
+    }
+    assert.equal(dropped, 12_000);
+    const left = new Database(databaseFile(dataDir), { readonly: true });
+    assert.equal((left.prepare('SELECT count(*) AS n FROM failed_events').get() as { n: number }).n, 0);
+    left.close();
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
 });

@@ -237,15 +237,30 @@ const commitReplay = db.transaction((request: ReplayCommit): number[] => {
   return [entries, stored, duplicates];
 });
 
+/**
+ * Expired failed events deleted in one pass at most: a backlog (1.3 million after a lowered
+ * retention, or a clock jump) held every commit ~10 s at start while the server said ready. The
+ * rest goes in passes soon after, with commits between them.
+ */
+const MAX_EXPIRED_PER_PASS = 5000;
+
 /** Drops failed events past their retention, and old per-source counts; runs between commits. */
 function maintain(): void {
   try {
     const now = Date.now();
     const cutoff = now - options.failedRetentionMs;
-    for (;;) {
+    for (let deleted = 0; ;) {
       const dropped = dropExpiredFailed.all(cutoff, 1000);
       droppedByRetention += dropped.length;
+      deleted += dropped.length;
+      for (const row of dropped) failedBytes -= row.size;
       if (dropped.length < 1000) break;
+      if (deleted >= MAX_EXPIRED_PER_PASS) {
+        // (the recount below, a scan of every entry, waits for the last pass)
+        setTimeout(maintain, 20);
+        reportDrops();
+        return;
+      }
     }
     dropOldStats.run(Math.floor((now - STATS_RETENTION_MS) / 60_000));
     // Replays from another process change sizes too: count again from the index now and then.
