@@ -3,6 +3,7 @@
 // sources' events are still stored and the server stays ready. Under the 1 GiB size cap alone the
 // flood filled the disk and every source was refused for as long as the failed events were kept.
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { startLoad } from '@inlet/testkit';
 import type { Drill } from '../lib/drill.ts';
 import { checkAcknowledgedStored, ReadinessWatch, seconds, sleep } from '../lib/measure.ts';
@@ -49,6 +50,10 @@ export const failedFlood: Drill = {
     ctx.log(`flood: ${flooded} invalid events answered 200; least free space ${(minFree / MB).toFixed(1)} MB`);
     ctx.measured.notes.push(`invalid events answered: ${flooded}; least free: ${(minFree / MB).toFixed(1)} MB`);
     checkAcknowledgedStored(ctx, good, embeddedIds(dataDir), 'ff-');
+    const db = new Database(join(dataDir, 'inlet.db'), { readonly: true });
+    const kept = (db.prepare('SELECT count(*) AS n, coalesce(sum(size), 0) AS bytes FROM failed_events').get() as { n: number; bytes: number });
+    db.close();
+    ctx.check({ name: 'failed events are still kept, the newest', ok: kept.n > 0, detail: `${kept.n} kept (${(kept.bytes / MB).toFixed(0)} MB)` });
     ctx.check({ name: 'the flood was more than the disk holds', ok: flooded * 8100 > diskBytes, detail: `${((flooded * 8100) / MB).toFixed(0)} MB of failed events` });
     ctx.check({ name: 'the failed events give way before the disk is full', ok: minFree > NOT_READY_BELOW, detail: `least free ${(minFree / MB).toFixed(1)} MB (not ready below ${NOT_READY_BELOW / MB} MB)` });
     const notReady = Math.max(0, (performance.now() - started) - readiness.readyMs(started, performance.now()));

@@ -76,7 +76,8 @@ const cidr = rule((v) => {
  * their body; the sink splits those over several produce requests.
  */
 export const MAX_KAFKA_BODY_BYTES = Math.floor(((MAX_PRODUCE_BYTES - 16 * 1024) * 3) / 4);
-const MAX_KAFKA_EVENT_BYTES = MAX_PRODUCE_BYTES - ADDED_BYTES_ALLOWANCE - 1024;
+/** An event's record with what the server adds, its key (an id of up to 512 characters) and headers. */
+const MAX_KAFKA_EVENT_BYTES = MAX_PRODUCE_BYTES - ADDED_BYTES_ALLOWANCE - 4096;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const host = text({ pattern: /^\S+$/, expects: 'an address without spaces' });

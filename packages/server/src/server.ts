@@ -60,6 +60,7 @@ export async function openSink(config: Config, logger: Logger, metrics?: Metrics
         metrics?.failedDropped.labels('retention').inc(retention);
         metrics?.failedDropped.labels('size').inc(size);
       },
+      logger: logger.child({ component: 'embedded-store' }),
     });
   }
   const { KafkaSink } = await import('./sinks/kafka-sink.ts');

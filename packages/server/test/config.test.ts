@@ -140,7 +140,7 @@ describe('loadConfig', () => {
     fails([], { KAFKA_BROKERS: '127.0.0.1:9092', MAX_BODY_BYTES: '900000' }, /MAX_BODY_BYTES \(900000\) can be at most 662712 with the Kafka sink/);
     assert.equal(loadConfig([], { KAFKA_BROKERS: '127.0.0.1:9092', MAX_BODY_BYTES: '662712' }).limits.maxBodyBytes, 662_712);
     // Each event is one record too, with up to 1 KB the server adds.
-    fails([], { KAFKA_BROKERS: '127.0.0.1:9092', MAX_EVENT_BYTES: '1000000' }, /MAX_EVENT_BYTES \(1000000\) can be at most 897952 with the Kafka sink/);
+    fails([], { KAFKA_BROKERS: '127.0.0.1:9092', MAX_EVENT_BYTES: '1000000' }, /MAX_EVENT_BYTES \(1000000\) can be at most 894880 with the Kafka sink/);
     assert.equal(loadConfig([], { MAX_EVENT_BYTES: '1000000' }).limits.maxEventBytes, 1_000_000, 'the embedded store has no such bound');
     assert.equal(loadConfig([], { MAX_BODY_BYTES: '2000000' }).limits.maxBodyBytes, 2_000_000, 'the embedded store has no such bound');
   });

@@ -102,7 +102,7 @@ test('a writer thread that ends unasked is started again: writes are refused mea
         break;
       } catch (error) {
         assert.ok(error instanceof SinkUnavailableError, String(error));
-        assert.ok(Date.now() - started < 5000, 'a new writer thread within 5 s');
+        assert.ok(Date.now() - started < 15_000, 'a new writer thread within 15 s (it starts after 1 s)');
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     }
@@ -118,26 +118,16 @@ test('a writer thread that ends unasked is started again: writes are refused mea
   assert.deepEqual({ n, ids }, { n: 20, ids: 20 });
 });
 
-test('a database file removed under a running store: writes are refused within about a second, not answered and lost', async () => {
+test('a database file deleted under a running store: the next write is refused (503), not answered and lost, and so are the writes after it', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'inlet-embedded-removed-'));
-  const sink = new EmbeddedSink({ dataDir, writeTimeoutMs: 5000 });
+  const errors: string[] = [];
+  const sink = new EmbeddedSink({ dataDir, writeTimeoutMs: 5000, logger: { error: (message) => errors.push(message) } });
   try {
     await sink.write(batch(0, 10));
     rmSync(databaseFile(dataDir));
-    const started = Date.now();
-    let refusal: unknown;
-    for (let i = 0; Date.now() - started < 5000 && refusal === undefined; i++) {
-      try {
-        await sink.write(batch(100 + i * 10, 10));
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      } catch (error) {
-        refusal = error;
-      }
-    }
-    assert.ok(refusal instanceof SinkUnavailableError, String(refusal));
-    assert.match(refusal.message, /was removed or replaced while the server ran/);
-    assert.ok(Date.now() - started < 2500, `refused after ${Date.now() - started} ms`);
+    await assert.rejects(sink.write(batch(100, 10)), (error: unknown) => error instanceof SinkUnavailableError && /was deleted or replaced while the server ran/.test(error.message));
     assert.equal(await sink.ready(), false);
+    assert.match(errors.join('\n'), /was deleted or replaced while the server ran/, 'said once in the log');
     await new Promise((resolve) => setTimeout(resolve, 1500));
     await assert.rejects(sink.write(batch(900, 1)), SinkUnavailableError, 'still refused: no new thread on a file that is not the one opened');
   } finally {

@@ -13,6 +13,8 @@ import { databaseFile, openDatabase } from '../src/db/database.ts';
 import { DatabaseWriter } from '../src/db/writer.ts';
 import { failedBodyOf, failedEventOf, MAX_FAILED_ENTRY_BYTES, rawBytes, type FailureContext } from '../src/failed/failed-event.ts';
 import { recheck } from '../src/failed/recheck.ts';
+import { toKafkaRows } from '../src/sinks/kafka-producer-protocol.ts';
+import { MAX_PRODUCE_BYTES } from '@inlet/kafka/contract';
 import { adminRequest, postJson, request } from './http-client.ts';
 
 const CAP = 256 * 1024;
@@ -119,6 +121,7 @@ test('a failed entry larger than one Kafka record once serialized keeps the firs
   const text = Buffer.from(('中'.repeat(14) + '\x01'.repeat(9)).repeat(12_750));
   for (const record of [failedEventOf(context, numbers, 0, 'too_large', ['event is too large']), failedBodyOf(context, { bytes: text }, 'malformed_body', ['Malformed JSON'])]) {
     assert.ok(Buffer.byteLength(record.json) <= MAX_FAILED_ENTRY_BYTES, `${record.entry.kind}: ${Buffer.byteLength(record.json)} bytes`);
+    assert.ok(toKafkaRows([], [record]).requestBytes <= MAX_PRODUCE_BYTES, 'one Kafka produce request holds it, key and headers too');
     assert.deepEqual(JSON.parse(record.json), record.entry, 'the JSON is the entry');
     const outcome = recheck(record.entry, { maxEventBytes: 10_000_000, maxBatchEvents: 1000, maxBodyBytes: 10_000_000 });
     assert.equal(outcome.ok, false, 'never replayed');
@@ -150,7 +153,8 @@ test('a backlog of expired failed events is deleted over several passes, every o
     db.transaction(() => { for (let i = 0; i < 12_000; i++) insert.run(`old-${i}`, 'src_old', old, 'invalid', 2, '{}'); })();
     db.close();
     let dropped = 0;
-    const writer = new DatabaseWriter({ dataDir, writeTimeoutMs: 10_000, failedRetentionDays: 7, onDropped: ({ retention }) => { dropped += retention; } });
+    let reports = 0;
+    const writer = new DatabaseWriter({ dataDir, writeTimeoutMs: 10_000, failedRetentionDays: 7, onDropped: ({ retention }) => { dropped += retention; reports++; } });
     try {
       // A write goes through while the backlog is being deleted.
       await writer.write([{ record: { sourceId: 'src_new', messageId: 'new-1', receivedAt: new Date().toISOString() } as NormalizedRecord, json: '{"messageId":"new-1"}' }]);
@@ -159,6 +163,7 @@ test('a backlog of expired failed events is deleted over several passes, every o
       await writer.close();
     }
     assert.equal(dropped, 12_000);
+    assert.ok(reports >= 3, `in passes of at most 5,000 (${reports} reports)`);
     const left = new Database(databaseFile(dataDir), { readonly: true });
     assert.equal((left.prepare('SELECT count(*) AS n FROM failed_events').get() as { n: number }).n, 0);
     left.close();

@@ -102,6 +102,19 @@ describe('failed events on the Kafka sink', { skip: need.skip }, () => {
     }
   });
 
+  test('an event that outgrows a Kafka record once written back (1e20 is 21 digits) is kept cut short, its valid neighbour stored: 200, not a 500', async () => {
+    const ok = { type: 'track', userId: 'u', event: 'neighbour', messageId: randomUUID() };
+    const numbers = `{"type":"track","userId":"u","event":"numbers","properties":{"a":[${Array(45_000).fill('1e20').join(',')}]}}`;
+    const body = `{"batch":[${numbers},${JSON.stringify(ok)}]}`;
+    const reply = await request(inlet.url, '/v1/batch', { body, headers: { 'content-type': 'application/json', authorization: basic(inlet.writeKey) } });
+    assert.equal(reply.status, 200, reply.text);
+    assert.deepEqual([reply.json?.accepted, reply.json?.rejected], [1, 1]);
+    assert.ok((await readAll(brokers, topic)).some((r) => r.headers['message-id'] === ok.messageId));
+    const kept = (await readAll(brokers, failedTopic)).map((r) => JSON.parse(r.value) as FailedEvent).find((e) => e.reason === 'too_large' && e.raw?.truncated);
+    assert.ok(kept, 'the event is kept, cut short');
+    assert.equal(kept.event, undefined);
+  });
+
   test('inlet stats on Kafka without a token, or with no server, says what is missing', async () => {
     const env = { ...process.env, KAFKA_BROKERS: brokers.join(','), INLET_ADMIN_TOKEN: '' };
     await assert.rejects(promisify(execFile)(process.execPath, [BIN, 'stats'], { env }), (error: { stderr: string; code: number }) => /--admin-token/.test(error.stderr) && error.code === 2);

@@ -40,7 +40,9 @@ export type WriterReply =
   | { kind: 'committed'; id: number; inserted: number[] }
   | { kind: 'failed'; id: number; error: string }
   /** failed events dropped by retention or by the size cap since the last report */
-  | { kind: 'dropped'; retention: number; size: number };
+  | { kind: 'dropped'; retention: number; size: number }
+  /** the database file was deleted or replaced under the writer: nothing it commits can be kept */
+  | { kind: 'gone'; error: string };
 
 export interface WriterOptions {
   file: string;

@@ -3,7 +3,7 @@
 // accepted events, its failed events and the per-source counts of both) goes into one
 // transaction, so the counts can never disagree with what is stored.
 import type Database from 'better-sqlite3';
-import { statfsSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, statfsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parentPort, Worker, workerData } from 'node:worker_threads';
 import { openDatabase } from './database.ts';
@@ -14,6 +14,22 @@ import {
 
 const options = workerData as WriterOptions;
 const db = openDatabase(options.file);
+
+// A database file deleted or replaced under a running server (a cleanup job, an operator): SQLite
+// goes on committing to the unlinked file, and every write answered 200 is lost at the next start.
+// A descriptor of the file as opened tells by its link count (a path can be re-pointed by a symlink
+// without anything lost; a link count of 0 is the file gone). It is closed only after the database:
+// closing any descriptor of the file drops SQLite's locks on it.
+const watchFd = openSync(options.file, 'r');
+const GONE = `the database file ${options.file} was deleted or replaced while the server ran: writes are refused until the server is restarted`;
+function fileGone(): boolean {
+  try {
+    return fstatSync(watchFd).nlink === 0;
+  } catch {
+    return false;
+  }
+}
+const fileWatch = setInterval(() => { if (fileGone()) parentPort!.postMessage({ kind: 'gone', error: GONE } satisfies WriterReply); }, 1000);
 
 // Checkpoints run beside the commits, not inside them: SQLite's default runs one inside the commit
 // that crosses 1000 WAL pages, which put 10-30 ms on that commit. The checkpointer thread copies
@@ -128,18 +144,31 @@ const walFile = `${options.file}-wal`;
 const dataDir = dirname(options.file);
 const pageSize = db.pragma('page_size', { simple: true }) as number;
 
+/** How often the disk is asked (every commit asks for the cap). */
+const ROOM_CHECK_MS = 250;
+let roomCheckedAt = -Infinity;
+let roomCap = Infinity;
+
 /** The cap now: FAILED_MAX_BYTES, or less while the room left is under FAILED_EVENTS_ROOM_FLOOR. */
 function currentCap(): number {
-  const cap = options.failedMaxBytes;
+  const now = Date.now();
+  if (now - roomCheckedAt < ROOM_CHECK_MS) return Math.min(options.failedMaxBytes, roomCap);
+  roomCheckedAt = now;
+  roomCap = roomLimit();
+  return Math.min(options.failedMaxBytes, roomCap);
+}
+
+/** What failed events may take for the disk to keep FAILED_EVENTS_ROOM_FLOOR; Infinity when it has room. */
+function roomLimit(): number {
   try {
     const disk = statfsSync(dataDir);
     const walGrowth = Math.max(0, WAL_LIMIT - (statSync(walFile, { throwIfNoEntry: false })?.size ?? 0));
     const room = disk.bavail * disk.bsize + (db.pragma('freelist_count', { simple: true }) as number) * pageSize - walGrowth;
-    if (room < FAILED_EVENTS_ROOM_FLOOR) return Math.max(0, Math.min(cap, failedBytes - (FAILED_EVENTS_ROOM_FLOOR - room)));
+    if (room < FAILED_EVENTS_ROOM_FLOOR) return Math.max(0, failedBytes - (FAILED_EVENTS_ROOM_FLOOR - room));
   } catch {
-    // cannot tell: the configured cap
+    // cannot tell: the configured cap alone
   }
-  return cap;
+  return Infinity;
 }
 
 /** Oldest failed events first, until their total is a little under the cap (so this does not run on every commit). */
@@ -198,7 +227,8 @@ const commitIngest = db.transaction((request: IngestCommit): number[] => {
     tally.add(failed[i + 1] as string, failed[i + 2] as number, 'failed', failed[i + 3] as string);
   }
   tally.write();
-  if (failed.length > 0 && options.maintain) enforceSizeCap();
+  // Every commit: the disk can run short from accepted events too, and failed events give way then.
+  if (options.maintain && failedBytes > 0) enforceSizeCap();
   return inserted;
 });
 
@@ -243,6 +273,7 @@ const commitReplay = db.transaction((request: ReplayCommit): number[] => {
  * rest goes in passes soon after, with commits between them.
  */
 const MAX_EXPIRED_PER_PASS = 5000;
+let nextPass: NodeJS.Timeout | undefined;
 
 /** Drops failed events past their retention, and old per-source counts; runs between commits. */
 function maintain(): void {
@@ -257,7 +288,8 @@ function maintain(): void {
       if (dropped.length < 1000) break;
       if (deleted >= MAX_EXPIRED_PER_PASS) {
         // (the recount below, a scan of every entry, waits for the last pass)
-        setTimeout(maintain, 20);
+        clearTimeout(nextPass);
+        nextPass = setTimeout(maintain, 20);
         reportDrops();
         return;
       }
@@ -291,12 +323,15 @@ const maintenance = options.maintain ? setInterval(maintain, MAINTENANCE_INTERVA
 parentPort!.on('message', async (request: WriterRequest) => {
   if (request.kind === 'close') {
     clearInterval(maintenance);
+    clearInterval(fileWatch);
+    clearTimeout(nextPass);
     if (checkpointerRunning) {
       const stopped = new Promise((resolve) => checkpointer.once('exit', resolve));
       checkpointer.postMessage('close');
       await stopped;
     }
     db.close();
+    closeSync(watchFd);
     parentPort!.close();
     return;
   }
@@ -310,6 +345,11 @@ parentPort!.on('message', async (request: WriterRequest) => {
   } catch (error) {
     ({ failedBytes, droppedBySize } = counted);
     reply = { kind: 'failed', id: request.id, error: (error as Error).message || String(error) };
+  }
+  // Checked before the answer: a commit to a file no longer there is not acknowledged.
+  if (reply.kind === 'committed' && fileGone()) {
+    reply = { kind: 'failed', id: request.id, error: GONE };
+    parentPort!.postMessage({ kind: 'gone', error: GONE } satisfies WriterReply);
   }
   parentPort!.postMessage(reply);
   reportDrops();

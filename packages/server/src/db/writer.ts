@@ -1,6 +1,5 @@
 // The main thread's side of the database writer: gathers the writes of concurrent requests into
 // group commits for the writer thread, and tells each request when its part is on disk.
-import { statSync, type Stats } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { SinkUnavailableError } from '../errors.ts';
 import type { FailedRecord } from '../failed/failed-event.ts';
@@ -29,6 +28,8 @@ export interface DatabaseWriterOptions {
   maintain?: boolean;
   /** told how many failed events retention and the size cap dropped */
   onDropped?(counts: { retention: number; size: number }): void;
+  /** where the writer says it stopped taking writes (its thread ended, the file is gone) */
+  logger?: { error(message: string): void };
 }
 
 export interface Written {
@@ -60,7 +61,8 @@ interface Solo {
 }
 
 const MIN_RESTART_DELAY_MS = 1000;
-const FILE_CHECK_MS = 1000;
+/** a thread that lasted this long was not failing on start: the next restart waits the least again */
+const LASTED_MS = 30_000;
 const MAX_RESTART_DELAY_MS = 30_000;
 
 export const DEFAULT_FAILED_RETENTION_DAYS = 7;
@@ -77,9 +79,11 @@ export class DatabaseWriter {
   /** after the thread ended unasked: when the next one starts, and how long the one after waits */
   private restartTimer: NodeJS.Timeout | undefined;
   private restartDelayMs = MIN_RESTART_DELAY_MS;
-  private fileWatch: NodeJS.Timeout | undefined;
   /** the database file is no longer the one opened: refused for good */
   private fileGone = false;
+  /** when the current thread started; a restart's wait resets only once a thread has lasted */
+  private startedAt = 0;
+  private readonly logger: DatabaseWriterOptions['logger'];
   private readonly writeTimeoutMs: number;
   private readonly maxPendingEvents: number;
   private readonly onDropped: DatabaseWriterOptions['onDropped'];
@@ -104,38 +108,14 @@ export class DatabaseWriter {
     this.writeTimeoutMs = options.writeTimeoutMs;
     this.maxPendingEvents = options.maxPendingEvents ?? 200_000;
     this.onDropped = options.onDropped;
-    const file = databaseFile(options.dataDir);
-    this.watchFile(file);
+    this.logger = options.logger;
     this.workerData = {
-      file,
+      file: databaseFile(options.dataDir),
       failedRetentionMs: (options.failedRetentionDays ?? DEFAULT_FAILED_RETENTION_DAYS) * 24 * 3600_000,
       failedMaxBytes: options.failedMaxBytes ?? DEFAULT_FAILED_MAX_BYTES,
       maintain: options.maintain ?? true,
     };
     this.worker = this.startWorker();
-  }
-
-  /**
-   * The database file must stay the one the writer opened. Deleted or replaced under a running
-   * server (a cleanup job, an operator), SQLite goes on committing to the unlinked file: every
-   * write answered 200 and lost at the next start. Checked every second; writes are refused from
-   * then on (503s that clients retry), until the server is restarted on a file it can keep.
-   */
-  private watchFile(file: string): void {
-    const opened = statSync(file);
-    this.fileWatch = setInterval(() => {
-      let now: Stats | undefined;
-      try {
-        now = statSync(file);
-      } catch {
-        // gone
-      }
-      if (now && now.ino === opened.ino && now.dev === opened.dev) return;
-      clearInterval(this.fileWatch);
-      this.fileGone = true;
-      this.fail(new Error(`the database file ${file} was removed or replaced while the server ran; writes are refused until the server is restarted`));
-    }, FILE_CHECK_MS);
-    this.fileWatch.unref();
   }
 
   private startWorker(): Worker {
@@ -144,11 +124,13 @@ export class DatabaseWriter {
       workerData: this.workerData,
       resourceLimits: { maxYoungGenerationSizeMb: WRITER_YOUNG_GENERATION_MB },
     });
+    this.startedAt = Date.now();
     worker.on('message', (reply: WriterReply) => { if (worker === this.worker) this.onReply(reply); });
     worker.on('error', (error) => { if (worker === this.worker) this.fail(error); });
     worker.on('exit', (code) => {
       if (worker !== this.worker || this.closed || this.fileGone) return;
       this.fail(this.failure ?? new Error(`SQLite writer exited with code ${code}`));
+      this.logger?.error(`the SQLite writer thread ended (${this.failure!.message}); writes are refused until it is started again in ${this.restartDelayMs} ms`);
       this.restartSoon();
     });
     return worker;
@@ -163,6 +145,7 @@ export class DatabaseWriter {
    */
   private restartSoon(): void {
     if (this.restartTimer) return;
+    if (Date.now() - this.startedAt > LASTED_MS) this.restartDelayMs = MIN_RESTART_DELAY_MS;
     const delay = this.restartDelayMs;
     this.restartDelayMs = Math.min(MAX_RESTART_DELAY_MS, delay * 2);
     this.restartTimer = setTimeout(() => {
@@ -265,13 +248,20 @@ export class DatabaseWriter {
       this.onDropped?.({ retention: reply.retention, size: reply.size });
       return;
     }
+    if (reply.kind === 'gone') {
+      if (this.fileGone) return;
+      this.fileGone = true;
+      this.logger?.error(reply.error);
+      this.fail(new Error(reply.error));
+      // It holds the deleted file open (its space not freed) and would go on checkpointing it.
+      void this.worker.terminate();
+      return;
+    }
     const done = this.inFlight;
     if (!done || done.id !== reply.id) return;
     this.inFlight = undefined;
-    if (reply.kind === 'committed') {
-      this.committedAt = Date.now();
-      this.restartDelayMs = MIN_RESTART_DELAY_MS;
-    } else this.failedAt = Date.now();
+    if (reply.kind === 'committed') this.committedAt = Date.now();
+    else this.failedAt = Date.now();
     if ('solo' in done) {
       if (reply.kind === 'committed') done.solo.resolve(reply.inserted);
       else done.solo.reject(new SinkUnavailableError(reply.error));
@@ -320,7 +310,6 @@ export class DatabaseWriter {
     }
     this.closed = true;
     clearTimeout(this.restartTimer);
-    clearInterval(this.fileWatch);
     if (this.failure) { await this.worker.terminate(); return; }
     const exited = new Promise((r) => this.worker.once('exit', r));
     this.post({ kind: 'close' });

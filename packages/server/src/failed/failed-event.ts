@@ -56,11 +56,11 @@ const KEEP_DEPTH = 300;
 
 /**
  * The most a failed entry takes as JSON. Every sink must be able to keep it: Kafka takes one record
- * in a produce request of at most MAX_PRODUCE_BYTES. What an entry holds can outgrow the body it came
+ * in a produce request of at most MAX_PRODUCE_BYTES, with its key and headers (4 KB left for them). What an entry holds can outgrow the body it came
  * in once serialized again (`1e20` is written back as 21 digits; text as JSON escapes), so the bound
  * is on the entry itself.
  */
-export const MAX_FAILED_ENTRY_BYTES = MAX_PRODUCE_BYTES;
+export const MAX_FAILED_ENTRY_BYTES = MAX_PRODUCE_BYTES - 4096;
 
 export function failedRecord(entry: FailedEvent): FailedRecord {
   let json: string;
