@@ -139,8 +139,16 @@ export async function startServer(config: Config, parts: ServerParts = {}): Prom
   // On the embedded store the counts are kept with the events; in memory only where they cannot be.
   const sink = parts.sink ?? (await openSink(config, logger, metrics));
   const accounting = new Accounting(metrics, sink instanceof EmbeddedSink ? undefined : memory);
-  const sources = new CachedSourceStore(parts.sources ?? (await openSourceStore(config, logger)), { logger: logger.child({ component: 'sources' }) });
-  const limiter = parts.limiter ?? (await openLimiter(config, logger));
+  let sources: CachedSourceStore;
+  let limiter: RateLimiter;
+  try {
+    sources = new CachedSourceStore(parts.sources ?? (await openSourceStore(config, logger)), { logger: logger.child({ component: 'sources' }) });
+    limiter = parts.limiter ?? (await openLimiter(config, logger));
+  } catch (error) {
+    // (a damaged database, an unreachable PostgreSQL: the sink's threads must not keep the process up)
+    await sink.close().catch(() => {});
+    throw error;
+  }
   const plans = new PlanRegistry(sources.plans, { logger: logger.child({ component: 'plans' }) });
   const { failed, outcomes, samples, live } = await openFailedEvents(config, sink, accounting, memory, plans, logger);
   const planService = new PlanService({ sources, samples, onChange: (sourceId, version) => plans.applied(sourceId, version) });
