@@ -113,10 +113,13 @@ function hasUnrepresentable(value: unknown, depth: number): boolean {
 /** The id fields of an event: given as JSON numbers, they must be exact. */
 const ID_FIELDS = ['userId', 'anonymousId', 'groupId', 'previousId'] as const;
 
+const shorten = (text: string): string => (text.length > 100 ? `${text.slice(0, 100)}…` : text);
+
 function paths(value: unknown, path: string, out: string[], depth: number): void {
   if (out.length >= 5 || depth > WALK_DEPTH) return;
   if (value instanceof UnrepresentableNumber) {
-    out.push(`${path || 'the event'} is ${value.source}, beyond what a JSON number can hold here (±Infinity); send it as a string or a smaller number`);
+    // (the client's key path and digits, shortened: quoted whole, a long key made answers and failed entries many times the body)
+    out.push(`${shorten(path) || 'the event'} is ${shorten(value.source)}, beyond what a JSON number can hold here (±Infinity); send it as a string or a smaller number`);
     return;
   }
   if (value === null || typeof value !== 'object') return;

@@ -171,3 +171,16 @@ test('a backlog of expired failed events is deleted over several passes, every o
     rmSync(dataDir, { recursive: true, force: true });
   }
 });
+
+test('a failed entry whose own description is huge (errors and plan violations quoting long keys) still fits one Kafka record', () => {
+  const context: FailureContext = { sourceId: 'src_bound', receivedAtMs: Date.now(), route: '/v1/batch', ip: '203.0.113.0', ipPolicy: 'full', sentAt: undefined, type: undefined, keepClientIp: false, historical: false };
+  const longKey = 'p'.repeat(40_000);
+  const violations = Array.from({ length: 21 }, (_, i) => ({ path: `properties.${longKey}.${i}`, message: 'is not in the plan' }));
+  const errors = [...Array.from({ length: 300 }, () => 'e'.repeat(20_000)), ...violations.map((v) => `tracking plan v1: ${v.path} ${v.message}`)];
+  const event = { type: 'track', event: 'e', userId: 'u', messageId: 'm'.repeat(5000), properties: { [longKey]: 'x'.repeat(900_000) } };
+  const record = failedEventOf(context, event, 0, 'plan_violation', errors, { plan: { version: 1, violations } });
+  assert.ok(Buffer.byteLength(record.json) <= MAX_FAILED_ENTRY_BYTES, `${Buffer.byteLength(record.json)} bytes`);
+  assert.ok(toKafkaRows([], [record]).requestBytes <= MAX_PRODUCE_BYTES);
+  assert.equal(record.entry.raw?.truncated, true);
+  assert.deepEqual(JSON.parse(record.json), record.entry);
+});

@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startInlet, type TestInlet } from '@inlet/testkit';
 import { basic, request } from './http-client.ts';
-import { parseJsonText, UnrepresentableNumber } from '../src/numbers.ts';
+import { inexactNumbers, parseJsonText, UnrepresentableNumber } from '../src/numbers.ts';
 
 let inlet: TestInlet;
 before(async () => { inlet = await startInlet(); });
@@ -116,4 +116,15 @@ test('long runs of digits, dotted or not, are scanned in linear time', { timeout
   for (const body of bodies) assert.deepEqual(parseJsonText(body), JSON.parse(body));
   assert.ok(parseJsonText(`[${'1'.repeat(250)}.5e99]`) instanceof Array, 'a real number with one dot is still found');
   assert.ok((parseJsonText(`[${'1'.repeat(250)}.5e99]`) as unknown[])[0] instanceof UnrepresentableNumber);
+});
+
+test("an overflow's message quotes the client's key path and digits shortened: a long key does not make the answer many times the body", () => {
+  const key = 'k'.repeat(180_000);
+  const body = parseJsonText(`{"batch":[{"type":"track","event":"x","anonymousId":"a","properties":{"${key}":[1e400,1e400,1e400,1e400,1e400]}}]}`) as { batch: unknown[] };
+  const found = inexactNumbers(body, body.batch[0]);
+  assert.equal(found?.errors.length, 5);
+  for (const error of found!.errors) {
+    assert.ok(error.length < 400, `${error.length} characters`);
+    assert.match(error, /^properties\.k{89}… is 1e400, beyond what a JSON number can hold/, "the path cut at 100 characters");
+  }
 });

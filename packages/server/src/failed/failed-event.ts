@@ -84,12 +84,24 @@ function cutToBound(entry: FailedEvent): FailedRecord {
   const held = entry.event !== undefined ? Buffer.from(JSON.stringify(entry.event)) : entry.raw ? rawBytes(entry.raw) : Buffer.alloc(0);
   const rest: FailedEvent = { ...entry, raw: { encoding: 'base64', data: '', bytes: entry.raw?.bytes ?? held.length, truncated: true } };
   delete rest.event;
-  rest.errors = rest.errors.length > 100 ? [...rest.errors.slice(0, 100), `and ${rest.errors.length - 100} more`] : rest.errors;
+  // What describes the entry can be the client's own text (a key path in an error, a messageId): bounded too.
+  const errors = rest.errors.slice(0, 100).map((error) => cut(error, 1024));
+  rest.errors = rest.errors.length > 100 ? [...errors, `and ${rest.errors.length - 100} more`] : errors;
+  if (rest.messageId !== undefined) rest.messageId = cut(rest.messageId, 512);
+  if (rest.plan) rest.plan = { version: rest.plan.version, violations: rest.plan.violations.slice(0, 20).map((v) => ({ ...v, path: cut(v.path, 1024), message: cut(v.message, 1024) })) };
   // What the rest takes, and room for JSON's own framing; base64 is 4 bytes for 3.
   const room = MAX_FAILED_ENTRY_BYTES - Buffer.byteLength(JSON.stringify(rest)) - 64;
   rest.raw!.data = held.subarray(0, Math.max(0, Math.floor((room * 3) / 4))).toString('base64');
-  return { entry: rest, json: JSON.stringify(rest) };
+  const json = JSON.stringify(rest);
+  if (Buffer.byteLength(json) <= MAX_FAILED_ENTRY_BYTES) return { entry: rest, json };
+  // Still over (a plan's violations quoting long keys): what it was, without what it held.
+  const bare: FailedEvent = { ...rest, errors: [`an entry of ${Buffer.byteLength(json)} bytes, over the ${MAX_FAILED_ENTRY_BYTES} kept; its first error: ${cut(rest.errors[0] ?? '', 1024)}`] };
+  delete bare.plan;
+  bare.raw!.data = '';
+  return { entry: bare, json: JSON.stringify(bare) };
 }
+
+const cut = (text: string, max: number): string => (text.length > max ? `${text.slice(0, max)}…` : text);
 
 function cutDeep(value: unknown, depth: number): unknown {
   if (value === null || typeof value !== 'object') return value;

@@ -62,7 +62,15 @@ export interface PlanVerdict {
 
 const unescapePointer = (segment: string) => segment.replaceAll('~1', '/').replaceAll('~0', '~');
 
+/** A path is the client's keys: shortened, a long key repeated in each violation made answers and failed entries many times the body. */
+const MAX_PATH_CHARS = 200;
+
 function violationOf(error: ErrorObject, root: string): Violation {
+  const { path, message } = unshortened(error, root);
+  return { path: path.length > MAX_PATH_CHARS ? `${path.slice(0, MAX_PATH_CHARS)}...` : path, message };
+}
+
+function unshortened(error: ErrorObject, root: string): Violation {
   let path = root;
   if (error.instancePath) for (const segment of error.instancePath.slice(1).split('/')) path += `.${unescapePointer(segment)}`;
   const params = error.params as Record<string, unknown>;
