@@ -139,18 +139,26 @@ export async function startServer(config: Config, parts: ServerParts = {}): Prom
   // On the embedded store the counts are kept with the events; in memory only where they cannot be.
   const sink = parts.sink ?? (await openSink(config, logger, metrics));
   const accounting = new Accounting(metrics, sink instanceof EmbeddedSink ? undefined : memory);
+  // What is opened so far is closed again when a later part cannot be opened (a damaged database,
+  // an unreachable PostgreSQL): the sink's threads and the pools must not keep the process up.
+  const opened: { close(): Promise<void> | void }[] = [sink];
   let sources: CachedSourceStore;
   let limiter: RateLimiter;
+  let plans: PlanRegistry;
+  let failedEvents: Awaited<ReturnType<typeof openFailedEvents>>;
   try {
     sources = new CachedSourceStore(parts.sources ?? (await openSourceStore(config, logger)), { logger: logger.child({ component: 'sources' }) });
+    opened.push(sources);
     limiter = parts.limiter ?? (await openLimiter(config, logger));
+    opened.push(limiter);
+    plans = new PlanRegistry(sources.plans, { logger: logger.child({ component: 'plans' }) });
+    opened.push(plans);
+    failedEvents = await openFailedEvents(config, sink, accounting, memory, plans, logger);
   } catch (error) {
-    // (a damaged database, an unreachable PostgreSQL: the sink's threads must not keep the process up)
-    await sink.close().catch(() => {});
+    await Promise.allSettled(opened.map(async (part) => part.close()));
     throw error;
   }
-  const plans = new PlanRegistry(sources.plans, { logger: logger.child({ component: 'plans' }) });
-  const { failed, outcomes, samples, live } = await openFailedEvents(config, sink, accounting, memory, plans, logger);
+  const { failed, outcomes, samples, live } = failedEvents;
   const planService = new PlanService({ sources, samples, onChange: (sourceId, version) => plans.applied(sourceId, version) });
   const closeParts = () => { plans.close(); return Promise.allSettled([sink.close(), sources.close(), limiter.close(), failed.close()]); };
 

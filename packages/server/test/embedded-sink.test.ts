@@ -135,3 +135,23 @@ test('a database file deleted under a running store: the next write is refused (
     rmSync(dataDir, { recursive: true, force: true });
   }
 });
+
+test('a thread started again after its file was deleted meanwhile does not take writes into a new file', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'inlet-embedded-restart-removed-'));
+  const sink = new EmbeddedSink({ dataDir, writeTimeoutMs: 5000 });
+  try {
+    await sink.write(batch(0, 10));
+    await (sink.writer as unknown as { worker: Worker }).worker.terminate();
+    rmSync(databaseFile(dataDir));
+    // The restart comes after 1 s; each write until then and after it is refused.
+    const until = Date.now() + 3000;
+    while (Date.now() < until) {
+      await assert.rejects(sink.write(batch(100, 1)), SinkUnavailableError);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    await assert.rejects(sink.write(batch(200, 1)), (error: unknown) => error instanceof SinkUnavailableError && /was deleted or replaced while the server ran/.test(error.message));
+  } finally {
+    await sink.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});

@@ -42,10 +42,14 @@ export type WriterReply =
   /** failed events dropped by retention or by the size cap since the last report */
   | { kind: 'dropped'; retention: number; size: number }
   /** the database file was deleted or replaced under the writer: nothing it commits can be kept */
-  | { kind: 'gone'; error: string };
+  | { kind: 'gone'; error: string }
+  /** the file a thread opened (a thread started again must find the same one) */
+  | { kind: 'opened'; dev: number; ino: number };
 
 export interface WriterOptions {
   file: string;
+  /** a thread started again: the file the first one opened */
+  expected?: { dev: number; ino: number };
   /** failed events older than this are deleted */
   failedRetentionMs: number;
   /** failed events beyond this many bytes are deleted, oldest first */

@@ -3,7 +3,7 @@
 // accepted events, its failed events and the per-source counts of both) goes into one
 // transaction, so the counts can never disagree with what is stored.
 import type Database from 'better-sqlite3';
-import { closeSync, fstatSync, openSync, statfsSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, realpathSync, statfsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parentPort, Worker, workerData } from 'node:worker_threads';
 import { openDatabase } from './database.ts';
@@ -22,7 +22,14 @@ const db = openDatabase(options.file);
 // closing any descriptor of the file drops SQLite's locks on it.
 const watchFd = openSync(options.file, 'r');
 const GONE = `the database file ${options.file} was deleted or replaced while the server ran: writes are refused until the server is restarted`;
+const opened = fstatSync(watchFd);
+// A thread started again after one ended: a file deleted or replaced meanwhile is not the store
+// the rest of the server (sources, readers) still has open.
+const replaced = options.expected !== undefined && (options.expected.dev !== opened.dev || options.expected.ino !== opened.ino);
+parentPort!.postMessage({ kind: 'opened', dev: opened.dev, ino: opened.ino } satisfies WriterReply);
+if (replaced) parentPort!.postMessage({ kind: 'gone', error: GONE } satisfies WriterReply);
 function fileGone(): boolean {
+  if (replaced) return true;
   try {
     return fstatSync(watchFd).nlink === 0;
   } catch {
@@ -136,12 +143,17 @@ class Tally {
  * 1 GiB cap, and every other source's events were refused from then on, the flood long over. The
  * room: free space on the disk, plus pages the database has free inside it (the next commits
  * reuse them, so freeing them inside the file is enough), less what the WAL may still grow by
- * (to its journal_size_limit). The sink says not ready below 16 MB of free disk.
+ * (to its largest size seen and one own-checkpoint interval more, at most its journal_size_limit):
+ * from about 48 MB free on a fresh start. The sink says not ready below 16 MB of free disk.
  */
 const FAILED_EVENTS_ROOM_FLOOR = 32 * 1024 * 1024;
 const WAL_LIMIT = 4 * OWN_CHECKPOINT_AFTER_BYTES;
-const walFile = `${options.file}-wal`;
-const dataDir = dirname(options.file);
+// Where SQLite keeps them: beside the file itself, were inlet.db a symlink to another disk.
+const realFile = realpathSync(options.file);
+const walFile = `${realFile}-wal`;
+const dataDir = dirname(realFile);
+/** The WAL's largest size seen: it is expected to reach that again, and a little more, not its limit. */
+let walHighWater = 0;
 const pageSize = db.pragma('page_size', { simple: true }) as number;
 
 /** How often the disk is asked (every commit asks for the cap). */
@@ -162,7 +174,9 @@ function currentCap(): number {
 function roomLimit(): number {
   try {
     const disk = statfsSync(dataDir);
-    const walGrowth = Math.max(0, WAL_LIMIT - (statSync(walFile, { throwIfNoEntry: false })?.size ?? 0));
+    const wal = statSync(walFile, { throwIfNoEntry: false })?.size ?? 0;
+    walHighWater = Math.max(walHighWater, wal);
+    const walGrowth = Math.max(0, Math.min(WAL_LIMIT, walHighWater + OWN_CHECKPOINT_AFTER_BYTES) - wal);
     const room = disk.bavail * disk.bsize + (db.pragma('freelist_count', { simple: true }) as number) * pageSize - walGrowth;
     if (room < FAILED_EVENTS_ROOM_FLOOR) return Math.max(0, failedBytes - (FAILED_EVENTS_ROOM_FLOOR - room));
   } catch {

@@ -81,6 +81,8 @@ export class DatabaseWriter {
   private restartDelayMs = MIN_RESTART_DELAY_MS;
   /** the database file is no longer the one opened: refused for good */
   private fileGone = false;
+  /** the file the first thread opened */
+  private opened: WriterOptions['expected'];
   /** when the current thread started; a restart's wait resets only once a thread has lasted */
   private startedAt = 0;
   private readonly logger: DatabaseWriterOptions['logger'];
@@ -121,7 +123,7 @@ export class DatabaseWriter {
   private startWorker(): Worker {
     letWorkersSizeTheirHeaps();
     const worker = new Worker(new URL('./writer.worker.js', import.meta.url), {
-      workerData: this.workerData,
+      workerData: { ...this.workerData, expected: this.opened } satisfies WriterOptions,
       resourceLimits: { maxYoungGenerationSizeMb: WRITER_YOUNG_GENERATION_MB },
     });
     this.startedAt = Date.now();
@@ -130,8 +132,8 @@ export class DatabaseWriter {
     worker.on('exit', (code) => {
       if (worker !== this.worker || this.closed || this.fileGone) return;
       this.fail(this.failure ?? new Error(`SQLite writer exited with code ${code}`));
-      this.logger?.error(`the SQLite writer thread ended (${this.failure!.message}); writes are refused until it is started again in ${this.restartDelayMs} ms`);
-      this.restartSoon();
+      const delay = this.restartSoon();
+      this.logger?.error(`the SQLite writer thread ended (${this.failure!.message}); writes are refused until it is started again in ${delay} ms`);
     });
     return worker;
   }
@@ -143,8 +145,8 @@ export class DatabaseWriter {
    * restarted would leave the store down while the process looks alive. Waits double while
    * threads keep failing, up to MAX_RESTART_DELAY_MS.
    */
-  private restartSoon(): void {
-    if (this.restartTimer) return;
+  private restartSoon(): number {
+    if (this.restartTimer) return this.restartDelayMs;
     if (Date.now() - this.startedAt > LASTED_MS) this.restartDelayMs = MIN_RESTART_DELAY_MS;
     const delay = this.restartDelayMs;
     this.restartDelayMs = Math.min(MAX_RESTART_DELAY_MS, delay * 2);
@@ -155,6 +157,7 @@ export class DatabaseWriter {
       this.worker = this.startWorker();
     }, delay);
     this.restartTimer.unref();
+    return delay;
   }
 
   /** Stores accepted events and failed events of one request in the next group commit. */
@@ -246,6 +249,10 @@ export class DatabaseWriter {
   private onReply(reply: WriterReply): void {
     if (reply.kind === 'dropped') {
       this.onDropped?.({ retention: reply.retention, size: reply.size });
+      return;
+    }
+    if (reply.kind === 'opened') {
+      this.opened ??= { dev: reply.dev, ino: reply.ino };
       return;
     }
     if (reply.kind === 'gone') {
