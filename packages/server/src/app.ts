@@ -114,6 +114,5 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     return errorReply(request, reply, known, error, 'request failed');
   });
 
-
   return app;
 }

@@ -282,9 +282,10 @@ export class DatabaseWriter {
   }
 
   private fail(error: Error): void {
-    this.failure = error.message ? error : new Error(`SQLite writer failed: ${String(error)}`);
+    // (an error from a thread can arrive without its message)
+    const failure = error.message ? error : new Error(`SQLite writer failed: ${String(error)}`);
+    this.failure = failure;
     this.failedAt = Date.now();
-    error = this.failure;
     const inFlight = this.inFlight;
     this.inFlight = undefined;
     const waiters = [...(inFlight && 'waiters' in inFlight ? inFlight.waiters : []), ...this.nextWaiters];
@@ -294,8 +295,8 @@ export class DatabaseWriter {
     this.nextEvents = [];
     this.nextFailed = [];
     this.nextSegments = [];
-    for (const w of waiters) w.reject(new SinkUnavailableError(error.message));
-    for (const s of solos) s.reject(new SinkUnavailableError(error.message));
+    for (const w of waiters) w.reject(new SinkUnavailableError(failure.message));
+    for (const s of solos) s.reject(new SinkUnavailableError(failure.message));
   }
 
   /**

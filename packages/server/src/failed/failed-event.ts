@@ -56,9 +56,9 @@ const KEEP_DEPTH = 300;
 
 /**
  * The most a failed entry takes as JSON. Every sink must be able to keep it: Kafka takes one record
- * in a produce request of at most MAX_PRODUCE_BYTES, with its key and headers (4 KB left for them). What an entry holds can outgrow the body it came
- * in once serialized again (`1e20` is written back as 21 digits; text as JSON escapes), so the bound
- * is on the entry itself.
+ * in a produce request of at most MAX_PRODUCE_BYTES, with its key and headers (4 KB left for them).
+ * What an entry holds can outgrow the body it came in once serialized again (`1e20` is written back
+ * as 21 digits; text as JSON escapes), so the bound is on the entry itself.
  */
 export const MAX_FAILED_ENTRY_BYTES = MAX_PRODUCE_BYTES - 4096;
 
@@ -84,7 +84,8 @@ function cutToBound(entry: FailedEvent): FailedRecord {
   const held = entry.event !== undefined ? Buffer.from(JSON.stringify(entry.event)) : entry.raw ? rawBytes(entry.raw) : Buffer.alloc(0);
   const rest: FailedEvent = { ...entry, raw: { encoding: 'base64', data: '', bytes: entry.raw?.bytes ?? held.length, truncated: true } };
   delete rest.event;
-  // What describes the entry can be the client's own text (a key path in an error, a messageId): bounded too.
+  // What describes the entry can be the client's own text (a key path in an error, a messageId):
+  // bounded too, so the rest takes at most ~150 KB and the held bytes always have room.
   const errors = rest.errors.slice(0, 100).map((error) => cut(error, 1024));
   rest.errors = rest.errors.length > 100 ? [...errors, `and ${rest.errors.length - 100} more`] : errors;
   if (rest.messageId !== undefined) rest.messageId = cut(rest.messageId, 512);
@@ -92,13 +93,7 @@ function cutToBound(entry: FailedEvent): FailedRecord {
   // What the rest takes, and room for JSON's own framing; base64 is 4 bytes for 3.
   const room = MAX_FAILED_ENTRY_BYTES - Buffer.byteLength(JSON.stringify(rest)) - 64;
   rest.raw!.data = held.subarray(0, Math.max(0, Math.floor((room * 3) / 4))).toString('base64');
-  const json = JSON.stringify(rest);
-  if (Buffer.byteLength(json) <= MAX_FAILED_ENTRY_BYTES) return { entry: rest, json };
-  // Still over (a plan's violations quoting long keys): what it was, without what it held.
-  const bare: FailedEvent = { ...rest, errors: [`an entry of ${Buffer.byteLength(json)} bytes, over the ${MAX_FAILED_ENTRY_BYTES} kept; its first error: ${cut(rest.errors[0] ?? '', 1024)}`] };
-  delete bare.plan;
-  bare.raw!.data = '';
-  return { entry: bare, json: JSON.stringify(bare) };
+  return { entry: rest, json: JSON.stringify(rest) };
 }
 
 const cut = (text: string, max: number): string => (text.length > max ? `${text.slice(0, max)}…` : text);

@@ -10,8 +10,7 @@ import { Errors, type InletError } from '../errors.ts';
 const FIELDS = ['context', 'integrations'] as const;
 const SHARED_BYTES_PER_BODY_BYTE = 4;
 
-const isPlainObject = (value: unknown): value is Record<string, unknown> =>
-  value !== null && typeof value === 'object' && !Array.isArray(value);
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /**
  * Merges the body's shared fields into each event, in place (a failed event is kept as merged), or
@@ -23,7 +22,7 @@ export function applyBatchDefaults(body: Record<string, unknown>, items: unknown
   for (const field of FIELDS) {
     const shared = body[field];
     if (shared === undefined || shared === null) continue;
-    if (!isPlainObject(shared)) return Errors.invalidBody(`${field} beside batch must be an object (it applies to every event of the batch)`);
+    if (!isObject(shared)) return Errors.invalidBody(`${field} beside batch must be an object (it applies to every event of the batch)`);
     sharedBytes += Buffer.byteLength(JSON.stringify(shared));
   }
   if (sharedBytes === 0) return undefined;
@@ -32,12 +31,12 @@ export function applyBatchDefaults(body: Record<string, unknown>, items: unknown
   }
   for (const field of FIELDS) {
     const shared = body[field];
-    if (!isPlainObject(shared)) continue;
+    if (!isObject(shared)) continue;
     for (const item of items) {
-      if (!isPlainObject(item)) continue;
+      if (!isObject(item)) continue;
       const own = item[field];
       if (own === undefined || own === null) item[field] = { ...shared };
-      else if (isPlainObject(own)) item[field] = { ...shared, ...own };
+      else if (isObject(own)) item[field] = { ...shared, ...own };
     }
   }
   return undefined;

@@ -41,9 +41,8 @@ export type ProducerThreadReply =
   /** the send failed or outlived its deadline: its outcome is unknown (see @inlet/kafka's writer) */
   | { kind: 'failed'; id: number; error: string };
 
-/** What toKafkaRows counts for a record beyond its value: its key, headers and framing. */
-const EVENT_RECORD_EXTRA_BYTES = 64;
-const FAILED_RECORD_EXTRA_BYTES = 128;
+/** What a record adds to a produce request beyond its value: its key (a failed event's is its source id), headers and framing. */
+const extraBytes = (topic: number, key: string): number => (topic === EVENTS_TOPIC_INDEX ? Buffer.byteLength(key) + 64 : 128);
 
 /** Rows as the sink queues them, their values' UTF-8 length, and about how many bytes they add to a produce request. */
 export interface KafkaPart { rows: KafkaRows; valueBytes: number; requestBytes: number }
@@ -61,12 +60,12 @@ export function toKafkaRows(events: readonly StoredEvent[], failed: readonly Fai
   for (const { record, json } of events) {
     const key = partitionKey(record);
     valueBytes += Buffer.byteLength(json);
-    otherBytes += Buffer.byteLength(key) + EVENT_RECORD_EXTRA_BYTES;
+    otherBytes += extraBytes(EVENTS_TOPIC_INDEX, key);
     rows.push(EVENTS_TOPIC_INDEX, key, json, record.sourceId, record.type, record.messageId);
   }
   for (const { entry, json } of failed) {
     valueBytes += Buffer.byteLength(json);
-    otherBytes += FAILED_RECORD_EXTRA_BYTES;
+    otherBytes += extraBytes(FAILED_TOPIC_INDEX, entry.sourceId);
     rows.push(FAILED_TOPIC_INDEX, entry.sourceId, json, entry.sourceId, entry.reason, entry.id);
   }
   return { rows, valueBytes, requestBytes: valueBytes + otherBytes };
@@ -84,7 +83,7 @@ export function splitKafkaRows(rows: KafkaRows, maxBytes: number): KafkaPart[] {
   let part: KafkaPart = { rows: [], valueBytes: 0, requestBytes: 0 };
   for (let i = 0; i < rows.length; i += RECORD_WIDTH) {
     const valueBytes = Buffer.byteLength(rows[i + 2] as string);
-    const requestBytes = valueBytes + (rows[i] === EVENTS_TOPIC_INDEX ? Buffer.byteLength(rows[i + 1] as string) + EVENT_RECORD_EXTRA_BYTES : FAILED_RECORD_EXTRA_BYTES);
+    const requestBytes = valueBytes + extraBytes(rows[i] as number, rows[i + 1] as string);
     if (part.rows.length > 0 && part.requestBytes + requestBytes > maxBytes) {
       parts.push(part);
       part = { rows: [], valueBytes: 0, requestBytes: 0 };
