@@ -10,6 +10,7 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { needPostgres } from '@inlet/testkit';
 import { databaseFile } from '../src/db/database.ts';
+import { SourceStoreUnavailableError } from '../src/errors.ts';
 import { PostgresSourceStore } from '../src/sources/postgres-store.ts';
 import { InvalidSourceError, SourceNameTakenError, type SourceStore } from '../src/sources/source-store.ts';
 import { SqliteSourceStore } from '../src/sources/sqlite-store.ts';
@@ -199,4 +200,23 @@ describe('upgrading a store an older Inlet made', () => {
       await Promise.all(stores.map((s) => s.close()));
     }
   });
+});
+
+test('embedded: a database file deleted under a running server refuses source and plan changes, so no key is shown that the next start would not know', async () => {
+  const dir = tempDir();
+  const store = new SqliteSourceStore(dir);
+  try {
+    const web = await store.create({ name: 'web' });
+    rmSync(databaseFile(dir));
+    const gone = (error: unknown) => error instanceof SourceStoreUnavailableError && /was deleted or replaced while the server ran/.test(error.message);
+    await assert.rejects(store.create({ name: 'shop' }), gone, 'create');
+    await assert.rejects(store.rotateKey(web.id), gone, 'rotate');
+    await assert.rejects(store.revoke(web.id), gone, 'revoke');
+    await assert.rejects(store.rename(web.id, 'site'), gone, 'rename');
+    await assert.rejects(store.setAdminTokenHash('f'.repeat(64), true), gone, 'admin token');
+    await assert.rejects(store.plans.put(web.id, { events: {} } as never, '{"events":{}}'), gone, 'plan put');
+    assert.equal((await store.findByKeyHash(hashWriteKey(web.writeKey)))?.id, web.id, 'reads still answer from the file as opened');
+  } finally {
+    await store.close();
+  }
 });

@@ -2,7 +2,7 @@
 // per-source counts, sources and settings. Every connection to it is opened here, so each gets the
 // same pragmas and the schema is brought up to date before anything reads or writes it.
 import Database from 'better-sqlite3';
-import { chmodSync, closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { migrate } from './migrations.ts';
 
@@ -56,6 +56,39 @@ export function asDamaged(error: unknown, file: string): unknown {
   const code = (error as { code?: string }).code;
   if (code !== 'SQLITE_CORRUPT' && code !== 'SQLITE_NOTADB') return error;
   return new DamagedDatabaseError(`the embedded store ${file} is damaged (${(error as Error).message}): restore it from a backup, or move it away (with its -wal file) to start an empty one`);
+}
+
+/**
+ * A database file deleted or replaced under a running server (a cleanup job, an operator): SQLite
+ * goes on committing to the unlinked file, and what it commits is gone at the next start. A
+ * descriptor of the file as opened tells by its link count (a path can be re-pointed by a symlink
+ * without anything lost; a link count of 0 is the file gone). Close it only after the database:
+ * closing any descriptor of the file drops SQLite's locks on it.
+ */
+export class OpenedFile {
+  readonly #fd: number;
+  readonly dev: number;
+  readonly ino: number;
+  /** what a write to it is refused with once it is gone */
+  readonly goneMessage: string;
+
+  constructor(file: string) {
+    this.#fd = openSync(file, 'r');
+    ({ dev: this.dev, ino: this.ino } = fstatSync(this.#fd));
+    this.goneMessage = `the database file ${file} was deleted or replaced while the server ran: writes are refused until the server is restarted`;
+  }
+
+  get gone(): boolean {
+    try {
+      return fstatSync(this.#fd).nlink === 0;
+    } catch {
+      return false;
+    }
+  }
+
+  close(): void {
+    closeSync(this.#fd);
+  }
 }
 
 /** The embedded store of `dataDir` for a command that only reads or changes it: never creates one. */

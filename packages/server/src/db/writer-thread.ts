@@ -3,10 +3,10 @@
 // accepted events, its failed events and the per-source counts of both) goes into one
 // transaction, so the counts can never disagree with what is stored.
 import type Database from 'better-sqlite3';
-import { closeSync, fstatSync, openSync, realpathSync, statfsSync, statSync } from 'node:fs';
+import { realpathSync, statfsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parentPort, Worker, workerData } from 'node:worker_threads';
-import { openDatabase } from './database.ts';
+import { OpenedFile, openDatabase } from './database.ts';
 import {
   EVENT_WIDTH, FAILED_WIDTH, STILL_FAILING_WIDTH,
   type IngestCommit, type ReplayCommit, type WriterOptions, type WriterReply, type WriterRequest, type WriterRows,
@@ -15,27 +15,15 @@ import {
 const options = workerData as WriterOptions;
 const db = openDatabase(options.file);
 
-// A database file deleted or replaced under a running server (a cleanup job, an operator): SQLite
-// goes on committing to the unlinked file, and every write answered 200 is lost at the next start.
-// A descriptor of the file as opened tells by its link count (a path can be re-pointed by a symlink
-// without anything lost; a link count of 0 is the file gone). It is closed only after the database:
-// closing any descriptor of the file drops SQLite's locks on it.
-const watchFd = openSync(options.file, 'r');
-const GONE = `the database file ${options.file} was deleted or replaced while the server ran: writes are refused until the server is restarted`;
-const opened = fstatSync(watchFd);
+// A commit to a file deleted or replaced under the server is not acknowledged (OpenedFile).
+const file = new OpenedFile(options.file);
+const GONE = file.goneMessage;
 // A thread started again after one ended: a file deleted or replaced meanwhile is not the store
 // the rest of the server (sources, readers) still has open.
-const replaced = options.expected !== undefined && (options.expected.dev !== opened.dev || options.expected.ino !== opened.ino);
-parentPort!.postMessage({ kind: 'opened', dev: opened.dev, ino: opened.ino } satisfies WriterReply);
+const replaced = options.expected !== undefined && (options.expected.dev !== file.dev || options.expected.ino !== file.ino);
+parentPort!.postMessage({ kind: 'opened', dev: file.dev, ino: file.ino } satisfies WriterReply);
 if (replaced) parentPort!.postMessage({ kind: 'gone', error: GONE } satisfies WriterReply);
-function fileGone(): boolean {
-  if (replaced) return true;
-  try {
-    return fstatSync(watchFd).nlink === 0;
-  } catch {
-    return false;
-  }
-}
+const fileGone = () => replaced || file.gone;
 const fileWatch = setInterval(() => { if (fileGone()) parentPort!.postMessage({ kind: 'gone', error: GONE } satisfies WriterReply); }, 1000);
 
 // Checkpoints run beside the commits, not inside them: SQLite's default runs one inside the commit
@@ -345,7 +333,7 @@ parentPort!.on('message', async (request: WriterRequest) => {
       await stopped;
     }
     db.close();
-    closeSync(watchFd);
+    file.close();
     parentPort!.close();
     return;
   }

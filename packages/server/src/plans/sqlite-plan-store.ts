@@ -1,6 +1,7 @@
 // Tracking plans in the embedded SQLite file, on the source store's connection (the table is made
 // by the database's migrations). A put or delete reads the latest version and writes the next in
-// one IMMEDIATE transaction, so two processes cannot both take the same number.
+// one IMMEDIATE transaction, so two processes cannot both take the same number; the source store
+// runs it (`write`), which also refuses it once the file is gone.
 import type Database from 'better-sqlite3';
 import type { TrackingPlan } from './plan.ts';
 import { storedOf, summaryOf, versionOf, type PlanRow, type PlanStore, type PlanVersion, type StoredPlan } from './plan-store.ts';
@@ -13,9 +14,11 @@ const toVersion = (row: VersionRow): PlanVersion => versionOf({ ...row, plan: ro
 
 export class SqlitePlanStore implements PlanStore {
   readonly #db: Database.Database;
+  readonly #write: <T>(change: () => T) => T;
 
-  constructor(db: Database.Database) {
+  constructor(db: Database.Database, write: <T>(change: () => T) => T) {
     this.#db = db;
+    this.#write = write;
   }
 
   #next(sourceId: string, plan: string | null, summary: string | null): PlanVersion {
@@ -26,7 +29,7 @@ export class SqlitePlanStore implements PlanStore {
   }
 
   async put(sourceId: string, plan: TrackingPlan, json: string): Promise<PlanVersion> {
-    return this.#db.transaction(() => this.#next(sourceId, json, JSON.stringify(summaryOf(plan, json)))).immediate();
+    return this.#write(() => this.#next(sourceId, json, JSON.stringify(summaryOf(plan, json))));
   }
 
   async get(sourceId: string, version?: number): Promise<StoredPlan | undefined> {
@@ -42,11 +45,11 @@ export class SqlitePlanStore implements PlanStore {
   }
 
   async delete(sourceId: string): Promise<PlanVersion | undefined> {
-    return this.#db.transaction(() => {
+    return this.#write(() => {
       const latest = this.#db.prepare<[string], { deleted: number }>('SELECT plan IS NULL AS deleted FROM plans WHERE source_id = ? ORDER BY version DESC LIMIT 1').get(sourceId);
       if (!latest || latest.deleted) return undefined;
       return this.#next(sourceId, null, null);
-    }).immediate();
+    });
   }
 
   async heads(): Promise<Map<string, number>> {

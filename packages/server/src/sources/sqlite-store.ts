@@ -1,7 +1,8 @@
 // Sources in the embedded SQLite file, beside the events.
 import type Database from 'better-sqlite3';
 import type { IpPolicy } from '@inlet/schema';
-import { databaseFile, openDatabase } from '../db/database.ts';
+import { databaseFile, OpenedFile, openDatabase } from '../db/database.ts';
+import { SourceStoreUnavailableError } from '../errors.ts';
 import { SqlitePlanStore } from '../plans/sqlite-plan-store.ts';
 import { hashWriteKey, newSourceId, newWriteKey } from './keys.ts';
 import { checkNewSource, checkSourceName, SourceNameTakenError, type NewSource, type Source, type SourceKind, type SourceChange, type SourceChangeKind, type SourceStore, type SourceWithKey } from './source-store.ts';
@@ -21,13 +22,32 @@ const isNameTaken = (error: unknown) => (error as { code?: string }).code === 'S
 export class SqliteSourceStore implements SourceStore {
   readonly kind = 'embedded';
   private readonly db: Database.Database;
+  readonly #file: OpenedFile;
   private readonly byKeyHash: Database.Statement<[string], Row>;
   readonly plans: SqlitePlanStore;
 
   constructor(dataDir: string) {
     this.db = openDatabase(databaseFile(dataDir));
+    this.#file = new OpenedFile(databaseFile(dataDir));
     this.byKeyHash = this.db.prepare(`SELECT ${COLUMNS} FROM sources WHERE key_hash = ?`);
-    this.plans = new SqlitePlanStore(this.db);
+    this.plans = new SqlitePlanStore(this.db, (change) => this.#write(change));
+  }
+
+  /**
+   * One IMMEDIATE transaction (the write lock up front, so two processes cannot both see the same
+   * state), refused once the file is gone: a source made or a key rotated there would be shown
+   * once and lost at the next start, as the writer thread refuses events (OpenedFile).
+   */
+  #write<T>(change: () => T): T {
+    this.#refuseIfGone();
+    const result = this.db.transaction(change).immediate();
+    // (deleted while it committed)
+    this.#refuseIfGone();
+    return result;
+  }
+
+  #refuseIfGone(): void {
+    if (this.#file.gone) throw new SourceStoreUnavailableError(this.#file.goneMessage);
   }
 
   async findByKeyHash(keyHash: string): Promise<Source | undefined> {
@@ -37,7 +57,7 @@ export class SqliteSourceStore implements SourceStore {
 
   async create(input: NewSource): Promise<SourceWithKey> {
     const checked = checkNewSource(input);
-    return this.db.transaction(() => this.#insert(checked)).immediate();
+    return this.#write(() => this.#insert(checked));
   }
 
   /** Logs a change, in the caller's transaction: the counter moves with the change or not at all. */
@@ -75,12 +95,12 @@ export class SqliteSourceStore implements SourceStore {
   }
 
   async ensureDefault(): Promise<(Source & { writeKey?: string }) | undefined> {
-    // IMMEDIATE takes the write lock up front, so two processes cannot both see an empty table.
-    return this.db.transaction(() => {
+    // (IMMEDIATE: two processes cannot both see an empty table.)
+    return this.#write(() => {
       if (!this.db.prepare('SELECT 1 FROM sources LIMIT 1').get()) return this.#insert({ name: 'default', kind: 'browser', ipPolicy: 'full' });
       const row = this.db.prepare<[], Row>(`SELECT ${COLUMNS} FROM sources WHERE name = 'default' AND revoked_at IS NULL ORDER BY created_at, rowid LIMIT 1`).get();
       return row && toSource(row);
-    }).immediate();
+    });
   }
 
   async list(): Promise<Source[]> {
@@ -90,24 +110,24 @@ export class SqliteSourceStore implements SourceStore {
 
   async rotateKey(id: string): Promise<SourceWithKey | undefined> {
     const writeKey = newWriteKey();
-    return this.db.transaction(() => {
+    return this.#write(() => {
       const old = this.#activeKeyHash(id);
       if (old === undefined) return undefined;
       const row = this.db.prepare<[string, string], Row>(`UPDATE sources SET key_hash = ? WHERE id = ? RETURNING ${COLUMNS}`).get(hashWriteKey(writeKey), id)!;
       this.#logChange(id, 'rotated', old);
       return { ...toSource(row), writeKey };
-    }).immediate();
+    });
   }
 
   async rename(id: string, name: string): Promise<Source | undefined> {
     const newName = checkSourceName(name);
     let row: Row | undefined;
     try {
-      row = this.db.transaction(() => {
+      row = this.#write(() => {
         const renamed = this.db.prepare<[string, string], Row>(`UPDATE sources SET name = ? WHERE id = ? RETURNING ${COLUMNS}`).get(newName, id);
         if (renamed) this.#logChange(id, 'renamed');
         return renamed;
-      }).immediate();
+      });
     } catch (error) {
       if (isNameTaken(error)) throw new SourceNameTakenError(newName);
       throw error;
@@ -116,13 +136,13 @@ export class SqliteSourceStore implements SourceStore {
   }
 
   async revoke(id: string): Promise<boolean> {
-    return this.db.transaction(() => {
+    return this.#write(() => {
       const keyHash = this.#activeKeyHash(id);
       if (keyHash === undefined) return false;
       this.db.prepare('UPDATE sources SET revoked_at = ? WHERE id = ?').run(new Date().toISOString(), id);
       this.#logChange(id, 'revoked', keyHash);
       return true;
-    }).immediate();
+    });
   }
 
   async adminTokenHash(): Promise<string | undefined> {
@@ -131,12 +151,12 @@ export class SqliteSourceStore implements SourceStore {
 
   async setAdminTokenHash(hash: string, replace: boolean | { expected: string }): Promise<boolean> {
     if (typeof replace === 'object') {
-      return this.db.prepare("UPDATE settings SET value = ? WHERE name = 'admin_token_sha256' AND value = ?").run(hash, replace.expected).changes > 0;
+      return this.#write(() => this.db.prepare("UPDATE settings SET value = ? WHERE name = 'admin_token_sha256' AND value = ?").run(hash, replace.expected).changes > 0);
     }
     const sql = replace
       ? "INSERT INTO settings (name, value) VALUES ('admin_token_sha256', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value"
       : "INSERT INTO settings (name, value) VALUES ('admin_token_sha256', ?) ON CONFLICT (name) DO NOTHING";
-    return this.db.prepare(sql).run(hash).changes > 0;
+    return this.#write(() => this.db.prepare(sql).run(hash).changes > 0);
   }
 
   async ready(): Promise<boolean> {
@@ -145,5 +165,6 @@ export class SqliteSourceStore implements SourceStore {
 
   async close(): Promise<void> {
     this.db.close();
+    this.#file.close();
   }
 }
