@@ -200,6 +200,37 @@ describe('upgrading a store an older Inlet made', () => {
       await Promise.all(stores.map((s) => s.close()));
     }
   });
+
+  // A dropped column's values stay in each row's bytes until the table is rewritten: the plain
+  // keys were in the table's file, so in every physical backup, after the upgrade.
+  test('PostgreSQL: after the upgrade no plain key is left in the table\'s file', { skip: postgres.skip }, async (t) => {
+    const schema = freshSchema();
+    const keys = Array.from({ length: 20 }, (_, i) => `wk_plain_${randomBytes(12).toString('hex')}_${i}`);
+    const client = new pg.Client({ connectionString: postgres.value });
+    await client.connect();
+    try {
+      const { rows: [role] } = await client.query<{ readsFiles: boolean }>("SELECT rolsuper OR pg_has_role(current_user, 'pg_read_server_files', 'MEMBER') AS \"readsFiles\" FROM pg_roles WHERE rolname = current_user");
+      if (!role.readsFiles) return t.skip('reading the table\'s file needs a superuser or pg_read_server_files');
+      await client.query(`CREATE SCHEMA "${schema}"`);
+      await client.query(`CREATE TABLE "${schema}".inlet_sources (id text PRIMARY KEY, name text NOT NULL, write_key text UNIQUE NOT NULL,
+        ip_policy text NOT NULL CHECK (ip_policy IN ('full', 'anonymize', 'drop')), created_at timestamptz NOT NULL DEFAULT now(), revoked_at timestamptz)`);
+      for (const [i, key] of keys.entries()) await client.query(`INSERT INTO "${schema}".inlet_sources VALUES ($1, $2, $3, 'full', now(), NULL)`, [`src_${i}`, `web ${i}`, key]);
+      const store = await PostgresSourceStore.open({ connectionString: postgres.value!, schema });
+      try {
+        assert.equal((await store.findByKeyHash(hashWriteKey(keys[7])))?.id, 'src_7', 'the keys still work, by their hashes');
+      } finally {
+        await store.close();
+      }
+      await client.query('CHECKPOINT');
+      const { rows: [file] } = await client.query<{ bytes: Buffer }>('SELECT pg_read_binary_file(pg_relation_filepath($1)) AS bytes', [`"${schema}".inlet_sources`]);
+      const text = file.bytes.toString('latin1');
+      assert.deepEqual(keys.filter((key) => text.includes(key)), [], 'plain keys in the table\'s file');
+      const { rows: [clustered] } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_index WHERE indrelid = $1::regclass AND indisclustered', [`"${schema}".inlet_sources`]);
+      assert.equal(clustered.n, 0, 'no index is left marked for CLUSTER');
+    } finally {
+      await client.end();
+    }
+  });
 });
 
 test('embedded: a database file deleted under a running server refuses source and plan changes, so no key is shown that the next start would not know', async () => {
