@@ -77,6 +77,9 @@ export function createNormalizer(enrichment: Enrichment): Normalizer {
     const ip = !keepClientIp ? peerIp : typeof claimed === 'string' && isIP(claimed) !== 0 ? applyIpPolicy(claimed, ipPolicy) : undefined;
     if (ip !== undefined) context.ip = ip;
     else if (context.ip !== undefined) delete context.ip;
+    // Inlet's own marks (checked against plan N, replayed from a failed entry) are the server's to
+    // set: a client's would pass its events off as checked or replayed to whoever reads them.
+    if (context.inlet !== undefined) delete context.inlet;
     // A literal of the enriched fields, then the client's other fields copied in: V8 builds this
     // several times faster than a spread copy that is then extended.
     const record = {

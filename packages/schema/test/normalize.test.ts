@@ -65,6 +65,12 @@ describe('normalizeEvent', () => {
     assert.ok(!JSON.stringify(record).includes('wk_secret'));
   });
 
+  test("context.inlet is the server's: a client's claim to be checked by a plan or replayed is not kept; the rest of its context is", () => {
+    const record = normalizeEvent(valid({ userId: 'u', event: 'e', context: { inlet: { plan: { version: 99 }, replayed: 'fe_forged' }, locale: 'fr-FR' } }, 'track'), enrichment);
+    assert.equal(record.context.inlet, undefined);
+    assert.equal(record.context.locale, 'fr-FR');
+  });
+
   test('numeric ids become strings; null ids are dropped', () => {
     const record = normalizeEvent(valid({ userId: 42, anonymousId: null, groupId: 7 }, 'group'), enrichment);
     assert.equal(record.userId, '42');

@@ -110,12 +110,12 @@ describe('flag mode', () => {
     assert.equal(passed.context.violations, undefined);
   });
 
-  test("a client's own context.violations is replaced by the server's verdict", async () => {
+  test("a client's own context.violations and context.inlet are replaced by the server's verdict", async () => {
     const event = track('Signed Up', {}, { context: { violations: [{ path: 'x', message: 'forged' }], inlet: { other: 1 } } });
     await postJson(inlet.url, '/v1/batch', { batch: [event] }, source.writeKey);
     const record = (await stored(source.id, [event.messageId])).get(event.messageId)!;
     assert.equal(record.context.violations, undefined);
-    assert.deepEqual(record.context.inlet, { other: 1, plan: { version } });
+    assert.deepEqual(record.context.inlet, { plan: { version } });
   });
 
   test('with unplanned "allow", an unplanned name is stored unflagged', async () => {
