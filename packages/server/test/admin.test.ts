@@ -165,6 +165,27 @@ describe('the admin listener', () => {
     assert.equal(malformed.status, 400);
   });
 
+  test('bodies are read as JSON whatever the Content-Type says (curl -d labels them a form); a body that is not JSON is a 400 saying so', async () => {
+    const post = (path: string, body: string, contentType?: string) => request(inlet.adminUrl, path, {
+      method: 'POST', body, headers: { authorization: `Bearer ${inlet.adminToken}`, ...(contentType ? { 'content-type': contentType } : {}) },
+    });
+    for (const [contentType, name] of [['application/x-www-form-urlencoded', 'from curl -d'], ['text/plain', 'as text'], [undefined, 'unlabelled']] as const) {
+      const created = await post('/api/sources', JSON.stringify({ name, kind: 'server' }), contentType);
+      assert.equal(created.status, 201, `${contentType}: ${created.text}`);
+      assert.deepEqual([(created.json!.source as { name: string }).name, (created.json!.source as { kind: string }).kind], [name, 'server']);
+    }
+    const dryRun = await post('/api/failed/replay', '{"dryRun":true}', 'application/x-www-form-urlencoded');
+    assert.equal(dryRun.status, 200, dryRun.text);
+    assert.equal(dryRun.json?.dryRun, true);
+    for (const [body, why] of [['{"name":', /JSON/], ['name=web', /not valid JSON/], ['{"name":"p","__proto__":{"x":1}}', /__proto__/]] as const) {
+      const refused = await post('/api/sources', body, 'application/x-www-form-urlencoded');
+      assert.equal(refused.status, 400, `${body}: ${refused.text}`);
+      assert.equal(refused.json?.code, 'INLET_MALFORMED_JSON');
+      assert.match(String(refused.json?.error), why);
+      assert.match(String(refused.json?.error), /it said application\/x-www-form-urlencoded/);
+    }
+  });
+
   test('a path used with the wrong method is a 405 naming the methods it takes; a path that does not exist a 404', async () => {
     const wrong = await adminRequest(inlet.adminUrl, inlet.adminToken, '/api/sources', { method: 'DELETE' });
     assert.equal(wrong.status, 405, wrong.text);

@@ -134,6 +134,24 @@ export function buildAdminApp(deps: AdminDeps): FastifyInstance {
     }
   });
 
+  // Bodies are JSON whatever the Content-Type says, as on the public port: `curl -d '{...}'` labels
+  // them application/x-www-form-urlencoded (Fastify answered a bare 415) and a text/plain body was
+  // read as a string, so its fields went unseen ("name is required"). Fastify's JSON parser keeps
+  // its __proto__ and constructor checks; an empty body is no body. (The plan route reads its own.)
+  const json = app.getDefaultJsonParser('error', 'error');
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (request, body, done) => {
+    if ((body as string).trim() === '') { done(null, undefined); return; }
+    json(request, body as string, (error, value) => {
+      if (!error) { done(null, value); return; }
+      // Fastify's own message says "content-type is set to 'application/json'" whatever it was.
+      let why = 'a __proto__ or constructor.prototype key is not allowed';
+      try { JSON.parse(body as string); } catch (syntax) { why = (syntax as Error).message.slice(0, 200); }
+      const said = request.headers['content-type']?.slice(0, 60) ?? 'none';
+      done(Errors.malformedJson(`${why} (the admin API reads bodies as JSON whatever the Content-Type; it said ${said})`), undefined);
+    });
+  });
+
   registerConsoleFiles(app, deps.consoleDir);
   registerSessionApi(app, deps.tokens, sessions, loginLimiter, deps.metrics);
   registerLiveApi(app, deps.live);
