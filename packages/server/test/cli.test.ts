@@ -280,6 +280,34 @@ describe('inlet CLI', () => {
     assert.match(help.stdout, /inlet sources rotate-key <id\|name>/);
   });
 
+  test('stats and failed take --source as an id or a name, as plans and sources do; one no source has is an error, not an empty answer', async () => {
+    const data = join(dir, 'source-names');
+    const server = await startInlet({ dataDir: data });
+    try {
+      const source = server.server.defaultSource!;
+      assert.equal((await postJson(server.url, '/v1/batch', { batch: [{ type: 'track', userId: 'u', event: 'kept' }, { type: 'track', userId: 'u' }] }, server.writeKey)).status, 200);
+      for (const given of [source.id, source.name]) {
+        const stats = await inlet(['stats', '--json', '--source', given, '--data-dir', data]);
+        assert.equal(stats.code, 0, stats.stderr);
+        const report = JSON.parse(stats.stdout) as { sources: { sourceId: string; received: number; stored: number; failed: number }[] };
+        assert.deepEqual(report.sources.map((s) => [s.sourceId, s.received, s.stored, s.failed]), [[source.id, 2, 1, 1]], `stats --source ${given}`);
+        const listed = await inlet(['failed', 'list', '--json', '--source', given, '--data-dir', data]);
+        assert.equal(listed.code, 0, listed.stderr);
+        assert.deepEqual(listed.stdout.trimEnd().split('\n').map((line) => (JSON.parse(line) as { sourceId: string }).sourceId), [source.id], `failed list --source ${given}`);
+        const replay = await inlet(['failed', 'replay', '--dry-run', '--json', '--source', given, '--data-dir', data]);
+        assert.equal(replay.code, 0, replay.stderr);
+        assert.equal((JSON.parse(replay.stdout) as { matched: number }).matched, 1, `failed replay --source ${given}`);
+      }
+      for (const args of [['stats'], ['failed', 'list'], ['failed', 'replay', '--dry-run']]) {
+        const unknown = await inlet([...args, '--source', 'no-such-source', '--data-dir', data]);
+        assert.equal(unknown.code, 1, `${args.join(' ')}: ${unknown.stdout}`);
+        assert.match(unknown.stderr, /no source with id or name "no-such-source"/);
+      }
+    } finally {
+      await server.close();
+    }
+  });
+
   test('tail prints stored events as NDJSON, oldest first', async () => {
     const data = join(dir, 'tail');
     const server = await startInlet({ dataDir: data });

@@ -26,6 +26,25 @@ export function configFromFlags(values: { 'data-dir'?: string; 'kafka-brokers'?:
   return loadConfig(args);
 }
 
+/**
+ * The id of the source a `--source` names: its id, or the name of an active source, as `inlet plans`
+ * and `inlet sources` take. Stats and failed events are kept by id, so a name matched nothing
+ * before, silently. Undefined: no source has it. Where no source store is at hand (Kafka without
+ * DATABASE_URL, away from the server's data directory, or a database that cannot be reached) the
+ * value is taken as an id.
+ */
+export async function sourceIdOf(config: Config, value: string): Promise<string | undefined> {
+  if (!config.databaseUrl && !existsSync(databaseFile(config.dataDir))) return value;
+  const sources = await openSourceStore(config, pino({ level: 'silent' })).catch(() => undefined);
+  if (!sources) return value;
+  try {
+    const all = await sources.list();
+    return (all.find((s) => s.id === value) ?? all.find((s) => s.name === value && !s.revokedAt))?.id;
+  } finally {
+    await sources.close();
+  }
+}
+
 /** Each source's tracking plan, for a replay to check against; undefined where no source store is at hand. */
 async function openPlans(config: Config): Promise<{ lookup: PlanLookup | undefined; close(): Promise<void> }> {
   // Kafka without DATABASE_URL: the sources are in the server's embedded file, which may not be here.

@@ -3,11 +3,11 @@ import { parseArgs } from 'node:util';
 import { parseSince } from '../durations.ts';
 import type { FailedFilter, FailedView, ReplaySummary } from '../failed/failed-store.ts';
 import { FAILURE_REASONS, isFailureReason } from '../failed/reasons.ts';
-import { configFromFlags, openFailedStore, STORE_FLAGS } from './common.ts';
+import { configFromFlags, openFailedStore, sourceIdOf, STORE_FLAGS } from './common.ts';
 
-export const FAILED_HELP = `Usage: inlet failed list [--source ID] [--reason R] [--since 1h] [--until T] [--status failed|replayed|all] [--limit 50] [--json]
+export const FAILED_HELP = `Usage: inlet failed list [--source ID|NAME] [--reason R] [--since 1h] [--until T] [--status failed|replayed|all] [--limit 50] [--json]
        inlet failed show <id>
-       inlet failed replay [--source ID] [--reason R] [--since T] [--until T] [--dry-run] [--json]
+       inlet failed replay [--source ID|NAME] [--reason R] [--since T] [--until T] [--dry-run] [--json]
 
 Failed events: events from a known source that were not stored, with the reason. Newest first.
   --json      list: NDJSON, one failed event a line (id, sourceId, reason, errors, receivedAt, event, ...)
@@ -71,7 +71,12 @@ export async function failedCommand(argv: string[]): Promise<number> {
   }
   if (action === 'show' && !positionals[0]) { console.error('failed show needs the id of a failed event'); return 2; }
 
-  const store = await openFailedStore(configFromFlags(values), { forReplay: action === 'replay' && !values['dry-run'], rechecks: action === 'replay' });
+  const config = configFromFlags(values);
+  if (values.source !== undefined && action !== 'show') {
+    filter.sourceId = await sourceIdOf(config, values.source);
+    if (filter.sourceId === undefined) { console.error(`inlet failed ${action}: no source with id or name "${values.source}" (inlet sources list)`); return 1; }
+  }
+  const store = await openFailedStore(config, { forReplay: action === 'replay' && !values['dry-run'], rechecks: action === 'replay' });
   try {
     if (action === 'list') {
       let before: string | undefined;

@@ -7,9 +7,9 @@ import { openExistingDatabase } from '../db/database.ts';
 import { DatabaseReader } from '../db/reader.ts';
 import { parseSince } from '../durations.ts';
 import { openSourceStore } from '../server.ts';
-import { configFromFlags, STORE_FLAGS } from './common.ts';
+import { configFromFlags, sourceIdOf, STORE_FLAGS } from './common.ts';
 
-export const STATS_HELP = `Usage: inlet stats [--source ID] [--since 1h] [--json]
+export const STATS_HELP = `Usage: inlet stats [--source ID|NAME] [--since 1h] [--json]
 
 Per source: received = stored + failed (by reason) + duplicate (already stored), and how many
 failed events a replay stored later. --since takes a duration back from now (30m, 1h, 7d) or an
@@ -42,13 +42,15 @@ export async function statsCommand(argv: string[]): Promise<number> {
   const sinceMs = parseSince(since);
   if (sinceMs === undefined) { console.error(`inlet stats: --since must be a duration (30m, 1h, 7d) or an ISO timestamp, got "${since}"`); return 2; }
   const config = configFromFlags(values);
+  const sourceId = values.source === undefined ? undefined : await sourceIdOf(config, values.source);
+  if (values.source !== undefined && sourceId === undefined) { console.error(`inlet stats: no source with id or name "${values.source}" (inlet sources list)`); return 1; }
 
   let report: StatsReport;
   if (config.kafka) {
     const token = values['admin-token'] ?? process.env.INLET_ADMIN_TOKEN;
     if (!token) { console.error('inlet stats: on Kafka the counts come from a running server: pass --admin-token (or set INLET_ADMIN_TOKEN)'); return 2; }
     const base = values['admin-url'] ?? `http://${config.admin.host.includes(':') ? `[${config.admin.host}]` : config.admin.host}:${config.admin.port}`;
-    const query = new URLSearchParams({ since, ...(values.source ? { source: values.source } : {}) });
+    const query = new URLSearchParams({ since, ...(sourceId ? { source: sourceId } : {}) });
     let response: Response;
     try {
       response = await fetch(`${base}/api/stats?${query}`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(10_000) });
@@ -63,7 +65,7 @@ export async function statsCommand(argv: string[]): Promise<number> {
     openExistingDatabase(config.dataDir).close();
     const reader = new DatabaseReader(config.dataDir);
     try {
-      report = statsReport({ scope: 'store', outcomes: (s, id) => reader.outcomes(s, id) }, sinceMs, { sourceId: values.source });
+      report = statsReport({ scope: 'store', outcomes: (s, id) => reader.outcomes(s, id) }, sinceMs, { sourceId });
     } finally {
       reader.close();
     }
