@@ -174,7 +174,7 @@ export class Authenticator {
     const wait = this.#limiter.retryAfter(ip);
     if (wait === 0) return;
     this.#metrics.unauthenticated.labels('limited').inc();
-    throw Errors.rateLimited(wait);
+    throw Errors.unauthenticatedLimited(wait);
   }
 
   #failed(ip: string | undefined, failure: AuthFailed): Error {

@@ -63,6 +63,8 @@ export const Errors = {
   planTooLarge: define('INLET_PLAN_TOO_LARGE', 413, 'Tracking plan too large'),
   notAvailable: define('INLET_NOT_AVAILABLE', 501, 'Not available'),
   rateLimited: (retryAfter: number) => new InletError('INLET_RATE_LIMITED', 429, 'Rate limit exceeded; retry later', retryAfter),
+  /** the budget of an address whose requests came without a valid write key, not a key's rate limit */
+  unauthenticatedLimited: (retryAfter: number) => new InletError('INLET_RATE_LIMITED', 429, 'Too many requests without a valid write key from this address (check the write key; behind a load balancer, set TRUSTED_PROXIES); retry later', retryAfter),
   sinkUnavailable: (retryAfter = 1, detail?: string) => new InletError('INLET_SINK_UNAVAILABLE', 503, detail ? `Cannot store events right now: ${detail}` : 'Cannot store events right now; retry later', retryAfter),
   // Answered by @inlet/node's collect proxy (inletCollect) in the site's own server: the Inlet server
   // could not be reached or did not answer in time (503, Retry-After). The 408 is answered by both:

@@ -72,7 +72,7 @@ describe('requests without a valid key are limited per client address', () => {
   before(async () => { inlet = await startInlet({ unauthenticated: { perSecond: 1, burst: 5 } }); });
   after(async () => { await inlet.close(); });
 
-  test('past the burst an address gets 429 with Retry-After, counted by reason; a valid key in use from it still works', async () => {
+  test('past the burst an address gets 429 with Retry-After, saying it is for requests without a valid key, counted by reason; a valid key in use from it still works', async () => {
     const first = await postJson(inlet.url, '/v1/track', { userId: 'u', event: 'valid', messageId: `m-${randomUUID()}` }, inlet.writeKey);
     assert.equal(first.status, 200);
     const revoked = await inlet.server.sources.create({ name: 'to revoke' });
@@ -85,6 +85,7 @@ describe('requests without a valid key are limited per client address', () => {
     assert.deepEqual(statuses, [401, 401, 401, 401, 401]);
     assert.equal(limited.status, 429);
     assert.equal(limited.json?.code, 'INLET_RATE_LIMITED');
+    assert.match(String(limited.json?.error), /without a valid write key from this address/, 'says why, unlike a key over its rate limit');
     assert.ok(Number(limited.headers['retry-after']) >= 1, `Retry-After ${limited.headers['retry-after']}`);
 
     // Refused before the body: a limited address does not get its body read or parsed either.
