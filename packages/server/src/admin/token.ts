@@ -42,7 +42,7 @@ interface Stored {
 export class AdminTokens {
   private cached: { stored: Stored | undefined; at: number } | undefined;
   /** the last token checked, and what it is stored as (a bearer script sends the same one every time) */
-  private lastChecked: { token: string; form: string } | undefined;
+  private lastChecked: { sha256: string; form: string } | undefined;
   private readonly store: AdminTokenStore;
   private readonly cacheMs: number;
 
@@ -102,7 +102,11 @@ export class AdminTokens {
   }
 
   private formOf(token: string): string {
-    if (this.lastChecked?.token !== token) this.lastChecked = { token, form: storedFormOf(token) };
+    // Deriving the key is the costly part, so the last token's form is kept. It is found by the
+    // token's SHA-256, not the token: comparing a presented token with the last one (most often
+    // the real one) as strings would stop at the first differing character.
+    const sha256 = digest(token).toString('hex');
+    if (this.lastChecked?.sha256 !== sha256) this.lastChecked = { sha256, form: storedFormOf(token) };
     return this.lastChecked.form;
   }
 
