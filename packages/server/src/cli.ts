@@ -48,7 +48,7 @@ function serveBanner(config: Config, url: string, adminUrl: string, adminToken: 
     `Admin API and /metrics on ${adminUrl} (Authorization: Bearer <admin token>)`,
     `Console: ${adminUrl}/console (sign in with the admin token)`,
   ];
-  if (adminToken) lines.push(`Admin token (shown this once; only its hash is kept; \`inlet admin token --rotate\` makes a new one): ${adminToken}`);
+  if (adminToken) lines.push(`Admin token (shown this once; only a one-way image of it is kept; \`inlet admin token --rotate\` makes a new one): ${adminToken}`);
   if (writeKey) {
     // The first start made the default source: its key is shown this once (only its hash is kept).
     lines.push(`Write key of the "default" source: ${writeKey} (shown this once: only its hash is kept)`, 'Try it:',
