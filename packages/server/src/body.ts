@@ -148,7 +148,7 @@ function readBounded(request: FastifyRequest, payload: Readable, bounds: BodyBou
   const reservation = request.bodyReservation;
   const encoding = encodingOf(request);
   const gzip = isGzip(request);
-  if (!gzip && encoding !== 'identity' && encoding !== '') return Promise.reject(refuse(Errors.unsupportedEncoding(`got "${encoding}"`), undefined));
+  if (!gzip && encoding !== 'identity' && encoding !== '') return Promise.reject(refuse(Errors.unsupportedEncoding(`got "${encoding.slice(0, 40)}"`), undefined));
   const declared = Number(request.headers['content-length']);
   if (declared > maxBytes) return Promise.reject(refuse(Errors.bodyTooLarge(`the body is ${declared} bytes; the limit is ${maxBytes}`), undefined, true));
 

@@ -28,12 +28,14 @@ export function registerNotFound(app: FastifyInstance, alsoAllowed: string[] = [
   });
   app.setNotFoundHandler(async (request: FastifyRequest, reply: FastifyReply) => {
     const path = request.url.split('?')[0];
+    // (quoted cut short: an answer is not a mirror of whatever a client sends)
+    const quoted = path.length > 100 ? `${path.slice(0, 100)}...` : path;
     const allowed = ORDER.filter((method) => routes.some((route) => route.method === method && route.path.test(path)));
     if (allowed.length > 0) {
       reply.header('allow', [...allowed, ...alsoAllowed].join(', ')).code(405);
-      return { error: `Method ${request.method} not allowed on ${path}; use ${allowed.join(' or ')}`, code: Errors.methodNotAllowed.code };
+      return { error: `Method ${request.method} not allowed on ${quoted}; use ${allowed.join(' or ')}`, code: Errors.methodNotAllowed.code };
     }
     reply.code(404);
-    return { error: `Not found: ${request.method} ${path}`, code: Errors.notFound.code };
+    return { error: `Not found: ${request.method} ${quoted}`, code: Errors.notFound.code };
   });
 }

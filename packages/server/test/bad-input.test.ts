@@ -145,6 +145,15 @@ describe('bad encodings and types', () => {
     for (const encoding of ['br', 'deflate', 'compress']) assertError(await post('{"batch":[]}', { 'content-encoding': encoding }), 415, 'INLET_UNSUPPORTED_ENCODING');
   });
 
+  test('what an answer quotes from the request is cut short: a 12 KB header or path is not sent back whole', async () => {
+    const long = 'x'.repeat(12_000);
+    const encoding = await post('{"batch":[]}', { 'content-encoding': long });
+    assertError(encoding, 415, 'INLET_UNSUPPORTED_ENCODING');
+    const path = await request(inlet.url, `/v1/${long}`, { method: 'GET' });
+    assertError(path, 404, 'INLET_NOT_FOUND');
+    for (const reply of [encoding, path]) assert.ok(reply.text.length < 400, `${reply.text.length} bytes: ${reply.text.slice(0, 120)}`);
+  });
+
   test('a body that is not JSON → 400 naming the Content-Type, under any Content-Type', async () => {
     const cases: [string, Record<string, string>][] = [
       ['<batch/>', { 'content-type': 'application/xml' }],
