@@ -118,6 +118,10 @@ describe('the admin listener', () => {
     const created = await adminRequest(inlet.adminUrl, inlet.adminToken, '/api/sources', { method: 'POST', body: { name: 'web shop', ipPolicy: 'anonymize' } });
     assert.equal(created.status, 201, created.text);
     const source = created.json!.source as { id: string; name: string; writeKey: string; ipPolicy: string; revokedAt: null };
+    assert.equal(created.headers['cache-control'], 'no-store', 'an answer with a write key is kept by no cache');
+    for (const path of ['/api/sources', '/api/failed', '/api/stats']) {
+      assert.equal((await adminRequest(inlet.adminUrl, inlet.adminToken, path)).headers['cache-control'], 'no-store', path);
+    }
     assert.match(source.writeKey, /^wk_/);
     assert.deepEqual([source.name, source.ipPolicy, source.revokedAt], ['web shop', 'anonymize', null]);
     assert.equal((await postJson(inlet.url, '/v1/track', { userId: 'u', event: 'e' }, source.writeKey)).status, 200);

@@ -92,6 +92,8 @@ export function buildAdminApp(deps: AdminDeps): FastifyInstance {
   app.addHook('onRequest', async (request, reply) => {
     const path = request.url.split('?')[0];
     if (isConsoleFile(request.method, path)) return;
+    // Sources, failed events (personal data) and stats: never kept by a browser's or a proxy's cache.
+    reply.header('cache-control', 'no-store');
     const match = BEARER.exec(request.headers.authorization ?? '');
     if (match) {
       const token = match[1];
