@@ -85,7 +85,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   registerAdmission(app, { ...config.admission, maxBodyBytes: config.limits.maxBodyBytes }, metrics);
   const bodies = new BodyQueue((error) => app.log.error({ err: error }, 'parsing a queued body failed'));
   registerBodyParsers(app, { maxBytes: config.limits.maxBodyBytes, timeoutMs: config.timeouts.bodyMs, maxParseWaitMs: deps.maxParseWaitMs }, bodies);
-  const trustedProxies = config.trustedProxies.length ? trustedProxyList(config.trustedProxies) : undefined;
+  const trustedProxies = trustedProxyList(config.trustedProxies);
   const signedClientIp = proxiedClientIp(config.proxySecret);
   const ipOf = (request: FastifyRequest) => signedClientIp(request) ?? clientIp(request.socket.remoteAddress, request.headers['x-forwarded-for'], trustedProxies);
   const auth = new Authenticator({ sources: deps.sources, metrics, limiter: new UnauthenticatedLimiter(config.unauthenticated) });

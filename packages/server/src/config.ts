@@ -204,7 +204,8 @@ export function configWith(overrides: Partial<Config> = {}): Config {
   return { ...loadConfig([], {}), ...overrides };
 }
 
-export function trustedProxyList(entries: string[]): BlockList {
+export function trustedProxyList(entries: string[]): BlockList | undefined {
+  if (entries.length === 0) return undefined;
   const blocks = new BlockList();
   for (const entry of entries) {
     const [address, bits] = entry.split('/');

@@ -8,7 +8,7 @@ import { buildAdminApp } from './admin/admin-app.ts';
 import { AdminTokens } from './admin/token.ts';
 import { buildApp } from './app.ts';
 import type { BodyWait } from './body-queue.ts';
-import type { Config } from './config.ts';
+import { trustedProxyList, type Config } from './config.ts';
 import { databaseFile, openDatabase } from './db/database.ts';
 import { DatabaseReader } from './db/reader.ts';
 import { EmbeddedFailedStore } from './failed/embedded-failed-store.ts';
@@ -179,7 +179,7 @@ export async function startServer(config: Config, parts: ServerParts = {}): Prom
   let publicUrl = '';
   const adminApp = buildAdminApp({
     tokens, sources, failed, outcomes, metrics, plans: planService, logger: logger.child({ component: 'admin' }),
-    sink, live: new LiveHub(live), publicUrl: () => publicUrl, samples,
+    sink, live: new LiveHub(live), publicUrl: () => publicUrl, samples, trustedProxies: trustedProxyList(config.trustedProxies),
   });
   let publicListener: Listener;
   let adminListener: Listener;

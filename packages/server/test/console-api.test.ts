@@ -290,6 +290,18 @@ describe('the console under pressure', () => {
     assert.equal((await adminRequest(inlet.adminUrl, inlet.adminToken, '/api/sources')).status, 200);
   });
 
+  test('behind a trusted proxy the login limit counts the address it forwards: one client locked out does not lock out the next', async () => {
+    const proxied = await startInlet({ trustedProxies: ['127.0.0.1'] });
+    try {
+      const from = (address: string, token?: string) => login(proxied, token, { ...CSRF, 'x-forwarded-for': address });
+      for (let i = 0; i < LOGIN_TRIES; i++) assert.equal((await from('198.51.100.7', `wrong-${i}`)).status, 401);
+      assert.equal((await from('198.51.100.7')).status, 429, 'the guessing client is locked out');
+      assert.equal((await from('198.51.100.8')).status, 200, 'another admin behind the same proxy is not');
+    } finally {
+      await proxied.close();
+    }
+  });
+
   test('a 100-viewer burst is bounded: the 101st gets 503 and ingestion stays responsive', { timeout: 60_000 }, async () => {
     const auth = { authorization: `Bearer ${inlet.adminToken}` };
     const streams = await Promise.all(Array.from({ length: 101 }, () => openSse(inlet.adminUrl, '/api/live', auth)));

@@ -4,7 +4,8 @@
 // send it as Authorization: Bearer; the console (/console, whose files need nothing) exchanges it
 // once for a session cookie (./session.ts), and every change made with that cookie must also
 // carry the x-inlet-csrf header, which a form or a cross-site request cannot send.
-import Fastify, { LogController, type FastifyError, type FastifyInstance } from 'fastify';
+import type { BlockList } from 'node:net';
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { OutcomeSource } from '../accounting.ts';
 import { errorReply, toInletError } from '../error-reply.ts';
@@ -28,6 +29,7 @@ import { registerPlanViolationsApi } from './plan-violations-api.ts';
 import type { EventSamples } from '../plans/event-samples.ts';
 import { LoginLimiter, registerSessionApi, Sessions } from './session.ts';
 import { answerClientError, answerFrameworkError } from '../client-errors.ts';
+import { clientIp } from '../client-ip.ts';
 import { registerNotFound } from '../not-found.ts';
 
 export interface AdminDeps {
@@ -46,6 +48,8 @@ export interface AdminDeps {
   samples?: EventSamples;
   /** where the built console is (default: @inlet/console's dist/) */
   consoleDir?: string;
+  /** proxies whose X-Forwarded-For is believed (TRUSTED_PROXIES): the login limit counts the address behind them */
+  trustedProxies?: BlockList;
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -155,7 +159,10 @@ export function buildAdminApp(deps: AdminDeps): FastifyInstance {
   });
 
   registerConsoleFiles(app, deps.consoleDir);
-  registerSessionApi(app, deps.tokens, sessions, loginLimiter, deps.metrics);
+  // Behind a reverse proxy every login comes from its address: five wrong tokens from anyone there
+  // would lock every admin out.
+  const addressOf = (request: FastifyRequest) => clientIp(request.socket.remoteAddress, request.headers['x-forwarded-for'], deps.trustedProxies) ?? request.ip;
+  registerSessionApi(app, deps.tokens, sessions, loginLimiter, deps.metrics, addressOf);
   registerLiveApi(app, deps.live);
   registerHealthApi(app, deps);
   registerPlanViolationsApi(app, deps);

@@ -121,9 +121,9 @@ export class Sessions {
  * POST /api/session (the login; no session needed, the x-inlet-csrf header is), GET (whether the
  * session is valid; behind the admin check like every route) and DELETE (sign out).
  */
-export function registerSessionApi(app: FastifyInstance, tokens: AdminTokens, sessions: Sessions, limiter: LoginLimiter, metrics: Metrics): void {
+export function registerSessionApi(app: FastifyInstance, tokens: AdminTokens, sessions: Sessions, limiter: LoginLimiter, metrics: Metrics, addressOf: (request: FastifyRequest) => string): void {
   app.post('/api/session', async (request, reply) => {
-    const address = request.ip;
+    const address = addressOf(request);
     const wait = limiter.refused(address);
     if (wait !== undefined) {
       metrics.adminAuthFailures.inc();
