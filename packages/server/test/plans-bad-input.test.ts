@@ -232,11 +232,13 @@ describe('hostile events against a fine plan', () => {
     const put = await request(inlet.adminUrl, `/api/sources/${other.id}/plan`, { method: 'PUT', body: JSON.stringify(plan), headers: { authorization: `Bearer ${inlet.adminToken}` } });
     assert.equal(put.status, 201, put.text);
     const clicked = (href: string) => ({ type: 'track', userId: 'u', event: 'Link Clicked', properties: { href }, messageId: randomUUID() });
-    const evil = Array.from({ length: 10 }, () => clicked(`http://${'a:'.repeat(15_000)}!`));
+    // A host past DNS's limits is no URL: the parser's conversion of it to ASCII is quadratic.
+    const longLabel = Array.from({ length: 4000 }, (_, i) => String.fromCodePoint(0x4e00 + i)).join('');
+    const evil = [...Array.from({ length: 10 }, () => clicked(`http://${'a:'.repeat(15_000)}!`)), clicked(`http://${longLabel}.com/`)];
     const urls = ['https://user:pass@example.com:8080/a@b?q=1', 'http://10.0.0.1/', 'ftp://ftp.example.org', 'http://localhost:8080/', 'https://例子.测试/'].map(clicked);
-    const notUrls = ['http://a b@example.com', 'https://example.com/a b', 'example.com', 'http:/example.com', 'mailto:a@example.com', 'http://:80/'].map(clicked);
+    const notUrls = ['http://a b@example.com', 'https://example.com/a b', 'https://example.com/a\u0001', 'example.com', 'http:/example.com', 'mailto:a@example.com', 'http://:80/'].map(clicked);
     const reply = await postJson(inlet.url, '/v1/batch', { batch: [...evil, ...urls, ...notUrls] }, other.writeKey);
-    assert.deepEqual([reply.status, reply.json?.accepted], [200, 21], reply.text);
+    assert.deepEqual([reply.status, reply.json?.accepted], [200, 23], reply.text);
     const records = new Map((await inlet.events()).map((e) => [e.messageId, e]));
     for (const event of [...evil, ...notUrls]) {
       assert.deepEqual(records.get(event.messageId)!.context.violations, [{ path: 'properties.href', message: 'must match format "url"' }], event.properties.href.slice(0, 40));
