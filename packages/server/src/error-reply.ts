@@ -2,11 +2,13 @@
 // catalogue keep their status, code and Retry-After; anything else is a 500 that says nothing of
 // its cause to the client and is logged (message and stack only: never the request's body or keys).
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { Errors, InletError, SourceStoreUnavailableError } from './errors.ts';
+import { DatabaseGoneError, Errors, InletError, SourceStoreUnavailableError } from './errors.ts';
 
 /** The catalogue's error for `error`, or undefined when it is a fault of ours (a 500). */
 export function toInletError(error: FastifyError): InletError | undefined {
   if (error instanceof InletError) return error;
+  // Said as it is: a retry would not help, a restart would.
+  if (error instanceof DatabaseGoneError) return Errors.databaseGone(error.message);
   // The sources' database is down (the admin token is kept there too): a 503 to retry, not our fault.
   if (error instanceof SourceStoreUnavailableError) return Errors.sourceDatabaseUnavailable();
   switch (error.code) {

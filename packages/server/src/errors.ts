@@ -75,6 +75,7 @@ export const Errors = {
   overloaded: (detail: string, closesConnection: boolean) => new InletError('INLET_OVERLOADED', 503, `The server is busy: ${detail}; retry later`, 1, closesConnection),
   sourceStoreUnavailable: (retryAfter = 1) => new InletError('INLET_SOURCE_STORE_UNAVAILABLE', 503, 'Cannot verify the write key right now; retry later', retryAfter),
   /** the admin API's answer when the sources' database (which holds the admin token too) is down */
+  databaseGone: (detail: string) => new InletError('INLET_DATABASE_GONE', 503, detail),
   sourceDatabaseUnavailable: (retryAfter = 5) => new InletError('INLET_SOURCE_STORE_UNAVAILABLE', 503, 'The source store (its database) cannot be reached right now; retry later', retryAfter),
 } as const;
 
@@ -86,4 +87,9 @@ export class SinkUnavailableError extends Error {
 /** Thrown by a source store whose database cannot be reached. */
 export class SourceStoreUnavailableError extends Error {
   override name = 'SourceStoreUnavailableError';
+}
+
+/** The embedded database file was deleted, moved or replaced under the server: no retry helps, a restart does. */
+export class DatabaseGoneError extends SourceStoreUnavailableError {
+  override name = 'DatabaseGoneError';
 }

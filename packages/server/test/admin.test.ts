@@ -12,7 +12,7 @@ import { startInlet, type TestInlet } from '@inlet/testkit';
 import { databaseFile } from '../src/db/database.ts';
 import type { FastifyError } from 'fastify';
 import { toInletError } from '../src/error-reply.ts';
-import { SourceStoreUnavailableError } from '../src/errors.ts';
+import { DatabaseGoneError, SourceStoreUnavailableError } from '../src/errors.ts';
 import { freePort, spawnInlet } from './child-server.ts';
 import { adminRequest, basic, postJson, request } from './http-client.ts';
 
@@ -231,6 +231,12 @@ test('METRICS_ON_PUBLIC_PORT=true also serves /metrics on the public port', asyn
   } finally {
     await inlet.close();
   }
+});
+
+test('a database file gone under the server is a 503 that says so (a restart helps, a retry does not), in the catalogue', () => {
+  const answer = toInletError(new DatabaseGoneError('the database file /x/inlet.db was deleted, moved or replaced while the server ran: writes are refused until the server is restarted') as unknown as FastifyError);
+  assert.deepEqual([answer?.statusCode, answer?.code, answer?.retryAfter], [503, 'INLET_DATABASE_GONE', undefined]);
+  assert.match(answer!.message, /refused until the server is restarted/);
 });
 
 test('a source store that cannot be reached is a 503 to retry, in the catalogue, not a 500', () => {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -125,11 +125,24 @@ test('a database file deleted under a running store: the next write is refused (
   try {
     await sink.write(batch(0, 10));
     rmSync(databaseFile(dataDir));
-    await assert.rejects(sink.write(batch(100, 10)), (error: unknown) => error instanceof SinkUnavailableError && /was deleted or replaced while the server ran/.test(error.message));
+    await assert.rejects(sink.write(batch(100, 10)), (error: unknown) => error instanceof SinkUnavailableError && /was deleted, moved or replaced while the server ran/.test(error.message));
     assert.equal(await sink.ready(), false);
-    assert.match(errors.join('\n'), /was deleted or replaced while the server ran/, 'said once in the log');
+    assert.match(errors.join('\n'), /was deleted, moved or replaced while the server ran/, 'said once in the log');
     await new Promise((resolve) => setTimeout(resolve, 1500));
     await assert.rejects(sink.write(batch(900, 1)), SinkUnavailableError, 'still refused: no new thread on a file that is not the one opened');
+  } finally {
+    await sink.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('a database file moved away under a running store (mv, a restore, NFS renaming a file deleted while open): writes are refused, not answered into a file the next start does not open', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'inlet-embedded-moved-'));
+  const sink = new EmbeddedSink({ dataDir, writeTimeoutMs: 5000, logger: { error: () => {} } });
+  try {
+    await sink.write(batch(0, 10));
+    renameSync(databaseFile(dataDir), join(dataDir, 'inlet.db.moved'));
+    await assert.rejects(sink.write(batch(100, 10)), (error: unknown) => error instanceof SinkUnavailableError && /was deleted, moved or replaced while the server ran/.test(error.message));
   } finally {
     await sink.close();
     rmSync(dataDir, { recursive: true, force: true });
@@ -149,7 +162,7 @@ test('a thread started again after its file was deleted meanwhile does not take 
       await assert.rejects(sink.write(batch(100, 1)), SinkUnavailableError);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    await assert.rejects(sink.write(batch(200, 1)), (error: unknown) => error instanceof SinkUnavailableError && /was deleted or replaced while the server ran/.test(error.message));
+    await assert.rejects(sink.write(batch(200, 1)), (error: unknown) => error instanceof SinkUnavailableError && /was deleted, moved or replaced while the server ran/.test(error.message));
   } finally {
     await sink.close();
     rmSync(dataDir, { recursive: true, force: true });

@@ -10,7 +10,7 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { needPostgres } from '@inlet/testkit';
 import { databaseFile } from '../src/db/database.ts';
-import { SourceStoreUnavailableError } from '../src/errors.ts';
+import { DatabaseGoneError } from '../src/errors.ts';
 import { PostgresSourceStore } from '../src/sources/postgres-store.ts';
 import { InvalidSourceError, SourceNameTakenError, type SourceStore } from '../src/sources/source-store.ts';
 import { SqliteSourceStore } from '../src/sources/sqlite-store.ts';
@@ -239,7 +239,7 @@ test('embedded: a database file deleted under a running server refuses source an
   try {
     const web = await store.create({ name: 'web' });
     rmSync(databaseFile(dir));
-    const gone = (error: unknown) => error instanceof SourceStoreUnavailableError && /was deleted or replaced while the server ran/.test(error.message);
+    const gone = (error: unknown) => error instanceof DatabaseGoneError && /was deleted, moved or replaced while the server ran/.test(error.message);
     await assert.rejects(store.create({ name: 'shop' }), gone, 'create');
     await assert.rejects(store.rotateKey(web.id), gone, 'rotate');
     await assert.rejects(store.revoke(web.id), gone, 'revoke');

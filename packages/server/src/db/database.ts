@@ -2,7 +2,7 @@
 // per-source counts, sources and settings. Every connection to it is opened here, so each gets the
 // same pragmas and the schema is brought up to date before anything reads or writes it.
 import Database from 'better-sqlite3';
-import { chmodSync, closeSync, existsSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { migrate } from './migrations.ts';
 
@@ -59,35 +59,32 @@ export function asDamaged(error: unknown, file: string): unknown {
 }
 
 /**
- * A database file deleted or replaced under a running server (a cleanup job, an operator): SQLite
- * goes on committing to the unlinked file, and what it commits is gone at the next start. A
- * descriptor of the file as opened tells by its link count (a path can be re-pointed by a symlink
- * without anything lost; a link count of 0 is the file gone). Close it only after the database:
- * closing any descriptor of the file drops SQLite's locks on it.
+ * The database file as opened, told apart from what its path names now. A file deleted, moved or
+ * replaced under a running server (a cleanup job, an operator, a restore, NFS renaming a file
+ * deleted while open): SQLite goes on committing to the file it has open, and what it commits is
+ * not in the file the next start opens at that path. Asked by path, with no descriptor of its own:
+ * closing any descriptor of a file drops every lock the process holds on it, SQLite's included.
  */
 export class OpenedFile {
-  readonly #fd: number;
+  readonly #file: string;
   readonly dev: number;
   readonly ino: number;
   /** what a write to it is refused with once it is gone */
   readonly goneMessage: string;
 
   constructor(file: string) {
-    this.#fd = openSync(file, 'r');
-    ({ dev: this.dev, ino: this.ino } = fstatSync(this.#fd));
-    this.goneMessage = `the database file ${file} was deleted or replaced while the server ran: writes are refused until the server is restarted`;
+    this.#file = file;
+    ({ dev: this.dev, ino: this.ino } = statSync(file));
+    this.goneMessage = `the database file ${file} was deleted, moved or replaced while the server ran: writes are refused until the server is restarted`;
   }
 
   get gone(): boolean {
     try {
-      return fstatSync(this.#fd).nlink === 0;
-    } catch {
-      return false;
+      const now = statSync(this.#file);
+      return now.ino !== this.ino || now.dev !== this.dev;
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code === 'ENOENT';
     }
-  }
-
-  close(): void {
-    closeSync(this.#fd);
   }
 }
 

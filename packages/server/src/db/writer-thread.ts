@@ -333,7 +333,6 @@ parentPort!.on('message', async (request: WriterRequest) => {
       await stopped;
     }
     db.close();
-    file.close();
     parentPort!.close();
     return;
   }

@@ -2,7 +2,7 @@
 import type Database from 'better-sqlite3';
 import type { IpPolicy } from '@inlet/schema';
 import { databaseFile, OpenedFile, openDatabase } from '../db/database.ts';
-import { SourceStoreUnavailableError } from '../errors.ts';
+import { DatabaseGoneError } from '../errors.ts';
 import { SqlitePlanStore } from '../plans/sqlite-plan-store.ts';
 import { hashWriteKey, newSourceId, newWriteKey } from './keys.ts';
 import { checkNewSource, checkSourceName, SourceNameTakenError, type NewSource, type Source, type SourceKind, type SourceChange, type SourceChangeKind, type SourceStore, type SourceWithKey } from './source-store.ts';
@@ -28,7 +28,12 @@ export class SqliteSourceStore implements SourceStore {
 
   constructor(dataDir: string) {
     this.db = openDatabase(databaseFile(dataDir));
-    this.#file = new OpenedFile(databaseFile(dataDir));
+    try {
+      this.#file = new OpenedFile(databaseFile(dataDir));
+    } catch (error) {
+      this.db.close();
+      throw error;
+    }
     this.byKeyHash = this.db.prepare(`SELECT ${COLUMNS} FROM sources WHERE key_hash = ?`);
     this.plans = new SqlitePlanStore(this.db, (change) => this.#write(change));
   }
@@ -47,7 +52,7 @@ export class SqliteSourceStore implements SourceStore {
   }
 
   #refuseIfGone(): void {
-    if (this.#file.gone) throw new SourceStoreUnavailableError(this.#file.goneMessage);
+    if (this.#file.gone) throw new DatabaseGoneError(this.#file.goneMessage);
   }
 
   async findByKeyHash(keyHash: string): Promise<Source | undefined> {
@@ -165,6 +170,5 @@ export class SqliteSourceStore implements SourceStore {
 
   async close(): Promise<void> {
     this.db.close();
-    this.#file.close();
   }
 }
