@@ -7,7 +7,7 @@ import { brokerList } from '@inlet/kafka/contract';
 import { openSourceStore, startServer } from './server.ts';
 import { readStoredEvents } from './db/reader.ts';
 import { DamagedDatabaseError, databaseFile, NoDatabaseError } from './db/database.ts';
-import { InvalidSourceError, IP_POLICIES, SOURCE_KINDS, SourceNameTakenError, type Source } from './sources/source-store.ts';
+import { findSource, InvalidSourceError, IP_POLICIES, SOURCE_KINDS, SourceNameTakenError, type Source } from './sources/source-store.ts';
 import { pino } from 'pino';
 import { adminCommand } from './commands/admin-token.ts';
 import { failedCommand } from './commands/failed.ts';
@@ -151,8 +151,7 @@ async function sources(argv: string[]): Promise<number> {
       console.log(values.json ? JSON.stringify(renamed) : `renamed ${id} to "${renamed.name}"`);
       return 0;
     }
-    // An id, or the name of an active source (names are unique among those).
-    const target = (await store.list()).find((s) => s.id === id) ?? (await store.list()).find((s) => s.name === id && !s.revokedAt);
+    const target = await findSource(store, id);
     if (!target || target.revokedAt) { console.error(`no active source with id or name "${id}"`); return 1; }
     if (action === 'rotate-key') {
       const rotated = await store.rotateKey(target.id);

@@ -10,6 +10,7 @@ import { EmbeddedFailedStore } from '../failed/embedded-failed-store.ts';
 import type { FailedStore } from '../failed/failed-store.ts';
 import { PlanRegistry, type PlanLookup } from '../plans/registry.ts';
 import { openSourceStore } from '../server.ts';
+import { findSource } from '../sources/source-store.ts';
 
 /** Flags every command that opens a store takes. */
 export const STORE_FLAGS = {
@@ -38,8 +39,9 @@ export async function sourceIdOf(config: Config, value: string): Promise<string 
   const sources = await openSourceStore(config, pino({ level: 'silent' })).catch(() => undefined);
   if (!sources) return value;
   try {
-    const all = await sources.list();
-    return (all.find((s) => s.id === value) ?? all.find((s) => s.name === value && !s.revokedAt))?.id;
+    const found = (await findSource(sources, value))?.id;
+    // On Kafka without DATABASE_URL the file found here may not be the server's: it names, it does not refuse.
+    return found ?? (config.kafka && !config.databaseUrl ? value : undefined);
   } finally {
     await sources.close();
   }

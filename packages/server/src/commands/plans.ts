@@ -13,6 +13,7 @@ import { MAX_PLAN_BYTES, MAX_PLAN_EVENTS } from '../plans/plan.ts';
 import type { PlanVersion } from '../plans/plan-store.ts';
 import { PlanService } from '../plans/plan-service.ts';
 import { openSourceStore } from '../server.ts';
+import { findSource } from '../sources/source-store.ts';
 import { configFromFlags, STORE_FLAGS } from './common.ts';
 
 export const PLANS_HELP = `Usage: inlet plans put --source ID plan.json      store plan.json (or - for stdin) as the next version
@@ -87,8 +88,7 @@ export async function plansCommand(argv: string[]): Promise<number> {
   }
   const plans = new PlanService({ sources, samples });
   try {
-    const all = await sources.list();
-    const source = all.find((s) => s.id === values.source) ?? all.find((s) => s.name === values.source && !s.revokedAt);
+    const source = await findSource(sources, values.source);
     if (!source) { console.error(`inlet plans ${action}: no source with id or name "${values.source}" (inlet sources list)`); return 1; }
     const id = source.id;
     switch (action) {
