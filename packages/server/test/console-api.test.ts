@@ -5,6 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import net from 'node:net';
 import { createHash, createHmac } from 'node:crypto';
 import { signingKey } from '../src/admin/token.ts';
 import { resolve } from 'node:path';
@@ -300,6 +301,26 @@ describe('the console under pressure', () => {
     } finally {
       await proxied.close();
     }
+  });
+
+  test('bad bytes after a live stream began end the stream without a second answer written into it', async () => {
+    const { hostname, port } = new URL(inlet.adminUrl);
+    const socket = net.connect(Number(port), hostname);
+    let received = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => { received += chunk; });
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.on('error', () => {});
+    socket.write(`GET /api/live HTTP/1.1\r\nHost: ${hostname}\r\nAuthorization: Bearer ${inlet.adminToken}\r\nAccept: text/event-stream\r\n\r\n`);
+    const until = Date.now() + 5000;
+    while (!received.includes('\r\n\r\n') && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.match(received, /^HTTP\/1\.1 200 /, 'the stream began');
+    const streamed = received.length;
+    // Parsed as a next request while the stream's answer is still open: not valid HTTP.
+    socket.write('NOT HTTP AT ALL\r\n\r\n');
+    await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, 5000))]);
+    assert.ok(socket.destroyed || socket.readableEnded, 'the connection was ended');
+    assert.doesNotMatch(received.slice(streamed), /HTTP\/1\.1 \d{3}/, 'no status line inside the event stream');
   });
 
   test('a 100-viewer burst is bounded: the 101st gets 503 and ingestion stays responsive', { timeout: 60_000 }, async () => {
