@@ -4,7 +4,7 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { needPostgres } from '@inlet/testkit';
+import { needPostgres, TcpRelay } from '@inlet/testkit';
 import { AdminTokens, storedFormOf } from '../src/admin/token.ts';
 import { PostgresSourceStore } from '../src/sources/postgres-store.ts';
 
@@ -52,5 +52,32 @@ describe('the admin token on PostgreSQL', { skip: postgres.skip }, () => {
     assert.equal(await b.signsSessions(rotated), true);
     await store.setAdminTokenHash('ed25519:not-hex-and-too-short', true);
     assert.equal(await new AdminTokens(store).verify(rotated), false, 'a stored value of another shape refuses, it does not throw');
+  });
+
+  test('while PostgreSQL is unreachable the token last read still opens the admin API (and /metrics); a wrong one is still refused', { timeout: 20_000 }, async () => {
+    const target = new URL(postgres.value!);
+    const relay = await TcpRelay.start({ host: target.hostname, port: Number(target.port || 5432) });
+    const url = new URL(postgres.value!);
+    url.port = String(relay.port);
+    const store = await PostgresSourceStore.open({ connectionString: url.href, schema, logger: { warn: () => undefined }, connectTimeoutMs: 300, queryTimeoutMs: 300 });
+    try {
+      const tokens = new AdminTokens(store, 100);
+      const token = await tokens.rotate();
+      assert.equal(await tokens.verify(token), true);
+      for (const mode of ['refuse', 'blackhole'] as const) {
+        await relay.cut(mode);
+        await new Promise((r) => setTimeout(r, 150));
+        assert.equal(await tokens.verify(token), true, `${mode}: the token still works`);
+        assert.equal(await tokens.verify(`${token}x`), false, `${mode}: a wrong token is still refused`);
+        await relay.heal();
+      }
+      const rotated = await new AdminTokens(stores[1]).rotate();
+      await new Promise((r) => setTimeout(r, 150));
+      assert.equal(await tokens.verify(rotated), true, 'once the database answers again, a rotation made meanwhile applies');
+      assert.equal(await tokens.verify(token), false);
+    } finally {
+      await store.close();
+      await relay.close();
+    }
   });
 });

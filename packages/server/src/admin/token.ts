@@ -7,6 +7,7 @@
 // made the sessions' key from the stored value itself: a copy of the store could make sessions.
 // A store that still holds one is moved to the public key at the next login.) Never logged.
 import { createHash, createHmac, createPrivateKey, createPublicKey, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { SourceStoreUnavailableError } from '../errors.ts';
 import type { SourceStore } from '../sources/source-store.ts';
 
 export type AdminTokenStore = Pick<SourceStore, 'adminTokenHash' | 'setAdminTokenHash'>;
@@ -113,7 +114,18 @@ export class AdminTokens {
   private async current(): Promise<Stored | undefined> {
     const now = Date.now();
     if (!this.cached || now - this.cached.at > this.cacheMs) {
-      const value = await this.store.adminTokenHash();
+      let value: string | undefined;
+      try {
+        value = await this.store.adminTokenHash();
+      } catch (error) {
+        // Through an outage of the sources' database the value last read stays in force, as cached
+        // write keys do: /metrics and the admin API are how an operator watches that outage, and
+        // a 503 there blinds every instance at once. A rotation needs the database, so the most
+        // this can miss is one made within cacheMs before the outage. Asked again after cacheMs.
+        if (!(error instanceof SourceStoreUnavailableError) || !this.cached) throw error;
+        this.cached = { stored: this.cached.stored, at: now };
+        return this.cached.stored;
+      }
       this.cached = { stored: value === undefined ? undefined : parseStored(value, this.cached?.stored), at: now };
     }
     return this.cached.stored;
