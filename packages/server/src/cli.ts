@@ -7,6 +7,8 @@ import { brokerList } from '@inlet/kafka/contract';
 import { openSourceStore, startServer } from './server.ts';
 import { readStoredEvents } from './db/reader.ts';
 import { DamagedDatabaseError, databaseFile, NoDatabaseError } from './db/database.ts';
+import { NewerDatabaseError } from './db/migrations.ts';
+import { SourceStoreUnavailableError } from './errors.ts';
 import { findSource, InvalidSourceError, IP_POLICIES, SOURCE_KINDS, SourceNameTakenError, type Source } from './sources/source-store.ts';
 import { pino } from 'pino';
 import { adminCommand } from './commands/admin-token.ts';
@@ -66,12 +68,21 @@ async function serve(argv: string[]): Promise<number> {
   const server = await startServer(config);
   console.log(serveBanner(config, server.url, server.admin.url, server.adminToken, server.defaultSource?.writeKey));
   await new Promise<void>((resolve) => {
+    let stopping = false;
     const stop = (signal: string) => {
+      // A second signal (Ctrl-C reaching both npm and Node, a supervisor that repeats itself) must
+      // not end the drain with the signal's default action: the drain is bounded by
+      // SHUTDOWN_DRAIN_MS already, and SIGKILL stops at once for whoever means it.
+      if (stopping) {
+        server.app.log.warn({ signal }, 'already shutting down: in-flight requests get SHUTDOWN_DRAIN_MS; SIGKILL stops at once');
+        return;
+      }
+      stopping = true;
       server.app.log.info({ signal }, 'shutting down: finishing in-flight requests');
       server.close().then(resolve, resolve);
     };
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
   });
   return 0;
 }
@@ -259,7 +270,16 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`inlet ${command}: ${(error as Error).message}${code === INVALID_SETTING ? ` (${code})` : ''}`);
       return 2;
     }
-    const { syscall, address, port } = error as { syscall?: string; address?: string; port?: number };
+    const { syscall, address, port, hostname } = error as { syscall?: string; address?: string; port?: number; hostname?: string };
+    // serve binds HOST and ADMIN_HOST by name; one that does not resolve is a setting to fix.
+    if (command === 'serve' && syscall === 'getaddrinfo') {
+      let publicHost: string | undefined;
+      try { publicHost = loadConfig(rest).host; } catch { /* settings were checked before listening */ }
+      // The public listener is bound first: a name both settings share failed there.
+      const which = hostname === publicHost ? 'HOST or --host' : 'ADMIN_HOST or --admin-host';
+      console.error(`inlet ${command}: cannot listen on "${hostname}": no such address (${code}); check ${which}`);
+      return 1;
+    }
     if (syscall === 'listen') {
       let adminPort: number | undefined;
       try { adminPort = loadConfig(rest).admin.port; } catch { /* the listener that failed was the public one */ }
@@ -267,8 +287,15 @@ export async function main(argv: string[]): Promise<number> {
       console.error(`inlet ${command}: cannot listen on ${address}:${port} (${code === 'EADDRINUSE' ? 'already in use' : code}); choose another with ${which}`);
       return 1;
     }
-    if (error instanceof NoDatabaseError || error instanceof DamagedDatabaseError) {
+    if (error instanceof NoDatabaseError || error instanceof DamagedDatabaseError || error instanceof NewerDatabaseError) {
       console.error(`inlet ${command}: ${error.message}`);
+      return 1;
+    }
+    // A source store that cannot be reached or used (DATABASE_URL's database down, missing, or
+    // refusing Inlet's user) is the operator's to fix too: where and why, in one line.
+    if (error instanceof SourceStoreUnavailableError) {
+      const setting = error.message.startsWith('PostgreSQL') ? ' (DATABASE_URL or --database-url)' : '';
+      console.error(`inlet ${command}: ${error.message}${setting}`);
       return 1;
     }
     // Other system errors (a data directory that cannot be created, say) are the operator's to fix:

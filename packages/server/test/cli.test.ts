@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import net from 'node:net';
+import Database from 'better-sqlite3';
 import { topicConfigs } from '@inlet/kafka';
 import { needKafka, needPostgres, startInlet } from '@inlet/testkit';
 import { hashWriteKey } from '../src/sources/keys.ts';
@@ -170,6 +171,14 @@ describe('inlet CLI', () => {
     }
   });
 
+  test('serve with a HOST or ADMIN_HOST that does not resolve names the setting in one line, exit 1', async () => {
+    for (const [env, setting] of [[{ HOST: 'no-such-host.invalid' }, 'HOST or --host'], [{ HOST: '127.0.0.1', ADMIN_HOST: 'no-such-host.invalid' }, 'ADMIN_HOST or --admin-host']] as const) {
+      const run = await inlet(['serve', '--port', '0'], { INLET_DATA_DIR: join(dir, 'unresolvable'), ...env });
+      assert.equal(run.code, 1, run.stderr);
+      assert.match(run.stderr, new RegExp(`^inlet serve: cannot listen on "no-such-host\\.invalid": no such address \\(\\w+\\); check ${setting}\n$`));
+    }
+  });
+
   test('serve with a data directory that cannot be created names it, without a stack trace', async () => {
     const file = join(dir, 'a-file');
     writeFileSync(file, '');
@@ -188,6 +197,19 @@ describe('inlet CLI', () => {
       assert.equal(run.code, 1, `${args.join(' ')}: ${run.stderr}`);
       assert.match(run.stderr, /the embedded store .*inlet\.db is damaged \(file is not a database\): restore it from a backup, or move it away/, args.join(' '));
       assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack trace');
+    }
+  });
+
+  test('serve and sources list on a store a newer Inlet upgraded (a rollback) say so in one line and exit 1', async () => {
+    const newer = join(dir, 'newer');
+    assert.equal((await inlet(['sources', 'create', '--name', 'web', '--data-dir', newer])).code, 0);
+    const db = new Database(join(newer, 'inlet.db'));
+    db.pragma('user_version = 999');
+    db.close();
+    for (const args of [['serve', '--port', '0', '--host', '127.0.0.1'], ['sources', 'list']]) {
+      const run = await inlet(args, { INLET_DATA_DIR: newer });
+      assert.equal(run.code, 1, `${args.join(' ')}: ${run.stderr}`);
+      assert.match(run.stderr, /^inlet \w+: the embedded store .*inlet\.db has schema version 999, newer than this Inlet knows \(\d+\); run a newer Inlet\n$/, args.join(' '));
     }
   });
 
@@ -364,6 +386,28 @@ describe('inlet CLI', () => {
     } finally {
       await client.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
       await client.end();
+    }
+  });
+
+  test('serve and sources list with a DATABASE_URL nothing answers, or naming a database that does not exist: one line saying where and why, exit 1', { skip: postgres.skip }, async () => {
+    const closed = net.createServer();
+    await new Promise<void>((done) => closed.listen(0, '127.0.0.1', done));
+    const { port } = closed.address() as net.AddressInfo;
+    await new Promise<void>((done) => closed.close(() => done()));
+    const missing = new URL(postgres.value!);
+    missing.pathname = `/inlet_missing_${randomUUID().slice(0, 8)}`;
+    const cases = [
+      { url: `postgres://inlet@127.0.0.1:${port}/inlet`, says: new RegExp(`PostgreSQL at 127\\.0\\.0\\.1:${port}/inlet is unavailable: .*ECONNREFUSED`) },
+      { url: missing.href, says: new RegExp(`PostgreSQL at .*${missing.pathname} cannot be used: database ".*" does not exist \\(SQLSTATE 3D000\\)`) },
+    ];
+    for (const { url, says } of cases) {
+      for (const args of [['serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', join(dir, 'pg-unusable')], ['sources', 'list']]) {
+        const run = await inlet(args, { DATABASE_URL: url });
+        assert.equal(run.code, 1, `${args[0]}: ${run.stderr}`);
+        assert.match(run.stderr, says, args[0]);
+        assert.match(run.stderr, /\(DATABASE_URL or --database-url\)\n$/, args[0]);
+        assert.equal(run.stderr.trim().split('\n').length, 1, `one line: ${run.stderr}`);
+      }
     }
   });
 

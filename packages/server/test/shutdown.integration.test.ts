@@ -89,6 +89,29 @@ test('SIGTERM with a request stuck mid-body: the server drains for SHUTDOWN_DRAI
   }
 });
 
+test('a second SIGTERM or SIGINT during the drain does not cut it short: the stuck request still gets its drain, and the exit is 0', { timeout: 60_000 }, async () => {
+  const repeatDir = mkdtempSync(join(tmpdir(), 'inlet-shutdown-repeat-'));
+  const child = await spawnInlet(repeatDir, await freePort(), { SHUTDOWN_DRAIN_MS: '1500', BODY_TIMEOUT_MS: '60000', REQUEST_TIMEOUT_MS: '120000' });
+  try {
+    const stuck = slowRequest(child.url, child.writeKey, 'stuck-repeat');
+    stuck.answer.catch(() => undefined);
+    await sleep(300);
+    const termAt = performance.now();
+    child.child.kill('SIGTERM');
+    await sleep(200);
+    child.child.kill('SIGTERM');
+    child.child.kill('SIGINT');
+    const { code, signal } = await child.exited;
+    const exitMs = performance.now() - termAt;
+    assert.equal(signal, null, 'not ended by the repeated signal');
+    assert.equal(code, 0, `exit code; stderr: ${child.stderr()}`);
+    assert.ok(exitMs >= 1400, `it waited for the drain (${Math.round(exitMs)} ms)`);
+  } finally {
+    if (child.child.exitCode === null && child.child.signalCode === null) { child.child.kill('SIGKILL'); await child.exited; }
+    rmSync(repeatDir, { recursive: true, force: true });
+  }
+});
+
 test('a request that arrives on an open connection during shutdown gets a retryable 503 in the usual shape', { timeout: 30_000 }, async () => {
   const server = await startInlet();
   const { port } = new URL(server.url);

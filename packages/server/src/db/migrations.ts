@@ -119,13 +119,18 @@ const MIGRATIONS: Migration[] = [
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
+/** The file was upgraded by a newer Inlet (this one is a rollback): the operator's to resolve, said in one line. */
+export class NewerDatabaseError extends Error {
+  override name = 'NewerDatabaseError';
+}
+
 /** Runs the steps this database has not had yet, all in one transaction. Safe from several connections at once. */
 export function migrate(db: Database.Database): void {
   // IMMEDIATE takes the write lock first, so two connections cannot both see the old version.
   db.transaction(() => {
     const version = db.pragma('user_version', { simple: true }) as number;
     if (version > SCHEMA_VERSION) {
-      throw new Error(`the embedded store ${db.name} has schema version ${version}, newer than this Inlet knows (${SCHEMA_VERSION}); run a newer Inlet`);
+      throw new NewerDatabaseError(`the embedded store ${db.name} has schema version ${version}, newer than this Inlet knows (${SCHEMA_VERSION}); run a newer Inlet`);
     }
     for (let step = version; step < SCHEMA_VERSION; step++) MIGRATIONS[step](db);
     if (version < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);

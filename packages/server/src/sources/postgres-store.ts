@@ -76,6 +76,11 @@ export class PostgresSourceStore implements SourceStore {
       await store.migrate();
     } catch (error) {
       await store.close();
+      // At start, a database that is not there for Inlet (it does not exist, the password or a
+      // privilege is wrong) stops the server as an unreachable one does: saying where, and why.
+      if (error instanceof pg.DatabaseError) {
+        throw new SourceStoreUnavailableError(`PostgreSQL at ${store.#where} cannot be used: ${error.message} (SQLSTATE ${error.code})`, { cause: error });
+      }
       throw error;
     }
     return store;
