@@ -1,6 +1,6 @@
 // PostgreSQL (the source store) refused, then silent, under load: a key the server has cached
-// keeps working; an uncached one gets a prompt 503 with Retry-After (not 401, not a hang); once the
-// database is back, the uncached key works.
+// keeps working, and so the server stays ready; an uncached one gets a prompt 503 with Retry-After
+// (not 401, not a hang); once the database is back, the uncached key works.
 import { randomUUID } from 'node:crypto';
 import type { CutMode } from '@inlet/testkit';
 import type { Drill } from '../lib/drill.ts';
@@ -76,8 +76,11 @@ export const postgresDown: Drill = {
         detail: `${good.length} of ${replies.length} did (statuses ${seen}; slowest ${seconds(slowest)})`,
       });
     }
-    const lying = windows.reduce((ms, w) => ms + readiness.readyMs(w.from + 3000, w.to), 0);
-    ctx.check({ name: '/health/ready says 503 while PostgreSQL is unreachable (after 3 s to notice)', ok: lying === 0, detail: `said 200 for ${seconds(lying)}` });
+    // Every instance shares the database: a 503 here would take them all out of a load balancer
+    // while each still takes events from the keys it has cached.
+    const readyDuring = windows.map((w) => readiness.counts(w.from, w.to));
+    const unready = readyDuring.reduce((n, c) => n + c.total - c.ready, 0);
+    ctx.check({ name: '/health/ready stays 200 while PostgreSQL is unreachable and the server holds a cached key', ok: unready === 0 && readyDuring.every((c) => c.total > 0), detail: `${unready} of ${readyDuring.reduce((n, c) => n + c.total, 0)} polls were not 200` });
     ctx.check({ name: 'the never-used key works once PostgreSQL is back', ok: recovered.length === 2 && recovered.every(Boolean), detail: `after ${ctx.measured.recoveryMs.map(seconds).join(' and ')}` });
     ctx.measured.notes.push(`queries through the relay: ${db.relay.queries}`);
     checkStatuses(ctx, load);

@@ -5,7 +5,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { needPostgres, TcpRelay } from '@inlet/testkit';
+import { needPostgres, startInlet, TcpRelay } from '@inlet/testkit';
+import { postJson, request } from './http-client.ts';
 import { SourceStoreUnavailableError } from '../src/errors.ts';
 import { CachedSourceStore } from '../src/sources/cached-store.ts';
 import { PostgresSourceStore } from '../src/sources/postgres-store.ts';
@@ -94,5 +95,42 @@ describe('the source cache over PostgreSQL', { skip: postgres.skip }, () => {
     }
     assert.equal(found?.id, source.id);
     assert.ok(found?.revokedAt, 'the source comes back revoked');
+  });
+
+  test('a server whose PostgreSQL is unreachable stays ready while it holds cached keys (every instance shares that database), saying the store is not; with nothing cached it is not ready', { timeout: 30_000 }, async () => {
+    // A schema of its own: the server makes its default source in an empty one.
+    const own = `inlet_test_${randomBytes(6).toString('hex')}`;
+    const url = new URL(postgres.value!);
+    url.port = String(relay.port);
+    const inlet = await startInlet({}, { sources: await PostgresSourceStore.open({ connectionString: url.href, schema: own, logger: { warn: () => undefined }, connectTimeoutMs: 500, queryTimeoutMs: 500 }) });
+    const health = async () => {
+      const reply = await request(inlet.url, '/health/ready', { method: 'GET' });
+      return { status: reply.status, sources: (reply.json as { sources: Record<string, unknown> }).sources };
+    };
+    try {
+      await relay.cut('refuse');
+      try {
+        assert.deepEqual(await health(), { status: 503, sources: { kind: 'postgres', ready: false } }, 'no key cached yet: nothing it could take');
+      } finally {
+        await relay.heal();
+      }
+      assert.equal((await postJson(inlet.url, '/v1/track', { userId: 'u', event: 'ready test' }, inlet.writeKey)).status, 200);
+      for (const mode of ['refuse', 'blackhole'] as const) {
+        await relay.cut(mode);
+        try {
+          assert.deepEqual(await health(), { status: 200, sources: { kind: 'postgres', ready: false, servingCachedKeys: true } }, mode);
+          assert.equal((await postJson(inlet.url, '/v1/track', { userId: 'u', event: 'during' }, inlet.writeKey)).status, 200, `${mode}: the cached key still works`);
+        } finally {
+          await relay.heal();
+        }
+      }
+      assert.deepEqual(await health(), { status: 200, sources: { kind: 'postgres', ready: true } });
+    } finally {
+      await inlet.close();
+      const client = new pg.Client({ connectionString: postgres.value! });
+      await client.connect();
+      await client.query(`DROP SCHEMA IF EXISTS "${own}" CASCADE`);
+      await client.end();
+    }
   });
 });

@@ -3,14 +3,23 @@ import type { Metrics } from '../metrics.ts';
 import type { Sink } from '../sinks/sink.ts';
 import type { SourceStore } from '../sources/source-store.ts';
 
-export function registerOpsRoutes(app: FastifyInstance, deps: { sink: Sink; sources: SourceStore }): void {
+export function registerOpsRoutes(app: FastifyInstance, deps: { sink: Sink; sources: SourceStore & { readonly servesCachedKeys?: boolean } }): void {
   // Load balancers poll this; it must stay cheap and never depend on the sink.
   app.get('/v1/ping', async (_request, reply) => reply.code(204).send());
 
   app.get('/health/ready', async (_request, reply) => {
     const [sink, sources] = await Promise.all([deps.sink.ready().catch(() => false), deps.sources.ready().catch(() => false)]);
-    reply.code(sink && sources ? 200 : 503);
-    return { status: sink && sources ? 'ready' : 'unavailable', sink: { kind: deps.sink.kind, ready: sink }, sources: { kind: deps.sources.kind, ready: sources } };
+    // The sources' database is shared by every instance: were its outage a 503 here, a load
+    // balancer would take them all out at once, while each still takes events from the keys it
+    // has cached (only a key it never saw gets a 503). So that is ready, and said so in the body.
+    const cachedOnly = !sources && deps.sources.servesCachedKeys === true;
+    const ready = sink && (sources || cachedOnly);
+    reply.code(ready ? 200 : 503);
+    return {
+      status: ready ? 'ready' : 'unavailable',
+      sink: { kind: deps.sink.kind, ready: sink },
+      sources: { kind: deps.sources.kind, ready: sources, ...(cachedOnly ? { servingCachedKeys: true } : {}) },
+    };
   });
 }
 

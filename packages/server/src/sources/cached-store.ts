@@ -233,6 +233,11 @@ export class CachedSourceStore implements SourceStore {
     for (const [keyHash, hit] of [...this.hits]) if (hit.source.id === id) this.#retire(keyHash, id, kind);
   }
 
+  /** Keys are cached that this instance would still take while the store is down. */
+  get servesCachedKeys(): boolean {
+    return this.hits.size > 0;
+  }
+
   ready(): Promise<boolean> {
     return this.store.ready();
   }
