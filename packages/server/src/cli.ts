@@ -12,6 +12,7 @@ import { SourceStoreUnavailableError } from './errors.ts';
 import { findSource, InvalidSourceError, IP_POLICIES, SOURCE_KINDS, SourceNameTakenError, type Source } from './sources/source-store.ts';
 import { pino } from 'pino';
 import { adminCommand } from './commands/admin-token.ts';
+import { backupCommand } from './commands/backup.ts';
 import { failedCommand } from './commands/failed.ts';
 import { plansCommand } from './commands/plans.ts';
 import { statsCommand } from './commands/stats.ts';
@@ -34,6 +35,7 @@ Commands:
                             tracking plans: per-source JSON Schemas for events, flagged or blocked
   stats [--since 1h]        per source: received = stored + failed + duplicate
   admin token --rotate      make a new admin token (for the admin API) and print it
+  backup <file>             a consistent copy of the embedded store, while the server runs
   topics create             create the Kafka topics (needs KAFKA_BROKERS)
   process                   run the deduplicating processor (raw-events -> events)
 
@@ -255,6 +257,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'plans': return await plansCommand(rest);
       case 'stats': return await statsCommand(rest);
       case 'admin': return await adminCommand(rest);
+      case 'backup': return await backupCommand(rest);
       case 'process': return await processEvents(rest);
       case undefined: case '--help': case '-h': case 'help':
         console.log(USAGE);

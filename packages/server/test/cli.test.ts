@@ -2,7 +2,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -46,7 +46,7 @@ describe('inlet CLI', () => {
   after(() => { rmSync(dir, { recursive: true, force: true }); });
 
   test('--help on each command exits 0', async () => {
-    const runs = await Promise.all([['--help'], ['serve', '--help'], ['tail', '--help'], ['sources', '--help'], ['sources', 'create', '--help'], ['topics', '--help'], ['failed', '--help'], ['stats', '--help'], ['admin', '--help']].map(async (args) => ({ args, run: await inlet(args) })));
+    const runs = await Promise.all([['--help'], ['serve', '--help'], ['tail', '--help'], ['sources', '--help'], ['sources', 'create', '--help'], ['topics', '--help'], ['failed', '--help'], ['stats', '--help'], ['admin', '--help'], ['backup', '--help']].map(async (args) => ({ args, run: await inlet(args) })));
     for (const { args, run } of runs) {
       assert.equal(run.code, 0, `inlet ${args.join(' ')}: ${run.stderr}`);
       assert.match(run.stdout, /Usage: inlet/, args.join(' '));
@@ -328,6 +328,48 @@ describe('inlet CLI', () => {
     } finally {
       await server.close();
     }
+  });
+
+  test('backup copies the embedded store while the server takes events: every event acknowledged before it is in the copy, a file only its owner reads; an existing file or a missing store is one line', { timeout: 60_000 }, async () => {
+    const data = join(dir, 'backup');
+    const server = await startInlet({ dataDir: data });
+    const acked: string[] = [];
+    let writing = true;
+    const writer = (async () => {
+      for (let n = 0; writing; n++) {
+        const batch = Array.from({ length: 50 }, (_, i) => ({ type: 'track', userId: 'u', event: 'backed up', messageId: `bk-${n}-${i}`, properties: { pad: 'x'.repeat(400) } }));
+        if ((await postJson(server.url, '/v1/batch', { batch }, server.writeKey)).status === 200) acked.push(...batch.map((e) => e.messageId));
+      }
+    })();
+    const copy = join(dir, 'backup-copy.db');
+    try {
+      while (acked.length < 2000) await new Promise((r) => setTimeout(r, 20));
+      const before = [...acked];
+      const run = await inlet(['backup', copy, '--data-dir', data]);
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout, /backed up .*inlet\.db to .*backup-copy\.db/);
+      const again = await inlet(['backup', copy, '--data-dir', data]);
+      assert.deepEqual([again.code, again.stderr.trim().split('\n').length], [2, 1], again.stderr);
+      writing = false;
+      await writer;
+      assert.equal(statSync(copy).mode & 0o777, 0o600);
+      const db = new Database(copy, { readonly: true });
+      try {
+        assert.equal(db.pragma('integrity_check', { simple: true }), 'ok');
+        const stored = new Set(db.prepare<[], { id: string }>("SELECT message_id AS id FROM events WHERE message_id LIKE 'bk-%'").all().map((r) => r.id));
+        assert.deepEqual(before.filter((id) => !stored.has(id)), [], 'acknowledged before the backup and missing from it');
+        assert.equal(db.prepare<[], { n: number }>('SELECT count(*) AS n FROM sources').get()!.n, 1, 'the sources come along');
+      } finally {
+        db.close();
+      }
+    } finally {
+      writing = false;
+      await writer;
+      await server.close();
+    }
+    const none = await inlet(['backup', join(dir, 'backup-none.db'), '--data-dir', join(dir, 'no-store-here')]);
+    assert.deepEqual([none.code, none.stderr.trim().split('\n').length], [1, 1], none.stderr);
+    assert.match(none.stderr, /there is no embedded store/);
   });
 
   test('tail prints stored events as NDJSON, oldest first', async () => {

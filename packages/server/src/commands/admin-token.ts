@@ -8,7 +8,7 @@ import { configFromFlags, STORE_FLAGS } from './common.ts';
 export const ADMIN_HELP = `Usage: inlet admin token --rotate
 
 The admin token opens the admin API (Authorization: Bearer <token>). The server makes one on its
-first start and prints it once; only its hash is stored, so it cannot be shown again. --rotate
+first start and prints it once; only a one-way image of it is stored, so it cannot be shown again. --rotate
 makes a new one and prints it; running servers stop accepting the old one within 5 seconds.
 Uses DATABASE_URL when set (the token is shared with the sources), the embedded store otherwise.`;
 
@@ -18,7 +18,7 @@ export async function adminCommand(argv: string[]): Promise<number> {
   if (values.help || what === '--help' || what === '-h') { console.log(ADMIN_HELP); return 0; }
   if (what !== 'token') { console.error(ADMIN_HELP); return 2; }
   if (!values.rotate) {
-    console.error('inlet admin token: the admin token is stored hashed and cannot be shown again; make a new one with --rotate');
+    console.error('inlet admin token: only a one-way image of the admin token is stored, so it cannot be shown again; make a new one with --rotate');
     return 2;
   }
   const store = await openSourceStore(configFromFlags(values), pino({ level: 'warn' }));
