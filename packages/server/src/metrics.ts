@@ -1,13 +1,20 @@
+import { readFileSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { MAX_PARSE_WAIT_MS } from './body.ts';
 import type { BodyQueue } from './body-queue.ts';
 import type { SinkBackpressure } from './sinks/sink-backpressure.ts';
 import type { Sink } from './sinks/sink.ts';
 
+/** This package's version (the packages' versions move together). */
+const INLET_VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
 /** One registry per server, so several servers in one process (tests) keep separate counts. */
 export function createMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'inlet_' });
+  // Which version each instance runs, for the dashboards of a rolling upgrade.
+  new Gauge({ name: 'inlet_build_info', help: 'Always 1; its labels name the Inlet version and the Node.js version', labelNames: ['version', 'node'], registers: [registry] })
+    .labels(INLET_VERSION, process.version).set(1);
   const requests = new Counter({ name: 'inlet_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['route', 'status'], registers: [registry] });
   // Labelled children looked up once per route and status, not hashed from a labels object per request.
   const requestCounters = new Map<string, Counter.Internal>();

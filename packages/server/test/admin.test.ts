@@ -78,7 +78,7 @@ describe('the admin token', () => {
   test('inlet admin token without --rotate explains why it cannot show the token', async () => {
     await assert.rejects(
       promisify(execFile)(process.execPath, [BIN, 'admin', 'token'], { env: { ...process.env, INLET_DATA_DIR: dataDir } }),
-      (error: { stderr: string; code: number }) => /stored hashed.*--rotate/.test(error.stderr) && error.code === 2,
+      (error: { stderr: string; code: number }) => /one-way image.*cannot be shown again.*--rotate/.test(error.stderr) && error.code === 2,
     );
   });
 });
@@ -112,6 +112,8 @@ describe('the admin listener', () => {
     }
     const metrics = (await adminRequest(inlet.adminUrl, inlet.adminToken, '/metrics')).text;
     assert.match(metrics, /^inlet_admin_auth_failures_total 25$/m);
+    const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+    assert.ok(metrics.includes(`inlet_build_info{version="${version}",node="${process.version}"} 1`), 'which version each instance runs');
   });
 
   test('sources: create and rotate-key show the write key once; list, get, rename and revoke (its key then gets 401)', async () => {
