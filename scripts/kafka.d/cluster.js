@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { ensureJars, KAFKA_VERSION } from './jars.js';
 import { probeBrokerIds } from './metadata-probe.js';
 import { layout, nodeProperties } from './node-config.js';
+import { securitySetup } from './security.js';
 
 /** Where nodes listen unless `--host` says otherwise (recorded per node in cluster.json). */
 export const DEFAULT_HOST = '127.0.0.1';
@@ -57,9 +58,10 @@ function portFree(port, host) {
   });
 }
 
-async function assertPortsFree(nodes) {
+async function assertPortsFree(nodes, security) {
   for (const node of nodes) {
-    for (const port of [node.port, node.controllerPort]) {
+    const secured = [security?.saslPort, security?.sslPort].filter((p) => p !== undefined).map((p) => p + node.id - 1);
+    for (const port of [node.port, node.controllerPort, ...secured]) {
       if (!(await portFree(port, hostOf(node)))) throw new Error(`port ${port} on ${hostOf(node)} is already in use (another broker? see \`scripts/kafka status\`)`);
     }
   }
@@ -124,8 +126,11 @@ async function waitUntilServing(state, waitFor, expectIds, timeoutMs) {
 
 const bootstrap = (state) => state.nodes.map((n) => `${hostOf(n)}:${n.port}`).join(',');
 
-/** Formats fresh storage in `dir` and starts every node; returns the bootstrap address. */
-export async function startCluster({ dir, port, controllerPort, brokers, host = DEFAULT_HOST, timeoutMs }) {
+/**
+ * Formats fresh storage in `dir` and starts every node; returns the bootstrap address (PLAINTEXT).
+ * `saslPort`, `sslPort`: secured listeners too (security.js), recorded in cluster.json's `security`.
+ */
+export async function startCluster({ dir, port, controllerPort, brokers, host = DEFAULT_HOST, timeoutMs, saslPort, sslPort }) {
   dir = resolve(dir);
   const existing = readState(dir);
   if (existing) {
@@ -143,26 +148,27 @@ export async function startCluster({ dir, port, controllerPort, brokers, host = 
   }
   // Throwaway test data: a fresh start always formats new storage.
   if (existsSync(dir)) {
-    for (const f of readdirSync(dir)) if (f.startsWith('node-') || f === 'cluster.json') rmSync(join(dir, f), { recursive: true, force: true });
+    for (const f of readdirSync(dir)) if (f.startsWith('node-') || f === 'cluster.json' || f === 'tls') rmSync(join(dir, f), { recursive: true, force: true });
   }
 
   const nodes = layout({ port, controllerPort, brokers, host });
-  await assertPortsFree(nodes);
+  await assertPortsFree(nodes, { saslPort, sslPort });
   const libs = ensureJars();
   const id = clusterId();
-  const state = { kafkaVersion: KAFKA_VERSION, clusterId: id, dir, bootstrap: '', nodes: [] };
+  const security = saslPort === undefined && sslPort === undefined ? undefined : securitySetup({ dir, host, saslPort, sslPort });
+  const state = { kafkaVersion: KAFKA_VERSION, clusterId: id, dir, bootstrap: '', nodes: [], ...(security ? { security: security.state } : {}) };
   for (const node of nodes) {
     const nodeDir = join(dir, `node-${node.id}`);
     mkdirSync(join(nodeDir, 'data'), { recursive: true });
     const config = join(nodeDir, 'server.properties');
-    writeFileSync(config, nodeProperties({ node, nodes, dataDir: join(nodeDir, 'data') }));
+    writeFileSync(config, nodeProperties({ node, nodes, dataDir: join(nodeDir, 'data'), security }));
     state.nodes.push({ ...node, pid: null, log: join(nodeDir, 'node.log'), config });
   }
   state.bootstrap = bootstrap(state);
   writeState(dir, state);
 
   await Promise.all(state.nodes.map((node) => run('java', [...JVM_OPTS, '-cp', join(libs, '*'),
-    'kafka.tools.StorageTool', 'format', '-t', id, '-c', node.config], `formatting node ${node.id}`)));
+    'kafka.tools.StorageTool', 'format', '-t', id, '-c', node.config, ...(security?.formatArgs ?? [])], `formatting node ${node.id}`)));
 
   for (const node of state.nodes) node.pid = launch(libs, node);
   writeState(dir, state);

@@ -6,21 +6,23 @@ export function layout({ port, controllerPort, brokers, host }) {
   return Array.from({ length: brokers }, (_, i) => ({ id: i + 1, host, port: port + i, controllerPort: controllerPort + i }));
 }
 
-export function nodeProperties({ node, nodes, dataDir }) {
+/** `security`: securitySetup()'s extra listeners and settings (security.js), when asked for. */
+export function nodeProperties({ node, nodes, dataDir, security }) {
   // One node: internal topics can only have one replica. Three nodes: three replicas with two
   // in sync, so killing any one node still leaves offsets and transactions writable — the case
   // the failover tests exercise.
   const replicas = nodes.length >= 3 ? 3 : 1;
   const minIsr = nodes.length >= 3 ? 2 : 1;
   const voters = nodes.map((n) => `${n.id}@${n.host}:${n.controllerPort}`).join(',');
+  const secured = security ? security.listeners(node) : [];
   const settings = {
     'process.roles': 'broker,controller',
     'node.id': node.id,
-    'listeners': `PLAINTEXT://${node.host}:${node.port},CONTROLLER://${node.host}:${node.controllerPort}`,
-    'advertised.listeners': `PLAINTEXT://${node.host}:${node.port}`,
+    'listeners': [`PLAINTEXT://${node.host}:${node.port}`, `CONTROLLER://${node.host}:${node.controllerPort}`, ...secured].join(','),
+    'advertised.listeners': [`PLAINTEXT://${node.host}:${node.port}`, ...secured].join(','),
     'inter.broker.listener.name': 'PLAINTEXT',
     'controller.listener.names': 'CONTROLLER',
-    'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL',
     'controller.quorum.voters': voters,
     'log.dirs': dataDir,
     'num.partitions': 1,
@@ -41,6 +43,7 @@ export function nodeProperties({ node, nodes, dataDir }) {
     'broker.session.timeout.ms': 6000,
     'num.network.threads': 2,
     'num.io.threads': 4,
+    ...security?.settings,
   };
   return Object.entries(settings).map(([k, v]) => `${k}=${v}`).join('\n') + '\n';
 }

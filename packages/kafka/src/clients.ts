@@ -6,8 +6,9 @@
 // Workarounds for @platformatic/kafka live here and in committed-fetch.ts, each marked
 // `WORKAROUND(@platformatic/kafka <= version)`; README.md lists them with the upstream issues.
 import { randomUUID } from 'node:crypto';
-import { Admin, Consumer, FetchIsolationLevels, Producer, ProduceAcks, stringSerializers } from '@platformatic/kafka';
-import { brokerList, compression, type Compression } from '@inlet/kafka/contract';
+import type { ConnectionOptions } from 'node:tls';
+import { Admin, Consumer, FetchIsolationLevels, Producer, ProduceAcks, stringSerializers, type SASLMechanismValue, type SASLOptions } from '@platformatic/kafka';
+import { brokerList, compression, kafkaSecurity, type Compression, type KafkaSecurity } from '@inlet/kafka/contract';
 import { keyPartitioner } from './partitioner.ts';
 import { checkSetting, checkSettings, integer, invalid, text } from '@inlet/schema/settings';
 
@@ -22,6 +23,8 @@ export interface ClientOptions {
   /** the client's own retries of one operation */
   retries?: number;
   retryDelayMs?: number;
+  /** TLS and SASL (security.ts); left out: plaintext without authentication */
+  security?: KafkaSecurity;
 }
 
 export interface IdempotentProducerOptions extends ClientOptions {
@@ -58,15 +61,23 @@ const CLIENT = {
   connectTimeoutMs: integer(1, 3_600_000).optional(),
   retries: integer(0, 1_000_000).optional(),
   retryDelayMs: integer(0, 600_000).optional(),
+  security: kafkaSecurity.optional(),
 };
 
 /** The options every client shares, checked, in the client's own terms. Other keys are the caller's. */
 function base(o: ClientOptions, minRetries = 0) {
   const c = checkSettings(CLIENT, o as unknown as Record<string, unknown>, { ignoreUnknown: true });
   if (c.retries !== undefined && c.retries < minRetries) throw invalid('retries', `must be an integer from ${minRetries} to 1000000, got ${c.retries}`);
-  const options = { bootstrapBrokers: c.brokers, clientId: c.clientId, timeout: c.requestTimeoutMs, connectTimeout: c.connectTimeoutMs, retries: c.retries, retryDelay: c.retryDelayMs };
+  const options = {
+    bootstrapBrokers: c.brokers, clientId: c.clientId, timeout: c.requestTimeoutMs, connectTimeout: c.connectTimeoutMs, retries: c.retries, retryDelay: c.retryDelayMs,
+    // An empty object is TLS with the system's CAs, as Node's tls.connect takes it.
+    tls: c.security?.tls && (c.security.tls.ca === undefined ? {} : { ca: c.security.tls.ca }),
+    sasl: c.security?.sasl && { mechanism: c.security.sasl.mechanism.toUpperCase() as SASLMechanismValue, username: c.security.sasl.username, password: c.security.sasl.password },
+  };
   // The client treats an explicit undefined like a value in places; leave unset options out.
-  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as { bootstrapBrokers: string[]; clientId: string; timeout?: number; connectTimeout?: number; retries?: number; retryDelay?: number };
+  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as {
+    bootstrapBrokers: string[]; clientId: string; timeout?: number; connectTimeout?: number; retries?: number; retryDelay?: number; tls?: ConnectionOptions; sasl?: SASLOptions;
+  };
 }
 
 /**

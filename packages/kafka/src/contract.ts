@@ -99,3 +99,6 @@ export function toKafkaRecord(record: NormalizedRecord, value: string = JSON.str
  * (message.max.bytes, 1 MiB), with room for the request's framing.
  */
 export const MAX_PRODUCE_BYTES = 900_000;
+
+// TLS and SASL settings: client-free too, so programs check them before loading the client.
+export * from './security.ts';

@@ -6,11 +6,12 @@
 // the next one starts a fresh client, since the old one may hold connections to a broker that is gone.
 import { ConfigResourceTypes, type Admin, type ClusterMetadata } from '@platformatic/kafka';
 import { createAdmin, forceClose, within } from './clients.ts';
-import { brokerList, topicName } from '@inlet/kafka/contract';
+import { brokerList, topicName, type KafkaSecurity } from '@inlet/kafka/contract';
 import { checkSetting } from '@inlet/schema/settings';
 
 export interface TopicProbeOptions {
   brokers: string[] | string;
+  security?: KafkaSecurity;
   clientId: string;
   topic: string;
   /** the whole check's bound (connecting included) */
@@ -48,8 +49,8 @@ export class TopicProbe {
 
   /** Resolves when the topic is there and the cluster answered; rejects with the reason otherwise. */
   async check(): Promise<void> {
-    const { brokers, clientId, topic, timeoutMs } = this.#options;
-    const admin = (this.#admin ??= createAdmin({ brokers, clientId, retries: 0, connectTimeoutMs: timeoutMs, requestTimeoutMs: timeoutMs }));
+    const { brokers, security, clientId, topic, timeoutMs } = this.#options;
+    const admin = (this.#admin ??= createAdmin({ brokers, security, clientId, retries: 0, connectTimeoutMs: timeoutMs, requestTimeoutMs: timeoutMs }));
     try {
       // The client's timeouts bound each request, not the call with its connection attempts.
       const metadata = await within(admin.metadata({ topics: [topic], forceUpdate: true }), timeoutMs, 'metadata');

@@ -2,13 +2,14 @@
 // production). Idempotent: topics that already exist are left as they are and reported.
 import { ConfigResourceTypes, IncrementalAlterConfigOperationTypes, type Admin } from '@platformatic/kafka';
 import { createAdmin, forceClose } from './clients.ts';
-import { brokerList, topicName } from '@inlet/kafka/contract';
+import { brokerList, kafkaSecurity, topicName, type KafkaSecurity } from '@inlet/kafka/contract';
 import { checkSettings, integer, invalid, list, rule, text } from '@inlet/schema/settings';
 import { errorDetails, hasProtocolError } from './errors.ts';
 
 export interface CreateTopicsOptions {
   /** bootstrap brokers: a list, or a comma-separated string, of host:port */
   brokers: string[] | string;
+  security?: KafkaSecurity;
   topics: string[];
   partitions: number;
   replicationFactor: number;
@@ -29,6 +30,7 @@ export interface CreateTopicsResult {
 
 const CREATE_TOPICS = {
   brokers: brokerList,
+  security: kafkaSecurity.optional(),
   topics: list(topicName, { nonEmpty: true, expects: 'a non-empty list of topic names' }),
   partitions: integer(1, 1_000_000),
   replicationFactor: integer(1, 1000),
@@ -47,7 +49,7 @@ function check(o: CreateTopicsOptions): void {
 
 export async function createTopics(options: CreateTopicsOptions): Promise<CreateTopicsResult> {
   check(options);
-  const admin = createAdmin({ brokers: options.brokers, clientId: options.clientId ?? 'inlet-topics' });
+  const admin = createAdmin({ brokers: options.brokers, security: options.security, clientId: options.clientId ?? 'inlet-topics' });
   try {
     let present: Set<string>;
     try {
@@ -130,8 +132,8 @@ export async function growTopic(admin: Admin, topic: string, count: number): Pro
 }
 
 /** describeTopicConfigs with a client of its own. */
-export async function topicConfigs(options: { brokers: string[] | string; clientId?: string }, topic: string, names: string[]): Promise<Map<string, string>> {
-  const admin = createAdmin({ brokers: options.brokers, clientId: options.clientId ?? 'inlet-topics' });
+export async function topicConfigs(options: { brokers: string[] | string; security?: KafkaSecurity; clientId?: string }, topic: string, names: string[]): Promise<Map<string, string>> {
+  const admin = createAdmin({ brokers: options.brokers, security: options.security, clientId: options.clientId ?? 'inlet-topics' });
   try {
     return await describeTopicConfigs(admin, topic, names);
   } finally {

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { Processor } from './processor.ts';
 import { PROCESSOR_OPTIONS, type ProcessorOptions } from './options.ts';
 import { checkSettings, INVALID_SETTING, invalid } from '@inlet/schema/settings';
+import { SASL_MECHANISMS, saslMechanism, saslPassword, saslUsername, securityFrom, tlsCaFile, useTls, type SecuritySettings } from '@inlet/kafka/contract';
 
 export const PROCESSOR_USAGE = `Usage: inlet process [options]
 
@@ -31,6 +32,11 @@ not caught.
   --metrics-port PORT       serve Prometheus text on /metrics          (env INLET_PROCESSOR_METRICS_PORT)
   --metrics-host HOST       (default 0.0.0.0)
   --log-interval MS         log counts this often, 0 = never           (default 10000)
+  --tls true|false          TLS to the brokers, system CAs             (env KAFKA_TLS, default false)
+  --tls-ca-file FILE        PEM file of CAs to trust instead; implies TLS  (env KAFKA_TLS_CA_FILE)
+  --sasl-mechanism M        ${SASL_MECHANISMS.join('|')}     (env KAFKA_SASL_MECHANISM)
+  --sasl-username NAME                                                 (env KAFKA_SASL_USERNAME)
+  --sasl-password PASSWORD  never logged; prefer the env var           (env KAFKA_SASL_PASSWORD)
   -h, --help`;
 
 /** Each flag, the option it sets and the env var it falls back to; read with the options' own rules. */
@@ -53,11 +59,20 @@ const FLAGS = {
   '--log-interval': ['logIntervalMs'],
 } as const satisfies Record<string, readonly [keyof typeof PROCESSOR_OPTIONS, string?]>;
 
+/** TLS and SASL: five flags that make one option, `security`, read with @inlet/kafka's rules, as the server reads them. */
+const SECURITY_FLAGS = {
+  '--tls': ['tls', 'KAFKA_TLS', useTls],
+  '--tls-ca-file': ['tlsCa', 'KAFKA_TLS_CA_FILE', tlsCaFile],
+  '--sasl-mechanism': ['saslMechanism', 'KAFKA_SASL_MECHANISM', saslMechanism],
+  '--sasl-username': ['saslUsername', 'KAFKA_SASL_USERNAME', saslUsername],
+  '--sasl-password': ['saslPassword', 'KAFKA_SASL_PASSWORD', saslPassword],
+} as const;
+
 /** Flags win over environment variables; returns undefined when --help was asked for. */
 export function parseProcessorArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): ProcessorOptions | undefined {
   let values: Record<string, string | boolean | undefined>;
   try {
-    const options = Object.fromEntries(Object.keys(FLAGS).map((flag) => [flag.slice(2), { type: 'string' as const }]));
+    const options = Object.fromEntries([...Object.keys(FLAGS), ...Object.keys(SECURITY_FLAGS)].map((flag) => [flag.slice(2), { type: 'string' as const }]));
     ({ values } = parseArgs({ args: argv, strict: true, allowPositionals: false, options: { ...options, help: { type: 'boolean', short: 'h' } } }));
   } catch (error) {
     const flag = /'(-[^']*)'/.exec((error as Error).message)?.[1];
@@ -69,7 +84,20 @@ export function parseProcessorArgs(argv: string[], env: NodeJS.ProcessEnv = proc
   const given = Object.fromEntries(Object.entries(FLAGS).map(([flag, [, envName]]) => [flag, values[flag.slice(2)] ?? (envName === undefined ? undefined : env[envName])]));
   if (given['--brokers'] === undefined) throw invalid('--brokers', '(or KAFKA_BROKERS) is required');
   const read = checkSettings(spec, given, { text: true });
-  return Object.fromEntries(Object.entries(FLAGS).map(([flag, [option]]) => [option, read[flag]]).filter(([, v]) => v !== undefined)) as unknown as ProcessorOptions;
+  const options = Object.fromEntries(Object.entries(FLAGS).map(([flag, [option]]) => [option, read[flag]]).filter(([, v]) => v !== undefined)) as unknown as ProcessorOptions;
+  const security = readSecurity(values, env);
+  return security === undefined ? options : { ...options, security };
+}
+
+function readSecurity(values: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv) {
+  const entries = Object.entries(SECURITY_FLAGS);
+  const read = checkSettings(
+    Object.fromEntries(entries.map(([flag, [, , rule]]) => [flag, rule.optional()])),
+    Object.fromEntries(entries.map(([flag, [, envName]]) => [flag, values[flag.slice(2)] ?? env[envName]])),
+    { text: true },
+  );
+  const settings = Object.fromEntries(entries.map(([flag, [setting]]) => [setting, read[flag]])) as SecuritySettings;
+  return securityFrom(settings, { saslMechanism: '--sasl-mechanism', saslUsername: '--sasl-username', saslPassword: '--sasl-password' });
 }
 
 /** How much longer than its transaction timeout a graceful stop may take before the process exits anyway. */

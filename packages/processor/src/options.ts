@@ -2,7 +2,7 @@
 // by the settings kit (@inlet/schema/settings): a wrong value throws InvalidSettingError
 // (INLET_INVALID_SETTING) naming it. The command line reads its flags with the same rules.
 import { randomUUID } from 'node:crypto';
-import { brokerList, changelogTopic, EVENTS_TOPIC, PROCESSOR_GROUP, RAW_EVENTS_TOPIC, topicName } from '@inlet/kafka/contract';
+import { brokerList, changelogTopic, EVENTS_TOPIC, kafkaSecurity, PROCESSOR_GROUP, RAW_EVENTS_TOPIC, topicName, type KafkaSecurity } from '@inlet/kafka/contract';
 import { boolean, checkSettings, duration, integer, invalid, oneOf, refuse, rule, text, type Rule } from '@inlet/schema/settings';
 
 export interface ProcessorLogger {
@@ -14,6 +14,8 @@ export interface ProcessorLogger {
 export interface ProcessorOptions {
   /** bootstrap brokers, as an array or a comma-separated "host:port,host:port" string */
   brokers: string[] | string;
+  /** TLS and SASL to the brokers (the command line's --tls, --sasl-* flags); default plaintext */
+  security?: KafkaSecurity;
   /** consumer group shared by every instance (default 'inlet-processor') */
   groupId?: string;
   inputTopic?: string;
@@ -62,6 +64,7 @@ export interface ProcessorOptions {
 
 export interface ResolvedOptions {
   brokers: string[];
+  security: KafkaSecurity | undefined;
   groupId: string;
   inputTopic: string;
   outputTopic: string;
@@ -99,6 +102,7 @@ const logger: Rule<ProcessorLogger> = rule((v) => {
 /** Each option's rule; ids (group, instance, transactional prefix) name topics and clients, so they follow the topic-name rule. */
 export const PROCESSOR_OPTIONS = {
   brokers: brokerList,
+  security: kafkaSecurity.optional(),
   groupId: topicName.default(PROCESSOR_GROUP),
   inputTopic: topicName.default(RAW_EVENTS_TOPIC),
   outputTopic: topicName.default(EVENTS_TOPIC),
@@ -144,6 +148,7 @@ export function resolveOptions(options: ProcessorOptions): ResolvedOptions {
   const instanceId = o.instanceId ?? randomUUID();
   return {
     brokers: o.brokers,
+    security: o.security,
     groupId: o.groupId,
     inputTopic: o.inputTopic,
     outputTopic: o.outputTopic,

@@ -89,7 +89,7 @@ export class Processor {
     if (this.#started) throw new Error('Processor already started');
     this.#started = true;
     const o = this.options;
-    const client = { brokers: o.brokers, retries: 5, retryDelayMs: 250 };
+    const client = { brokers: o.brokers, security: o.security, retries: 5, retryDelayMs: 250 };
     this.#admin = createAdmin({ ...client, clientId: `inlet-processor-admin-${o.instanceId}` });
     await this.#ensureTopics();
     this.#producer = await this.#createProducer();
@@ -231,6 +231,7 @@ export class Processor {
     const o = this.options;
     return createTransactionalProducer({
       brokers: o.brokers,
+      security: o.security,
       clientId: `inlet-processor-${o.instanceId}`,
       transactionalId: o.transactionalId,
       requestTimeoutMs: o.transactionTimeoutMs,

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { loadConfig, SETTINGS, type Config } from './config.ts';
+import { kafkaSecurityFromEnv, loadConfig, SETTINGS, type Config } from './config.ts';
 import { checkSettings, integer, INVALID_SETTING } from '@inlet/schema/settings';
 import { brokerList } from '@inlet/kafka/contract';
 import { openSourceStore, startServer } from './server.ts';
@@ -192,7 +192,7 @@ async function topics(argv: string[]): Promise<number> {
     partitions: { type: 'string', default: '12' }, 'replication-factor': { type: 'string', default: '1' }, 'min-insync-replicas': { type: 'string' },
     topic: { type: 'string', multiple: true }, brokers: { type: 'string' }, help: { type: 'boolean', short: 'h' },
   } });
-  const help = 'Usage: inlet topics create [--brokers host:port,...] [--topic NAME ...] [--partitions 12] [--replication-factor 1] [--min-insync-replicas N]\n(default min.insync.replicas: 2 with 3 or more replicas, else 1)\nCreates raw-events, events and failed-events (or the --topic names; KAFKA_TOPIC and KAFKA_FAILED_TOPIC rename the first and last).\nfailed-events gets retention.ms from FAILED_RETENTION_DAYS and retention.bytes from FAILED_MAX_BYTES / partitions, with segments a quarter of each (at least 1 h and 1 MiB) so that Kafka can apply them.\nExisting topics are left as they are.';
+  const help = 'Usage: inlet topics create [--brokers host:port,...] [--topic NAME ...] [--partitions 12] [--replication-factor 1] [--min-insync-replicas N]\n(default min.insync.replicas: 2 with 3 or more replicas, else 1)\nCreates raw-events, events and failed-events (or the --topic names; KAFKA_TOPIC and KAFKA_FAILED_TOPIC rename the first and last).\nfailed-events gets retention.ms from FAILED_RETENTION_DAYS and retention.bytes from FAILED_MAX_BYTES / partitions, with segments a quarter of each (at least 1 h and 1 MiB) so that Kafka can apply them.\nExisting topics are left as they are.\nTLS and SASL as the server takes them: KAFKA_TLS, KAFKA_TLS_CA_FILE, KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD (env).';
   const wantsHelp = values.help || action === '--help' || action === '-h';
   if (wantsHelp || action !== 'create') { console.log(help); return wantsHelp ? 0 : 2; }
   const flags = checkSettings({ '--brokers': brokerList, '--partitions': integer(1, 1_000_000), '--replication-factor': integer(1, 1000), '--min-insync-replicas': integer(1, 1000).optional() }, {
@@ -201,6 +201,7 @@ async function topics(argv: string[]): Promise<number> {
   const partitions = flags['--partitions'];
   const { createTopics, EVENTS_TOPIC, FAILED_EVENTS_TOPIC, RAW_EVENTS_TOPIC } = await import('@inlet/kafka');
   const { failed } = loadConfig([], process.env);
+  const security = kafkaSecurityFromEnv(process.env);
   const failedTopic = process.env.KAFKA_FAILED_TOPIC || FAILED_EVENTS_TOPIC;
   const names = values.topic ?? [process.env.KAFKA_TOPIC || RAW_EVENTS_TOPIC, EVENTS_TOPIC, failedTopic];
   // Failed events are bounded on Kafka by the topic itself: FAILED_RETENTION_DAYS and FAILED_MAX_BYTES
@@ -224,7 +225,7 @@ async function topics(argv: string[]): Promise<number> {
     // replication factor cannot make every acks=all write fail.
     const replicationFactor = flags['--replication-factor'];
     const minInsyncReplicas = flags['--min-insync-replicas'] ?? Math.max(1, Math.min(2, replicationFactor - 1));
-    ({ existing } = await createTopics({ brokers: flags['--brokers'], topics: names, partitions, replicationFactor, minInsyncReplicas, topicConfigs }));
+    ({ existing } = await createTopics({ brokers: flags['--brokers'], security, topics: names, partitions, replicationFactor, minInsyncReplicas, topicConfigs }));
   } catch (error) {
     // What the brokers said (a replication factor above the broker count, no broker reachable)
     // is the operator's to fix: createTopics puts it in its message; one line, not a stack trace.

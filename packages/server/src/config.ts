@@ -2,7 +2,10 @@
 // (@inlet/schema/settings): each setting is declared once below — its flag, its help and its rule —
 // and a wrong value stops the server with one line naming it (InvalidSettingError,
 // INLET_INVALID_SETTING).
-import { brokerList, compression, COMPRESSIONS, FAILED_EVENTS_TOPIC, MAX_PRODUCE_BYTES, RAW_EVENTS_TOPIC, sendMode, topicName, type Compression, type SendMode } from '@inlet/kafka/contract';
+import {
+  brokerList, compression, COMPRESSIONS, FAILED_EVENTS_TOPIC, MAX_PRODUCE_BYTES, RAW_EVENTS_TOPIC, SASL_MECHANISMS, saslMechanism, saslPassword, saslUsername, securityFrom, sendMode, tlsCaFile, topicName, useTls,
+  type Compression, type KafkaSecurity, type SendMode,
+} from '@inlet/kafka/contract';
 import { ADDED_BYTES_ALLOWANCE, DEFAULT_LIMITS } from '@inlet/schema';
 import { boolean, checkSettings, integer, invalid, InvalidSettingError, list, oneOf, refuse, rule, text, then, url, type Rule, type Settings } from '@inlet/schema/settings';
 import { BlockList, isIP } from 'node:net';
@@ -24,6 +27,8 @@ export interface Config {
     compression: Compression;
     /** benchmark only (INLET_BENCH_KAFKA_SEND_MODE): how the sink keeps produce requests in flight */
     sendMode?: SendMode;
+    /** TLS and SASL to the brokers; undefined: plaintext, no authentication */
+    security?: KafkaSecurity;
   };
   /** how long a request waits for the sink before it gets 503 */
   sinkTimeoutMs: number;
@@ -94,6 +99,11 @@ const DEFINITIONS = {
   KAFKA_CLIENT_ID: define('--kafka-client-id', text().default('inlet-server'), 'Kafka client id (default inlet-server)'),
   KAFKA_LINGER_MS: define('--kafka-linger-ms', integer(0, 1000).default(0), 'how long to gather concurrent requests into one produce (default 0)'),
   KAFKA_COMPRESSION: define('--kafka-compression', compression.default('lz4'), `${COMPRESSIONS.join('|')} (default lz4; zstd packs events tighter for more CPU)`),
+  KAFKA_TLS: define('--kafka-tls', useTls.default(false), 'true: TLS to the brokers, trusting the system CAs (default false)'),
+  KAFKA_TLS_CA_FILE: define('--kafka-tls-ca-file', tlsCaFile.optional(), 'PEM file of the CAs to trust instead of the system ones (read at start); implies KAFKA_TLS'),
+  KAFKA_SASL_MECHANISM: define('--kafka-sasl-mechanism', saslMechanism.optional(), `SASL authentication to the brokers: ${SASL_MECHANISMS.join('|')}; needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD`),
+  KAFKA_SASL_USERNAME: define('--kafka-sasl-username', saslUsername.optional(), 'SASL user name'),
+  KAFKA_SASL_PASSWORD: define('--kafka-sasl-password', saslPassword.optional(), 'SASL password (never logged; prefer the env var to the flag, which ps shows)'),
   SINK_TIMEOUT_MS: define('--sink-timeout-ms', integer(100, 120_000).default(5000), 'longest wait for the sink before a 503 (default 5000)'),
   SINK_MAX_QUEUE_MS: define('--sink-max-queue-ms', integer(10, 60_000).default(1000), 'admit only what the sink, at its measured rate, makes durable within this; the excess gets 503 at once (default 1000)'),
   REDIS_URL: define('--redis-url', url(['redis:', 'rediss:']).optional(), 'share rate limits between instances through Redis'),
@@ -165,6 +175,7 @@ export function loadConfig(argv: string[] = [], env: NodeJS.ProcessEnv = process
       lingerMs: v.KAFKA_LINGER_MS,
       compression: v.KAFKA_COMPRESSION,
       sendMode: bench.INLET_BENCH_KAFKA_SEND_MODE,
+      security: securityOf(v),
     },
     sinkTimeoutMs: v.SINK_TIMEOUT_MS,
     sinkMaxQueueMs: v.SINK_MAX_QUEUE_MS,
@@ -197,6 +208,21 @@ export function loadConfig(argv: string[] = [], env: NodeJS.ProcessEnv = process
     throw invalid('MAX_BODY_BYTES', `(${config.limits.maxBodyBytes}) can be at most ${MAX_KAFKA_BODY_BYTES} with the Kafka sink: a refused body is kept as one record, which Kafka refuses over 1 MiB`);
   }
   return config;
+}
+
+const SECURITY_SETTINGS = ['KAFKA_TLS', 'KAFKA_TLS_CA_FILE', 'KAFKA_SASL_MECHANISM', 'KAFKA_SASL_USERNAME', 'KAFKA_SASL_PASSWORD'] as const;
+
+function securityOf(v: Pick<Settings<typeof SPEC>, (typeof SECURITY_SETTINGS)[number]>): KafkaSecurity | undefined {
+  return securityFrom(
+    { tls: v.KAFKA_TLS, tlsCa: v.KAFKA_TLS_CA_FILE, saslMechanism: v.KAFKA_SASL_MECHANISM, saslUsername: v.KAFKA_SASL_USERNAME, saslPassword: v.KAFKA_SASL_PASSWORD },
+    { saslMechanism: 'KAFKA_SASL_MECHANISM', saslUsername: 'KAFKA_SASL_USERNAME', saslPassword: 'KAFKA_SASL_PASSWORD' },
+  );
+}
+
+/** TLS and SASL from the env alone, for a command that takes its brokers elsewhere (`inlet topics create --brokers`). */
+export function kafkaSecurityFromEnv(env: NodeJS.ProcessEnv = process.env): KafkaSecurity | undefined {
+  const spec = Object.fromEntries(SECURITY_SETTINGS.map((name) => [name, SPEC[name]])) as Pick<typeof SPEC, (typeof SECURITY_SETTINGS)[number]>;
+  return securityOf(checkSettings(spec, Object.fromEntries(SECURITY_SETTINGS.map((name) => [name, env[name]])), { text: true }));
 }
 
 /** For tests and embedding: defaults, then overrides. */

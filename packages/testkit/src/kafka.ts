@@ -32,11 +32,14 @@ export interface KafkaCluster {
   startNode(id: number): Promise<void>;
   /** stops every node and removes the cluster's directory */
   stop(): Promise<void>;
+  /** with `secure`: the SASL_PLAINTEXT listeners and their user, and the SSL ones with the CA that signed them */
+  secure?: { sasl: { brokers: string[]; username: string; password: string }; tls: { brokers: string[]; caFile: string } };
 }
 
 interface ClusterState {
   bootstrap: string;
-  nodes: { id: number; port: number; pid: number | null }[];
+  nodes: { id: number; host?: string; port: number; pid: number | null }[];
+  security?: { saslPort: number; username: string; password: string; sslPort: number; caFile: string };
 }
 
 /** Runs scripts/kafka, inside network namespace `netns` when given (ip netns exec). */
@@ -70,21 +73,26 @@ export interface KafkaClusterOptions {
    * that a test can partition the brokers from the rest by taking that link down.
    */
   netns?: { name: string; host: string };
+  /** also SASL_PLAINTEXT (PLAIN, SCRAM) and SSL listeners, on free ports of their own (scripts/kafka --sasl-port, --ssl-port) */
+  secure?: boolean;
 }
 
 /** A private cluster on free ports (nodes and controllers each on a block of consecutive ports), on loopback unless `netns` says otherwise. */
 export async function startKafkaCluster(options: KafkaClusterOptions): Promise<KafkaCluster> {
-  const { brokers, netns } = options;
+  const { brokers, netns, secure } = options;
   if (brokers !== 1 && brokers !== 3) throw new Error(`brokers must be 1 or 3, got ${brokers}`);
   const dir = mkdtempSync(join(tmpdir(), 'inlet-kafka-test-'));
   const read = (): ClusterState => JSON.parse(readFileSync(join(dir, 'cluster.json'), 'utf8'));
   // Another process may take a port between our check and the broker's bind: try fresh ports then.
   for (let attempt = 1; ; attempt++) {
-    const port = await freePortBlock(brokers);
-    const controllerPort = await freePortBlock(brokers);
+    // Secured: one block for all four listeners' ports, so none can be handed out twice.
+    const block = secure ? await freePortBlock(4 * brokers) : undefined;
+    const port = block ?? (await freePortBlock(brokers));
+    const controllerPort = block === undefined ? await freePortBlock(brokers) : block + brokers;
+    const securePorts = block === undefined ? [] : ['--sasl-port', String(block + 2 * brokers), '--ssl-port', String(block + 3 * brokers)];
     try {
       await kafka(['start', '--port', String(port), '--controller-port', String(controllerPort), '--brokers', String(brokers), '--dir', dir,
-        ...(netns ? ['--host', netns.host] : [])], netns?.name);
+        ...(netns ? ['--host', netns.host] : []), ...securePorts], netns?.name);
       break;
     } catch (error) {
       await kafka(['stop', '--dir', dir, '--kill']).catch(() => undefined);
@@ -94,7 +102,15 @@ export async function startKafkaCluster(options: KafkaClusterOptions): Promise<K
     }
   }
   const state = read();
+  const listeners = (first: number) => state.nodes.map((n) => `${n.host ?? '127.0.0.1'}:${first + n.id - 1}`);
+  const security = state.security;
   const cluster: KafkaCluster = {
+    ...(security && {
+      secure: {
+        sasl: { brokers: listeners(security.saslPort), username: security.username, password: security.password },
+        tls: { brokers: listeners(security.sslPort), caFile: security.caFile },
+      },
+    }),
     bootstrap: state.bootstrap,
     brokers: state.bootstrap.split(','),
     dir,

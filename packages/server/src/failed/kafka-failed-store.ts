@@ -8,7 +8,7 @@
 // out by the record contract, like the sink writes them) and the markers of their entries. A
 // replay killed half way leaves whole chunks committed and the open one aborted (the next replay's
 // producer fences it, under the same transactional id), so running it again stores nothing twice.
-import { createTransactionalProducer, forceClose, MAX_PRODUCE_BYTES, readTopic, toKafkaRecord, type BufferProducer, type TopicRecord } from '@inlet/kafka';
+import { createTransactionalProducer, forceClose, MAX_PRODUCE_BYTES, readTopic, toKafkaRecord, type BufferProducer, type KafkaSecurity, type TopicRecord } from '@inlet/kafka';
 import type { Limits } from '@inlet/schema';
 import { failedRecord, type FailedEvent } from './failed-event.ts';
 import { emptySummary, type FailedFilter, type FailedPage, type FailedStore, type FailedView, type ReplayOptions, type ReplaySummary } from './failed-store.ts';
@@ -18,6 +18,7 @@ import { recheck } from './recheck.ts';
 
 export interface KafkaFailedStoreOptions {
   brokers: string[];
+  security?: KafkaSecurity;
   /** where replayed events go: raw-events */
   topic: string;
   failedTopic: string;
@@ -80,7 +81,7 @@ export class KafkaFailedStore implements FailedStore {
   }
 
   #client(suffix: string) {
-    return { brokers: this.#options.brokers, clientId: `${this.#options.clientId}-${suffix}` };
+    return { brokers: this.#options.brokers, security: this.#options.security, clientId: `${this.#options.clientId}-${suffix}` };
   }
 
   /** Where reading can start for a filter: a time, when it names one. */

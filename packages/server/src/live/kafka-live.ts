@@ -1,13 +1,14 @@
 // Live events on Kafka: while someone watches, this server follows raw-events and failed-events
 // from their ends (no consumer group, nothing committed), so a console on any instance sees what
 // every instance stores. Records are decoded only here; the hub fans them out.
-import { followTopic, type FollowTopicOptions, type TopicRecord } from '@inlet/kafka';
+import { followTopic, type FollowTopicOptions, type KafkaSecurity, type TopicRecord } from '@inlet/kafka';
 import type { Logger } from 'pino';
 import { MARKER } from '../failed/kafka-failed-store.ts';
 import { failedEvent, LIVE_EVENTS_PER_WINDOW, LIVE_WINDOW_MS, storedEvent, type LiveEvent, type LiveOrigin } from './live-hub.ts';
 
 export interface KafkaLiveOptions {
   brokers: string[];
+  security?: KafkaSecurity;
   clientId: string;
   topic: string;
   failedTopic: string;
@@ -37,14 +38,14 @@ export class KafkaLiveOrigin implements LiveOrigin {
 
   async start(emit: (events: LiveEvent[]) => void, lost: (count: number) => void): Promise<void> {
     const abort = new AbortController();
-    const { brokers, clientId, logger } = this.options;
+    const { brokers, security, clientId, logger } = this.options;
     let lastErrorLog = 0;
     // Shared by both topics: the budget is the viewers', whichever topic the records come from.
     let windowStart = 0;
     let decodedInWindow = 0;
     const follow = (topic: string, decode: (json: string) => LiveEvent) => {
       const options: FollowTopicOptions = {
-        brokers, clientId: `${clientId}-live`, topic, signal: abort.signal,
+        brokers, security, clientId: `${clientId}-live`, topic, signal: abort.signal,
         newest: { records: MAX_DECODED_PER_WINDOW, everyMs: WINDOW_MS, onSkipped: lost },
         maxBytes: FETCH_MAX_BYTES, partitionMaxBytes: PARTITION_MAX_BYTES,
         onError: (error) => {

@@ -4,7 +4,7 @@
 // (records whose source-id header is the source), through @inlet/kafka's readTopic, stopping once
 // enough events are read or enough records scanned.
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
-import type { TopicRecord } from '@inlet/kafka';
+import type { KafkaSecurity, TopicRecord } from '@inlet/kafka';
 import type { InletEvent } from '@inlet/schema';
 import type { DatabaseReader } from '../db/reader.ts';
 
@@ -57,7 +57,7 @@ export function embeddedSamples(reader: DatabaseReader): EventSamples {
   };
 }
 
-export function kafkaSamples(options: { brokers: string[]; clientId: string; topic: string }): EventSamples {
+export function kafkaSamples(options: { brokers: string[]; security?: KafkaSecurity; clientId: string; topic: string }): EventSamples {
   return async (sourceId, sinceMs, each, limits = {}) => {
     const { readTopic } = await import('@inlet/kafka');
     const maxEvents = limits.maxEvents ?? DEFAULT_MAX_EVENTS;
@@ -65,7 +65,7 @@ export function kafkaSamples(options: { brokers: string[]; clientId: string; top
     const stop = new AbortController();
     let events = 0;
     let scanned = 0;
-    await readTopic({ brokers: options.brokers, clientId: `${options.clientId}-plans-infer`, topic: options.topic, fromTimestampMs: sinceMs, signal: stop.signal }, (records) => {
+    await readTopic({ brokers: options.brokers, security: options.security, clientId: `${options.clientId}-plans-infer`, topic: options.topic, fromTimestampMs: sinceMs, signal: stop.signal }, (records) => {
       for (const record of records) {
         if (events >= maxEvents || scanned >= maxScanned) {
           stop.abort();

@@ -10,7 +10,7 @@
 // within writeTimeoutMs is refused with SinkUnavailableError (the request gets 503 and its client
 // retries), and so is one that would grow the queue past maxPendingEvents.
 import {
-  brokerList, compression, describeError, MAX_PRODUCE_BYTES, sendMode, TopicProbe, topicName, type Compression, type SendMode,
+  brokerList, compression, describeError, kafkaSecurity, MAX_PRODUCE_BYTES, sendMode, TopicProbe, topicName, type Compression, type KafkaSecurity, type SendMode,
 } from '@inlet/kafka';
 import { checkSettings, integer, rule, text, type Settings } from '@inlet/schema/settings';
 import { SinkUnavailableError } from '../errors.ts';
@@ -29,6 +29,8 @@ export interface SinkLogger {
 export interface KafkaSinkOptions {
   /** bootstrap brokers, `host:port` */
   brokers: string[];
+  /** TLS and SASL; the producer thread gets it in its workerData, which nothing logs */
+  security?: KafkaSecurity;
   topic: string;
   /** topic for failed events (the server passes `failed-events`): key = source id, headers source-id, reason, failed-id; without it the sink takes no failed events */
   failedTopic?: string;
@@ -86,6 +88,7 @@ const SEND_AHEAD_MIN_BYTES = 64 * 1024;
 
 const OPTIONS = {
   brokers: brokerList,
+  security: kafkaSecurity.optional(),
   topic: topicName,
   failedTopic: topicName.optional(),
   clientId: text().default('inlet-server'),
@@ -128,11 +131,12 @@ export class KafkaSink implements Sink {
   constructor(options: KafkaSinkOptions) {
     this.#options = checkOptions(options);
     this.#logger = options.logger ?? console;
-    const { brokers, clientId, compression, writeTimeoutMs, sendMode } = this.#options;
+    const { brokers, security, clientId, compression, writeTimeoutMs, sendMode } = this.#options;
     const topics = this.#options.failedTopic ? [this.#options.topic, this.#options.failedTopic] : [this.#options.topic];
     this.#writer = new ProducerThread({
       writer: {
         brokers,
+        security,
         clientId,
         compression,
         mode: sendMode,
@@ -143,7 +147,7 @@ export class KafkaSink implements Sink {
       },
       topics,
     }, this.#logger);
-    this.#probes = topics.map((topic) => new TopicProbe({ brokers, clientId: `${clientId}-health`, topic, timeoutMs: PROBE_TIMEOUT_MS }));
+    this.#probes = topics.map((topic) => new TopicProbe({ brokers, security, clientId: `${clientId}-health`, topic, timeoutMs: PROBE_TIMEOUT_MS }));
   }
 
   write(events: readonly StoredEvent[], failed: readonly FailedRecord[] = []): Promise<Written> {
