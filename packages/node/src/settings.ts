@@ -1,7 +1,7 @@
 // Options a host passes to `new ServerAnalytics(...)`, checked once at construction by the settings
 // kit (@inlet/schema/settings) so that a misconfiguration fails loudly at startup
 // (InvalidSettingError, INLET_INVALID_SETTING, naming the option) instead of silently losing events later.
-import { brokerList, RAW_EVENTS_TOPIC, topicName } from '@inlet/kafka/contract';
+import { brokerList, kafkaSecurity, RAW_EVENTS_TOPIC, topicName, type KafkaSecurity } from '@inlet/kafka/contract';
 import { DEFAULT_LIMITS, type IpPolicy } from '@inlet/schema';
 import { boolean, checkSettings, integer, invalid, InvalidSettingError, object, oneOf, text, url } from '@inlet/schema/settings';
 
@@ -17,6 +17,8 @@ export interface KafkaOptions {
   clientId?: string;
   /** per-request timeout of the Kafka client, ms */
   timeoutMs?: number;
+  /** TLS (`{ tls: {} }`, or `{ tls: { ca } }` with a PEM string) and SASL (`{ sasl: { mechanism: 'scram-sha-512', username, password } }`), as managed Kafka asks */
+  security?: KafkaSecurity;
 }
 
 export interface AppInfo {
@@ -65,7 +67,7 @@ export interface ServerAnalyticsOptions {
 
 export type TransportSettings =
   | { kind: 'http'; endpoint: URL; writeKey: string; requestTimeoutMs: number; gzip: boolean; gzipLevel: number; maxInFlight: number }
-  | { kind: 'kafka'; brokers: string[]; topic: string; sourceId: string; ipPolicy: IpPolicy; clientId: string; timeoutMs: number };
+  | { kind: 'kafka'; brokers: string[]; topic: string; sourceId: string; ipPolicy: IpPolicy; clientId: string; timeoutMs: number; security?: KafkaSecurity };
 
 export interface Settings {
   transport: TransportSettings;
@@ -98,6 +100,7 @@ const KAFKA = {
   ipPolicy: oneOf(['full', 'anonymize', 'drop'] as const satisfies readonly IpPolicy[]).default('drop'),
   clientId: text().default('@inlet/node'),
   timeoutMs: integer(100, 600_000).default(10_000),
+  security: kafkaSecurity.optional(),
 };
 
 const APP = { name: text().optional(), version: text().optional() };
@@ -142,7 +145,8 @@ export function resolveSettings(options: ServerAnalyticsOptions): Settings {
   if (o.kafka) {
     const sourceId = o.kafka.sourceId ?? o.sourceId;
     if (sourceId === undefined) throw invalid('kafka.sourceId', '(or sourceId) is required: the source the events are attributed to', LABEL);
-    transport = { kind: 'kafka', ...o.kafka, sourceId };
+    const { security, ...kafka } = o.kafka;
+    transport = { kind: 'kafka', ...kafka, sourceId, ...(security && { security }) };
   } else {
     if (o.endpoint === undefined) throw invalid('endpoint', '(or kafka) is required', LABEL);
     if (o.writeKey === undefined) throw invalid('writeKey', 'is required for the HTTP transport', LABEL);

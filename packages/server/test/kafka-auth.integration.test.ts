@@ -110,6 +110,16 @@ describe('Kafka with TLS and SASL', { skip: kafka.skip }, () => {
     await assert.rejects(serve({ KAFKA_BROKERS: tls.brokers.join(','), KAFKA_TLS_CA_FILE: notPem }), /KAFKA_TLS_CA_FILE must be a PEM file of CA certificates.*INLET_INVALID_SETTING|INLET_INVALID_SETTING.*KAFKA_TLS_CA_FILE/s);
   });
 
+  test("the Node SDK's Kafka transport delivers through the SASL listener", async () => {
+    const { ServerAnalytics } = await import('@inlet/node');
+    const { username, password, brokers } = cluster.secure!.sasl;
+    const analytics = new ServerAnalytics({ kafka: { brokers, sourceId: 'src_node_sasl', security: { sasl: { mechanism: 'scram-sha-512', username, password } } } });
+    analytics.track('node-user', 'SASL Tested', { n: 1 });
+    await analytics.shutdown();
+    const records = await readAll(cluster.bootstrap, RAW);
+    assert.ok(records.some((r) => r.headers['source-id'] === 'src_node_sasl' && JSON.parse(r.value).event === 'SASL Tested'), 'the event is on the topic');
+  });
+
   test('a SASL mechanism without its password is a setting error naming what is missing', async () => {
     const { KAFKA_SASL_PASSWORD: _password, ...partial } = saslEnv('x');
     await assert.rejects(serve(partial), /KAFKA_SASL_PASSWORD must be set too/);

@@ -99,8 +99,8 @@ export class KafkaTransport implements Transport<KafkaRecord> {
     if (this.#writer !== undefined) return this.#writer;
     this.#kafka ??= await import('@inlet/kafka');
     if (this.#closed) throw new Error('the Kafka transport is closed');
-    const { brokers, clientId, timeoutMs } = this.#settings;
-    this.#writer ??= new this.#kafka.KafkaWriter({ brokers, clientId, requestTimeoutMs: timeoutMs, retries: CLIENT_RETRIES, retryDelayMs: 250 });
+    const { brokers, clientId, timeoutMs, security } = this.#settings;
+    this.#writer ??= new this.#kafka.KafkaWriter({ brokers, clientId, security, requestTimeoutMs: timeoutMs, retries: CLIENT_RETRIES, retryDelayMs: 250 });
     return this.#writer;
   }
 
