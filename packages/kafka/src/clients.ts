@@ -6,6 +6,7 @@
 // Workarounds for @platformatic/kafka live here and in committed-fetch.ts, each marked
 // `WORKAROUND(@platformatic/kafka <= version)`; README.md lists them with the upstream issues.
 import { randomUUID } from 'node:crypto';
+import { isIP } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import { Admin, Consumer, FetchIsolationLevels, Producer, ProduceAcks, stringSerializers, type SASLMechanismValue, type SASLOptions } from '@platformatic/kafka';
 import { brokerList, compression, kafkaSecurity, type Compression, type KafkaSecurity } from '@inlet/kafka/contract';
@@ -64,6 +65,9 @@ const CLIENT = {
   security: kafkaSecurity.optional(),
 };
 
+/** `host` of `host:port`, `[v6]:port` unbracketed. */
+const hostOf = (broker: string) => broker.slice(0, broker.lastIndexOf(':')).replace(/^\[(.*)\]$/, '$1');
+
 /** The options every client shares, checked, in the client's own terms. Other keys are the caller's. */
 function base(o: ClientOptions, minRetries = 0) {
   const c = checkSettings(CLIENT, o as unknown as Record<string, unknown>, { ignoreUnknown: true });
@@ -72,11 +76,15 @@ function base(o: ClientOptions, minRetries = 0) {
     bootstrapBrokers: c.brokers, clientId: c.clientId, timeout: c.requestTimeoutMs, connectTimeout: c.connectTimeoutMs, retries: c.retries, retryDelay: c.retryDelayMs,
     // An empty object is TLS with the system's CAs, as Node's tls.connect takes it.
     tls: c.security?.tls && (c.security.tls.ca === undefined ? {} : { ca: c.security.tls.ca }),
+    // The broker's name in the handshake (SNI): proxies in front of managed Kafka (Confluent
+    // Cloud's) route on it, and the client sends none unless asked. Not for brokers named by
+    // address, which SNI cannot carry.
+    tlsServerName: c.security?.tls && c.brokers.some((broker) => isIP(hostOf(broker)) === 0) ? true : undefined,
     sasl: c.security?.sasl && { mechanism: c.security.sasl.mechanism.toUpperCase() as SASLMechanismValue, username: c.security.sasl.username, password: c.security.sasl.password },
   };
   // The client treats an explicit undefined like a value in places; leave unset options out.
   return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as {
-    bootstrapBrokers: string[]; clientId: string; timeout?: number; connectTimeout?: number; retries?: number; retryDelay?: number; tls?: ConnectionOptions; sasl?: SASLOptions;
+    bootstrapBrokers: string[]; clientId: string; timeout?: number; connectTimeout?: number; retries?: number; retryDelay?: number; tls?: ConnectionOptions; tlsServerName?: boolean; sasl?: SASLOptions;
   };
 }
 
