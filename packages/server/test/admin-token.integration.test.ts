@@ -6,6 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { needPostgres, TcpRelay } from '@inlet/testkit';
 import { AdminTokens, storedFormOf } from '../src/admin/token.ts';
+import { SourceStoreUnavailableError } from '../src/errors.ts';
 import { PostgresSourceStore } from '../src/sources/postgres-store.ts';
 
 const postgres = await needPostgres();
@@ -61,7 +62,7 @@ describe('the admin token on PostgreSQL', { skip: postgres.skip }, () => {
     url.port = String(relay.port);
     const store = await PostgresSourceStore.open({ connectionString: url.href, schema, logger: { warn: () => undefined }, connectTimeoutMs: 300, queryTimeoutMs: 300 });
     try {
-      const tokens = new AdminTokens(store, 100);
+      const tokens = new AdminTokens(store, 100, 3000);
       const token = await tokens.rotate();
       assert.equal(await tokens.verify(token), true);
       for (const mode of ['refuse', 'blackhole'] as const) {
@@ -69,8 +70,23 @@ describe('the admin token on PostgreSQL', { skip: postgres.skip }, () => {
         await new Promise((r) => setTimeout(r, 150));
         assert.equal(await tokens.verify(token), true, `${mode}: the token still works`);
         assert.equal(await tokens.verify(`${token}x`), false, `${mode}: a wrong token is still refused`);
+        // A console login reads afresh and fails; it must not drop what is in force for the rest.
+        await assert.rejects(tokens.signsSessions(token), SourceStoreUnavailableError, `${mode}: a login needs the store`);
+        assert.equal(await tokens.verify(token), true, `${mode}: still works after a login failed`);
         await relay.heal();
       }
+      // Cut off from a store that is up, an instance would miss a rotation: what it last read
+      // holds for staleMs (here 3 s) after the store last answered, not for ever.
+      assert.equal(await tokens.verify(token), true);
+      await relay.cut('refuse');
+      const cutAt = Date.now();
+      while (Date.now() - cutAt < 2500) {
+        assert.equal(await tokens.verify(token), true, 'within staleMs');
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+      await assert.rejects(tokens.verify(token), SourceStoreUnavailableError, 'past staleMs: the store is needed again');
+      await relay.heal();
       const rotated = await new AdminTokens(stores[1]).rotate();
       await new Promise((r) => setTimeout(r, 150));
       assert.equal(await tokens.verify(rotated), true, 'once the database answers again, a rotation made meanwhile applies');

@@ -40,17 +40,32 @@ interface Stored {
   publicKey: KeyObject | undefined;
 }
 
+/**
+ * Through an outage of the sources' database the value last read stays in force for this long
+ * after that read, as cached write keys do: /metrics and the admin API are how an operator watches
+ * the outage, and a 503 there blinded every instance at once. Not for ever: an instance cut off
+ * from a database that is up would miss a rotation made meanwhile (a leaked token replaced).
+ */
+export const STALE_TOKEN_MS = 15 * 60_000;
+
 export class AdminTokens {
-  private cached: { stored: Stored | undefined; at: number } | undefined;
+  /** `at`: when it was last asked for; `readAt`: when the store last answered */
+  private cached: { stored: Stored | undefined; at: number; readAt: number } | undefined;
   /** the last token checked, and what it is stored as (a bearer script sends the same one every time) */
   private lastChecked: { sha256: string; form: string } | undefined;
   private readonly store: AdminTokenStore;
   private readonly cacheMs: number;
+  private readonly staleMs: number;
 
-  /** `cacheMs`: how long the stored value is trusted before it is read again (a rotation reaches running servers within this). */
-  constructor(store: AdminTokenStore, cacheMs = 5000) {
+  /**
+   * `cacheMs`: how long the stored value is trusted before it is read again (a rotation reaches
+   * running servers within this); `staleMs`: how long after the store last answered its value
+   * stays in force while the store cannot be reached.
+   */
+  constructor(store: AdminTokenStore, cacheMs = 5000, staleMs = STALE_TOKEN_MS) {
     this.store = store;
     this.cacheMs = cacheMs;
+    this.staleMs = staleMs;
   }
 
   /** Makes the token when there is none: returns it then (the only time it can be shown), undefined otherwise. */
@@ -96,9 +111,9 @@ export class AdminTokens {
 
   /** Whether sessions signed with `token`'s key verify against what is stored now (not after a rotation that won over it). */
   async signsSessions(token: string): Promise<boolean> {
-    // Read afresh: a login is rare, and a cached value may predate a rotation.
-    this.cached = undefined;
-    const stored = await this.current();
+    // Read afresh: a login is rare, and a cached value may predate a rotation. (The store down
+    // fails this login, not the value in force for everything else.)
+    const stored = await this.current(true);
     return stored?.publicKey !== undefined && stored.value === this.formOf(token);
   }
 
@@ -111,22 +126,20 @@ export class AdminTokens {
     return this.lastChecked.form;
   }
 
-  private async current(): Promise<Stored | undefined> {
+  private async current(fresh = false): Promise<Stored | undefined> {
     const now = Date.now();
-    if (!this.cached || now - this.cached.at > this.cacheMs) {
+    if (fresh || !this.cached || now - this.cached.at > this.cacheMs) {
       let value: string | undefined;
       try {
         value = await this.store.adminTokenHash();
       } catch (error) {
-        // Through an outage of the sources' database the value last read stays in force, as cached
-        // write keys do: /metrics and the admin API are how an operator watches that outage, and
-        // a 503 there blinds every instance at once. A rotation needs the database, so the most
-        // this can miss is one made within cacheMs before the outage. Asked again after cacheMs.
-        if (!(error instanceof SourceStoreUnavailableError) || !this.cached) throw error;
-        this.cached = { stored: this.cached.stored, at: now };
-        return this.cached.stored;
+        // (STALE_TOKEN_MS; asked again after cacheMs)
+        const stale = this.cached;
+        if (fresh || !(error instanceof SourceStoreUnavailableError) || !stale || now - stale.readAt > this.staleMs) throw error;
+        stale.at = now;
+        return stale.stored;
       }
-      this.cached = { stored: value === undefined ? undefined : parseStored(value, this.cached?.stored), at: now };
+      this.cached = { stored: value === undefined ? undefined : parseStored(value, this.cached?.stored), at: now, readAt: now };
     }
     return this.cached.stored;
   }
