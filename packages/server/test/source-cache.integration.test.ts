@@ -114,6 +114,16 @@ describe('the source cache over PostgreSQL', { skip: postgres.skip }, () => {
       } finally {
         await relay.heal();
       }
+      // A revoked key in use (an old SDK) is cached too, and is nothing this instance can take.
+      const revoked = await inlet.server.sources.create({ name: 'revoked-in-use' });
+      await inlet.server.sources.revoke(revoked.id);
+      assert.equal((await postJson(inlet.url, '/v1/track', { userId: 'u', event: 'revoked' }, revoked.writeKey)).status, 401);
+      await relay.cut('refuse');
+      try {
+        assert.equal((await health()).status, 503, 'a revoked key cached is not a key served');
+      } finally {
+        await relay.heal();
+      }
       assert.equal((await postJson(inlet.url, '/v1/track', { userId: 'u', event: 'ready test' }, inlet.writeKey)).status, 200);
       for (const mode of ['refuse', 'blackhole'] as const) {
         await relay.cut(mode);

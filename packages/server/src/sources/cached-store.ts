@@ -233,9 +233,11 @@ export class CachedSourceStore implements SourceStore {
     for (const [keyHash, hit] of [...this.hits]) if (hit.source.id === id) this.#retire(keyHash, id, kind);
   }
 
-  /** Keys are cached that this instance would still take while the store is down. */
+  /** Keys are cached that this instance would still take events from while the store is down (a revoked source's are not). */
   get servesCachedKeys(): boolean {
-    return this.hits.size > 0;
+    // (stops at the first active one: a full walk only when every cached key is revoked)
+    for (const hit of this.hits.values()) if (!hit.source.revokedAt) return true;
+    return false;
   }
 
   ready(): Promise<boolean> {
