@@ -2,7 +2,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -370,6 +370,19 @@ describe('inlet CLI', () => {
     const none = await inlet(['backup', join(dir, 'backup-none.db'), '--data-dir', join(dir, 'no-store-here')]);
     assert.deepEqual([none.code, none.stderr.trim().split('\n').length], [1, 1], none.stderr);
     assert.match(none.stderr, /there is no embedded store/);
+    // A copy that fails leaves nothing behind that would stand in the way of the next try.
+    const garbage = join(dir, 'backup-garbage');
+    mkdirSync(garbage);
+    writeFileSync(join(garbage, 'inlet.db'), 'not a database at all, but long enough to have a header'.repeat(100));
+    const unreadable = join(dir, 'backup-unreadable');
+    mkdirSync(join(unreadable, 'inlet.db'), { recursive: true });
+    for (const [store, said] of [[garbage, /is damaged/], [unreadable, /no copy made/]] as const) {
+      const target = join(dir, `backup-of-${store.split('/').pop()}.db`);
+      const failed = await inlet(['backup', target, '--data-dir', store]);
+      assert.deepEqual([failed.code, failed.stderr.trim().split('\n').length], [1, 1], failed.stderr);
+      assert.match(failed.stderr, said);
+      assert.equal(existsSync(target), false, 'no partial copy left');
+    }
   });
 
   test('tail prints stored events as NDJSON, oldest first', async () => {

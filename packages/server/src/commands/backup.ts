@@ -3,7 +3,7 @@
 // events it may never finish; VACUUM INTO copies what one read transaction sees, which holds up
 // no writer, and writes a compact file. The copy holds personal data, write keys' hashes and the
 // admin token's public key: it is made 0600, as the data directory's files are.
-import { chmodSync, closeSync, existsSync, openSync, statSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, openSync, rmSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
@@ -27,15 +27,26 @@ export async function backupCommand(argv: string[]): Promise<number> {
   if (!existsSync(file)) throw new NoDatabaseError(`there is no embedded store at ${file} (pass --data-dir)`);
   const started = performance.now();
   // Made 0600 before SQLite writes into it (an empty file is what VACUUM INTO expects to fill).
-  closeSync(openSync(target, 'wx', 0o600));
-  const db = new Database(file, { readonly: true, fileMustExist: true });
   try {
+    closeSync(openSync(target, 'wx', 0o600));
+  } catch (error) {
+    console.error(`inlet backup: cannot create ${target}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    return 1;
+  }
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(file, { readonly: true, fileMustExist: true });
     db.pragma('busy_timeout = 5000');
     db.prepare('VACUUM INTO ?').run(target);
   } catch (error) {
-    throw asDamaged(error, file);
+    // What is left of the copy is no backup, and would stand in the way of the next try.
+    rmSync(target, { force: true });
+    const damaged = asDamaged(error, file);
+    if (damaged !== error) throw damaged;
+    console.error(`inlet backup: no copy made (${(error as { code?: string }).code ?? 'error'}: ${(error as Error).message}); a full disk where ${target} goes is the usual cause`);
+    return 1;
   } finally {
-    db.close();
+    db?.close();
   }
   chmodSync(target, 0o600);
   const mb = statSync(target).size / 1024 / 1024;
