@@ -1,5 +1,6 @@
 // `inlet process`: flags and environment → Processor, run until SIGTERM/SIGINT.
 import { parseArgs } from 'node:util';
+import { describeError } from '@inlet/kafka';
 import { Processor } from './processor.ts';
 import { PROCESSOR_OPTIONS, type ProcessorOptions } from './options.ts';
 import { checkSettings, INVALID_SETTING, invalid } from '@inlet/schema/settings';
@@ -143,7 +144,15 @@ export async function runProcessorCli(argv: string[]): Promise<void> {
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
   try {
-    await processor.start();
+    try {
+      await processor.start();
+    } catch (error) {
+      // What the brokers said (a wrong password, TLS against a plain listener, none reachable) is
+      // the operator's to fix: one line, not the client's nested errors.
+      console.error(`inlet process: cannot start: ${describeError(error)}`);
+      process.exitCode = 1;
+      return;
+    }
     await stopRequested;
   } finally {
     await processor.stop();

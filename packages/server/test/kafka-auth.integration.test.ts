@@ -142,4 +142,18 @@ describe('Kafka with TLS and SASL', { skip: kafka.skip }, () => {
     }
     assert.ok(!(processor.stdout() + processor.stderr()).includes(sasl.password));
   });
+
+  test('inlet process with a wrong password exits 1 saying why in one line, without the password', { timeout: 120_000 }, async () => {
+    const { sasl } = cluster.secure!;
+    const wrong = 'not-the-password-9876543210';
+    const processor = spawnProcess(['--brokers', sasl.brokers.join(','), '--sasl-mechanism', 'scram-sha-256', '--sasl-username', sasl.username, '--log-interval', '0'], { KAFKA_SASL_PASSWORD: wrong });
+    const exit = await Promise.race([processor.exited, new Promise<undefined>((r) => setTimeout(r, 90_000))]);
+    if (!exit) await processor.kill('SIGKILL');
+    assert.equal(exit?.code, 1, `exit ${JSON.stringify(exit)}: ${processor.stderr().slice(-500)}`);
+    const said = processor.stderr().split('\n').filter((line) => line.startsWith('inlet process:'));
+    assert.equal(said.length, 1, processor.stderr().slice(-1000));
+    assert.match(said[0], /cannot start: .*(SASL|[Aa]uthentication)/);
+    assert.ok(!(processor.stdout() + processor.stderr()).includes(wrong), 'the password is never shown');
+    assert.ok(!/^\s+at /m.test(processor.stderr()), 'no stack trace');
+  });
 });
