@@ -153,7 +153,9 @@ export function readSettings(argv: string[], env: NodeJS.ProcessEnv): Map<string
     const setting = SETTINGS.find((s) => s.flag === flag);
     if (!setting) throw invalid(flag, 'is not an option (see --help)');
     const value = inline ?? argv[++i];
-    if (value === undefined) throw invalid(flag, 'needs a value');
+    // A flag where the value should be: this one's value is missing. (Taken as its value, the
+    // words after would be misread, and a secret among them quoted as "not an option".)
+    if (value === undefined || (inline === undefined && SETTINGS.some((s) => s.flag === value.split('=')[0]))) throw invalid(flag, 'needs a value');
     values.set(setting.env, value);
   }
   return values;

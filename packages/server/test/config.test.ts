@@ -149,6 +149,8 @@ describe('loadConfig', () => {
     fails(['--bogus', '1'], {}, /--bogus is not an option \(see --help\)/);
     fails(['--prot=8080'], {}, /--prot/);
     fails(['--port'], {}, /--port needs a value/);
+    // The flag after is not taken as the value, and the secret after that is never quoted.
+    assert.throws(() => loadConfig(['--kafka-sasl-username', '--kafka-sasl-password', 'hunter2'], {}), (error: Error) => /--kafka-sasl-username needs a value/.test(error.message) && !error.message.includes('hunter2'));
   });
 });
 
