@@ -9,7 +9,7 @@
 // above requires them for SASL users.
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { boolean, invalid, object, oneOf, refuse, text, then, type Rule } from '@inlet/schema/settings';
+import { boolean, invalid, object, refuse, text, then, type Rule } from '@inlet/schema/settings';
 
 export const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
 export type SaslMechanism = (typeof SASL_MECHANISMS)[number];
@@ -21,7 +21,12 @@ export interface KafkaSecurity {
   sasl?: { mechanism: SaslMechanism; username: string; password: string };
 }
 
-export const saslMechanism = oneOf(SASL_MECHANISMS);
+/** As the providers spell it too (SCRAM-SHA-512). */
+export const saslMechanism: Rule<SaslMechanism> = then(text(), (value) => {
+  const mechanism = value.toLowerCase() as SaslMechanism;
+  if (!SASL_MECHANISMS.includes(mechanism)) refuse(`must be one of ${SASL_MECHANISMS.join(', ')}, got ${JSON.stringify(value.slice(0, 40))}`);
+  return mechanism;
+});
 export const saslUsername = text();
 /** Never shown in a message. */
 export const saslPassword = text({ secret: true });

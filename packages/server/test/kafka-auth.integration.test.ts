@@ -147,7 +147,7 @@ describe('Kafka with TLS and SASL', { skip: kafka.skip }, () => {
     const { sasl } = cluster.secure!;
     const wrong = 'not-the-password-9876543210';
     const processor = spawnProcess(['--brokers', sasl.brokers.join(','), '--sasl-mechanism', 'scram-sha-256', '--sasl-username', sasl.username, '--log-interval', '0'], { KAFKA_SASL_PASSWORD: wrong });
-    const exit = await Promise.race([processor.exited, new Promise<undefined>((r) => setTimeout(r, 90_000))]);
+    const exit = await Promise.race([processor.exited, new Promise<undefined>((r) => setTimeout(() => r(undefined), 90_000))]);
     if (!exit) await processor.kill('SIGKILL');
     assert.equal(exit?.code, 1, `exit ${JSON.stringify(exit)}: ${processor.stderr().slice(-500)}`);
     const said = processor.stderr().split('\n').filter((line) => line.startsWith('inlet process:'));
