@@ -69,13 +69,13 @@ export function checkNewSource(input: NewSource): Required<NewSource> {
   return { name, kind, ipPolicy };
 }
 
-/** What happened to a source; `rotated` and `revoked` retire a key for good. */
 /** The source `value` names: its id, or the name of an active source (names are unique among those), as every command takes it. */
 export async function findSource(store: Pick<SourceStore, 'list'>, value: string): Promise<Source | undefined> {
   const all = await store.list();
   return all.find((s) => s.id === value) ?? all.find((s) => s.name === value && !s.revokedAt);
 }
 
+/** What happened to a source; `rotated` and `revoked` retire a key for good. */
 export type SourceChangeKind = 'created' | 'renamed' | 'rotated' | 'revoked';
 
 /** One entry of the sources' change log, which every instance polls to drop what it cached. */
