@@ -60,7 +60,7 @@ function portFree(port, host) {
 
 async function assertPortsFree(nodes, security) {
   for (const node of nodes) {
-    const secured = [security?.saslPort, security?.sslPort].filter((p) => p !== undefined).map((p) => p + node.id - 1);
+    const secured = [security?.saslPort, security?.sslPort, security?.saslSslPort].filter((p) => p !== undefined).map((p) => p + node.id - 1);
     for (const port of [node.port, node.controllerPort, ...secured]) {
       if (!(await portFree(port, hostOf(node)))) throw new Error(`port ${port} on ${hostOf(node)} is already in use (another broker? see \`scripts/kafka status\`)`);
     }
@@ -128,9 +128,9 @@ const bootstrap = (state) => state.nodes.map((n) => `${hostOf(n)}:${n.port}`).jo
 
 /**
  * Formats fresh storage in `dir` and starts every node; returns the bootstrap address (PLAINTEXT).
- * `saslPort`, `sslPort`: secured listeners too (security.js), recorded in cluster.json's `security`.
+ * `saslPort`, `sslPort`, `saslSslPort`: secured listeners too (security.js), recorded in cluster.json's `security`.
  */
-export async function startCluster({ dir, port, controllerPort, brokers, host = DEFAULT_HOST, timeoutMs, saslPort, sslPort }) {
+export async function startCluster({ dir, port, controllerPort, brokers, host = DEFAULT_HOST, timeoutMs, saslPort, sslPort, saslSslPort }) {
   dir = resolve(dir);
   const existing = readState(dir);
   if (existing) {
@@ -152,10 +152,10 @@ export async function startCluster({ dir, port, controllerPort, brokers, host = 
   }
 
   const nodes = layout({ port, controllerPort, brokers, host });
-  await assertPortsFree(nodes, { saslPort, sslPort });
+  await assertPortsFree(nodes, { saslPort, sslPort, saslSslPort });
   const libs = ensureJars();
   const id = clusterId();
-  const security = saslPort === undefined && sslPort === undefined ? undefined : securitySetup({ dir, host, saslPort, sslPort });
+  const security = saslPort === undefined && sslPort === undefined && saslSslPort === undefined ? undefined : securitySetup({ dir, host, saslPort, sslPort, saslSslPort });
   const state = { kafkaVersion: KAFKA_VERSION, clusterId: id, dir, bootstrap: '', nodes: [], ...(security ? { security: security.state } : {}) };
   for (const node of nodes) {
     const nodeDir = join(dir, `node-${node.id}`);

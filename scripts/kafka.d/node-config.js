@@ -22,7 +22,7 @@ export function nodeProperties({ node, nodes, dataDir, security }) {
     'advertised.listeners': [`PLAINTEXT://${node.host}:${node.port}`, ...secured].join(','),
     'inter.broker.listener.name': 'PLAINTEXT',
     'controller.listener.names': 'CONTROLLER',
-    'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL',
+    'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL',
     'controller.quorum.voters': voters,
     'log.dirs': dataDir,
     'num.partitions': 1,

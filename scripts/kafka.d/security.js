@@ -1,6 +1,7 @@
-// Secured listeners for a local test cluster (`start --sasl-port`, `--ssl-port`), so tests can
-// check what managed Kafka asks of a client: SASL (PLAIN and SCRAM, one user) without TLS, and TLS
-// with a certificate from a CA made here. The PLAINTEXT listener stays for the brokers' own traffic
+// Secured listeners for a local test cluster (`start --sasl-port`, `--ssl-port`, `--sasl-ssl-port`),
+// so tests can check what managed Kafka asks of a client: SASL (PLAIN and SCRAM, one user) without
+// TLS, TLS with a certificate from a CA made here, and both together (SASL_SSL, what MSK, Confluent
+// Cloud and Aiven use). The PLAINTEXT listener stays for the brokers' own traffic
 // and the readiness probe. Certificates come from keytool, which ships with the JDK that runs the
 // brokers; the user and its password are made per cluster and recorded in cluster.json.
 import { spawnSync } from 'node:child_process';
@@ -41,20 +42,24 @@ function makeCertificates(dir, host) {
 }
 
 /**
- * What a secured cluster adds: per node listeners (SASL_PLAINTEXT on saslPort, SSL on sslPort, each
- * +i-1 for node i), the broker settings for them, and the format-time SCRAM credentials.
- * `saslPort` or `sslPort` may be left out.
+ * What a secured cluster adds: per node listeners (SASL_PLAINTEXT on saslPort, SSL on sslPort,
+ * SASL_SSL on saslSslPort, each +i-1 for node i), the broker settings for them, and the format-time
+ * SCRAM credentials. Any of the three may be left out.
  */
-export function securitySetup({ dir, host, saslPort, sslPort }) {
+export function securitySetup({ dir, host, saslPort, sslPort, saslSslPort }) {
   const password = randomBytes(12).toString('hex');
-  const tls = sslPort === undefined ? undefined : makeCertificates(join(dir, 'tls'), host);
+  const tls = sslPort === undefined && saslSslPort === undefined ? undefined : makeCertificates(join(dir, 'tls'), host);
+  const sasl = saslPort !== undefined || saslSslPort !== undefined;
+  const saslListeners = [...(saslPort === undefined ? [] : ['sasl_plaintext']), ...(saslSslPort === undefined ? [] : ['sasl_ssl'])];
   const settings = {};
-  if (saslPort !== undefined) {
-    Object.assign(settings, {
-      'sasl.enabled.mechanisms': ['PLAIN', ...SCRAM].join(','),
-      'listener.name.sasl_plaintext.plain.sasl.jaas.config': `org.apache.kafka.common.security.plain.PlainLoginModule required user_${SASL_USER}="${password}";`,
-      ...Object.fromEntries(SCRAM.map((m) => [`listener.name.sasl_plaintext.${m.toLowerCase()}.sasl.jaas.config`, 'org.apache.kafka.common.security.scram.ScramLoginModule required;'])),
-    });
+  if (sasl) {
+    settings['sasl.enabled.mechanisms'] = ['PLAIN', ...SCRAM].join(',');
+    for (const listener of saslListeners) {
+      Object.assign(settings, {
+        [`listener.name.${listener}.plain.sasl.jaas.config`]: `org.apache.kafka.common.security.plain.PlainLoginModule required user_${SASL_USER}="${password}";`,
+        ...Object.fromEntries(SCRAM.map((m) => [`listener.name.${listener}.${m.toLowerCase()}.sasl.jaas.config`, 'org.apache.kafka.common.security.scram.ScramLoginModule required;'])),
+      });
+    }
   }
   if (tls) {
     Object.assign(settings, {
@@ -68,15 +73,19 @@ export function securitySetup({ dir, host, saslPort, sslPort }) {
   return {
     /** recorded in cluster.json: what a client needs */
     state: {
-      ...(saslPort === undefined ? {} : { saslPort, username: SASL_USER, password }),
-      ...(tls ? { sslPort, caFile: tls.caFile } : {}),
+      ...(sasl ? { username: SASL_USER, password } : {}),
+      ...(saslPort === undefined ? {} : { saslPort }),
+      ...(sslPort === undefined ? {} : { sslPort }),
+      ...(saslSslPort === undefined ? {} : { saslSslPort }),
+      ...(tls ? { caFile: tls.caFile } : {}),
     },
     /** extra listeners of one node */
     listeners: (node) => [
       ...(saslPort === undefined ? [] : [`SASL_PLAINTEXT://${node.host}:${saslPort + node.id - 1}`]),
-      ...(tls ? [`SSL://${node.host}:${sslPort + node.id - 1}`] : []),
+      ...(sslPort === undefined ? [] : [`SSL://${node.host}:${sslPort + node.id - 1}`]),
+      ...(saslSslPort === undefined ? [] : [`SASL_SSL://${node.host}:${saslSslPort + node.id - 1}`]),
     ],
     settings,
-    formatArgs: saslPort === undefined ? [] : SCRAM.flatMap((m) => ['--add-scram', `${m}=[name=${SASL_USER},password=${password}]`]),
+    formatArgs: !sasl ? [] : SCRAM.flatMap((m) => ['--add-scram', `${m}=[name=${SASL_USER},password=${password}]`]),
   };
 }

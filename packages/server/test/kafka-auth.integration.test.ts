@@ -1,5 +1,5 @@
 // Managed Kafka asks for SASL or TLS: a broker of our own with a SASL_PLAINTEXT listener (SCRAM and
-// PLAIN users) and an SSL one (a CA made for it), and the real `inlet` commands against it —
+// PLAIN users), an SSL one (a CA made for it) and a SASL_SSL one, and the real `inlet` commands against it —
 // `topics create`, `serve`, `process` — configured only through their documented settings.
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -118,6 +118,14 @@ describe('Kafka with TLS and SASL', { skip: kafka.skip }, () => {
     await analytics.shutdown();
     const records = await readAll(cluster.bootstrap, RAW);
     assert.ok(records.some((r) => r.headers['source-id'] === 'src_node_sasl' && JSON.parse(r.value).event === 'SASL Tested'), 'the event is on the topic');
+  });
+
+  test('SASL over TLS together (SASL_SSL, what managed Kafka asks for): ready, and the events accepted are on the topic', async () => {
+    const server = await serve({ ...saslEnv(cluster.secure!.sasl.password), KAFKA_BROKERS: cluster.secure!.saslTls.brokers.join(','), KAFKA_TLS_CA_FILE: cluster.secure!.tls.caFile });
+    await waitFor('ready over SASL_SSL', async () => ((await readyStatus(server)) === 200 ? true : undefined));
+    const response = await post(server, writeKey, ['sasl-tls-1']);
+    assert.equal(response.status, 200, await response.text());
+    assert.ok((await readAll(cluster.bootstrap, RAW)).some((r) => r.headers['message-id'] === 'sasl-tls-1'));
   });
 
   test('a SASL mechanism without its password is a setting error naming what is missing', async () => {

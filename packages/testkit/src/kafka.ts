@@ -32,14 +32,14 @@ export interface KafkaCluster {
   startNode(id: number): Promise<void>;
   /** stops every node and removes the cluster's directory */
   stop(): Promise<void>;
-  /** with `secure`: the SASL_PLAINTEXT listeners and their user, and the SSL ones with the CA that signed them */
-  secure?: { sasl: { brokers: string[]; username: string; password: string }; tls: { brokers: string[]; caFile: string } };
+  /** with `secure`: the SASL_PLAINTEXT listeners and their user, the SSL ones with the CA that signed them, and the SASL_SSL ones (both) */
+  secure?: { sasl: { brokers: string[]; username: string; password: string }; tls: { brokers: string[]; caFile: string }; saslTls: { brokers: string[] } };
 }
 
 interface ClusterState {
   bootstrap: string;
   nodes: { id: number; host?: string; port: number; pid: number | null }[];
-  security?: { saslPort: number; username: string; password: string; sslPort: number; caFile: string };
+  security?: { saslPort: number; username: string; password: string; sslPort: number; saslSslPort: number; caFile: string };
 }
 
 /** Runs scripts/kafka, inside network namespace `netns` when given (ip netns exec). */
@@ -85,11 +85,11 @@ export async function startKafkaCluster(options: KafkaClusterOptions): Promise<K
   const read = (): ClusterState => JSON.parse(readFileSync(join(dir, 'cluster.json'), 'utf8'));
   // Another process may take a port between our check and the broker's bind: try fresh ports then.
   for (let attempt = 1; ; attempt++) {
-    // Secured: one block for all four listeners' ports, so none can be handed out twice.
-    const block = secure ? await freePortBlock(4 * brokers) : undefined;
+    // Secured: one block for all five listeners' ports, so none can be handed out twice.
+    const block = secure ? await freePortBlock(5 * brokers) : undefined;
     const port = block ?? (await freePortBlock(brokers));
     const controllerPort = block === undefined ? await freePortBlock(brokers) : block + brokers;
-    const securePorts = block === undefined ? [] : ['--sasl-port', String(block + 2 * brokers), '--ssl-port', String(block + 3 * brokers)];
+    const securePorts = block === undefined ? [] : ['--sasl-port', String(block + 2 * brokers), '--ssl-port', String(block + 3 * brokers), '--sasl-ssl-port', String(block + 4 * brokers)];
     try {
       await kafka(['start', '--port', String(port), '--controller-port', String(controllerPort), '--brokers', String(brokers), '--dir', dir,
         ...(netns ? ['--host', netns.host] : []), ...securePorts], netns?.name);
@@ -109,6 +109,7 @@ export async function startKafkaCluster(options: KafkaClusterOptions): Promise<K
       secure: {
         sasl: { brokers: listeners(security.saslPort), username: security.username, password: security.password },
         tls: { brokers: listeners(security.sslPort), caFile: security.caFile },
+        saslTls: { brokers: listeners(security.saslSslPort) },
       },
     }),
     bootstrap: state.bootstrap,
