@@ -118,36 +118,31 @@ test('a writer thread that ends unasked is started again: writes are refused mea
   assert.deepEqual({ n, ids }, { n: 20, ids: 20 });
 });
 
-test('a database file deleted under a running store: the next write is refused (503), not answered and lost, and so are the writes after it', async () => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'inlet-embedded-removed-'));
-  const errors: string[] = [];
-  const sink = new EmbeddedSink({ dataDir, writeTimeoutMs: 5000, logger: { error: (message) => errors.push(message) } });
-  try {
-    await sink.write(batch(0, 10));
-    rmSync(databaseFile(dataDir));
-    await assert.rejects(sink.write(batch(100, 10)), (error: unknown) => error instanceof SinkUnavailableError && /was deleted, moved or replaced while the server ran/.test(error.message));
-    assert.equal(await sink.ready(), false);
-    assert.match(errors.join('\n'), /was deleted, moved or replaced while the server ran/, 'said once in the log');
-    await new Promise((resolve) => setTimeout(resolve, 1500));
-    await assert.rejects(sink.write(batch(900, 1)), SinkUnavailableError, 'still refused: no new thread on a file that is not the one opened');
-  } finally {
-    await sink.close();
-    rmSync(dataDir, { recursive: true, force: true });
-  }
-});
+// Moved: mv, a restore, NFS renaming a file deleted while open; the next start opens another file.
+const takeAway = {
+  deleted: (file: string) => rmSync(file),
+  'moved away': (file: string) => renameSync(file, `${file}.moved`),
+};
 
-test('a database file moved away under a running store (mv, a restore, NFS renaming a file deleted while open): writes are refused, not answered into a file the next start does not open', async () => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'inlet-embedded-moved-'));
-  const sink = new EmbeddedSink({ dataDir, writeTimeoutMs: 5000, logger: { error: () => {} } });
-  try {
-    await sink.write(batch(0, 10));
-    renameSync(databaseFile(dataDir), join(dataDir, 'inlet.db.moved'));
-    await assert.rejects(sink.write(batch(100, 10)), (error: unknown) => error instanceof SinkUnavailableError && /was deleted, moved or replaced while the server ran/.test(error.message));
-  } finally {
-    await sink.close();
-    rmSync(dataDir, { recursive: true, force: true });
-  }
-});
+for (const [how, takeFileAway] of Object.entries(takeAway)) {
+  test(`a database file ${how} under a running store: the next write is refused (503), not answered and lost, and so are the writes after it`, async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'inlet-embedded-removed-'));
+    const errors: string[] = [];
+    const sink = new EmbeddedSink({ dataDir, writeTimeoutMs: 5000, logger: { error: (message) => errors.push(message) } });
+    try {
+      await sink.write(batch(0, 10));
+      takeFileAway(databaseFile(dataDir));
+      await assert.rejects(sink.write(batch(100, 10)), (error: unknown) => error instanceof SinkUnavailableError && /was deleted, moved or replaced while the server ran/.test(error.message));
+      assert.equal(await sink.ready(), false);
+      assert.match(errors.join('\n'), /was deleted, moved or replaced while the server ran/, 'said once in the log');
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await assert.rejects(sink.write(batch(900, 1)), SinkUnavailableError, 'still refused: no new thread on a file that is not the one opened');
+    } finally {
+      await sink.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+}
 
 test('a thread started again after its file was deleted meanwhile does not take writes into a new file', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'inlet-embedded-restart-removed-'));
