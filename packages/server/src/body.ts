@@ -12,6 +12,7 @@ import { bodyBudgetFull } from './admission.ts';
 import type { BodyQueue } from './body-queue.ts';
 import { Errors, InletError } from './errors.ts';
 import { parseJsonText } from './numbers.ts';
+import { shorten } from './shorten.ts';
 
 export interface RefusedBody {
   /** what was read, up to the body limit; undefined when the body was refused before reading */
@@ -148,7 +149,7 @@ function readBounded(request: FastifyRequest, payload: Readable, bounds: BodyBou
   const reservation = request.bodyReservation;
   const encoding = encodingOf(request);
   const gzip = isGzip(request);
-  if (!gzip && encoding !== 'identity' && encoding !== '') return Promise.reject(refuse(Errors.unsupportedEncoding(`got "${encoding.slice(0, 40)}"`), undefined));
+  if (!gzip && encoding !== 'identity' && encoding !== '') return Promise.reject(refuse(Errors.unsupportedEncoding(`got "${shorten(encoding, 40)}"`), undefined));
   const declared = Number(request.headers['content-length']);
   if (declared > maxBytes) return Promise.reject(refuse(Errors.bodyTooLarge(`the body is ${declared} bytes; the limit is ${maxBytes}`), undefined, true));
 

@@ -5,6 +5,7 @@
 // are added and matched here; registered before any route.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Errors } from './errors.ts';
+import { shorten } from './shorten.ts';
 
 const ORDER = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'];
 
@@ -28,8 +29,7 @@ export function registerNotFound(app: FastifyInstance, alsoAllowed: string[] = [
   });
   app.setNotFoundHandler(async (request: FastifyRequest, reply: FastifyReply) => {
     const path = request.url.split('?')[0];
-    // (quoted cut short: an answer is not a mirror of whatever a client sends)
-    const quoted = path.length > 100 ? `${path.slice(0, 100)}...` : path;
+    const quoted = shorten(path, 100);
     const allowed = ORDER.filter((method) => routes.some((route) => route.method === method && route.path.test(path)));
     if (allowed.length > 0) {
       reply.header('allow', [...allowed, ...alsoAllowed].join(', ')).code(405);

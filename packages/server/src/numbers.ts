@@ -9,6 +9,7 @@
 // parsed with a reviver that keeps each such number's source text (as an UnrepresentableNumber).
 // Every other body is parsed by plain JSON.parse, and its events are never walked. The text scan
 // costs 5-13% of what JSON.parse does on a W1 batch (bench/LOG.md, "2026-12-07, 06:15 UTC session").
+import { shorten } from './shorten.ts';
 
 /** A number JSON.parse could not hold (±Infinity); serializes as its source text, so a failed event keeps it. */
 export class UnrepresentableNumber {
@@ -113,13 +114,11 @@ function hasUnrepresentable(value: unknown, depth: number): boolean {
 /** The id fields of an event: given as JSON numbers, they must be exact. */
 const ID_FIELDS = ['userId', 'anonymousId', 'groupId', 'previousId'] as const;
 
-const shorten = (text: string): string => (text.length > 100 ? `${text.slice(0, 100)}…` : text);
-
 function paths(value: unknown, path: string, out: string[], depth: number): void {
   if (out.length >= 5 || depth > WALK_DEPTH) return;
   if (value instanceof UnrepresentableNumber) {
     // (the client's key path and digits, shortened: quoted whole, a long key made answers and failed entries many times the body)
-    out.push(`${shorten(path) || 'the event'} is ${shorten(value.source)}, beyond what a JSON number can hold here (±Infinity); send it as a string or a smaller number`);
+    out.push(`${shorten(path, 100) || 'the event'} is ${shorten(value.source, 100)}, beyond what a JSON number can hold here (±Infinity); send it as a string or a smaller number`);
     return;
   }
   if (value === null || typeof value !== 'object') return;

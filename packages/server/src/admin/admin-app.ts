@@ -31,6 +31,7 @@ import { LoginLimiter, registerSessionApi, Sessions } from './session.ts';
 import { answerClientError, answerFrameworkError } from '../client-errors.ts';
 import { clientIp } from '../client-ip.ts';
 import { registerNotFound } from '../not-found.ts';
+import { shorten } from '../shorten.ts';
 
 export interface AdminDeps {
   tokens: AdminTokens;
@@ -136,7 +137,7 @@ export function buildAdminApp(deps: AdminDeps): FastifyInstance {
   app.addHook('preParsing', async (request) => {
     const encoding = request.headers['content-encoding'];
     if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
-      throw new InletError(Errors.unsupportedEncoding.code, 415, `The admin API reads request bodies as sent: send this one without Content-Encoding (it said ${encoding.slice(0, 40)})`);
+      throw new InletError(Errors.unsupportedEncoding.code, 415, `The admin API reads request bodies as sent: send this one without Content-Encoding (it said ${shorten(encoding, 40)})`);
     }
   });
 
@@ -153,7 +154,7 @@ export function buildAdminApp(deps: AdminDeps): FastifyInstance {
       // Fastify's own message says "content-type is set to 'application/json'" whatever it was.
       let why = 'a __proto__ or constructor.prototype key is not allowed';
       try { JSON.parse(body as string); } catch (syntax) { why = (syntax as Error).message.slice(0, 200); }
-      const said = request.headers['content-type']?.slice(0, 60) ?? 'none';
+      const said = shorten(request.headers['content-type'] ?? 'none', 60);
       done(Errors.malformedJson(`${why} (the admin API reads bodies as JSON whatever the Content-Type; it said ${said})`), undefined);
     });
   });

@@ -5,6 +5,7 @@ import { applyIpPolicy, newMessageId, type EventType, type IpPolicy } from '@inl
 import { MAX_PRODUCE_BYTES } from '@inlet/kafka/contract';
 import { holdsUnrepresentable } from '../numbers.ts';
 import type { Violation } from '../plans/plan.ts';
+import { shorten } from '../shorten.ts';
 import type { FailureReason } from './reasons.ts';
 
 export interface FailedEvent {
@@ -86,17 +87,15 @@ function cutToBound(entry: FailedEvent): FailedRecord {
   delete rest.event;
   // What describes the entry can be the client's own text (a key path in an error, a messageId):
   // bounded too, so the rest takes at most ~150 KB and the held bytes always have room.
-  const errors = rest.errors.slice(0, 100).map((error) => cut(error, 1024));
+  const errors = rest.errors.slice(0, 100).map((error) => shorten(error, 1024));
   rest.errors = rest.errors.length > 100 ? [...errors, `and ${rest.errors.length - 100} more`] : errors;
-  if (rest.messageId !== undefined) rest.messageId = cut(rest.messageId, 512);
-  if (rest.plan) rest.plan = { version: rest.plan.version, violations: rest.plan.violations.slice(0, 20).map((v) => ({ ...v, path: cut(v.path, 1024), message: cut(v.message, 1024) })) };
+  if (rest.messageId !== undefined) rest.messageId = shorten(rest.messageId, 512);
+  if (rest.plan) rest.plan = { version: rest.plan.version, violations: rest.plan.violations.slice(0, 20).map((v) => ({ ...v, path: shorten(v.path, 1024), message: shorten(v.message, 1024) })) };
   // What the rest takes, and room for JSON's own framing; base64 is 4 bytes for 3.
   const room = MAX_FAILED_ENTRY_BYTES - Buffer.byteLength(JSON.stringify(rest)) - 64;
   rest.raw!.data = held.subarray(0, Math.max(0, Math.floor((room * 3) / 4))).toString('base64');
   return { entry: rest, json: JSON.stringify(rest) };
 }
-
-const cut = (text: string, max: number): string => (text.length > max ? `${text.slice(0, max)}…` : text);
 
 function cutDeep(value: unknown, depth: number): unknown {
   if (value === null || typeof value !== 'object') return value;

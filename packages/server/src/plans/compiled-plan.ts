@@ -14,6 +14,7 @@ import { subschemas } from './subschemas.ts';
 import { InvalidPlanError, type JsonSchema, type TrackingPlan, type Violation } from './plan.ts';
 import { ajvRegExpEngine } from './regexp.ts';
 import { urlFormat } from './url-format.ts';
+import { shorten } from '../shorten.ts';
 
 /** Violations kept per event: an array of 5,000 wrong items is one problem, not 5,000. */
 export const MAX_VIOLATIONS = 20;
@@ -71,7 +72,7 @@ const MAX_PATH_CHARS = 200;
 
 function violationOf(error: ErrorObject, root: string): Violation {
   const { path, message } = unshortened(error, root);
-  return { path: path.length > MAX_PATH_CHARS ? `${path.slice(0, MAX_PATH_CHARS)}...` : path, message };
+  return { path: shorten(path, MAX_PATH_CHARS), message };
 }
 
 function unshortened(error: ErrorObject, root: string): Violation {
@@ -154,7 +155,7 @@ export class CompiledPlan {
     if (!entry) {
       const mode = this.plan.unplanned;
       if (mode === 'allow') return undefined;
-      const message = typeof name === 'string' ? `"${name.length > 100 ? `${name.slice(0, 100)}...` : name}" is not in the tracking plan` : `is missing, and the tracking plan names every ${section.slice(0, -1)}`;
+      const message = typeof name === 'string' ? `"${shorten(name, 100)}" is not in the tracking plan` : `is missing, and the tracking plan names every ${section.slice(0, -1)}`;
       return { violations: [{ path: field, message }], block: mode === 'block' };
     }
     return this.#schema(entry, root, data, `${section}[${JSON.stringify(name)}]`);
