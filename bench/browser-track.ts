@@ -57,7 +57,7 @@ export async function run(options: { rounds?: number; perRound?: number; group?:
   const perRound = options.perRound ?? 25;
   const group = options.group ?? 20;
   const { iife } = await bundles();
-  const inlet = await startInlet({ rateLimit: { requestsPerMinute: 1e9, eventsPerMinute: 1e9 } });
+  const inlet = await startInlet({ rateLimit: { requestsPerMinute: 1e9, eventsPerMinute: 1e9, addressPercent: 100 } });
   const site = createServer((req, res) => {
     const isolation = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' };
     if (req.url === '/inlet.min.js') return res.writeHead(200, { 'content-type': 'text/javascript', ...isolation }).end(iife);

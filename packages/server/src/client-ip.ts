@@ -21,3 +21,15 @@ export function clientIp(peer: string | undefined, forwardedFor: string | string
   }
   return ip;
 }
+
+/** The part of an address one client controls: the address, or an IPv6 address's /64. */
+export function addressKey(ip: string | undefined): string {
+  if (ip === undefined) return '';
+  if (isIP(ip) !== 6) return ip;
+  // The first four groups; "::" inside them means zeros up to there.
+  const [head, tail = ''] = ip.toLowerCase().split('::', 2);
+  const groups = head === '' ? [] : head.split(':');
+  const tailGroups = tail === '' ? [] : tail.split(':');
+  const full = [...groups, ...Array(Math.max(0, 8 - groups.length - tailGroups.length)).fill('0'), ...tailGroups];
+  return `${full.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+}

@@ -63,6 +63,8 @@ export const Errors = {
   planTooLarge: define('INLET_PLAN_TOO_LARGE', 413, 'Tracking plan too large'),
   notAvailable: define('INLET_NOT_AVAILABLE', 501, 'Not available'),
   rateLimited: (retryAfter: number) => new InletError('INLET_RATE_LIMITED', 429, 'Rate limit exceeded; retry later', retryAfter),
+  /** one client address's share of a browser source's budgets (limits/source-budget.ts) */
+  addressRateLimited: (retryAfter: number) => new InletError('INLET_RATE_LIMITED', 429, 'This client address has used its share of the write key\'s rate limit; retry later (if every client reaches you through one proxy, set TRUSTED_PROXIES, or INLET_PROXY_SECRET for the collect proxy, so each is counted by its own address)', retryAfter),
   /** the budget of an address whose requests came without a valid write key, not a key's rate limit */
   unauthenticatedLimited: (retryAfter: number) => new InletError('INLET_RATE_LIMITED', 429, 'Too many requests without a valid write key from this address (check the write key; behind a load balancer, set TRUSTED_PROXIES); retry later', retryAfter),
   sinkUnavailable: (retryAfter = 1, detail?: string) => new InletError('INLET_SINK_UNAVAILABLE', 503, detail ? `Cannot store events right now: ${detail}` : 'Cannot store events right now; retry later', retryAfter),

@@ -91,7 +91,7 @@ export function createMetrics() {
         collect() { const now = sink.batches; this.inc(now - counted); counted = now; },
       });
     },
-    rateLimited: new Counter({ name: 'inlet_rate_limited_requests_total', help: 'Requests refused with 429', registers: [registry] }),
+    rateLimited: new Counter({ name: 'inlet_rate_limited_requests_total', help: 'Requests refused with 429 by a source\'s rate limit: budget="source" its write key\'s, "address" one client address\'s share of a browser source\'s', labelNames: ['budget'] as const, registers: [registry] }),
     adminAuthFailures: new Counter({ name: 'inlet_admin_auth_failures_total', help: 'Admin API requests refused for a missing or wrong admin token', registers: [registry] }),
   };
 }

@@ -77,6 +77,7 @@ async function openLimiter(config: Config, logger: Logger): Promise<RateLimiter>
   const budgets = {
     requests: { limit: config.rateLimit.requestsPerMinute, windowMs: 60_000 },
     events: { limit: config.rateLimit.eventsPerMinute, windowMs: 60_000 },
+    addressPercent: config.rateLimit.addressPercent,
   };
   if (!config.redisUrl) return new MemoryRateLimiter(budgets);
   const { RedisRateLimiter } = await import('./limits/redis-limiter.ts');

@@ -61,7 +61,7 @@ describe('loadConfig', () => {
     assert.equal(config.kafka?.topic, 'raw-events');
     assert.equal(config.redisUrl, 'redis://127.0.0.1:6379');
     assert.equal(config.databaseUrl, 'postgres://u@h/db');
-    assert.deepEqual(config.rateLimit, { requestsPerMinute: 10, eventsPerMinute: 100 });
+    assert.deepEqual(config.rateLimit, { requestsPerMinute: 10, eventsPerMinute: 100, addressPercent: 10 });
     assert.deepEqual(config.limits, { maxEventBytes: 4096, maxBatchEvents: 50, maxBodyBytes: 65536 });
     assert.deepEqual(config.trustedProxies, ['10.0.0.0/8', '::1']);
     assert.equal(config.sinkTimeoutMs, 2000);

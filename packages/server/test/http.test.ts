@@ -300,7 +300,7 @@ describe('HTTP API behind a trusted proxy', () => {
 
 describe('HTTP API rate limit', () => {
   let inlet: TestInlet;
-  before(async () => { inlet = await startInlet({ rateLimit: { requestsPerMinute: 3, eventsPerMinute: 1000 } }); });
+  before(async () => { inlet = await startInlet({ rateLimit: { requestsPerMinute: 3, eventsPerMinute: 1000, addressPercent: 100 } }); });
   after(async () => { await inlet.close(); });
 
   test('over the per-key request budget → 429 with Retry-After and RateLimit headers', async () => {
@@ -321,6 +321,44 @@ describe('HTTP API rate limit', () => {
     const other = await inlet.server.sources.create({ name: 'other' });
     assert.equal((await postJson(inlet.url, '/v1/track', { userId: 'u', event: 'e' }, other.writeKey)).status, 200, 'budgets are per key');
     const metrics = await request(inlet.adminUrl, '/metrics', { method: 'GET', headers: { authorization: `Bearer ${inlet.adminToken}` } });
-    assert.match(metrics.text, /^inlet_rate_limited_requests_total 1$/m);
+    assert.match(metrics.text, /^inlet_rate_limited_requests_total\{budget="source"\} 1$/m);
   });
 });
+describe('HTTP API rate limit per client address of a browser source', () => {
+  let inlet: TestInlet;
+  // 20% of 10 requests a minute: 2 per client address.
+  before(async () => { inlet = await startInlet({ trustedProxies: ['127.0.0.1'], rateLimit: { requestsPerMinute: 10, eventsPerMinute: 1000, addressPercent: 20 } }); });
+  after(async () => { await inlet.close(); });
+
+  const track = (writeKey: string, address: string) => postJson(inlet.url, '/v1/track', { userId: 'u', event: 'e', messageId: id() }, writeKey, { 'x-forwarded-for': address });
+
+  test('one address gets its share of a browser key, then a 429 naming its address; other addresses, and server keys, go on', async () => {
+    const replies = [];
+    for (let i = 0; i < 3; i++) replies.push(await track(inlet.writeKey, '203.0.113.5'));
+    assert.deepEqual(replies.map((r) => r.status), [200, 200, 429]);
+    const limited = replies[2];
+    assert.equal(limited.json?.code, 'INLET_RATE_LIMITED');
+    assert.match(String(limited.json?.error), /client address has used its share/);
+    assert.ok(Number(limited.headers['retry-after']) >= 1);
+    assert.equal(limited.headers['ratelimit-limit'], '2');
+    assert.equal((await track(inlet.writeKey, '203.0.113.6')).status, 200, 'another address has its own share');
+
+    // An IPv6 client is counted by its /64.
+    assert.equal((await track(inlet.writeKey, '2001:db8:1:2::1')).status, 200);
+    assert.equal((await track(inlet.writeKey, '2001:db8:1:2::2')).status, 200);
+    assert.equal((await track(inlet.writeKey, '2001:db8:1:2:ffff::3')).status, 429);
+
+    // A body the route refuses is kept as a failed event only within the address's share too.
+    const malformed = await request(inlet.url, '/v1/batch', { body: '{"batch": [', headers: { 'content-type': 'application/json', authorization: basic(inlet.writeKey), 'x-forwarded-for': '203.0.113.5' } });
+    assert.equal(malformed.status, 429);
+
+    const server = await inlet.server.sources.create({ name: `backend-${randomUUID()}`, kind: 'server' });
+    const fromBackend = [];
+    for (let i = 0; i < 4; i++) fromBackend.push((await track(server.writeKey, '203.0.113.5')).status);
+    assert.deepEqual(fromBackend, [200, 200, 200, 200], 'a server key is held to its own budget only');
+
+    const metrics = await request(inlet.adminUrl, '/metrics', { method: 'GET', headers: { authorization: `Bearer ${inlet.adminToken}` } });
+    assert.match(metrics.text, /^inlet_rate_limited_requests_total\{budget="address"\} 3$/m);
+  });
+});
+

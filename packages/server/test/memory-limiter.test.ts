@@ -112,12 +112,80 @@ describe('MemoryRateLimiter', () => {
       { requests: ok, events: { limit: '10', windowMs: 1000 } },
       { requests: ok },
       { requests: ok, events: ok, maxKeys: 0 },
+      { requests: ok, events: ok, maxAddresses: 0 },
+      { requests: ok, events: ok, addressPercent: 0 },
+      { requests: ok, events: ok, addressPercent: 101 },
+      { requests: ok, events: ok, addressPercent: 12.5 },
     ];
     for (const options of bad) {
-      assert.throws(() => new MemoryRateLimiter(options as never), /rate limit: (requests|events|maxKeys)/, JSON.stringify(options));
+      assert.throws(() => new MemoryRateLimiter(options as never), /rate limit: (requests|events|maxKeys|maxAddresses|addressPercent)/, JSON.stringify(options));
     }
     const limiter = new MemoryRateLimiter({ requests: ok, events: ok });
     assert.throws(() => limiter.take('k', -1), /events must be a non-negative integer/);
     assert.throws(() => limiter.take('k', 0.5), /events must be a non-negative integer/);
+  });
+
+  describe('a client address held to its share of a key\'s budgets', () => {
+    const budgets = { requests: { limit: 10, windowMs: 60_000 }, events: { limit: 1000, windowMs: 60_000 }, addressPercent: 20 };
+
+    test('an address gets its share of requests, then 429s decided by the address while another address and the key still have room', async () => {
+      const limiter = new MemoryRateLimiter(budgets);
+      const a = [];
+      for (let i = 0; i < 3; i++) a.push(await limiter.consume('k', 1, '192.0.2.1'));
+      assert.deepEqual(a.map((d) => d.allowed), [true, true, false]);
+      assert.deepEqual(a.map((d) => d.byAddress), [true, true, true], 'the address share is the tighter budget, so it is the one reported');
+      assert.deepEqual(a.map((d) => [d.limit, d.remaining]), [[2, 1], [2, 0], [2, 0]]);
+      assert.equal((await limiter.consume('k', 1, '192.0.2.2')).allowed, true, 'another address has its own share');
+      // The refused request spent nothing of the key's: 10 - 2 - 1 = 7 requests are left for others.
+      const keyOnly = await limiter.consume('k', 1);
+      assert.equal(keyOnly.byAddress, false);
+      assert.equal(keyOnly.remaining, 6);
+    });
+
+    test('the address share of events: a large batch from one address is refused, a small one from it still fits', async () => {
+      const limiter = new MemoryRateLimiter(budgets);
+      assert.equal((await limiter.consume('k', 150, '192.0.2.1')).allowed, true);
+      const tooMany = await limiter.consume('k', 51, '192.0.2.1');
+      assert.equal(tooMany.allowed, false);
+      assert.equal(tooMany.byAddress, true);
+      assert.equal(tooMany.limit, 200);
+      assert.equal(tooMany.remaining, 50);
+      assert.equal((await limiter.consume('k', 50, '192.0.2.1')).allowed, true);
+    });
+
+    test('the key\'s own budget still decides when it has less room than an address\'s share', async () => {
+      const limiter = new MemoryRateLimiter(budgets);
+      for (let i = 0; i < 10; i++) assert.equal((await limiter.consume('k', 1, `192.0.2.${i}`)).allowed, true);
+      const denied = await limiter.consume('k', 1, '192.0.2.200');
+      assert.equal(denied.allowed, false);
+      assert.equal(denied.byAddress, false);
+      assert.equal(denied.limit, 10);
+    });
+
+    test('the same address under two keys has two shares', async () => {
+      const limiter = new MemoryRateLimiter(budgets);
+      await limiter.consume('k1', 1, '192.0.2.1');
+      await limiter.consume('k1', 1, '192.0.2.1');
+      assert.equal((await limiter.consume('k1', 1, '192.0.2.1')).allowed, false);
+      assert.equal((await limiter.consume('k2', 1, '192.0.2.1')).allowed, true);
+    });
+
+    test('a share of 100 per cent (the default) tracks no addresses', async () => {
+      const limiter = new MemoryRateLimiter({ ...budgets, addressPercent: undefined });
+      for (let i = 0; i < 10; i++) assert.equal((await limiter.consume('k', 1, '192.0.2.1')).allowed, true);
+      assert.equal(limiter.addresses, 0);
+    });
+
+    test('a flood of new addresses forgets the oldest addresses, never a key\'s own count', async () => {
+      const clock = fakeClock();
+      const limiter = new MemoryRateLimiter({ ...budgets, requests: { limit: 1000, windowMs: 60_000 }, maxKeys: 2, maxAddresses: 50, now: clock.now });
+      for (let i = 0; i < 500; i++) await limiter.consume('k', 1, `10.0.${i >> 8}.${i & 255}`);
+      assert.equal(limiter.addresses, 50);
+      assert.equal(limiter.size, 1);
+      assert.equal((await limiter.consume('k', 1)).remaining, 1000 - 501, 'every request of the flood still counts against the key');
+      clock.advance(60_000);
+      await limiter.consume('k', 1, '10.9.9.9');
+      assert.equal(limiter.addresses, 1, 'expired addresses are swept');
+    });
   });
 });

@@ -94,6 +94,31 @@ describe('RedisRateLimiter on a real Redis', { skip: redis.skip }, () => {
     assert.equal((await b.consume('cold-start', 1)).allowed, false);
   });
 
+  test('an address\'s share of a key is shared by every instance, its refusals spend nothing of the key\'s, and its counters expire with the window', async () => {
+    const shares = { requests: { limit: 10, windowMs: minute }, events: { limit: 1000, windowMs: minute }, addressPercent: 20 };
+    const a = limiter(shares);
+    const b = limiter(shares);
+    await a.connected();
+    await b.connected();
+    const decisions = [];
+    for (let i = 0; i < 4; i++) decisions.push(await (i % 2 ? a : b).consume('addr-key', 1, '192.0.2.1'));
+    assert.deepEqual(decisions.map((d) => d.allowed), [true, true, false, false], 'two requests in all from one address (20% of 10), whichever instance takes them');
+    assert.ok(decisions.every((d) => d.byAddress));
+    assert.deepEqual([decisions[2].limit, decisions[2].remaining], [2, 0]);
+    assert.equal((await a.consume('addr-key', 1, '192.0.2.2')).allowed, true, 'another address has its own share');
+    const keyOnly = await b.consume('addr-key', 1);
+    assert.equal(keyOnly.byAddress, false);
+    assert.equal(keyOnly.remaining, 10 - 4, 'the two refused requests spent nothing of the key\'s');
+
+    const client = new Redis(redis.value!);
+    try {
+      const ttl = await client.pttl(`${prefix}{addr-key}:a:192.0.2.1:r`);
+      assert.ok(ttl > 0 && ttl <= minute, `the address counter expires with the window (PTTL ${ttl})`);
+    } finally {
+      client.disconnect();
+    }
+  });
+
   test('the window resets in Redis', async () => {
     const l = limiter({ requests: { limit: 2, windowMs: 300 } });
     await l.connected();

@@ -53,8 +53,8 @@ describe('scale-out: instances sharing Redis and PostgreSQL', { skip }, () => {
   const budget = 5;
 
   before(async () => {
-    a = await instance({ rateLimit: { requestsPerMinute: budget, eventsPerMinute: 1_000_000 } });
-    b = await instance({ rateLimit: { requestsPerMinute: budget, eventsPerMinute: 1_000_000 } });
+    a = await instance({ rateLimit: { requestsPerMinute: budget, eventsPerMinute: 1_000_000, addressPercent: 100 } });
+    b = await instance({ rateLimit: { requestsPerMinute: budget, eventsPerMinute: 1_000_000, addressPercent: 100 } });
   });
 
   after(async () => {

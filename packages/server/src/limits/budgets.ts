@@ -1,5 +1,6 @@
-// Shared by the in-memory and the Redis limiter: option checks and how two budgets' counts become
-// one decision, so both limiters answer the same way for the same counts.
+// Shared by the in-memory and the Redis limiter: option checks, a client address's share of a key's
+// budgets, and how the budgets' counts become one decision, so both limiters answer the same way
+// for the same counts.
 import { checkSettings, integer, object } from '@inlet/schema/settings';
 import type { Budget, RateLimitDecision } from './rate-limiter.ts';
 
@@ -8,6 +9,11 @@ export interface RateLimitBudgets {
   requests: Budget;
   /** events per window */
   events: Budget;
+  /**
+   * The share, in per cent, of each budget that one client address may use of a key's, when
+   * consume() is given the address (default 100: as much as the key has).
+   */
+  addressPercent?: number;
 }
 
 /** Minimal logger (pino and console both fit). */
@@ -17,41 +23,54 @@ export interface LimiterLogger {
 }
 
 const BUDGET = object({ limit: integer(1), windowMs: integer(1) }, '{ limit, windowMs }');
-const BUDGETS = { requests: BUDGET, events: BUDGET };
+const BUDGETS = { requests: BUDGET, events: BUDGET, addressPercent: integer(1, 100).optional() };
 
-/** The two budgets of a limiter's options (its other options are its own). */
+/** The budgets of a limiter's options (its other options are its own). */
 export function checkBudgets(budgets: RateLimitBudgets): void {
   checkSettings(BUDGETS, budgets as unknown as Record<string, unknown>, { label: 'rate limit', ignoreUnknown: true });
+}
+
+/**
+ * What one client address may use of a key's budgets: the share, rounded down, at least 1, same
+ * window. Undefined when the share is the whole: addresses are then not counted at all.
+ */
+export function addressBudgets(budgets: RateLimitBudgets): { requests: Budget; events: Budget } | undefined {
+  if ((budgets.addressPercent ?? 100) >= 100) return undefined;
+  const share = (b: Budget): Budget => ({ limit: Math.max(1, Math.floor((b.limit * (budgets.addressPercent ?? 100)) / 100)), windowMs: b.windowMs });
+  return { requests: share(budgets.requests), events: share(budgets.events) };
 }
 
 export function checkEvents(events: number): void {
   if (!Number.isSafeInteger(events) || events < 0) throw new RangeError(`rate limit: events must be a non-negative integer, got ${String(events)}`);
 }
 
-/** One budget's state as seen by a decision: its count after this request and ms until reset. */
+/** One budget's state as seen by a decision: its count after this request, ms until reset, and whether the request fitted. */
 export interface BudgetState {
   budget: Budget;
   count: number;
   resetMs: number;
+  fits: boolean;
+  /** an address's share of the key's budget, not the key's own */
+  ofAddress: boolean;
 }
 
 /**
- * The deciding budget: when denied, the one that had no room (both → the one resetting last, so
- * Retry-After covers both); when allowed, the one with the smaller share left.
+ * The deciding budget: when denied, of those with no room the one resetting last (so Retry-After
+ * covers them all); when allowed, the one with the smallest share left.
  */
-export function decide(allowed: boolean, requests: BudgetState, requestsFit: boolean, events: BudgetState, eventsFit: boolean): RateLimitDecision {
-  let decider: BudgetState;
-  if (!allowed) {
-    if (!requestsFit && !eventsFit) decider = requests.resetMs >= events.resetMs ? requests : events;
-    else decider = requestsFit ? events : requests;
-  } else {
-    const share = (s: BudgetState) => (s.budget.limit - s.count) / s.budget.limit;
-    decider = share(events) < share(requests) ? events : requests;
+export function decide(states: BudgetState[]): RateLimitDecision {
+  const allowed = states.every((s) => s.fits);
+  const share = (s: BudgetState) => (s.budget.limit - s.count) / s.budget.limit;
+  let decider: BudgetState | undefined;
+  for (const s of states) {
+    if (allowed ? decider === undefined || share(s) < share(decider) : !s.fits && (decider === undefined || s.resetMs > decider.resetMs)) decider = s;
   }
+  const d = decider!;
   return {
     allowed,
-    limit: decider.budget.limit,
-    remaining: Math.max(0, decider.budget.limit - decider.count),
-    resetMs: Math.max(0, decider.resetMs),
+    limit: d.budget.limit,
+    remaining: Math.max(0, d.budget.limit - d.count),
+    resetMs: Math.max(0, d.resetMs),
+    byAddress: d.ofAddress,
   };
 }

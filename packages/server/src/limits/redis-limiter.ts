@@ -5,7 +5,8 @@
 import { Redis } from 'ioredis';
 import type { RateLimitDecision, RateLimiter } from './rate-limiter.ts';
 import { checkSettings, integer, url as urlRule } from '@inlet/schema/settings';
-import { checkBudgets, checkEvents, decide, type LimiterLogger, type RateLimitBudgets } from './budgets.ts';
+import { addressBudgets, checkBudgets, checkEvents, decide, type BudgetState, type LimiterLogger, type RateLimitBudgets } from './budgets.ts';
+import type { Budget } from './rate-limiter.ts';
 import { MemoryRateLimiter } from './memory-limiter.ts';
 
 export interface RedisRateLimiterOptions extends RateLimitBudgets {
@@ -21,32 +22,36 @@ export interface RedisRateLimiterOptions extends RateLimitBudgets {
   connectTimeoutMs?: number;
 }
 
-// KEYS: requests counter, events counter. ARGV: requests limit, requests window ms, events limit,
-// events window ms, events in this request. A denied request spends nothing. The window starts at
-// a counter's first increment (PTTL -1 right after it is created); PTTL -2 means no window yet.
-// Returns { allowed, requestsFit, requestCount, requestsTtlMs, eventsFit, eventCount, eventsTtlMs }.
+// KEYS: the key's requests and events counters, then (optionally) the address's. ARGV: each
+// counter's limit and window ms in the order of KEYS, then the events in this request. A denied
+// request spends nothing. A window starts at its counter's first increment (PTTL -1 right after it
+// is created); PTTL -2 means no window yet. Returns { allowed, then per counter: fits, count, ttl ms }.
 const CONSUME_LUA = `
-local rLimit, rWin = tonumber(ARGV[1]), tonumber(ARGV[2])
-local eLimit, eWin = tonumber(ARGV[3]), tonumber(ARGV[4])
-local n = tonumber(ARGV[5])
-local r = tonumber(redis.call('GET', KEYS[1]) or '0')
-local e = tonumber(redis.call('GET', KEYS[2]) or '0')
-local rFit = (r + 1 <= rLimit) and 1 or 0
-local eFit = (e + n <= eLimit) and 1 or 0
-if rFit == 1 and eFit == 1 then
-  r = redis.call('INCRBY', KEYS[1], 1)
-  if n > 0 then e = redis.call('INCRBY', KEYS[2], n) end
+local n = tonumber(ARGV[#ARGV])
+local counts, fits, allowed = {}, {}, 1
+for i, key in ipairs(KEYS) do
+  local amount = (i % 2 == 1) and 1 or n
+  counts[i] = tonumber(redis.call('GET', key) or '0')
+  fits[i] = (counts[i] + amount <= tonumber(ARGV[2 * i - 1])) and 1 or 0
+  if fits[i] == 0 then allowed = 0 end
 end
-local function ttl(key, win)
-  local t = redis.call('PTTL', key)
-  if t == -1 then
-    redis.call('PEXPIRE', key, win)
-    return win
+local reply = { allowed }
+for i, key in ipairs(KEYS) do
+  local amount = (i % 2 == 1) and 1 or n
+  if allowed == 1 and amount > 0 then counts[i] = redis.call('INCRBY', key, amount) end
+  local window = tonumber(ARGV[2 * i])
+  local ttl = redis.call('PTTL', key)
+  if ttl == -1 then
+    redis.call('PEXPIRE', key, window)
+    ttl = window
+  elseif ttl == -2 then
+    ttl = window
   end
-  if t == -2 then return win end
-  return t
+  table.insert(reply, fits[i])
+  table.insert(reply, counts[i])
+  table.insert(reply, ttl)
 end
-return { rFit * eFit, rFit, r, ttl(KEYS[1], rWin), eFit, e, ttl(KEYS[2], eWin) }
+return reply
 `;
 
 // While Redis is connected but too slow, try it again at most this often instead of paying the
@@ -59,11 +64,13 @@ const SLOW_PROBE_INTERVAL_MS = 1000;
  */
 const WARMUP_TIMEOUT_MS = 1000;
 
-type ConsumeCommand = (requestsKey: string, eventsKey: string, ...args: number[]) => Promise<number[]>;
+// The number of keys goes first: 2 for a key alone, 4 with an address.
+type ConsumeCommand = (keyCount: number, ...args: (string | number)[]) => Promise<number[]>;
 
 export class RedisRateLimiter implements RateLimiter {
   readonly kind = 'redis';
   readonly #budgets: RateLimitBudgets;
+  readonly #addressBudgets: { requests: Budget; events: Budget } | undefined;
   readonly #prefix: string;
   readonly #logger: LimiterLogger;
   readonly #timeoutMs: number;
@@ -83,7 +90,8 @@ export class RedisRateLimiter implements RateLimiter {
       { url: options.url, commandTimeoutMs: options.commandTimeoutMs, connectTimeoutMs: options.connectTimeoutMs }, { label: 'rate limit' });
     const url = new URL(options.url);
 
-    this.#budgets = { requests: { ...options.requests }, events: { ...options.events } };
+    this.#budgets = { requests: { ...options.requests }, events: { ...options.events }, addressPercent: options.addressPercent };
+    this.#addressBudgets = addressBudgets(this.#budgets);
     this.#prefix = options.keyPrefix ?? 'inlet:rl:';
     this.#logger = options.logger ?? console;
     this.#timeoutMs = commandTimeoutMs;
@@ -102,7 +110,7 @@ export class RedisRateLimiter implements RateLimiter {
       // Keep reconnecting for as long as the process lives; that is how Redis is picked up again.
       retryStrategy: (times) => Math.min(100 * times, 1000),
     });
-    this.#redis.defineCommand('inletRateLimit', { numberOfKeys: 2, lua: CONSUME_LUA });
+    this.#redis.defineCommand('inletRateLimit', { lua: CONSUME_LUA });
     // An 'error' listener is required (ioredis prints unhandled ones); outages are reported once.
     this.#redis.on('error', (err: Error) => this.#markDown(err.message));
     this.#redis.on('close', () => this.#markDown('connection closed'));
@@ -134,23 +142,23 @@ export class RedisRateLimiter implements RateLimiter {
     });
   }
 
-  async consume(key: string, events: number): Promise<RateLimitDecision> {
+  async consume(key: string, events: number, address?: string): Promise<RateLimitDecision> {
     checkEvents(events);
     // Just after start the socket is still opening: wait for it (within the command bound) rather
     // than let the first requests of every instance spend a local budget.
     if (!this.#everReady && !this.#down && !this.#closed) await this.connected(Math.max(this.#timeoutMs, WARMUP_TIMEOUT_MS));
     if (this.#closed || this.#redis.status !== 'ready' || (this.#down && Date.now() < this.#nextProbe)) {
-      return this.#fallback.take(key, events);
+      return this.#fallback.take(key, events, address);
     }
     try {
-      const decision = await this.#consumeInRedis(key, events);
+      const decision = await this.#consumeInRedis(key, events, address);
       this.#warm = true;
       this.#markUp();
       return decision;
     } catch (err) {
       this.#markDown((err as Error).message);
       this.#nextProbe = Date.now() + SLOW_PROBE_INTERVAL_MS;
-      return this.#fallback.take(key, events);
+      return this.#fallback.take(key, events, address);
     }
   }
 
@@ -161,10 +169,19 @@ export class RedisRateLimiter implements RateLimiter {
     await this.#fallback.close();
   }
 
-  async #consumeInRedis(key: string, events: number): Promise<RateLimitDecision> {
+  async #consumeInRedis(key: string, events: number, address: string | undefined): Promise<RateLimitDecision> {
     const { requests: rb, events: eb } = this.#budgets;
     const command = (this.#redis as unknown as { inletRateLimit: ConsumeCommand }).inletRateLimit.bind(this.#redis);
+    // The key in braces is the hash tag: the address's counters are in the key's cluster slot, as
+    // one script's keys must be.
     const base = `${this.#prefix}{${key}}`;
+    const budgets = [rb, eb];
+    const keys = [`${base}:r`, `${base}:e`];
+    const shares = this.#addressBudgets;
+    if (address !== undefined && shares) {
+      budgets.push(shares.requests, shares.events);
+      keys.push(`${base}:a:${address}:r`, `${base}:a:${address}:e`);
+    }
     let timer: NodeJS.Timeout | undefined;
     const bound = this.#warm ? this.#timeoutMs : Math.max(this.#timeoutMs, WARMUP_TIMEOUT_MS);
     const timeout = new Promise<never>((_, reject) => {
@@ -173,15 +190,11 @@ export class RedisRateLimiter implements RateLimiter {
       timer = setTimeout(() => setImmediate(() => reject(new Error(`no answer within ${bound} ms`))), bound);
     });
     try {
-      const reply = await Promise.race([command(`${base}:r`, `${base}:e`, rb.limit, rb.windowMs, eb.limit, eb.windowMs, events), timeout]);
-      const [allowed, requestsFit, requestCount, requestsTtl, eventsFit, eventCount, eventsTtl] = reply.map(Number);
-      return decide(
-        allowed === 1,
-        { budget: rb, count: requestCount, resetMs: requestsTtl },
-        requestsFit === 1,
-        { budget: eb, count: eventCount, resetMs: eventsTtl },
-        eventsFit === 1,
-      );
+      const reply = (await Promise.race([command(keys.length, ...keys, ...budgets.flatMap((b) => [b.limit, b.windowMs]), events), timeout])).map(Number);
+      const states: BudgetState[] = budgets.map((budget, i) => ({
+        budget, fits: reply[1 + 3 * i] === 1, count: reply[2 + 3 * i], resetMs: reply[3 + 3 * i], ofAddress: i >= 2,
+      }));
+      return decide(states);
     } finally {
       clearTimeout(timer);
     }

@@ -3,7 +3,7 @@
 // per client address instead: a token bucket per address, in a bounded map. Only failures spend a
 // token, so a client with a valid key never notices; one that keeps failing gets 429 before its
 // next request costs anything. IPv6 addresses count by their /64, what one host usually has.
-import { isIP } from 'node:net';
+import { addressKey } from '../client-ip.ts';
 
 export interface UnauthenticatedLimits {
   /** tokens an address regains per second */
@@ -17,18 +17,6 @@ export interface UnauthenticatedLimits {
 interface Bucket {
   tokens: number;
   at: number;
-}
-
-/** The part of an address one client controls: the address, or an IPv6 address's /64. */
-export function addressKey(ip: string | undefined): string {
-  if (ip === undefined) return '';
-  if (isIP(ip) !== 6) return ip;
-  // The first four groups; "::" inside them means zeros up to there.
-  const [head, tail = ''] = ip.toLowerCase().split('::', 2);
-  const groups = head === '' ? [] : head.split(':');
-  const tailGroups = tail === '' ? [] : tail.split(':');
-  const full = [...groups, ...Array(Math.max(0, 8 - groups.length - tailGroups.length)).fill('0'), ...tailGroups];
-  return `${full.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
 }
 
 export class UnauthenticatedLimiter {

@@ -14,6 +14,7 @@ import { Errors, SinkUnavailableError, SourceStoreUnavailableError } from '../er
 import { failedEventOf, failureContext, type FailedRecord, type FailureContext } from '../failed/failed-event.ts';
 import type { FailureReason } from '../failed/reasons.ts';
 import type { RateLimiter } from '../limits/rate-limiter.ts';
+import { rateLimitRefusal, sourceBudget } from '../limits/source-budget.ts';
 import type { Metrics } from '../metrics.ts';
 import { inexactNumbers } from '../numbers.ts';
 import { markChecked, type CompiledPlan, type PlanVerdict } from '../plans/compiled-plan.ts';
@@ -153,6 +154,7 @@ function isLargeBatch(request: FastifyRequest, route: RouteKind): boolean {
 
 export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): void {
   const { config, sink, limiter, metrics, accounting, refused, auth, ipOf } = deps;
+  const spendBudget = sourceBudget(limiter);
   const { maxEventBytes, maxBatchEvents, maxBodyBytes } = config.limits;
   // The sinks' own caps on pending events are 100,000 (Kafka) and 200,000 (embedded); the bound
   // measured from the sink's rate is normally far below them.
@@ -240,12 +242,9 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
     const shared = type ? undefined : applyBatchDefaults(body, items, maxBodyBytes);
     if (shared) throw await refused.keep(request, shared, { json: body }, route, source);
 
-    const decision = await limiter.consume(source.id, items.length);
+    const decision = await spendBudget(source, ipOf(request), items.length);
     reply.header('ratelimit-limit', decision.limit).header('ratelimit-remaining', decision.remaining).header('ratelimit-reset', Math.ceil(decision.resetMs / 1000));
-    if (!decision.allowed) {
-      metrics.rateLimited.inc();
-      throw Errors.rateLimited(Math.max(1, Math.ceil(decision.resetMs / 1000)));
-    }
+    if (!decision.allowed) throw rateLimitRefusal(decision, metrics);
 
     // A Map lookup, except while a new plan version loads.
     const planned = deps.plans(source.id);

@@ -7,6 +7,7 @@ import { refusedBodyOf } from '../body.ts';
 import { Errors, InletError, SinkUnavailableError } from '../errors.ts';
 import { failedBodyOf, failureContext } from '../failed/failed-event.ts';
 import type { FailureReason } from '../failed/reasons.ts';
+import { rateLimitRefusal, sourceBudget } from '../limits/source-budget.ts';
 import type { Source } from '../sources/source-store.ts';
 import { takesTimeAsGiven, type IngestDeps, type RouteKind } from './ingest.ts';
 
@@ -36,6 +37,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typ
 
 export function createRefusedBodies(deps: Omit<IngestDeps, 'refused' | 'plans' | 'bodies'>): RefusedBodies {
   const { sink, limiter, metrics, accounting, auth, ipOf } = deps;
+  const spendBudget = sourceBudget(limiter);
 
   /** The source and key of a refused request, when a valid one can be found; never throws. */
   async function ownerOf(request: FastifyRequest, json: unknown, route: RouteKind): Promise<{ source: Source; writeKey: string } | undefined> {
@@ -57,11 +59,8 @@ export function createRefusedBodies(deps: Omit<IngestDeps, 'refused' | 'plans' |
       return error;
     }
     const { source } = owner;
-    const decision = await limiter.consume(source.id, 1);
-    if (!decision.allowed) {
-      metrics.rateLimited.inc();
-      return Errors.rateLimited(Math.max(1, Math.ceil(decision.resetMs / 1000)));
-    }
+    const decision = await spendBudget(source, ipOf(request), 1);
+    if (!decision.allowed) return rateLimitRefusal(decision, metrics);
     const context = failureContext({
       sourceId: source.id,
       receivedAtMs: Date.now(),
