@@ -13,6 +13,7 @@ import { networkPartition } from './network-partition.ts';
 import { numbers } from './numbers.ts';
 import { postgresDown } from './postgres-down.ts';
 import { processorKill } from './processor-kill.ts';
+import { publicKeyFlood } from './public-key-flood.ts';
 import { redisDown } from './redis-down.ts';
 import { revocation } from './revocation.ts';
 import { sigtermStuck } from './sigterm-stuck.ts';
@@ -37,6 +38,7 @@ export const DRILLS: Drill[] = [
   keyFlood,
   invalidKeyBodies,
   unknownKeys,
+  publicKeyFlood,
   revocation,
   exposure,
   numbers,

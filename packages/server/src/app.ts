@@ -14,6 +14,7 @@ import { registerCors } from './cors.ts';
 import { Errors } from './errors.ts';
 import { errorReply, toInletError } from './error-reply.ts';
 import type { RateLimiter } from './limits/rate-limiter.ts';
+import { SourceBudgets } from './limits/source-budget.ts';
 import { UnauthenticatedLimiter } from './limits/unauthenticated-limiter.ts';
 import type { Metrics } from './metrics.ts';
 import type { PlanLookup } from './plans/registry.ts';
@@ -89,8 +90,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   const signedClientIp = proxiedClientIp(config.proxySecret);
   const ipOf = (request: FastifyRequest) => signedClientIp(request) ?? clientIp(request.socket.remoteAddress, request.headers['x-forwarded-for'], trustedProxies);
   const auth = new Authenticator({ sources: deps.sources, metrics, limiter: new UnauthenticatedLimiter(config.unauthenticated) });
-  const refused = createRefusedBodies({ ...deps, auth, ipOf });
-  registerIngestRoutes(app, { ...deps, refused, auth, ipOf, bodies: deps.bodyWait ?? bodies });
+  const budgets = new SourceBudgets(deps.limiter, metrics);
+  const refused = createRefusedBodies({ ...deps, budgets, auth, ipOf });
+  registerIngestRoutes(app, { ...deps, budgets, refused, auth, ipOf, bodies: deps.bodyWait ?? bodies });
   registerOpsRoutes(app, deps);
   // Metrics live on the admin listener; some teams scrape the public port and may keep doing so.
   if (config.metricsOnPublicPort) registerMetricsRoute(app, deps.metrics);

@@ -2,6 +2,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { EVENT_TYPES, type NormalizedRecord } from '@inlet/schema';
 import { startInlet, type TestInlet } from '@inlet/testkit';
@@ -343,6 +344,15 @@ describe('HTTP API rate limit per client address of a browser source', () => {
     assert.equal(limited.headers['ratelimit-limit'], '2');
     assert.equal((await track(inlet.writeKey, '203.0.113.6')).status, 200, 'another address has its own share');
 
+    // Its share spent, the address is refused before its body is read: a body that never comes is not waited for.
+    const early = await new Promise<number>((resolve, reject) => {
+      const req = httpRequest(`${inlet.url}/v1/batch`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': '1000', authorization: basic(inlet.writeKey), 'x-forwarded-for': '203.0.113.5' } }, (res) => { res.resume(); resolve(res.statusCode ?? 0); });
+      req.setTimeout(3000, () => req.destroy(new Error('no answer before the body: the server waited for it')));
+      req.on('error', reject);
+      req.write('{"batch": [');
+    });
+    assert.equal(early, 429);
+
     // An IPv6 client is counted by its /64.
     assert.equal((await track(inlet.writeKey, '2001:db8:1:2::1')).status, 200);
     assert.equal((await track(inlet.writeKey, '2001:db8:1:2::2')).status, 200);
@@ -358,7 +368,7 @@ describe('HTTP API rate limit per client address of a browser source', () => {
     assert.deepEqual(fromBackend, [200, 200, 200, 200], 'a server key is held to its own budget only');
 
     const metrics = await request(inlet.adminUrl, '/metrics', { method: 'GET', headers: { authorization: `Bearer ${inlet.adminToken}` } });
-    assert.match(metrics.text, /^inlet_rate_limited_requests_total\{budget="address"\} 3$/m);
+    assert.match(metrics.text, /^inlet_rate_limited_requests_total\{budget="address"\} 4$/m);
   });
 });
 

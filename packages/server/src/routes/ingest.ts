@@ -10,11 +10,10 @@ import { isGzip, isLateBody } from '../body.ts';
 import type { BodyWait } from '../body-queue.ts';
 import { deviceIdOf, withDeviceId } from '../collect-proxy.ts';
 import type { Config } from '../config.ts';
-import { Errors, SinkUnavailableError, SourceStoreUnavailableError } from '../errors.ts';
+import { Errors, SinkUnavailableError, SourceStoreUnavailableError, type InletError } from '../errors.ts';
 import { failedEventOf, failureContext, type FailedRecord, type FailureContext } from '../failed/failed-event.ts';
 import type { FailureReason } from '../failed/reasons.ts';
-import type { RateLimiter } from '../limits/rate-limiter.ts';
-import { rateLimitRefusal, sourceBudget } from '../limits/source-budget.ts';
+import type { SourceBudgets } from '../limits/source-budget.ts';
 import type { Metrics } from '../metrics.ts';
 import { inexactNumbers } from '../numbers.ts';
 import { markChecked, type CompiledPlan, type PlanVerdict } from '../plans/compiled-plan.ts';
@@ -42,7 +41,8 @@ export interface IngestDeps {
   config: Config;
   sink: Sink;
   sources: SourceStore;
-  limiter: RateLimiter;
+  /** the sources' rate budgets */
+  budgets: SourceBudgets;
   metrics: Metrics;
   accounting: Accounting;
   refused: RefusedBodies;
@@ -153,8 +153,7 @@ function isLargeBatch(request: FastifyRequest, route: RouteKind): boolean {
 }
 
 export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): void {
-  const { config, sink, limiter, metrics, accounting, refused, auth, ipOf } = deps;
-  const spendBudget = sourceBudget(limiter);
+  const { config, sink, budgets, metrics, accounting, refused, auth, ipOf } = deps;
   const { maxEventBytes, maxBatchEvents, maxBodyBytes } = config.limits;
   // The sinks' own caps on pending events are 100,000 (Kafka) and 200,000 (embedded); the bound
   // measured from the sink's rate is normally far below them.
@@ -177,16 +176,17 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
    * errors to them). Only a body declared within the size limit is drained, though: Node drains
    * without a bound, so a chunked or oversized one closes the connection as before.
    */
-  const refuseBeforeBody = (request: FastifyRequest, reply: FastifyReply, bound: 'sink' | 'shed' | 'loop') => {
+  const refuseBeforeBody = (request: FastifyRequest, reply: FastifyReply, refusal: 'sink' | 'shed' | 'loop' | InletError) => {
     const declared = Number(request.headers['content-length']);
     const drainable = request.headers['transfer-encoding'] === undefined && declared >= 0 && declared <= maxBodyBytes;
     if (bodyPending(request) && !drainable) reply.header('connection', 'close');
-    return behind(bound);
+    return typeof refusal === 'string' ? behind(refusal) : refusal;
   };
 
   /**
    * Before the body is read: a sink already at its bound gets 503 (the cheapest refusal, so first),
-   * a header key is checked (401 now, body unread), an address out of its budget gets 429, and a
+   * a header key is checked (401 now, body unread), an address out of its budget gets 429, as does
+   * a source, or its client address, whose rate budget is known to be spent (../limits/source-budget.ts), and a
    * source holding its share of a standing sink queue at its bound gets 503, as does a large batch of
    * a source holding its share met while bodies wait long for a main thread that more batches arrive
    * at than it takes (../body-queue.ts). A key in the body is known only after parsing: such
@@ -216,6 +216,8 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
   /** The refusal for a source's share, if any, of a request whose header key named it. */
   function admitSource(request: FastifyRequest, reply: FastifyReply, route: RouteKind, source: Source): Error | undefined {
     request.headerSource = source;
+    const spent = budgets.spentBefore(source, ipOf(request));
+    if (spent) return refuseBeforeBody(request, reply, spent);
     if (backpressure.sheds(source.id)) return refuseBeforeBody(request, reply, 'shed');
     if (!isLargeBatch(request, route)) return undefined;
     bodies.arrived();
@@ -242,9 +244,9 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
     const shared = type ? undefined : applyBatchDefaults(body, items, maxBodyBytes);
     if (shared) throw await refused.keep(request, shared, { json: body }, route, source);
 
-    const decision = await spendBudget(source, ipOf(request), items.length);
+    const { decision, refusal } = await budgets.spend(source, ipOf(request), items.length);
     reply.header('ratelimit-limit', decision.limit).header('ratelimit-remaining', decision.remaining).header('ratelimit-reset', Math.ceil(decision.resetMs / 1000));
-    if (!decision.allowed) throw rateLimitRefusal(decision, metrics);
+    if (refusal) throw refusal;
 
     // A Map lookup, except while a new plan version loads.
     const planned = deps.plans(source.id);

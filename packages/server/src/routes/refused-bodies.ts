@@ -7,7 +7,6 @@ import { refusedBodyOf } from '../body.ts';
 import { Errors, InletError, SinkUnavailableError } from '../errors.ts';
 import { failedBodyOf, failureContext } from '../failed/failed-event.ts';
 import type { FailureReason } from '../failed/reasons.ts';
-import { rateLimitRefusal, sourceBudget } from '../limits/source-budget.ts';
 import type { Source } from '../sources/source-store.ts';
 import { takesTimeAsGiven, type IngestDeps, type RouteKind } from './ingest.ts';
 
@@ -36,8 +35,7 @@ export interface RefusedBodies {
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 export function createRefusedBodies(deps: Omit<IngestDeps, 'refused' | 'plans' | 'bodies'>): RefusedBodies {
-  const { sink, limiter, metrics, accounting, auth, ipOf } = deps;
-  const spendBudget = sourceBudget(limiter);
+  const { sink, budgets, metrics, accounting, auth, ipOf } = deps;
 
   /** The source and key of a refused request, when a valid one can be found; never throws. */
   async function ownerOf(request: FastifyRequest, json: unknown, route: RouteKind): Promise<{ source: Source; writeKey: string } | undefined> {
@@ -59,8 +57,8 @@ export function createRefusedBodies(deps: Omit<IngestDeps, 'refused' | 'plans' |
       return error;
     }
     const { source } = owner;
-    const decision = await spendBudget(source, ipOf(request), 1);
-    if (!decision.allowed) return rateLimitRefusal(decision, metrics);
+    const { refusal } = await budgets.spend(source, ipOf(request), 1);
+    if (refusal) return refusal;
     const context = failureContext({
       sourceId: source.id,
       receivedAtMs: Date.now(),
