@@ -19,7 +19,7 @@ import { UnauthenticatedLimiter } from './limits/unauthenticated-limiter.ts';
 import type { Metrics } from './metrics.ts';
 import type { PlanLookup } from './plans/registry.ts';
 import { INGEST_ROUTES, registerIngestRoutes } from './routes/ingest.ts';
-import { registerMetricsRoute, registerOpsRoutes } from './routes/ops.ts';
+import { registerMetricsRoute, registerOpsRoutes, watchInstance } from './routes/ops.ts';
 import { createRefusedBodies } from './routes/refused-bodies.ts';
 import { registerSdkRoute } from './routes/sdk.ts';
 import { registerSourceConfigRoute } from './routes/source-config.ts';
@@ -94,6 +94,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   const refused = createRefusedBodies({ ...deps, budgets, auth, ipOf });
   registerIngestRoutes(app, { ...deps, budgets, refused, auth, ipOf, bodies: deps.bodyWait ?? bodies });
   registerOpsRoutes(app, deps);
+  watchInstance(metrics, deps);
   // Metrics live on the admin listener; some teams scrape the public port and may keep doing so.
   if (config.metricsOnPublicPort) registerMetricsRoute(app, deps.metrics);
   registerSdkRoute(app);

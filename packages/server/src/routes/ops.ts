@@ -1,25 +1,73 @@
+// What operators and load balancers ask of an instance: /v1/ping (alive), /health/ready (would a
+// write succeed now) and /metrics. Readiness is decided in one place, readiness() below, for the
+// route and for its gauge on /metrics, so a dashboard and a load balancer never disagree.
 import type { FastifyInstance } from 'fastify';
+import { Gauge } from 'prom-client';
+import type { RateLimiter } from '../limits/rate-limiter.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Sink } from '../sinks/sink.ts';
 import type { SourceStore } from '../sources/source-store.ts';
 
-export function registerOpsRoutes(app: FastifyInstance, deps: { sink: Sink; sources: SourceStore & { readonly servesCachedKeys?: boolean } }): void {
+export interface ReadinessDeps {
+  sink: Sink;
+  sources: SourceStore & { readonly servesCachedKeys?: boolean };
+}
+
+/** What /health/ready answers: ready, and what each part said. */
+export interface Readiness {
+  ready: boolean;
+  sink: boolean;
+  sources: boolean;
+  /** the sources' store is down but this instance still takes events from keys it has cached */
+  cachedOnly: boolean;
+}
+
+export async function readiness(deps: ReadinessDeps): Promise<Readiness> {
+  const [sink, sources] = await Promise.all([deps.sink.ready().catch(() => false), deps.sources.ready().catch(() => false)]);
+  // The sources' database is shared by every instance: were its outage a 503 here, a load
+  // balancer would take them all out at once, while each still takes events from the keys it
+  // has cached (only a key it never saw gets a 503). So that is ready, and said so in the body.
+  const cachedOnly = !sources && deps.sources.servesCachedKeys === true;
+  return { ready: sink && (sources || cachedOnly), sink, sources, cachedOnly };
+}
+
+export function registerOpsRoutes(app: FastifyInstance, deps: ReadinessDeps): void {
   // Load balancers poll this; it must stay cheap and never depend on the sink.
   app.get('/v1/ping', async (_request, reply) => reply.code(204).send());
 
   app.get('/health/ready', async (_request, reply) => {
-    const [sink, sources] = await Promise.all([deps.sink.ready().catch(() => false), deps.sources.ready().catch(() => false)]);
-    // The sources' database is shared by every instance: were its outage a 503 here, a load
-    // balancer would take them all out at once, while each still takes events from the keys it
-    // has cached (only a key it never saw gets a 503). So that is ready, and said so in the body.
-    const cachedOnly = !sources && deps.sources.servesCachedKeys === true;
-    const ready = sink && (sources || cachedOnly);
+    const { ready, sink, sources, cachedOnly } = await readiness(deps);
     reply.code(ready ? 200 : 503);
     return {
       status: ready ? 'ready' : 'unavailable',
       sink: { kind: deps.sink.kind, ready: sink },
       sources: { kind: deps.sources.kind, ready: sources, ...(cachedOnly ? { servingCachedKeys: true } : {}) },
     };
+  });
+}
+
+/**
+ * Gauges of the instance's state, read at scrape time: inlet_ready (what /health/ready would
+ * answer, so an alert can see an instance that its load balancer took out), and, when the limiter
+ * shares its budgets through Redis, inlet_rate_limit_shared (0 while Redis is away and each
+ * instance limits on its own: N instances then let through up to N times the budget, which no
+ * other signal shows). Without Redis there is nothing to share, and no such gauge.
+ */
+export function watchInstance(metrics: Metrics, deps: ReadinessDeps & { limiter: RateLimiter & { readonly shared?: boolean } }): void {
+  const registers = [metrics.registry];
+  new Gauge({
+    name: 'inlet_ready',
+    help: '1 when a write would succeed now (GET /health/ready answers 200), 0 when it answers 503',
+    registers,
+    async collect() { this.set((await readiness(deps)).ready ? 1 : 0); },
+  });
+  const { limiter } = deps;
+  if (typeof limiter.shared !== 'boolean') return;
+  new Gauge({
+    name: 'inlet_rate_limit_shared',
+    help: '1 while rate limits are decided in Redis and shared by every instance; 0 while Redis is away and this instance decides with a local budget of its own',
+    registers,
+    collect() { this.set(limiter.shared ? 1 : 0); },
   });
 }
 
