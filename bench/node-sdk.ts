@@ -12,6 +12,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { bannerLines } from './http/server-process.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const THIS_FILE = fileURLToPath(import.meta.url);
@@ -113,10 +114,12 @@ async function startInletProcess(): Promise<InletProcess> {
   const banner = await new Promise<{ url: string; writeKey: string }>((done, fail) => {
     let url: string | undefined;
     const timer = setTimeout(() => fail(new Error(`Inlet did not start:\n${stderr.join('\n')}`)), 60_000);
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      url ??= /listening on (\S+)/.exec(line)?.[1];
-      const key = /Write key of the "default" source: (\S+)/.exec(line)?.[1];
-      if (url && key) { clearTimeout(timer); done({ url, writeKey: key }); }
+    createInterface({ input: child.stdout! }).on('line', (printed) => {
+      for (const line of bannerLines(printed)) {
+        url ??= /listening on (\S+)/.exec(line)?.[1];
+        const key = /Write key of the "default" source: (\S+)/.exec(line)?.[1];
+        if (url && key) { clearTimeout(timer); done({ url, writeKey: key }); }
+      }
     });
     child.once('exit', (code) => { clearTimeout(timer); fail(new Error(`Inlet exited with ${code}:\n${stderr.join('\n')}`)); });
   });

@@ -1,5 +1,6 @@
 // Starts one server under test as a child process and waits until it serves.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { LaunchSpec } from './servers.ts';
 
@@ -27,6 +28,20 @@ function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env = { ...process.env };
   for (const name of CONTROLLED_ENV) delete env[name];
   return { ...env, ...extra };
+}
+
+/**
+ * A stdout line and what it stands for. Inlet with stdout a pipe logs JSON only, and its first
+ * start puts what a terminal would have shown (addresses, the admin token, the write key) in a file
+ * the log names: that file's lines are read as the banner's. Other lines stand for themselves.
+ */
+export function bannerLines(line: string): string[] {
+  if (!line.startsWith('{')) return [line];
+  try {
+    const { msg, secretsFile } = JSON.parse(line) as { msg?: unknown; secretsFile?: unknown };
+    if (typeof secretsFile === 'string' && String(msg).startsWith('first start:')) return [line, ...readFileSync(secretsFile, 'utf8').split('\n')];
+  } catch { /* not JSON after all, or the file is gone: the line alone */ }
+  return [line];
 }
 
 function exited(child: ChildProcess): Promise<void> {
@@ -74,10 +89,12 @@ export async function startServerProcess(
     const writeKey = await new Promise<string>((resolve, reject) => {
       const lines = createInterface({ input: child.stdout! });
       const timer = setTimeout(() => reject(new Error('no ready line before the start timeout')), deadline - Date.now());
-      lines.on('line', (line) => {
-        if (banner.length < 50) banner.push(line);
-        const match = spec.ready.exec(line);
-        if (match) { clearTimeout(timer); resolve(match[1] ?? spec.writeKey); }
+      lines.on('line', (printed) => {
+        for (const line of bannerLines(printed)) {
+          if (banner.length < 50) banner.push(line);
+          const match = spec.ready.exec(line);
+          if (match) { clearTimeout(timer); resolve(match[1] ?? spec.writeKey); }
+        }
       });
       child.once('exit', (code, signal) => { clearTimeout(timer); reject(new Error(`exited during start (code ${code}, signal ${signal})`)); });
     });

@@ -1,10 +1,11 @@
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { kafkaSecurityFromEnv, loadConfig, SETTINGS, type Config } from './config.ts';
+import { kafkaSecurityFromEnv, loadConfig, SETTINGS } from './config.ts';
 import { checkSettings, integer, INVALID_SETTING } from '@inlet/schema/settings';
 import { brokerList } from '@inlet/kafka/contract';
 import { openSourceStore, startServer } from './server.ts';
+import { announceStart } from './start-banner.ts';
 import { readStoredEvents } from './db/reader.ts';
 import { DamagedDatabaseError, databaseFile, NoDatabaseError } from './db/database.ts';
 import { NewerDatabaseError } from './db/migrations.ts';
@@ -46,29 +47,12 @@ const SERVE_HELP = `Usage: inlet serve [options]
 Every option can also be given as an environment variable:
 ${SETTINGS.map((s) => `  ${s.flag.padEnd(24)} ${s.env.padEnd(32)} ${s.help}`).join('\n')}`;
 
-function serveBanner(config: Config, url: string, adminUrl: string, adminToken: string | undefined, writeKey: string | undefined): string {
-  const lines = [
-    `Inlet is listening on ${url} (sink: ${config.kafka ? `kafka ${config.kafka.brokers.join(',')}` : `embedded ${config.dataDir}`})`,
-    `Admin API and /metrics on ${adminUrl} (Authorization: Bearer <admin token>)`,
-    `Console: ${adminUrl}/console (sign in with the admin token)`,
-  ];
-  if (adminToken) lines.push(`Admin token (shown this once; only a one-way image of it is kept; \`inlet admin token --rotate\` makes a new one): ${adminToken}`);
-  if (writeKey) {
-    // The first start made the default source: its key is shown this once (only its hash is kept).
-    lines.push(`Write key of the "default" source: ${writeKey} (shown this once: only its hash is kept)`, 'Try it:',
-      `  curl -s ${url}/v1/track -H 'Content-Type: application/json' -u '${writeKey}:' -d '{"userId":"user-1","event":"Signed Up","properties":{"plan":"pro"}}'`);
-  } else {
-    const where = config.databaseUrl ? ' (with the same DATABASE_URL)' : '';
-    lines.push(`Write keys are shown only when made: \`inlet sources create --name NAME\`${where} makes a source and prints its key; \`inlet sources rotate-key default\` gives a source a new one (the old key stops working).`);
-  }
-  return lines.join('\n');
-}
-
 async function serve(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) { console.log(SERVE_HELP); return 0; }
   const config = loadConfig(argv);
   const server = await startServer(config);
-  console.log(serveBanner(config, server.url, server.admin.url, server.adminToken, server.defaultSource?.writeKey));
+  const facts = { config, url: server.url, adminUrl: server.admin.url, adminToken: server.adminToken, writeKey: server.defaultSource?.writeKey };
+  announceStart(facts, { isTerminal: process.stdout.isTTY === true, logger: server.app.log });
   await new Promise<void>((resolve) => {
     let stopping = false;
     const stop = (signal: string) => {

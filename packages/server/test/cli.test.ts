@@ -1,10 +1,11 @@
 // The `inlet` command line, run as users run it: the bin as a child process with a temp data dir.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { randomBytes, randomUUID } from 'node:crypto';
 import net from 'node:net';
 import Database from 'better-sqlite3';
@@ -36,6 +37,61 @@ function inlet(args: string[], env: NodeJS.ProcessEnv = {}, until?: RegExp): Pro
     }
   });
 }
+
+const run$ = promisify(execFile);
+
+/** stdout's lines that parse as JSON */
+function jsonLinesOf(text: string): Record<string, unknown>[] {
+  return text.split('\n').flatMap((line) => { try { return [JSON.parse(line) as Record<string, unknown>]; } catch { return []; } });
+}
+
+interface Running {
+  output(): string;
+  /** resolves with the match once the output has it */
+  waitFor(pattern: RegExp, ms?: number): Promise<RegExpExecArray>;
+  /** SIGTERM, and its exit */
+  stop(): Promise<void>;
+}
+
+/**
+ * `inlet serve` left running, its stdout a pipe or (terminal: true) a terminal: a pseudo-terminal
+ * made by util-linux's `script`, as a person running `npm start` has. The terminal's output has
+ * CRLF line ends; they are read as LF.
+ */
+function serveRunning(args: string[], env: NodeJS.ProcessEnv, { terminal }: { terminal: boolean }): Running {
+  const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(PORT|HOST|INLET_|KAFKA_|REDIS_URL|DATABASE_URL|LOG_LEVEL|ADMIN_|METRICS_|FAILED_)/.test(k)));
+  const command = [process.execPath, BIN, ...args];
+  const quoted = command.map((word) => `'${word.replaceAll("'", "'\\''")}'`).join(' ');
+  // detached: the terminal's session and the server in it are one process group, stopped together.
+  const child = terminal
+    ? spawn('script', ['-qfec', quoted, '/dev/null'], { env: { ...base, ADMIN_PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+    : spawn(command[0], command.slice(1), { env: { ...base, ADMIN_PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  let out = '';
+  child.stdout!.on('data', (chunk: Buffer) => { out += chunk.toString().replaceAll('\r\n', '\n'); });
+  child.stderr!.on('data', (chunk: Buffer) => { out += chunk.toString(); });
+  const exited = new Promise<void>((done) => child.once('exit', () => done()));
+  return {
+    output: () => out,
+    async waitFor(pattern, ms = 30_000) {
+      const deadline = Date.now() + ms;
+      for (;;) {
+        const match = pattern.exec(out);
+        if (match) return match;
+        if (child.exitCode !== null || Date.now() > deadline) throw new Error(`no ${pattern} in the output of inlet ${args.join(' ')}:\n${out}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid!, 'SIGTERM');
+      await exited;
+    },
+  };
+}
+
+/** A pseudo-terminal for the banner a person sees: util-linux's `script`. */
+const terminal = spawnSync('script', ['--version'], { stdio: 'ignore' }).status === 0
+  ? { skip: false as const }
+  : { skip: process.env.CI === 'true' ? false as const : 'the script command (util-linux) is not installed' };
 
 const postgres = await needPostgres();
 const kafka = await needKafka();
@@ -402,25 +458,81 @@ describe('inlet CLI', () => {
     }
   });
 
-  test('serve prints the default source\'s key on the first start only; later starts say how to get one', async () => {
+  test('serve at a terminal prints the default source\'s key on the first start only, with a curl line that works; later starts say how to get one', { skip: terminal.skip, timeout: 60_000 }, async () => {
     const data = join(dir, 'banner');
-    const first = await inlet(['serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', data, '--log-level', 'silent'], {}, /Try it/);
-    const [, writeKey] = /Write key of the "default" source: (wk_\S+)/.exec(first.stdout) ?? [];
-    assert.ok(writeKey, first.stdout + first.stderr);
-    const second = await inlet(['serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', data, '--log-level', 'silent'], {}, /rotate-key/);
-    assert.doesNotMatch(second.stdout, /wk_/, 'no write key on a later start');
-    assert.match(second.stdout, /Write keys are shown only when made: `inlet sources create --name NAME` makes a source and prints its key; `inlet sources rotate-key default` gives a source a new one/);
+    const first = serveRunning(['serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', data, '--log-level', 'silent'], {}, { terminal: true });
+    try {
+      const shown = await first.waitFor(/^ {2}curl .*$/m);
+      const [, writeKey] = /Write key of the "default" source: (wk_\S+)/.exec(first.output()) ?? [];
+      assert.ok(writeKey, first.output());
+      assert.match(first.output(), /Admin token \(shown this once[^\n]*: inlet_at_\S+/);
+      const answer = await run$('sh', ['-c', shown[0].trim()]);
+      assert.deepEqual(JSON.parse(answer.stdout), { accepted: 1, rejected: 0, errors: [] }, 'the curl line works as printed');
+    } finally {
+      await first.stop();
+    }
+    assert.equal(existsSync(join(data, 'first-start-secrets.txt')), false, 'a terminal saw the secrets: no file keeps them');
+    const second = serveRunning(['serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', data, '--log-level', 'silent'], {}, { terminal: true });
+    try {
+      await second.waitFor(/rotate-key default/);
+      assert.doesNotMatch(second.output(), /wk_|inlet_at_/, 'no secret on a later start');
+      assert.match(second.output(), /Write keys are shown only when made: `inlet sources create --name NAME` makes a source and prints its key; `inlet sources rotate-key default` gives a source a new one/);
+    } finally {
+      await second.stop();
+    }
+  });
+
+  test('serve whose stdout is not a terminal writes only JSON lines there and no secret: the first start\'s are in a file only its owner reads, which the log names; later starts say it is still there', { timeout: 60_000 }, async () => {
+    const data = join(dir, 'banner-piped');
+    const args = ['serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', data, '--log-level', 'info'];
+    const first = serveRunning(args, {}, { terminal: false });
+    let writeKey: string;
+    try {
+      await first.waitFor(/Inlet is listening/);
+      const lines = jsonLinesOf(first.output());
+      const pointer = lines.find((l) => typeof l.secretsFile === 'string');
+      assert.ok(pointer, first.output());
+      assert.equal(pointer.level, 40, 'a warning: it asks for action, and gets past LOG_LEVEL=warn');
+      const file = String(pointer.secretsFile);
+      assert.equal(file, join(resolve(data), 'first-start-secrets.txt'));
+      assert.equal(statSync(file).mode & 0o777, 0o600);
+      const kept = readFileSync(file, 'utf8');
+      [, writeKey] = /Write key of the "default" source: (wk_\S+)/.exec(kept) ?? [];
+      const [, token] = /Admin token \(shown this once[^\n]*: (inlet_at_\S+)/.exec(kept) ?? [];
+      assert.ok(writeKey && token, kept);
+      assert.ok(!first.output().includes(writeKey) && !first.output().includes(token), 'no secret in the log');
+      const listening = lines.find((l) => String(l.msg).startsWith('Inlet is listening'))!;
+      assert.match(String(listening.url), /^http:\/\/127\.0\.0\.1:\d+$/);
+      assert.match(kept, new RegExp(`curl -s ${listening.url}/v1/track .* -u '${writeKey}:'`), 'the curl line a terminal would have shown');
+      const stored = await postJson(String(listening.url), '/v1/track', { userId: 'u', event: 'from the file' }, writeKey);
+      assert.equal(stored.status, 200, stored.text);
+    } finally {
+      await first.stop();
+    }
+    const second = serveRunning(args, {}, { terminal: false });
+    try {
+      await second.waitFor(/Write keys are shown only when made/);
+      assert.doesNotMatch(second.output(), /wk_|inlet_at_/, 'no secret on a later start');
+      const warned = jsonLinesOf(second.output()).find((l) => typeof l.secretsFile === 'string');
+      assert.match(String(warned?.msg), /first-start-secrets\.txt still holds the secrets of the first start: delete it once they are kept elsewhere/);
+    } finally {
+      await second.stop();
+    }
+    for (const output of [first.output(), second.output()]) {
+      for (const line of output.split('\n').filter(Boolean)) assert.doesNotThrow(() => JSON.parse(line), `not JSON: ${line}`);
+    }
   });
 
   test('serve on a store with sources but no "default" shows no key and says how to get one', async () => {
     const data = join(dir, 'no-default');
     assert.equal((await inlet(['sources', 'create', '--name', 'web', '--data-dir', data])).code, 0);
-    const run = await inlet(['serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', data, '--log-level', 'silent'], {}, /rotate-key/);
+    const run = await inlet(['serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', data, '--log-level', 'info'], {}, /rotate-key/);
     assert.doesNotMatch(run.stdout, /wk_/);
     assert.match(run.stdout, /`inlet sources create --name NAME` makes a source and prints its key/);
+    assert.equal(existsSync(join(data, 'first-start-secrets.txt')), true, 'the admin token was made: kept for its reader');
   });
 
-  test('serve with DATABASE_URL on a fresh database creates the "default" source and prints its write key', { skip: postgres.skip }, async () => {
+  test('serve with DATABASE_URL on a fresh database creates the "default" source and keeps its write key for its reader', { skip: postgres.skip }, async () => {
     const admin = new URL(postgres.value!);
     const database = `inlet_cli_${randomUUID().slice(0, 8)}`;
     const { default: pg } = await import('pg');
@@ -430,12 +542,14 @@ describe('inlet CLI', () => {
     try {
       const url = new URL(admin.href);
       url.pathname = `/${database}`;
-      const run = await inlet(['serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', join(dir, 'pg-default'), '--log-level', 'silent'], { DATABASE_URL: url.href }, /Write key of the "default" source/);
-      const [, writeKey] = /Write key of the "default" source: (wk_\S+)/.exec(run.stdout) ?? [];
+      const data = join(dir, 'pg-default');
+      const run = await inlet(['serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', data, '--log-level', 'info'], { DATABASE_URL: url.href }, /Inlet is listening/);
+      const [, writeKey] = /Write key of the "default" source: (wk_\S+)/.exec(readFileSync(join(data, 'first-start-secrets.txt'), 'utf8')) ?? [];
       assert.ok(writeKey, run.stdout + run.stderr);
+      assert.ok(!run.stdout.includes(writeKey));
       const listed = JSON.parse((await inlet(['sources', 'list', '--json'], { DATABASE_URL: url.href })).stdout) as Array<{ name: string; writeKey?: string }>;
       assert.deepEqual(listed.map((s) => [s.name, s.writeKey]), [['default', undefined]]);
-      const again = await inlet(['serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', join(dir, 'pg-default'), '--log-level', 'silent'], { DATABASE_URL: url.href }, /rotate-key/);
+      const again = await inlet(['serve', '--port', '0', '--host', '127.0.0.1', '--data-dir', data, '--log-level', 'info'], { DATABASE_URL: url.href }, /rotate-key/);
       assert.doesNotMatch(again.stdout, /wk_/);
       assert.match(again.stdout, /`inlet sources create --name NAME` \(with the same DATABASE_URL\)/);
     } finally {

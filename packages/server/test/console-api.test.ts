@@ -216,13 +216,14 @@ describe('the console', () => {
   });
 });
 
-test('inlet serve prints the console address, and the page is there', async () => {
+test('inlet serve says the console address (in its log, and in the first-start file), and the page is there', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'inlet-console-banner-'));
   const child = await spawnInlet(dataDir, await freePort());
   try {
-    const shown = /Console: (http:\/\/127\.0\.0\.1:\d+\/console) \(sign in with the admin token\)/.exec(child.stdout());
-    assert.ok(shown, child.stdout());
+    const shown = /Console: (http:\/\/127\.0\.0\.1:\d+\/console) \(sign in with the admin token\)/.exec(child.firstStart ?? '');
+    assert.ok(shown, child.firstStart);
     assert.equal(shown[1], `${child.adminUrl}/console`);
+    assert.equal(child.listening.consoleUrl, shown[1]);
     assert.equal((await fetch(shown[1])).status, 200);
   } finally {
     child.child.kill('SIGTERM');
