@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { brokerList, changelogTopic, EVENTS_TOPIC, kafkaSecurity, PROCESSOR_GROUP, RAW_EVENTS_TOPIC, topicName, type KafkaSecurity } from '@inlet/kafka/contract';
 import { boolean, checkSettings, duration, integer, invalid, oneOf, refuse, rule, text, type Rule } from '@inlet/schema/settings';
+import { defaultProcessorLogger } from './log.ts';
 
 export interface ProcessorLogger {
   info(message: string, fields?: Record<string, unknown>): void;
@@ -59,6 +60,7 @@ export interface ProcessorOptions {
   metricsHost?: string;
   /** log counts this often (0 = never; default 10 s) */
   logIntervalMs?: number;
+  /** default: pino JSON lines on stdout, shaped as the server's (./log.ts) */
   logger?: ProcessorLogger;
 }
 
@@ -128,12 +130,6 @@ export const PROCESSOR_OPTIONS = {
   logger: logger.optional(),
 };
 
-const consoleLogger: ProcessorLogger = {
-  info: (message, fields) => console.log(JSON.stringify({ level: 'info', time: new Date().toISOString(), msg: message, ...fields })),
-  warn: (message, fields) => console.error(JSON.stringify({ level: 'warn', time: new Date().toISOString(), msg: message, ...fields })),
-  error: (message, fields) => console.error(JSON.stringify({ level: 'error', time: new Date().toISOString(), msg: message, ...fields })),
-};
-
 export function resolveOptions(options: ProcessorOptions): ResolvedOptions {
   const o = checkSettings(PROCESSOR_OPTIONS, options as unknown as Record<string, unknown>);
   const changelog = o.changelogTopic ?? changelogTopic(o.groupId);
@@ -171,6 +167,6 @@ export function resolveOptions(options: ProcessorOptions): ResolvedOptions {
     metricsPort: o.metricsPort,
     metricsHost: o.metricsHost,
     logIntervalMs: o.logIntervalMs,
-    logger: o.logger ?? consoleLogger,
+    logger: o.logger ?? defaultProcessorLogger(),
   };
 }
