@@ -31,7 +31,8 @@ not caught.
   --session-timeout MS      how long a dead instance keeps its partitions (default 10000)
   --transaction-timeout MS  broker aborts transactions open longer     (default 10000)
   --metrics-port PORT       serve Prometheus text on /metrics          (env INLET_PROCESSOR_METRICS_PORT)
-  --metrics-host HOST       (default 0.0.0.0)
+  --metrics-host HOST       address of /metrics, which has no auth     (env INLET_PROCESSOR_METRICS_HOST, default 127.0.0.1)
+                            (0.0.0.0: reachable from elsewhere, as Prometheus scraping a pod needs)
   --log-interval MS         log counts this often, 0 = never           (default 10000)
   --tls true|false          TLS to the brokers, system CAs             (env KAFKA_TLS, default false)
   --tls-ca-file FILE        PEM file of CAs to trust instead; implies TLS  (env KAFKA_TLS_CA_FILE)
@@ -56,7 +57,7 @@ const FLAGS = {
   '--session-timeout': ['sessionTimeoutMs'],
   '--transaction-timeout': ['transactionTimeoutMs'],
   '--metrics-port': ['metricsPort', 'INLET_PROCESSOR_METRICS_PORT'],
-  '--metrics-host': ['metricsHost'],
+  '--metrics-host': ['metricsHost', 'INLET_PROCESSOR_METRICS_HOST'],
   '--log-interval': ['logIntervalMs'],
 } as const satisfies Record<string, readonly [keyof typeof PROCESSOR_OPTIONS, string?]>;
 

@@ -57,6 +57,7 @@ export interface ProcessorOptions {
   rebalanceTimeoutMs?: number;
   /** serve Prometheus text on this port (0 = any free port; undefined = no server) */
   metricsPort?: number;
+  /** the address /metrics listens on (default 127.0.0.1: it has no authentication; 0.0.0.0 for a scraper from elsewhere) */
   metricsHost?: string;
   /** log counts this often (0 = never; default 10 s) */
   logIntervalMs?: number;
@@ -125,7 +126,9 @@ export const PROCESSOR_OPTIONS = {
   heartbeatIntervalMs: integer(100).default(1000),
   rebalanceTimeoutMs: integer(1000).default(30_000),
   metricsPort: integer(0, 65535).optional(),
-  metricsHost: text().default('0.0.0.0'),
+  // /metrics and /health have no authentication: the loopback unless asked, as the server's admin
+  // listener. A Kubernetes pod sets 0.0.0.0 for Prometheus to scrape it.
+  metricsHost: text().default('127.0.0.1'),
   logIntervalMs: integer(0).default(10_000),
   logger: logger.optional(),
 };

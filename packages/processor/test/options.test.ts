@@ -60,6 +60,16 @@ describe('processor command line', () => {
     assert.equal(options.metricsPort, 9464);
   });
 
+  test('/metrics is served on the loopback unless --metrics-host or INLET_PROCESSOR_METRICS_HOST opens it wider (it has no authentication)', () => {
+    assert.equal(resolveOptions({ brokers: 'k:1', metricsPort: 9464, logger: quiet }).metricsHost, '127.0.0.1');
+    const resolved = (argv: string[], env: NodeJS.ProcessEnv) => resolveOptions({ ...parseProcessorArgs(['--brokers', 'k:1', '--metrics-port', '9464', ...argv], env)!, logger: quiet }).metricsHost;
+    assert.equal(resolved([], {}), '127.0.0.1');
+    assert.equal(resolved([], { INLET_PROCESSOR_METRICS_HOST: '0.0.0.0' }), '0.0.0.0', 'a Kubernetes pod, for Prometheus to scrape');
+    assert.equal(resolved(['--metrics-host', '0.0.0.0'], {}), '0.0.0.0');
+    assert.equal(resolved(['--metrics-host', '10.0.0.5'], { INLET_PROCESSOR_METRICS_HOST: '0.0.0.0' }), '10.0.0.5', 'the flag wins');
+    assert.match(PROCESSOR_USAGE, /--metrics-host HOST [^\n]*\(env INLET_PROCESSOR_METRICS_HOST, default 127\.0\.0\.1\)/);
+  });
+
   test('--help returns nothing to run', () => {
     assert.equal(parseProcessorArgs(['--help'], {}), undefined);
   });
