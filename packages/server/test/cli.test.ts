@@ -1,7 +1,7 @@
 // The `inlet` command line, run as users run it: the bin as a child process with a temp data dir.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -10,7 +10,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import net from 'node:net';
 import Database from 'better-sqlite3';
 import { topicConfigs } from '@inlet/kafka';
-import { needKafka, needPostgres, startInlet } from '@inlet/testkit';
+import { needKafka, needPostgres, needRoot, startInlet } from '@inlet/testkit';
 import { hashWriteKey } from '../src/sources/keys.ts';
 import { SqliteSourceStore } from '../src/sources/sqlite-store.ts';
 import { postJson } from './http-client.ts';
@@ -94,6 +94,7 @@ const terminal = spawnSync('script', ['--version'], { stdio: 'ignore' }).status 
   : { skip: process.env.CI === 'true' ? false as const : 'the script command (util-linux) is not installed' };
 
 const postgres = await needPostgres();
+const root = await needRoot('a small tmpfs for a backup that does not fit');
 const kafka = await needKafka();
 
 describe('inlet CLI', () => {
@@ -438,6 +439,38 @@ describe('inlet CLI', () => {
       assert.deepEqual([failed.code, failed.stderr.trim().split('\n').length], [1, 1], failed.stderr);
       assert.match(failed.stderr, said);
       assert.equal(existsSync(target), false, 'no partial copy left');
+    }
+  });
+
+  test('backup where the copy does not fit (its pages in use and a margin) refuses in one line, exit 1, saying what it needs and what is free, and writes nothing; free pages of the store are not counted', { skip: root.skip }, async () => {
+    const MiB = 1024 * 1024;
+    const data = join(dir, 'backup-room');
+    assert.equal((await inlet(['sources', 'create', '--name', 'web', '--data-dir', data])).code, 0);
+    const db = new Database(join(data, 'inlet.db'));
+    db.exec('CREATE TABLE ballast (b BLOB)');
+    const insert = db.prepare('INSERT INTO ballast VALUES (randomblob(?))');
+    for (let i = 0; i < 40; i++) insert.run(MiB);
+    db.close();
+    const disk = mkdtempSync(join(tmpdir(), 'inlet-backup-disk-'));
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${64 * MiB},mode=0700`, 'tmpfs', disk]);
+    try {
+      const target = join(disk, 'copy.db');
+      const refused = await inlet(['backup', target, '--data-dir', data]);
+      assert.deepEqual([refused.code, refused.stderr.trim().split('\n').length], [1, 1], refused.stderr + refused.stdout);
+      const [, needs, inUse, free] = /^inlet backup: not enough room for the copy where .*copy\.db goes: it needs ([\d.]+) MiB \(([\d.]+) MiB in use in the store, and a margin\) and ([\d.]+) MiB is free; no copy made$/m.exec(refused.stderr) ?? [];
+      assert.ok(needs, refused.stderr);
+      assert.ok(Number(inUse) > 40 && Number(needs) > Number(free) && Number(free) > 60, refused.stderr);
+      assert.equal(existsSync(target), false, 'nothing written');
+
+      const shrink = new Database(join(data, 'inlet.db'));
+      shrink.exec('DELETE FROM ballast');
+      shrink.close();
+      const done = await inlet(['backup', target, '--data-dir', data]);
+      assert.equal(done.code, 0, done.stderr);
+      assert.ok(statSync(target).size < 8 * MiB, 'the free pages were not copied, nor counted against the room');
+    } finally {
+      execFileSync('umount', ['-l', disk]);
+      rmSync(disk, { recursive: true, force: true });
     }
   });
 
