@@ -1,5 +1,5 @@
 // Where a write key or the server's internals can be read by someone who should not: the start
-// banner, the data files' modes, the store itself, /metrics on the public port.
+// banner and the log, the data files' modes, the store itself, /metrics on the public port.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Drill } from '../lib/drill.ts';
@@ -7,12 +7,13 @@ import { addStatuses } from '../lib/measure.ts';
 import { createSource, ServerUnderTest } from '../lib/servers.ts';
 
 const WRITE_KEY = /wk_[A-Za-z0-9_-]{20,}/;
+const ADMIN_TOKEN = /inlet_at_[A-Za-z0-9_-]{20,}/;
 
 export const exposure: Drill = {
   name: 'exposure',
   title: 'write keys in the banner, the files and the store; /metrics on the public port',
   description: 'Starts `inlet serve` on a fresh data directory, creates a source, restarts the server, and looks: '
-    + 'does the restarted server print a write key; are the data directory and its files readable by other '
+    + 'does the first start log the secrets it made, with stdout a pipe; does the restarted server print a write key; are the data directory and its files readable by other '
     + 'users; does the store file hold a write key as it is (rather than a hash); does the public port serve '
     + '`/metrics`, and to any origin. Static properties rather than faults, measured here so that the '
     + 'reliability report covers every row of the issue\'s table.',
@@ -21,6 +22,14 @@ export const exposure: Drill = {
     const dataDir = join(ctx.tmpdir('exposure'), 'data');
     const env = { INLET_DATA_DIR: dataDir };
     const server = await ServerUnderTest.start(ctx, env);
+    // Its stdout is a pipe, as under Docker or systemd: the first start's secrets go to a file, never to the log.
+    const firstOutput = server.current.stdout() + server.current.stderr();
+    const firstShown = [WRITE_KEY, ADMIN_TOKEN].filter((secret) => secret.test(firstOutput));
+    ctx.check({
+      name: 'the first start of `inlet serve`, its stdout a pipe, logs neither the write key nor the admin token it made',
+      ok: firstShown.length === 0,
+      detail: firstShown.length ? `its output shows ${firstShown.length === 2 ? 'both' : firstShown[0] === WRITE_KEY ? 'the write key' : 'the admin token'}` : 'neither in its output (they are in first-start-secrets.txt, 0600)',
+    });
     const writeKey = await createSource(env, 'secret');
     await server.current.kill('SIGTERM');
     await server.restart();
