@@ -1,5 +1,8 @@
 // The failed-events store is bounded: by a size cap (oldest dropped first, counted) that holds
 // through a flood from one source while other sources' events are stored, and by a retention in days.
+// The cap is fair: over it, entries go from the source holding the most, so a source flooding the
+// store pushes out its own entries, not the other sources' (and the writer's counts by source stay
+// right through a restart and a rolled-back commit).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -11,7 +14,8 @@ import { startInlet, type TestInlet } from '@inlet/testkit';
 import type { NormalizedRecord } from '@inlet/schema';
 import { databaseFile, openDatabase } from '../src/db/database.ts';
 import { DatabaseWriter } from '../src/db/writer.ts';
-import { failedBodyOf, failedEventOf, MAX_FAILED_ENTRY_BYTES, rawBytes, type FailureContext } from '../src/failed/failed-event.ts';
+import { SinkUnavailableError } from '../src/errors.ts';
+import { failedBodyOf, failedEventOf, MAX_FAILED_ENTRY_BYTES, rawBytes, type FailedRecord, type FailureContext } from '../src/failed/failed-event.ts';
 import { recheck } from '../src/failed/recheck.ts';
 import { toKafkaRows } from '../src/sinks/kafka-producer-protocol.ts';
 import { MAX_PRODUCE_BYTES } from '@inlet/kafka/contract';
@@ -183,4 +187,155 @@ test('a failed entry whose own description is huge (errors and plan violations q
   assert.ok(toKafkaRows([], [record]).requestBytes <= MAX_PRODUCE_BYTES);
   assert.equal(record.entry.raw?.truncated, true);
   assert.deepEqual(JSON.parse(record.json), record.entry);
+});
+
+/** Failed entries of one source, about 1 KB each as JSON, as a request of `count` invalid events makes them. */
+function invalidEntries(sourceId: string, count: number): FailedRecord[] {
+  const context: FailureContext = { sourceId, receivedAtMs: Date.now(), route: '/v1/batch', ip: '203.0.113.0', ipPolicy: 'full', sentAt: undefined, type: undefined, keepClientIp: false, historical: false };
+  return Array.from({ length: count }, (_, i) => failedEventOf(context, { type: 'track', userId: `u-${i}`, properties: { pad: 'x'.repeat(700) } }, i, 'invalid', ['event is required']));
+}
+
+/** What the store holds: each source's entry ids, oldest first, and the bytes of all. */
+function storedBySource(dataDir: string): { ids: Map<string, string[]>; bytes: number } {
+  const db = new Database(databaseFile(dataDir), { readonly: true });
+  try {
+    const ids = new Map<string, string[]>();
+    let bytes = 0;
+    for (const row of db.prepare('SELECT source_id AS sourceId, id, size FROM failed_events ORDER BY seq').all() as { sourceId: string; id: string; size: number }[]) {
+      ids.set(row.sourceId, [...(ids.get(row.sourceId) ?? []), row.id]);
+      bytes += row.size;
+    }
+    return { ids, bytes };
+  } finally {
+    db.close();
+  }
+}
+
+/** A writer with the size cap at `cap` bytes, adding up what it reports dropped by size. */
+function cappedWriter(dataDir: string, cap: number, dropped: { size: number }): DatabaseWriter {
+  return new DatabaseWriter({ dataDir, writeTimeoutMs: 10_000, failedMaxBytes: cap, onDropped: ({ size }) => { dropped.size += size; } });
+}
+
+/** Writes `entries` as requests of `perRequest` entries each, one after another (each its own commit). */
+async function writeInRequests(writer: DatabaseWriter, entries: FailedRecord[], perRequest: number): Promise<void> {
+  for (let i = 0; i < entries.length; i += perRequest) await writer.write([], entries.slice(i, i + perRequest));
+}
+
+const idsOf = (entries: FailedRecord[]) => entries.map((r) => r.entry.id);
+
+test('over the size cap, a source flooding the store loses its own oldest entries (counted), and a quiet source keeps every one of its', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'inlet-fair-cap-'));
+  try {
+    const dropped = { size: 0 };
+    const writer = cappedWriter(dataDir, CAP, dropped);
+    // The quiet source's entries are among the oldest in the store: oldest-first over all sources would take them first.
+    const quiet = [...invalidEntries('src_quiet', 10), ...invalidEntries('src_quiet', 10)];
+    const flood = invalidEntries('src_flood', 600);
+    try {
+      await writer.write([], quiet.slice(0, 10));
+      await writeInRequests(writer, flood.slice(0, 300), 50);
+      await writer.write([], quiet.slice(10));
+      await writeInRequests(writer, flood.slice(300), 50);
+    } finally {
+      await writer.close();
+    }
+    const { ids, bytes } = storedBySource(dataDir);
+    assert.ok(bytes <= CAP, `failed events hold ${bytes} bytes, over the ${CAP}-byte cap`);
+    assert.deepEqual(ids.get('src_quiet'), idsOf(quiet), 'the quiet source keeps all of its entries');
+    const floodKept = ids.get('src_flood') ?? [];
+    assert.ok(floodKept.length > 0 && floodKept.length < flood.length, `${floodKept.length} of ${flood.length} flood entries kept`);
+    assert.deepEqual(floodKept, idsOf(flood).slice(-floodKept.length), 'the flood keeps its newest entries: its oldest went');
+    assert.equal(dropped.size, flood.length - floodKept.length, 'every dropped entry is counted');
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('over the size cap, with one source holding entries, its oldest go first, down to a little under the cap', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'inlet-one-source-cap-'));
+  try {
+    const dropped = { size: 0 };
+    const writer = cappedWriter(dataDir, CAP, dropped);
+    const entries = invalidEntries('src_only', 600);
+    try {
+      await writeInRequests(writer, entries, 50);
+    } finally {
+      await writer.close();
+    }
+    const { ids, bytes } = storedBySource(dataDir);
+    const kept = ids.get('src_only') ?? [];
+    assert.ok(bytes <= CAP, `failed events hold ${bytes} bytes, over the ${CAP}-byte cap`);
+    assert.deepEqual(kept, idsOf(entries).slice(-kept.length), 'the newest are kept, the oldest went');
+    // Down to the target (a tenth under the cap) and no further than one entry under it: the entries
+    // needed go, not a fixed number of rows; what came after only added.
+    const largest = Math.max(...entries.map((r) => Buffer.byteLength(r.json)));
+    assert.ok(bytes > CAP - Math.floor(CAP / 10) - largest, `${bytes} bytes kept of a ${CAP}-byte cap: more went than needed`);
+    assert.equal(dropped.size, entries.length - kept.length, 'every dropped entry is counted');
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('the size cap counts each source\'s bytes again at start: after a restart, a flood still takes only from the flooding source', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'inlet-fair-restart-'));
+  try {
+    const dropped = { size: 0 };
+    const quiet = invalidEntries('src_quiet', 40);
+    const flood = invalidEntries('src_flood', 600);
+    // Under the cap before the restart: nothing dropped yet.
+    let writer = cappedWriter(dataDir, CAP, dropped);
+    try {
+      await writer.write([], quiet);
+      await writeInRequests(writer, flood.slice(0, 150), 50);
+    } finally {
+      await writer.close();
+    }
+    assert.equal(dropped.size, 0);
+    writer = cappedWriter(dataDir, CAP, dropped);
+    try {
+      await writeInRequests(writer, flood.slice(150), 50);
+    } finally {
+      await writer.close();
+    }
+    const { ids, bytes } = storedBySource(dataDir);
+    assert.ok(bytes <= CAP, `failed events hold ${bytes} bytes, over the ${CAP}-byte cap`);
+    assert.deepEqual(ids.get('src_quiet'), idsOf(quiet), 'the quiet source keeps all of its entries');
+    const floodKept = ids.get('src_flood') ?? [];
+    assert.deepEqual(floodKept, idsOf(flood).slice(-floodKept.length), 'the flood keeps its newest entries');
+    assert.equal(dropped.size, flood.length - floodKept.length);
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('a rolled-back commit leaves no bytes counted for its source: a later flood from another source takes nothing of it', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'inlet-fair-rollback-'));
+  try {
+    const dropped = { size: 0 };
+    const writer = cappedWriter(dataDir, CAP, dropped);
+    const kept = invalidEntries('src_a', 100);
+    const flood = invalidEntries('src_b', 300);
+    try {
+      await writer.write([], kept);
+      // A commit that fails after it counted src_a's new entries (as a COMMIT failing on a full disk
+      // would; here a trigger refuses a row that comes after them in the same transaction).
+      const db = new Database(databaseFile(dataDir));
+      db.exec("CREATE TRIGGER refuse_poison BEFORE INSERT ON failed_events WHEN NEW.source_id = 'src_poison' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END");
+      db.close();
+      await assert.rejects(writer.write([], [...invalidEntries('src_a', 150), ...invalidEntries('src_poison', 1)]), SinkUnavailableError);
+      // src_a holds 100 entries, under its fair share: counted as 250, it would be cut as the largest.
+      await writeInRequests(writer, flood, 50);
+    } finally {
+      await writer.close();
+    }
+    const { ids, bytes } = storedBySource(dataDir);
+    assert.ok(bytes <= CAP, `failed events hold ${bytes} bytes, over the ${CAP}-byte cap`);
+    assert.deepEqual(ids.get('src_a'), idsOf(kept), 'src_a keeps every entry it has');
+    const floodKept = ids.get('src_b') ?? [];
+    assert.ok(floodKept.length > 0 && floodKept.length < flood.length, `${floodKept.length} of ${flood.length} flood entries kept`);
+    assert.deepEqual(floodKept, idsOf(flood).slice(-floodKept.length), 'the flood keeps its newest entries');
+    assert.equal(dropped.size, flood.length - floodKept.length);
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
 });

@@ -52,7 +52,7 @@ export interface WriterOptions {
   expected?: { dev: number; ino: number };
   /** failed events older than this are deleted */
   failedRetentionMs: number;
-  /** failed events beyond this many bytes are deleted, oldest first */
+  /** failed events beyond this many bytes are deleted: the oldest of the source holding the most first */
   failedMaxBytes: number;
   /** whether this writer applies retention and the size cap (the server's does; a command's, which may not know the server's settings, does not) */
   maintain: boolean;

@@ -7,6 +7,7 @@ import { realpathSync, statfsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parentPort, Worker, workerData } from 'node:worker_threads';
 import { OpenedFile, openDatabase } from './database.ts';
+import { fairLevel, FailedBytes } from './failed-bytes.ts';
 import {
   EVENT_WIDTH, FAILED_WIDTH, STILL_FAILING_WIDTH,
   type IngestCommit, type ReplayCommit, type WriterOptions, type WriterReply, type WriterRequest, type WriterRows,
@@ -69,19 +70,27 @@ function insertRows(rows: number): Database.Statement {
 }
 const insertFailed = db.prepare('INSERT OR IGNORE INTO failed_events (id, source_id, received_at, reason, size, entry) VALUES (?, ?, ?, ?, ?, ?)');
 const markReplayed = db.prepare("UPDATE failed_events SET status = 'replayed', replayed_at = ? WHERE id = ? AND status = 'failed'");
-const sizeOfFailed = db.prepare<[string], { size: number }>("SELECT size FROM failed_events WHERE id = ? AND status = 'failed'");
+const sizeOfFailed = db.prepare<[string], { sourceId: string; size: number }>("SELECT source_id AS sourceId, size FROM failed_events WHERE id = ? AND status = 'failed'");
 const updateFailed = db.prepare('UPDATE failed_events SET reason = ?, entry = ?, size = ? WHERE id = ?');
 const countOutcome = db.prepare('INSERT INTO source_stats (source_id, minute, outcome, reason, count) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET count = count + excluded.count');
-const dropOldestFailed = db.prepare<[number], { size: number }>('DELETE FROM failed_events WHERE seq IN (SELECT seq FROM failed_events ORDER BY seq LIMIT ?) RETURNING size');
-const dropExpiredFailed = db.prepare<[number, number], { size: number }>('DELETE FROM failed_events WHERE seq IN (SELECT seq FROM failed_events WHERE received_at < ? LIMIT ?) RETURNING size');
+// A source's oldest entries, and the sums of all, from the index failed_events_source (source_id, seq, size) alone.
+const oldestOfSource = db.prepare<[string, number], { seq: number; size: number }>('SELECT seq, size FROM failed_events WHERE source_id = ? ORDER BY seq LIMIT ?');
+const dropOfSourceThrough = db.prepare<[string, number], { size: number }>('DELETE FROM failed_events WHERE source_id = ? AND seq <= ? RETURNING size');
+const dropExpiredFailed = db.prepare<[number, number], { sourceId: string; size: number }>('DELETE FROM failed_events WHERE seq IN (SELECT seq FROM failed_events WHERE received_at < ? LIMIT ?) RETURNING source_id AS sourceId, size');
 const dropOldStats = db.prepare('DELETE FROM source_stats WHERE minute < ?');
+const failedBySource = db.prepare<[], { sourceId: string; bytes: number }>('SELECT source_id AS sourceId, sum(size) AS bytes FROM failed_events GROUP BY source_id');
+// The total alone comes from the smaller index failed_events_age: on 1.5 M entries 60 ms, the sums by source 120 ms.
 const failedTotal = db.prepare<[], { bytes: number }>('SELECT coalesce(sum(size), 0) AS bytes FROM failed_events');
 
 /** Per-source counts kept this long (a row per source, minute and outcome). */
 const STATS_RETENTION_MS = 30 * 24 * 3600_000;
 const MAINTENANCE_INTERVAL_MS = 60_000;
-/** Failed-event bytes as the size cap counts them; the writer is the only one adding to them. */
-let failedBytes = failedTotal.get()!.bytes;
+/**
+ * Failed-event bytes as the size cap counts them, by source (failed-bytes.ts). Read at start by
+ * the writer that applies the cap; a command's writer (maintain false) has no use for them.
+ */
+const failedBytes = new FailedBytes();
+if (options.maintain) failedBytes.recount(failedBySource.iterate());
 let droppedByRetention = 0;
 let droppedBySize = 0;
 
@@ -126,8 +135,8 @@ class Tally {
 }
 
 /**
- * Failed events give way to the disk too: with less than this room left, they are dropped, oldest
- * first, down to what leaves it. One source's flood of bad events filled a small disk under the
+ * Failed events give way to the disk too: with less than this room left, they are dropped as over
+ * the cap (enforceSizeCap: the source holding the most first), down to what leaves it. One source's flood of bad events filled a small disk under the
  * 1 GiB cap, and every other source's events were refused from then on, the flood long over. The
  * room: free space on the disk, plus pages the database has free inside it (the next commits
  * reuse them, so freeing them inside the file is enough), less what the WAL may still grow by
@@ -166,22 +175,49 @@ function roomLimit(): number {
     walHighWater = Math.max(walHighWater, wal);
     const walGrowth = Math.max(0, Math.min(WAL_LIMIT, walHighWater + OWN_CHECKPOINT_AFTER_BYTES) - wal);
     const room = disk.bavail * disk.bsize + (db.pragma('freelist_count', { simple: true }) as number) * pageSize - walGrowth;
-    if (room < FAILED_EVENTS_ROOM_FLOOR) return Math.max(0, failedBytes - (FAILED_EVENTS_ROOM_FLOOR - room));
+    if (room < FAILED_EVENTS_ROOM_FLOOR) return Math.max(0, failedBytes.total - (FAILED_EVENTS_ROOM_FLOOR - room));
   } catch {
     // cannot tell: the configured cap alone
   }
   return Infinity;
 }
 
-/** Oldest failed events first, until their total is a little under the cap (so this does not run on every commit). */
+/**
+ * Over the cap, failed events go until their total is a little under it (so this does not run on
+ * every commit): from the source holding the most, oldest first, down to the next largest, then
+ * from both, and so on (fairLevel). A source flooding the store loses its own entries; one under
+ * its fair share keeps all of its. With one source holding entries, its oldest go, as before.
+ */
 function enforceSizeCap(): void {
   const cap = currentCap();
-  if (failedBytes <= cap) return;
+  if (failedBytes.total <= cap) return;
   const target = cap - Math.min(Math.floor(cap / 10), 4 * 1024 * 1024);
-  while (failedBytes > target) {
-    const dropped = dropOldestFailed.all(256);
-    if (dropped.length === 0) { failedBytes = 0; break; }
-    for (const row of dropped) failedBytes -= row.size;
+  const sources = failedBytes.largestFirst();
+  const level = fairLevel(sources.map(([, bytes]) => bytes), target);
+  for (const [sourceId, bytes] of sources) {
+    if (bytes <= level) break;
+    dropOldestOfSource(sourceId, level);
+  }
+}
+
+/** Rows of a source read at once while its oldest are dropped (one index read and one delete each). */
+const DROP_CHUNK = 256;
+
+/** Deletes a source's oldest entries until it holds at most `level` bytes. */
+function dropOldestOfSource(sourceId: string, level: number): void {
+  while (failedBytes.of(sourceId) > level) {
+    const oldest = oldestOfSource.all(sourceId, DROP_CHUNK);
+    // Counted more than it holds (another process's replay changed sizes since the last recount).
+    if (oldest.length === 0) { failedBytes.forget(sourceId); return; }
+    // The fewest oldest rows that bring it to the level (all of them when they are not enough).
+    let excess = failedBytes.of(sourceId) - level;
+    let through = oldest[oldest.length - 1].seq;
+    for (const row of oldest) {
+      excess -= row.size;
+      if (excess <= 0) { through = row.seq; break; }
+    }
+    const dropped = dropOfSourceThrough.all(sourceId, through);
+    for (const row of dropped) failedBytes.add(sourceId, -row.size);
     droppedBySize += dropped.length;
   }
 }
@@ -225,12 +261,12 @@ const commitIngest = db.transaction((request: IngestCommit): number[] => {
   for (let i = 0; i < failed.length; i += FAILED_WIDTH) {
     const entry = failed[i + 4] as string;
     const size = Buffer.byteLength(entry);
-    if (insertFailed.run(failed[i], failed[i + 1], failed[i + 2], failed[i + 3], size, entry).changes === 1) failedBytes += size;
+    if (insertFailed.run(failed[i], failed[i + 1], failed[i + 2], failed[i + 3], size, entry).changes === 1) failedBytes.add(failed[i + 1] as string, size);
     tally.add(failed[i + 1] as string, failed[i + 2] as number, 'failed', failed[i + 3] as string);
   }
   tally.write();
   // Every commit: the disk can run short from accepted events too, and failed events give way then.
-  if (options.maintain && failedBytes > 0) enforceSizeCap();
+  if (options.maintain && failedBytes.total > 0) enforceSizeCap();
   return inserted;
 });
 
@@ -263,7 +299,7 @@ const commitReplay = db.transaction((request: ReplayCommit): number[] => {
     const entry = stillFailing[i + 2] as string;
     const size = Buffer.byteLength(entry);
     updateFailed.run(stillFailing[i + 1], entry, size, stillFailing[i]);
-    failedBytes += size - old.size;
+    failedBytes.add(old.sourceId, size - old.size);
   }
   tally.write();
   return [entries, stored, duplicates];
@@ -286,7 +322,7 @@ function maintain(): void {
       const dropped = dropExpiredFailed.all(cutoff, 1000);
       droppedByRetention += dropped.length;
       deleted += dropped.length;
-      for (const row of dropped) failedBytes -= row.size;
+      for (const row of dropped) failedBytes.add(row.sourceId, -row.size);
       if (dropped.length < 1000) break;
       if (deleted >= MAX_EXPIRED_PER_PASS) {
         // (the recount below, a scan of every entry, waits for the last pass)
@@ -297,8 +333,9 @@ function maintain(): void {
       }
     }
     dropOldStats.run(Math.floor((now - STATS_RETENTION_MS) / 60_000));
-    // Replays from another process change sizes too: count again from the index now and then.
-    failedBytes = failedTotal.get()!.bytes;
+    // Replays from another process change sizes too: check the total from the index now and then,
+    // and count each source again when it is off (the sums by source take longer, and it rarely is).
+    if (failedTotal.get()!.bytes !== failedBytes.total) failedBytes.recount(failedBySource.iterate());
     enforceSizeCap();
   } catch {
     // Busy (another process holds the lock) or a transient I/O error: the next pass catches up.
@@ -339,12 +376,15 @@ parentPort!.on('message', async (request: WriterRequest) => {
   let reply: WriterReply;
   // What a transaction counts as it goes; a rolled-back one (COMMIT failed on a full disk) must not
   // leave its counts behind: the size cap would then delete entries of a store under it.
-  const counted = { failedBytes, droppedBySize };
+  const counted = { droppedBySize };
+  failedBytes.begin();
   try {
     const inserted = request.kind === 'ingest' ? commitIngest(request) : commitReplay(request);
+    failedBytes.commit();
     reply = { kind: 'committed', id: request.id, inserted };
   } catch (error) {
-    ({ failedBytes, droppedBySize } = counted);
+    failedBytes.rollback();
+    ({ droppedBySize } = counted);
     reply = { kind: 'failed', id: request.id, error: (error as Error).message || String(error) };
   }
   // Checked before the answer: a commit to a file no longer there is not acknowledged.

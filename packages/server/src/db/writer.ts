@@ -22,7 +22,7 @@ export interface DatabaseWriterOptions {
   maxPendingEvents?: number;
   /** failed events older than this many days are deleted (default 7) */
   failedRetentionDays?: number;
-  /** failed events beyond this many bytes are deleted, oldest first (default 1 GiB) */
+  /** failed events beyond this many bytes are deleted: the oldest of the source holding the most first (default 1 GiB) */
   failedMaxBytes?: number;
   /** apply retention and the size cap (default true; a command that does not know the server's settings passes false) */
   maintain?: boolean;
