@@ -2,8 +2,8 @@
 // apart from the public ingest port. Everything on it needs the admin token, never a write key:
 // the admin API (sources, plans, failed events, stats, health, live events) and /metrics. Scripts
 // send it as Authorization: Bearer; the console (/console, whose files need nothing) exchanges it
-// once for a session cookie (./session.ts), and every change made with that cookie must also
-// carry the x-inlet-csrf header, which a form or a cross-site request cannot send.
+// once for a session cookie (./session.ts: Secure over HTTPS), and every change made with that
+// cookie must also carry the x-inlet-csrf header, which a form or a cross-site request cannot send.
 import type { BlockList } from 'node:net';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
@@ -49,7 +49,10 @@ export interface AdminDeps {
   samples?: EventSamples;
   /** where the built console is (default: @inlet/console's dist/) */
   consoleDir?: string;
-  /** proxies whose X-Forwarded-For is believed (TRUSTED_PROXIES): the login limit counts the address behind them */
+  /**
+   * proxies whose X-Forwarded-For and X-Forwarded-Proto are believed (TRUSTED_PROXIES): the login
+   * limit counts the address behind them, and the session cookie is Secure when they say https
+   */
   trustedProxies?: BlockList;
 }
 
@@ -90,7 +93,7 @@ export function buildAdminApp(deps: AdminDeps): FastifyInstance {
 
   registerNotFound(app);
 
-  const sessions = new Sessions(deps.tokens);
+  const sessions = new Sessions(deps.tokens, deps.trustedProxies);
   const loginLimiter = new LoginLimiter();
 
   app.decorateRequest('stillAuthorized', undefined);

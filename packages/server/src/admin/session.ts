@@ -2,11 +2,16 @@
 // cookie (httpOnly, SameSite=Strict, Path=/, expiring) signed with the token's own signing key
 // (./token.ts), which only the token gives: every instance verifies it with the public key stored
 // beside the sources, a copy of which cannot make one, and rotating the token ends every session.
-// Nothing about the session is stored: the cookie carries its expiry and its signature. Wrong
-// tokens are counted and, past LOGIN_TRIES in a window, refused per address (429) before they are checked.
+// Nothing about the session is stored: the cookie carries its expiry and its signature. The cookie
+// is Secure when the request came over HTTPS (the listener's own TLS, or a trusted proxy's
+// X-Forwarded-Proto), and only then: over the plain HTTP of the default 127.0.0.1 a browser would
+// not send a Secure cookie back. Wrong tokens are counted and, past LOGIN_TRIES in a window,
+// refused per address (429) before they are checked.
 import { randomBytes, sign, verify, type KeyObject } from 'node:crypto';
+import type { BlockList } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Errors } from '../errors.ts';
+import { arrivedOverHttps } from '../forwarded-proto.ts';
 import type { Metrics } from '../metrics.ts';
 import { asParams } from './params.ts';
 import { signingKey, type AdminTokens } from './token.ts';
@@ -44,8 +49,8 @@ export function cookieValue(header: string | undefined, name: string): string | 
   return undefined;
 }
 
-const cookie = (value: string, maxAgeSeconds: number) =>
-  `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}`;
+const cookie = (value: string, maxAgeSeconds: number, secure: boolean) =>
+  `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}${secure ? '; Secure' : ''}`;
 
 /** Wrong tokens per client address, in fixed windows. */
 export class LoginLimiter {
@@ -89,9 +94,12 @@ export class LoginLimiter {
 
 export class Sessions {
   private readonly tokens: AdminTokens;
+  private readonly trustedProxies: BlockList | undefined;
 
-  constructor(tokens: AdminTokens) {
+  /** `trustedProxies`: whose X-Forwarded-Proto says whether the browser used HTTPS (TRUSTED_PROXIES) */
+  constructor(tokens: AdminTokens, trustedProxies?: BlockList) {
     this.tokens = tokens;
+    this.trustedProxies = trustedProxies;
   }
 
   /** Whether the request carries a session cookie; and if it does, whether it is valid now. */
@@ -108,12 +116,16 @@ export class Sessions {
     // A rotation between the check and now: a cookie signed with this token would be refused at once.
     if (!(await this.tokens.signsSessions(token))) throw Errors.invalidAdminToken();
     const expiresAt = Date.now() + SESSION_TTL_MS;
-    reply.header('set-cookie', cookie(signSession(signingKey(token), expiresAt), SESSION_TTL_MS / 1000));
+    reply.header('set-cookie', cookie(signSession(signingKey(token), expiresAt), SESSION_TTL_MS / 1000, this.secure(reply.request)));
     return new Date(expiresAt).toISOString();
   }
 
   clear(reply: FastifyReply): void {
-    reply.header('set-cookie', cookie('', 0));
+    reply.header('set-cookie', cookie('', 0, this.secure(reply.request)));
+  }
+
+  private secure(request: FastifyRequest): boolean {
+    return arrivedOverHttps(request.socket, request.headers['x-forwarded-proto'], this.trustedProxies);
   }
 }
 
