@@ -13,7 +13,7 @@ export class ApiError extends Error {
 }
 
 let onSignedOut: () => void = () => {};
-/** What to do when the session has ended (expired, rotated token): show the login form. */
+/** What to do when the session has ended (expired, signed out elsewhere, rotated token): show the login form. */
 export function whenSignedOut(handler: () => void): void {
   onSignedOut = handler;
 }

@@ -56,6 +56,7 @@ function Login({ onIn }: { onIn: () => void }) {
 function App() {
   const [state, setState] = useState<'checking' | 'out' | 'in'>('checking');
   const [page, setPage] = useState(pageFromHash());
+  const [signOutError, setSignOutError] = useState('');
   useEffect(() => {
     whenSignedOut(() => setState('out'));
     api('GET', '/api/session').then(() => setState('in'), () => setState('out'));
@@ -67,7 +68,16 @@ function App() {
   if (state === 'out') return html`<${Login} onIn=${() => setState('in')} />`;
   const current = PAGES.find((p) => p.id === page) ?? PAGES[0];
   const signOut = async () => {
-    try { await api('DELETE', '/api/session'); } finally { setState('out'); }
+    setSignOutError('');
+    try {
+      await api('DELETE', '/api/session');
+      setState('out');
+    } catch (err) {
+      // A 401: the session had ended already. Otherwise the server could not record the sign-out (its
+      // database is unreachable): the session goes on, so say so, and the button can be tried again.
+      if (err instanceof ApiError && err.status === 401) setState('out');
+      else setSignOutError(`Not signed out: ${errorText(err)}`);
+    }
   };
   return html`<div class="shell">
     <nav>
@@ -75,7 +85,7 @@ function App() {
       ${PAGES.map((p) => html`<a href=${`#/${p.id}`} class=${p.id === current.id ? 'active' : ''}>${p.title}</a>`)}
       <button class="link" onClick=${signOut}>Sign out</button>
     </nav>
-    <main><${current.view} /></main>
+    <main>${signOutError && html`<p class="error" role="alert">${signOutError}</p>`}<${current.view} /></main>
   </div>`;
 }
 

@@ -49,7 +49,7 @@ export const Errors = {
   adminTokenRequired: define('INLET_ADMIN_TOKEN_REQUIRED', 401, 'The admin API needs the admin token: Authorization: Bearer <token>'),
   invalidAdminToken: define('INLET_INVALID_ADMIN_TOKEN', 401, 'Invalid admin token'),
   // The console (admin listener): its session cookie, login limits, CSRF header, live viewers.
-  sessionExpired: define('INLET_SESSION_EXPIRED', 401, 'The console session has ended (expired, or the admin token was rotated); sign in again'),
+  sessionExpired: define('INLET_SESSION_EXPIRED', 401, 'The console session has ended (expired, signed out, or the admin token was rotated); sign in again'),
   loginLimited: (retryAfter: number) => new InletError('INLET_LOGIN_LIMITED', 429, 'Too many wrong admin tokens from this address; wait before trying again', retryAfter),
   csrfHeaderRequired: define('INLET_CSRF_HEADER_REQUIRED', 403, 'A change made with the console session needs the header x-inlet-csrf: 1'),
   foreignOrigin: define('INLET_FOREIGN_ORIGIN', 403, 'A console request from another origin is refused'),

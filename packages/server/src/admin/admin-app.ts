@@ -2,8 +2,9 @@
 // apart from the public ingest port. Everything on it needs the admin token, never a write key:
 // the admin API (sources, plans, failed events, stats, health, live events) and /metrics. Scripts
 // send it as Authorization: Bearer; the console (/console, whose files need nothing) exchanges it
-// once for a session cookie (./session.ts: Secure over HTTPS), and every change made with that
-// cookie must also carry the x-inlet-csrf header, which a form or a cross-site request cannot send.
+// once for a session cookie (./session.ts: Secure over HTTPS, and a sign-out ends it on every
+// instance), and every change made with that cookie must also carry the x-inlet-csrf header, which
+// a form or a cross-site request cannot send.
 import type { BlockList } from 'node:net';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
@@ -27,6 +28,7 @@ import { registerHealthApi } from './health-api.ts';
 import { registerLiveApi } from './live-api.ts';
 import { registerPlanViolationsApi } from './plan-violations-api.ts';
 import type { EventSamples } from '../plans/event-samples.ts';
+import { EndedSessions } from './ended-sessions.ts';
 import { LoginLimiter, registerSessionApi, Sessions } from './session.ts';
 import { answerClientError, answerFrameworkError } from '../client-errors.ts';
 import { clientIp } from '../client-ip.ts';
@@ -93,7 +95,7 @@ export function buildAdminApp(deps: AdminDeps): FastifyInstance {
 
   registerNotFound(app);
 
-  const sessions = new Sessions(deps.tokens, deps.trustedProxies);
+  const sessions = new Sessions(deps.tokens, new EndedSessions(deps.sources), deps.trustedProxies);
   const loginLimiter = new LoginLimiter();
 
   app.decorateRequest('stillAuthorized', undefined);

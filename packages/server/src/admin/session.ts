@@ -2,17 +2,19 @@
 // cookie (httpOnly, SameSite=Strict, Path=/, expiring) signed with the token's own signing key
 // (./token.ts), which only the token gives: every instance verifies it with the public key stored
 // beside the sources, a copy of which cannot make one, and rotating the token ends every session.
-// Nothing about the session is stored: the cookie carries its expiry and its signature. The cookie
-// is Secure when the request came over HTTPS (the listener's own TLS, or a trusted proxy's
-// X-Forwarded-Proto), and only then: over the plain HTTP of the default 127.0.0.1 a browser would
-// not send a Secure cookie back. Wrong tokens are counted and, past LOGIN_TRIES in a window,
-// refused per address (429) before they are checked.
+// The cookie carries its expiry, a nonce and the signature; all that is stored of sessions is the
+// nonces of those signed out before their expiry (./ended-sessions.ts), so that a copy of a
+// signed-out cookie works on no instance. The cookie is Secure when the request came over HTTPS
+// (the listener's own TLS, or a trusted proxy's X-Forwarded-Proto), and only then: over the plain
+// HTTP of the default 127.0.0.1 a browser would not send a Secure cookie back. Wrong tokens are
+// counted and, past LOGIN_TRIES in a window, refused per address (429) before they are checked.
 import { randomBytes, sign, verify, type KeyObject } from 'node:crypto';
 import type { BlockList } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Errors } from '../errors.ts';
 import { arrivedOverHttps } from '../forwarded-proto.ts';
 import type { Metrics } from '../metrics.ts';
+import type { EndableSession, EndedSessions } from './ended-sessions.ts';
 import { asParams } from './params.ts';
 import { signingKey, type AdminTokens } from './token.ts';
 
@@ -30,13 +32,14 @@ export function signSession(key: KeyObject, expiresAtMs: number): string {
   return `${payload}.${sign(null, Buffer.from(payload), key).toString('base64url')}`;
 }
 
-export function verifySession(key: KeyObject, value: string, nowMs = Date.now()): boolean {
+/** The session a cookie's value holds when its signature is right and it has not expired; undefined otherwise. */
+export function verifySession(key: KeyObject, value: string, nowMs = Date.now()): EndableSession | undefined {
   const parts = value.split('.');
-  if (parts.length !== 4 || parts[0] !== 'v2') return false;
+  if (parts.length !== 4 || parts[0] !== 'v2') return undefined;
   const signature = Buffer.from(parts[3], 'base64url');
-  if (signature.length !== 64 || !verify(null, Buffer.from(parts.slice(0, 3).join('.')), key, signature)) return false;
-  const expires = parseInt(parts[1], 36);
-  return Number.isFinite(expires) && expires > nowMs;
+  if (signature.length !== 64 || !verify(null, Buffer.from(parts.slice(0, 3).join('.')), key, signature)) return undefined;
+  const expiresAtMs = parseInt(parts[1], 36);
+  return Number.isFinite(expiresAtMs) && expiresAtMs > nowMs ? { nonce: parts[2], expiresAtMs } : undefined;
 }
 
 /** The value of one cookie in a Cookie header. */
@@ -94,20 +97,22 @@ export class LoginLimiter {
 
 export class Sessions {
   private readonly tokens: AdminTokens;
+  private readonly ended: EndedSessions;
   private readonly trustedProxies: BlockList | undefined;
 
   /** `trustedProxies`: whose X-Forwarded-Proto says whether the browser used HTTPS (TRUSTED_PROXIES) */
-  constructor(tokens: AdminTokens, trustedProxies?: BlockList) {
+  constructor(tokens: AdminTokens, ended: EndedSessions, trustedProxies?: BlockList) {
     this.tokens = tokens;
+    this.ended = ended;
     this.trustedProxies = trustedProxies;
   }
 
-  /** Whether the request carries a session cookie; and if it does, whether it is valid now. */
+  /** Whether the request carries a session cookie; and if it does, whether it is valid now (signed, unexpired, not signed out). */
   async check(request: FastifyRequest): Promise<'none' | 'valid' | 'invalid'> {
     const value = cookieValue(request.headers.cookie, SESSION_COOKIE);
     if (value === undefined || value === '') return 'none';
-    const key = await this.tokens.sessionVerifier();
-    return key && verifySession(key, value) ? 'valid' : 'invalid';
+    const session = await this.verified(value);
+    return session && !(await this.ended.has(session)) ? 'valid' : 'invalid';
   }
 
   /** A session for `token`, which has just been verified. */
@@ -120,8 +125,26 @@ export class Sessions {
     return new Date(expiresAt).toISOString();
   }
 
+  /**
+   * Signs out: the session in the request's cookie ends on every instance, then the cookie is
+   * cleared. When the store cannot record it this rejects before clearing, and the session goes on
+   * (it can be signed out again).
+   */
+  async end(reply: FastifyReply): Promise<void> {
+    const value = cookieValue(reply.request.headers.cookie, SESSION_COOKIE);
+    const session = value ? await this.verified(value) : undefined;
+    if (session) await this.ended.end(session);
+    this.clear(reply);
+  }
+
   clear(reply: FastifyReply): void {
     reply.header('set-cookie', cookie('', 0, this.secure(reply.request)));
+  }
+
+  private async verified(value: string): Promise<EndableSession | undefined> {
+    // (While the store is down: the key last read, for up to STALE_TOKEN_MS; then this rejects.)
+    const key = await this.tokens.sessionVerifier();
+    return key && verifySession(key, value);
   }
 
   private secure(request: FastifyRequest): boolean {
@@ -131,7 +154,8 @@ export class Sessions {
 
 /**
  * POST /api/session (the login; no session needed, the x-inlet-csrf header is), GET (whether the
- * session is valid; behind the admin check like every route) and DELETE (sign out).
+ * session is valid; behind the admin check like every route) and DELETE (sign out, on every
+ * instance; 503 when the store cannot record it, the session kept).
  */
 export function registerSessionApi(app: FastifyInstance, tokens: AdminTokens, sessions: Sessions, limiter: LoginLimiter, metrics: Metrics, addressOf: (request: FastifyRequest) => string): void {
   app.post('/api/session', async (request, reply) => {
@@ -154,7 +178,7 @@ export function registerSessionApi(app: FastifyInstance, tokens: AdminTokens, se
   app.get('/api/session', async () => ({ signedIn: true }));
 
   app.delete('/api/session', async (_request, reply) => {
-    sessions.clear(reply);
+    await sessions.end(reply);
     return { signedIn: false };
   });
 }

@@ -115,6 +115,15 @@ const MIGRATIONS: Migration[] = [
       );
     `);
   },
+  // 6: console sessions signed out before their expiry (admin/ended-sessions.ts): the cookie's
+  // nonce and its expiry (ms since the epoch), after which the row is pruned.
+  (db) => db.exec(`
+    CREATE TABLE ended_sessions (
+      nonce TEXT PRIMARY KEY,
+      expires_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX ended_sessions_expiry ON ended_sessions (expires_at);
+  `),
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -228,6 +228,15 @@ export class CachedSourceStore implements SourceStore {
     return this.store.setAdminTokenHash(hash, replace);
   }
 
+  // Not cached: a sign-out on another instance must hold here at once (admin/ended-sessions.ts).
+  endSession(nonce: string, expiresAtMs: number, nowMs?: number): Promise<void> {
+    return this.store.endSession(nonce, expiresAtMs, nowMs);
+  }
+
+  sessionEnded(nonce: string): Promise<boolean> {
+    return this.store.sessionEnded(nonce);
+  }
+
   /** A key changed here: retired at once on this instance (the others learn it from the change log). */
   #forget(id: string, kind: 'rotated' | 'revoked'): void {
     for (const [keyHash, hit] of [...this.hits]) if (hit.source.id === id) this.#retire(keyHash, id, kind);

@@ -31,6 +31,8 @@ const COLUMNS = 'id, name, kind, ip_policy, created_at, revoked_at';
 const SETTINGS_TABLE = 'inlet_settings';
 /** The sources' change log: every instance polls its counter to drop keys rotated or revoked elsewhere. */
 const CHANGES_TABLE = 'inlet_source_changes';
+/** Console sessions signed out before their expiry (admin/ended-sessions.ts), beside the admin token. */
+const ENDED_SESSIONS_TABLE = 'inlet_ended_sessions';
 
 interface Row { id: string; name: string; kind: SourceKind; ip_policy: IpPolicy; created_at: Date; revoked_at: Date | null }
 
@@ -66,6 +68,7 @@ export class PostgresSourceStore implements SourceStore {
   readonly #readyTimeoutMs: number;
   readonly #plansTable: string;
   readonly #changes: string;
+  readonly #endedSessions: string;
   readonly plans: PostgresPlanStore;
   #closed = false;
 
@@ -98,6 +101,7 @@ export class PostgresSourceStore implements SourceStore {
     this.#settings = `"${schema}".${SETTINGS_TABLE}`;
     this.#plansTable = `"${schema}".${PLANS_TABLE}`;
     this.#changes = `"${schema}".${CHANGES_TABLE}`;
+    this.#endedSessions = `"${schema}".${ENDED_SESSIONS_TABLE}`;
     this.plans = new PostgresPlanStore({
       table: this.#plansTable,
       schema,
@@ -127,8 +131,8 @@ export class PostgresSourceStore implements SourceStore {
   /**
    * Creates the schema and table when missing and upgrades a table an older version made (the
    * `kind` column; unique active names, renaming older duplicates to `name (id)`, the oldest keeping
-   * its name), with the settings and tracking plans tables. Idempotent, and safe to run from several
-   * instances at once.
+   * its name), with the settings, ended console sessions and tracking plans tables. Idempotent,
+   * and safe to run from several instances at once.
    */
   async migrate(): Promise<void> {
     await this.#transaction(`inlet:migrate:${this.#schema}`, async (client) => {
@@ -165,6 +169,8 @@ export class PostgresSourceStore implements SourceStore {
           changed_at timestamptz NOT NULL DEFAULT now()
         )`);
       await client.query(`CREATE TABLE IF NOT EXISTS ${this.#settings} (name text PRIMARY KEY, value text NOT NULL)`);
+      await client.query(`CREATE TABLE IF NOT EXISTS ${this.#endedSessions} (nonce text PRIMARY KEY, expires_at timestamptz NOT NULL)`);
+      await client.query(`CREATE INDEX IF NOT EXISTS ${ENDED_SESSIONS_TABLE}_expiry ON ${this.#endedSessions} (expires_at)`);
       await migratePlans(client, this.#plansTable);
     });
   }
@@ -331,6 +337,21 @@ export class PostgresSourceStore implements SourceStore {
     const onConflict = replace ? 'DO UPDATE SET value = excluded.value' : 'DO NOTHING';
     const result = await this.#query(`INSERT INTO ${this.#settings} (name, value) VALUES ('admin_token_sha256', $1) ON CONFLICT (name) ${onConflict}`, [hash]);
     return (result.rowCount ?? 0) > 0;
+  }
+
+  async endSession(nonce: string, expiresAtMs: number, nowMs = Date.now()): Promise<void> {
+    // One statement: the prune and the insert commit together. Expiry is by Inlet's clock (the
+    // cookie's), not the database's.
+    await this.#query(
+      `WITH pruned AS (DELETE FROM ${this.#endedSessions} WHERE expires_at <= $3)
+       INSERT INTO ${this.#endedSessions} (nonce, expires_at) VALUES ($1, $2) ON CONFLICT (nonce) DO NOTHING`,
+      [nonce, new Date(expiresAtMs), new Date(nowMs)],
+    );
+  }
+
+  async sessionEnded(nonce: string): Promise<boolean> {
+    const { rowCount } = await this.#query(`SELECT 1 FROM ${this.#endedSessions} WHERE nonce = $1`, [nonce]);
+    return (rowCount ?? 0) > 0;
   }
 
   /** true when the database answers a trivial query within a short bound. Never rejects. */

@@ -127,6 +127,14 @@ export interface SourceStore {
    * there (`replace` true), or only over `expected` (a string: compare-and-set). true when stored.
    */
   setAdminTokenHash(hash: string, replace: boolean | { expected: string }): Promise<boolean>;
+  /**
+   * Records that the console session with this nonce was signed out (admin/ended-sessions.ts),
+   * until `expiresAtMs`, its cookie's own expiry; entries expired by `nowMs` are pruned in the same
+   * write. Recording one twice is not an error.
+   */
+  endSession(nonce: string, expiresAtMs: number, nowMs?: number): Promise<void>;
+  /** whether the console session with this nonce was signed out (a primary-key read, made per admin request) */
+  sessionEnded(nonce: string): Promise<boolean>;
   /** the sources' tracking plans, kept beside them */
   readonly plans: PlanStore;
   ready(): Promise<boolean>;

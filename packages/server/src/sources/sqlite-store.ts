@@ -24,6 +24,7 @@ export class SqliteSourceStore implements SourceStore {
   private readonly db: Database.Database;
   readonly #file: OpenedFile;
   private readonly byKeyHash: Database.Statement<[string], Row>;
+  private readonly sessionEndedRow: Database.Statement<[string], { 1: number }>;
   readonly plans: SqlitePlanStore;
 
   constructor(dataDir: string) {
@@ -35,6 +36,7 @@ export class SqliteSourceStore implements SourceStore {
       throw error;
     }
     this.byKeyHash = this.db.prepare(`SELECT ${COLUMNS} FROM sources WHERE key_hash = ?`);
+    this.sessionEndedRow = this.db.prepare('SELECT 1 FROM ended_sessions WHERE nonce = ?');
     this.plans = new SqlitePlanStore(this.db, (change) => this.#write(change));
   }
 
@@ -162,6 +164,17 @@ export class SqliteSourceStore implements SourceStore {
       ? "INSERT INTO settings (name, value) VALUES ('admin_token_sha256', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value"
       : "INSERT INTO settings (name, value) VALUES ('admin_token_sha256', ?) ON CONFLICT (name) DO NOTHING";
     return this.#write(() => this.db.prepare(sql).run(hash).changes > 0);
+  }
+
+  async endSession(nonce: string, expiresAtMs: number, nowMs = Date.now()): Promise<void> {
+    this.#write(() => {
+      this.db.prepare('DELETE FROM ended_sessions WHERE expires_at <= ?').run(nowMs);
+      this.db.prepare('INSERT INTO ended_sessions (nonce, expires_at) VALUES (?, ?) ON CONFLICT (nonce) DO NOTHING').run(nonce, expiresAtMs);
+    });
+  }
+
+  async sessionEnded(nonce: string): Promise<boolean> {
+    return this.sessionEndedRow.get(nonce) !== undefined;
   }
 
   async ready(): Promise<boolean> {
