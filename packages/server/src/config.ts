@@ -49,7 +49,7 @@ export interface Config {
   admin: { host: string; port: number };
   /** also serve /metrics, without a token, on the public port */
   metricsOnPublicPort: boolean;
-  /** the failed-events store's bounds: entries older than retentionDays go, and the oldest beyond maxBytes */
+  /** the failed-events store's bounds: entries older than retentionDays go, and beyond maxBytes the oldest of the source holding the most */
   failed: { retentionDays: number; maxBytes: number };
   /** how long a client may take on the public port (ms): see connection-bounds.ts */
   timeouts: { headersMs: number; bodyMs: number; requestMs: number; keepAliveMs: number };
@@ -124,7 +124,7 @@ const DEFINITIONS = {
   ADMIN_PORT: define('--admin-port', integer(0, 65535).default(8081), 'port of the admin listener (default 8081)'),
   METRICS_ON_PUBLIC_PORT: define('--metrics-on-public-port', boolean().default(false), 'true: also serve /metrics on the public port, without a token (default false)'),
   FAILED_RETENTION_DAYS: define('--failed-retention-days', integer(1, 3650).default(7), 'days failed events are kept (default 7)'),
-  FAILED_MAX_BYTES: define('--failed-max-bytes', integer(65_536).default(1024 ** 3), 'most bytes of failed events kept; the oldest go first (default 1073741824)'),
+  FAILED_MAX_BYTES: define('--failed-max-bytes', integer(65_536).default(1024 ** 3), 'most bytes of failed events kept; past it the source holding the most loses its oldest first (default 1073741824)'),
   HEADERS_TIMEOUT_MS: define('--headers-timeout-ms', integer(100, 600_000).default(10_000), 'a request\'s headers must arrive within this, or 408 and the connection is closed (default 10000)'),
   BODY_TIMEOUT_MS: define('--body-timeout-ms', integer(100, 600_000).default(30_000), 'a request\'s body must arrive within this once its headers have, or 408 (default 30000)'),
   REQUEST_TIMEOUT_MS: define('--request-timeout-ms', integer(100, 1_200_000).default(45_000), 'the whole request, headers and body, must arrive within this (default 45000; at least HEADERS_TIMEOUT_MS)'),

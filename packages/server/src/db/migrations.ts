@@ -124,6 +124,15 @@ const MIGRATIONS: Migration[] = [
     ) WITHOUT ROWID;
     CREATE INDEX ended_sessions_expiry ON ended_sessions (expires_at);
   `),
+  // 7: the size cap takes failed events from the source holding the most (db/failed-bytes.ts): the
+  // writer sums each source's bytes at start, and reads a source's oldest entries with their sizes.
+  // With size in the source index both come from the index alone: on 1.5 M entries the sums took
+  // 2.1 s reading the table, 0.12 s from the index (2.8 s and 0.9 s with nothing cached); the
+  // rebuild takes about 1.4 s there, once.
+  (db) => db.exec(`
+    DROP INDEX failed_events_source;
+    CREATE INDEX failed_events_source ON failed_events (source_id, seq, size);
+  `),
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
