@@ -3,7 +3,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Drill } from '../lib/drill.ts';
-import { addStatuses } from '../lib/measure.ts';
+import { addStatuses, waitFor } from '../lib/measure.ts';
 import { createSource, ServerUnderTest } from '../lib/servers.ts';
 
 const WRITE_KEY = /wk_[A-Za-z0-9_-]{20,}/;
@@ -23,6 +23,8 @@ export const exposure: Drill = {
     const env = { INLET_DATA_DIR: dataDir };
     const server = await ServerUnderTest.start(ctx, env);
     // Its stdout is a pipe, as under Docker or systemd: the first start's secrets go to a file, never to the log.
+    // The public port answers before the start is announced: wait for the log line that names the file.
+    await waitFor('the first start to say where its secrets are', () => server.current.stdout().includes('first-start-secrets.txt'), 10_000, 50);
     const firstOutput = server.current.stdout() + server.current.stderr();
     const firstShown = [WRITE_KEY, ADMIN_TOKEN].filter((secret) => secret.test(firstOutput));
     ctx.check({

@@ -1,12 +1,13 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import type { IpPolicy } from './event.ts';
 
-/** `::ffff:1.2.3.4` (what a dual-stack socket reports for IPv4 peers) → `1.2.3.4`. */
+/** `::ffff:1.2.3.4` (what a dual-stack socket reports for IPv4 peers; any case, as a proxy may write it) → `1.2.3.4`. */
 export function unmapIPv4(ip: string): string {
-  return ip.startsWith('::ffff:') && isIPv4(ip.slice(7)) ? ip.slice(7) : ip;
+  return ip.slice(0, 7).toLowerCase() === '::ffff:' && isIPv4(ip.slice(7)) ? ip.slice(7) : ip;
 }
 
-function expandIPv6(ip: string): string[] {
+/** An IPv6 address's eight groups as written (an embedded IPv4 tail as two), "::" filled with zeros. */
+export function expandIPv6(ip: string): string[] {
   const [head, tail] = ip.split('::') as [string, string | undefined];
   const left = head ? head.split(':') : [];
   const right = tail ? tail.split(':') : [];

@@ -90,7 +90,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   const signedClientIp = proxiedClientIp(config.proxySecret);
   const ipOf = (request: FastifyRequest) => signedClientIp(request) ?? clientIp(request.socket.remoteAddress, request.headers['x-forwarded-for'], trustedProxies);
   const auth = new Authenticator({ sources: deps.sources, metrics, limiter: new UnauthenticatedLimiter(config.unauthenticated) });
-  const budgets = new SourceBudgets(deps.limiter, metrics);
+  const budgets = new SourceBudgets({ limiter: deps.limiter, metrics, ipOf, log: app.log });
   const refused = createRefusedBodies({ ...deps, budgets, auth, ipOf });
   registerIngestRoutes(app, { ...deps, budgets, refused, auth, ipOf, bodies: deps.bodyWait ?? bodies });
   registerOpsRoutes(app, deps);

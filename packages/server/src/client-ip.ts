@@ -1,8 +1,31 @@
 import type { BlockList } from 'node:net';
 import { isIP } from 'node:net';
-import { unmapIPv4 } from '@inlet/schema';
+import { expandIPv6, unmapIPv4 } from '@inlet/schema';
 
 const family = (ip: string) => (isIP(ip) === 6 ? 'ipv6' : 'ipv4');
+
+/** Whether a connection's peer is one of the trusted proxies, whose forwarding headers are believed. */
+export function isTrustedPeer(peer: string | undefined, trusted: BlockList | undefined): boolean {
+  if (peer === undefined || !trusted) return false;
+  const ip = unmapIPv4(peer);
+  return trusted.check(ip, family(ip));
+}
+
+/**
+ * One X-Forwarded-For entry as an address: bare, or with the port some proxies add (Azure's
+ * Application Gateway writes `1.2.3.4:5678` and `[2001:db8::1]:5678`); undefined for anything else.
+ */
+function hopAddress(hop: string): string | undefined {
+  if (isIP(hop)) return hop;
+  const bracketed = /^\[([^\]]+)\]:\d{1,5}$/.exec(hop);
+  if (bracketed) return isIP(bracketed[1]) === 6 ? bracketed[1] : undefined;
+  const colon = hop.indexOf(':');
+  if (colon > 0 && colon === hop.lastIndexOf(':') && /^\d{1,5}$/.test(hop.slice(colon + 1))) {
+    const v4 = hop.slice(0, colon);
+    return isIP(v4) === 4 ? v4 : undefined;
+  }
+  return undefined;
+}
 
 /**
  * The client's real address. X-Forwarded-For is believed only hop by hop from the right, and
@@ -16,8 +39,9 @@ export function clientIp(peer: string | undefined, forwardedFor: string | string
   const hops = (Array.isArray(forwardedFor) ? forwardedFor.join(',') : forwardedFor).split(',').map((h) => h.trim()).reverse();
   for (const hop of hops) {
     if (!trusted.check(ip, family(ip))) break;
-    if (!isIP(hop)) break;
-    ip = unmapIPv4(hop);
+    const address = hopAddress(hop);
+    if (address === undefined) break;
+    ip = unmapIPv4(address);
   }
   return ip;
 }
@@ -26,10 +50,5 @@ export function clientIp(peer: string | undefined, forwardedFor: string | string
 export function addressKey(ip: string | undefined): string {
   if (ip === undefined) return '';
   if (isIP(ip) !== 6) return ip;
-  // The first four groups; "::" inside them means zeros up to there.
-  const [head, tail = ''] = ip.toLowerCase().split('::', 2);
-  const groups = head === '' ? [] : head.split(':');
-  const tailGroups = tail === '' ? [] : tail.split(':');
-  const full = [...groups, ...Array(Math.max(0, 8 - groups.length - tailGroups.length)).fill('0'), ...tailGroups];
-  return `${full.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+  return `${expandIPv6(ip.split('%')[0]).slice(0, 4).map((g) => parseInt(g, 16).toString(16)).join(':')}::/64`;
 }

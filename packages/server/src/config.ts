@@ -117,7 +117,7 @@ const DEFINITIONS = {
   MAX_EVENT_BYTES: define('--max-event-bytes', integer(256).default(DEFAULT_LIMITS.maxEventBytes), `largest event as sent (default ${DEFAULT_LIMITS.maxEventBytes}); its stored record may be up to 1 KB larger with what the server adds`),
   MAX_BATCH_EVENTS: define('--max-batch-events', integer(1).default(DEFAULT_LIMITS.maxBatchEvents), `most events in one request (default ${DEFAULT_LIMITS.maxBatchEvents})`),
   MAX_BODY_BYTES: define('--max-body-bytes', integer(1024).default(DEFAULT_LIMITS.maxBodyBytes), `largest request body, after gunzip (default ${DEFAULT_LIMITS.maxBodyBytes}; at most ${MAX_KAFKA_BODY_BYTES} with the Kafka sink: a refused body is kept in one record, and the brokers take at most 1 MiB)`),
-  TRUSTED_PROXIES: define('--trusted-proxies', list(cidr).default([]), 'comma-separated IPs/CIDRs whose X-Forwarded-For is believed'),
+  TRUSTED_PROXIES: define('--trusted-proxies', list(cidr).default([]), 'comma-separated IPs/CIDRs whose X-Forwarded-For (and, for the console cookie, X-Forwarded-Proto) is believed'),
   // secret: the value never goes into the message.
   INLET_PROXY_SECRET: define('--proxy-secret', text({ minLength: 16, secret: true, expects: 'at least 16 characters long (a random one: openssl rand -base64 32)' }).optional(), 'secret shared with @inlet/node collect proxies (16+ chars); their signed client address is believed'),
   ADMIN_HOST: define('--admin-host', host.default('127.0.0.1'), 'address of the admin listener (admin API, /metrics) (default 127.0.0.1)'),

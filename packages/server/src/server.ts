@@ -78,6 +78,7 @@ async function openLimiter(config: Config, logger: Logger): Promise<RateLimiter>
     requests: { limit: config.rateLimit.requestsPerMinute, windowMs: 60_000 },
     events: { limit: config.rateLimit.eventsPerMinute, windowMs: 60_000 },
     addressPercent: config.rateLimit.addressPercent,
+    largestRequestEvents: config.limits.maxBatchEvents,
   };
   if (!config.redisUrl) return new MemoryRateLimiter(budgets);
   const { RedisRateLimiter } = await import('./limits/redis-limiter.ts');

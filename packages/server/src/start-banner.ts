@@ -9,6 +9,7 @@
 // is written to a file in the data directory (0700) that only its owner may read (0600), whose
 // path a warning in the log gives: what Jenkins does with its initial admin password. The file
 // stays until its reader deletes it; each later start says it is still there.
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { BaseLogger } from 'pino';
@@ -107,7 +108,8 @@ function firstStartFileText(facts: StartFacts): string {
 function writePrivately(file: string, text: string): void {
   const dir = resolve(file, '..');
   if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const partial = join(dir, `.first-start-secrets.${process.pid}.tmp`);
+  // A random name: in a container the pid is the same on every start, and a crash's leftover would block the next.
+  const partial = join(dir, `.first-start-secrets.${randomBytes(6).toString('hex')}.tmp`);
   try {
     writeFileSync(partial, text, { mode: 0o600, flag: 'wx' });
     renameSync(partial, file);

@@ -288,6 +288,15 @@ describe('HTTP API behind a trusted proxy', () => {
     assert.equal((await send(inlet.writeKey, 'not-an-ip')).context.ip, '127.0.0.1');
   });
 
+  test('a hop written with a port (as Azure Application Gateway does) or as an upper-case IPv4-mapped address gives the address', async () => {
+    assert.equal((await send(inlet.writeKey, '203.0.113.9:51234')).context.ip, '203.0.113.9');
+    assert.equal((await send(inlet.writeKey, '[2001:db8::9]:443')).context.ip, '2001:db8::9');
+    assert.equal((await send(inlet.writeKey, '::FFFF:198.51.100.9')).context.ip, '198.51.100.9');
+    for (const odd of ['203.0.113.9:99999x', '[203.0.113.9]:80', '2001:db8::9:80:90:ab:cd:ef:12', '1.2.3.4:5:6']) {
+      assert.equal((await send(inlet.writeKey, odd)).context.ip, '127.0.0.1', odd);
+    }
+  });
+
   test("the source's IP policy: anonymize (IPv4 and IPv6) and drop", async () => {
     const anonymize = await inlet.server.sources.create({ name: 'anon', ipPolicy: 'anonymize' });
     const drop = await inlet.server.sources.create({ name: 'drop', ipPolicy: 'drop' });
@@ -345,13 +354,21 @@ describe('HTTP API rate limit per client address of a browser source', () => {
     assert.equal((await track(inlet.writeKey, '203.0.113.6')).status, 200, 'another address has its own share');
 
     // Its share spent, the address is refused before its body is read: a body that never comes is not waited for.
-    const early = await new Promise<number>((resolve, reject) => {
-      const req = httpRequest(`${inlet.url}/v1/batch`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': '1000', authorization: basic(inlet.writeKey), 'x-forwarded-for': '203.0.113.5' } }, (res) => { res.resume(); resolve(res.statusCode ?? 0); });
+    const early = await new Promise<{ status: number; headers: Record<string, string | string[] | undefined> }>((resolve, reject) => {
+      const req = httpRequest(`${inlet.url}/v1/batch`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': '1000', authorization: basic(inlet.writeKey), 'x-forwarded-for': '203.0.113.5' } }, (res) => { res.resume(); resolve({ status: res.statusCode ?? 0, headers: res.headers }); });
       req.setTimeout(3000, () => req.destroy(new Error('no answer before the body: the server waited for it')));
       req.on('error', reject);
       req.write('{"batch": [');
     });
-    assert.equal(early, 429);
+    assert.equal(early.status, 429);
+    assert.deepEqual([early.headers['ratelimit-limit'], early.headers['ratelimit-remaining']], ['2', '0']);
+    assert.ok(Number(early.headers['ratelimit-reset']) >= 1);
+
+    // A key in the body is known only once the body is parsed: a body the route refuses is then
+    // kept as a failed event only within the address's share too.
+    const bodyKey = await request(inlet.url, '/v1/batch', { body: JSON.stringify({ writeKey: inlet.writeKey, batch: 5 }), headers: { 'content-type': 'application/json', 'x-forwarded-for': '203.0.113.5' } });
+    assert.equal(bodyKey.status, 429);
+    assert.match(String(bodyKey.json?.error), /client address has used its share/);
 
     // An IPv6 client is counted by its /64.
     assert.equal((await track(inlet.writeKey, '2001:db8:1:2::1')).status, 200);
@@ -368,7 +385,7 @@ describe('HTTP API rate limit per client address of a browser source', () => {
     assert.deepEqual(fromBackend, [200, 200, 200, 200], 'a server key is held to its own budget only');
 
     const metrics = await request(inlet.adminUrl, '/metrics', { method: 'GET', headers: { authorization: `Bearer ${inlet.adminToken}` } });
-    assert.match(metrics.text, /^inlet_rate_limited_requests_total\{budget="address"\} 4$/m);
+    assert.match(metrics.text, /^inlet_rate_limited_requests_total\{budget="address"\} 5$/m);
   });
 });
 

@@ -170,6 +170,15 @@ describe('MemoryRateLimiter', () => {
       assert.equal((await limiter.consume('k2', 1, '192.0.2.1')).allowed, true);
     });
 
+    test('an address\'s events share is never below the largest request, nor above the key\'s own events', async () => {
+      const small = new MemoryRateLimiter({ ...budgets, events: { limit: 5000, windowMs: 60_000 }, largestRequestEvents: 1000 });
+      assert.equal((await small.consume('k', 1000, '192.0.2.1')).allowed, true, '20% of 5,000 is 500: a full batch of 1,000 still fits');
+      assert.equal((await small.consume('k', 1, '192.0.2.1')).allowed, false);
+      const tiny = new MemoryRateLimiter({ ...budgets, events: { limit: 300, windowMs: 60_000 }, largestRequestEvents: 1000 });
+      assert.equal((await tiny.consume('k', 300, '192.0.2.1')).allowed, true);
+      assert.equal((await tiny.consume('k', 1, '192.0.2.2')).allowed, false, 'the key itself has no more');
+    });
+
     test('a share of 100 per cent (the default) tracks no addresses', async () => {
       const limiter = new MemoryRateLimiter({ ...budgets, addressPercent: undefined });
       for (let i = 0; i < 10; i++) assert.equal((await limiter.consume('k', 1, '192.0.2.1')).allowed, true);

@@ -4,9 +4,10 @@
 // beside the sources, a copy of which cannot make one, and rotating the token ends every session.
 // The cookie carries its expiry, a nonce and the signature; all that is stored of sessions is the
 // nonces of those signed out before their expiry (./ended-sessions.ts), so that a copy of a
-// signed-out cookie works on no instance. The cookie is Secure when the request came over HTTPS
-// (the listener's own TLS, or a trusted proxy's X-Forwarded-Proto), and only then: over the plain
-// HTTP of the default 127.0.0.1 a browser would not send a Secure cookie back. Wrong tokens are
+// signed-out cookie works on no instance. The cookie is Secure when a trusted proxy's
+// X-Forwarded-Proto says the browser used HTTPS, and only then: the listener itself speaks plain
+// HTTP (on 127.0.0.1 by default), and a cookie marked Secure over plain HTTP is one a browser may
+// refuse to keep or send back. Wrong tokens are
 // counted and, past LOGIN_TRIES in a window, refused per address (429) before they are checked.
 import { randomBytes, sign, verify, type KeyObject } from 'node:crypto';
 import type { BlockList } from 'node:net';
@@ -148,7 +149,7 @@ export class Sessions {
   }
 
   private secure(request: FastifyRequest): boolean {
-    return arrivedOverHttps(request.socket, request.headers['x-forwarded-proto'], this.trustedProxies);
+    return arrivedOverHttps(request.socket.remoteAddress, request.headers['x-forwarded-proto'], this.trustedProxies);
   }
 }
 

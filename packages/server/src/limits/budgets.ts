@@ -14,6 +14,11 @@ export interface RateLimitBudgets {
    * consume() is given the address (default 100: as much as the key has).
    */
   addressPercent?: number;
+  /**
+   * The most events one request may carry (MAX_BATCH_EVENTS): an address's events share is never
+   * below it (nor above the key's own), so a full batch from one browser can always be taken.
+   */
+  largestRequestEvents?: number;
 }
 
 /** Minimal logger (pino and console both fit). */
@@ -23,7 +28,7 @@ export interface LimiterLogger {
 }
 
 const BUDGET = object({ limit: integer(1), windowMs: integer(1) }, '{ limit, windowMs }');
-const BUDGETS = { requests: BUDGET, events: BUDGET, addressPercent: integer(1, 100).optional() };
+const BUDGETS = { requests: BUDGET, events: BUDGET, addressPercent: integer(1, 100).optional(), largestRequestEvents: integer(1).optional() };
 
 /** The budgets of a limiter's options (its other options are its own). */
 export function checkBudgets(budgets: RateLimitBudgets): void {
@@ -31,13 +36,14 @@ export function checkBudgets(budgets: RateLimitBudgets): void {
 }
 
 /**
- * What one client address may use of a key's budgets: the share, rounded down, at least 1, same
- * window. Undefined when the share is the whole: addresses are then not counted at all.
+ * What one client address may use of a key's budgets: the share, rounded down, at least 1 (and
+ * for events at least the largest request, up to the key's own), same window. Undefined when the
+ * share is the whole: addresses are then not counted at all.
  */
 export function addressBudgets(budgets: RateLimitBudgets): { requests: Budget; events: Budget } | undefined {
   if ((budgets.addressPercent ?? 100) >= 100) return undefined;
-  const share = (b: Budget): Budget => ({ limit: Math.max(1, Math.floor((b.limit * (budgets.addressPercent ?? 100)) / 100)), windowMs: b.windowMs });
-  return { requests: share(budgets.requests), events: share(budgets.events) };
+  const share = (b: Budget, floor: number): Budget => ({ limit: Math.max(floor, Math.floor((b.limit * (budgets.addressPercent ?? 100)) / 100)), windowMs: b.windowMs });
+  return { requests: share(budgets.requests, 1), events: share(budgets.events, Math.min(budgets.events.limit, budgets.largestRequestEvents ?? 1)) };
 }
 
 export function checkEvents(events: number): void {

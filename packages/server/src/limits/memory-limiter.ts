@@ -73,7 +73,7 @@ export class MemoryRateLimiter implements RateLimiter {
     checkBudgets(options);
     const { maxKeys, maxAddresses } = checkSettings({ maxKeys: integer(1).default(100_000), maxAddresses: integer(1).default(100_000) },
       { maxKeys: options.maxKeys, maxAddresses: options.maxAddresses }, { label: 'rate limit' });
-    this.#budgets = { requests: { ...options.requests }, events: { ...options.events }, addressPercent: options.addressPercent };
+    this.#budgets = { requests: { ...options.requests }, events: { ...options.events }, addressPercent: options.addressPercent, largestRequestEvents: options.largestRequestEvents };
     this.#addressBudgets = addressBudgets(this.#budgets);
     this.#keys = new Entries(maxKeys);
     this.#addresses = new Entries(maxAddresses);

@@ -90,7 +90,7 @@ export class RedisRateLimiter implements RateLimiter {
       { url: options.url, commandTimeoutMs: options.commandTimeoutMs, connectTimeoutMs: options.connectTimeoutMs }, { label: 'rate limit' });
     const url = new URL(options.url);
 
-    this.#budgets = { requests: { ...options.requests }, events: { ...options.events }, addressPercent: options.addressPercent };
+    this.#budgets = { requests: { ...options.requests }, events: { ...options.events }, addressPercent: options.addressPercent, largestRequestEvents: options.largestRequestEvents };
     this.#addressBudgets = addressBudgets(this.#budgets);
     this.#prefix = options.keyPrefix ?? 'inlet:rl:';
     this.#logger = options.logger ?? console;

@@ -216,8 +216,11 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
   /** The refusal for a source's share, if any, of a request whose header key named it. */
   function admitSource(request: FastifyRequest, reply: FastifyReply, route: RouteKind, source: Source): Error | undefined {
     request.headerSource = source;
-    const spent = budgets.spentBefore(source, ipOf(request));
-    if (spent) return refuseBeforeBody(request, reply, spent);
+    const spent = budgets.spentBefore(source, request);
+    if (spent) {
+      reply.header('ratelimit-limit', spent.limit).header('ratelimit-remaining', 0).header('ratelimit-reset', Math.ceil(spent.resetMs / 1000));
+      return refuseBeforeBody(request, reply, spent.error);
+    }
     if (backpressure.sheds(source.id)) return refuseBeforeBody(request, reply, 'shed');
     if (!isLargeBatch(request, route)) return undefined;
     bodies.arrived();
@@ -244,7 +247,7 @@ export function registerIngestRoutes(app: FastifyInstance, deps: IngestDeps): vo
     const shared = type ? undefined : applyBatchDefaults(body, items, maxBodyBytes);
     if (shared) throw await refused.keep(request, shared, { json: body }, route, source);
 
-    const { decision, refusal } = await budgets.spend(source, ipOf(request), items.length);
+    const { decision, refusal } = await budgets.spend(source, request, items.length);
     reply.header('ratelimit-limit', decision.limit).header('ratelimit-remaining', decision.remaining).header('ratelimit-reset', Math.ceil(decision.resetMs / 1000));
     if (refusal) throw refusal;
 

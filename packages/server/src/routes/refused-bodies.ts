@@ -57,7 +57,7 @@ export function createRefusedBodies(deps: Omit<IngestDeps, 'refused' | 'plans' |
       return error;
     }
     const { source } = owner;
-    const { refusal } = await budgets.spend(source, ipOf(request), 1);
+    const { refusal } = await budgets.spend(source, request, 1);
     if (refusal) return refusal;
     const context = failureContext({
       sourceId: source.id,

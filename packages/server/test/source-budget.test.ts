@@ -1,0 +1,89 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { FastifyRequest } from 'fastify';
+import { MemoryRateLimiter } from '../src/limits/memory-limiter.ts';
+import { SourceBudgets } from '../src/limits/source-budget.ts';
+import { createMetrics } from '../src/metrics.ts';
+import type { Source } from '../src/sources/source-store.ts';
+
+const minute = 60_000;
+const browser: Source = { id: 'src_web', name: 'web', kind: 'browser', ipPolicy: 'full', createdAt: '', revokedAt: null };
+const server: Source = { ...browser, id: 'src_backend', name: 'backend', kind: 'server' };
+
+/** A request as SourceBudgets reads it: the client address (ipOf gives the peer here) and its headers. */
+const from = (address: string, headers: Record<string, string> = {}) => ({ socket: { remoteAddress: address }, headers }) as unknown as FastifyRequest;
+
+function budgets(options: { requests: number; events: number; addressPercent?: number }) {
+  let t = 1000;
+  const clock = { now: () => t, advance: (ms: number) => { t += ms; } };
+  const warnings: string[] = [];
+  const limiter = new MemoryRateLimiter({ requests: { limit: options.requests, windowMs: minute }, events: { limit: options.events, windowMs: minute }, addressPercent: options.addressPercent, now: clock.now });
+  const metrics = createMetrics();
+  const spending = new SourceBudgets({ limiter, metrics, ipOf: (r) => r.socket.remoteAddress, log: { warn: (_o: unknown, m?: string) => { warnings.push(String(m)); } } as never, now: clock.now });
+  return { spending, clock, warnings, metrics };
+}
+
+describe('SourceBudgets: a spent budget is refused before the body', () => {
+  test('a key whose request budget is spent is refused for every address until its window resets, with the headers\' numbers', async () => {
+    const { spending, clock } = budgets({ requests: 2, events: 1000 });
+    for (let i = 0; i < 2; i++) assert.equal((await spending.spend(server, from('192.0.2.1'), 1)).refusal, undefined);
+    assert.equal(spending.spentBefore(server, from('192.0.2.1')), undefined, 'nothing is known spent until a request is refused');
+    const refused = await spending.spend(server, from('192.0.2.1'), 1);
+    assert.equal(refused.refusal?.statusCode, 429);
+    const before = spending.spentBefore(server, from('192.0.2.99'));
+    assert.equal(before?.error.statusCode, 429);
+    assert.equal(before?.limit, 2);
+    assert.ok(before!.resetMs > 0 && before!.resetMs <= minute);
+    assert.equal(spending.spentBefore(browser, from('192.0.2.1')), undefined, 'another source is not');
+    clock.advance(minute);
+    assert.equal(spending.spentBefore(server, from('192.0.2.1')), undefined, 'forgotten when the window resets');
+    assert.equal((await spending.spend(server, from('192.0.2.1'), 1)).refusal, undefined);
+  });
+
+  test('a browser address that spent its share is refused before the body; other addresses are not', async () => {
+    const { spending } = budgets({ requests: 10, events: 1000, addressPercent: 20 });
+    await spending.spend(browser, from('192.0.2.1'), 1);
+    await spending.spend(browser, from('192.0.2.1'), 1);
+    assert.match(String((await spending.spend(browser, from('192.0.2.1'), 1)).refusal?.message), /client address has used its share/);
+    assert.match(String(spending.spentBefore(browser, from('192.0.2.1'))?.error.message), /client address has used its share/);
+    assert.equal(spending.spentBefore(browser, from('192.0.2.2')), undefined);
+  });
+
+  test('a batch refused while the budget still has room is not remembered: a smaller one still goes through', async () => {
+    const { spending } = budgets({ requests: 100, events: 100 });
+    assert.equal((await spending.spend(server, from('192.0.2.1'), 90)).refusal, undefined);
+    assert.equal((await spending.spend(server, from('192.0.2.1'), 20)).refusal?.statusCode, 429);
+    assert.equal(spending.spentBefore(server, from('192.0.2.1')), undefined);
+    assert.equal((await spending.spend(server, from('192.0.2.1'), 10)).refusal, undefined);
+    assert.equal((await spending.spend(server, from('192.0.2.1'), 1)).refusal?.statusCode, 429);
+    assert.ok(spending.spentBefore(server, from('192.0.2.1')), 'with nothing left, it is');
+  });
+
+  test('an address share that refuses requests carrying an X-Forwarded-For this server did not believe is warned about, at most once a minute', async () => {
+    const { spending, clock, warnings } = budgets({ requests: 10, events: 1000, addressPercent: 10 });
+    const proxied = () => from('10.0.0.5', { 'x-forwarded-for': '203.0.113.7' });
+    await spending.spend(browser, proxied(), 1);
+    await spending.spend(browser, proxied(), 1);
+    await spending.spend(browser, proxied(), 1);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0], /TRUSTED_PROXIES/);
+    assert.doesNotMatch(warnings[0], /203\.0\.113\.7|10\.0\.0\.5/, 'no address in the log');
+    clock.advance(minute);
+    await spending.spend(browser, proxied(), 1);
+    assert.equal(warnings.length, 1, 'the window reset, the share is not refused yet');
+    await spending.spend(browser, proxied(), 1);
+    assert.equal(warnings.length, 2);
+    // Refused without a forwarded address: nothing to warn about.
+    const { spending: direct, warnings: none } = budgets({ requests: 10, events: 1000, addressPercent: 10 });
+    await direct.spend(browser, from('203.0.113.8'), 1);
+    await direct.spend(browser, from('203.0.113.8'), 1);
+    assert.equal(none.length, 0);
+  });
+
+  test('both series of the 429 counter exist before any refusal', async () => {
+    const { metrics } = budgets({ requests: 10, events: 1000 });
+    const text = await metrics.registry.metrics();
+    assert.match(text, /^inlet_rate_limited_requests_total\{budget="source"\} 0$/m);
+    assert.match(text, /^inlet_rate_limited_requests_total\{budget="address"\} 0$/m);
+  });
+});
