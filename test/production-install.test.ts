@@ -74,7 +74,7 @@ describe('a production install (fresh clone, npm ci --omit=dev) runs the server 
     }
   });
 
-  test('npx inlet serve takes an event with the write key its first start prints, npx inlet tail shows it stored, a restart prints no key', async () => {
+  test('npx inlet serve takes an event with the write key its first start gives (in the file its log names: stdout is a pipe), npx inlet tail shows it stored, a restart prints no key', async () => {
     const port = await freePort();
     // Its own process group, so the server under npx is stopped with it.
     server = spawn('npx', ['inlet', 'serve', '--port', String(port), '--host', '127.0.0.1', '--data-dir', dataDir], {
