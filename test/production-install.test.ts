@@ -101,7 +101,7 @@ describe('a production install (fresh clone, npm ci --omit=dev) runs the server 
         writeKey = /\bwk_[A-Za-z0-9_-]{8,}/.exec(banner)?.[0];
       }
     }
-    assert.doesNotMatch(stdout, /\bwk_/, 'the first start logs no write key');
+    assert.doesNotMatch(stdout + stderr, /\bwk_|inlet_at_/, 'the first start logs neither the write key nor the admin token');
 
     const messageId = randomUUID();
     const response = await fetch(`${url}/v1/track`, {

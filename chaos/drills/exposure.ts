@@ -20,11 +20,12 @@ export const exposure: Drill = {
   needs: [],
   async run(ctx) {
     const dataDir = join(ctx.tmpdir('exposure'), 'data');
-    const env = { INLET_DATA_DIR: dataDir };
+    // At info, so that every line a start logs (the drills' default is warn) is looked at.
+    const env = { INLET_DATA_DIR: dataDir, LOG_LEVEL: 'info' };
     const server = await ServerUnderTest.start(ctx, env);
     // Its stdout is a pipe, as under Docker or systemd: the first start's secrets go to a file, never to the log.
-    // The public port answers before the start is announced: wait for the log line that names the file.
-    await waitFor('the first start to say where its secrets are', () => server.current.stdout().includes('first-start-secrets.txt'), 10_000, 50);
+    // The public port answers before the start is announced: wait for the last line it logs.
+    await waitFor('the first start to say it listens', () => server.current.stdout().includes('Inlet is listening'), 10_000, 50);
     const firstOutput = server.current.stdout() + server.current.stderr();
     const firstShown = [WRITE_KEY, ADMIN_TOKEN].filter((secret) => secret.test(firstOutput));
     ctx.check({

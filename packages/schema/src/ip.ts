@@ -1,12 +1,24 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import type { IpPolicy } from './event.ts';
 
-/** `::ffff:1.2.3.4` (what a dual-stack socket reports for IPv4 peers; any case, as a proxy may write it) → `1.2.3.4`. */
+/**
+ * An IPv4-mapped IPv6 address → the IPv4 address: `::ffff:1.2.3.4` (what a dual-stack socket
+ * reports for IPv4 peers) in any case, and the other ways a proxy may write the same address
+ * (`0:0:0:0:0:ffff:1.2.3.4`, `::ffff:102:304`). Anything else as it is.
+ */
 export function unmapIPv4(ip: string): string {
-  return ip.slice(0, 7).toLowerCase() === '::ffff:' && isIPv4(ip.slice(7)) ? ip.slice(7) : ip;
+  if (ip.slice(0, 7).toLowerCase() === '::ffff:' && isIPv4(ip.slice(7))) return ip.slice(7);
+  // The other spellings are rare: expanded only when the text could be one.
+  if (!/ffff/i.test(ip) || !isIPv6(ip)) return ip;
+  const groups = expandIPv6(ip.split('%')[0]).map((g) => parseInt(g, 16));
+  if (groups.length !== 8 || groups.slice(0, 5).some((g) => g !== 0) || groups[5] !== 0xffff) return ip;
+  return `${groups[6] >> 8}.${groups[6] & 255}.${groups[7] >> 8}.${groups[7] & 255}`;
 }
 
-/** An IPv6 address's eight groups as written (an embedded IPv4 tail as two), "::" filled with zeros. */
+/**
+ * An IPv6 address's eight groups as written (an embedded IPv4 tail as two), "::" filled with
+ * zeros. For a valid IPv6 address (`isIPv6`) without a zone; other text gives nonsense.
+ */
 export function expandIPv6(ip: string): string[] {
   const [head, tail] = ip.split('::') as [string, string | undefined];
   const left = head ? head.split(':') : [];

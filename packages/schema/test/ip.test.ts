@@ -18,6 +18,15 @@ describe('anonymizeIp', () => {
     assert.equal(unmapIPv4('::1'), '::1');
   });
 
+  test('every spelling of an IPv4-mapped address is the IPv4 address; addresses that only look alike are left as they are', () => {
+    for (const mapped of ['::FFFF:198.51.100.7', '0:0:0:0:0:ffff:198.51.100.7', '::ffff:c633:6407', '0::FFFF:C633:6407', '::ffff:198.51.100.7%eth0']) {
+      assert.equal(unmapIPv4(mapped), '198.51.100.7', mapped);
+    }
+    for (const other of ['2001:db8::ffff:1', 'ffff::1', '::ffff', '1::ffff:198.51.100.7', 'not an address ffff', '198.51.100.7']) {
+      assert.equal(unmapIPv4(other), other, other);
+    }
+  });
+
   test('IPv6: the last 80 bits are zeroed, whatever the spelling', () => {
     const cases: Array<[string, string]> = [
       ['2001:0db8:85a3:1234:5678:8a2e:0370:7334', '2001:db8:85a3::'],

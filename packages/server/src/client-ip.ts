@@ -1,5 +1,9 @@
-import type { BlockList } from 'node:net';
-import { isIP } from 'node:net';
+// Which address a request comes from, as Inlet believes it: the connection's peer, or what a proxy
+// that TRUSTED_PROXIES names says in X-Forwarded-For (the collect proxy's signed address is
+// collect-proxy.ts's). A client can write any header, so a hop is believed only while the hop to
+// its right is trusted. The address is personal data and budgets hang on it (the unauthenticated
+// limiter, a browser key's per-address share), so every form a proxy writes is read the same way.
+import { BlockList, isIP } from 'node:net';
 import { expandIPv6, unmapIPv4 } from '@inlet/schema';
 
 const family = (ip: string) => (isIP(ip) === 6 ? 'ipv6' : 'ipv4');
@@ -17,14 +21,22 @@ export function isTrustedPeer(peer: string | undefined, trusted: BlockList | und
  */
 function hopAddress(hop: string): string | undefined {
   if (isIP(hop)) return hop;
-  const bracketed = /^\[([^\]]+)\]:\d{1,5}$/.exec(hop);
-  if (bracketed) return isIP(bracketed[1]) === 6 ? bracketed[1] : undefined;
-  const colon = hop.indexOf(':');
-  if (colon > 0 && colon === hop.lastIndexOf(':') && /^\d{1,5}$/.test(hop.slice(colon + 1))) {
-    const v4 = hop.slice(0, colon);
-    return isIP(v4) === 4 ? v4 : undefined;
-  }
-  return undefined;
+  const bracketed = /^\[([0-9A-Fa-f:.]+)\]:(\d{1,5})$/.exec(hop);
+  if (bracketed) return isIP(bracketed[1]) === 6 && isPort(bracketed[2]) ? bracketed[1] : undefined;
+  const withPort = /^(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}):(\d{1,5})$/.exec(hop);
+  return withPort && isIP(withPort[1]) === 4 && isPort(withPort[2]) ? withPort[1] : undefined;
+}
+
+const isPort = (digits: string) => Number(digits) <= 65535;
+
+/** Loopback, private (RFC 1918), shared (RFC 6598), link-local and IPv6 unique-local addresses: those a proxy of one's own connects from. */
+const PRIVATE = new BlockList();
+for (const [net, bits] of [['10.0.0.0', 8], ['172.16.0.0', 12], ['192.168.0.0', 16], ['127.0.0.0', 8], ['100.64.0.0', 10], ['169.254.0.0', 16]] as const) PRIVATE.addSubnet(net, bits, 'ipv4');
+for (const [net, bits] of [['fc00::', 7], ['fe80::', 10], ['::1', 128]] as const) PRIVATE.addSubnet(net, bits, 'ipv6');
+
+export function isPrivateAddress(ip: string): boolean {
+  const kind = isIP(ip);
+  return kind !== 0 && PRIVATE.check(ip.split('%')[0], kind === 6 ? 'ipv6' : 'ipv4');
 }
 
 /**

@@ -111,7 +111,7 @@ const DEFINITIONS = {
   DATABASE_URL: define('--database-url', url(['postgres:', 'postgresql:']).optional(), 'PostgreSQL URL for sources shared by instances'),
   RATE_LIMIT_REQUESTS_PER_MINUTE: define('--rate-limit-requests', integer(1).default(60_000), 'requests per write key per minute (default 60000)'),
   RATE_LIMIT_EVENTS_PER_MINUTE: define('--rate-limit-events', integer(1).default(1_000_000), 'events per write key per minute (default 1000000)'),
-  RATE_LIMIT_ADDRESS_PERCENT: define('--rate-limit-address-percent', integer(1, 100).default(10), 'per cent of a browser source\'s request and event budgets one client address may use (default 10; 100: no limit of its own)'),
+  RATE_LIMIT_ADDRESS_PERCENT: define('--rate-limit-address-percent', integer(1, 100).default(10), 'per cent of a browser source\'s request and event budgets one client address may use, never fewer events than MAX_BATCH_EVENTS (default 10; 100: no limit of its own)'),
   UNAUTHENTICATED_RATE_PER_SECOND: define('--unauthenticated-rate', integer(1, 1_000_000).default(10), 'requests per second a client address may make without a valid write key, after its burst (default 10)'),
   UNAUTHENTICATED_BURST: define('--unauthenticated-burst', integer(1, 1_000_000).default(100), 'requests without a valid write key a client address may make at once (default 100); past it, 429'),
   MAX_EVENT_BYTES: define('--max-event-bytes', integer(256).default(DEFAULT_LIMITS.maxEventBytes), `largest event as sent (default ${DEFAULT_LIMITS.maxEventBytes}); its stored record may be up to 1 KB larger with what the server adds`),

@@ -15,6 +15,7 @@ import { EmbeddedFailedStore } from './failed/embedded-failed-store.ts';
 import type { FailedStore } from './failed/failed-store.ts';
 import { UnavailableFailedStore } from './failed/unavailable-failed-store.ts';
 import type { RateLimiter } from './limits/rate-limiter.ts';
+import { addressBudgets } from './limits/budgets.ts';
 import { MemoryRateLimiter } from './limits/memory-limiter.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { embeddedSamples, kafkaSamples, type EventSamples } from './plans/event-samples.ts';
@@ -80,6 +81,10 @@ async function openLimiter(config: Config, logger: Logger): Promise<RateLimiter>
     addressPercent: config.rateLimit.addressPercent,
     largestRequestEvents: config.limits.maxBatchEvents,
   };
+  const shares = addressBudgets(budgets);
+  if (shares && shares.events.limit > Math.floor((budgets.events.limit * budgets.addressPercent) / 100)) {
+    logger.warn({ component: 'rate-limit' }, `RATE_LIMIT_ADDRESS_PERCENT: ${budgets.addressPercent}% of RATE_LIMIT_EVENTS_PER_MINUTE (${budgets.events.limit}) is less than MAX_BATCH_EVENTS (${config.limits.maxBatchEvents}); a browser client address may send ${shares.events.limit} events a minute, so that a full batch fits${shares.events.limit >= budgets.events.limit ? ': as many as the whole key, so one address can spend it' : ''}`);
+  }
   if (!config.redisUrl) return new MemoryRateLimiter(budgets);
   const { RedisRateLimiter } = await import('./limits/redis-limiter.ts');
   return new RedisRateLimiter({ ...budgets, url: config.redisUrl, logger: logger.child({ component: 'rate-limit' }) });

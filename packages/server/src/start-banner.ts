@@ -10,7 +10,7 @@
 // path a warning in the log gives: what Jenkins does with its initial admin password. The file
 // stays until its reader deletes it; each later start says it is still there.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { BaseLogger } from 'pino';
 import type { Config } from './config.ts';
@@ -68,6 +68,7 @@ const STILL_THERE = 'still holds the secrets of the first start: delete it once 
 export function announceStart(facts: StartFacts, out: { isTerminal: boolean; logger: Log }): void {
   const file = firstStartSecretsFile(facts.config.dataDir);
   const leftOver = existsSync(file);
+  removePartials(resolve(file, '..'));
   if (out.isTerminal) {
     console.log(serveBanner(facts) + (leftOver ? `\n${file} ${STILL_THERE}.` : ''));
     return;
@@ -102,6 +103,17 @@ function firstStartFileText(facts: StartFacts): string {
     serveBanner(facts),
     '',
   ].join('\n');
+}
+
+const PARTIAL = /^\.first-start-secrets\.[0-9a-f]+\.tmp$/;
+
+/** A start that died between writing the secrets and moving them into place left them under a temporary name: gone at the next start. */
+function removePartials(dir: string): void {
+  try {
+    for (const name of readdirSync(dir)) if (PARTIAL.test(name)) rmSync(join(dir, name), { force: true });
+  } catch {
+    // (no data directory to look in: nothing left over)
+  }
 }
 
 /** Created 0600 under another name and moved into place: the secrets are never readable by others, not even half-written. */

@@ -292,7 +292,7 @@ describe('HTTP API behind a trusted proxy', () => {
     assert.equal((await send(inlet.writeKey, '203.0.113.9:51234')).context.ip, '203.0.113.9');
     assert.equal((await send(inlet.writeKey, '[2001:db8::9]:443')).context.ip, '2001:db8::9');
     assert.equal((await send(inlet.writeKey, '::FFFF:198.51.100.9')).context.ip, '198.51.100.9');
-    for (const odd of ['203.0.113.9:99999x', '[203.0.113.9]:80', '2001:db8::9:80:90:ab:cd:ef:12', '1.2.3.4:5:6']) {
+    for (const odd of ['203.0.113.9:99999x', '203.0.113.9:65536', '[203.0.113.9]:80', '[fe80::1%eth0]:80', '2001:db8::9:80:90:ab:cd:ef:12', '1.2.3.4:5:6']) {
       assert.equal((await send(inlet.writeKey, odd)).context.ip, '127.0.0.1', odd);
     }
   });

@@ -170,13 +170,16 @@ describe('MemoryRateLimiter', () => {
       assert.equal((await limiter.consume('k2', 1, '192.0.2.1')).allowed, true);
     });
 
-    test('an address\'s events share is never below the largest request, nor above the key\'s own events', async () => {
-      const small = new MemoryRateLimiter({ ...budgets, events: { limit: 5000, windowMs: 60_000 }, largestRequestEvents: 1000 });
-      assert.equal((await small.consume('k', 1000, '192.0.2.1')).allowed, true, '20% of 5,000 is 500: a full batch of 1,000 still fits');
+    test('an address\'s events share is never below the largest request; the key\'s own budget still caps it', async () => {
+      const small = new MemoryRateLimiter({ ...budgets, requests: { limit: 1000, windowMs: 60_000 }, addressPercent: 10, events: { limit: 5000, windowMs: 60_000 }, largestRequestEvents: 1000 });
+      const full = await small.consume('k', 1000, '192.0.2.1');
+      assert.equal(full.allowed, true, '10% of 5,000 is 500: a full batch of 1,000 still fits');
+      assert.deepEqual([full.byAddress, full.limit, full.remaining], [true, 1000, 0]);
       assert.equal((await small.consume('k', 1, '192.0.2.1')).allowed, false);
-      const tiny = new MemoryRateLimiter({ ...budgets, events: { limit: 300, windowMs: 60_000 }, largestRequestEvents: 1000 });
+      const tiny = new MemoryRateLimiter({ ...budgets, addressPercent: 10, events: { limit: 300, windowMs: 60_000 }, largestRequestEvents: 1000 });
+      const refused = await tiny.consume('k', 301, '192.0.2.1');
+      assert.deepEqual([refused.allowed, refused.limit, refused.byAddress], [false, 300, false], 'the key\'s 300 events refuse, whatever the address\'s floor');
       assert.equal((await tiny.consume('k', 300, '192.0.2.1')).allowed, true);
-      assert.equal((await tiny.consume('k', 1, '192.0.2.2')).allowed, false, 'the key itself has no more');
     });
 
     test('a share of 100 per cent (the default) tracks no addresses', async () => {

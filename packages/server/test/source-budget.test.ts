@@ -13,13 +13,13 @@ const server: Source = { ...browser, id: 'src_backend', name: 'backend', kind: '
 /** A request as SourceBudgets reads it: the client address (ipOf gives the peer here) and its headers. */
 const from = (address: string, headers: Record<string, string> = {}) => ({ socket: { remoteAddress: address }, headers }) as unknown as FastifyRequest;
 
-function budgets(options: { requests: number; events: number; addressPercent?: number }) {
+function budgets(options: { requests: number; events: number; addressPercent?: number; ipOf?: (r: FastifyRequest) => string | undefined }) {
   let t = 1000;
   const clock = { now: () => t, advance: (ms: number) => { t += ms; } };
   const warnings: string[] = [];
   const limiter = new MemoryRateLimiter({ requests: { limit: options.requests, windowMs: minute }, events: { limit: options.events, windowMs: minute }, addressPercent: options.addressPercent, now: clock.now });
   const metrics = createMetrics();
-  const spending = new SourceBudgets({ limiter, metrics, ipOf: (r) => r.socket.remoteAddress, log: { warn: (_o: unknown, m?: string) => { warnings.push(String(m)); } } as never, now: clock.now });
+  const spending = new SourceBudgets({ limiter, metrics, ipOf: options.ipOf ?? ((r) => r.socket.remoteAddress), log: { warn: (_o: unknown, m?: string) => { warnings.push(String(m)); } } as never, now: clock.now });
   return { spending, clock, warnings, metrics };
 }
 
@@ -59,7 +59,7 @@ describe('SourceBudgets: a spent budget is refused before the body', () => {
     assert.ok(spending.spentBefore(server, from('192.0.2.1')), 'with nothing left, it is');
   });
 
-  test('an address share that refuses requests carrying an X-Forwarded-For this server did not believe is warned about, at most once a minute', async () => {
+  test('an address share that refuses requests a private address forwarded with an X-Forwarded-For this server did not believe is warned about, at most once a minute', async () => {
     const { spending, clock, warnings } = budgets({ requests: 10, events: 1000, addressPercent: 10 });
     const proxied = () => from('10.0.0.5', { 'x-forwarded-for': '203.0.113.7' });
     await spending.spend(browser, proxied(), 1);
@@ -73,11 +73,17 @@ describe('SourceBudgets: a spent budget is refused before the body', () => {
     assert.equal(warnings.length, 1, 'the window reset, the share is not refused yet');
     await spending.spend(browser, proxied(), 1);
     assert.equal(warnings.length, 2);
-    // Refused without a forwarded address: nothing to warn about.
-    const { spending: direct, warnings: none } = budgets({ requests: 10, events: 1000, addressPercent: 10 });
-    await direct.spend(browser, from('203.0.113.8'), 1);
-    await direct.spend(browser, from('203.0.113.8'), 1);
-    assert.equal(none.length, 0);
+    // Nothing to warn about: refused without a forwarded address; a public peer writing the header
+    // (a client, not a proxy of the operator's); a forwarded address that was believed.
+    const quiet = async (request: () => FastifyRequest, ipOf?: (r: FastifyRequest) => string | undefined) => {
+      const { spending: other, warnings: none } = budgets({ requests: 10, events: 1000, addressPercent: 10, ipOf });
+      for (let i = 0; i < 3; i++) await other.spend(browser, request(), 1);
+      assert.equal((await other.spend(browser, request(), 1)).refusal?.statusCode, 429);
+      assert.equal(none.length, 0);
+    };
+    await quiet(() => from('203.0.113.8'));
+    await quiet(() => from('198.51.100.1', { 'x-forwarded-for': '203.0.113.7' }));
+    await quiet(() => from('10.0.0.5', { 'x-forwarded-for': '203.0.113.7' }), (r) => String(r.headers['x-forwarded-for']));
   });
 
   test('both series of the 429 counter exist before any refusal', async () => {

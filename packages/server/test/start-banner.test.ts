@@ -1,9 +1,10 @@
-// What `inlet serve` says once it listens, when its stdout is not a terminal and the first start's
-// file cannot be written: the log says so and how to make new secrets, and still holds none.
-// (The terminal's banner and the file that can be written are tested through the command, in cli.test.ts.)
+// What `inlet serve` says once it listens when its stdout is not a terminal: when the first start's
+// file cannot be written, the log says so and how to make new secrets, and still holds none; a
+// crashed first start's temporary file is removed. (The terminal's banner and the file that can be
+// written are tested through the command, in cli.test.ts.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { configWith } from '../src/config.ts';
@@ -32,5 +33,23 @@ test('a first-start file that cannot be written is an error in the log naming it
     assert.equal(existsSync(firstStartSecretsFile(dataDir)), false);
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a start removes the secrets a crashed first start left under a temporary name, and writes its own file whole', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'inlet-banner-partial-'));
+  try {
+    const leftover = join(dataDir, '.first-start-secrets.0a1b2c3d4e5f.tmp');
+    writeFileSync(leftover, 'Admin token: inlet_at_Old', { mode: 0o600 });
+    const unrelated = join(dataDir, '.first-start-secrets.notes');
+    writeFileSync(unrelated, 'kept');
+    const facts = { config: configWith({ dataDir }), url: 'http://127.0.0.1:8080', adminUrl: 'http://127.0.0.1:8081', adminToken: 'inlet_at_New', writeKey: 'wk_New' };
+    announceStart(facts, { isTerminal: false, logger: recordingLogger().logger });
+    assert.equal(existsSync(leftover), false, 'the leftover is gone');
+    assert.equal(existsSync(unrelated), true, 'only what the start itself names that way');
+    assert.match(readFileSync(firstStartSecretsFile(dataDir), 'utf8'), /inlet_at_New/);
+    assert.deepEqual(readdirSync(dataDir).filter((n) => n.endsWith('.tmp')), []);
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
   }
 });

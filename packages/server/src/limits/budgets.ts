@@ -16,7 +16,8 @@ export interface RateLimitBudgets {
   addressPercent?: number;
   /**
    * The most events one request may carry (MAX_BATCH_EVENTS): an address's events share is never
-   * below it (nor above the key's own), so a full batch from one browser can always be taken.
+   * below it, so a full batch from one browser is not refused for ever (the key's own budget still
+   * applies).
    */
   largestRequestEvents?: number;
 }
@@ -37,13 +38,13 @@ export function checkBudgets(budgets: RateLimitBudgets): void {
 
 /**
  * What one client address may use of a key's budgets: the share, rounded down, at least 1 (and
- * for events at least the largest request, up to the key's own), same window. Undefined when the
- * share is the whole: addresses are then not counted at all.
+ * for events at least the largest request), same window. Undefined when the share is the whole:
+ * addresses are then not counted at all.
  */
 export function addressBudgets(budgets: RateLimitBudgets): { requests: Budget; events: Budget } | undefined {
   if ((budgets.addressPercent ?? 100) >= 100) return undefined;
   const share = (b: Budget, floor: number): Budget => ({ limit: Math.max(floor, Math.floor((b.limit * (budgets.addressPercent ?? 100)) / 100)), windowMs: b.windowMs });
-  return { requests: share(budgets.requests, 1), events: share(budgets.events, Math.min(budgets.events.limit, budgets.largestRequestEvents ?? 1)) };
+  return { requests: share(budgets.requests, 1), events: share(budgets.events, budgets.largestRequestEvents ?? 1) };
 }
 
 export function checkEvents(events: number): void {

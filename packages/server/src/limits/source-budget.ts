@@ -13,11 +13,11 @@
 //
 // The share counts the address Inlet believes. Behind a proxy that TRUSTED_PROXIES does not name,
 // every visitor has the proxy's address and the whole site gets one share; when that share is what
-// refuses requests carrying an X-Forwarded-For that was not believed, a warning (at most one a
-// minute) says what to set.
+// refuses requests a private address forwarded with an X-Forwarded-For that was not believed, a
+// warning (at most one a minute) says what to set.
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import { unmapIPv4 } from '@inlet/schema';
-import { addressKey } from '../client-ip.ts';
+import { addressKey, isPrivateAddress } from '../client-ip.ts';
 import { Errors, type InletError } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Source } from '../sources/source-store.ts';
@@ -106,12 +106,18 @@ export class SourceBudgets {
     return byAddress ? Errors.addressRateLimited(retryAfter) : Errors.rateLimited(retryAfter);
   }
 
-  /** The address that used its share is the connection's own while the request names another in X-Forwarded-For: a proxy not trusted. */
+  /**
+   * The address that used its share is the connection's own, a private one (as a load balancer's
+   * is, in the same network), while the request names another in X-Forwarded-For: a proxy of the
+   * operator's own that TRUSTED_PROXIES does not name. A public peer writing the header is just a
+   * client, and no reason to trust anyone.
+   */
   #warnIfProxied(source: Source, request: FastifyRequest): void {
-    if (request.headers['x-forwarded-for'] === undefined || this.#deps.ipOf(request) !== (request.socket.remoteAddress && unmapIPv4(request.socket.remoteAddress))) return;
+    const peer = request.socket.remoteAddress && unmapIPv4(request.socket.remoteAddress);
+    if (request.headers['x-forwarded-for'] === undefined || !peer || this.#deps.ipOf(request) !== peer || !isPrivateAddress(peer)) return;
     const now = this.#now();
     if (now - this.#lastProxyWarning < PROXY_WARNING_EVERY_MS) return;
     this.#lastProxyWarning = now;
-    this.#deps.log.warn({ sourceId: source.id }, 'a client address used its share of a browser source\'s rate limit while its requests carry an X-Forwarded-For this server does not believe: if browsers reach Inlet through a proxy or load balancer, every visitor counts as that proxy; set TRUSTED_PROXIES to its addresses (or INLET_PROXY_SECRET for @inlet/node\'s collect proxy), or raise RATE_LIMIT_ADDRESS_PERCENT');
+    this.#deps.log.warn({ sourceId: source.id }, 'a client address used its share of a browser source\'s rate limit while its requests carry an X-Forwarded-For this server does not believe: if browsers reach Inlet through a proxy or load balancer, every visitor counts as that proxy; set TRUSTED_PROXIES to the addresses of the proxies you run, and only those (or INLET_PROXY_SECRET for @inlet/node\'s collect proxy), or raise RATE_LIMIT_ADDRESS_PERCENT');
   }
 }
