@@ -1,6 +1,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
 import type { FastifyRequest } from 'fastify';
+import { pino } from 'pino';
+import { startInlet } from '@inlet/testkit';
 import { MemoryRateLimiter } from '../src/limits/memory-limiter.ts';
 import { SourceBudgets } from '../src/limits/source-budget.ts';
 import { createMetrics } from '../src/metrics.ts';
@@ -91,5 +94,25 @@ describe('SourceBudgets: a spent budget is refused before the body', () => {
     const text = await metrics.registry.metrics();
     assert.match(text, /^inlet_rate_limited_requests_total\{budget="source"\} 0$/m);
     assert.match(text, /^inlet_rate_limited_requests_total\{budget="address"\} 0$/m);
+  });
+});
+
+describe('a browser address\'s events share and MAX_BATCH_EVENTS', () => {
+  /** The rate-limit warnings a server logs as it starts with these budgets. */
+  async function startWarnings(eventsPerMinute: number, addressPercent: number): Promise<string[]> {
+    const lines: string[] = [];
+    const logs = new Writable({ write(chunk, _encoding, done) { lines.push(String(chunk)); done(); } });
+    const inlet = await startInlet({ rateLimit: { requestsPerMinute: 60_000, eventsPerMinute, addressPercent }, logLevel: 'warn' }, { logger: pino({ level: 'warn' }, logs) });
+    await inlet.close();
+    return lines.map((l) => JSON.parse(l) as { msg: string }).map((l) => l.msg).filter((m) => m.startsWith('RATE_LIMIT_ADDRESS_PERCENT'));
+  }
+
+  test('a start whose share holds fewer events than a full batch warns that the floor applies, and when it is the whole key, says so', async () => {
+    const [below] = await startWarnings(5000, 10);
+    assert.match(below, /10% of RATE_LIMIT_EVENTS_PER_MINUTE \(5000\) is less than MAX_BATCH_EVENTS \(1000\); a browser client address may send 1000 events a minute/);
+    assert.doesNotMatch(below, /whole key/);
+    const [whole] = await startWarnings(800, 10);
+    assert.match(whole, /as many as the whole key/);
+    assert.deepEqual(await startWarnings(1_000_000, 10), [], 'the defaults: no warning');
   });
 });
