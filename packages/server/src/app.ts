@@ -19,13 +19,20 @@ import { UnauthenticatedLimiter } from './limits/unauthenticated-limiter.ts';
 import type { Metrics } from './metrics.ts';
 import type { PlanLookup } from './plans/registry.ts';
 import { INGEST_ROUTES, registerIngestRoutes } from './routes/ingest.ts';
-import { registerMetricsRoute, registerOpsRoutes, watchInstance } from './routes/ops.ts';
+import { readiness, registerMetricsRoute, registerOpsRoutes } from './routes/ops.ts';
 import { createRefusedBodies } from './routes/refused-bodies.ts';
 import { registerSdkRoute } from './routes/sdk.ts';
 import { registerSourceConfigRoute } from './routes/source-config.ts';
 import type { Sink } from './sinks/sink.ts';
 import type { SourceStore } from './sources/source-store.ts';
 import { answerClientError, answerFrameworkError } from './client-errors.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** the client's address once asked for (ipOf in buildApp) */
+    clientAddress: string | undefined;
+  }
+}
 
 export interface AppDeps {
   config: Config;
@@ -88,13 +95,16 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   registerBodyParsers(app, { maxBytes: config.limits.maxBodyBytes, timeoutMs: config.timeouts.bodyMs, maxParseWaitMs: deps.maxParseWaitMs }, bodies);
   const trustedProxies = trustedProxyList(config.trustedProxies);
   const signedClientIp = proxiedClientIp(config.proxySecret);
-  const ipOf = (request: FastifyRequest) => signedClientIp(request) ?? clientIp(request.socket.remoteAddress, request.headers['x-forwarded-for'], trustedProxies);
+  // Asked several times a request (the key check, the rate budgets, the event's context), and a
+  // collect proxy's address is an HMAC to verify: worked out once, kept on the request.
+  app.decorateRequest('clientAddress', undefined);
+  const ipOf = (request: FastifyRequest) => (request.clientAddress ??= signedClientIp(request) ?? clientIp(request.socket.remoteAddress, request.headers['x-forwarded-for'], trustedProxies));
   const auth = new Authenticator({ sources: deps.sources, metrics, limiter: new UnauthenticatedLimiter(config.unauthenticated) });
   const budgets = new SourceBudgets({ limiter: deps.limiter, metrics, ipOf, log: app.log });
   const refused = createRefusedBodies({ ...deps, budgets, auth, ipOf });
   registerIngestRoutes(app, { ...deps, budgets, refused, auth, ipOf, bodies: deps.bodyWait ?? bodies });
   registerOpsRoutes(app, deps);
-  watchInstance(metrics, deps);
+  metrics.watchInstance(() => readiness(deps).then((r) => r.ready), deps.limiter);
   // Metrics live on the admin listener; some teams scrape the public port and may keep doing so.
   if (config.metricsOnPublicPort) registerMetricsRoute(app, deps.metrics);
   registerSdkRoute(app);

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { MAX_PARSE_WAIT_MS } from './body.ts';
 import type { BodyQueue } from './body-queue.ts';
+import type { RateLimiter } from './limits/rate-limiter.ts';
 import type { SinkBackpressure } from './sinks/sink-backpressure.ts';
 import type { Sink } from './sinks/sink.ts';
 
@@ -15,6 +16,9 @@ export function createMetrics() {
   // Which version each instance runs, for the dashboards of a rolling upgrade.
   new Gauge({ name: 'inlet_build_info', help: 'Always 1; its labels name the Inlet version and the Node.js version', labelNames: ['version', 'node'], registers: [registry] })
     .labels(INLET_VERSION, process.version).set(1);
+  const rateLimited = new Counter({ name: 'inlet_rate_limited_requests_total', help: 'Requests refused with 429 by a source\'s rate limit: budget="source" its write key\'s, "address" one client address\'s share of a browser source\'s', labelNames: ['budget'] as const, registers: [registry] });
+  // Both series exist from the start, so a rate() over them reads 0 rather than nothing.
+  for (const budget of ['source', 'address']) rateLimited.labels(budget).inc(0);
   const requests = new Counter({ name: 'inlet_http_requests_total', help: 'HTTP requests by route and status', labelNames: ['route', 'status'], registers: [registry] });
   // Labelled children looked up once per route and status, not hashed from a labels object per request.
   const requestCounters = new Map<string, Counter.Internal>();
@@ -91,7 +95,29 @@ export function createMetrics() {
         collect() { const now = sink.batches; this.inc(now - counted); counted = now; },
       });
     },
-    rateLimited: new Counter({ name: 'inlet_rate_limited_requests_total', help: 'Requests refused with 429 by a source\'s rate limit: budget="source" its write key\'s, "address" one client address\'s share of a browser source\'s', labelNames: ['budget'] as const, registers: [registry] }),
+    /**
+     * Gauges of the instance's state, read at scrape time: inlet_ready (what /health/ready would
+     * answer, so an alert can see an instance that its load balancer took out), and, when the
+     * limiter shares its budgets through Redis, inlet_rate_limit_shared (0 while Redis is away and
+     * each instance limits on its own: N instances then let through up to N times the budget,
+     * which no other signal shows). Without Redis there is nothing to share, and no such gauge.
+     */
+    watchInstance(ready: () => Promise<boolean>, limiter: Pick<RateLimiter, 'shared'>): void {
+      new Gauge({
+        name: 'inlet_ready',
+        help: '1 when a write would succeed now (GET /health/ready answers 200), 0 when it answers 503',
+        registers: [registry],
+        async collect() { this.set((await ready()) ? 1 : 0); },
+      });
+      if (limiter.shared === undefined) return;
+      new Gauge({
+        name: 'inlet_rate_limit_shared',
+        help: '1 while rate limits are decided in Redis and shared by every instance; 0 while Redis is away and this instance decides with a local budget of its own',
+        registers: [registry],
+        collect() { this.set(limiter.shared ? 1 : 0); },
+      });
+    },
+    rateLimited,
     adminAuthFailures: new Counter({ name: 'inlet_admin_auth_failures_total', help: 'Admin API requests refused for a missing or wrong admin token', registers: [registry] }),
   };
 }

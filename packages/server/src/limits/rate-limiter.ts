@@ -25,6 +25,8 @@ export interface RateLimitDecision {
  */
 export interface RateLimiter {
   readonly kind: string;
+  /** For a limiter that shares budgets between instances: whether it does now (false while it decides locally). */
+  readonly shared?: boolean;
   consume(key: string, events: number, address?: string): Promise<RateLimitDecision>;
   close(): Promise<void>;
 }

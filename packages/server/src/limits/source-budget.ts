@@ -60,8 +60,6 @@ export class SourceBudgets {
   constructor(deps: SourceBudgetsDeps) {
     this.#deps = deps;
     this.#now = deps.now ?? (() => performance.now());
-    // Both series exist from the start, so a rate() over them reads 0 rather than nothing.
-    for (const budget of ['source', 'address']) deps.metrics.rateLimited.labels(budget).inc(0);
   }
 
   /** Spends one request of `events` events from the source's budgets: the decision, and the 429 to answer when it refused. */

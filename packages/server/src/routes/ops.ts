@@ -2,8 +2,6 @@
 // write succeed now) and /metrics. Readiness is decided in one place, readiness() below, for the
 // route and for its gauge on /metrics, so a dashboard and a load balancer never disagree.
 import type { FastifyInstance } from 'fastify';
-import { Gauge } from 'prom-client';
-import type { RateLimiter } from '../limits/rate-limiter.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Sink } from '../sinks/sink.ts';
 import type { SourceStore } from '../sources/source-store.ts';
@@ -43,31 +41,6 @@ export function registerOpsRoutes(app: FastifyInstance, deps: ReadinessDeps): vo
       sink: { kind: deps.sink.kind, ready: sink },
       sources: { kind: deps.sources.kind, ready: sources, ...(cachedOnly ? { servingCachedKeys: true } : {}) },
     };
-  });
-}
-
-/**
- * Gauges of the instance's state, read at scrape time: inlet_ready (what /health/ready would
- * answer, so an alert can see an instance that its load balancer took out), and, when the limiter
- * shares its budgets through Redis, inlet_rate_limit_shared (0 while Redis is away and each
- * instance limits on its own: N instances then let through up to N times the budget, which no
- * other signal shows). Without Redis there is nothing to share, and no such gauge.
- */
-export function watchInstance(metrics: Metrics, deps: ReadinessDeps & { limiter: RateLimiter & { readonly shared?: boolean } }): void {
-  const registers = [metrics.registry];
-  new Gauge({
-    name: 'inlet_ready',
-    help: '1 when a write would succeed now (GET /health/ready answers 200), 0 when it answers 503',
-    registers,
-    async collect() { this.set((await readiness(deps)).ready ? 1 : 0); },
-  });
-  const { limiter } = deps;
-  if (typeof limiter.shared !== 'boolean') return;
-  new Gauge({
-    name: 'inlet_rate_limit_shared',
-    help: '1 while rate limits are decided in Redis and shared by every instance; 0 while Redis is away and this instance decides with a local budget of its own',
-    registers,
-    collect() { this.set(limiter.shared ? 1 : 0); },
   });
 }
 
