@@ -202,7 +202,9 @@ function storedBySource(dataDir: string): { ids: Map<string, string[]>; bytes: n
     const ids = new Map<string, string[]>();
     let bytes = 0;
     for (const row of db.prepare('SELECT source_id AS sourceId, id, size FROM failed_events ORDER BY seq').all() as { sourceId: string; id: string; size: number }[]) {
-      ids.set(row.sourceId, [...(ids.get(row.sourceId) ?? []), row.id]);
+      const of = ids.get(row.sourceId);
+      if (of) of.push(row.id);
+      else ids.set(row.sourceId, [row.id]);
       bytes += row.size;
     }
     return { ids, bytes };
@@ -223,6 +225,20 @@ async function writeInRequests(writer: DatabaseWriter, entries: FailedRecord[], 
 
 const idsOf = (entries: FailedRecord[]) => entries.map((r) => r.entry.id);
 
+/**
+ * What a fair cap leaves after a flood: the store under the cap, the quiet source with every entry,
+ * the flooding source with some of its newest only, and every entry it lost counted as dropped.
+ */
+function assertFloodGaveWay(dataDir: string, quiet: { sourceId: string; entries: FailedRecord[] }, flood: { sourceId: string; entries: FailedRecord[] }, dropped: { size: number }): void {
+  const { ids, bytes } = storedBySource(dataDir);
+  assert.ok(bytes <= CAP, `failed events hold ${bytes} bytes, over the ${CAP}-byte cap`);
+  assert.deepEqual(ids.get(quiet.sourceId), idsOf(quiet.entries), `${quiet.sourceId} keeps every entry it has`);
+  const floodKept = ids.get(flood.sourceId) ?? [];
+  assert.ok(floodKept.length > 0 && floodKept.length < flood.entries.length, `${floodKept.length} of ${flood.entries.length} flood entries kept`);
+  assert.deepEqual(floodKept, idsOf(flood.entries).slice(-floodKept.length), 'the flood keeps its newest entries: its oldest went');
+  assert.equal(dropped.size, flood.entries.length - floodKept.length, 'every dropped entry is counted');
+}
+
 test('over the size cap, a source flooding the store loses its own oldest entries (counted), and a quiet source keeps every one of its', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'inlet-fair-cap-'));
   try {
@@ -239,13 +255,7 @@ test('over the size cap, a source flooding the store loses its own oldest entrie
     } finally {
       await writer.close();
     }
-    const { ids, bytes } = storedBySource(dataDir);
-    assert.ok(bytes <= CAP, `failed events hold ${bytes} bytes, over the ${CAP}-byte cap`);
-    assert.deepEqual(ids.get('src_quiet'), idsOf(quiet), 'the quiet source keeps all of its entries');
-    const floodKept = ids.get('src_flood') ?? [];
-    assert.ok(floodKept.length > 0 && floodKept.length < flood.length, `${floodKept.length} of ${flood.length} flood entries kept`);
-    assert.deepEqual(floodKept, idsOf(flood).slice(-floodKept.length), 'the flood keeps its newest entries: its oldest went');
-    assert.equal(dropped.size, flood.length - floodKept.length, 'every dropped entry is counted');
+    assertFloodGaveWay(dataDir, { sourceId: 'src_quiet', entries: quiet }, { sourceId: 'src_flood', entries: flood }, dropped);
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
   }
@@ -297,12 +307,7 @@ test('the size cap counts each source\'s bytes again at start: after a restart, 
     } finally {
       await writer.close();
     }
-    const { ids, bytes } = storedBySource(dataDir);
-    assert.ok(bytes <= CAP, `failed events hold ${bytes} bytes, over the ${CAP}-byte cap`);
-    assert.deepEqual(ids.get('src_quiet'), idsOf(quiet), 'the quiet source keeps all of its entries');
-    const floodKept = ids.get('src_flood') ?? [];
-    assert.deepEqual(floodKept, idsOf(flood).slice(-floodKept.length), 'the flood keeps its newest entries');
-    assert.equal(dropped.size, flood.length - floodKept.length);
+    assertFloodGaveWay(dataDir, { sourceId: 'src_quiet', entries: quiet }, { sourceId: 'src_flood', entries: flood }, dropped);
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
   }
@@ -328,13 +333,7 @@ test('a rolled-back commit leaves no bytes counted for its source: a later flood
     } finally {
       await writer.close();
     }
-    const { ids, bytes } = storedBySource(dataDir);
-    assert.ok(bytes <= CAP, `failed events hold ${bytes} bytes, over the ${CAP}-byte cap`);
-    assert.deepEqual(ids.get('src_a'), idsOf(kept), 'src_a keeps every entry it has');
-    const floodKept = ids.get('src_b') ?? [];
-    assert.ok(floodKept.length > 0 && floodKept.length < flood.length, `${floodKept.length} of ${flood.length} flood entries kept`);
-    assert.deepEqual(floodKept, idsOf(flood).slice(-floodKept.length), 'the flood keeps its newest entries');
-    assert.equal(dropped.size, flood.length - floodKept.length);
+    assertFloodGaveWay(dataDir, { sourceId: 'src_a', entries: kept }, { sourceId: 'src_b', entries: flood }, dropped);
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
   }
