@@ -3,11 +3,11 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { needPostgres, TcpRelay } from '@inlet/testkit';
 import { AdminTokens, storedFormOf } from '../src/admin/token.ts';
 import { SourceStoreUnavailableError } from '../src/errors.ts';
 import { PostgresSourceStore } from '../src/sources/postgres-store.ts';
+import { dropSchemas } from './pg-schemas.ts';
 
 const postgres = await needPostgres();
 const schema = `inlet_test_${randomBytes(6).toString('hex')}`;
@@ -16,10 +16,7 @@ describe('the admin token on PostgreSQL', { skip: postgres.skip }, () => {
   const stores: PostgresSourceStore[] = [];
   after(async () => {
     for (const store of stores) await store.close();
-    const client = new pg.Client({ connectionString: postgres.value });
-    await client.connect();
-    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await client.end();
+    await dropSchemas(postgres.value, schema);
   });
 
   test('instances starting together make one token; any instance accepts it, and a rotation reaches the others', { timeout: 20_000 }, async () => {

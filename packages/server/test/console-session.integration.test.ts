@@ -17,6 +17,7 @@ import { PostgresSourceStore } from '../src/sources/postgres-store.ts';
 import { SqliteSourceStore } from '../src/sources/sqlite-store.ts';
 import { openSse } from './console-sse.ts';
 import { request, type RawReply } from './http-client.ts';
+import { dropSchemas } from './pg-schemas.ts';
 
 const CSRF = { 'x-inlet-csrf': '1' };
 const postgres = await needPostgres();
@@ -150,10 +151,7 @@ describe('signing out with instances sharing PostgreSQL', { skip: postgres.skip 
     for (const relay of relays) await relay.close();
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
     if (postgres.value) {
-      const client = new pg.Client({ connectionString: postgres.value });
-      await client.connect();
-      await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-      await client.end();
+      await dropSchemas(postgres.value, schema);
     }
   });
 

@@ -14,6 +14,7 @@ import { configWith, readStoredEvents, startServer, type RunningServer } from '.
 import type { PlanVersion } from '../src/plans/plan-store.ts';
 import { PostgresSourceStore } from '../src/sources/postgres-store.ts';
 import { adminRequest, postJson, request } from './http-client.ts';
+import { dropSchemas } from './pg-schemas.ts';
 
 const postgres = await needPostgres();
 const schema = `inlet_test_${randomBytes(6).toString('hex')}`;
@@ -53,10 +54,7 @@ describe('plans shared through PostgreSQL', { skip: postgres.skip }, () => {
   after(async () => {
     for (const server of servers) await server.close().catch(() => {});
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-    const client = new pg.Client({ connectionString: postgres.value });
-    await client.connect();
-    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await client.end();
+    await dropSchemas(postgres.value, schema);
   });
 
   const putOn = (server: RunningServer, sourceId: string, plan: unknown) =>

@@ -8,6 +8,7 @@ import { PostgresSourceStore } from '../src/sources/postgres-store.ts';
 import { SourceStoreUnavailableError } from '../src/errors.ts';
 import type { Source, SourceWithKey } from '../src/sources/source-store.ts';
 import { hashWriteKey } from '../src/sources/keys.ts';
+import { dropSchemas } from './pg-schemas.ts';
 
 const postgres = await needPostgres();
 /** A source as the store finds it: the key comes only with what made it. */
@@ -40,10 +41,7 @@ describe('PostgresSourceStore on a real PostgreSQL', { skip: postgres.skip }, ()
   after(async () => {
     for (const store of stores) await store.close();
     if (postgres.value) {
-      const client = new pg.Client({ connectionString: postgres.value });
-      await client.connect();
-      await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-      await client.end();
+      await dropSchemas(postgres.value, schema);
     }
   });
 
@@ -177,10 +175,7 @@ describe('the default source on a shared, empty PostgreSQL', { skip: postgres.sk
       assert.deepEqual(active.map((s) => s.id), [defaults[0].id]);
     } finally {
       for (const store of stores) await store.close();
-      const client = new pg.Client({ connectionString: postgres.value });
-      await client.connect();
-      await client.query(`DROP SCHEMA IF EXISTS "${fresh}" CASCADE`);
-      await client.end();
+      await dropSchemas(postgres.value, fresh);
     }
   });
 });

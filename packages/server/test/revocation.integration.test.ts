@@ -10,11 +10,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import pg from 'pg';
 import { needPostgres, startInlet, TcpRelay } from '@inlet/testkit';
 import { configWith, startServer, type RunningServer } from '../src/index.ts';
 import { PostgresSourceStore } from '../src/sources/postgres-store.ts';
 import { postJson } from './http-client.ts';
+import { dropSchemas } from './pg-schemas.ts';
 
 const BIN = resolve(import.meta.dirname, '../bin/inlet.js');
 const postgres = await needPostgres();
@@ -76,10 +76,7 @@ describe('revocation across instances sharing PostgreSQL', { skip: postgres.skip
   after(async () => {
     for (const server of servers) await server.close();
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-    const client = new pg.Client({ connectionString: postgres.value! });
-    await client.connect();
-    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await client.end();
+    await dropSchemas(postgres.value!, schema);
   });
 
   test('a key revoked or rotated on one instance is refused on the other within 5 s; once learned, also while PostgreSQL is down', async () => {

@@ -6,10 +6,10 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { needPostgres, needRedis, TcpRelay } from '@inlet/testkit';
 import { configWith, startServer, type Config, type RunningServer } from '../src/index.ts';
 import { PostgresSourceStore } from '../src/sources/postgres-store.ts';
+import { dropSchemas } from './pg-schemas.ts';
 
 const redis = await needRedis();
 const postgres = await needPostgres();
@@ -61,10 +61,7 @@ describe('scale-out: instances sharing Redis and PostgreSQL', { skip }, () => {
     for (const server of servers) await server.close().catch(() => {});
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
     if (postgres.value) {
-      const client = new pg.Client({ connectionString: postgres.value });
-      await client.connect();
-      await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-      await client.end();
+      await dropSchemas(postgres.value, schema);
     }
   });
 

@@ -4,13 +4,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { needPostgres, startInlet, TcpRelay } from '@inlet/testkit';
 import { postJson, request } from './http-client.ts';
 import { SourceStoreUnavailableError } from '../src/errors.ts';
 import { CachedSourceStore } from '../src/sources/cached-store.ts';
 import { PostgresSourceStore } from '../src/sources/postgres-store.ts';
 import { hashWriteKey } from '../src/sources/keys.ts';
+import { dropSchemas } from './pg-schemas.ts';
 
 const postgres = await needPostgres();
 const schema = `inlet_test_${randomBytes(6).toString('hex')}`;
@@ -31,10 +31,7 @@ describe('the source cache over PostgreSQL', { skip: postgres.skip }, () => {
   after(async () => {
     await store?.close();
     await relay?.close();
-    const client = new pg.Client({ connectionString: postgres.value! });
-    await client.connect();
-    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await client.end();
+    await dropSchemas(postgres.value!, schema);
   });
 
   test('a flood of random keys (10x the cache) does not evict a key in use; it resolves with PostgreSQL down', async () => {
@@ -137,10 +134,7 @@ describe('the source cache over PostgreSQL', { skip: postgres.skip }, () => {
       assert.deepEqual(await health(), { status: 200, sources: { kind: 'postgres', ready: true } });
     } finally {
       await inlet.close();
-      const client = new pg.Client({ connectionString: postgres.value! });
-      await client.connect();
-      await client.query(`DROP SCHEMA IF EXISTS "${own}" CASCADE`);
-      await client.end();
+      await dropSchemas(postgres.value!, own);
     }
   });
 });

@@ -15,6 +15,7 @@ import { PostgresSourceStore } from '../src/sources/postgres-store.ts';
 import { InvalidSourceError, SourceNameTakenError, type SourceStore } from '../src/sources/source-store.ts';
 import { SqliteSourceStore } from '../src/sources/sqlite-store.ts';
 import { hashWriteKey } from '../src/sources/keys.ts';
+import { dropSchemas } from './pg-schemas.ts';
 
 const postgres = await needPostgres();
 const dirs: string[] = [];
@@ -35,10 +36,7 @@ function freshSchema(): string {
 after(async () => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   if (postgres.value && schemas.length) {
-    const client = new pg.Client({ connectionString: postgres.value });
-    await client.connect();
-    for (const schema of schemas) await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await client.end();
+    await dropSchemas(postgres.value, ...schemas);
   }
 });
 
